@@ -1,0 +1,14 @@
+/** What a command may touch of the process: injected so tests run commands in-process. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** DESIGN §6 exit codes. */
+export const ExitCode = { Done: 0, Failed: 1, Usage: 2, Skipped: 3 } as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

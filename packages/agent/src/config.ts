@@ -1,0 +1,135 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CredroamError, configurationValidator, type PluginSpec } from '@credroam/core';
+
+/** A contribution the agent uses, and the settings it passes to it. */
+export interface Selection {
+  readonly use: string;
+  readonly settings: Record<string, unknown>;
+}
+
+/** The agent manifest: which plugins to load, with what settings, and which contributions to use. */
+export interface AgentConfig {
+  /** The file it came from; undefined for the built-in default. */
+  readonly file: string | undefined;
+  readonly user: string;
+  /** This endpoint's data: the local store and the sync state. */
+  readonly home: string;
+  readonly plugins: readonly PluginSpec[];
+  readonly directory: Selection;
+  readonly localStore: Selection;
+  readonly protector: Selection;
+  readonly triggers: readonly Selection[];
+}
+
+/** The first-party plugins, loaded when the agent manifest names none. */
+export const FIRST_PARTY_PLUGINS: readonly PluginSpec[] = [
+  { from: '@credroam/core/builtin/folder' },
+  { from: '@credroam/plugin-pkcs12' },
+  { from: '@credroam/plugin-ldap' },
+  { from: '@credroam/plugin-triggers' },
+];
+
+const selection = {
+  type: 'object',
+  required: ['use'],
+  additionalProperties: false,
+  properties: { use: { type: 'string', minLength: 1 }, settings: { type: 'object', default: {} } },
+} as const;
+
+export const AGENT_CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    user: { type: 'string', minLength: 1 },
+    home: { type: 'string', minLength: 1 },
+    plugins: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['from'],
+        additionalProperties: false,
+        properties: {
+          from: { type: 'string', minLength: 1 },
+          settings: { type: 'object' },
+          required: { type: 'boolean' },
+        },
+      },
+    },
+    directory: selection,
+    localStore: selection,
+    protector: selection,
+    triggers: { type: 'array', items: selection },
+  },
+} as const;
+
+const validate = configurationValidator(AGENT_CONFIG_SCHEMA as unknown as Record<string, unknown>, '');
+
+/** `$XDG_CONFIG_HOME/credroam/config.json`, else `~/.config/credroam/config.json`. */
+export function defaultConfigPath(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
+  return path.join(base, 'credroam', 'config.json');
+}
+
+/** `$XDG_DATA_HOME/credroam`, else `~/.local/share/credroam`. */
+export function defaultHome(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.join(base, 'credroam');
+}
+
+/**
+ * Finds and reads the agent manifest: `--config FILE`, else `$CREDROAM_CONFIG`, else the XDG path.
+ * A missing file at the XDG path gives the built-in default (first-party plugins, embedded folder
+ * directory under `home`); a missing file that was named explicitly is an error.
+ */
+export async function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv): Promise<AgentConfig> {
+  const named = explicit ?? (env.CREDROAM_CONFIG || undefined);
+  const file = path.resolve(named ?? defaultConfigPath(env));
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || named !== undefined) {
+      throw new CredroamError(
+        'E_CONFIG',
+        `cannot read the agent manifest ${file}: ${(error as Error).message}`,
+        {
+          file,
+        },
+      );
+    }
+  }
+  let raw: unknown = {};
+  if (text !== undefined) {
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new CredroamError('E_CONFIG', `${file} is not valid JSON: ${(error as Error).message}`, { file });
+    }
+  }
+  const checked = validate(raw);
+  if (!checked.ok) {
+    throw new CredroamError('E_CONFIG', `${file}: ${checked.problems.join('; ')}`, {
+      file,
+      problems: checked.problems,
+    });
+  }
+  const c = checked.value as Partial<Omit<AgentConfig, 'file'>>;
+  const dir = path.dirname(file);
+  const home = c.home ? path.resolve(dir, c.home) : defaultHome(env);
+  return {
+    file: text === undefined ? undefined : file,
+    user: c.user ?? os.userInfo().username,
+    home,
+    plugins: c.plugins ?? FIRST_PARTY_PLUGINS,
+    directory: c.directory ?? {
+      use: 'folder',
+      settings: { url: `file://${path.join(home, 'directory')}` },
+    },
+    localStore: c.localStore ?? { use: 'pkcs12', settings: {} },
+    protector: c.protector ?? { use: 'pkcs12', settings: {} },
+    triggers: c.triggers ?? [],
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Stable event ids. Administrators filter logs on these; a number is never reused for another
+ * meaning. The sync outcomes follow Windows Credential Roaming (DIMS) where it has one:
+ * 1 success, 501 conflict, 1001 failure, 1008 too many tokens, 1011 token too large.
+ */
+export const EventId = {
+  SyncSucceeded: 1,
+  SyncUnchanged: 2,
+  SyncPlanned: 3,
+  TokenUploaded: 101,
+  TokenDownloaded: 102,
+  TokenRemovedLocally: 103,
+  TombstoneWritten: 104,
+  TokenArchived: 105,
+  TombstonePruned: 106,
+  DuplicateValuesResolved: 107,
+  ValueReasserted: 108,
+  Conflict: 501,
+  SyncFailed: 1001,
+  CompareAndSwapExhausted: 1002,
+  TooManyTokens: 1008,
+  TokenTooLarge: 1011,
+  TokenAuthenticationFailed: 1012,
+  TokenMalformed: 1013,
+  TokenUnknownKind: 1014,
+  TokenFromFuture: 1015,
+  TokenRolledBack: 1016,
+  TokenIdMismatch: 1017,
+  LocalItemUnreadable: 1018,
+  PluginActivated: 2001,
+  PluginDeactivated: 2002,
+  PluginActivationFailed: 2003,
+  PluginManifestInvalid: 2004,
+  PluginEngineIncompatible: 2005,
+  PluginDependencyFailed: 2006,
+  PluginDependencyCycle: 2007,
+  PluginDeactivationFailed: 2008,
+  PluginConfigurationInvalid: 2009,
+  PluginLog: 2100,
+} as const;
+
+export type EventId = (typeof EventId)[keyof typeof EventId];
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** One logged event, as written to the JSON-lines log. */
+export interface LogRecord {
+  readonly time: string;
+  readonly level: LogLevel;
+  readonly event: number;
+  readonly message: string;
+  readonly plugin?: string;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * A logger scoped to its owner (a plugin gets one that stamps its id on every record). Fields must
+ * never carry secrets: passwords, keys, private-key bytes.
+ */
+export interface Logger {
+  log(level: LogLevel, event: number, message: string, fields?: Record<string, unknown>): void;
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}

@@ -1,0 +1,182 @@
+import type { Disposable } from './disposable.js';
+
+/**
+ * A DI token for an extension point: a symbol that carries the interface's type. The interface and
+ * its token share one name (`DirectoryStore` is both), VS Code style.
+ */
+export type ExtensionPointToken<T> = symbol & { readonly __extensionPoint?: T };
+
+function token<T>(name: string): ExtensionPointToken<T> {
+  return Symbol.for(`credroam.${name}`) as ExtensionPointToken<T>;
+}
+
+/** What a token carries: credroam roams certificates and private keys (enrollment adds requests). */
+export type TokenKind = 'cert' | 'key';
+export const TOKEN_KINDS: readonly TokenKind[] = ['cert', 'key'];
+
+/**
+ * One credential part as an endpoint holds it: in clear, in memory only. `id` is derived from the
+ * content (certificate: SHA-256 of its DER; key: SHA-256 of its SubjectPublicKeyInfo), never taken
+ * from a name; the engine recomputes and checks it.
+ */
+export interface LocalItem {
+  readonly kind: TokenKind;
+  /** Lower-case hex SHA-256, 64 characters. */
+  readonly id: string;
+  /** Certificate: DER. Key: PKCS#8 DER (unencrypted; the store encrypts it at rest). */
+  readonly content: Uint8Array;
+  /** Expired certificates are kept, flagged, out of the active set. */
+  readonly archived: boolean;
+  /** When this item last changed on this endpoint (ms since the epoch). */
+  readonly modified: number;
+}
+
+/** An entry of the local store that could not be read. It is reported and never touched. */
+export interface UnreadableItem {
+  /** Where it is (a file name inside the store), for the report. */
+  readonly name: string;
+  /** The id, when the store can tell it without trusting the unreadable content; else undefined. */
+  readonly kind?: TokenKind;
+  readonly id?: string;
+  readonly reason: string;
+}
+
+export interface LocalListing {
+  readonly items: readonly LocalItem[];
+  readonly unreadable: readonly UnreadableItem[];
+}
+
+/**
+ * The user's credential store on the endpoint. Writes are atomic and owner-only; links are not
+ * followed; an entry it cannot read is reported in `unreadable` and never deleted.
+ */
+export interface LocalStore {
+  /** A cheap value that changes whenever the store's contents change (also by other processes). */
+  revision(): Promise<string>;
+  list(): Promise<LocalListing>;
+  /** Adds or replaces an item (content and `archived` flag). */
+  put(item: LocalItem): Promise<void>;
+  /** Removes an item; a missing item is not an error. */
+  remove(kind: TokenKind, id: string): Promise<void>;
+}
+
+/** The values on the user's directory entry, each attribute a set of opaque byte strings. */
+export interface DirectorySnapshot {
+  /** The change stamp: a set; every writer replaces the values it read with one fresh value. */
+  readonly stamp: readonly Uint8Array[];
+  /** One value per token. */
+  readonly tokens: readonly Uint8Array[];
+  /** Wrapped master keys (owned by the token protector). */
+  readonly keys: readonly Uint8Array[];
+}
+
+export interface ValueChange {
+  readonly remove: readonly Uint8Array[];
+  readonly add: readonly Uint8Array[];
+}
+
+export interface DirectoryChange {
+  readonly tokens?: ValueChange;
+  readonly keys?: ValueChange;
+  readonly stamp: ValueChange;
+}
+
+/**
+ * Where tokens roam: the user's entry in a directory (or the embedded folder). Bound to one user.
+ *
+ * `write` is a compare-and-swap of exact values: every value it removes must be present, or it
+ * throws `ConflictError` and applies nothing. A store may split a write too large for one request
+ * into several, each atomic, applying the stamp change last.
+ */
+export interface DirectoryStore {
+  /** Reads the change stamp only: the whole cost of a sync with nothing to do. */
+  readStamp(): Promise<readonly Uint8Array[]>;
+  read(): Promise<DirectorySnapshot>;
+  write(change: DirectoryChange): Promise<void>;
+  /** Releases connections. */
+  close?(): Promise<void>;
+}
+
+/**
+ * Seals and opens token payloads for the directory. `aad` binds the user, id, kind, flags and time:
+ * a value moved to another user, re-labelled or re-dated fails to open. Private keys must come out
+ * encrypted; certificates at least authenticated.
+ */
+export interface TokenProtector {
+  seal(input: {
+    readonly kind: TokenKind;
+    readonly payload: Uint8Array;
+    readonly aad: Uint8Array;
+  }): Promise<Uint8Array>;
+  /** Throws `AuthenticationError` for anything it did not seal with a key of this user. */
+  open(input: {
+    readonly kind: TokenKind;
+    readonly sealed: Uint8Array;
+    readonly aad: Uint8Array;
+  }): Promise<Uint8Array>;
+}
+
+export type TriggerEventName =
+  | 'logon'
+  | 'logoff'
+  | 'lock'
+  | 'unlock'
+  | 'resume'
+  | 'policyRefresh'
+  | 'storeChanged';
+
+export interface TriggerEvent {
+  readonly name: TriggerEventName;
+  /** The trigger contribution that fired. */
+  readonly source: string;
+  readonly at: number;
+}
+
+/** Something that tells the agent when to act. `start` returns what stops it. */
+export interface Trigger {
+  start(fire: (event: TriggerEvent) => void): Promise<Disposable>;
+}
+
+/** Where the site policy comes from. Returns the raw document; core validates it. */
+export interface PolicySource {
+  load(): Promise<unknown>;
+}
+
+/** What a contribution factory is given when the agent selects that contribution. */
+export interface ContributionRequest {
+  /** The user being roamed (a login name or a DN, as the agent is configured). */
+  readonly user: string;
+  /** The settings the agent manifest gives this contribution (validated by the plugin). */
+  readonly settings: Readonly<Record<string, unknown>>;
+}
+
+export type ContributionFactory<T> = (request: ContributionRequest) => T | Promise<T>;
+
+export const LocalStore = token<LocalStore>('LocalStore');
+export const DirectoryStore = token<DirectoryStore>('DirectoryStore');
+export const TokenProtector = token<TokenProtector>('TokenProtector');
+export const Trigger = token<Trigger>('Trigger');
+export const PolicySource = token<PolicySource>('PolicySource');
+
+/** The extension points, each with the manifest key that declares its contributions. */
+export const EXTENSION_POINTS = [
+  { token: LocalStore, name: 'LocalStore', manifestKey: 'localStores', event: 'onLocalStore' },
+  { token: DirectoryStore, name: 'DirectoryStore', manifestKey: 'directoryStores', event: 'onDirectory' },
+  {
+    token: TokenProtector,
+    name: 'TokenProtector',
+    manifestKey: 'tokenProtectors',
+    event: 'onTokenProtector',
+  },
+  { token: Trigger, name: 'Trigger', manifestKey: 'triggers', event: 'onTrigger' },
+  { token: PolicySource, name: 'PolicySource', manifestKey: 'policySources', event: 'onPolicySource' },
+] as const;
+
+export type ExtensionPointInfo = (typeof EXTENSION_POINTS)[number];
+export type ManifestContributionKey = ExtensionPointInfo['manifestKey'];
+
+export function extensionPointInfo(point: symbol): ExtensionPointInfo {
+  const info = EXTENSION_POINTS.find((p) => p.token === point);
+  if (!info) throw new TypeError(`not a credroam extension point: ${String(point)}`);
+  return info;
+}

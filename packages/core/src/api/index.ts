@@ -1,0 +1,10 @@
+/**
+ * The credroam plugin API: the extension-point interfaces and their DI tokens, the plugin context,
+ * disposables, errors and event ids. This is the one module of core that plugins import, first-party
+ * and third-party alike; it changes only with care.
+ */
+export * from './disposable.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './extension-points.js';
+export * from './plugin.js';

@@ -1,0 +1,48 @@
+import type { DependencyContainer } from 'tsyringe';
+import type { Disposable, DisposableStore } from './disposable.js';
+import type { Logger } from './events.js';
+import type { ContributionFactory, ExtensionPointToken } from './extension-points.js';
+
+/**
+ * What the host hands a plugin's `activate`. Everything a plugin registers goes through here, so the
+ * host can take it all back at deactivation.
+ */
+export interface PluginContext {
+  /** The plugin's id from its manifest. */
+  readonly id: string;
+  readonly version: string;
+  /** Disposed by the host in reverse order of addition when the plugin is deactivated. */
+  readonly subscriptions: DisposableStore;
+  /** A logger that stamps this plugin's id on every record. */
+  readonly logger: Logger;
+  /** The plugin's settings from the agent manifest, validated against its configuration schema, defaults applied. */
+  readonly configuration: Readonly<Record<string, unknown>>;
+  /** A folder private to this plugin (mode 0700), created before `activate`. */
+  readonly stateDir: string;
+  /** The plugin's own child container: what it registers here is invisible to other plugins. */
+  readonly container: DependencyContainer;
+  /**
+   * The API that a plugin this one depends on (manifest `dependencies`) returned from its `activate`.
+   * Throws for an id not listed in the manifest.
+   */
+  dependency<T>(pluginId: string): T;
+  /**
+   * Provides the implementation of a contribution declared in the manifest's `contributes`. The
+   * returned disposable is already in `subscriptions`.
+   */
+  contribute<T>(
+    point: ExtensionPointToken<T>,
+    contributionId: string,
+    factory: ContributionFactory<T>,
+  ): Disposable;
+}
+
+/** The shape of a plugin's entry module. `activate` may return an API for dependent plugins. */
+export interface PluginModule {
+  activate(context: PluginContext): unknown;
+  deactivate?(): void | Promise<void>;
+}
+
+/** DI tokens the host registers in every plugin's child container. */
+export const PluginContextToken = Symbol.for('credroam.PluginContext');
+export const LoggerToken = Symbol.for('credroam.Logger');

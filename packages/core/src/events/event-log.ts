@@ -1,0 +1,65 @@
+import { EventId, type Logger, type LogLevel, type LogRecord } from '../api/events.js';
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface EventLogOptions {
+  /** Where each JSON line goes; default: stderr (journald keeps it under systemd). */
+  readonly write?: (line: string) => void;
+  readonly level?: LogLevel;
+  readonly now?: () => Date;
+}
+
+/**
+ * The event log: one JSON object per line, each with a stable event id. Listeners see every record
+ * (the CLI's reports and the tests read events from here rather than parsing text).
+ */
+export class EventLog implements Logger {
+  readonly #write: (line: string) => void;
+  readonly #minLevel: number;
+  readonly #now: () => Date;
+  readonly #listeners = new Set<(record: LogRecord) => void>();
+
+  constructor(options: EventLogOptions = {}) {
+    this.#write = options.write ?? ((line) => process.stderr.write(line));
+    this.#minLevel = LEVELS[options.level ?? 'info'];
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Calls `listener` for every record from now on; returns the function that stops it. */
+  subscribe(listener: (record: LogRecord) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  log(level: LogLevel, event: number, message: string, fields: Record<string, unknown> = {}): void {
+    const record: LogRecord = { time: this.#now().toISOString(), level, event, message, ...fields };
+    for (const listener of this.#listeners) listener(record);
+    if (LEVELS[level] >= this.#minLevel) this.#write(`${JSON.stringify(record)}\n`);
+  }
+
+  debug(message: string, fields?: Record<string, unknown>): void {
+    this.log('debug', EventId.PluginLog, message, fields);
+  }
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.log('info', EventId.PluginLog, message, fields);
+  }
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.log('warn', EventId.PluginLog, message, fields);
+  }
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.log('error', EventId.PluginLog, message, fields);
+  }
+
+  /** A logger that adds `plugin: id` to every record. */
+  scoped(pluginId: string): Logger {
+    const log = (level: LogLevel, event: number, message: string, fields?: Record<string, unknown>) =>
+      this.log(level, event, message, { ...fields, plugin: pluginId });
+    return {
+      log,
+      debug: (m, f) => log('debug', EventId.PluginLog, m, f),
+      info: (m, f) => log('info', EventId.PluginLog, m, f),
+      warn: (m, f) => log('warn', EventId.PluginLog, m, f),
+      error: (m, f) => log('error', EventId.PluginLog, m, f),
+    };
+  }
+}

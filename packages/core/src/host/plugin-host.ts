@@ -1,0 +1,447 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import semver from 'semver';
+import { type DependencyContainer, container as rootContainer } from 'tsyringe';
+import { type Disposable, DisposableStore, toDisposable } from '../api/disposable.js';
+import { CredroamError, errorMessage } from '../api/errors.js';
+import { EventId } from '../api/events.js';
+import {
+  type ContributionFactory,
+  type ExtensionPointToken,
+  extensionPointInfo,
+} from '../api/extension-points.js';
+import { LoggerToken, type PluginContext, PluginContextToken, type PluginModule } from '../api/plugin.js';
+import { EventLog } from '../events/event-log.js';
+import { CORE_VERSION } from '../version.js';
+import { resolveDependencies } from './dependencies.js';
+import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
+import { withTimeout } from './timebox.js';
+
+/** How the agent manifest names a plugin to load. */
+export interface PluginSpec {
+  /** A package name (resolved from `resolveFrom`) or a path to the plugin's folder or package.json. */
+  readonly from: string;
+  /** Settings, validated against the plugin's `contributes.configuration` schema. */
+  readonly settings?: Record<string, unknown>;
+  /** Overrides the manifest's `required`. */
+  readonly required?: boolean;
+}
+
+export type PluginState = 'inactive' | 'activating' | 'active' | 'failed';
+
+/** What `plugins list` shows of a plugin. */
+export interface PluginInfo {
+  readonly id: string;
+  readonly version: string | undefined;
+  readonly from: string;
+  readonly state: PluginState;
+  readonly required: boolean;
+  readonly reason?: string;
+  readonly problems?: readonly string[];
+  readonly activationEvents: readonly string[];
+  readonly contributes: Record<string, readonly string[]>;
+  readonly dependencies: readonly string[];
+}
+
+export interface PluginHostOptions {
+  readonly log?: EventLog;
+  /** Where plugins' private state folders go (`<stateRoot>/<plugin id>`). */
+  readonly stateRoot: string;
+  /** Resolves package names; default: this module. */
+  readonly resolveFrom?: string;
+  /** Paths in specs are relative to this folder (the agent manifest's). */
+  readonly baseDir?: string;
+  readonly engineVersion?: string;
+  readonly activateTimeoutMs?: number;
+  readonly deactivateTimeoutMs?: number;
+  /** The container each plugin's child container derives from; default: tsyringe's root. */
+  readonly container?: DependencyContainer;
+}
+
+interface PluginRecord {
+  readonly spec: PluginSpec;
+  readonly dir: string | undefined;
+  manifest: PluginManifest | undefined;
+  id: string;
+  required: boolean;
+  state: PluginState;
+  reason?: string;
+  problems?: string[];
+  configuration?: Record<string, unknown>;
+  activation?: Promise<void>;
+  module?: PluginModule;
+  api?: unknown;
+  subscriptions?: DisposableStore;
+  readonly provided: Map<string, ContributionFactory<unknown>>;
+}
+
+const key = (point: symbol, id: string) => `${extensionPointInfo(point).manifestKey}/${id}`;
+
+/**
+ * The plugin host: reads and validates manifests (before any plugin code is loaded), checks engine
+ * ranges, orders plugins by dependencies, activates them lazily on events with a time box, gives
+ * each its own child container and context, isolates failures, and deactivates in reverse order.
+ *
+ * Failures become records, not exceptions: a failed optional plugin is reported and the rest go on.
+ * A failed required plugin makes `start()` (or the activation that hit it) throw E_REQUIRED_PLUGIN.
+ */
+export class PluginHost {
+  readonly #log: EventLog;
+  readonly #options: PluginHostOptions;
+  readonly #records: PluginRecord[] = [];
+  readonly #byId = new Map<string, PluginRecord>();
+  readonly #activated: PluginRecord[] = [];
+  #order: string[] = [];
+  #disposed = false;
+
+  constructor(options: PluginHostOptions) {
+    this.#options = options;
+    this.#log = options.log ?? new EventLog();
+  }
+
+  /** Reads, validates and resolves the given plugins. Loads no plugin code. */
+  async load(specs: readonly PluginSpec[]): Promise<void> {
+    for (const spec of specs) this.#records.push(await this.#readManifest(spec));
+    const engine = this.#options.engineVersion ?? CORE_VERSION;
+    const failedBefore = new Map<string, string>();
+    for (const r of this.#records) {
+      if (r.state === 'failed') {
+        failedBefore.set(r.id, r.reason!);
+        continue;
+      }
+      const m = r.manifest!;
+      if (this.#byId.has(m.id)) {
+        this.#fail(
+          r,
+          EventId.PluginManifestInvalid,
+          `plugin id '${m.id}' is also used by ${this.#byId.get(m.id)!.spec.from}`,
+        );
+        continue;
+      }
+      this.#byId.set(m.id, r);
+      if (!semver.satisfies(engine, m.engines.credroam, { includePrerelease: true })) {
+        this.#fail(
+          r,
+          EventId.PluginEngineIncompatible,
+          `requires credroam ${m.engines.credroam}, but this is credroam ${engine}`,
+        );
+        failedBefore.set(r.id, r.reason!);
+        continue;
+      }
+      const checked = configurationValidator(m.contributes.configuration)(r.spec.settings ?? {});
+      if (!checked.ok) {
+        r.problems = checked.problems;
+        this.#fail(r, EventId.PluginConfigurationInvalid, `invalid settings: ${checked.problems.join('; ')}`);
+        failedBefore.set(r.id, r.reason!);
+        continue;
+      }
+      r.configuration = checked.value;
+    }
+    const candidates = this.#records.filter((r) => r.state !== 'failed' && this.#byId.get(r.id) === r);
+    const resolution = resolveDependencies(
+      candidates.map((r) => ({ id: r.id, dependencies: r.manifest!.dependencies })),
+      failedBefore,
+    );
+    for (const [id, reason] of resolution.failed) {
+      const event = reason.startsWith('dependency cycle')
+        ? EventId.PluginDependencyCycle
+        : EventId.PluginDependencyFailed;
+      this.#fail(this.#byId.get(id)!, event, reason);
+    }
+    this.#order = [...resolution.order];
+  }
+
+  /** Activates the `onStartup` plugins; throws if any required plugin has failed so far. */
+  async start(): Promise<void> {
+    await this.activateByEvent('onStartup');
+    this.#throwIfRequiredFailed();
+  }
+
+  /**
+   * Activates every plugin whose `activationEvents` match `event` (and `*` plugins), dependencies
+   * first. Returns the ids that are active afterwards among those matched.
+   */
+  async activateByEvent(event: string): Promise<string[]> {
+    const matched = this.#order
+      .map((id) => this.#byId.get(id)!)
+      .filter((r) => r.manifest!.activationEvents.some((e) => e === event || e === '*'));
+    for (const r of matched) await this.#activate(r);
+    this.#throwIfRequiredFailed(matched);
+    return matched.filter((r) => r.state === 'active').map((r) => r.id);
+  }
+
+  /** The plugin that declares contribution `id` for `point`, activated; throws a clear error otherwise. */
+  async contribution<T>(point: ExtensionPointToken<T>, id: string): Promise<ContributionFactory<T>> {
+    const info = extensionPointInfo(point);
+    const owner = this.#records.find(
+      (r) =>
+        r.manifest?.contributes[info.manifestKey]?.some((c) => c.id === id) && this.#byId.get(r.id) === r,
+    );
+    if (!owner) {
+      const known = this.contributionIds(point);
+      throw new CredroamError(
+        'E_NO_CONTRIBUTION',
+        `no plugin contributes ${info.name} '${id}' (known: ${known.length > 0 ? known.join(', ') : 'none'})`,
+        { point: info.name, contribution: id },
+      );
+    }
+    await this.activateByEvent(`${info.event}:${id}`);
+    await this.#activate(owner);
+    if (owner.state !== 'active') {
+      throw new CredroamError(
+        'E_PLUGIN_FAILED',
+        `${info.name} '${id}' is unavailable: plugin '${owner.id}' failed: ${owner.reason}`,
+        { plugin: owner.id, contribution: id },
+      );
+    }
+    const factory = owner.provided.get(key(point, id));
+    if (!factory) {
+      throw new CredroamError(
+        'E_CONTRIBUTION_NOT_PROVIDED',
+        `plugin '${owner.id}' declares ${info.name} '${id}' but did not provide it when activated`,
+        { plugin: owner.id, contribution: id },
+      );
+    }
+    return factory as ContributionFactory<T>;
+  }
+
+  /** The ids of all usable contributions to `point` (from manifests; no plugin is activated). */
+  contributionIds(point: symbol): string[] {
+    const info = extensionPointInfo(point);
+    return this.#records
+      .filter((r) => r.state !== 'failed')
+      .flatMap((r) => (r.manifest?.contributes[info.manifestKey] ?? []).map((c) => c.id));
+  }
+
+  /** The exported API of an active plugin. */
+  api<T>(pluginId: string): T | undefined {
+    const r = this.#byId.get(pluginId);
+    return r?.state === 'active' ? (r.api as T) : undefined;
+  }
+
+  list(): PluginInfo[] {
+    return this.#records.map((r) => {
+      const contributes: Record<string, string[]> = {};
+      for (const [k, v] of Object.entries(r.manifest?.contributes ?? {})) {
+        if (Array.isArray(v)) contributes[k] = v.map((c: { id: string }) => c.id);
+      }
+      return {
+        id: r.id,
+        version: r.manifest?.version,
+        from: r.spec.from,
+        state: r.state,
+        required: r.required,
+        ...(r.reason !== undefined ? { reason: r.reason } : {}),
+        ...(r.problems !== undefined ? { problems: r.problems } : {}),
+        activationEvents: r.manifest?.activationEvents ?? [],
+        contributes,
+        dependencies: r.manifest?.dependencies ?? [],
+      };
+    });
+  }
+
+  /** Deactivates active plugins in reverse activation order. Each is time-boxed; errors are logged. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const r of [...this.#activated].reverse()) await this.#deactivate(r);
+  }
+
+  async #readManifest(spec: PluginSpec): Promise<PluginRecord> {
+    const record: PluginRecord = {
+      spec,
+      dir: undefined,
+      manifest: undefined,
+      id: spec.from,
+      required: spec.required ?? false,
+      state: 'inactive',
+      provided: new Map(),
+    };
+    let file: string;
+    try {
+      file = this.#locate(spec.from);
+    } catch (error) {
+      this.#fail(
+        record,
+        EventId.PluginManifestInvalid,
+        `cannot find plugin '${spec.from}': ${errorMessage(error)}`,
+      );
+      return record;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(file, 'utf8'));
+    } catch (error) {
+      this.#fail(record, EventId.PluginManifestInvalid, `cannot read ${file}: ${errorMessage(error)}`);
+      return record;
+    }
+    const parsed = parseManifest(json, spec.from);
+    record.id = parsed.ok ? parsed.manifest.id : parsed.id;
+    (record as { dir: string }).dir = path.dirname(file);
+    if (!parsed.ok) {
+      record.problems = [...parsed.problems];
+      this.#fail(record, EventId.PluginManifestInvalid, `invalid manifest: ${parsed.problems.join('; ')}`);
+      return record;
+    }
+    record.manifest = parsed.manifest;
+    record.required = spec.required ?? parsed.manifest.required;
+    return record;
+  }
+
+  #locate(from: string): string {
+    const looksLikePath = from.startsWith('.') || path.isAbsolute(from);
+    if (looksLikePath) {
+      const abs = path.resolve(this.#options.baseDir ?? process.cwd(), from);
+      return abs.endsWith('package.json') ? abs : path.join(abs, 'package.json');
+    }
+    const require = createRequire(this.#options.resolveFrom ?? import.meta.url);
+    return require.resolve(`${from}/package.json`);
+  }
+
+  async #activate(r: PluginRecord): Promise<void> {
+    if (r.state === 'active' || r.state === 'failed') return;
+    if (this.#disposed)
+      throw new CredroamError('E_HOST_DISPOSED', `cannot activate '${r.id}': the host is shut down`);
+    r.activation ??= this.#doActivate(r);
+    await r.activation;
+  }
+
+  async #doActivate(r: PluginRecord): Promise<void> {
+    const m = r.manifest!;
+    for (const depId of m.dependencies) {
+      const dep = this.#byId.get(depId)!;
+      await this.#activate(dep);
+      if (dep.state !== 'active') {
+        this.#fail(
+          r,
+          EventId.PluginDependencyFailed,
+          `depends on plugin '${depId}', which failed: ${dep.reason}`,
+        );
+        return;
+      }
+    }
+    r.state = 'activating';
+    const subscriptions = new DisposableStore();
+    r.subscriptions = subscriptions;
+    const timeout = this.#options.activateTimeoutMs ?? 10_000;
+    try {
+      const stateDir = path.join(this.#options.stateRoot, m.id);
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
+      const moduleUrl = pathToFileURL(path.join(r.dir!, m.main)).href;
+      const context = this.#context(r, stateDir, subscriptions);
+      r.api = await withTimeout(
+        async () => {
+          const mod = (await import(moduleUrl)) as Partial<PluginModule>;
+          if (typeof mod.activate !== 'function') throw new Error(`${m.main} exports no activate function`);
+          r.module = mod as PluginModule;
+          return mod.activate(context);
+        },
+        timeout,
+        `activate of plugin '${m.id}'`,
+        () => void subscriptions.dispose().catch(() => undefined),
+      );
+      r.state = 'active';
+      this.#activated.push(r);
+      this.#log.log('info', EventId.PluginActivated, `plugin '${m.id}' activated`, {
+        plugin: m.id,
+        version: m.version,
+      });
+    } catch (error) {
+      r.provided.clear();
+      await subscriptions.dispose().catch(() => undefined);
+      this.#fail(r, EventId.PluginActivationFailed, `activation failed: ${errorMessage(error)}`);
+    }
+  }
+
+  #context(r: PluginRecord, stateDir: string, subscriptions: DisposableStore): PluginContext {
+    const m = r.manifest!;
+    const child = (this.#options.container ?? rootContainer).createChildContainer();
+    const logger = this.#log.scoped(m.id);
+    const context: PluginContext = {
+      id: m.id,
+      version: m.version,
+      subscriptions,
+      logger,
+      configuration: Object.freeze(r.configuration ?? {}),
+      stateDir,
+      container: child,
+      dependency: <T>(pluginId: string): T => {
+        if (!m.dependencies.includes(pluginId)) {
+          throw new CredroamError(
+            'E_NOT_A_DEPENDENCY',
+            `plugin '${m.id}' asked for the API of '${pluginId}', which its manifest does not list in dependencies`,
+            { plugin: m.id, dependency: pluginId },
+          );
+        }
+        return this.#byId.get(pluginId)!.api as T;
+      },
+      contribute: <T>(
+        point: ExtensionPointToken<T>,
+        id: string,
+        factory: ContributionFactory<T>,
+      ): Disposable => {
+        const info = extensionPointInfo(point);
+        if (!m.contributes[info.manifestKey]?.some((c) => c.id === id)) {
+          throw new CredroamError(
+            'E_UNDECLARED_CONTRIBUTION',
+            `plugin '${m.id}' provides ${info.name} '${id}', which its manifest does not declare in contributes.${info.manifestKey}`,
+            { plugin: m.id, contribution: id },
+          );
+        }
+        const k = key(point, id);
+        r.provided.set(k, factory as ContributionFactory<unknown>);
+        return subscriptions.add(toDisposable(() => void r.provided.delete(k)));
+      },
+    };
+    child.register(PluginContextToken, { useValue: context });
+    child.register(LoggerToken, { useValue: logger });
+    return context;
+  }
+
+  async #deactivate(r: PluginRecord): Promise<void> {
+    const timeout = this.#options.deactivateTimeoutMs ?? 5_000;
+    try {
+      if (r.module?.deactivate)
+        await withTimeout(() => r.module!.deactivate!(), timeout, `deactivate of plugin '${r.id}'`);
+    } catch (error) {
+      this.#log.log('warn', EventId.PluginDeactivationFailed, `plugin '${r.id}': ${errorMessage(error)}`, {
+        plugin: r.id,
+      });
+    }
+    try {
+      await withTimeout(
+        () => r.subscriptions?.dispose(),
+        timeout,
+        `disposing the subscriptions of plugin '${r.id}'`,
+      );
+    } catch (error) {
+      this.#log.log('warn', EventId.PluginDeactivationFailed, `plugin '${r.id}': ${errorMessage(error)}`, {
+        plugin: r.id,
+      });
+    }
+    r.provided.clear();
+    r.state = 'inactive';
+    r.activation = undefined;
+    this.#log.log('info', EventId.PluginDeactivated, `plugin '${r.id}' deactivated`, { plugin: r.id });
+  }
+
+  #fail(r: PluginRecord, event: number, reason: string): void {
+    r.state = 'failed';
+    r.reason = reason;
+    this.#log.log(r.required ? 'error' : 'warn', event, `plugin '${r.id}': ${reason}`, {
+      plugin: r.id,
+      required: r.required,
+    });
+  }
+
+  #throwIfRequiredFailed(among: readonly PluginRecord[] = this.#records): void {
+    const failed = among.filter((r) => r.required && r.state === 'failed');
+    if (failed.length === 0) return;
+    const names = failed.map((r) => `'${r.id}' (${r.reason})`).join('; ');
+    throw new CredroamError('E_REQUIRED_PLUGIN', `required plugin failed: ${names}`, {
+      plugins: failed.map((r) => r.id),
+    });
+  }
+}

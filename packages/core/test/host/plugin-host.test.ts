@@ -1,0 +1,259 @@
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import {
+  DirectoryStore,
+  EventId,
+  EventLog,
+  LocalStore,
+  type LogRecord,
+  PluginHost,
+  type PluginSpec,
+} from '../../src/index.js';
+import { tempDir } from '../support/temp.js';
+
+const fixtures = fileURLToPath(new URL('../../../test/fixtures/plugins/', import.meta.url));
+const trace = (): string[] => ((globalThis as { __credroamTrace?: string[] }).__credroamTrace ??= []);
+
+async function host(
+  t: Parameters<typeof tempDir>[0],
+  specs: Array<string | PluginSpec>,
+  options: { activateTimeoutMs?: number; deactivateTimeoutMs?: number } = {},
+) {
+  const records: LogRecord[] = [];
+  const log = new EventLog({ write: () => undefined });
+  log.subscribe((r) => records.push(r));
+  const h = new PluginHost({ log, stateRoot: await tempDir(t), baseDir: fixtures, ...options });
+  t.teardown(() => h.dispose());
+  await h.load(specs.map((s) => (typeof s === 'string' ? { from: `./${s}` } : s)));
+  const info = (id: string) => h.list().find((p) => p.id === id);
+  return { host: h, records, info };
+}
+
+test.serial.beforeEach(() => {
+  trace().length = 0;
+});
+
+test.serial(
+  'an invalid manifest is reported with the plugin id and each place, its code never loaded, the rest go on',
+  async (t) => {
+    const { host: h, info, records } = await host(t, ['invalid', 'disposal']);
+    await h.start();
+    const bad = info('Test Invalid');
+    t.is(bad?.state, 'failed');
+    const problems = bad?.problems ?? [];
+    t.true(
+      problems.some((p) => p.startsWith('/credroam:') && p.includes("'engines'")),
+      problems.join('\n'),
+    );
+    t.true(
+      problems.some((p) => p.startsWith('/credroam/id:')),
+      problems.join('\n'),
+    );
+    t.true(
+      problems.some((p) => p.startsWith('/credroam/activationEvents/0:')),
+      problems.join('\n'),
+    );
+    t.true(
+      problems.some((p) => p.includes("'colour'")),
+      problems.join('\n'),
+    );
+    t.true(records.some((r) => r.event === EventId.PluginManifestInvalid && r.plugin === 'Test Invalid'));
+    t.is(info('test.disposal')?.state, 'active');
+  },
+);
+
+test.serial('a main path leaving the package is refused', async (t) => {
+  const { info } = await host(t, ['invalid']);
+  t.regex(info('Test Invalid')?.reason ?? '', /\/credroam\/main|engines/);
+});
+
+test.serial(
+  'an engine range that excludes this credroam fails only that plugin, naming both versions',
+  async (t) => {
+    const { host: h, info } = await host(t, ['engine-mismatch', 'disposal']);
+    await h.start();
+    t.is(info('test.future')?.state, 'failed');
+    t.regex(info('test.future')?.reason ?? '', /requires credroam >=99\.0\.0, but this is credroam 0\.1\.0/);
+    t.is(info('test.disposal')?.state, 'active');
+  },
+);
+
+test.serial('a dependency cycle fails every plugin on it and prints the path', async (t) => {
+  const { host: h, info, records } = await host(t, ['cycle-a', 'cycle-b', 'cycle-c', 'disposal']);
+  await h.start();
+  for (const id of ['test.cycle-a', 'test.cycle-b', 'test.cycle-c']) {
+    t.is(info(id)?.state, 'failed');
+    t.regex(
+      info(id)?.reason ?? '',
+      /dependency cycle: test\.cycle-(a|b|c) → test\.cycle-. → test\.cycle-. → test\.cycle-\1/,
+    );
+  }
+  t.true(records.some((r) => r.event === EventId.PluginDependencyCycle));
+  t.is(info('test.disposal')?.state, 'active');
+});
+
+test.serial('an unknown dependency fails the plugin and its dependents only', async (t) => {
+  const { host: h, info } = await host(t, ['orphan', 'orphan-child', 'disposal']);
+  await h.start();
+  t.is(info('test.orphan')?.reason, "depends on unknown plugin 'test.missing'");
+  t.regex(
+    info('test.orphan-child')?.reason ?? '',
+    /depends on plugin 'test\.orphan', which failed: depends on unknown plugin 'test\.missing'/,
+  );
+  t.is(info('test.disposal')?.state, 'active');
+});
+
+test.serial(
+  'dependencies activate first and their API reaches the dependent; undeclared ones are refused',
+  async (t) => {
+    const { host: h, info } = await host(t, [
+      'consumer',
+      { from: './provider', settings: { greeting: 'hi' } },
+      'lazy',
+    ]);
+    await h.start();
+    t.deepEqual(trace(), ['activate provider', 'activate consumer: hi from test.provider']);
+    t.is(info('test.consumer')?.state, 'active');
+    const api = h.api<{ refused: string; stateDir: string }>('test.consumer');
+    t.is(api?.refused, 'E_NOT_A_DEPENDENCY');
+    const st = await stat(api!.stateDir);
+    t.true(st.isDirectory());
+    t.is(st.mode & 0o777, 0o700);
+  },
+);
+
+test.serial('settings are validated against the plugin configuration schema', async (t) => {
+  const { host: h, info } = await host(t, [{ from: './provider', settings: { greeting: 42, extra: true } }]);
+  await h.start();
+  t.is(info('test.provider')?.state, 'failed');
+  t.regex(info('test.provider')?.reason ?? '', /invalid settings: .*\/settings\/greeting: must be string/);
+  await t.throwsAsync(h.contribution(DirectoryStore, 'mem'), { message: /plugin 'test\.provider' failed/ });
+});
+
+test.serial(
+  'a throwing activate marks the optional plugin failed, disposes what it registered, and the agent goes on',
+  async (t) => {
+    const { host: h, info, records } = await host(t, ['throws', 'disposal']);
+    await h.start();
+    t.is(info('test.throws')?.state, 'failed');
+    t.is(info('test.throws')?.reason, 'activation failed: the certificate store is on fire');
+    t.true(trace().includes('throws: subscription disposed'));
+    t.true(records.some((r) => r.event === EventId.PluginActivationFailed && r.plugin === 'test.throws'));
+    t.is(info('test.disposal')?.state, 'active');
+  },
+);
+
+test.serial('a hanging activate is cut off by the time box', async (t) => {
+  const { host: h, info } = await host(t, ['hangs', 'disposal'], { activateTimeoutMs: 200 });
+  await h.start();
+  t.is(info('test.hangs')?.state, 'failed');
+  t.regex(info('test.hangs')?.reason ?? '', /activate of plugin 'test\.hangs' did not finish within 200 ms/);
+  t.is(info('test.disposal')?.state, 'active');
+});
+
+test.serial('a hanging deactivate is cut off and the subscriptions are still disposed', async (t) => {
+  const { host: h, records } = await host(t, ['slow-deactivate'], { deactivateTimeoutMs: 200 });
+  await h.start();
+  await h.dispose();
+  t.true(trace().includes('slow-deactivate: subscription disposed'));
+  t.true(
+    records.some(
+      (r) => r.event === EventId.PluginDeactivationFailed && /did not finish within 200 ms/.test(r.message),
+    ),
+  );
+});
+
+test.serial('a failing required plugin stops start-up with a message naming it', async (t) => {
+  const { host: h } = await host(t, ['required-throws', 'disposal']);
+  const error = await t.throwsAsync(h.start());
+  t.is((error as { code?: string }).code, 'E_REQUIRED_PLUGIN');
+  t.regex(
+    error?.message ?? '',
+    /required plugin failed: 'test\.required-throws' \(activation failed: no directory configured\)/,
+  );
+});
+
+test.serial('a plugin is imported only when one of its activation events fires', async (t) => {
+  const g = globalThis as { __credroamLazyImported?: boolean };
+  const { host: h, info } = await host(t, ['lazy', 'provider']);
+  await h.start();
+  await h.activateByEvent('onLock');
+  t.is(g.__credroamLazyImported, undefined);
+  t.is(info('test.lazy')?.state, 'inactive');
+  t.is(info('test.provider')?.state, 'inactive');
+  t.deepEqual(await h.activateByEvent('onLogon'), ['test.lazy']);
+  t.true(g.__credroamLazyImported);
+  t.is(info('test.lazy')?.state, 'active');
+});
+
+test.serial('asking for a contribution activates its plugin and returns its factory', async (t) => {
+  const { host: h, info } = await host(t, ['provider']);
+  t.is(info('test.provider')?.state, 'inactive');
+  const factory = await h.contribution(DirectoryStore, 'mem');
+  t.is(info('test.provider')?.state, 'active');
+  t.deepEqual(await factory({ user: 'alice', settings: { url: 'mem:' } }), {
+    user: 'alice',
+    settings: { url: 'mem:' },
+  });
+  await t.throwsAsync(h.contribution(DirectoryStore, 'nope'), {
+    message: "no plugin contributes DirectoryStore 'nope' (known: mem)",
+  });
+});
+
+test.serial(
+  'a plugin cannot provide what its manifest does not declare, nor skip what it does',
+  async (t) => {
+    const { host: h, info } = await host(t, ['undeclared', 'silent']);
+    await h.start();
+    t.regex(
+      info('test.undeclared')?.reason ?? '',
+      /provides LocalStore 'not-declared', which its manifest does not declare/,
+    );
+    await t.throwsAsync(h.contribution(LocalStore, 'promised'), {
+      message: "plugin 'test.silent' declares LocalStore 'promised' but did not provide it when activated",
+    });
+  },
+);
+
+test.serial("one plugin's registrations are invisible to another", async (t) => {
+  const { host: h } = await host(t, ['isolated-a', 'isolated-b']);
+  await h.start();
+  t.deepEqual(h.api('test.isolated-a'), { mine: 'only for a' });
+  t.deepEqual(h.api('test.isolated-b'), { seen: 'unresolvable', contextIsMine: 'test.isolated-b' });
+});
+
+test.serial(
+  'subscriptions are disposed in reverse order after deactivate, plugins in reverse activation order',
+  async (t) => {
+    const { host: h, info } = await host(t, ['disposal', 'consumer', 'provider']);
+    await h.start();
+    await h.dispose();
+    t.deepEqual(trace(), [
+      'activate provider',
+      'activate consumer: hello from test.provider',
+      'deactivate consumer',
+      'deactivate provider',
+      'deactivate disposal',
+      'dispose third',
+      'dispose second',
+      'dispose first',
+    ]);
+    t.is(info('test.disposal')?.state, 'inactive');
+  },
+);
+
+test.serial('two plugins with one id: the second is refused', async (t) => {
+  const { info, host: h } = await host(t, ['provider', { from: `${fixtures}provider/package.json` }]);
+  const list = h.list();
+  t.is(list.length, 2);
+  t.is(list[1]?.state, 'failed');
+  t.regex(list[1]?.reason ?? '', /plugin id 'test\.provider' is also used by \.\/provider/);
+  t.is(info('test.provider')?.state, 'inactive');
+});
+
+test.serial('a plugin that cannot be found is reported, not thrown', async (t) => {
+  const { info } = await host(t, ['no-such-folder', { from: '@credroam/no-such-package' }]);
+  t.regex(info('./no-such-folder')?.reason ?? '', /cannot read .*no-such-folder\/package\.json/);
+  t.regex(info('@credroam/no-such-package')?.reason ?? '', /cannot find plugin '@credroam\/no-such-package'/);
+});
