@@ -1,7 +1,57 @@
 import 'reflect-metadata';
 
 export * from './api/index.js';
+export { FolderDirectoryStore, folderFromUrl, userFolderName } from './builtin/folder/folder-directory.js';
+export {
+  associatedData,
+  type DecodedHeader,
+  decodeHeader,
+  encodeHeader,
+  encodeToken,
+  FORMAT_VERSION,
+  HEADER_BYTES,
+  type TokenHeader,
+} from './engine/codec.js';
+export { type ContentFacts, ContentInspector, X509ContentInspector } from './engine/inspect.js';
+export { FileUserLock, InProcessLock, UserLock } from './engine/lock.js';
+export {
+  type BaseEntry,
+  type MergeAction,
+  type MergeDecision,
+  type MergeInput,
+  mergeToken,
+  newer,
+  tombstoneHash,
+} from './engine/merge.js';
+export {
+  type DirectoryValue,
+  type LocalVersion,
+  type PlanAction,
+  type PlanEntry,
+  type PlanInput,
+  type PlanOutput,
+  pickWinner,
+  planSync,
+} from './engine/plan.js';
+export { FileSyncStateStore, MemorySyncStateStore, type SyncState, SyncStateStore } from './engine/state.js';
+export {
+  EngineOptions,
+  type PlannedChange,
+  type SkippedItem,
+  type SyncCounts,
+  SyncEngine,
+  type SyncReport,
+} from './engine/sync-engine.js';
+export {
+  isTombstone,
+  KIND_CODES,
+  TokenFlag,
+  type TokenVersion,
+  tokenKey,
+  versionHash,
+} from './engine/token.js';
 export { EventLog, type EventLogOptions } from './events/event-log.js';
+export { readFileNoFollow, syncDir, writeFileAtomic } from './fs/atomic-file.js';
 export { type DependencyNode, type DependencyResolution, resolveDependencies } from './host/dependencies.js';
 export { checkInjection } from './host/injection-check.js';
 export {
@@ -22,4 +72,10 @@ export {
   type PluginState,
 } from './host/plugin-host.js';
 export { withTimeout } from './host/timebox.js';
+export {
+  DEFAULT_ROAMING_POLICY,
+  parseRoamingPolicy,
+  ROAMING_POLICY_SCHEMA,
+  type RoamingPolicy,
+} from './policy/policy.js';
 export { CORE_VERSION } from './version.js';

@@ -15,6 +15,7 @@ export const EventId = {
   TombstonePruned: 106,
   DuplicateValuesResolved: 107,
   ValueReasserted: 108,
+  CompareAndSwapRetried: 109,
   Conflict: 501,
   SyncFailed: 1001,
   CompareAndSwapExhausted: 1002,

@@ -56,8 +56,11 @@ export interface LocalStore {
   list(): Promise<LocalListing>;
   /** Adds or replaces an item (content and `archived` flag). */
   put(item: LocalItem): Promise<void>;
-  /** Removes an item; a missing item is not an error. */
-  remove(kind: TokenKind, id: string): Promise<void>;
+  /**
+   * Removes an item from the active set; a missing item is not an error. With `keepUntil` the
+   * store keeps it in its archive until then (a deletion that roamed in can be undone by hand).
+   */
+  remove(kind: TokenKind, id: string, options?: { readonly keepUntil?: number }): Promise<void>;
 }
 
 /** The values on the user's directory entry, each attribute a set of opaque byte strings. */

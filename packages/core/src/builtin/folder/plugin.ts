@@ -1,8 +1,12 @@
-import type { PluginContext } from '../../api/index.js';
+import { DirectoryStore, type PluginContext } from '../../api/index.js';
+import { FolderDirectoryStore, folderFromUrl } from './folder-directory.js';
 
 /**
- * The built-in folder directory plugin. Loaded through its manifest like any third-party plugin.
- * Its DirectoryStore arrives with the roaming engine; until then it provides nothing, and asking
- * for it is a clear error from the host.
+ * The built-in folder directory plugin, loaded through its manifest like any third-party plugin.
+ * Settings of the contribution: `url`, a `file:` URL of the root folder.
  */
-export function activate(_context: PluginContext): void {}
+export function activate(context: PluginContext): void {
+  context.contribute(DirectoryStore, 'folder', ({ user, settings }) => {
+    return new FolderDirectoryStore(folderFromUrl(settings.url), user);
+  });
+}

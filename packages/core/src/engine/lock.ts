@@ -1,0 +1,60 @@
+import { mkdir } from 'node:fs/promises';
+import lockfile from 'proper-lockfile';
+import { CredroamError } from '../api/errors.js';
+
+/** Runs one sync at a time per user: in this process and across processes. */
+export interface UserLock {
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
+export const UserLock = Symbol.for('credroam.UserLock');
+
+/** Serialises callers in this process (a promise chain). */
+export class InProcessLock implements UserLock {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(work, work);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/**
+ * In-process serialisation plus a lock folder (proper-lockfile: `mkdir`-based, refreshed while
+ * held, taken over when stale after a crash) so two processes never sync one user at once.
+ */
+export class FileUserLock implements UserLock {
+  readonly #inProcess = new InProcessLock();
+  constructor(
+    readonly dir: string,
+    readonly waitMs = 30_000,
+  ) {}
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    return this.#inProcess.run(async () => {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      let release: () => Promise<void>;
+      try {
+        release = await lockfile.lock(this.dir, {
+          lockfilePath: `${this.dir}/sync.lock`,
+          stale: 15_000,
+          update: 5_000,
+          retries: { retries: Math.ceil(this.waitMs / 200), minTimeout: 100, maxTimeout: 200 },
+          realpath: false,
+        });
+      } catch (error) {
+        throw new CredroamError(
+          'E_LOCKED',
+          `another credroam process is syncing this user (${this.dir}/sync.lock)`,
+          {
+            cause: (error as Error).message,
+          },
+        );
+      }
+      try {
+        return await work();
+      } finally {
+        await release().catch(() => undefined);
+      }
+    });
+  }
+}

@@ -1,0 +1,121 @@
+import type { TokenKind } from '../api/extension-points.js';
+import { isTombstone, TokenFlag, type TokenVersion, versionHash } from './token.js';
+
+/** What the endpoint remembers of a token from the last sync that completed: the base B. */
+export interface BaseEntry {
+  readonly hash: string;
+  readonly modified: number;
+  readonly flags: number;
+  /** SHA-256 of the encoded directory value last seen: identical bytes need no second authentication. */
+  readonly valueHash?: string;
+}
+
+export type MergeAction =
+  /** Both sides agree (or the directory holds a tombstone the endpoint already honours). */
+  | 'none'
+  /** Write the local version to the directory. */
+  | 'upload'
+  /** Write the directory version to the local store. */
+  | 'download'
+  /** Write a tombstone to the directory. */
+  | 'tombstone'
+  /** Remove the local copy (kept in the store's archive for the tombstone lifetime). */
+  | 'remove-local'
+  /** Drop the base entry of a tombstone that is gone from the directory after its lifetime. */
+  | 'forget';
+
+export interface MergeDecision {
+  readonly action: MergeAction;
+  /** Both sides changed since the base: resolved by time, recorded as a conflict event (501). */
+  readonly conflict: boolean;
+  /** Why, in words an administrator reads in `sync --dry-run`. */
+  readonly reason: string;
+}
+
+export interface MergeInput {
+  readonly kind: TokenKind;
+  /** The local version; undefined when the endpoint does not hold the token. */
+  readonly local?: TokenVersion;
+  /** The directory's winning value (possibly a tombstone); undefined when it holds none. */
+  readonly remote?: TokenVersion;
+  readonly base?: BaseEntry;
+  readonly now: number;
+  readonly tombstoneLifetimeMs: number;
+}
+
+/** The hash every tombstone of a kind has: the local state "not held" compares equal to it. */
+export const tombstoneHash = (kind: TokenKind): string =>
+  versionHash(kind, TokenFlag.Tombstone, new Uint8Array(0));
+
+const decision = (action: MergeAction, reason: string, conflict = false): MergeDecision => ({
+  action,
+  reason,
+  conflict,
+});
+
+/** Newest `modified` wins; equal times: the larger content hash. Same answer on every endpoint. */
+export function newer(a: TokenVersion, b: TokenVersion): boolean {
+  if (a.modified !== b.modified) return a.modified > b.modified;
+  return a.hash > b.hash;
+}
+
+/**
+ * The three-way merge of one token (DESIGN §4). Decides from content hashes which side changed
+ * since the base; times only break true conflicts. A change beats a deletion.
+ */
+export function mergeToken(input: MergeInput): MergeDecision {
+  const { local: L, remote: R, base: B, kind } = input;
+  const tomb = tombstoneHash(kind);
+  const localHash = L?.hash ?? tomb; // not held locally compares equal to a tombstone
+
+  if (R === undefined) {
+    if (L !== undefined) {
+      return decision(
+        'upload',
+        B === undefined ? 'new on this endpoint' : 'missing from the directory: upload again',
+      );
+    }
+    if (B === undefined) return decision('none', 'nowhere');
+    if (!isTombstone(B)) return decision('tombstone', 'deleted on this endpoint');
+    if (input.now - B.modified > input.tombstoneLifetimeMs)
+      return decision('forget', 'tombstone lifetime over');
+    return decision('tombstone', 'tombstone missing from the directory: write it again');
+  }
+
+  if (isTombstone(R)) {
+    if (L === undefined) return decision('none', 'deleted everywhere');
+    if (B !== undefined) {
+      return localHash === B.hash
+        ? decision('remove-local', 'deleted on another endpoint')
+        : isTombstone(B)
+          ? decision('upload', 'added again on this endpoint')
+          : decision(
+              'upload',
+              'changed here after it was deleted elsewhere: a change beats a deletion',
+              true,
+            );
+    }
+    return L.modified > R.modified
+      ? decision('upload', 'added here after it was deleted elsewhere', true)
+      : decision('remove-local', 'deleted on another endpoint after this copy was made');
+  }
+
+  // R is a live value.
+  if (L === undefined) {
+    if (B === undefined) return decision('download', 'new in the directory');
+    if (B.hash === R.hash) return decision('tombstone', 'deleted on this endpoint');
+    return decision(
+      'download',
+      isTombstone(B)
+        ? 'added again on another endpoint'
+        : 'changed elsewhere after it was deleted here: a change beats a deletion',
+      !isTombstone(B),
+    );
+  }
+  if (L.hash === R.hash) return decision('none', 'equal');
+  if (B !== undefined && localHash === B.hash) return decision('download', 'changed in the directory');
+  if (B !== undefined && R.hash === B.hash) return decision('upload', 'changed on this endpoint');
+  return newer(L, R)
+    ? decision('upload', 'changed on both sides: this endpoint is newer', true)
+    : decision('download', 'changed on both sides: the directory is newer', true);
+}

@@ -1,0 +1,175 @@
+import type { LocalItem, TokenKind } from '../api/extension-points.js';
+import { type BaseEntry, type MergeAction, mergeToken, newer } from './merge.js';
+import { isTombstone, type TokenVersion } from './token.js';
+
+/** A directory value that decoded, authenticated and passed every bound. */
+export interface DirectoryValue {
+  readonly version: TokenVersion;
+  /** The encoded value, exactly as the directory holds it (what a compare-and-swap removes). */
+  readonly value: Uint8Array;
+  /** SHA-256 of `value`: the last tie-break between values, and the authentication cache key. */
+  readonly valueHash: string;
+}
+
+export interface LocalVersion {
+  readonly version: TokenVersion;
+  readonly item: LocalItem;
+  /** The engine archived this expired certificate during this sync. */
+  readonly archivedNow: boolean;
+  /** Certificates: the end of validity (ms). */
+  readonly notAfter?: number;
+}
+
+export type PlanAction = MergeAction | 'prune';
+
+/** One token's fate in a sync. */
+export interface PlanEntry {
+  readonly key: string;
+  readonly kind: TokenKind;
+  readonly id: string;
+  readonly action: PlanAction;
+  readonly reason: string;
+  readonly conflict: boolean;
+  readonly local?: LocalVersion;
+  /** The directory's winning value, when one counts. */
+  readonly remote?: DirectoryValue;
+  readonly base?: BaseEntry;
+  /** Directory values to remove in the write: losers, the replaced value, a pruned tombstone. */
+  readonly remove: readonly Uint8Array[];
+  /** The newest `modified` among the id's directory values and base: a new value is dated after it. */
+  readonly floor: number;
+  /** An expired tombstone leaves the directory in this write, and the base forgets the id. */
+  readonly pruned: boolean;
+}
+
+export interface PlanInput {
+  readonly local: ReadonlyMap<string, LocalVersion>;
+  readonly directory: ReadonlyMap<string, readonly DirectoryValue[]>;
+  readonly base: ReadonlyMap<string, BaseEntry>;
+  readonly now: number;
+  readonly tombstoneLifetimeMs: number;
+  readonly maxTokens: number;
+  /** Keys never acted on (unreadable local entries). */
+  readonly handsOff: ReadonlySet<string>;
+  /** Write no tombstones: the local store has unreadable entries whose ids are unknown. */
+  readonly suppressTombstones: boolean;
+}
+
+export interface PlanOutput {
+  readonly entries: readonly PlanEntry[];
+  /** Keys whose directory winner is older than the base: a lagging server or a replay (event 1016). */
+  readonly stale: readonly string[];
+  /** Uploads refused by the token-count limit (event 1008). */
+  readonly overLimit: readonly string[];
+}
+
+/** Several values for one id: live before tombstone (a change beats a deletion), then newest, then bytes. */
+export function pickWinner(values: readonly DirectoryValue[]): DirectoryValue | undefined {
+  let best: DirectoryValue | undefined;
+  for (const v of values) {
+    if (best === undefined || beats(v, best)) best = v;
+  }
+  return best;
+}
+
+function beats(a: DirectoryValue, b: DirectoryValue): boolean {
+  const aLive = !isTombstone(a.version);
+  if (aLive !== !isTombstone(b.version)) return aLive;
+  if (a.version.hash !== b.version.hash || a.version.modified !== b.version.modified)
+    return newer(a.version, b.version);
+  return a.valueHash > b.valueHash;
+}
+
+const splitKey = (key: string): [TokenKind, string] => {
+  const i = key.indexOf(':');
+  return [key.slice(0, i) as TokenKind, key.slice(i + 1)];
+};
+
+/**
+ * Plans a sync: one merge decision per token id across the local store, the directory and the
+ * base, plus the values the write must remove. Pure and linear in the number of tokens.
+ */
+export function planSync(input: PlanInput): PlanOutput {
+  const keys = new Set<string>([...input.local.keys(), ...input.directory.keys(), ...input.base.keys()]);
+  const sorted = [...keys].filter((k) => !input.handsOff.has(k)).sort();
+  const entries: PlanEntry[] = [];
+  const stale: string[] = [];
+  const overLimit: string[] = [];
+  let valueCount = 0;
+  for (const values of input.directory.values()) if (values.length > 0) valueCount++;
+
+  for (const key of sorted) {
+    const [kind, id] = splitKey(key);
+    const values = input.directory.get(key) ?? [];
+    const base = input.base.get(key);
+    const local = input.local.get(key);
+    let remote = pickWinner(values);
+    if (remote && base && remote.version.hash !== base.hash && remote.version.modified < base.modified) {
+      stale.push(key);
+      remote = undefined; // older than what this endpoint already saw: as if absent, and replaced
+    }
+    let floor = base?.modified ?? 0;
+    for (const v of values) floor = Math.max(floor, v.version.modified);
+
+    const merged = mergeToken({
+      kind,
+      local: local?.version,
+      remote: remote?.version,
+      base,
+      now: input.now,
+      tombstoneLifetimeMs: input.tombstoneLifetimeMs,
+    });
+    let action: PlanAction = merged.action;
+    let reason = merged.reason;
+    const conflict = merged.conflict;
+    if (action === 'tombstone' && input.suppressTombstones) {
+      action = 'none';
+      reason = 'tombstone held back: the local store has entries it cannot read';
+    }
+    if (action === 'upload' && values.length === 0) {
+      if (valueCount >= input.maxTokens) {
+        overLimit.push(key);
+        action = 'none';
+        reason = `not uploaded: the directory holds the maximum of ${input.maxTokens} tokens`;
+      } else {
+        valueCount++;
+      }
+    }
+    const tombstoneExpired =
+      remote !== undefined &&
+      isTombstone(remote.version) &&
+      input.now - remote.version.modified > input.tombstoneLifetimeMs;
+    if (tombstoneExpired && action === 'none') {
+      action = 'prune';
+      reason = 'tombstone lifetime over';
+    }
+
+    let remove: readonly Uint8Array[];
+    if (
+      action === 'upload' ||
+      action === 'tombstone' ||
+      action === 'forget' ||
+      action === 'prune' ||
+      tombstoneExpired
+    ) {
+      remove = values.map((v) => v.value);
+    } else {
+      remove = values.filter((v) => v !== remote).map((v) => v.value);
+    }
+    entries.push({
+      key,
+      kind,
+      id,
+      action,
+      reason,
+      conflict,
+      ...(local ? { local } : {}),
+      ...(remote ? { remote } : {}),
+      ...(base ? { base } : {}),
+      remove,
+      floor,
+      pruned: tombstoneExpired && (action === 'prune' || action === 'remove-local'),
+    });
+  }
+  return { entries, stale, overLimit };
+}

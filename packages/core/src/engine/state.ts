@@ -1,0 +1,65 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { CredroamError } from '../api/errors.js';
+import { readFileNoFollow, writeFileAtomic } from '../fs/atomic-file.js';
+import type { BaseEntry } from './merge.js';
+
+/** What an endpoint keeps between syncs (DESIGN §4): the base per token, and the no-change check. */
+export interface SyncState {
+  readonly version: 1;
+  readonly user: string;
+  /** The directory's stamp set (hex, sorted) after the last completed sync. */
+  readonly stamp: readonly string[];
+  /** The local store's revision after the last completed sync; null forces a full sync. */
+  readonly localRevision: string | null;
+  /** When time alone makes work due (a certificate expires, a tombstone's lifetime ends); ms. */
+  readonly nextDue: number | null;
+  /** Base entries by `kind:id`. */
+  readonly base: Readonly<Record<string, BaseEntry>>;
+}
+
+/** Loads and saves the sync state. `save` must be crash-safe: the old or the new state, never a mix. */
+export interface SyncStateStore {
+  load(): Promise<SyncState | undefined>;
+  save(state: SyncState): Promise<void>;
+}
+export const SyncStateStore = Symbol.for('credroam.SyncStateStore');
+
+/** The sync state as one JSON file, replaced atomically. */
+export class FileSyncStateStore implements SyncStateStore {
+  constructor(readonly file: string) {}
+
+  async load(): Promise<SyncState | undefined> {
+    const data = await readFileNoFollow(this.file);
+    if (data === undefined) return undefined;
+    let state: SyncState;
+    try {
+      state = JSON.parse(data.toString('utf8')) as SyncState;
+    } catch (error) {
+      throw new CredroamError(
+        'E_STATE',
+        `the sync state ${this.file} is not valid JSON: ${(error as Error).message}`,
+      );
+    }
+    if (state?.version !== 1 || typeof state.base !== 'object' || !Array.isArray(state.stamp)) {
+      throw new CredroamError('E_STATE', `the sync state ${this.file} has an unknown shape`);
+    }
+    return state;
+  }
+
+  async save(state: SyncState): Promise<void> {
+    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.file, JSON.stringify(state));
+  }
+}
+
+/** Keeps the state in memory (tests; a crash loses exactly what a killed process would). */
+export class MemorySyncStateStore implements SyncStateStore {
+  #state: string | undefined;
+  async load(): Promise<SyncState | undefined> {
+    return this.#state === undefined ? undefined : (JSON.parse(this.#state) as SyncState);
+  }
+  async save(state: SyncState): Promise<void> {
+    this.#state = JSON.stringify(state);
+  }
+}

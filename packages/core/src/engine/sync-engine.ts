@@ -1,0 +1,638 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { inject, injectable } from 'tsyringe';
+import { ConflictError, CredroamError, errorMessage } from '../api/errors.js';
+import { EventId, type Logger, type LogLevel } from '../api/events.js';
+import {
+  type DirectorySnapshot,
+  DirectoryStore,
+  type LocalItem,
+  LocalStore,
+  type TokenKind,
+  TokenProtector,
+} from '../api/extension-points.js';
+import { LoggerToken } from '../api/plugin.js';
+import type { RoamingPolicy } from '../policy/policy.js';
+import { associatedData, decodeHeader, encodeHeader, encodeToken } from './codec.js';
+import { ContentInspector } from './inspect.js';
+import { UserLock } from './lock.js';
+import type { BaseEntry } from './merge.js';
+import { type DirectoryValue, type LocalVersion, type PlanEntry, planSync } from './plan.js';
+import { type SyncState, SyncStateStore } from './state.js';
+import { isTombstone, TokenFlag, type TokenVersion, tokenKey, versionHash } from './token.js';
+
+/** Who is roamed, under which policy, by which clock. */
+export interface EngineOptions {
+  readonly user: string;
+  readonly policy: RoamingPolicy;
+  readonly now?: () => number;
+}
+export const EngineOptions = Symbol.for('credroam.EngineOptions');
+
+export interface SkippedItem {
+  readonly where: 'directory' | 'local';
+  readonly kind?: TokenKind;
+  readonly id?: string;
+  readonly event: number;
+  readonly reason: string;
+}
+
+export interface PlannedChange {
+  readonly kind: TokenKind;
+  readonly id: string;
+  readonly action: PlanEntry['action'];
+  readonly reason: string;
+  readonly conflict: boolean;
+}
+
+export interface SyncCounts {
+  uploaded: number;
+  downloaded: number;
+  removed: number;
+  tombstoned: number;
+  archived: number;
+  pruned: number;
+  conflicts: number;
+}
+
+/** The outcome of one sync; `sync --json` prints it as it is. */
+export interface SyncReport {
+  /** `unchanged`: the stamp check said nothing moved; `planned`: a dry run. */
+  readonly outcome: 'unchanged' | 'synced' | 'planned';
+  readonly counts: SyncCounts;
+  readonly skipped: readonly SkippedItem[];
+  /** Every token that is or would be acted on (not the ones left as they are). */
+  readonly changes: readonly PlannedChange[];
+  /** Directory operations this sync made. */
+  readonly directoryOps: { readonly readStamp: number; readonly read: number; readonly write: number };
+  readonly attempts: number;
+}
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+const hex = (values: readonly Uint8Array[]): string[] =>
+  values.map((v) => Buffer.from(v).toString('hex')).sort();
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
+
+interface DecodedDirectory {
+  readonly groups: Map<string, DirectoryValue[]>;
+  readonly skipped: SkippedItem[];
+}
+
+/**
+ * The roaming engine: reads both sides, merges three ways against the base, writes the directory
+ * with compare-and-swap (re-reading and merging again when it loses a race), then the local store,
+ * then the base. A crash at any point leaves both sides valid; the next sync converges.
+ */
+@injectable()
+export class SyncEngine {
+  readonly #now: () => number;
+
+  constructor(
+    @inject(DirectoryStore) private readonly directory: DirectoryStore,
+    @inject(LocalStore) private readonly local: LocalStore,
+    @inject(TokenProtector) private readonly protector: TokenProtector,
+    @inject(SyncStateStore) private readonly stateStore: SyncStateStore,
+    @inject(ContentInspector) private readonly inspector: ContentInspector,
+    @inject(UserLock) private readonly lock: UserLock,
+    @inject(EngineOptions) private readonly options: EngineOptions,
+    @inject(LoggerToken) private readonly log: Logger,
+  ) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * One sync (or, with `dryRun`, its plan without any write). One at a time per user. `full` skips
+   * the stamp shortcut: the agent runs a full sync at logon, which also finds values removed behind
+   * credroam's back (a writer that left the stamp as it was).
+   */
+  sync(options: { readonly dryRun?: boolean; readonly full?: boolean } = {}): Promise<SyncReport> {
+    return this.lock.run(async () => {
+      try {
+        return await this.#sync(options.dryRun ?? false, options.full ?? false);
+      } finally {
+        this.#contents.clear();
+      }
+    });
+  }
+
+  async #sync(dryRun: boolean, full: boolean): Promise<SyncReport> {
+    const ops = { readStamp: 0, read: 0, write: 0 };
+    const policy = this.options.policy;
+    const state = await this.stateStore.load();
+    if (state !== undefined && state.user !== this.options.user) {
+      throw new CredroamError(
+        'E_STATE',
+        `the sync state belongs to user '${state.user}', not '${this.options.user}'`,
+      );
+    }
+    const revision = await this.local.revision();
+    const now = this.#now();
+
+    if (
+      !dryRun &&
+      !full &&
+      state &&
+      state.localRevision === revision &&
+      (state.nextDue === null || state.nextDue > now)
+    ) {
+      ops.readStamp++;
+      const stamp = hex(await this.directory.readStamp());
+      if (sameSet(stamp, state.stamp)) {
+        this.#event('debug', EventId.SyncUnchanged, 'nothing changed since the last sync');
+        return {
+          outcome: 'unchanged',
+          counts: emptyCounts(),
+          skipped: [],
+          changes: [],
+          directoryOps: ops,
+          attempts: 0,
+        };
+      }
+    }
+
+    const base = new Map<string, BaseEntry>(Object.entries(state?.base ?? {}));
+    for (let attempt = 1; attempt <= policy.casAttempts; attempt++) {
+      this.#contents.clear();
+      ops.read++;
+      const snapshot = await this.directory.read();
+      const listing = await this.local.list();
+      const skipped: SkippedItem[] = [];
+      const { local, handsOff, suppressTombstones } = this.#readLocal(
+        listing.items,
+        listing.unreadable,
+        now,
+        skipped,
+      );
+      const { groups, skipped: dirSkipped } = await this.#readDirectory(snapshot, base, now);
+      skipped.push(...dirSkipped);
+      const plan = planSync({
+        local,
+        directory: groups,
+        base,
+        now,
+        tombstoneLifetimeMs: policy.tombstoneLifetimeDays * 86_400_000,
+        maxTokens: policy.maxTokens,
+        handsOff,
+        suppressTombstones,
+      });
+      for (const key of plan.stale) {
+        const [kind, id] = key.split(':') as [TokenKind, string];
+        skipped.push({
+          where: 'directory',
+          kind,
+          id,
+          event: EventId.TokenRolledBack,
+          reason: 'older than the version this endpoint already saw (a lagging server or a replay): replaced',
+        });
+      }
+      for (const key of plan.overLimit) {
+        const [kind, id] = key.split(':') as [TokenKind, string];
+        skipped.push({
+          where: 'local',
+          kind,
+          id,
+          event: EventId.TooManyTokens,
+          reason: `not uploaded: the directory holds the maximum of ${policy.maxTokens} tokens`,
+        });
+      }
+      const acting = plan.entries.filter(
+        (e) => e.action !== 'none' || e.remove.length > 0 || e.local?.archivedNow,
+      );
+      const changes: PlannedChange[] = acting
+        .filter((e) => e.action !== 'none' || e.local?.archivedNow)
+        .map((e) => ({ kind: e.kind, id: e.id, action: e.action, reason: e.reason, conflict: e.conflict }));
+
+      if (dryRun) {
+        this.#event('info', EventId.SyncPlanned, `dry run: ${changes.length} change(s) planned`, {
+          changes: changes.length,
+        });
+        return {
+          outcome: 'planned',
+          counts: countsOf(plan.entries),
+          skipped,
+          changes,
+          directoryOps: ops,
+          attempts: attempt,
+        };
+      }
+
+      // 1. The directory, in one compare-and-swap.
+      const written = new Map<string, BaseEntry>();
+      const remove: Uint8Array[] = [];
+      const add: Uint8Array[] = [];
+      for (const e of acting) {
+        remove.push(...e.remove);
+        const value = await this.#encodeFor(e, now);
+        if (value) {
+          add.push(value.value);
+          written.set(e.key, value.base);
+        }
+      }
+      let stampAfter = hex(snapshot.stamp);
+      if (remove.length > 0 || add.length > 0) {
+        const fresh = randomBytes(16);
+        ops.write++;
+        try {
+          await this.directory.write({
+            tokens: { remove, add },
+            stamp: { remove: snapshot.stamp, add: [fresh] },
+          });
+        } catch (error) {
+          if (error instanceof ConflictError) {
+            this.#event(
+              'debug',
+              EventId.CompareAndSwapRetried,
+              `the directory changed (attempt ${attempt}): merging again`,
+            );
+            continue;
+          }
+          throw error;
+        }
+        stampAfter = hex([fresh]);
+      }
+
+      // 2. The local store.
+      let localWritten = false;
+      const failed = new Set<string>();
+      for (const e of acting) {
+        try {
+          localWritten = (await this.#applyLocal(e)) || localWritten;
+        } catch (error) {
+          failed.add(e.key);
+          skipped.push({
+            where: 'local',
+            kind: e.kind,
+            id: e.id,
+            event: EventId.LocalItemUnreadable,
+            reason: `local store refused the change: ${errorMessage(error)}`,
+          });
+        }
+      }
+
+      // 3. The base, crash-safe.
+      for (const e of plan.entries) {
+        if (failed.has(e.key)) continue;
+        const next = nextBase(e, written.get(e.key));
+        if (next === undefined) base.delete(e.key);
+        else base.set(e.key, next);
+      }
+      await this.stateStore.save({
+        version: 1,
+        user: this.options.user,
+        stamp: stampAfter,
+        localRevision: localWritten || failed.size > 0 ? null : revision,
+        nextDue: nextDue(local, base, policy),
+        base: Object.fromEntries([...base.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
+      } satisfies SyncState);
+
+      const counts = countsOf(acting.filter((e) => !failed.has(e.key)));
+      this.#logOutcome(acting, failed, skipped, counts);
+      return { outcome: 'synced', counts, skipped, changes, directoryOps: ops, attempts: attempt };
+    }
+    this.#event(
+      'error',
+      EventId.CompareAndSwapExhausted,
+      `gave up after ${policy.casAttempts} compare-and-swap attempts`,
+    );
+    throw new CredroamError(
+      'E_CAS_EXHAUSTED',
+      `the directory kept changing during the sync: gave up after ${policy.casAttempts} attempts; the next sync will try again`,
+      { attempts: policy.casAttempts },
+    );
+  }
+
+  #readLocal(
+    items: readonly LocalItem[],
+    unreadable: readonly { name: string; kind?: TokenKind; id?: string; reason: string }[],
+    now: number,
+    skipped: SkippedItem[],
+  ): { local: Map<string, LocalVersion>; handsOff: Set<string>; suppressTombstones: boolean } {
+    const local = new Map<string, LocalVersion>();
+    const handsOff = new Set<string>();
+    let suppressTombstones = false;
+    for (const u of unreadable) {
+      if (u.kind && u.id) handsOff.add(tokenKey(u.kind, u.id));
+      else suppressTombstones = true;
+      skipped.push({
+        where: 'local',
+        ...(u.kind ? { kind: u.kind } : {}),
+        ...(u.id ? { id: u.id } : {}),
+        event: EventId.LocalItemUnreadable,
+        reason: `${u.name}: ${u.reason} (left untouched)`,
+      });
+    }
+    for (const item of items) {
+      const key = tokenKey(item.kind, item.id);
+      let notAfter: number | undefined;
+      try {
+        const facts = this.inspector.inspect(item.kind, item.content);
+        if (facts.id !== item.id) throw new Error(`its content has id ${facts.id}`);
+        notAfter = facts.notAfter;
+      } catch (error) {
+        handsOff.add(key);
+        skipped.push({
+          where: 'local',
+          kind: item.kind,
+          id: item.id,
+          event: EventId.LocalItemUnreadable,
+          reason: `unusable local ${item.kind}: ${errorMessage(error)} (left untouched)`,
+        });
+        continue;
+      }
+      const archivedNow =
+        this.options.policy.archiveExpired &&
+        item.kind === 'cert' &&
+        !item.archived &&
+        notAfter !== undefined &&
+        notAfter < now;
+      const archived = item.archived || archivedNow;
+      const flags = archived ? TokenFlag.Archived : 0;
+      local.set(key, {
+        item: archivedNow ? { ...item, archived: true, modified: now } : item,
+        archivedNow,
+        ...(notAfter !== undefined ? { notAfter } : {}),
+        version: {
+          kind: item.kind,
+          id: item.id,
+          flags,
+          modified: archivedNow ? now : item.modified,
+          hash: versionHash(item.kind, flags, item.content),
+        },
+      });
+    }
+    return { local, handsOff, suppressTombstones };
+  }
+
+  async #readDirectory(
+    snapshot: DirectorySnapshot,
+    base: ReadonlyMap<string, BaseEntry>,
+    now: number,
+  ): Promise<DecodedDirectory> {
+    const policy = this.options.policy;
+    const skipped: SkippedItem[] = [];
+    const groups = new Map<string, DirectoryValue[]>();
+    const readLimit = policy.maxTokens * 2;
+    if (snapshot.tokens.length > readLimit) {
+      this.#event(
+        'error',
+        EventId.TooManyTokens,
+        `the directory holds ${snapshot.tokens.length} token values`,
+        {
+          limit: readLimit,
+        },
+      );
+      throw new CredroamError(
+        'E_TOO_MANY_TOKENS',
+        `the directory holds ${snapshot.tokens.length} token values for this user; more than ${readLimit} are not read (policy maxTokens ${policy.maxTokens})`,
+      );
+    }
+    const maxFuture = now + policy.clockSkewSeconds * 1000;
+    for (const value of snapshot.tokens) {
+      const decoded = decodeHeader(value, policy.maxTokenBytes);
+      if (!decoded.ok) {
+        const event =
+          decoded.reason === 'too-large'
+            ? EventId.TokenTooLarge
+            : decoded.reason === 'unknown-kind'
+              ? EventId.TokenUnknownKind
+              : EventId.TokenMalformed;
+        skipped.push({
+          where: 'directory',
+          ...('id' in decoded ? { id: decoded.id } : {}),
+          event,
+          reason: decoded.message,
+        });
+        continue;
+      }
+      const { header, sealed } = decoded;
+      const key = tokenKey(header.kind, header.id);
+      const at = { where: 'directory' as const, kind: header.kind, id: header.id };
+      if (header.modified > maxFuture) {
+        skipped.push({
+          ...at,
+          event: EventId.TokenFromFuture,
+          reason: `dated ${new Date(header.modified).toISOString()}, beyond the allowed clock skew`,
+        });
+        continue;
+      }
+      const valueHash = sha256(value);
+      const known = base.get(key);
+      let hash: string;
+      if (known?.valueHash === valueHash) {
+        hash = known.hash; // the very bytes this endpoint authenticated before
+      } else {
+        let content: Uint8Array;
+        try {
+          content = await this.protector.open({
+            kind: header.kind,
+            sealed,
+            aad: associatedData(this.options.user, value),
+          });
+        } catch (error) {
+          skipped.push({ ...at, event: EventId.TokenAuthenticationFailed, reason: errorMessage(error) });
+          continue;
+        }
+        if (isTombstone(header)) {
+          if (content.length !== 0) {
+            skipped.push({ ...at, event: EventId.TokenMalformed, reason: 'a tombstone with content' });
+            continue;
+          }
+        } else {
+          try {
+            const facts = this.inspector.inspect(header.kind, content);
+            if (facts.id !== header.id) {
+              skipped.push({
+                ...at,
+                event: EventId.TokenIdMismatch,
+                reason: `its content has id ${facts.id}`,
+              });
+              continue;
+            }
+          } catch (error) {
+            skipped.push({ ...at, event: EventId.TokenMalformed, reason: `content: ${errorMessage(error)}` });
+            continue;
+          }
+        }
+        hash = versionHash(header.kind, header.flags, content);
+        this.#contents.set(valueHash, content);
+      }
+      const version: TokenVersion = {
+        kind: header.kind,
+        id: header.id,
+        flags: header.flags,
+        modified: header.modified,
+        hash,
+      };
+      const list = groups.get(key);
+      if (list) list.push({ version, value, valueHash });
+      else groups.set(key, [{ version, value, valueHash }]);
+    }
+    return { groups, skipped };
+  }
+
+  /** Opened contents by value hash, for the downloads of this sync. */
+  readonly #contents = new Map<string, Uint8Array>();
+
+  async #encodeFor(e: PlanEntry, now: number): Promise<{ value: Uint8Array; base: BaseEntry } | undefined> {
+    let flags: number;
+    let content: Uint8Array;
+    let modified: number;
+    if (e.action === 'upload' && e.local) {
+      flags = e.local.version.flags;
+      content = e.local.item.content;
+      modified = Math.max(e.local.version.modified, e.floor + 1);
+    } else if (e.action === 'tombstone') {
+      flags = TokenFlag.Tombstone;
+      content = new Uint8Array(0);
+      modified = Math.max(now, e.floor + 1);
+    } else {
+      return undefined;
+    }
+    // The associated data leaves out the payload length, which is known only after sealing.
+    const unsized = encodeHeader({ kind: e.kind, flags, modified, id: e.id, payloadLength: 0 });
+    const sealed = await this.protector.seal({
+      kind: e.kind,
+      payload: content,
+      aad: associatedData(this.options.user, unsized),
+    });
+    const value = encodeToken(
+      encodeHeader({ kind: e.kind, flags, modified, id: e.id, payloadLength: sealed.length }),
+      sealed,
+    );
+    return {
+      value,
+      base: { hash: versionHash(e.kind, flags, content), modified, flags, valueHash: sha256(value) },
+    };
+  }
+
+  /** Applies one entry to the local store; true when the store was written. */
+  async #applyLocal(e: PlanEntry): Promise<boolean> {
+    if (e.action === 'download' && e.remote) {
+      let content = this.#contents.get(e.remote.valueHash);
+      if (content === undefined) {
+        // Bytes identical to a value authenticated before: open them now to have the content.
+        const decoded = decodeHeader(e.remote.value, Number.MAX_SAFE_INTEGER);
+        if (!decoded.ok) throw new Error(decoded.message);
+        content = await this.protector.open({
+          kind: e.kind,
+          sealed: decoded.sealed,
+          aad: associatedData(this.options.user, e.remote.value),
+        });
+      }
+      await this.local.put({
+        kind: e.kind,
+        id: e.id,
+        content,
+        archived: (e.remote.version.flags & TokenFlag.Archived) !== 0,
+        modified: e.remote.version.modified,
+      });
+      return true;
+    }
+    if (e.action === 'remove-local') {
+      const lifetime = this.options.policy.tombstoneLifetimeDays * 86_400_000;
+      await this.local.remove(e.kind, e.id, {
+        keepUntil: (e.remote?.version.modified ?? this.#now()) + lifetime,
+      });
+      return true;
+    }
+    if (e.local?.archivedNow && (e.action === 'upload' || e.action === 'none')) {
+      await this.local.put(e.local.item);
+      return true;
+    }
+    return false;
+  }
+
+  #logOutcome(
+    acting: readonly PlanEntry[],
+    failed: ReadonlySet<string>,
+    skipped: readonly SkippedItem[],
+    counts: SyncCounts,
+  ) {
+    const events: Record<string, number> = {
+      upload: EventId.TokenUploaded,
+      download: EventId.TokenDownloaded,
+      'remove-local': EventId.TokenRemovedLocally,
+      tombstone: EventId.TombstoneWritten,
+      prune: EventId.TombstonePruned,
+    };
+    for (const e of acting) {
+      if (failed.has(e.key)) continue;
+      const at = { kind: e.kind, id: e.id, reason: e.reason };
+      if (e.conflict) this.#event('warn', EventId.Conflict, `conflict on ${e.kind} ${e.id}: ${e.reason}`, at);
+      const event = events[e.action];
+      if (event !== undefined) this.#event('info', event, `${e.action} ${e.kind} ${e.id}: ${e.reason}`, at);
+      if (e.local?.archivedNow)
+        this.#event('info', EventId.TokenArchived, `archived expired ${e.kind} ${e.id}`, at);
+      if (e.action === 'none' && e.remove.length > 0) {
+        this.#event(
+          'info',
+          EventId.DuplicateValuesResolved,
+          `removed ${e.remove.length} superseded value(s) of ${e.kind} ${e.id}`,
+          at,
+        );
+      }
+    }
+    for (const s of skipped) {
+      this.#event(
+        'warn',
+        s.event,
+        `skipped ${s.where} ${s.kind ?? 'token'} ${s.id ?? ''}: ${s.reason}`.replace('  ', ' '),
+        {
+          ...s,
+        },
+      );
+    }
+    this.#event('info', EventId.SyncSucceeded, 'sync completed', { ...counts, skipped: skipped.length });
+  }
+
+  #event(level: LogLevel, event: number, message: string, fields: Record<string, unknown> = {}): void {
+    this.log.log(level, event, message, { user: this.options.user, ...fields });
+  }
+}
+
+function emptyCounts(): SyncCounts {
+  return { uploaded: 0, downloaded: 0, removed: 0, tombstoned: 0, archived: 0, pruned: 0, conflicts: 0 };
+}
+
+function countsOf(entries: readonly PlanEntry[]): SyncCounts {
+  const c = emptyCounts();
+  for (const e of entries) {
+    if (e.action === 'upload') c.uploaded++;
+    else if (e.action === 'download') c.downloaded++;
+    else if (e.action === 'remove-local') c.removed++;
+    else if (e.action === 'tombstone') c.tombstoned++;
+    if (e.pruned) c.pruned++;
+    if (e.local?.archivedNow) c.archived++;
+    if (e.conflict) c.conflicts++;
+  }
+  return c;
+}
+
+/** The base after an entry was carried out. */
+function nextBase(e: PlanEntry, written: BaseEntry | undefined): BaseEntry | undefined {
+  if (written) return written;
+  if (e.pruned || e.action === 'forget' || e.action === 'prune') return undefined;
+  if (e.remote) {
+    const v = e.remote.version;
+    return { hash: v.hash, modified: v.modified, flags: v.flags, valueHash: e.remote.valueHash };
+  }
+  return e.base; // nothing agreed on (a held-back tombstone, a refused upload): keep what was known
+}
+
+/** The earliest time at which a sync has work even if nothing else changes. */
+function nextDue(
+  local: ReadonlyMap<string, LocalVersion>,
+  base: ReadonlyMap<string, BaseEntry>,
+  policy: RoamingPolicy,
+): number | null {
+  let due = Number.POSITIVE_INFINITY;
+  const lifetime = policy.tombstoneLifetimeDays * 86_400_000;
+  for (const b of base.values()) if (isTombstone(b)) due = Math.min(due, b.modified + lifetime + 1);
+  if (policy.archiveExpired) {
+    for (const l of local.values()) {
+      const notAfter = l.notAfter;
+      if (notAfter !== undefined && !l.item.archived) due = Math.min(due, notAfter + 1);
+    }
+  }
+  return Number.isFinite(due) ? due : null;
+}

@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+import type { TokenKind } from '../api/extension-points.js';
+
+/** Token flags, one bit each. Unknown bits make a token malformed. */
+export const TokenFlag = {
+  Tombstone: 1,
+  Archived: 2,
+  Unroamable: 4,
+} as const;
+export const KNOWN_FLAGS = TokenFlag.Tombstone | TokenFlag.Archived | TokenFlag.Unroamable;
+
+/** Wire codes of the token kinds. A code this version does not know is skipped, never acted on. */
+export const KIND_CODES: Readonly<Record<TokenKind, number>> = { cert: 1, key: 2 };
+export const KIND_BY_CODE: ReadonlyMap<number, TokenKind> = new Map(
+  Object.entries(KIND_CODES).map(([k, c]) => [c, k as TokenKind]),
+);
+
+/** The state of one token id on one side: what it is, when it last changed, and how it compares. */
+export interface TokenVersion {
+  readonly kind: TokenKind;
+  readonly id: string;
+  readonly flags: number;
+  /** ms since the epoch. Breaks true conflicts only; never decides "which side changed". */
+  readonly modified: number;
+  /** SHA-256 over kind, flags and content: equal hashes are equal versions. */
+  readonly hash: string;
+}
+
+export const isTombstone = (v: { flags: number }): boolean => (v.flags & TokenFlag.Tombstone) !== 0;
+export const tokenKey = (kind: TokenKind, id: string): string => `${kind}:${id}`;
+
+/** The version hash: SHA-256 over (kind code, flags without time, content). */
+export function versionHash(kind: TokenKind, flags: number, content: Uint8Array): string {
+  return createHash('sha256')
+    .update(Uint8Array.of(KIND_CODES[kind], flags & 0xff))
+    .update(content)
+    .digest('hex');
+}
+
+/** Lower-case hex SHA-256, as token ids are written. */
+export const ID_PATTERN = /^[0-9a-f]{64}$/;

@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { constants, open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Writes a file atomically and durably, owner-only: a temporary file created exclusively (so an
+ * attacker's link at that name is refused, not followed), written, fsynced, renamed over the target
+ * (rename replaces a link at the target rather than writing through it), then the folder is fsynced
+ * so the rename survives a power cut. A crash at any instant leaves the old file or the new one.
+ *
+ * (write-file-atomic does not fsync the folder, and its current major needs Node 22.)
+ */
+export async function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(
+    tmp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    mode,
+  );
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  try {
+    await rename(tmp, file);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
+  await syncDir(dir);
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a regular file without following a link at its name; undefined when it does not exist. */
+export async function readFileNoFollow(file: string): Promise<Buffer | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    return await readFile(handle);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,67 @@
+import { CredroamError } from '../api/errors.js';
+import { configurationValidator } from '../host/manifest.js';
+
+/** The settings of the site policy that the roaming engine obeys (DESIGN §1 defaults). */
+export interface RoamingPolicy {
+  /** R13: values per user (Windows: 2000). */
+  readonly maxTokens: number;
+  /** R13: bytes per encoded token (Windows: 65 535). */
+  readonly maxTokenBytes: number;
+  /** R12: how long tombstones are kept before they are pruned. */
+  readonly tombstoneLifetimeDays: number;
+  /** A token dated further than this in the future is skipped. */
+  readonly clockSkewSeconds: number;
+  /** R8: expired certificates are archived (kept, flagged, out of the active set). */
+  readonly archiveExpired: boolean;
+  /** Compare-and-swap attempts per sync before it fails. */
+  readonly casAttempts: number;
+}
+
+export const DEFAULT_ROAMING_POLICY: RoamingPolicy = Object.freeze({
+  maxTokens: 2000,
+  maxTokenBytes: 65_535,
+  tombstoneLifetimeDays: 60,
+  clockSkewSeconds: 300,
+  archiveExpired: true,
+  casAttempts: 8,
+});
+
+export const ROAMING_POLICY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxTokens: { type: 'integer', minimum: 1, maximum: 100_000, default: DEFAULT_ROAMING_POLICY.maxTokens },
+    maxTokenBytes: {
+      type: 'integer',
+      minimum: 1024,
+      maximum: 1_048_576,
+      default: DEFAULT_ROAMING_POLICY.maxTokenBytes,
+    },
+    tombstoneLifetimeDays: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 3650,
+      default: DEFAULT_ROAMING_POLICY.tombstoneLifetimeDays,
+    },
+    clockSkewSeconds: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 86_400,
+      default: DEFAULT_ROAMING_POLICY.clockSkewSeconds,
+    },
+    archiveExpired: { type: 'boolean', default: DEFAULT_ROAMING_POLICY.archiveExpired },
+    casAttempts: { type: 'integer', minimum: 1, maximum: 100, default: DEFAULT_ROAMING_POLICY.casAttempts },
+  },
+} as const;
+
+const validate = configurationValidator(
+  ROAMING_POLICY_SCHEMA as unknown as Record<string, unknown>,
+  '/roaming',
+);
+
+/** Validates the policy's `roaming` section, applying defaults; throws E_POLICY naming each problem. */
+export function parseRoamingPolicy(raw: unknown): RoamingPolicy {
+  const checked = validate(raw ?? {});
+  if (!checked.ok) throw new CredroamError('E_POLICY', `invalid policy: ${checked.problems.join('; ')}`);
+  return Object.freeze(checked.value as unknown as RoamingPolicy);
+}

@@ -1,0 +1,428 @@
+import test from 'ava';
+import { EventId, type LocalItem, TokenFlag, tokenKey } from '../../src/index.js';
+import { makeEngine } from '../support/engine-harness.js';
+import { MemoryLocalStore, ReplicatedDirectory } from '../support/memory-stores.js';
+
+/** A world with one directory server, a shared clock and endpoints of user alice. */
+function world() {
+  const clock = { now: 1_700_000_000_000 };
+  const now = () => clock.now;
+  const dir = new ReplicatedDirectory(1);
+  const endpoint = () => {
+    const local = new MemoryLocalStore(now);
+    const { engine, events, state } = makeEngine({ directory: dir.server(0), local, now });
+    return { local, engine, events, state, sync: () => engine.sync() };
+  };
+  const tick = (ms = 1000) => {
+    clock.now += ms;
+  };
+  return { dir, clock, endpoint, tick };
+}
+
+const keyOf = (item: LocalItem) => tokenKey(item.kind, item.id);
+const body = (store: MemoryLocalStore, item: LocalItem) =>
+  Buffer.from(store.items.get(keyOf(item))?.content ?? [])
+    .subarray(16)
+    .toString();
+
+test('L = R: nothing is written, the base is recorded', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'same', 'v1');
+  b.local.items.set(keyOf(item), item);
+  await a.sync();
+  const writes = w.dir.ops.write;
+  const report = await b.sync();
+  t.is(report.outcome, 'synced');
+  t.deepEqual(report.changes, []);
+  t.is(w.dir.ops.write, writes);
+  t.truthy((await b.state.load())?.base[keyOf(item)]);
+});
+
+test('only the local side changed since B: upload, even when the local clock is behind', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  w.clock.now -= 3_600_000; // b's clock runs an hour behind
+  b.local.userPut('cert', 'doc', 'v2');
+  const report = await b.sync();
+  t.is(report.counts.uploaded, 1);
+  t.is(report.counts.conflicts, 0);
+  w.tick(7_200_000);
+  await a.sync();
+  t.is(body(a.local, item), 'v2');
+});
+
+test('only the directory side changed since B: download, even when its time is older than the local copy', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  w.tick();
+  a.local.userPut('cert', 'doc', 'v2');
+  await a.sync();
+  const report = await b.sync();
+  t.is(report.counts.downloaded, 1);
+  t.is(body(b.local, item), 'v2');
+});
+
+test('both sides changed since B: the newest modified wins, everywhere, and a conflict event (501) records it', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  w.tick();
+  b.local.userPut('cert', 'doc', 'older edit on b');
+  w.tick();
+  a.local.userPut('cert', 'doc', 'newer edit on a');
+  await b.sync(); // b's older edit reaches the directory first
+  const report = await a.sync(); // a: both changed, a is newer → upload
+  t.is(report.counts.conflicts, 1);
+  t.is(report.counts.uploaded, 1);
+  t.true(a.events.some((e) => e.event === EventId.Conflict));
+  await b.sync();
+  t.is(body(b.local, item), 'newer edit on a');
+  t.is(body(a.local, item), 'newer edit on a');
+});
+
+test('both sides changed at the same instant: the larger content hash wins on every endpoint', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  w.tick();
+  a.local.userPut('cert', 'doc', 'edit x');
+  b.local.userPut('cert', 'doc', 'edit y');
+  await a.sync();
+  await b.sync();
+  await a.sync();
+  t.is(body(a.local, item), body(b.local, item));
+  t.not(body(a.local, item), 'v1');
+});
+
+test('L new, R absent, no B: upload', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  a.local.userPut('cert', 'new', 'v1');
+  a.local.userPut('key', 'new', 'k1');
+  const report = await a.sync();
+  t.is(report.counts.uploaded, 2);
+  t.is(w.dir.replicas[0]!.tokens.size, 2);
+  t.true(a.events.some((e) => e.event === EventId.TokenUploaded));
+});
+
+test('R new, L absent, no B: download', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('key', 'new', 'k1');
+  await a.sync();
+  const report = await b.sync();
+  t.is(report.counts.downloaded, 1);
+  t.deepEqual(b.local.items.get(keyOf(item))?.content, item.content);
+});
+
+test('L deleted, R unchanged since B: a tombstone is written', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const item = a.local.userPut('cert', 'gone', 'v1');
+  await a.sync();
+  a.local.userDelete(keyOf(item));
+  const report = await a.sync();
+  t.is(report.counts.tombstoned, 1);
+  t.is(w.dir.replicas[0]!.tokens.size, 1, 'the tombstone replaced the value');
+  t.true(a.events.some((e) => e.event === EventId.TombstoneWritten && e.id === item.id));
+});
+
+test('L deleted, R changed since B: download (a change beats a deletion)', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  b.local.userDelete(keyOf(item));
+  w.tick();
+  a.local.userPut('cert', 'doc', 'v2');
+  await a.sync();
+  const report = await b.sync();
+  t.is(report.counts.downloaded, 1);
+  t.is(body(b.local, item), 'v2');
+});
+
+test('R tombstone, L unchanged since B: removed locally and kept in the archive for the tombstone lifetime', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  a.local.userDelete(keyOf(item));
+  w.tick();
+  await a.sync();
+  const report = await b.sync();
+  t.is(report.counts.removed, 1);
+  t.false(b.local.items.has(keyOf(item)));
+  const archived = b.local.archive.get(keyOf(item));
+  t.deepEqual(archived?.item.content, item.content);
+  t.is(archived?.keepUntil, w.clock.now + 60 * 86_400_000);
+});
+
+test('R tombstone, L changed after the tombstone: upload (resurrect)', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  a.local.userDelete(keyOf(item));
+  await a.sync();
+  w.tick();
+  b.local.userPut('cert', 'doc', 'v2');
+  const report = await b.sync();
+  t.is(report.counts.uploaded, 1);
+  await a.sync();
+  t.is(body(a.local, item), 'v2');
+});
+
+test('R absent without tombstone, B present: upload again', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  // A restore from an old backup: the value is gone and the stamp is another.
+  w.dir.replicas[0]!.tokens.clear();
+  w.dir.replicas[0]!.stamp.clear();
+  w.dir.replicas[0]!.stamp.add('b2xkIGJhY2t1cA==');
+  const report = await a.sync();
+  t.is(report.counts.uploaded, 1);
+  t.is(report.changes[0]?.reason, 'missing from the directory: upload again');
+  t.is(w.dir.replicas[0]!.tokens.size, 1);
+  t.true(a.local.items.has(keyOf(item)));
+});
+
+test("a full sync finds a value removed behind credroam's back (stamp untouched) and uploads it again", async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  w.dir.replicas[0]!.tokens.clear();
+  t.is((await a.sync()).outcome, 'unchanged', 'the stamp check alone cannot see it');
+  const report = await a.engine.sync({ full: true });
+  t.is(report.counts.uploaded, 1);
+  t.is(w.dir.replicas[0]!.tokens.size, 1);
+});
+
+test('a sync with nothing to do makes exactly one directory operation: the stamp read', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  for (let i = 0; i < 20; i++) a.local.userPut('cert', `c${i}`, 'v1');
+  await a.sync();
+  await a.sync(); // settles the local revision after the first sync's own writes
+  const before = { ...w.dir.ops };
+  const report = await a.sync();
+  t.is(report.outcome, 'unchanged');
+  t.deepEqual(report.directoryOps, { readStamp: 1, read: 0, write: 0 });
+  t.deepEqual(w.dir.ops, { ...before, readStamp: before.readStamp + 1 });
+});
+
+test('several values for one id: one deterministic winner, the losers removed in the same write', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const c = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  // Two servers each accepted a compare-and-swap: simulate by writing both values side by side.
+  const snapshot = await w.dir.server(0).read();
+  w.tick();
+  a.local.userPut('cert', 'doc', 'from a');
+  await a.sync();
+  const afterA = await w.dir.server(0).read();
+  const aValue = afterA.tokens.find(
+    (v) => !snapshot.tokens.some((s) => Buffer.from(s).equals(Buffer.from(v))),
+  )!;
+  w.dir.replicas[0]!.tokens.clear();
+  for (const v of snapshot.tokens) w.dir.replicas[0]!.tokens.add(Buffer.from(v).toString('base64'));
+  w.tick();
+  b.local.userPut('cert', 'doc', 'from b, later');
+  await b.sync();
+  w.dir.replicas[0]!.tokens.add(Buffer.from(aValue).toString('base64')); // replication merges a's value back in
+  t.is(w.dir.replicas[0]!.tokens.size, 2);
+  const report = await c.sync();
+  t.is(body(c.local, item), 'from b, later');
+  t.is(w.dir.replicas[0]!.tokens.size, 1, 'the loser was removed');
+  t.is(report.directoryOps.write, 1);
+  await a.sync();
+  t.is(body(a.local, item), 'from b, later');
+});
+
+test('a lost compare-and-swap re-reads and merges again', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  a.local.userPut('cert', 'zero', 'v1');
+  await a.sync();
+  await b.sync();
+  a.local.userPut('cert', 'one', 'v1');
+  b.local.userPut('cert', 'two', 'v1');
+  const server = w.dir.server(0);
+  let raced = false;
+  const { engine } = makeEngine({
+    directory: {
+      readStamp: () => server.readStamp(),
+      read: async () => {
+        const snap = await server.read();
+        if (!raced) {
+          raced = true;
+          await b.sync(); // b writes between a's read and a's write
+        }
+        return snap;
+      },
+      write: (change) => server.write(change),
+    },
+    local: a.local,
+    state: a.state,
+  });
+  const report = await engine.sync();
+  t.is(report.attempts, 2);
+  t.is(w.dir.replicas[0]!.tokens.size, 3);
+});
+
+test('compare-and-swap that keeps failing ends in a clear error after the policy number of attempts', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  a.local.userPut('cert', 'one', 'v1');
+  const server = w.dir.server(0);
+  const { engine } = makeEngine({
+    directory: {
+      readStamp: () => server.readStamp(),
+      read: () => server.read(),
+      write: async () => {
+        const { ConflictError } = await import('../../src/index.js');
+        throw new ConflictError('always');
+      },
+    },
+    local: a.local,
+    policy: { casAttempts: 3 },
+  });
+  await t.throwsAsync(engine.sync(), {
+    code: 'E_CAS_EXHAUSTED',
+    message: /gave up after 3 attempts/,
+  } as never);
+});
+
+test('expired certificates are archived locally and in the directory, and the flag roams', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'old', 'v1', w.clock.now + 10_000);
+  await a.sync();
+  await b.sync();
+  w.tick(20_000);
+  const report = await a.sync(); // time alone made work due: no stamp shortcut
+  t.is(report.counts.archived, 1);
+  t.true(a.local.items.get(keyOf(item))?.archived);
+  await b.sync();
+  t.true(b.local.items.get(keyOf(item))?.archived);
+  t.true(a.events.some((e) => e.event === EventId.TokenArchived));
+});
+
+test('tombstones are pruned after their lifetime', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  a.local.userDelete(keyOf(item));
+  await a.sync();
+  await b.sync();
+  t.is(w.dir.replicas[0]!.tokens.size, 1);
+  w.tick(61 * 86_400_000);
+  const report = await b.sync();
+  t.is(report.counts.pruned, 1);
+  t.is(w.dir.replicas[0]!.tokens.size, 0);
+  const state = await a.sync();
+  t.is(state.counts.tombstoned, 0, 'a does not write the pruned tombstone again');
+  t.is(w.dir.replicas[0]!.tokens.size, 0);
+});
+
+test('dry run reports the plan and why, and writes nothing anywhere', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  b.local.userPut('cert', 'remote', 'v1');
+  await b.sync();
+  a.local.userPut('key', 'mine', 'k1');
+  const { engine, state } = makeEngine({
+    directory: w.dir.server(0),
+    local: a.local,
+    now: () => w.clock.now,
+  });
+  const before = { tokens: [...w.dir.replicas[0]!.tokens], local: [...a.local.items.keys()] };
+  const report = await engine.sync({ dryRun: true });
+  t.is(report.outcome, 'planned');
+  t.deepEqual(report.changes.map((c) => [c.kind, c.action, c.reason]).sort(), [
+    ['cert', 'download', 'new in the directory'],
+    ['key', 'upload', 'new on this endpoint'],
+  ]);
+  t.deepEqual([...w.dir.replicas[0]!.tokens], before.tokens);
+  t.deepEqual([...a.local.items.keys()], before.local);
+  t.is(await state.load(), undefined);
+});
+
+test('a crash after the directory applied the write but before the local side: the next sync converges', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  const server = w.dir.server(0);
+  server.failNextWriteAfterApply = true;
+  a.local.userPut('cert', 'doc', 'v2');
+  const { engine } = makeEngine({
+    directory: server,
+    local: a.local,
+    state: a.state,
+    now: () => w.clock.now,
+  });
+  await t.throwsAsync(engine.sync(), { message: /connection lost/ });
+  const report = await a.sync();
+  t.deepEqual(report.changes, [], 'directory already holds v2: nothing more to do');
+  await b.sync();
+  t.is(body(b.local, item), 'v2');
+});
+
+test('a local write that fails leaves that token for the next sync and the rest goes on', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  a.local.userPut('cert', 'one', 'v1');
+  a.local.userPut('cert', 'two', 'v1');
+  await a.sync();
+  b.local.failNext = 'put';
+  const first = await b.sync();
+  t.is(first.counts.downloaded, 1);
+  t.is(first.skipped.length, 1);
+  t.regex(first.skipped[0]!.reason, /local store refused the change: injected failure in put/);
+  const second = await b.sync();
+  t.is(second.counts.downloaded, 1);
+  t.is(b.local.items.size, 2);
+});
+
+test('archived and tombstone flags are distinct bits of the wire format', (t) => {
+  t.is(TokenFlag.Tombstone & TokenFlag.Archived, 0);
+  t.is(TokenFlag.Unroamable & (TokenFlag.Tombstone | TokenFlag.Archived), 0);
+});

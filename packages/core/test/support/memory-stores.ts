@@ -1,0 +1,249 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import {
+  AuthenticationError,
+  ConflictError,
+  type ContentFacts,
+  type ContentInspector,
+  type DirectoryChange,
+  type DirectorySnapshot,
+  type DirectoryStore,
+  type LocalItem,
+  type LocalListing,
+  type LocalStore,
+  type TokenKind,
+  type TokenProtector,
+  type UnreadableItem,
+  type ValueChange,
+} from '../../src/index.js';
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+const b64 = (v: Uint8Array): string => Buffer.from(v).toString('base64');
+
+/**
+ * Fake credential content for fast engine tests: `name (8 bytes) | notAfter (8 bytes, ms, 0 none) |
+ * body`. The id is SHA-256 of the name, so a new body is a new version of the same id.
+ */
+export function fakeContent(name: string, body: string, notAfter = 0): Uint8Array {
+  const out = Buffer.alloc(16 + Buffer.byteLength(body));
+  out.write(name.padEnd(8, '_').slice(0, 8), 0, 'latin1');
+  out.writeBigUInt64BE(BigInt(notAfter), 8);
+  out.write(body, 16);
+  return new Uint8Array(out);
+}
+
+export class FakeInspector implements ContentInspector {
+  inspect(_kind: TokenKind, content: Uint8Array): ContentFacts {
+    if (content.length < 16) throw new Error('too short for fake content');
+    const notAfter = Number(Buffer.from(content).readBigUInt64BE(8));
+    return { id: sha256(content.subarray(0, 8)), ...(notAfter > 0 ? { notAfter } : {}) };
+  }
+}
+
+export function fakeItem(
+  kind: TokenKind,
+  name: string,
+  body: string,
+  modified: number,
+  notAfter = 0,
+): LocalItem {
+  const content = fakeContent(name, body, notAfter);
+  return { kind, id: new FakeInspector().inspect(kind, content).id, content, archived: false, modified };
+}
+
+/** AES-256-GCM with one key per user: nonce (12) | ciphertext | tag (16). */
+export class TestProtector implements TokenProtector {
+  constructor(readonly key: Uint8Array = randomBytes(32)) {}
+
+  async seal(input: { kind: TokenKind; payload: Uint8Array; aad: Uint8Array }): Promise<Uint8Array> {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
+    cipher.setAAD(input.aad);
+    const body = Buffer.concat([cipher.update(input.payload), cipher.final()]);
+    return new Uint8Array(Buffer.concat([nonce, body, cipher.getAuthTag()]));
+  }
+
+  async open(input: { kind: TokenKind; sealed: Uint8Array; aad: Uint8Array }): Promise<Uint8Array> {
+    if (input.sealed.length < 28) throw new AuthenticationError('sealed payload too short');
+    const s = Buffer.from(input.sealed);
+    const decipher = createDecipheriv('aes-256-gcm', this.key, s.subarray(0, 12));
+    decipher.setAAD(input.aad);
+    decipher.setAuthTag(s.subarray(s.length - 16));
+    try {
+      return new Uint8Array(
+        Buffer.concat([decipher.update(s.subarray(12, s.length - 16)), decipher.final()]),
+      );
+    } catch {
+      throw new AuthenticationError('the token failed authentication');
+    }
+  }
+}
+
+/** A local store in memory; `failNext` makes the next call of a method throw (a crash or a full disk). */
+export class MemoryLocalStore implements LocalStore {
+  readonly items = new Map<string, LocalItem>();
+  readonly archive = new Map<string, { item: LocalItem; keepUntil: number | undefined }>();
+  readonly unreadable: UnreadableItem[] = [];
+  #revision = 0;
+  failNext: 'put' | 'remove' | 'list' | undefined;
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  async revision(): Promise<string> {
+    return String(this.#revision);
+  }
+
+  async list(): Promise<LocalListing> {
+    this.#maybeFail('list');
+    return { items: [...this.items.values()], unreadable: [...this.unreadable] };
+  }
+
+  async put(item: LocalItem): Promise<void> {
+    this.#maybeFail('put');
+    this.items.set(`${item.kind}:${item.id}`, item);
+    this.#revision++;
+  }
+
+  async remove(kind: TokenKind, id: string, options?: { keepUntil?: number }): Promise<void> {
+    this.#maybeFail('remove');
+    const key = `${kind}:${id}`;
+    const item = this.items.get(key);
+    if (item) this.archive.set(key, { item, keepUntil: options?.keepUntil });
+    this.items.delete(key);
+    this.#revision++;
+  }
+
+  /** What a user does: add or change an item (dated now). */
+  userPut(kind: TokenKind, name: string, body: string, notAfter = 0): LocalItem {
+    const item = fakeItem(kind, name, body, this.clock(), notAfter);
+    this.items.set(`${kind}:${item.id}`, item);
+    this.#revision++;
+    return item;
+  }
+
+  userDelete(key: string): void {
+    this.items.delete(key);
+    this.#revision++;
+  }
+
+  #maybeFail(op: 'put' | 'remove' | 'list'): void {
+    if (this.failNext === op) {
+      this.failNext = undefined;
+      throw new Error(`injected failure in ${op}`);
+    }
+  }
+}
+
+interface Attributes {
+  tokens: Set<string>;
+  keys: Set<string>;
+  stamp: Set<string>;
+}
+
+type AttributeName = keyof Attributes;
+const ATTRIBUTES: readonly AttributeName[] = ['tokens', 'keys', 'stamp'];
+
+/** One operation as replication ships it: value-level deletes and adds. */
+interface ReplicatedChange {
+  readonly remove: Record<AttributeName, string[]>;
+  readonly add: Record<AttributeName, string[]>;
+}
+
+/**
+ * Directory servers in memory. Each replica applies a write atomically (compare-and-swap of exact
+ * values, as slapd: a missing value to delete fails the whole modify); replication later replays
+ * the write on the other replicas value by value, as delta-syncrepl and AD's linked-value
+ * replication do: a delete of an absent value and an add of a present one are no-ops there.
+ */
+export class ReplicatedDirectory {
+  readonly replicas: Attributes[];
+  /** Per target replica, changes waiting to be delivered in order. */
+  readonly queues: ReplicatedChange[][];
+  readonly ops = { readStamp: 0, read: 0, write: 0 };
+
+  constructor(count = 1) {
+    this.replicas = Array.from({ length: count }, () => ({
+      tokens: new Set(),
+      keys: new Set(),
+      stamp: new Set(),
+    }));
+    this.queues = Array.from({ length: count }, () => []);
+  }
+
+  /** A DirectoryStore that talks to replica `i`; `failAfterWrite` simulates a crash right after the server applied it. */
+  server(i: number): DirectoryStore & { failNextWriteAfterApply: boolean; failNextRead: boolean } {
+    const dir = this;
+    return {
+      failNextWriteAfterApply: false,
+      failNextRead: false,
+      async readStamp() {
+        dir.ops.readStamp++;
+        return [...dir.replicas[i]!.stamp].map((s) => new Uint8Array(Buffer.from(s, 'base64')));
+      },
+      async read(): Promise<DirectorySnapshot> {
+        dir.ops.read++;
+        if (this.failNextRead) {
+          this.failNextRead = false;
+          throw new Error('injected: server gone');
+        }
+        const r = dir.replicas[i]!;
+        const dec = (s: Set<string>) => [...s].map((v) => new Uint8Array(Buffer.from(v, 'base64')));
+        return { stamp: dec(r.stamp), tokens: dec(r.tokens), keys: dec(r.keys) };
+      },
+      async write(change: DirectoryChange) {
+        dir.ops.write++;
+        dir.#apply(i, change);
+        if (this.failNextWriteAfterApply) {
+          this.failNextWriteAfterApply = false;
+          throw new Error('injected: connection lost after the server applied the write');
+        }
+      },
+    };
+  }
+
+  #apply(i: number, change: DirectoryChange): void {
+    const r = this.replicas[i]!;
+    const shipped: ReplicatedChange = {
+      remove: { tokens: [], keys: [], stamp: [] },
+      add: { tokens: [], keys: [], stamp: [] },
+    };
+    const changes: Record<AttributeName, ValueChange | undefined> = {
+      tokens: change.tokens,
+      keys: change.keys,
+      stamp: change.stamp,
+    };
+    for (const a of ATTRIBUTES) {
+      for (const v of changes[a]?.remove ?? []) {
+        if (!r[a].has(b64(v))) throw new ConflictError(`no such value in ${a}`, { attribute: a });
+      }
+    }
+    for (const a of ATTRIBUTES) {
+      for (const v of changes[a]?.remove ?? []) {
+        r[a].delete(b64(v));
+        shipped.remove[a].push(b64(v));
+      }
+      for (const v of changes[a]?.add ?? []) {
+        r[a].add(b64(v));
+        shipped.add[a].push(b64(v));
+      }
+    }
+    this.queues.forEach((q, j) => {
+      if (j !== i) q.push(shipped);
+    });
+  }
+
+  /** Delivers the oldest pending change to replica `j`; false when none is waiting. */
+  replicateOne(j: number): boolean {
+    const c = this.queues[j]!.shift();
+    if (!c) return false;
+    const r = this.replicas[j]!;
+    for (const a of ATTRIBUTES) {
+      for (const v of c.remove[a]) r[a].delete(v);
+      for (const v of c.add[a]) r[a].add(v);
+    }
+    return true;
+  }
+
+  replicateAll(): void {
+    for (let j = 0; j < this.replicas.length; j++) while (this.replicateOne(j)) {}
+  }
+}
