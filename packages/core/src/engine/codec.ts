@@ -1,5 +1,5 @@
 import type { TokenKind } from '../api/extension-points.js';
-import { KIND_BY_CODE, KIND_CODES, KNOWN_FLAGS } from './token.js';
+import { KIND_BY_CODE, KIND_CODES, KNOWN_FLAGS, type VersionKey } from './token.js';
 
 /**
  * The token wire format, version 1 (big-endian):
@@ -13,25 +13,34 @@ import { KIND_BY_CODE, KIND_CODES, KNOWN_FLAGS } from './token.js';
  * | 5 | 1 | reserved, 0 |
  * | 6 | 8 | modified, ms since the epoch |
  * | 14 | 32 | id (SHA-256) |
- * | 46 | 4 | sealed payload length |
- * | 50 | n | sealed payload (from the TokenProtector) |
+ * | 46 | 8 | tombstones: `modified` of the version it deleted; else 0 |
+ * | 54 | 32 | tombstones: version hash of the version it deleted; else 0 |
+ * | 86 | 4 | sealed payload length |
+ * | 90 | n | sealed payload (from the TokenProtector) |
  *
- * The header up to the payload length (bytes 0..45) is the associated data of the seal, with the
+ * A tombstone names the version it deleted, so a deletion supersedes exactly what its author knew
+ * and a concurrent newer change beats it (docs/decisions/002-merge-order.md).
+ *
+ * The header up to the payload length (bytes 0..85) is the associated data of the seal, with the
  * user's name, so a value moved to another user, re-labelled, re-flagged or re-dated fails
  * authentication. (The payload length is not in it: it is known only after sealing, and the seal
  * authenticates the payload itself.)
  */
-export const HEADER_BYTES = 50;
+export const HEADER_BYTES = 90;
 export const FORMAT_VERSION = 1;
+const AAD_HEADER_BYTES = 86;
 const MAGIC_0 = 0x43; // 'C'
 const MAGIC_1 = 0x52; // 'R'
 const AAD_LABEL = new TextEncoder().encode('credroam-token-v1\0');
+const ZERO_HASH = '0'.repeat(64);
 
 export interface TokenHeader {
   readonly kind: TokenKind;
   readonly flags: number;
   readonly modified: number;
   readonly id: string;
+  /** Tombstones: the version they deleted. */
+  readonly superseded?: VersionKey;
   readonly payloadLength: number;
 }
 
@@ -55,13 +64,13 @@ export function encodeHeader(h: TokenHeader): Uint8Array {
   out[5] = 0;
   view.setBigUint64(6, BigInt(h.modified));
   out.set(Buffer.from(h.id, 'hex'), 14);
-  view.setUint32(46, h.payloadLength);
+  view.setBigUint64(46, BigInt(h.superseded?.modified ?? 0));
+  out.set(Buffer.from(h.superseded?.hash ?? ZERO_HASH, 'hex'), 54);
+  view.setUint32(86, h.payloadLength);
   return out;
 }
 
-const AAD_HEADER_BYTES = 46;
-
-/** Associated data for sealing: label, user (length-prefixed UTF-8), header bytes 0..45. */
+/** Associated data for sealing: label, user (length-prefixed UTF-8), header bytes 0..85. */
 export function associatedData(user: string, headerBytes: Uint8Array): Uint8Array {
   const header = headerBytes.subarray(0, AAD_HEADER_BYTES);
   const u = new TextEncoder().encode(user);
@@ -115,10 +124,16 @@ export function decodeHeader(value: Uint8Array, maxBytes: number): DecodedHeader
     return { ok: false, reason: 'malformed', message: `unknown flags 0x${flags.toString(16)}` };
   }
   const modified = view.getBigUint64(6);
-  if (modified > BigInt(Number.MAX_SAFE_INTEGER)) {
-    return { ok: false, reason: 'malformed', message: 'modified time out of range' };
+  const supersededModified = view.getBigUint64(46);
+  if (modified > BigInt(Number.MAX_SAFE_INTEGER) || supersededModified > BigInt(Number.MAX_SAFE_INTEGER)) {
+    return { ok: false, reason: 'malformed', message: 'time out of range' };
   }
-  const payloadLength = view.getUint32(46);
+  const supersededHash = Buffer.from(value.subarray(54, 86)).toString('hex');
+  const tombstone = (flags & 1) !== 0;
+  if (!tombstone && (supersededModified !== 0n || supersededHash !== ZERO_HASH)) {
+    return { ok: false, reason: 'malformed', message: 'a live token naming a superseded version' };
+  }
+  const payloadLength = view.getUint32(86);
   if (payloadLength !== value.length - HEADER_BYTES) {
     return {
       ok: false,
@@ -128,7 +143,14 @@ export function decodeHeader(value: Uint8Array, maxBytes: number): DecodedHeader
   }
   return {
     ok: true,
-    header: { kind, flags, modified: Number(modified), id, payloadLength },
+    header: {
+      kind,
+      flags,
+      modified: Number(modified),
+      id,
+      ...(tombstone ? { superseded: { modified: Number(supersededModified), hash: supersededHash } } : {}),
+      payloadLength,
+    },
     sealed: value.subarray(HEADER_BYTES),
   };
 }

@@ -1,5 +1,5 @@
 import type { TokenKind } from '../api/extension-points.js';
-import { isTombstone, TokenFlag, type TokenVersion, versionHash } from './token.js';
+import { isTombstone, TokenFlag, type TokenVersion, type VersionKey, versionHash } from './token.js';
 
 /** What the endpoint remembers of a token from the last sync that completed: the base B. */
 export interface BaseEntry {
@@ -8,7 +8,38 @@ export interface BaseEntry {
   readonly flags: number;
   /** SHA-256 of the encoded directory value last seen: identical bytes need no second authentication. */
   readonly valueHash?: string;
+  /** Tombstones: the version they deleted. */
+  readonly superseded?: VersionKey;
 }
+
+/** What `compareVersions` needs of a version. */
+export interface Ranked {
+  readonly modified: number;
+  readonly hash: string;
+  readonly flags: number;
+  readonly superseded?: VersionKey;
+}
+
+/**
+ * The one order of versions that every endpoint applies (docs/decisions/002-merge-order.md). A
+ * live version sits at (modified, hash); a tombstone sits just after the version it deleted. So a
+ * deletion beats exactly the versions its author knew of, and a newer change beats the deletion.
+ * Causal successors are always later: a writer dates a new value after everything it saw.
+ */
+export function compareVersions(a: Ranked, b: Ranked): number {
+  const ka = rankKey(a);
+  const kb = rankKey(b);
+  if (ka.modified !== kb.modified) return ka.modified < kb.modified ? -1 : 1;
+  if (ka.hash !== kb.hash) return ka.hash < kb.hash ? -1 : 1;
+  const ta = isTombstone(a) ? 1 : 0;
+  const tb = isTombstone(b) ? 1 : 0;
+  if (ta !== tb) return ta - tb;
+  if (a.modified !== b.modified) return a.modified < b.modified ? -1 : 1;
+  return 0;
+}
+
+const NOTHING: VersionKey = { modified: 0, hash: '' };
+const rankKey = (v: Ranked): VersionKey => (isTombstone(v) ? (v.superseded ?? NOTHING) : v);
 
 export type MergeAction =
   /** Both sides agree (or the directory holds a tombstone the endpoint already honours). */
@@ -95,9 +126,9 @@ export function mergeToken(input: MergeInput): MergeDecision {
               true,
             );
     }
-    return L.modified > R.modified
-      ? decision('upload', 'added here after it was deleted elsewhere', true)
-      : decision('remove-local', 'deleted on another endpoint after this copy was made');
+    return compareVersions(L, R) > 0
+      ? decision('upload', 'newer here than the version deleted elsewhere', true)
+      : decision('remove-local', 'deleted on another endpoint');
   }
 
   // R is a live value.

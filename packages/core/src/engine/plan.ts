@@ -1,5 +1,5 @@
 import type { LocalItem, TokenKind } from '../api/extension-points.js';
-import { type BaseEntry, type MergeAction, mergeToken, newer } from './merge.js';
+import { type BaseEntry, compareVersions, type MergeAction, mergeToken } from './merge.js';
 import { isTombstone, type TokenVersion } from './token.js';
 
 /** A directory value that decoded, authenticated and passed every bound. */
@@ -63,21 +63,17 @@ export interface PlanOutput {
   readonly overLimit: readonly string[];
 }
 
-/** Several values for one id: live before tombstone (a change beats a deletion), then newest, then bytes. */
+/** Several values for one id: the greatest in `compareVersions` order, then by bytes. Any order in, one winner out. */
 export function pickWinner(values: readonly DirectoryValue[]): DirectoryValue | undefined {
   let best: DirectoryValue | undefined;
   for (const v of values) {
-    if (best === undefined || beats(v, best)) best = v;
+    if (best === undefined) best = v;
+    else {
+      const c = compareVersions(v.version, best.version);
+      if (c > 0 || (c === 0 && v.valueHash > best.valueHash)) best = v;
+    }
   }
   return best;
-}
-
-function beats(a: DirectoryValue, b: DirectoryValue): boolean {
-  const aLive = !isTombstone(a.version);
-  if (aLive !== !isTombstone(b.version)) return aLive;
-  if (a.version.hash !== b.version.hash || a.version.modified !== b.version.modified)
-    return newer(a.version, b.version);
-  return a.valueHash > b.valueHash;
 }
 
 const splitKey = (key: string): [TokenKind, string] => {
@@ -104,7 +100,7 @@ export function planSync(input: PlanInput): PlanOutput {
     const base = input.base.get(key);
     const local = input.local.get(key);
     let remote = pickWinner(values);
-    if (remote && base && remote.version.hash !== base.hash && remote.version.modified < base.modified) {
+    if (remote && base && remote.version.hash !== base.hash && compareVersions(base, remote.version) > 0) {
       stale.push(key);
       remote = undefined; // older than what this endpoint already saw: as if absent, and replaced
     }

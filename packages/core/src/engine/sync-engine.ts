@@ -462,6 +462,7 @@ export class SyncEngine {
         flags: header.flags,
         modified: header.modified,
         hash,
+        ...(header.superseded ? { superseded: header.superseded } : {}),
       };
       const list = groups.get(key);
       if (list) list.push({ version, value, valueHash });
@@ -477,6 +478,7 @@ export class SyncEngine {
     let flags: number;
     let content: Uint8Array;
     let modified: number;
+    let superseded: BaseEntry['superseded'];
     if (e.action === 'upload' && e.local) {
       flags = e.local.version.flags;
       content = e.local.item.content;
@@ -485,23 +487,32 @@ export class SyncEngine {
       flags = TokenFlag.Tombstone;
       content = new Uint8Array(0);
       modified = Math.max(now, e.floor + 1);
+      // What this endpoint deletes: its base, or (writing a lost tombstone again) what that deleted.
+      superseded =
+        e.base && !isTombstone(e.base)
+          ? { modified: e.base.modified, hash: e.base.hash }
+          : e.base?.superseded;
     } else {
       return undefined;
     }
     // The associated data leaves out the payload length, which is known only after sealing.
-    const unsized = encodeHeader({ kind: e.kind, flags, modified, id: e.id, payloadLength: 0 });
+    const fields = { kind: e.kind, flags, modified, id: e.id, ...(superseded ? { superseded } : {}) };
+    const unsized = encodeHeader({ ...fields, payloadLength: 0 });
     const sealed = await this.protector.seal({
       kind: e.kind,
       payload: content,
       aad: associatedData(this.options.user, unsized),
     });
-    const value = encodeToken(
-      encodeHeader({ kind: e.kind, flags, modified, id: e.id, payloadLength: sealed.length }),
-      sealed,
-    );
+    const value = encodeToken(encodeHeader({ ...fields, payloadLength: sealed.length }), sealed);
     return {
       value,
-      base: { hash: versionHash(e.kind, flags, content), modified, flags, valueHash: sha256(value) },
+      base: {
+        hash: versionHash(e.kind, flags, content),
+        modified,
+        flags,
+        valueHash: sha256(value),
+        ...(superseded ? { superseded } : {}),
+      },
     };
   }
 
@@ -614,7 +625,13 @@ function nextBase(e: PlanEntry, written: BaseEntry | undefined): BaseEntry | und
   if (e.pruned || e.action === 'forget' || e.action === 'prune') return undefined;
   if (e.remote) {
     const v = e.remote.version;
-    return { hash: v.hash, modified: v.modified, flags: v.flags, valueHash: e.remote.valueHash };
+    return {
+      hash: v.hash,
+      modified: v.modified,
+      flags: v.flags,
+      valueHash: e.remote.valueHash,
+      ...(v.superseded ? { superseded: v.superseded } : {}),
+    };
   }
   return e.base; // nothing agreed on (a held-back tombstone, a refused upload): keep what was known
 }

@@ -15,6 +15,12 @@ export const KIND_BY_CODE: ReadonlyMap<number, TokenKind> = new Map(
   Object.entries(KIND_CODES).map(([k, c]) => [c, k as TokenKind]),
 );
 
+/** A point in the order of versions: `modified` first, then the version hash. */
+export interface VersionKey {
+  readonly modified: number;
+  readonly hash: string;
+}
+
 /** The state of one token id on one side: what it is, when it last changed, and how it compares. */
 export interface TokenVersion {
   readonly kind: TokenKind;
@@ -24,6 +30,8 @@ export interface TokenVersion {
   readonly modified: number;
   /** SHA-256 over kind, flags and content: equal hashes are equal versions. */
   readonly hash: string;
+  /** Tombstones: the version they deleted. */
+  readonly superseded?: VersionKey;
 }
 
 export const isTombstone = (v: { flags: number }): boolean => (v.flags & TokenFlag.Tombstone) !== 0;
