@@ -75,8 +75,16 @@ export interface MergeInput {
 }
 
 /** The hash every tombstone of a kind has: the local state "not held" compares equal to it. */
-export const tombstoneHash = (kind: TokenKind): string =>
-  versionHash(kind, TokenFlag.Tombstone, new Uint8Array(0));
+const TOMBSTONE_HASHES = new Map<TokenKind, string>();
+
+export function tombstoneHash(kind: TokenKind): string {
+  let hash = TOMBSTONE_HASHES.get(kind);
+  if (hash === undefined) {
+    hash = versionHash(kind, TokenFlag.Tombstone, new Uint8Array(0));
+    TOMBSTONE_HASHES.set(kind, hash);
+  }
+  return hash;
+}
 
 const decision = (action: MergeAction, reason: string, conflict = false): MergeDecision => ({
   action,

@@ -86,15 +86,17 @@ const splitKey = (key: string): [TokenKind, string] => {
  * base, plus the values the write must remove. Pure and linear in the number of tokens.
  */
 export function planSync(input: PlanInput): PlanOutput {
-  const keys = new Set<string>([...input.local.keys(), ...input.directory.keys(), ...input.base.keys()]);
-  const sorted = [...keys].filter((k) => !input.handsOff.has(k)).sort();
-  const entries: PlanEntry[] = [];
+  const keys = new Set<string>(input.local.keys());
+  for (const k of input.directory.keys()) keys.add(k);
+  for (const k of input.base.keys()) keys.add(k);
+  const entries: Array<{ -readonly [P in keyof PlanEntry]: PlanEntry[P] }> = [];
   const stale: string[] = [];
-  const overLimit: string[] = [];
+  const newUploads: number[] = [];
   let valueCount = 0;
   for (const values of input.directory.values()) if (values.length > 0) valueCount++;
 
-  for (const key of sorted) {
+  for (const key of keys) {
+    if (input.handsOff.has(key)) continue;
     const [kind, id] = splitKey(key);
     const values = input.directory.get(key) ?? [];
     const base = input.base.get(key);
@@ -122,15 +124,8 @@ export function planSync(input: PlanInput): PlanOutput {
       action = 'none';
       reason = 'tombstone held back: the local store has entries it cannot read';
     }
-    if (action === 'upload' && values.length === 0) {
-      if (valueCount >= input.maxTokens) {
-        overLimit.push(key);
-        action = 'none';
-        reason = `not uploaded: the directory holds the maximum of ${input.maxTokens} tokens`;
-      } else {
-        valueCount++;
-      }
-    }
+    if (action === 'upload' && values.length === 0) newUploads.push(entries.length);
+
     const tombstoneExpired =
       remote !== undefined &&
       isTombstone(remote.version) &&
@@ -166,6 +161,20 @@ export function planSync(input: PlanInput): PlanOutput {
       floor,
       pruned: tombstoneExpired && (action === 'prune' || action === 'remove-local'),
     });
+  }
+
+  // R13: new tokens beyond the limit are refused, the same ones on every run (by id order).
+  const overLimit: string[] = [];
+  const room = Math.max(0, input.maxTokens - valueCount);
+  if (newUploads.length > room) {
+    newUploads.sort((a, b) => (entries[a]!.key < entries[b]!.key ? -1 : 1));
+    for (const i of newUploads.slice(room)) {
+      const e = entries[i]!;
+      e.action = 'none';
+      e.reason = `not uploaded: the directory holds the maximum of ${input.maxTokens} tokens`;
+      e.remove = [];
+      overLimit.push(e.key);
+    }
   }
   return { entries, stale, overLimit };
 }

@@ -200,7 +200,8 @@ export class SyncEngine {
       );
       const changes: PlannedChange[] = acting
         .filter((e) => e.action !== 'none' || e.local?.archivedNow)
-        .map((e) => ({ kind: e.kind, id: e.id, action: e.action, reason: e.reason, conflict: e.conflict }));
+        .map((e) => ({ kind: e.kind, id: e.id, action: e.action, reason: e.reason, conflict: e.conflict }))
+        .sort((a, b) => (a.kind === b.kind ? (a.id < b.id ? -1 : 1) : a.kind < b.kind ? -1 : 1));
 
       if (dryRun) {
         this.#event('info', EventId.SyncPlanned, `dry run: ${changes.length} change(s) planned`, {
