@@ -16,6 +16,12 @@ export interface SyncState {
   readonly nextDue: number | null;
   /** Base entries by `kind:id`. */
   readonly base: Readonly<Record<string, BaseEntry>>;
+  /**
+   * Written before a directory write: the base entries that write creates. The next sync adopts
+   * those whose values it finds in the directory (the process may have died after the server
+   * applied the write and before the base was saved).
+   */
+  readonly pending?: Readonly<Record<string, BaseEntry>>;
 }
 
 /** Loads and saves the sync state. `save` must be crash-safe: the old or the new state, never a mix. */

@@ -15,7 +15,7 @@ import type { RoamingPolicy } from '../policy/policy.js';
 import { associatedData, decodeHeader, encodeHeader, encodeToken } from './codec.js';
 import { ContentInspector } from './inspect.js';
 import { UserLock } from './lock.js';
-import type { BaseEntry } from './merge.js';
+import { type BaseEntry, tombstoneHash } from './merge.js';
 import { type DirectoryValue, type LocalVersion, type PlanEntry, planSync } from './plan.js';
 import { type SyncState, SyncStateStore } from './state.js';
 import { isTombstone, TokenFlag, type TokenVersion, tokenKey, versionHash } from './token.js';
@@ -132,6 +132,7 @@ export class SyncEngine {
       !dryRun &&
       !full &&
       state &&
+      state.pending === undefined &&
       state.localRevision === revision &&
       (state.nextDue === null || state.nextDue > now)
     ) {
@@ -151,6 +152,7 @@ export class SyncEngine {
     }
 
     const base = new Map<string, BaseEntry>(Object.entries(state?.base ?? {}));
+    const pending = new Map<string, BaseEntry>(Object.entries(state?.pending ?? {}));
     for (let attempt = 1; attempt <= policy.casAttempts; attempt++) {
       this.#contents.clear();
       ops.read++;
@@ -164,6 +166,12 @@ export class SyncEngine {
         skipped,
       );
       const { groups, skipped: dirSkipped } = await this.#readDirectory(snapshot, base, now);
+      // A write the last sync made but could not record (killed, connection lost after the server
+      // applied it): where its values are in the directory, they are this endpoint's base.
+      for (const [key, entry] of pending) {
+        if (groups.get(key)?.some((v) => v.valueHash === entry.valueHash)) base.set(key, entry);
+      }
+      pending.clear();
       skipped.push(...dirSkipped);
       const plan = planSync({
         local,
@@ -232,7 +240,14 @@ export class SyncEngine {
       let stampAfter = hex(snapshot.stamp);
       if (remove.length > 0 || add.length > 0) {
         const fresh = randomBytes(16);
+        // Write-ahead: what this write will make the base, should the process die before step 3.
+        await this.stateStore.save({
+          ...(state ?? emptyState(this.options.user)),
+          base: Object.fromEntries(base),
+          pending: Object.fromEntries(written),
+        });
         ops.write++;
+
         try {
           await this.directory.write({
             tokens: { remove, add },
@@ -480,19 +495,22 @@ export class SyncEngine {
     let content: Uint8Array;
     let modified: number;
     let superseded: BaseEntry['superseded'];
+    // A version written again (lost from, or rolled back in, the directory) keeps its date: it is
+    // the same version, and must not look newer than what a deletion of it superseded. A new
+    // version is dated after everything this endpoint saw of the token.
+    const again =
+      e.base !== undefined &&
+      (e.action === 'upload' ? e.local?.version.hash : tombstoneHash(e.kind)) === e.base.hash;
     if (e.action === 'upload' && e.local) {
       flags = e.local.version.flags;
       content = e.local.item.content;
-      modified = Math.max(e.local.version.modified, e.floor + 1);
+      modified = again ? e.base!.modified : Math.max(e.local.version.modified, e.floor + 1);
     } else if (e.action === 'tombstone') {
       flags = TokenFlag.Tombstone;
       content = new Uint8Array(0);
-      modified = Math.max(now, e.floor + 1);
+      modified = again ? e.base!.modified : Math.max(now, e.floor + 1);
       // What this endpoint deletes: its base, or (writing a lost tombstone again) what that deleted.
-      superseded =
-        e.base && !isTombstone(e.base)
-          ? { modified: e.base.modified, hash: e.base.hash }
-          : e.base?.superseded;
+      superseded = again ? e.base!.superseded : { modified: e.base!.modified, hash: e.base!.hash };
     } else {
       return undefined;
     }
@@ -600,6 +618,10 @@ export class SyncEngine {
   #event(level: LogLevel, event: number, message: string, fields: Record<string, unknown> = {}): void {
     this.log.log(level, event, message, { user: this.options.user, ...fields });
   }
+}
+
+function emptyState(user: string): SyncState {
+  return { version: 1, user, stamp: [], localRevision: null, nextDue: null, base: {} };
 }
 
 function emptyCounts(): SyncCounts {
