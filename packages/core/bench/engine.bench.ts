@@ -134,6 +134,7 @@ const counted: DirectoryStore = {
     folderOps.read++;
     return folder.read();
   },
+  readKeys: () => folder.readKeys(),
   write: (c) => {
     folderOps.write++;
     return folder.write(c);

@@ -51,7 +51,7 @@ export {
   versionHash,
 } from './engine/token.js';
 export { EventLog, type EventLogOptions } from './events/event-log.js';
-export { readFileNoFollow, syncDir, writeFileAtomic } from './fs/atomic-file.js';
+
 export { type DependencyNode, type DependencyResolution, resolveDependencies } from './host/dependencies.js';
 export { checkInjection } from './host/injection-check.js';
 export {

@@ -90,11 +90,17 @@ export interface DirectoryChange {
  * `write` is a compare-and-swap of exact values: every value it removes must be present, or it
  * throws `ConflictError` and applies nothing. A store may split a write too large for one request
  * into several, each atomic, applying the stamp change last.
+ *
+ * A store that cannot reach its server throws `CredroamError` with code `E_UNREACHABLE`: callers
+ * then work offline.
  */
+
 export interface DirectoryStore {
   /** Reads the change stamp only: the whole cost of a sync with nothing to do. */
   readStamp(): Promise<readonly Uint8Array[]>;
   read(): Promise<DirectorySnapshot>;
+  /** Reads the stamp and the wrapped keys only (logon needs nothing else). */
+  readKeys(): Promise<Pick<DirectorySnapshot, 'stamp' | 'keys'>>;
   write(change: DirectoryChange): Promise<void>;
   /** Releases connections. */
   close?(): Promise<void>;

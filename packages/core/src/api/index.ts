@@ -3,6 +3,8 @@
  * disposables, errors and event ids. This is the one module of core that plugins import, first-party
  * and third-party alike; it changes only with care.
  */
+
+export { readFileNoFollow, syncDir, writeFileAtomic } from '../fs/atomic-file.js';
 export * from './disposable.js';
 export * from './errors.js';
 export * from './events.js';

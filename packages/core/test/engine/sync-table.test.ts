@@ -282,6 +282,7 @@ test('a lost compare-and-swap re-reads and merges again', async (t) => {
   const { engine } = makeEngine({
     directory: {
       readStamp: () => server.readStamp(),
+      readKeys: () => server.readKeys(),
       read: async () => {
         const snap = await server.read();
         if (!raced) {
@@ -308,6 +309,7 @@ test('compare-and-swap that keeps failing ends in a clear error after the policy
   const { engine } = makeEngine({
     directory: {
       readStamp: () => server.readStamp(),
+      readKeys: () => server.readKeys(),
       read: () => server.read(),
       write: async () => {
         const { ConflictError } = await import('../../src/index.js');

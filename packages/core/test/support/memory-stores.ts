@@ -179,6 +179,10 @@ export class ReplicatedDirectory {
         dir.ops.readStamp++;
         return [...dir.replicas[i]!.stamp].map((s) => new Uint8Array(Buffer.from(s, 'base64')));
       },
+      async readKeys() {
+        const { stamp, keys } = await this.read();
+        return { stamp, keys };
+      },
       async read(): Promise<DirectorySnapshot> {
         dir.ops.read++;
         if (this.failNextRead) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import lockfile from 'proper-lockfile';
@@ -55,13 +55,14 @@ export class FolderDirectoryStore implements DirectoryStore {
   readonly dir: string;
 
   constructor(
-    root: string,
+    readonly root: string,
     readonly user: string,
   ) {
     this.dir = path.join(root, userFolderName(user));
   }
 
   async readStamp(): Promise<readonly Uint8Array[]> {
+    await this.#checkRoot();
     const data = await readFileNoFollow(path.join(this.dir, 'stamp'));
     return data === undefined ? [] : this.#parse<string[]>(data, 'stamp').map(bytes);
   }
@@ -72,8 +73,16 @@ export class FolderDirectoryStore implements DirectoryStore {
     return { stamp, tokens: entry.tokens.map(bytes), keys: entry.keys.map(bytes) };
   }
 
+  async readKeys(): Promise<Pick<DirectorySnapshot, 'stamp' | 'keys'>> {
+    const { stamp, keys } = await this.read();
+    return { stamp, keys };
+  }
+
   async write(change: DirectoryChange): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await this.#checkRoot();
+    await mkdir(this.dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
     const release = await lockfile.lock(this.dir, {
       lockfilePath: path.join(this.dir, 'write.lock'),
       stale: 10_000,
@@ -95,6 +104,18 @@ export class FolderDirectoryStore implements DirectoryStore {
       await writeFileAtomic(path.join(this.dir, 'stamp'), JSON.stringify(nextStamp));
     } finally {
       await release();
+    }
+  }
+
+  /** A missing root is an unmounted share or a typo, never created here: that would fork the directory. */
+  async #checkRoot(): Promise<void> {
+    try {
+      await stat(this.root);
+    } catch (error) {
+      throw new CredroamError(
+        'E_UNREACHABLE',
+        `the directory folder ${this.root} cannot be reached (${(error as NodeJS.ErrnoException).code}); is the share mounted?`,
+      );
     }
   }
 
