@@ -21,6 +21,8 @@ export interface AgentConfig {
   readonly localStore: Selection;
   readonly protector: Selection;
   readonly triggers: readonly Selection[];
+  /** The site policy file, if any (absolute). */
+  readonly policy: string | undefined;
 }
 
 /** The first-party plugins, loaded when the agent manifest names none. */
@@ -62,6 +64,7 @@ export const AGENT_CONFIG_SCHEMA = {
     localStore: selection,
     protector: selection,
     triggers: { type: 'array', items: selection },
+    policy: { type: 'string', minLength: 1 },
   },
 } as const;
 
@@ -131,5 +134,6 @@ export async function loadConfig(explicit: string | undefined, env: NodeJS.Proce
     localStore: c.localStore ?? { use: 'pkcs12', settings: {} },
     protector: c.protector ?? { use: 'pkcs12', settings: {} },
     triggers: c.triggers ?? [],
+    policy: c.policy ? path.resolve(dir, c.policy) : undefined,
   };
 }

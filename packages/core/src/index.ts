@@ -75,7 +75,10 @@ export { withTimeout } from './host/timebox.js';
 export {
   DEFAULT_ROAMING_POLICY,
   parseRoamingPolicy,
+  parseSitePolicy,
   ROAMING_POLICY_SCHEMA,
   type RoamingPolicy,
+  type SitePolicy,
 } from './policy/policy.js';
+
 export { CORE_VERSION } from './version.js';

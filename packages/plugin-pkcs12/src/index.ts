@@ -1,8 +1,120 @@
-import type { PluginContext } from '@credroam/core/api';
+import path from 'node:path';
+import {
+  type ContributionRequest,
+  CredroamError,
+  LocalStore,
+  type PluginContext,
+  TokenProtector,
+} from '@credroam/core/api';
+import { looksLikePem, readPem } from './formats/pem.js';
+import { type Credential, type ReadResult, readPkcs12, writePkcs12 } from './formats/pkcs12.js';
+import { Keyring, type ProtectionPolicy } from './keyring/keyring.js';
+import { checkKdf, type KdfParams } from './keyring/master-key.js';
+import { MasterKeyProtector } from './protector.js';
+import { CredentialFolderStore } from './store/credential-folder.js';
 
-/**
- * Activation. The manifest declares this plugin's contributions; their implementations arrive with
- * the plugin's own issue. Until then a request for one is refused by the host with a clear error
- * ("declares ... but did not provide it"), never answered by a stub.
- */
-export function activate(_context: PluginContext): void {}
+export { readPem } from './formats/pem.js';
+export {
+  type Credential,
+  EXPORT_ITERATIONS,
+  type ReadResult,
+  readPkcs12,
+  writePkcs12,
+} from './formats/pkcs12.js';
+export { Keyring, type ProtectionPolicy } from './keyring/keyring.js';
+export { DEFAULT_KDF, KDF_BOUNDS, type KdfParams } from './keyring/master-key.js';
+export { MasterKeyProtector } from './protector.js';
+export {
+  CredentialFolderStore,
+  certificateDer,
+  type InventoryEntry,
+  keyId,
+} from './store/credential-folder.js';
+
+/** What this plugin offers the agent and dependent plugins (the `activate` result). */
+export interface Pkcs12Api {
+  /** Reads a PKCS#12 file, or PEM texts (certificate and key, in one file or two). */
+  readCredentials(
+    files: readonly Uint8Array[],
+    password: string | undefined,
+    options?: { maxIterations?: number },
+  ): Promise<ReadResult>;
+  /** Writes a PKCS#12 file OpenSSL 3 opens without `-legacy`. */
+  writePkcs12(credential: Credential, password: string, friendlyName?: string): Promise<Uint8Array>;
+}
+
+/** One keyring per endpoint home and user: the store and the protector of a session share it. */
+const keyrings = new Map<string, Keyring>();
+
+function keyringFor(request: ContributionRequest, context: PluginContext): Keyring {
+  const key = `${request.home}\0${request.user}`;
+  let keyring = keyrings.get(key);
+  if (!keyring) {
+    if (!request.directory) {
+      throw new CredroamError('E_CONFIG', 'the pkcs12 token protector needs the user’s directory store');
+    }
+    keyring = new Keyring({
+      user: request.user,
+      directory: request.directory,
+      cacheFile: path.join(request.home, 'keys.json'),
+      policy: protectionPolicy(request.policy),
+      logger: context.logger,
+    });
+    keyrings.set(key, keyring);
+  }
+  return keyring;
+}
+
+function protectionPolicy(raw: Readonly<Record<string, unknown>>): ProtectionPolicy {
+  const kdf = raw.kdf as KdfParams | undefined;
+  if (kdf !== undefined) checkKdf(kdf);
+  const escrow = raw.escrowPublicKeyPem;
+  if (escrow !== undefined && typeof escrow !== 'string') {
+    throw new CredroamError('E_POLICY', 'protection.escrowPublicKeyPem must be a PEM string');
+  }
+  return { ...(kdf ? { kdf } : {}), ...(escrow ? { escrowPublicKeyPem: escrow } : {}) };
+}
+
+export function activate(context: PluginContext): Pkcs12Api {
+  context.contribute(TokenProtector, 'pkcs12', (request) => {
+    const keyring = keyringFor(request, context);
+    const protector = new MasterKeyProtector(keyring);
+    return Object.assign(protector, {
+      unlock: ({ password }: { password: string }) => keyring.unlock(password),
+      changePassword: async ({ oldPassword, newPassword }: { oldPassword: string; newPassword: string }) => {
+        await keyring.changePassword(oldPassword, newPassword);
+      },
+      recover: async ({
+        escrowPrivateKeyPem,
+        newPassword,
+      }: {
+        escrowPrivateKeyPem: string;
+        newPassword: string;
+      }) => {
+        await keyring.recover(escrowPrivateKeyPem, newPassword);
+      },
+      lock: () => keyring.lock(),
+    });
+  });
+  context.contribute(LocalStore, 'pkcs12', (request) => {
+    const keyring = request.directory ? keyringFor(request, context) : undefined;
+    return new CredentialFolderStore(path.join(request.home, 'store'), keyring);
+  });
+  context.subscriptions.push({
+    dispose: () => {
+      for (const k of keyrings.values()) k.lock();
+      keyrings.clear();
+    },
+  });
+  return {
+    async readCredentials(files, password, options) {
+      if (files.length === 1 && !looksLikePem(files[0]!))
+        return readPkcs12(files[0]!, password ?? '', options);
+      return readPem(
+        files.map((f) => Buffer.from(f).toString('utf8')),
+        password,
+      );
+    },
+    writePkcs12,
+  };
+}

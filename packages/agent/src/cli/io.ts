@@ -3,6 +3,8 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: NodeJS.ProcessEnv;
+  /** All of standard input, read once on first use. */
+  readonly stdin: () => Promise<string>;
 }
 
 /** DESIGN §6 exit codes. */
@@ -11,4 +13,13 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** Reads standard input at most once (several secrets may come from it: `passwd`). */
+export function onceStdin(read: () => Promise<string>): () => Promise<string> {
+  let text: Promise<string> | undefined;
+  return () => {
+    text ??= read();
+    return text;
+  };
 }

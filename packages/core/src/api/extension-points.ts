@@ -123,6 +123,19 @@ export interface TokenProtector {
     readonly sealed: Uint8Array;
     readonly aad: Uint8Array;
   }): Promise<Uint8Array>;
+  /**
+   * Logon: opens the user's keys with the roaming password; on first use, creates them. A wrong
+   * password is an error that changes nothing. Protectors without passwords leave it out.
+   */
+  unlock?(input: {
+    readonly password: string;
+  }): Promise<{ readonly created: boolean; readonly offline: boolean }>;
+  /** Re-wraps the user's keys for a new password (`credroam passwd`). */
+  changePassword?(input: { readonly oldPassword: string; readonly newPassword: string }): Promise<void>;
+  /** After a password reset: opens the keys with the site's escrow private key, wraps them for a new password. */
+  recover?(input: { readonly escrowPrivateKeyPem: string; readonly newPassword: string }): Promise<void>;
+  /** Forgets unlocked keys. */
+  lock?(): void;
 }
 
 export type TriggerEventName =
@@ -157,6 +170,12 @@ export interface ContributionRequest {
   readonly user: string;
   /** The settings the agent manifest gives this contribution (validated by the plugin). */
   readonly settings: Readonly<Record<string, unknown>>;
+  /** This endpoint's data folder for the user (0700): local stores keep their files under it. */
+  readonly home: string;
+  /** The site policy's section for this extension point (for protectors: `protection`). */
+  readonly policy: Readonly<Record<string, unknown>>;
+  /** The user's directory store: protectors keep wrapped keys on the user's entry. Not given to directory stores. */
+  readonly directory?: DirectoryStore;
 }
 
 export type ContributionFactory<T> = (request: ContributionRequest) => T | Promise<T>;

@@ -65,3 +65,29 @@ export function parseRoamingPolicy(raw: unknown): RoamingPolicy {
   if (!checked.ok) throw new CredroamError('E_POLICY', `invalid policy: ${checked.problems.join('; ')}`);
   return Object.freeze(checked.value as unknown as RoamingPolicy);
 }
+
+/** The site policy the agent obeys: the engine's settings and each extension point's section. */
+export interface SitePolicy {
+  readonly roaming: RoamingPolicy;
+  /** Given to the token protector (KDF parameters, escrow public key). */
+  readonly protection: Readonly<Record<string, unknown>>;
+}
+
+const SITE_POLICY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    roaming: { type: 'object', default: {} },
+    protection: { type: 'object', default: {} },
+  },
+} as const;
+const validateSite = configurationValidator(SITE_POLICY_SCHEMA as unknown as Record<string, unknown>, '');
+
+/** Validates a site policy document; every problem is named with its place. */
+export function parseSitePolicy(raw: unknown): SitePolicy {
+  const checked = validateSite(raw ?? {});
+  if (!checked.ok) throw new CredroamError('E_POLICY', `invalid policy: ${checked.problems.join('; ')}`);
+  const v = checked.value as { roaming: unknown; protection: Record<string, unknown> };
+  return Object.freeze({ roaming: parseRoamingPolicy(v.roaming), protection: Object.freeze(v.protection) });
+}

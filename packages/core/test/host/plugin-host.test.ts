@@ -192,7 +192,7 @@ test.serial('asking for a contribution activates its plugin and returns its fact
   t.is(info('test.provider')?.state, 'inactive');
   const factory = await h.contribution(DirectoryStore, 'mem');
   t.is(info('test.provider')?.state, 'active');
-  t.deepEqual(await factory({ user: 'alice', settings: { url: 'mem:' } }), {
+  t.deepEqual(await factory({ user: 'alice', settings: { url: 'mem:' }, home: '/tmp', policy: {} }), {
     user: 'alice',
     settings: { url: 'mem:' },
   });

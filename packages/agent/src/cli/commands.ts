@@ -1,0 +1,459 @@
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  CredroamError,
+  type EventLog,
+  FileSyncStateStore,
+  readFileNoFollow,
+  type SyncReport,
+  writeFileAtomic,
+} from '@credroam/core';
+import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
+
+import { type AgentConfig, defaultConfigPath, defaultHome, loadConfig } from '../config.js';
+import { openSession, type Session } from '../session.js';
+import { certificateId, credentialViews, findCredential, privateKeyId } from './credentials.js';
+import { type CliIo, ExitCode, UsageError } from './io.js';
+import { readPassArg, readSecretFile, stripNewline } from './secrets.js';
+
+/** The parsed command line every command receives. */
+export interface Args {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+export interface Context {
+  readonly io: CliIo;
+  readonly log: EventLog;
+  readonly json: boolean;
+}
+
+const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Prints a result as JSON (`--json`) or as text. */
+function out(ctx: Context, value: unknown, text: string): void {
+  ctx.io.stdout(ctx.json ? `${JSON.stringify(value, null, 2)}\n` : text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** The roaming password: --password-stdin, --password-file FILE, or $CREDROAM_PASSWORD_FILE. */
+export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
+  if (args.values['password-stdin']) return stripNewline(await io.stdin());
+  const file = str(args.values['password-file']) ?? (io.env.CREDROAM_PASSWORD_FILE || undefined);
+  if (file) return readSecretFile(file, 'roaming password');
+  throw new UsageError(
+    'this command needs the roaming password: --password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE',
+  );
+}
+
+async function withSession<T>(args: Args, ctx: Context, work: (s: Session) => Promise<T>): Promise<T> {
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const session = await openSession(config, ctx.log);
+  try {
+    return await work(session);
+  } finally {
+    await session.dispose();
+  }
+}
+
+async function unlock(session: Session, password: string): Promise<{ created: boolean; offline: boolean }> {
+  if (!session.protector.unlock) return { created: false, offline: false };
+  return session.protector.unlock({ password });
+}
+
+// --- init --------------------------------------------------------------------------------------
+
+export async function init(args: Args, ctx: Context): Promise<number> {
+  const directory = str(args.values.directory);
+  if (!directory)
+    throw new UsageError(
+      'usage: credroam init --config FILE --directory URL [--home DIR] [--user NAME] [--policy FILE]',
+    );
+  const file = path.resolve(
+    str(args.values.config) ?? (ctx.io.env.CREDROAM_CONFIG || defaultConfigPath(ctx.io.env)),
+  );
+  const exists = await stat(file).then(
+    () => true,
+    () => false,
+  );
+  if (exists && !args.values.force) {
+    throw new CredroamError('E_EXISTS', `${file} already exists; add --force to replace it`);
+  }
+  let url: URL;
+  try {
+    url = new URL(directory);
+  } catch {
+    throw new UsageError(
+      `--directory '${directory}' is not a URL (file:///path for the embedded folder directory)`,
+    );
+  }
+  if (url.protocol !== 'file:') {
+    throw new CredroamError(
+      'E_CONFIG',
+      `the ${url.protocol} directory comes with the LDAP plugin; this credroam knows file:///path`,
+    );
+  }
+  const home = path.resolve(str(args.values.home) ?? defaultHome(ctx.io.env));
+  const root = fileURLToPath(url);
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const config = {
+    user: str(args.values.user) ?? os.userInfo().username,
+    home,
+    directory: { use: 'folder', settings: { url: pathToFileURL(root).href } },
+    localStore: { use: 'pkcs12' },
+    protector: { use: 'pkcs12' },
+    ...(str(args.values.policy) ? { policy: path.resolve(str(args.values.policy)!) } : {}),
+  };
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
+  out(
+    ctx,
+    { config: file, ...config },
+    `wrote ${file}\n  user ${config.user}\n  home ${home}\n  directory ${config.directory.settings.url}`,
+  );
+  return ExitCode.Done;
+}
+
+// --- sync, logon, logoff --------------------------------------------------------------------------
+
+async function recordStatus(config: AgentConfig, entry: Record<string, unknown>): Promise<void> {
+  await writeFileAtomic(path.join(config.home, 'status.json'), JSON.stringify({ lastSync: entry }));
+}
+
+async function runSync(
+  session: Session,
+  ctx: Context,
+  options: { dryRun?: boolean; full?: boolean },
+): Promise<number> {
+  let report: SyncReport;
+  try {
+    report = await session.engine.sync(options);
+  } catch (error) {
+    if (!options.dryRun) {
+      await recordStatus(session.config, {
+        at: new Date().toISOString(),
+        outcome: 'failed',
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    throw error;
+  }
+  if (!options.dryRun) {
+    await recordStatus(session.config, {
+      at: new Date().toISOString(),
+      outcome: report.outcome,
+      counts: report.counts,
+      skipped: report.skipped.length,
+    });
+  }
+  out(ctx, report, formatReport(report));
+  return report.skipped.length > 0 ? ExitCode.Skipped : ExitCode.Done;
+}
+
+function formatReport(r: SyncReport): string {
+  const c = r.counts;
+  const lines = [
+    r.outcome === 'unchanged'
+      ? 'nothing changed since the last sync'
+      : `${r.outcome === 'planned' ? 'would upload' : 'uploaded'} ${c.uploaded}, ${r.outcome === 'planned' ? 'download' : 'downloaded'} ${c.downloaded}, removed ${c.removed}, tombstones ${c.tombstoned}, archived ${c.archived}, pruned ${c.pruned}, conflicts ${c.conflicts}`,
+  ];
+  for (const ch of r.changes) lines.push(`  ${ch.action} ${ch.kind} ${ch.id.slice(0, 16)}…  ${ch.reason}`);
+  for (const s of r.skipped)
+    lines.push(`  skipped ${s.kind ?? 'value'} ${s.id?.slice(0, 16) ?? ''} (event ${s.event}): ${s.reason}`);
+  return lines.join('\n');
+}
+
+export async function sync(args: Args, ctx: Context): Promise<number> {
+  const password = await roamingPassword(args, ctx.io);
+  return withSession(args, ctx, async (s) => {
+    await unlock(s, password);
+    return runSync(s, ctx, { dryRun: Boolean(args.values['dry-run']), full: Boolean(args.values.full) });
+  });
+}
+
+export async function logon(args: Args, ctx: Context): Promise<number> {
+  const password = await roamingPassword(args, ctx.io);
+  return withSession(args, ctx, async (s) => {
+    const opened = await unlock(s, password);
+    if (opened.created) ctx.log.info('first logon: created this user’s master key in the directory');
+    if (opened.offline) {
+      out(
+        ctx,
+        { outcome: 'offline' },
+        'logged on offline: the directory is unreachable; changes roam when it returns',
+      );
+      return ExitCode.Done;
+    }
+    return runSync(s, ctx, { full: true });
+  });
+}
+
+export async function logoff(args: Args, ctx: Context): Promise<number> {
+  const password = await roamingPassword(args, ctx.io);
+  return withSession(args, ctx, async (s) => {
+    await unlock(s, password);
+    return runSync(s, ctx, {});
+  });
+}
+
+// --- status, list -------------------------------------------------------------------------------
+
+export async function status(args: Args, ctx: Context): Promise<number> {
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const state = await new FileSyncStateStore(path.join(config.home, 'state', 'sync.json')).load();
+  const statusFile = await readFileNoFollow(path.join(config.home, 'status.json')).catch(() => undefined);
+  const last = statusFile
+    ? (JSON.parse(statusFile.toString('utf8')) as { lastSync?: unknown }).lastSync
+    : undefined;
+  return withSession(args, ctx, async (s) => {
+    const listing = await s.local.list();
+    const views = credentialViews(listing, state);
+    const revision = await s.local.revision();
+    const result = {
+      user: config.user,
+      config: config.file ?? null,
+      home: config.home,
+      directory: { use: config.directory.use, ...config.directory.settings },
+      credentials: views.length,
+      archived: views.filter((v) => v.archived).length,
+      pending: {
+        localChanges: state === undefined || state.localRevision !== revision,
+        credentials: views.filter((v) => v.state !== 'synced').length,
+      },
+      lastSync: last ?? null,
+      agent: { running: false },
+    };
+    const lastText = last
+      ? `${(last as { at: string }).at} ${(last as { outcome: string }).outcome}`
+      : 'never';
+    out(
+      ctx,
+      result,
+      [
+        `user ${result.user} on ${config.directory.use} ${String(config.directory.settings.url ?? '')}`,
+        `credentials ${result.credentials} (${result.archived} archived), ${result.pending.credentials} not yet in the directory`,
+        `last sync: ${lastText}`,
+        `agent: not running`,
+      ].join('\n'),
+    );
+    return ExitCode.Done;
+  });
+}
+
+export async function list(args: Args, ctx: Context): Promise<number> {
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const state = await new FileSyncStateStore(path.join(config.home, 'state', 'sync.json')).load();
+  return withSession(args, ctx, async (s) => {
+    if (args.values['password-stdin'] || args.values['password-file'] || ctx.io.env.CREDROAM_PASSWORD_FILE) {
+      await unlock(s, await roamingPassword(args, ctx.io));
+    }
+    const listing = await s.local.list();
+    const credentials = credentialViews(listing, state);
+    const unreadable = listing.unreadable
+      .filter((u) => !/^locked/.test(u.reason))
+      .map((u) => ({ name: u.name, reason: u.reason }));
+    const text = credentials
+      .map(
+        (v) =>
+          `${v.sha256}  ${v.subject}\n  sha1 ${v.sha1}  until ${v.notAfter}${v.archived ? ' (archived)' : ''}  key ${v.hasKey ? 'yes' : 'no'}  ${v.state}`,
+      )
+      .concat(unreadable.map((u) => `unreadable ${u.name}: ${u.reason}`))
+      .join('\n');
+    out(ctx, { credentials, unreadable }, text || 'no credentials');
+    return unreadable.length > 0 ? ExitCode.Skipped : ExitCode.Done;
+  });
+}
+
+// --- import, export, remove ------------------------------------------------------------------------
+
+export async function importCredential(args: Args, ctx: Context): Promise<number> {
+  const files = args.positionals;
+  if (files.length === 0 || files.length > 2) {
+    throw new UsageError(
+      'usage: credroam import FILE.p12 [--passin SPEC] | credroam import CERT.pem KEY.pem [--passin SPEC]',
+    );
+  }
+  const passin = str(args.values.passin);
+  if (passin === 'stdin' && args.values['password-stdin']) {
+    throw new UsageError('--passin stdin and --password-stdin cannot both read standard input');
+  }
+  const filePassword = passin ? await readPassArg(passin, '--passin', ctx.io) : undefined;
+  const data = await Promise.all(
+    files.map(async (f) => {
+      try {
+        return new Uint8Array(await readFile(f));
+      } catch (error) {
+        throw new CredroamError('E_IMPORT', `cannot read ${f}: ${(error as NodeJS.ErrnoException).code}`);
+      }
+    }),
+  );
+  return withSession(args, ctx, async (s) => {
+    await s.host.activateByEvent('onCommand:import');
+    const api = s.host.api<Pkcs12Api>('credroam.pkcs12');
+    if (!api)
+      throw new CredroamError(
+        'E_PLUGIN_FAILED',
+        'import needs the credroam.pkcs12 plugin, which is not active',
+      );
+    const read = await api.readCredentials(data, filePassword);
+    const withKeys = read.credentials.some((c) => c.key);
+    if (withKeys) await unlock(s, await roamingPassword(args, ctx.io));
+    const now = Date.now();
+    // Everything was read and checked above; only now is anything written.
+    const imported: Array<{ sha256: string; hasKey: boolean }> = [];
+    for (const c of read.credentials) {
+      const id = certificateId(c.cert);
+      if (c.key)
+        await s.local.put({
+          kind: 'key',
+          id: privateKeyId(c.key),
+          content: c.key,
+          archived: false,
+          modified: now,
+        });
+      await s.local.put({ kind: 'cert', id, content: c.cert, archived: false, modified: now });
+      imported.push({ sha256: id, hasKey: Boolean(c.key) });
+    }
+    out(
+      ctx,
+      { imported, ignoredCertificates: read.ignoredCertificates },
+      imported.map((i) => `imported ${i.sha256}${i.hasKey ? ' with its private key' : ''}`).join('\n') +
+        (read.ignoredCertificates > 0
+          ? `\n(${read.ignoredCertificates} CA certificate(s) in the file were not imported)`
+          : ''),
+    );
+    return ExitCode.Done;
+  });
+}
+
+export async function exportCredential(args: Args, ctx: Context): Promise<number> {
+  const [thumbprint] = args.positionals;
+  const target = str(args.values.out);
+  const passout = str(args.values.passout);
+  if (!thumbprint || !target || !passout || args.positionals.length !== 1) {
+    throw new UsageError(
+      'usage: credroam export THUMBPRINT --out FILE.p12 --passout file:PATH|env:VAR|fd:N|stdin',
+    );
+  }
+  if (passout === 'stdin' && args.values['password-stdin']) {
+    throw new UsageError('--passout stdin and --password-stdin cannot both read standard input');
+  }
+  const filePassword = await readPassArg(passout, '--passout', ctx.io);
+  const password = await roamingPassword(args, ctx.io);
+  return withSession(args, ctx, async (s) => {
+    await unlock(s, password);
+    const listing = await s.local.list();
+    const view = findCredential(credentialViews(listing, undefined), thumbprint);
+    if (!view)
+      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
+    const cert = listing.items.find((i) => i.kind === 'cert' && i.id === view.sha256)!;
+    const key = listing.items.find((i) => i.kind === 'key' && i.id === view.keyId);
+    await s.host.activateByEvent('onCommand:export');
+    const api = s.host.api<Pkcs12Api>('credroam.pkcs12');
+    if (!api)
+      throw new CredroamError(
+        'E_PLUGIN_FAILED',
+        'export needs the credroam.pkcs12 plugin, which is not active',
+      );
+    const pfx = await api.writePkcs12(
+      { cert: cert.content, ...(key ? { key: key.content } : {}) },
+      filePassword,
+    );
+    const file = path.resolve(target);
+    if (
+      !args.values.force &&
+      (await stat(file).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new CredroamError('E_EXISTS', `${file} already exists; add --force to replace it`);
+    }
+    await writeFileAtomic(file, pfx);
+    out(
+      ctx,
+      { sha256: view.sha256, file, hasKey: Boolean(key) },
+      `exported ${view.sha256}${key ? ' with its private key' : ''} to ${file}`,
+    );
+    return ExitCode.Done;
+  });
+}
+
+export async function remove(args: Args, ctx: Context): Promise<number> {
+  const [thumbprint] = args.positionals;
+  if (!thumbprint || args.positionals.length !== 1) throw new UsageError('usage: credroam remove THUMBPRINT');
+  return withSession(args, ctx, async (s) => {
+    const listing = await s.local.list();
+    const view = findCredential(credentialViews(listing, undefined), thumbprint);
+    if (!view)
+      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
+    const keepUntil = Date.now() + s.policy.roaming.tombstoneLifetimeDays * 86_400_000;
+    await s.local.remove('cert', view.sha256, { keepUntil });
+    if (view.hasKey) await s.local.remove('key', view.keyId, { keepUntil });
+    out(
+      ctx,
+      { removed: view.sha256, hasKey: view.hasKey, keptUntil: new Date(keepUntil).toISOString() },
+      `removed ${view.sha256}; the deletion roams at the next sync (a copy stays in the store's removed/ folder until ${new Date(keepUntil).toISOString()})`,
+    );
+    return ExitCode.Done;
+  });
+}
+
+// --- passwd, recover --------------------------------------------------------------------------------
+
+/** Old and new password: `--password-stdin` gives two lines; else --old-password-file and --new-password-file. */
+async function passwordPair(args: Args, io: CliIo): Promise<{ old?: string; next: string }> {
+  if (args.values['password-stdin']) {
+    const lines = (await io.stdin()).split(/\r?\n/);
+    return args.values['escrow-key']
+      ? { next: lines[0] ?? '' }
+      : { old: lines[0] ?? '', next: lines[1] ?? '' };
+  }
+  const newFile = str(args.values['new-password-file']);
+  if (!newFile)
+    throw new UsageError('give the new password with --new-password-file FILE (or both on --password-stdin)');
+  const oldFile = str(args.values['old-password-file']);
+  return {
+    ...(oldFile ? { old: await readSecretFile(oldFile, 'old password') } : {}),
+    next: await readSecretFile(newFile, 'new password'),
+  };
+}
+
+export async function passwd(args: Args, ctx: Context): Promise<number> {
+  const { old, next } = await passwordPair(args, ctx.io);
+  if (old === undefined)
+    throw new UsageError('give the old password with --old-password-file FILE (or both on --password-stdin)');
+  if (next.length === 0) throw new UsageError('the new password is empty');
+  return withSession(args, ctx, async (s) => {
+    if (!s.protector.changePassword)
+      throw new CredroamError('E_UNSUPPORTED', 'this token protector has no password');
+    await s.protector.changePassword({ oldPassword: old, newPassword: next });
+    out(ctx, { changed: true }, 'the roaming password was changed; other endpoints log on with the new one');
+    return ExitCode.Done;
+  });
+}
+
+export async function recover(args: Args, ctx: Context): Promise<number> {
+  const keyFile = str(args.values['escrow-key']);
+  if (!keyFile)
+    throw new UsageError('usage: credroam recover --escrow-key FILE --new-password-file FILE [--user NAME]');
+  const escrowPrivateKeyPem = await readFile(keyFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new CredroamError('E_ESCROW_KEY', `cannot read the escrow key ${keyFile}: ${error.code}`);
+  });
+  const { next } = await passwordPair(args, ctx.io);
+  if (next.length === 0) throw new UsageError('the new password is empty');
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const user = str(args.values.user) ?? config.user;
+  const session = await openSession({ ...config, user }, ctx.log);
+  try {
+    if (!session.protector.recover)
+      throw new CredroamError('E_UNSUPPORTED', 'this token protector has no escrow recovery');
+    await session.protector.recover({ escrowPrivateKeyPem, newPassword: next });
+    out(ctx, { recovered: true, user }, `the keys of ${user} now open with the new password`);
+    return ExitCode.Done;
+  } finally {
+    await session.dispose();
+  }
+}

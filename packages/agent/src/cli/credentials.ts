@@ -1,0 +1,91 @@
+import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import {
+  CredroamError,
+  isTombstone,
+  type LocalListing,
+  type SyncState,
+  TokenFlag,
+  versionHash,
+} from '@credroam/core';
+
+/** One credential as `credroam list --json` shows it. A stable shape: fields are only ever added. */
+export interface CredentialView {
+  readonly sha256: string;
+  readonly sha1: string;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly archived: boolean;
+  /** Whether this endpoint holds the private key (`keyId` is its SubjectPublicKeyInfo's SHA-256). */
+  readonly hasKey: boolean;
+  readonly keyId: string;
+  /** `synced`: as the directory had it at the last sync; `changed`: changed here since; `new`: never synced. */
+  readonly state: 'synced' | 'changed' | 'new';
+}
+
+const iso = (s: string) => new Date(s).toISOString();
+
+/** Builds the credential views from a listing (certificates; keys by public key) and the sync state. */
+export function credentialViews(listing: LocalListing, state: SyncState | undefined): CredentialView[] {
+  const keyIds = new Set<string>();
+  for (const item of listing.items) if (item.kind === 'key') keyIds.add(item.id);
+  for (const u of listing.unreadable) if (u.kind === 'key' && u.id) keyIds.add(u.id);
+  const views: CredentialView[] = [];
+  for (const item of listing.items) {
+    if (item.kind !== 'cert') continue;
+    const cert = new X509Certificate(Buffer.from(item.content));
+    const keyId = createHash('sha256')
+      .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
+      .digest('hex');
+    const base = state?.base[`cert:${item.id}`];
+    const hash = versionHash('cert', item.archived ? TokenFlag.Archived : 0, item.content);
+    views.push({
+      sha256: item.id,
+      sha1: createHash('sha1').update(item.content).digest('hex'),
+      subject: cert.subject.replace(/\n/g, ', '),
+      issuer: cert.issuer.replace(/\n/g, ', '),
+      notBefore: iso(cert.validFrom),
+      notAfter: iso(cert.validTo),
+      archived: item.archived,
+      hasKey: keyIds.has(keyId),
+      keyId,
+      state: base === undefined || isTombstone(base) ? 'new' : base.hash === hash ? 'synced' : 'changed',
+    });
+  }
+  return views.sort((a, b) =>
+    a.notAfter < b.notAfter ? -1 : a.notAfter > b.notAfter ? 1 : a.sha256 < b.sha256 ? -1 : 1,
+  );
+}
+
+/**
+ * Finds a credential by SHA-256 or SHA-1 thumbprint (hex, any case, colons allowed), or by a
+ * prefix of at least 8 digits that only one credential has.
+ */
+export function findCredential(
+  views: readonly CredentialView[],
+  thumbprint: string,
+): CredentialView | undefined {
+  const t = thumbprint.replace(/:/g, '').toLowerCase();
+  const exact = views.find((v) => v.sha256 === t || v.sha1 === t);
+  if (exact || t.length < 8) return exact;
+  const matches = views.filter((v) => v.sha256.startsWith(t) || v.sha1.startsWith(t));
+  if (matches.length > 1) {
+    throw new CredroamError(
+      'E_AMBIGUOUS',
+      `thumbprint prefix ${thumbprint} matches ${matches.length} credentials; give more digits`,
+    );
+  }
+  return matches[0];
+}
+
+/** A certificate's id: SHA-256 of its DER. */
+export const certificateId = (der: Uint8Array): string => createHash('sha256').update(der).digest('hex');
+
+/** A private key's id: SHA-256 of its SubjectPublicKeyInfo. */
+export function privateKeyId(pkcs8: Uint8Array): string {
+  const key = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+  return createHash('sha256')
+    .update(createPublicKey(key).export({ type: 'spki', format: 'der' }))
+    .digest('hex');
+}

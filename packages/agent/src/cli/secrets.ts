@@ -1,0 +1,63 @@
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { CredroamError } from '@credroam/core';
+import { UsageError } from './io.js';
+
+/** Reads a secret file; one trailing newline is not part of the secret. */
+export async function readSecretFile(file: string, what: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new CredroamError(
+      'E_SECRET',
+      `cannot read the ${what} from ${file}: ${(error as NodeJS.ErrnoException).code}`,
+    );
+  }
+  return stripNewline(text);
+}
+
+export const stripNewline = (s: string): string => s.replace(/\r?\n$/, '');
+
+/**
+ * An OpenSSL-style password argument (`--passin`, `--passout`): `file:PATH`, `env:VAR`, `fd:N` or
+ * `stdin`. `pass:` is refused: a secret in argv is visible to every user of the machine.
+ */
+export async function readPassArg(
+  spec: string,
+  what: string,
+  io: { readonly stdin: () => Promise<string>; readonly env: NodeJS.ProcessEnv },
+): Promise<string> {
+  const i = spec.indexOf(':');
+  const scheme = i < 0 ? spec : spec.slice(0, i);
+  const rest = i < 0 ? '' : spec.slice(i + 1);
+  switch (scheme) {
+    case 'file':
+      return readSecretFile(rest, what);
+    case 'env': {
+      const value = io.env[rest];
+      if (value === undefined) throw new CredroamError('E_SECRET', `the ${what} variable ${rest} is not set`);
+      return value;
+    }
+    case 'fd': {
+      const fd = Number(rest);
+      if (!Number.isInteger(fd) || fd < 0) throw new UsageError(`fd:${rest} is not a file descriptor number`);
+      return stripNewline(await readStream(createReadStream('', { fd, autoClose: false })));
+    }
+    case 'stdin':
+      return stripNewline(await io.stdin());
+    case 'pass':
+      throw new UsageError(
+        `${what}: 'pass:' would put the secret in the command line; use file:, env:, fd: or stdin`,
+      );
+    default:
+      throw new UsageError(`${what}: '${scheme}' is not one of file:PATH, env:VAR, fd:N, stdin`);
+  }
+}
+
+export async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(chunks).toString('utf8');
+}

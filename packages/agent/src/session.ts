@@ -1,0 +1,128 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ContentInspector,
+  CredroamError,
+  DirectoryStore,
+  EngineOptions,
+  type EventLog,
+  FileSyncStateStore,
+  FileUserLock,
+  LocalStore,
+  LoggerToken,
+  type PluginHost,
+  parseSitePolicy,
+  type SitePolicy,
+  SyncEngine,
+  SyncStateStore,
+  TokenProtector,
+  UserLock,
+  X509ContentInspector,
+} from '@credroam/core';
+import { container, type DependencyContainer } from 'tsyringe';
+import { createHost } from './cli/plugins.js';
+import type { AgentConfig } from './config.js';
+
+/** The classes the composition root builds through the container (checked by `checkInjection` in tests). */
+export const INJECTED_CLASSES = [SyncEngine] as const;
+
+/** Everything one CLI command or the agent needs for one user on this endpoint. */
+export interface Session {
+  readonly config: AgentConfig;
+  readonly policy: SitePolicy;
+  readonly host: PluginHost;
+  readonly directory: DirectoryStore;
+  readonly local: LocalStore;
+  readonly protector: TokenProtector;
+  readonly container: DependencyContainer;
+  readonly engine: SyncEngine;
+  readonly statePath: string;
+  dispose(): Promise<void>;
+}
+
+/** Reads the site policy the agent manifest names (none: the defaults). */
+export async function loadPolicy(config: AgentConfig): Promise<SitePolicy> {
+  if (!config.policy) return parseSitePolicy({});
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(config.policy, 'utf8'));
+  } catch (error) {
+    throw new CredroamError(
+      'E_POLICY',
+      `cannot read the policy ${config.policy}: ${(error as Error).message}`,
+    );
+  }
+  const policy = parseSitePolicy(raw);
+  const file = policy.protection.escrowPublicKeyFile;
+  if (typeof file === 'string') {
+    const pem = await readFile(path.resolve(path.dirname(config.policy), file), 'utf8');
+    return {
+      ...policy,
+      protection: { ...policy.protection, escrowPublicKeyFile: undefined, escrowPublicKeyPem: pem },
+    };
+  }
+  return policy;
+}
+
+/**
+ * The composition root: loads the plugins, builds the selected directory, protector and local
+ * store through their contributions, and the engine through the DI container.
+ */
+export async function openSession(config: AgentConfig, log: EventLog): Promise<Session> {
+  await mkdir(config.home, { recursive: true, mode: 0o700 });
+  const policy = await loadPolicy(config);
+  const host = await createHost(config, log);
+  try {
+    await host.start();
+    const base = { user: config.user, home: config.home };
+    const directory = await (await host.contribution(DirectoryStore, config.directory.use))({
+      ...base,
+      settings: config.directory.settings,
+      policy: {},
+    });
+    const protector = await (await host.contribution(TokenProtector, config.protector.use))({
+      ...base,
+      settings: config.protector.settings,
+      policy: policy.protection,
+      directory,
+    });
+    const local = await (await host.contribution(LocalStore, config.localStore.use))({
+      ...base,
+      settings: config.localStore.settings,
+      policy: {},
+      directory,
+    });
+    const statePath = path.join(config.home, 'state');
+    const c = container.createChildContainer();
+    c.register(DirectoryStore, { useValue: directory });
+    c.register(LocalStore, { useValue: local });
+    c.register(TokenProtector, { useValue: protector });
+    c.register(SyncStateStore, { useValue: new FileSyncStateStore(path.join(statePath, 'sync.json')) });
+    c.register(ContentInspector, { useValue: new X509ContentInspector() });
+    c.register(UserLock, { useValue: new FileUserLock(statePath) });
+    c.register(LoggerToken, { useValue: log });
+    c.register(EngineOptions, {
+      useValue: { user: config.user, policy: policy.roaming } satisfies EngineOptions,
+    });
+    const engine = c.resolve(SyncEngine);
+    return {
+      config,
+      policy,
+      host,
+      directory,
+      local,
+      protector,
+      container: c,
+      engine,
+      statePath,
+      async dispose() {
+        protector.lock?.();
+        await directory.close?.();
+        await host.dispose();
+      },
+    };
+  } catch (error) {
+    await host.dispose();
+    throw error;
+  }
+}
