@@ -281,12 +281,25 @@ export class Keyring {
     });
   }
 
+  /**
+   * Tries the password on each wrapped key. One whose KDF parameters are beyond the bounds (a
+   * hostile or broken value) is skipped, not derived: it cannot block the others. When nothing
+   * opens and such values were skipped, that is the error.
+   */
   async #open(candidates: readonly WrappedKey[], password: string): Promise<MasterKey[]> {
     const out: MasterKey[] = [];
+    let refused: CredroamError | undefined;
     for (const w of candidates) {
-      const key = await unwrapWithPassword(w, this.#o.user, password);
-      if (key) out.push({ keyId: w.keyId, created: w.created, key });
+      try {
+        const key = await unwrapWithPassword(w, this.#o.user, password);
+        if (key) out.push({ keyId: w.keyId, created: w.created, key });
+      } catch (error) {
+        if (!(error instanceof CredroamError) || error.code !== 'E_KDF_BOUNDS') throw error;
+        refused = error;
+        this.#o.logger?.warn(`skipped wrapped master key ${w.keyId}: ${error.message}`, { keyId: w.keyId });
+      }
     }
+    if (out.length === 0 && refused) throw refused;
     return out;
   }
 

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { readPem, readPkcs12, writePkcs12 } from '../src/index.js';
+import { openssl, opensslCredential, tempDir } from './support.js';
+
+const sha256 = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');
+
+for (const key of ['rsa', 'ec'] as const) {
+  test(`a PKCS#12 made by openssl with its defaults (${key}) is read: the certificate and the key that matches it`, async (t) => {
+    const dir = await tempDir(t);
+    const c = await opensslCredential(dir, { key });
+    const result = await readPkcs12(c.p12, 'p12-secret');
+    t.is(result.credentials.length, 1);
+    t.is(sha256(result.credentials[0]!.cert), c.fingerprint);
+    t.truthy(result.credentials[0]!.key);
+  });
+}
+
+test('what credroam writes, openssl opens without -legacy: same certificate, a key that matches it', async (t) => {
+  const dir = await tempDir(t);
+  const c = await opensslCredential(dir, { key: 'rsa' });
+  const [cred] = (await readPkcs12(c.p12, 'p12-secret')).credentials;
+  await writeFile(path.join(dir, 'out.p12'), await writePkcs12(cred!, 'exported pass', 'alice'));
+  await writeFile(path.join(dir, 'out.pass'), 'exported pass');
+  const info = await openssl(['pkcs12', '-in', 'out.p12', '-passin', 'file:out.pass', '-info', '-noout'], {
+    cwd: dir,
+  }).catch((e: { stderr: string }) => e.stderr);
+  const certOut = await openssl(
+    ['pkcs12', '-in', 'out.p12', '-passin', 'file:out.pass', '-nokeys', '-out', 'cert.pem'],
+    { cwd: dir },
+  );
+  t.is(certOut, '');
+  const fp = await openssl(['x509', '-in', 'cert.pem', '-noout', '-fingerprint', '-sha256'], { cwd: dir });
+  t.is(fp.split('=')[1]!.trim().replace(/:/g, '').toLowerCase(), c.fingerprint);
+  await openssl(
+    ['pkcs12', '-in', 'out.p12', '-passin', 'file:out.pass', '-nocerts', '-nodes', '-out', 'key.pem'],
+    { cwd: dir },
+  );
+  const pub = await openssl(['pkey', '-in', 'key.pem', '-pubout'], { cwd: dir });
+  const certPub = await openssl(['x509', '-in', 'cert.pem', '-pubkey', '-noout'], { cwd: dir });
+  t.is(pub, certPub);
+  t.notRegex(String(info), /RC2|3DES|pbeWithSHA1/i);
+});
+
+test('the exported file is PBES2 with PBKDF2-SHA256 and AES-256-CBC, with an HMAC-SHA256 MAC', async (t) => {
+  const dir = await tempDir(t);
+  const c = await opensslCredential(dir);
+  const [cred] = (await readPkcs12(c.p12, 'p12-secret')).credentials;
+  await writeFile(path.join(dir, 'out.p12'), await writePkcs12(cred!, 'x'));
+  await writeFile(path.join(dir, 'x.pass'), 'x');
+  const { execFile } = await import('node:child_process');
+  const info = await new Promise<string>((resolve) =>
+    execFile(
+      'openssl',
+      ['pkcs12', '-in', 'out.p12', '-passin', 'file:x.pass', '-info', '-nokeys', '-nocerts'],
+      { cwd: dir },
+      (_e, o, err) => resolve(`${o}${err}`),
+    ),
+  );
+  t.regex(info, /MAC: sha256/);
+  t.regex(info, /Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 100000, PRF hmacWithSHA256/);
+  t.regex(info, /PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 100000, PRF hmacWithSHA256/);
+});
+
+test('a wrong password is a clear error', async (t) => {
+  const dir = await tempDir(t);
+  const c = await opensslCredential(dir);
+  await t.throwsAsync(readPkcs12(c.p12, 'not it'), {
+    code: 'E_PKCS12_PASSWORD',
+    message: /wrong password/,
+  } as never);
+});
+
+test('a truncated file is a clear error', async (t) => {
+  const dir = await tempDir(t);
+  const c = await opensslCredential(dir);
+  await t.throwsAsync(readPkcs12(c.p12.subarray(0, c.p12.length - 40), 'p12-secret'), {
+    code: 'E_PKCS12_MALFORMED',
+  } as never);
+  await t.throwsAsync(readPkcs12(new TextEncoder().encode('hello'), 'p12-secret'), {
+    code: 'E_PKCS12_MALFORMED',
+  } as never);
+});
+
+test('a legacy (RC2/3DES) file is refused with a message saying so and how to convert it', async (t) => {
+  const dir = await tempDir(t);
+  const c = await opensslCredential(dir, { extra: ['-legacy'] });
+  await t.throwsAsync(readPkcs12(c.p12, 'p12-secret'), {
+    code: 'E_PKCS12_LEGACY',
+    message: /legacy PKCS#12 encryption.*openssl pkcs12 -legacy/,
+  } as never);
+});
+
+test('an iteration count above the bound is refused before any key derivation', async (t) => {
+  const dir = await tempDir(t);
+  const c = await opensslCredential(dir, { extra: ['-iter', '50000'] });
+  await t.throwsAsync(readPkcs12(c.p12, 'p12-secret', { maxIterations: 10_000 }), {
+    code: 'E_PKCS12_ITERATIONS',
+    message: /asks for 50000 iterations; the limit is 10000/,
+  } as never);
+});
+
+test('PEM: a certificate and its key are paired; a key that matches no certificate is refused', async (t) => {
+  const dir = await tempDir(t);
+  const a = await opensslCredential(dir, { name: 'a' });
+  const b = await opensslCredential(dir, { name: 'b' });
+  const ok = readPem([a.certPem, a.keyPem], undefined);
+  t.is(sha256(ok.credentials[0]!.cert), a.fingerprint);
+  t.throws(() => readPem([a.certPem, b.keyPem], undefined), { code: 'E_KEY_MISMATCH' } as never);
+});
