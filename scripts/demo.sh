@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# The README's first command: sets up a fresh machine and runs credroam on the embedded default.
+# The README's first command: sets up a fresh machine, then shows credroam roaming a credential
+# between two endpoints through the embedded folder directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo
-echo "== credroam plugins list: the plugins the default agent manifest loads, and what each contributes"
-node packages/agent/dist/src/bin/credroam.js plugins list
+exec bash scripts/demo-run.sh

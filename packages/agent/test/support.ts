@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 
 export const BIN = fileURLToPath(new URL('../src/bin/credroam.js', import.meta.url));
+const run = promisify(execFile);
 
 export interface RunResult {
   readonly code: number;
@@ -37,4 +39,106 @@ export async function tempDir(t: ExecutionContext, prefix = 'credroam-agent-'): 
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Runs the real `openssl`; passwords go through files. */
+export async function openssl(args: readonly string[], cwd: string): Promise<string> {
+  const { stdout } = await run('openssl', [...args], { cwd, encoding: 'utf8' });
+  return stdout;
+}
+
+export const fingerprintOf = (opensslOutput: string) =>
+  opensslOutput.split('=')[1]!.trim().replace(/:/g, '').toLowerCase();
+
+/**
+ * Two endpoints of alice on one machine, sharing an embedded folder directory, with a policy whose
+ * key derivation is at its lowest bound (fast tests), each configured by `credroam init`.
+ */
+export async function twoEndpoints(t: ExecutionContext, policy: Record<string, unknown> = {}) {
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'pw'), 'alice roaming password\n');
+  await writeFile(path.join(dir, 'p12pw'), 'p12 secret');
+  await writeFile(
+    path.join(dir, 'policy.json'),
+    JSON.stringify({ protection: { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 }, ...policy } }),
+  );
+  const env = { XDG_CONFIG_HOME: path.join(dir, 'xdg'), XDG_DATA_HOME: path.join(dir, 'xdg') };
+  for (const e of ['a', 'b']) {
+    const r = await credroam(
+      [
+        'init',
+        '--config',
+        path.join(dir, `${e}.json`),
+        '--directory',
+        `file://${dir}/directory`,
+        '--home',
+        path.join(dir, e),
+        '--user',
+        'alice',
+        '--policy',
+        path.join(dir, 'policy.json'),
+      ],
+      { env },
+    );
+    if (r.code !== 0) throw new Error(r.stderr);
+  }
+  const on =
+    (e: 'a' | 'b') =>
+    (args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) =>
+      credroam(['--config', path.join(dir, `${e}.json`), ...args], {
+        cwd: dir,
+        ...options,
+        env: { ...env, ...options.env },
+      });
+  return { dir, a: on('a'), b: on('b'), pw: ['--password-file', path.join(dir, 'pw')] as const };
+}
+
+/** A credential made and exported (PKCS#12, OpenSSL 3 defaults) by openssl in `dir`. */
+export async function opensslP12(
+  dir: string,
+  name = 'alice',
+  extra: readonly string[] = [],
+): Promise<{ file: string; fingerprint: string }> {
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${name}.key.pem`,
+      '-out',
+      `${name}.cert.pem`,
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${name}`,
+    ],
+    dir,
+  );
+  await openssl(
+    [
+      'pkcs12',
+      '-export',
+      '-in',
+      `${name}.cert.pem`,
+      '-inkey',
+      `${name}.key.pem`,
+      '-out',
+      `${name}.p12`,
+      '-passout',
+      'file:p12pw',
+      ...extra,
+    ],
+    dir,
+  );
+  return {
+    file: path.join(dir, `${name}.p12`),
+    fingerprint: fingerprintOf(
+      await openssl(['x509', '-in', `${name}.cert.pem`, '-noout', '-fingerprint', '-sha256'], dir),
+    ),
+  };
 }

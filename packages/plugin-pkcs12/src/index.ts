@@ -6,21 +6,15 @@ import {
   type PluginContext,
   TokenProtector,
 } from '@credroam/core/api';
-import { looksLikePem, readPem } from './formats/pem.js';
-import { type Credential, type ReadResult, readPkcs12, writePkcs12 } from './formats/pkcs12.js';
+import type { Credential, ReadResult } from './formats/pkcs12.js';
 import { Keyring, type ProtectionPolicy } from './keyring/keyring.js';
 import { checkKdf, type KdfParams } from './keyring/master-key.js';
 import { MasterKeyProtector } from './protector.js';
 import { CredentialFolderStore } from './store/credential-folder.js';
 
-export { readPem } from './formats/pem.js';
-export {
-  type Credential,
-  EXPORT_ITERATIONS,
-  type ReadResult,
-  readPkcs12,
-  writePkcs12,
-} from './formats/pkcs12.js';
+// The formats (which load pkijs) are not re-exported here: the entry stays light, and they are
+// loaded on first use. Import them from './formats/*.js' directly.
+export type { Credential, ReadResult } from './formats/pkcs12.js';
 export { Keyring, type ProtectionPolicy } from './keyring/keyring.js';
 export { DEFAULT_KDF, KDF_BOUNDS, type KdfParams } from './keyring/master-key.js';
 export { MasterKeyProtector } from './protector.js';
@@ -108,13 +102,19 @@ export function activate(context: PluginContext): Pkcs12Api {
   });
   return {
     async readCredentials(files, password, options) {
-      if (files.length === 1 && !looksLikePem(files[0]!))
+      const { looksLikePem, readPem } = await import('./formats/pem.js');
+      if (files.length === 1 && !looksLikePem(files[0]!)) {
+        const { readPkcs12 } = await import('./formats/pkcs12.js');
         return readPkcs12(files[0]!, password ?? '', options);
+      }
       return readPem(
         files.map((f) => Buffer.from(f).toString('utf8')),
         password,
       );
     },
-    writePkcs12,
+    async writePkcs12(credential, password, friendlyName) {
+      const { writePkcs12 } = await import('./formats/pkcs12.js');
+      return writePkcs12(credential, password, friendlyName);
+    },
   };
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { readPem, readPkcs12, writePkcs12 } from '../src/index.js';
+import { readPem } from '../src/formats/pem.js';
+import { readPkcs12, writePkcs12 } from '../src/formats/pkcs12.js';
 import { openssl, opensslCredential, tempDir } from './support.js';
 
 const sha256 = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');

@@ -3,7 +3,8 @@ import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/pro
 import path from 'node:path';
 import { FolderDirectoryStore } from '@credroam/core';
 import test from 'ava';
-import { CredentialFolderStore, Keyring, readPkcs12 } from '../src/index.js';
+import { readPkcs12 } from '../src/formats/pkcs12.js';
+import { CredentialFolderStore, Keyring } from '../src/index.js';
 import { opensslCredential, tempDir } from './support.js';
 
 const sha256 = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');

@@ -156,8 +156,10 @@ function formatReport(r: SyncReport): string {
   const c = r.counts;
   const lines = [
     r.outcome === 'unchanged'
-      ? 'nothing changed since the last sync'
-      : `${r.outcome === 'planned' ? 'would upload' : 'uploaded'} ${c.uploaded}, ${r.outcome === 'planned' ? 'download' : 'downloaded'} ${c.downloaded}, removed ${c.removed}, tombstones ${c.tombstoned}, archived ${c.archived}, pruned ${c.pruned}, conflicts ${c.conflicts}`,
+      ? 'nothing changed since the last sync (one read of the change stamp)'
+      : r.changes.length === 0 && r.skipped.length === 0
+        ? 'in sync: nothing to do'
+        : `${r.outcome === 'planned' ? 'would upload' : 'uploaded'} ${c.uploaded}, ${r.outcome === 'planned' ? 'download' : 'downloaded'} ${c.downloaded}, removed ${c.removed}, tombstones ${c.tombstoned}, archived ${c.archived}, pruned ${c.pruned}, conflicts ${c.conflicts}`,
   ];
   for (const ch of r.changes) lines.push(`  ${ch.action} ${ch.kind} ${ch.id.slice(0, 16)}…  ${ch.reason}`);
   for (const s of r.skipped)

@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import semver from 'semver';
 
 /** The `credroam` section of a plugin's package.json, after validation. */
@@ -101,7 +101,12 @@ export const MANIFEST_SCHEMA = {
 } as const;
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validateSchema = ajv.compile(MANIFEST_SCHEMA);
+let compiledManifestSchema: ValidateFunction | undefined;
+/** Compiled on first use: a command that reads no manifest pays nothing. */
+const validateSchema = (data: unknown): boolean => {
+  compiledManifestSchema ??= ajv.compile(MANIFEST_SCHEMA);
+  return compiledManifestSchema(data);
+};
 
 export type ManifestResult =
   | { readonly ok: true; readonly manifest: PluginManifest }
@@ -147,7 +152,8 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
   }
   // Validate a copy: defaults are applied to it, the caller's object stays as read.
   const copy = structuredClone(section);
-  if (!validateSchema(copy)) problems.push(...describeSchemaErrors(validateSchema.errors, '/credroam'));
+  if (!validateSchema(copy))
+    problems.push(...describeSchemaErrors(compiledManifestSchema?.errors, '/credroam'));
   if (problems.length === 0) {
     const m = copy as Omit<PluginManifest, 'version' | 'packageName'>;
     if (semver.validRange(m.engines.credroam) === null) {
@@ -194,8 +200,9 @@ export function configurationValidator(
   schema: Record<string, unknown> | undefined,
   root = '/settings',
 ): (settings: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; problems: string[] } {
-  const validate = ajv.compile(schema ?? { type: 'object' });
+  let validate: ValidateFunction | undefined;
   return (settings) => {
+    validate ??= ajv.compile(schema ?? { type: 'object' });
     const copy = structuredClone(settings ?? {});
     if (validate(copy)) return { ok: true, value: copy as Record<string, unknown> };
     return { ok: false, problems: describeSchemaErrors(validate.errors, root) };

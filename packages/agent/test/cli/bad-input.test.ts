@@ -1,0 +1,109 @@
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { openssl, opensslP12, twoEndpoints } from '../support.js';
+
+async function storeIsEmpty(dir: string): Promise<boolean> {
+  const names = await readdir(path.join(dir, 'a', 'store', 'certs')).catch(() => []);
+  const keys = await readdir(path.join(dir, 'a', 'store', 'keys')).catch(() => []);
+  return names.length === 0 && keys.length === 0;
+}
+
+test('secrets are refused on the command line: pass: and any --password flag', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  const passArg = await w.a(['import', cred.file, '--passin', 'pass:p12 secret', ...w.pw]);
+  t.is(passArg.code, 2);
+  t.regex(passArg.stderr, /'pass:' would put the secret in the command line/);
+  t.is((await w.a(['logon', '--password', 'x'])).code, 2);
+  const none = await w.a(['sync']);
+  t.is(none.code, 2);
+  t.regex(
+    none.stderr,
+    /needs the roaming password: --password-stdin, --password-file FILE or \$CREDROAM_PASSWORD_FILE/,
+  );
+});
+
+test('$CREDROAM_PASSWORD_FILE gives the roaming password', async (t) => {
+  const w = await twoEndpoints(t);
+  const r = await w.a(['logon'], { env: { CREDROAM_PASSWORD_FILE: path.join(w.dir, 'pw') } });
+  t.is(r.code, 0, r.stderr);
+});
+
+test('import: a wrong file password, a truncated file, a legacy file, a key that does not match — each a clear error, nothing written', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const good = await opensslP12(w.dir, 'good');
+  await writeFile(path.join(w.dir, 'wrong'), 'not the password');
+  const cases: Array<[string[], RegExp]> = [
+    [[good.file, '--passin', 'file:wrong'], /wrong password for the PKCS#12 file/],
+    [
+      [path.join(w.dir, 'truncated.p12'), '--passin', 'file:p12pw'],
+      /not a PKCS#12 file, or truncated|cannot be read/,
+    ],
+    [
+      [(await opensslP12(w.dir, 'old', ['-legacy'])).file, '--passin', 'file:p12pw'],
+      /legacy PKCS#12 encryption/,
+    ],
+    [
+      [path.join(w.dir, 'good.cert.pem'), path.join(w.dir, 'other.key.pem')],
+      /does not match any certificate/,
+    ],
+    [
+      [(await opensslP12(w.dir, 'slow', ['-iter', '1500000'])).file, '--passin', 'file:p12pw'],
+      /asks for 1500000 iterations; the limit is 1000000/,
+    ],
+  ];
+  const { readFile } = await import('node:fs/promises');
+  await writeFile(path.join(w.dir, 'truncated.p12'), (await readFile(good.file)).subarray(0, 300));
+  await openssl(
+    ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.key.pem'],
+    w.dir,
+  );
+  for (const [args, message] of cases) {
+    const r = await w.a(['import', ...args, ...w.pw]);
+    t.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, message);
+  }
+  t.true(await storeIsEmpty(w.dir));
+});
+
+test('export and remove of an unknown thumbprint, and export over an existing file, are clear errors', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const unknown = await w.a([
+    'export',
+    'deadbeefdeadbeef',
+    '--out',
+    'x.p12',
+    '--passout',
+    'file:p12pw',
+    ...w.pw,
+  ]);
+  t.is(unknown.code, 1);
+  t.regex(unknown.stderr, /no credential with thumbprint deadbeefdeadbeef/);
+  t.regex((await w.a(['remove', 'deadbeefdeadbeef'])).stderr, /no credential with thumbprint/);
+  const cred = await opensslP12(w.dir);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  await writeFile(path.join(w.dir, 'taken.p12'), 'mine');
+  const over = await w.a([
+    'export',
+    cred.fingerprint,
+    '--out',
+    'taken.p12',
+    '--passout',
+    'file:p12pw',
+    ...w.pw,
+  ]);
+  t.is(over.code, 1);
+  t.regex(over.stderr, /already exists; add --force/);
+});
+
+test('init refuses to overwrite a configuration and refuses non-URL directories', async (t) => {
+  const w = await twoEndpoints(t);
+  const again = await w.a(['init', '--directory', `file://${w.dir}/directory`]);
+  t.is(again.code, 1);
+  t.regex(again.stderr, /already exists; add --force/);
+  const bad = await w.a(['init', '--directory', 'not a url', '--force']);
+  t.is(bad.code, 2);
+});
