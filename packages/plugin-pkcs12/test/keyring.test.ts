@@ -184,3 +184,26 @@ test('a hostile wrapped key beside the real one does not block logon', async (t)
   t.deepEqual(await b.unlock('pw'), { created: false, offline: false });
   t.is(b.keyIds.length, 1);
 });
+
+test('several master keys (two first logons at once): every endpoint opens all, tokens sealed under either open', async (t) => {
+  const { MasterKeyProtector } = await import('../src/index.js');
+  const { directory, endpoint } = await setup(t);
+  const [a, b] = [endpoint('a'), endpoint('b')];
+  const results = await Promise.all([a.unlock('pw'), b.unlock('pw')]);
+  t.true(results.some((r) => r.created));
+  const c = endpoint('c');
+  await c.unlock('pw');
+  const wrapped = (await directory.readKeys()).keys.length;
+  t.is(c.keyIds.length, wrapped, 'the third endpoint holds every master key in the directory');
+  const aad = new TextEncoder().encode('aad');
+  const fromA = await new MasterKeyProtector(a).seal({
+    kind: 'cert',
+    payload: new Uint8Array([1, 2, 3]),
+    aad,
+  });
+  const fromB = await new MasterKeyProtector(b).seal({ kind: 'key', payload: new Uint8Array([4]), aad });
+  const pc = new MasterKeyProtector(c);
+  t.deepEqual(await pc.open({ kind: 'cert', sealed: fromA, aad }), new Uint8Array([1, 2, 3]));
+  t.deepEqual(await pc.open({ kind: 'key', sealed: fromB, aad }), new Uint8Array([4]));
+  await t.throwsAsync(pc.open({ kind: 'key', sealed: fromA, aad }), { code: 'E_AUTH' } as never);
+});
