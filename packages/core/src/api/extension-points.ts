@@ -176,6 +176,11 @@ export interface ContributionRequest {
   readonly policy: Readonly<Record<string, unknown>>;
   /** The user's directory store: protectors keep wrapped keys on the user's entry. Not given to directory stores. */
   readonly directory?: DirectoryStore;
+  /**
+   * The user's roaming password, when the command at hand has it (a directory store binds with it
+   * when the site uses one account password, as Windows does). Never logged, never stored.
+   */
+  readonly password?: () => Promise<string>;
 }
 
 export type ContributionFactory<T> = (request: ContributionRequest) => T | Promise<T>;

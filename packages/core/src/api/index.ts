@@ -5,6 +5,9 @@
  */
 
 export { readFileNoFollow, syncDir, writeFileAtomic } from '../fs/atomic-file.js';
+/** Validates settings against a JSON Schema (defaults applied to a copy); problems as `where: what`. */
+export { configurationValidator } from '../host/manifest.js';
+
 export * from './disposable.js';
 export * from './errors.js';
 export * from './events.js';

@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import type tls from 'node:tls';
+import { checkServerIdentity } from 'node:tls';
+import { CredroamError } from '@credroam/core/api';
+import { Client } from 'ldapts';
+import { mapLdapError } from './errors.js';
+import type { LdapSettings } from './settings.js';
+
+/** What a session needs to authenticate; secrets are fetched only when a bind happens. */
+export interface BindCredentials {
+  readonly dn: string;
+  readonly password?: () => Promise<string>;
+}
+
+/**
+ * One authenticated LDAP connection, reused, rebuilt after a failure. TLS always comes first: an
+ * `ldaps://` URL connects with TLS, an `ldap://` URL runs StartTLS, and the server's certificate is
+ * verified against the configured CA and host name before any bind. The socket factory refuses a
+ * second plain connection, so a silent reconnect can never send anything in clear.
+ */
+export class LdapSession {
+  #client: Client | undefined;
+  #connecting: Promise<Client> | undefined;
+  #failures = 0;
+  #retryAt = 0;
+
+  constructor(
+    private readonly settings: LdapSettings,
+    private readonly credentials: () => Promise<BindCredentials>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Runs `op` on an authenticated connection; a connection error drops it for the next call. */
+  async run<T>(
+    op: (client: Client) => Promise<T>,
+    where: { dn?: string; attribute?: string } = {},
+  ): Promise<T> {
+    const client = await this.#session();
+    try {
+      return await op(client);
+    } catch (error) {
+      const mapped = mapLdapError(error, { url: this.settings.url, ...where });
+      if (mapped instanceof CredroamError && mapped.code === 'E_UNREACHABLE') await this.close();
+      throw mapped;
+    }
+  }
+
+  async close(): Promise<void> {
+    const c = this.#client;
+    this.#client = undefined;
+    this.#connecting = undefined;
+    if (c) await c.unbind().catch(() => undefined);
+  }
+
+  async #session(): Promise<Client> {
+    if (this.#client?.isConnected) return this.#client;
+    if (this.#client) await this.close();
+    if (this.now() < this.#retryAt) {
+      throw new CredroamError(
+        'E_UNREACHABLE',
+        `the directory ${this.settings.url} failed recently; retrying after a pause`,
+      );
+    }
+    this.#connecting ??= this.#connect().then(
+      (c) => {
+        this.#failures = 0;
+        this.#client = c;
+        return c;
+      },
+      (error: unknown) => {
+        this.#connecting = undefined;
+        const mapped = mapLdapError(error, { url: this.settings.url });
+        if (mapped instanceof CredroamError && mapped.code === 'E_UNREACHABLE') {
+          this.#failures++;
+          // Exponential backoff with jitter, bounded (a daemon calls again; a CLI call fails fast).
+          const delay = Math.min(60_000, 250 * 2 ** Math.min(this.#failures, 8)) * (0.5 + Math.random() / 2);
+          this.#retryAt = this.now() + delay;
+        }
+        throw mapped;
+      },
+    );
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<Client> {
+    const s = this.settings;
+    const url = new URL(s.url);
+    const tlsOptions: tls.ConnectionOptions = {
+      ca: await readFile(s.caFile).catch((error: NodeJS.ErrnoException) => {
+        throw new CredroamError('E_CONFIG', `cannot read caFile ${s.caFile}: ${error.code}`);
+      }),
+      // The name the certificate must carry: the URL's host (StartTLS has no other way to know it).
+      host: url.hostname,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+      ...(s.tlsServerName
+        ? { servername: s.tlsServerName, checkServerIdentity: checkAs(s.tlsServerName) }
+        : {}),
+    };
+    if (s.bind === 'external') {
+      if (!s.clientCertFile || !s.clientKeyFile) {
+        throw new CredroamError('E_CONFIG', 'bind "external" needs clientCertFile and clientKeyFile');
+      }
+      tlsOptions.cert = await readFile(s.clientCertFile);
+      tlsOptions.key = await readFile(s.clientKeyFile);
+    }
+    const startTls = url.protocol === 'ldap:';
+    let plainSockets = 0;
+    const client = new Client({
+      url: s.url,
+      timeout: s.timeoutMs,
+      connectTimeout: s.timeoutMs,
+      ...(startTls
+        ? {
+            createConnection: ((port: number, host: string) => {
+              if (++plainSockets > 1) throw new Error('not connected: refusing to reconnect without TLS');
+              return net.connect(port, host);
+            }) as typeof net.connect,
+          }
+        : { tlsOptions }),
+    });
+    try {
+      if (startTls) await client.startTLS(tlsOptions);
+      if (s.bind === 'external') {
+        await client.bindSASL('EXTERNAL');
+      } else {
+        const { dn, password } = await this.credentials();
+        if (!password)
+          throw new CredroamError(
+            'E_CONFIG',
+            'no bind password: give bindPasswordFile or the roaming password',
+          );
+        await client.bind(dn, await password());
+      }
+      return client;
+    } catch (error) {
+      await client.unbind().catch(() => undefined);
+      throw error;
+    }
+  }
+}
+
+/** Verifies the certificate against a configured name instead of the URL's host. */
+function checkAs(name: string): (host: string, cert: tls.PeerCertificate) => Error | undefined {
+  return (_host, cert) => checkServerIdentity(name, cert);
+}

@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { CredroamError } from '@credroam/core/api';
+import { Attribute, Change } from 'ldapts';
+import type { LdapSession } from './connection.js';
+import type { LdapDirectoryStore } from './ldap-directory.js';
+import type { Profile } from './profiles.js';
+import type { LdapSettings } from './settings.js';
+
+export interface DoctorCheck {
+  readonly check: 'reachability' | 'tls' | 'bind' | 'entry' | 'schema' | 'write';
+  readonly ok: boolean;
+  readonly detail: string;
+  /** What to do about a failed check. */
+  readonly fix?: string;
+}
+
+const FIXES: Record<string, string> = {
+  E_UNREACHABLE: 'check the URL, the port and the firewall; is the server running?',
+  E_TLS_UNTRUSTED: 'set caFile to the CA that issued the server certificate',
+  E_TLS_HOSTNAME: 'connect by a name the certificate carries, or set tlsServerName',
+  E_TLS_REQUIRED: 'use ldaps:// or ldap:// (StartTLS); credroam never binds in clear',
+  E_BIND: 'check the bind DN and password (or the bind password file)',
+  E_NO_ENTRY: 'check userDn, or base and filter',
+  E_SCHEMA: 'load schema/credroam.ldif (OpenLDAP) or the AD schema extension',
+  E_ACCESS: 'give users write access to their own credroam attributes (schema/acl-example.ldif)',
+  E_CONFIG: 'fix the agent manifest',
+};
+
+/** Checks, in order, what a sync needs of the directory; stops at the first failure and says what to fix. */
+export async function doctor(
+  settings: LdapSettings,
+  session: LdapSession,
+  store: LdapDirectoryStore,
+  profile: Profile,
+): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const url = new URL(settings.url);
+  const port = Number(url.port || (url.protocol === 'ldaps:' ? 636 : 389));
+  const step = async (check: DoctorCheck['check'], work: () => Promise<string>): Promise<boolean> => {
+    try {
+      checks.push({ check, ok: true, detail: await work() });
+      return true;
+    } catch (error) {
+      const code = error instanceof CredroamError ? error.code : 'E_LDAP';
+      checks.push({
+        check,
+        ok: false,
+        detail: (error as Error).message,
+        ...(FIXES[code] ? { fix: FIXES[code] } : {}),
+      });
+      return false;
+    }
+  };
+  const ok =
+    (await step('reachability', () =>
+      tcp(url.hostname, port, settings.timeoutMs).then(() => `${url.hostname}:${port} answers`),
+    )) &&
+    (await step('tls', async () => {
+      await session
+        .run(async () => undefined)
+        .catch((error: unknown) => {
+          if (error instanceof CredroamError && error.code === 'E_BIND') return; // TLS was fine; the bind is the next check
+          throw error;
+        });
+      return `${url.protocol === 'ldaps:' ? 'TLS' : 'StartTLS'} with a certificate verified against ${settings.caFile}`;
+    })) &&
+    (await step('bind', async () => {
+      await session.run(async () => undefined);
+      return settings.bind === 'external'
+        ? 'SASL EXTERNAL with the client certificate'
+        : 'simple bind over TLS';
+    })) &&
+    (await step('entry', async () => `found ${await store.dn()}`)) &&
+    (await step('schema', async () => {
+      const names = Object.values(profile.attributes);
+      const missing = await session.run(async (c) => {
+        const root = await c.search('', {
+          scope: 'base',
+          filter: '(objectClass=*)',
+          attributes: ['subschemaSubentry'],
+        });
+        const sub = String(root.searchEntries[0]?.subschemaSubentry ?? 'cn=Subschema');
+        const schema = await c.search(sub, {
+          scope: 'base',
+          filter: '(objectClass=*)',
+          attributes: ['attributeTypes'],
+        });
+        const types = ([] as unknown[]).concat(schema.searchEntries[0]?.attributeTypes ?? []).map(String);
+        return names.filter((n) => !types.some((t) => new RegExp(`NAME (\\( )?'${n}'`, 'i').test(t)));
+      });
+      if (missing.length > 0)
+        throw new CredroamError('E_SCHEMA', `the directory does not define ${missing.join(', ')}`);
+      return `attributes ${names.join(', ')} are defined`;
+    })) &&
+    (await step('write', async () => {
+      const dn = await store.dn();
+      const probe = profile.encode(randomBytes(16), dn) as Buffer;
+      const mod = (op: 'add' | 'delete') =>
+        new Change({
+          operation: op,
+          modification: new Attribute({ type: profile.attributes.stamp, values: [probe] }),
+        });
+      await session.run((c) => c.modify(dn, [mod('add'), mod('delete')]), { dn });
+      return 'this user may write its credroam attributes';
+    }));
+  void ok;
+  return checks;
+}
+
+function tcp(host: string, port: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port, timeout: timeoutMs });
+    s.once('connect', () => {
+      s.destroy();
+      resolve();
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      reject(new CredroamError('E_UNREACHABLE', `no answer from ${host}:${port} within ${timeoutMs} ms`));
+    });
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new CredroamError('E_UNREACHABLE', `cannot reach ${host}:${port}: ${e.code}`)),
+    );
+  });
+}

@@ -1,0 +1,223 @@
+import {
+  CredroamError,
+  type DirectoryChange,
+  type DirectorySnapshot,
+  type DirectoryStore,
+  type ValueChange,
+} from '@credroam/core/api';
+import { Attribute, Change, type Client, escapeFilter } from 'ldapts';
+import type { LdapSession } from './connection.js';
+import type { Profile } from './profiles.js';
+
+type Which = 'tokens' | 'keys' | 'stamp';
+
+/**
+ * The user's entry as a DirectoryStore: tokens, wrapped keys and the change stamp are values of
+ * three multi-valued attributes. A write is one modify that deletes the exact old values and adds
+ * the new ones — the server applies all or nothing, and a value already gone fails it with
+ * noSuchAttribute (16): a ConflictError. Writes larger than `maxRequestBytes` are split; the old
+ * stamp goes in the first request and the new one in the last.
+ */
+export class LdapDirectoryStore implements DirectoryStore {
+  #dn: string | undefined;
+
+  constructor(
+    private readonly session: LdapSession,
+    private readonly profile: Profile,
+    private readonly user: {
+      readonly dn?: string;
+      readonly base?: string;
+      readonly filter?: string;
+      readonly name: string;
+    },
+    private readonly maxRequestBytes: number,
+  ) {}
+
+  /** The user's DN: configured, or found under the base by the filter with the name escaped (RFC 4515). */
+  async dn(): Promise<string> {
+    if (this.#dn) return this.#dn;
+    if (this.user.dn) {
+      this.#dn = this.user.dn;
+      return this.#dn;
+    }
+    if (!this.user.base || !this.user.filter)
+      throw new CredroamError('E_CONFIG', 'the ldap directory needs userDn, or base and filter');
+    const filter = this.user.filter.replaceAll('{user}', escapeFilter`${this.user.name}`);
+    const found = await this.session.run((c) =>
+      c.search(this.user.base!, { scope: 'sub', filter, attributes: ['1.1'], sizeLimit: 2 }),
+    );
+    if (found.searchEntries.length !== 1) {
+      throw new CredroamError(
+        'E_NO_ENTRY',
+        `${found.searchEntries.length === 0 ? 'no entry' : 'more than one entry'} for user '${this.user.name}' under ${this.user.base} (${filter})`,
+      );
+    }
+    this.#dn = found.searchEntries[0]!.dn;
+    return this.#dn;
+  }
+
+  async close(): Promise<void> {
+    await this.session.close();
+  }
+
+  async readStamp(): Promise<readonly Uint8Array[]> {
+    return (await this.#read(['stamp'])).stamp;
+  }
+
+  async read(): Promise<DirectorySnapshot> {
+    const r = await this.#read(['stamp', 'tokens', 'keys']);
+    return { stamp: r.stamp, tokens: r.tokens, keys: r.keys };
+  }
+
+  async readKeys(): Promise<Pick<DirectorySnapshot, 'stamp' | 'keys'>> {
+    const r = await this.#read(['stamp', 'keys']);
+    return { stamp: r.stamp, keys: r.keys };
+  }
+
+  async write(change: DirectoryChange): Promise<void> {
+    const dn = await this.dn();
+    const a = this.profile.attributes;
+    const encode = (v: Uint8Array) => this.profile.encode(v, dn);
+    const size = (v: Uint8Array) => v.length * (this.profile.textual ? 2 : 1) + dn.length + 16;
+    const groups: Array<{ attr: string; op: 'add' | 'delete'; values: Uint8Array[] }> = [];
+    const push = (attr: string, c: ValueChange | undefined) => {
+      if (!c) return;
+      if (c.remove.length > 0) groups.push({ attr, op: 'delete', values: [...c.remove] });
+      if (c.add.length > 0) groups.push({ attr, op: 'add', values: [...c.add] });
+    };
+    // First request: the old stamp (the compare-and-swap guard) and every delete; then adds.
+    if (change.stamp.remove.length > 0)
+      groups.push({ attr: a.stamp, op: 'delete', values: [...change.stamp.remove] });
+    push(a.tokens, change.tokens && { remove: change.tokens.remove, add: [] });
+    push(a.keys, change.keys && { remove: change.keys.remove, add: [] });
+    push(a.tokens, change.tokens && { remove: [], add: change.tokens.add });
+    push(a.keys, change.keys && { remove: [], add: change.keys.add });
+    const requests: Change[][] = [[]];
+    let bytes = 0;
+    for (const g of groups) {
+      let batch: Uint8Array[] = [];
+      const flush = () => {
+        if (batch.length === 0) return;
+        requests.at(-1)!.push(
+          new Change({
+            operation: g.op,
+            modification: new Attribute({ type: g.attr, values: batch.map(encode) as Buffer[] }),
+          }),
+        );
+        batch = [];
+      };
+      for (const v of g.values) {
+        if (bytes + size(v) > this.maxRequestBytes && (bytes > 0 || batch.length > 0)) {
+          flush();
+          if (g.op === 'delete') {
+            throw new CredroamError(
+              'E_TOO_LARGE',
+              `the values to remove in one write exceed ${this.maxRequestBytes} bytes`,
+            );
+          }
+          requests.push([]);
+          bytes = 0;
+        }
+        batch.push(v);
+        bytes += size(v);
+      }
+      flush();
+    }
+    if (change.stamp.add.length > 0) {
+      requests.at(-1)!.push(
+        new Change({
+          operation: 'add',
+          modification: new Attribute({ type: a.stamp, values: change.stamp.add.map(encode) as Buffer[] }),
+        }),
+      );
+    }
+    for (const changes of requests) {
+      if (changes.length === 0) continue;
+      await this.#modify(dn, changes);
+    }
+  }
+
+  /** A modify; the first one on an entry without the credroamUser class adds the class too. */
+  async #modify(dn: string, changes: Change[]): Promise<void> {
+    try {
+      await this.session.run((c) => c.modify(dn, changes), { dn });
+    } catch (error) {
+      if (!(error instanceof CredroamError) || error.code !== 'E_SCHEMA' || this.profile.textual) throw error;
+      const withClass = [
+        new Change({
+          operation: 'add',
+          modification: new Attribute({ type: 'objectClass', values: ['credroamUser'] }),
+        }),
+        ...changes,
+      ];
+      await this.session.run((c) => c.modify(dn, withClass), { dn });
+    }
+  }
+
+  async #read(which: readonly Which[]): Promise<Record<Which, Uint8Array[]>> {
+    const dn = await this.dn();
+    const names = which.map((w) => this.profile.attributes[w]);
+    const out: Record<Which, Uint8Array[]> = { stamp: [], tokens: [], keys: [] };
+    const entry = await this.session.run((c) => searchBase(c, dn, names, this.profile.textual), { dn });
+    for (const w of which) {
+      for (const raw of entry.get(this.profile.attributes[w].toLowerCase()) ?? []) {
+        const v = this.profile.decode(raw);
+        if (v) out[w].push(v);
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Reads attributes of one entry as binary values, past per-attribute value limits: when the
+ * server answers with `attr;range=0-1499` (Active Directory), the next range is asked for until
+ * the last (`;range=N-*`).
+ */
+async function searchBase(
+  client: Client,
+  dn: string,
+  attributes: string[],
+  textual: boolean,
+): Promise<Map<string, Array<Buffer | string>>> {
+  const values = new Map<string, Array<Buffer | string>>();
+  let pending = attributes.map((a) => ({ name: a, request: a }));
+  while (pending.length > 0) {
+    const requested = pending.map((p) => p.request);
+    const { searchEntries } = await client.search(dn, {
+      scope: 'base',
+      filter: '(objectClass=*)',
+      attributes: requested,
+      explicitBufferAttributes: textual ? [] : collectNames(requested),
+    });
+    const entry = searchEntries[0];
+    if (!entry) throw Object.assign(new Error('no such entry'), { code: 32 });
+    const next: typeof pending = [];
+    for (const p of pending) {
+      const base = p.name.toLowerCase();
+      for (const [key, raw] of Object.entries(entry)) {
+        const k = key.toLowerCase();
+        if (k !== base && !k.startsWith(`${base};range=`)) continue;
+        const list = Array.isArray(raw) ? raw : [raw];
+        values.set(base, [...(values.get(base) ?? []), ...(list as Array<Buffer | string>)]);
+        const range = /;range=(\d+)-(\d+|\*)$/.exec(k);
+        if (range && range[2] !== '*')
+          next.push({ name: p.name, request: `${p.name};range=${Number(range[2]) + 1}-*` });
+      }
+    }
+    pending = next;
+  }
+  return values;
+}
+
+/** `explicitBufferAttributes` matches attribute names exactly (case-sensitive) as they come back. */
+function collectNames(requested: string[]): string[] {
+  const out = new Set<string>();
+  for (const r of requested) {
+    const base = r.split(';')[0]!;
+    out.add(r);
+    out.add(base);
+    out.add(base.toLowerCase());
+  }
+  return [...out];
+}

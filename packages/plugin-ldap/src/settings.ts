@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { CredroamError } from '@credroam/core/api';
+
+/** The `directory.settings` of the ldap contribution in the agent manifest. */
+export interface LdapSettings {
+  /** `ldaps://host:port` (TLS from the start) or `ldap://host:port` (StartTLS before anything else). */
+  readonly url: string;
+  /** PEM file of the CA(s) that issued the server's certificate. Required: no implicit trust. */
+  readonly caFile: string;
+  /** The name to verify the server's certificate against, when it differs from the URL's host. */
+  readonly tlsServerName?: string;
+  /** The user's entry; else found under `base` with `filter` (`{user}` is replaced, escaped). */
+  readonly userDn?: string;
+  readonly base?: string;
+  readonly filter?: string;
+  /** `simple` (as `bindDn`, default the user's entry) or `external` (SASL EXTERNAL with a client certificate). */
+  readonly bind: 'simple' | 'external';
+  readonly bindDn?: string;
+  /** File with the bind password; without it the roaming password is used (one account password). */
+  readonly bindPasswordFile?: string;
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
+  readonly profile: 'openldap' | 'ad';
+  /** Attribute names, when a site's schema differs from the profile's. */
+  readonly attributes?: { readonly tokens?: string; readonly keys?: string; readonly stamp?: string };
+  readonly timeoutMs: number;
+  /** The largest modify request sent at once; larger writes are split (slapd's default limit is 4 MiB). */
+  readonly maxRequestBytes: number;
+}
+
+export const LDAP_SETTINGS_SCHEMA = {
+  type: 'object',
+  required: ['url', 'caFile'],
+  additionalProperties: false,
+  properties: {
+    url: { type: 'string', pattern: '^ldaps?://[^/?#]+/?$' },
+    caFile: { type: 'string', minLength: 1 },
+    tlsServerName: { type: 'string', minLength: 1 },
+    userDn: { type: 'string', minLength: 1 },
+    base: { type: 'string', minLength: 1 },
+    filter: { type: 'string', minLength: 1 },
+    bind: { enum: ['simple', 'external'], default: 'simple' },
+    bindDn: { type: 'string', minLength: 1 },
+    bindPasswordFile: { type: 'string', minLength: 1 },
+    clientCertFile: { type: 'string', minLength: 1 },
+    clientKeyFile: { type: 'string', minLength: 1 },
+    profile: { enum: ['openldap', 'ad'], default: 'openldap' },
+    attributes: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { tokens: { type: 'string' }, keys: { type: 'string' }, stamp: { type: 'string' } },
+    },
+    timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 15_000 },
+    maxRequestBytes: { type: 'integer', minimum: 65_536, maximum: 16_000_000, default: 4_000_000 },
+  },
+} as const;
+
+export async function readPasswordFile(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new CredroamError(
+      'E_SECRET',
+      `cannot read the bind password file ${file}: ${(error as NodeJS.ErrnoException).code}`,
+    );
+  }
+}

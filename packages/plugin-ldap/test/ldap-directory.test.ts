@@ -1,0 +1,189 @@
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { ConflictError } from '@credroam/core/api';
+import test from 'ava';
+import { makeClientCert, makeTls, type Slapd, SUFFIX, startProviders, userDn } from './support/slapd.js';
+import { dec, enc, storeFor } from './support/stores.js';
+
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory'];
+let server: Slapd;
+let stop: () => Promise<void>;
+
+test.before(async () => {
+  const started = await startProviders(1, { users: USERS });
+  server = started.servers[0]!;
+  stop = started.stop;
+});
+test.after.always(async () => {
+  await stop?.();
+});
+
+test('values round-trip as binary; a write deletes exact values and adds new ones in one modify', async (t) => {
+  const s = storeFor(server, 'alice');
+  t.teardown(() => s.close());
+  const binary = new Uint8Array([0, 255, 10, 13, 0x80, 0xc3]);
+  await s.write({
+    tokens: { remove: [], add: [binary, enc('t2')] },
+    keys: { remove: [], add: [enc('k1')] },
+    stamp: { remove: [], add: [enc('s1')] },
+  });
+  let snap = await s.read();
+  t.deepEqual(
+    snap.tokens.map((v) => Buffer.from(v).toString('hex')).sort(),
+    [Buffer.from(binary).toString('hex'), Buffer.from('t2').toString('hex')].sort(),
+  );
+  t.deepEqual(dec(snap.keys), ['k1']);
+  await s.write({
+    tokens: { remove: [binary], add: [enc('t3')] },
+    stamp: { remove: [enc('s1')], add: [enc('s2')] },
+  });
+  snap = await s.read();
+  t.deepEqual(dec(snap.tokens), ['t2', 't3']);
+  t.deepEqual(dec(snap.stamp), ['s2']);
+  t.deepEqual(dec(await s.readStamp()), ['s2']);
+  t.deepEqual(dec((await s.readKeys()).keys), ['k1']);
+});
+
+test('compare-and-swap: a value to remove that is gone fails with ConflictError (code 16) and applies nothing', async (t) => {
+  const s = storeFor(server, 'bob');
+  t.teardown(() => s.close());
+  await s.write({ tokens: { remove: [], add: [enc('t1')] }, stamp: { remove: [], add: [enc('s1')] } });
+  const error = await t.throwsAsync(
+    s.write({
+      tokens: { remove: [enc('t1')], add: [enc('t2')] },
+      stamp: { remove: [enc('stale')], add: [enc('s9')] },
+    }),
+  );
+  t.true(error instanceof ConflictError);
+  const snap = await s.read();
+  t.deepEqual(dec(snap.tokens), ['t1']);
+  t.deepEqual(dec(snap.stamp), ['s1']);
+});
+
+test('a large first upload is split into bounded modifies, the new stamp in the last', async (t) => {
+  const s = storeFor(server, 'carol', { maxRequestBytes: 70_000 });
+  t.teardown(() => s.close());
+  const values = Array.from({ length: 60 }, (_, i) => new Uint8Array(3000).fill(i));
+  await s.write({ tokens: { remove: [], add: values }, stamp: { remove: [], add: [enc('s1')] } });
+  const snap = await s.read();
+  t.is(snap.tokens.length, 60);
+  t.deepEqual(dec(snap.stamp), ['s1']);
+  const log = await readFile(server.log, 'utf8');
+  const mods = log.split('\n').filter((l) => l.includes(`MOD dn="${userDn('carol')}"`)).length;
+  t.true(mods >= 3, `${mods} modifies`);
+});
+
+test('a user writes only their own roaming attributes: writing another user’s entry is refused (ACL)', async (t) => {
+  const s = storeFor(server, 'dave', { bindAs: 'mallory' });
+  t.teardown(() => s.close());
+  await t.throwsAsync(
+    s.write({ tokens: { remove: [], add: [enc('planted')] }, stamp: { remove: [], add: [enc('x')] } }),
+    {
+      code: 'E_ACCESS',
+      message: /no permission to write the credroam attributes/,
+    } as never,
+  );
+  t.deepEqual((await s.read()).tokens, [], 'and cannot read them either');
+});
+
+test('an untrusted certificate is refused before any bind', async (t) => {
+  const other = await makeTls(`${server.dir}/other-ca`);
+  const s = storeFor(server, 'erin', { caFile: other.ca });
+  t.teardown(() => s.close());
+  await t.throwsAsync(s.read(), { code: 'E_TLS_UNTRUSTED', message: /not trusted.*check caFile/ } as never);
+  const starttls = storeFor(server, 'erin', { caFile: other.ca, url: server.ldapUrl });
+  t.teardown(() => starttls.close());
+  await t.throwsAsync(starttls.read(), { code: 'E_TLS_UNTRUSTED' } as never);
+});
+
+test('a certificate for another host name is refused', async (t) => {
+  const s = storeFor(server, 'erin', { tlsServerName: 'ldap.elsewhere.test' });
+  t.teardown(() => s.close());
+  await t.throwsAsync(s.read(), { code: 'E_TLS_HOSTNAME' } as never);
+  const right = storeFor(server, 'erin', { tlsServerName: 'ldap.test' });
+  t.teardown(() => right.close());
+  t.deepEqual((await right.read()).tokens, []);
+});
+
+test('a refused bind, a missing entry and an unknown attribute each have their own clear error', async (t) => {
+  const wrong = storeFor(server, 'frank', { password: 'not it' });
+  t.teardown(() => wrong.close());
+  await t.throwsAsync(wrong.read(), { code: 'E_BIND', message: /refused the bind/ } as never);
+  const missing = storeFor(server, 'frank', { userDn: `uid=nobody,ou=people,${SUFFIX}` });
+  t.teardown(() => missing.close());
+  await t.throwsAsync(missing.read(), { code: 'E_NO_ENTRY' } as never);
+  const schema = storeFor(server, 'frank', { attributes: { tokens: 'credroamNoSuchAttribute' } });
+  t.teardown(() => schema.close());
+  await t.throwsAsync(
+    schema.write({ tokens: { remove: [], add: [enc('x')] }, stamp: { remove: [], add: [enc('s')] } }),
+    {
+      code: 'E_SCHEMA',
+    } as never,
+  );
+});
+
+test('the user is found by base and filter, with the name escaped (RFC 4515)', async (t) => {
+  const byFilter = storeFor(server, 'grace', { base: `ou=people,${SUFFIX}`, filter: '(uid={user})' });
+  t.teardown(() => byFilter.close());
+  t.is(await byFilter.dn(), userDn('grace'));
+  const injected = storeFor(server, '*)(uid=grace', {
+    base: `ou=people,${SUFFIX}`,
+    filter: '(uid={user})',
+    bindAs: 'grace',
+  });
+  t.teardown(() => injected.close());
+  await t.throwsAsync(injected.dn(), {
+    code: 'E_NO_ENTRY',
+    message: /\(uid=\\2a\\29\\28uid=grace\)/,
+  } as never);
+});
+
+test('SASL EXTERNAL with a client certificate binds as the user', async (t) => {
+  const client = await makeClientCert(server.tls, 'heidi');
+  const s = storeFor(server, 'heidi', {
+    bind: 'external',
+    clientCertFile: client.cert,
+    clientKeyFile: client.key,
+  });
+  t.teardown(() => s.close());
+  await s.write({
+    tokens: { remove: [], add: [enc('by certificate')] },
+    stamp: { remove: [], add: [enc('s1')] },
+  });
+  t.deepEqual(dec((await s.read()).tokens), ['by certificate']);
+});
+
+test('over ldap:// nothing but StartTLS is sent in clear: a server without TLS never sees the bind', async (t) => {
+  const received: Buffer[] = [];
+  const fake = net.createServer((socket) => {
+    socket.on('data', (d) => {
+      received.push(d);
+      socket.destroy(); // no StartTLS answer: the client must give up, not fall back
+    });
+  });
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => fake.close(() => r())));
+  const port = (fake.address() as net.AddressInfo).port;
+  const s = storeFor(server, 'ivan', { url: `ldap://127.0.0.1:${port}`, password: 'THE-SECRET-PASSWORD' });
+  t.teardown(() => s.close());
+  await t.throwsAsync(s.read());
+  const all = Buffer.concat(received);
+  t.true(all.includes(Buffer.from('1.3.6.1.4.1.1466.20037')), 'the first thing sent is the StartTLS request');
+  t.false(all.includes(Buffer.from('THE-SECRET-PASSWORD')));
+  t.false(all.includes(Buffer.from(userDn('ivan'))));
+});
+
+test('server gone: a clear unreachable error; when it is back, the next call reconnects (TLS and bind again)', async (t) => {
+  const { startProviders: start } = await import('./support/slapd.js');
+  const own = await start(1, { users: ['judy'] });
+  t.teardown(() => own.stop());
+  const s = storeFor(own.servers[0]!, 'judy');
+  t.teardown(() => s.close());
+  await s.write({ tokens: { remove: [], add: [enc('t1')] }, stamp: { remove: [], add: [enc('s1')] } });
+  await own.servers[0]!.stop();
+  await t.throwsAsync(s.read(), { code: 'E_UNREACHABLE' } as never);
+  const again = await own.servers[0]!.restart();
+  t.teardown(() => again.stop());
+  await new Promise((r) => setTimeout(r, 600)); // past the first backoff pause
+  t.deepEqual(dec((await s.read()).tokens), ['t1']);
+});

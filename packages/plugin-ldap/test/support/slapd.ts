@@ -1,0 +1,423 @@
+/**
+ * Real OpenLDAP servers for tests and benchmarks: a private cn=config instance under a temporary
+ * folder, TLS with a certificate made here by openssl for 127.0.0.1, listening on 127.0.0.1 only on
+ * ports picked here, stopped by its own process id. `startProviders(2)` starts two providers that
+ * replicate with delta-syncrepl (accesslog), as a multi-server site runs them.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const SCHEMA = fileURLToPath(new URL('../../../schema/credroam.ldif', import.meta.url));
+export const SUFFIX = 'dc=example,dc=org';
+export const ADMIN_DN = `cn=admin,${SUFFIX}`;
+export const ADMIN_PASSWORD = 'admin secret';
+export const userDn = (uid: string) => `uid=${uid},ou=people,${SUFFIX}`;
+
+export interface TlsFiles {
+  readonly dir: string;
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A CA and a server certificate for IP 127.0.0.1 (and the name ldap.test). */
+export async function makeTls(dir: string): Promise<TlsFiles> {
+  await mkdir(dir, { recursive: true });
+  const o = (args: string[]) => run('openssl', args, { cwd: dir });
+  await o([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=credroam test CA',
+  ]);
+  await o([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=ldap.test',
+  ]);
+  await writeFile(
+    path.join(dir, 'ext.cnf'),
+    'subjectAltName=IP:127.0.0.1,DNS:ldap.test\nextendedKeyUsage=serverAuth\n',
+  );
+  await o([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  ]);
+  return {
+    dir,
+    ca: path.join(dir, 'ca.crt'),
+    cert: path.join(dir, 'server.crt'),
+    key: path.join(dir, 'server.key'),
+  };
+}
+
+/** A client certificate (for SASL EXTERNAL) whose subject `CN=<uid>` maps to that user's entry. */
+export async function makeClientCert(tls: TlsFiles, uid: string): Promise<{ cert: string; key: string }> {
+  const o = (args: string[]) => run('openssl', args, { cwd: tls.dir });
+  await o([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${uid}.key`,
+    '-out',
+    `${uid}.csr`,
+    '-subj',
+    `/CN=${uid}`,
+  ]);
+  await writeFile(path.join(tls.dir, 'client.cnf'), 'extendedKeyUsage=clientAuth\n');
+  await o([
+    'x509',
+    '-req',
+    '-in',
+    `${uid}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${uid}.crt`,
+    '-days',
+    '2',
+    '-extfile',
+    'client.cnf',
+  ]);
+  return { cert: path.join(tls.dir, `${uid}.crt`), key: path.join(tls.dir, `${uid}.key`) };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, log: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error(`slapd exited with ${child.exitCode}:\n${await readFile(log, 'utf8').catch(() => '')}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`slapd did not listen on ${port} within 10 s`);
+}
+
+export interface Slapd {
+  readonly dir: string;
+  readonly tls: TlsFiles;
+  readonly ldapUrl: string;
+  readonly ldapsUrl: string;
+  readonly pid: number;
+  /** slapd's own `stats` log: one line per connection event and operation. */
+  readonly log: string;
+  stop(): Promise<void>;
+  /** Starts it again on the same ports and data (after `stop`). */
+  restart(): Promise<Slapd>;
+}
+
+interface ServerPlan {
+  readonly id: number;
+  readonly dir: string;
+  readonly ldapPort: number;
+  readonly ldapsPort: number;
+}
+
+function configLdif(s: ServerPlan, tls: TlsFiles, peers: readonly ServerPlan[]): string {
+  const replicating = peers.length > 0;
+  const syncrepl = peers.map(
+    (p, i) =>
+      `olcSyncrepl: rid=${String(100 + i).padStart(3, '0')} provider=ldaps://127.0.0.1:${p.ldapsPort} bindmethod=simple ` +
+      `binddn="${ADMIN_DN}" credentials="${ADMIN_PASSWORD}" searchbase="${SUFFIX}" logbase="cn=accesslog" ` +
+      `logfilter="(&(objectClass=auditWriteObject)(reqResult=0))" schemachecking=on type=refreshAndPersist ` +
+      `retry="1 +" syncdata=accesslog tls_cacert=${tls.ca} tls_reqcert=demand`,
+  );
+  const main = replicating ? 2 : 1;
+  return `dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: ${s.dir}/slapd.pid
+olcTLSCACertificateFile: ${tls.ca}
+olcTLSCertificateFile: ${tls.cert}
+olcTLSCertificateKeyFile: ${tls.key}
+olcTLSVerifyClient: try
+olcSockbufMaxIncomingAuth: 16777215
+olcLogLevel: stats
+olcAuthzRegexp: {0}"^cn=([^,]+)$" "uid=$1,ou=people,${SUFFIX}"
+${replicating ? `olcServerID: ${s.id}` : ''}
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+${replicating ? 'olcModuleLoad: syncprov\nolcModuleLoad: accesslog' : ''}
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file:///etc/ldap/schema/core.ldif
+include: file:///etc/ldap/schema/cosine.ldif
+include: file:///etc/ldap/schema/inetorgperson.ldif
+include: file://${SCHEMA}
+
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+olcSizeLimit: unlimited
+
+dn: olcDatabase={0}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {0}config
+olcAccess: {0}to * by * none
+${
+  replicating
+    ? `
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcDbDirectory: ${s.dir}/accesslog
+olcSuffix: cn=accesslog
+olcRootDN: ${ADMIN_DN}
+olcDbIndex: default eq
+olcDbIndex: entryCSN,objectClass,reqEnd,reqResult,reqStart,reqDN
+olcDbMaxSize: 4294967296
+
+dn: olcOverlay=syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: syncprov
+olcSpNoPresent: TRUE
+olcSpReloadHint: TRUE
+`
+    : ''
+}
+dn: olcDatabase={${main}}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {${main}}mdb
+olcDbDirectory: ${s.dir}/data
+olcSuffix: ${SUFFIX}
+olcRootDN: ${ADMIN_DN}
+olcRootPW: ${ADMIN_PASSWORD}
+olcDbMaxSize: 4294967296
+olcDbIndex: objectClass eq
+olcDbIndex: uid eq
+olcDbIndex: entryCSN,entryUUID eq
+olcLimits: dn.exact="${ADMIN_DN}" time=unlimited size=unlimited
+olcAccess: {0}to attrs=credroamToken,credroamKey,credroamStamp by self write by dn.exact="${ADMIN_DN}" write by * none
+olcAccess: {1}to attrs=objectClass val=credroamUser by self write by dn.exact="${ADMIN_DN}" write by users read by * none
+olcAccess: {2}to attrs=userPassword by self =w by anonymous auth by * none
+olcAccess: {3}to * by self read by dn.exact="${ADMIN_DN}" write by users read by * none
+${syncrepl.join('\n')}
+${replicating ? 'olcMultiProvider: TRUE' : ''}
+${
+  replicating
+    ? `
+dn: olcOverlay=syncprov,olcDatabase={${main}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: syncprov
+
+dn: olcOverlay=accesslog,olcDatabase={${main}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcAccessLogConfig
+olcOverlay: accesslog
+olcAccessLogDB: cn=accesslog
+olcAccessLogOps: writes
+olcAccessLogSuccess: TRUE
+olcAccessLogPurge: 07+00:00 01+00:00
+`
+    : ''
+}`;
+}
+
+const usersLdif = (users: readonly string[], passwords: Readonly<Record<string, string>>) => `dn: ${SUFFIX}
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: ou=people,${SUFFIX}
+objectClass: organizationalUnit
+ou: people
+${users
+  .map(
+    (u) => `
+dn: ${userDn(u)}
+objectClass: inetOrgPerson
+uid: ${u}
+cn: ${u}
+sn: ${u}
+userPassword: ${passwords[u] ?? `${u} password`}
+`,
+  )
+  .join('')}`;
+
+async function prepare(
+  s: ServerPlan,
+  tls: TlsFiles,
+  peers: readonly ServerPlan[],
+  data: string | undefined,
+): Promise<void> {
+  for (const d of ['config', 'data', 'accesslog']) await mkdir(path.join(s.dir, d), { recursive: true });
+  await writeFile(path.join(s.dir, 'config.ldif'), configLdif(s, tls, peers));
+  await run('slapadd', ['-n', '0', '-F', path.join(s.dir, 'config'), '-l', path.join(s.dir, 'config.ldif')]);
+  if (data !== undefined) {
+    await writeFile(path.join(s.dir, 'data.ldif'), data);
+    await run('slapadd', [
+      '-F',
+      path.join(s.dir, 'config'),
+      '-b',
+      SUFFIX,
+      '-l',
+      path.join(s.dir, 'data.ldif'),
+      ...(peers.length ? ['-w'] : []),
+    ]);
+  }
+}
+
+async function launch(s: ServerPlan, tls: TlsFiles): Promise<Slapd> {
+  const log = path.join(s.dir, 'slapd.log');
+  const out = createWriteStream(log);
+  const child = spawn(
+    'slapd',
+    [
+      '-d',
+      'stats',
+      '-F',
+      path.join(s.dir, 'config'),
+      '-h',
+      `ldap://127.0.0.1:${s.ldapPort}/ ldaps://127.0.0.1:${s.ldapsPort}/`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  await waitForPort(s.ldapsPort, child, log);
+  const pid = child.pid!;
+  return {
+    dir: s.dir,
+    tls,
+    ldapUrl: `ldap://127.0.0.1:${s.ldapPort}`,
+    ldapsUrl: `ldaps://127.0.0.1:${s.ldapsPort}`,
+    pid,
+    log,
+    restart: () => launch(s, tls),
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      process.kill(pid, 'SIGTERM');
+      const timer = setTimeout(() => child.exitCode === null && process.kill(pid, 'SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+      out.end();
+    },
+  };
+}
+
+export interface StartOptions {
+  readonly users?: readonly string[];
+  readonly passwords?: Readonly<Record<string, string>>;
+}
+
+/** One or more providers; with two or more, they replicate with delta-syncrepl. */
+export async function startProviders(
+  count: number,
+  options: StartOptions = {},
+): Promise<{ servers: Slapd[]; stop(): Promise<void> }> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'credroam-slapd-'));
+  const tls = await makeTls(path.join(root, 'tls'));
+  const plans: ServerPlan[] = [];
+  for (let i = 0; i < count; i++) {
+    plans.push({
+      id: i + 1,
+      dir: path.join(root, `s${i + 1}`),
+      ldapPort: await freePort(),
+      ldapsPort: await freePort(),
+    });
+  }
+  const data = usersLdif(options.users ?? ['alice', 'bob'], options.passwords ?? {});
+  for (const [i, p] of plans.entries()) {
+    await prepare(
+      p,
+      tls,
+      count > 1 ? plans.filter((q) => q !== p) : [],
+      i === 0 ? data : count > 1 ? undefined : data,
+    );
+  }
+  const servers: Slapd[] = [];
+  try {
+    for (const p of plans) servers.push(await launch(p, tls));
+  } catch (error) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw error;
+  }
+  return {
+    servers,
+    async stop() {
+      await Promise.all(servers.map((s) => s.stop()));
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
