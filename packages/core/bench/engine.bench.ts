@@ -21,8 +21,7 @@ import {
   planSync,
   type TokenVersion,
 } from '../src/index.js';
-import { makeEngine } from '../test/support/engine-harness.js';
-import { MemoryLocalStore, ReplicatedDirectory } from '../test/support/memory-stores.js';
+import { MemoryLocalStore, makeEngine, ReplicatedDirectory } from '../src/testing/index.js';
 
 const hex = (n: number) => createHash('sha256').update(String(n)).digest('hex');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -1,8 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
+import { MemoryLocalStore, makeEngine, ReplicatedDirectory } from '../../src/testing/index.js';
 import { command, run } from '../support/convergence-world.js';
-import { makeEngine } from '../support/engine-harness.js';
-import { MemoryLocalStore, ReplicatedDirectory } from '../support/memory-stores.js';
 
 /**
  * N endpoints of one user, two directory servers that replicate with delay, value by value (as

@@ -10,14 +10,15 @@ import {
   type TokenKind,
   tokenKey,
 } from '../../src/index.js';
-import { makeEngine, SHARED_PROTECTOR } from '../support/engine-harness.js';
 import {
   FakeInspector,
   fakeContent,
   MemoryLocalStore,
+  makeEngine,
   ReplicatedDirectory,
+  SHARED_PROTECTOR,
   type TestProtector,
-} from '../support/memory-stores.js';
+} from '../../src/testing/index.js';
 
 function world() {
   const clock = { now: 1_700_000_000_000 };

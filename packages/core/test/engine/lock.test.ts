@@ -5,8 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { FileUserLock, InProcessLock } from '../../src/index.js';
-import { makeEngine } from '../support/engine-harness.js';
-import { MemoryLocalStore, ReplicatedDirectory } from '../support/memory-stores.js';
+import { MemoryLocalStore, makeEngine, ReplicatedDirectory } from '../../src/testing/index.js';
 import { tempDir } from '../support/temp.js';
 
 const run = promisify(execFile);

@@ -1,7 +1,6 @@
 import test from 'ava';
 import { EventId, type LocalItem, TokenFlag, tokenKey } from '../../src/index.js';
-import { makeEngine } from '../support/engine-harness.js';
-import { MemoryLocalStore, ReplicatedDirectory } from '../support/memory-stores.js';
+import { MemoryLocalStore, makeEngine, ReplicatedDirectory } from '../../src/testing/index.js';
 
 /** A world with one directory server, a shared clock and endpoints of user alice. */
 function world() {

@@ -6,8 +6,7 @@ import {
   type TokenKind,
   versionHash,
 } from '../../src/index.js';
-import { makeEngine } from './engine-harness.js';
-import { MemoryLocalStore, ReplicatedDirectory } from './memory-stores.js';
+import { MemoryLocalStore, makeEngine, ReplicatedDirectory } from '../../src/testing/index.js';
 
 const ENDPOINTS = 3;
 const REPLICAS = 2;

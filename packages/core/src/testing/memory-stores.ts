@@ -14,7 +14,7 @@ import {
   type TokenProtector,
   type UnreadableItem,
   type ValueChange,
-} from '../../src/index.js';
+} from '../index.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 const b64 = (v: Uint8Array): string => Buffer.from(v).toString('base64');

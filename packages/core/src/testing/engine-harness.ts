@@ -16,7 +16,7 @@ import {
   SyncStateStore,
   TokenProtector,
   UserLock,
-} from '../../src/index.js';
+} from '../index.js';
 import { FakeInspector, TestProtector } from './memory-stores.js';
 
 export interface EngineParts {

@@ -1,0 +1,8 @@
+/**
+ * A test kit for credroam plugin authors (and credroam's own tests): in-memory stores, a test
+ * protector, a fake content inspector for synthetic credentials, replicating in-memory directory
+ * servers, and `makeEngine`, which composes a SyncEngine through the container as the agent does.
+ * Not for production use.
+ */
+export * from './engine-harness.js';
+export * from './memory-stores.js';
