@@ -199,7 +199,7 @@ olcTLSCertificateFile: ${tls.cert}
 olcTLSCertificateKeyFile: ${tls.key}
 olcTLSVerifyClient: try
 olcSockbufMaxIncomingAuth: 16777215
-olcLogLevel: stats
+olcLogLevel: stats sync
 olcAuthzRegexp: {0}"^cn=([^,]+)$" "uid=$1,ou=people,${SUFFIX}"
 ${replicating ? `olcServerID: ${s.id}` : ''}
 
@@ -376,6 +376,25 @@ async function launch(s: ServerPlan, tls: TlsFiles): Promise<Slapd> {
   };
 }
 
+/**
+ * Waits until every provider serves a delta-syncrepl consumer search from each peer (a consumer
+ * that started before its peer listened retries after a second).
+ */
+async function replicationEstablished(servers: readonly Slapd[]): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const counts = await Promise.all(
+      servers.map(
+        async (s) => ((await readFile(s.log, 'utf8')).match(/SRCH base="cn=accesslog"/g) ?? []).length,
+      ),
+    );
+    if (counts.every((c) => c >= servers.length - 1)) return;
+    if (Date.now() > deadline)
+      throw new Error(`replication did not start within 15 s (${counts.join(', ')})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export interface StartOptions {
   readonly users?: readonly string[];
   readonly passwords?: Readonly<Record<string, string>>;
@@ -397,18 +416,24 @@ export async function startProviders(
       ldapsPort: await freePort(),
     });
   }
-  const data = usersLdif(options.users ?? ['alice', 'bob'], options.passwords ?? {});
+  let data = usersLdif(options.users ?? ['alice', 'bob'], options.passwords ?? {});
   for (const [i, p] of plans.entries()) {
-    await prepare(
-      p,
-      tls,
-      count > 1 ? plans.filter((q) => q !== p) : [],
-      i === 0 ? data : count > 1 ? undefined : data,
-    );
+    await prepare(p, tls, count > 1 ? plans.filter((q) => q !== p) : [], data);
+    if (i === 0 && count > 1) {
+      // Every provider starts from the very same entries (same entryUUID and entryCSN, via
+      // slapcat): a consumer with nothing to catch up on starts in delta mode at once, rather
+      // than with a full refresh in plain syncrepl mode, which diverges under conflicting writes.
+      data = (
+        await run('slapcat', ['-F', path.join(p.dir, 'config'), '-b', SUFFIX], {
+          maxBuffer: 64 * 1024 * 1024,
+        })
+      ).stdout;
+    }
   }
   const servers: Slapd[] = [];
   try {
     for (const p of plans) servers.push(await launch(p, tls));
+    if (count > 1) await replicationEstablished(servers);
   } catch (error) {
     await Promise.all(servers.map((s) => s.stop()));
     throw error;
