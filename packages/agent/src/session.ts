@@ -68,13 +68,21 @@ export async function loadPolicy(config: AgentConfig): Promise<SitePolicy> {
  * The composition root: loads the plugins, builds the selected directory, protector and local
  * store through their contributions, and the engine through the DI container.
  */
-export async function openSession(config: AgentConfig, log: EventLog): Promise<Session> {
+export async function openSession(
+  config: AgentConfig,
+  log: EventLog,
+  options: { readonly password?: () => Promise<string> } = {},
+): Promise<Session> {
   await mkdir(config.home, { recursive: true, mode: 0o700 });
   const policy = await loadPolicy(config);
   const host = await createHost(config, log);
   try {
     await host.start();
-    const base = { user: config.user, home: config.home };
+    const base = {
+      user: config.user,
+      home: config.home,
+      ...(options.password ? { password: options.password } : {}),
+    };
     const directory = await (await host.contribution(DirectoryStore, config.directory.use))({
       ...base,
       settings: config.directory.settings,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { ConflictError } from '@credroam/core/api';
 import test from 'ava';
-import { makeClientCert, makeTls, type Slapd, SUFFIX, startProviders, userDn } from './support/slapd.js';
+import { makeClientCert, makeTls, type Slapd, SUFFIX, startProviders, userDn } from '../src/testing/slapd.js';
 import { dec, enc, storeFor } from './support/stores.js';
 
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory'];
@@ -174,7 +174,7 @@ test('over ldap:// nothing but StartTLS is sent in clear: a server without TLS n
 });
 
 test('server gone: a clear unreachable error; when it is back, the next call reconnects (TLS and bind again)', async (t) => {
-  const { startProviders: start } = await import('./support/slapd.js');
+  const { startProviders: start } = await import('../src/testing/slapd.js');
   const own = await start(1, { users: ['judy'] });
   t.teardown(() => own.stop());
   const s = storeFor(own.servers[0]!, 'judy');

@@ -1,6 +1,6 @@
 import { MemoryLocalStore, makeEngine } from '@credroam/core/testing';
 import test, { type ExecutionContext } from 'ava';
-import { type Slapd, startProviders } from './support/slapd.js';
+import { type Slapd, startProviders } from '../src/testing/slapd.js';
 import { storeFor } from './support/stores.js';
 
 /**

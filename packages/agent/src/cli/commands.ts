@@ -10,12 +10,14 @@ import {
   type SyncReport,
   writeFileAtomic,
 } from '@credroam/core';
+import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 
 import { type AgentConfig, defaultConfigPath, defaultHome, loadConfig } from '../config.js';
-import { openSession, type Session } from '../session.js';
+import { loadPolicy, openSession, type Session } from '../session.js';
 import { certificateId, credentialViews, findCredential, privateKeyId } from './credentials.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
+import { createHost } from './plugins.js';
 import { readPassArg, readSecretFile, stripNewline } from './secrets.js';
 
 /** The parsed command line every command receives. */
@@ -49,7 +51,8 @@ export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
 
 async function withSession<T>(args: Args, ctx: Context, work: (s: Session) => Promise<T>): Promise<T> {
   const config = await loadConfig(str(args.values.config), ctx.io.env);
-  const session = await openSession(config, ctx.log);
+  // The roaming password, read only if something needs it (a directory that binds with it).
+  const session = await openSession(config, ctx.log, { password: () => roamingPassword(args, ctx.io) });
   try {
     return await work(session);
   } finally {
@@ -66,18 +69,17 @@ async function unlock(session: Session, password: string): Promise<{ created: bo
 
 export async function init(args: Args, ctx: Context): Promise<number> {
   const directory = str(args.values.directory);
-  if (!directory)
+  if (!directory) {
     throw new UsageError(
-      'usage: credroam init --config FILE --directory URL [--home DIR] [--user NAME] [--policy FILE]',
+      'usage: credroam init --config FILE --directory URL [--home DIR] [--user NAME] [--policy FILE]\n' +
+        '       LDAP: --directory ldaps://HOST:PORT|ldap://HOST:PORT --ca-file FILE (--user-dn DN | --base DN --filter F)\n' +
+        '             [--bind-password-file FILE] [--profile openldap|ad] [--tls-server-name NAME]',
     );
+  }
   const file = path.resolve(
     str(args.values.config) ?? (ctx.io.env.CREDROAM_CONFIG || defaultConfigPath(ctx.io.env)),
   );
-  const exists = await stat(file).then(
-    () => true,
-    () => false,
-  );
-  if (exists && !args.values.force) {
+  if (!args.values.force && (await exists(file))) {
     throw new CredroamError('E_EXISTS', `${file} already exists; add --force to replace it`);
   }
   let url: URL;
@@ -85,23 +87,49 @@ export async function init(args: Args, ctx: Context): Promise<number> {
     url = new URL(directory);
   } catch {
     throw new UsageError(
-      `--directory '${directory}' is not a URL (file:///path for the embedded folder directory)`,
-    );
-  }
-  if (url.protocol !== 'file:') {
-    throw new CredroamError(
-      'E_CONFIG',
-      `the ${url.protocol} directory comes with the LDAP plugin; this credroam knows file:///path`,
+      `--directory '${directory}' is not a URL (file:///path, ldaps://host:port or ldap://host:port)`,
     );
   }
   const home = path.resolve(str(args.values.home) ?? defaultHome(ctx.io.env));
-  const root = fileURLToPath(url);
-  await mkdir(root, { recursive: true, mode: 0o700 });
+  const user = str(args.values.user) ?? os.userInfo().username;
+  let selection: { use: string; settings: Record<string, unknown> };
+  if (url.protocol === 'file:') {
+    const root = fileURLToPath(url);
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    selection = { use: 'folder', settings: { url: pathToFileURL(root).href } };
+  } else if (url.protocol === 'ldaps:' || url.protocol === 'ldap:') {
+    const caFile = str(args.values['ca-file']);
+    if (!caFile)
+      throw new UsageError('an LDAP directory needs --ca-file: the CA that issued the server certificate');
+    const userDn = str(args.values['user-dn']);
+    const base = str(args.values.base);
+    if (!userDn && !base)
+      throw new UsageError('an LDAP directory needs --user-dn DN, or --base DN [--filter F]');
+    const optional = (name: string, key: string, resolve = false) => {
+      const v = str(args.values[name]);
+      return v === undefined ? {} : { [key]: resolve ? path.resolve(v) : v };
+    };
+    selection = {
+      use: 'ldap',
+      settings: {
+        url: `${url.protocol}//${url.host}`,
+        caFile: path.resolve(caFile),
+        ...(userDn ? { userDn } : { base, filter: str(args.values.filter) ?? '(uid={user})' }),
+        ...optional('bind-password-file', 'bindPasswordFile', true),
+        ...optional('profile', 'profile'),
+        ...optional('tls-server-name', 'tlsServerName'),
+      },
+    };
+  } else {
+    throw new UsageError(
+      `--directory: ${url.protocol} is not a directory credroam knows (file:, ldaps:, ldap:)`,
+    );
+  }
   await mkdir(home, { recursive: true, mode: 0o700 });
   const config = {
-    user: str(args.values.user) ?? os.userInfo().username,
+    user,
     home,
-    directory: { use: 'folder', settings: { url: pathToFileURL(root).href } },
+    directory: selection,
     localStore: { use: 'pkcs12' },
     protector: { use: 'pkcs12' },
     ...(str(args.values.policy) ? { policy: path.resolve(str(args.values.policy)!) } : {}),
@@ -111,9 +139,89 @@ export async function init(args: Args, ctx: Context): Promise<number> {
   out(
     ctx,
     { config: file, ...config },
-    `wrote ${file}\n  user ${config.user}\n  home ${home}\n  directory ${config.directory.settings.url}`,
+    `wrote ${file}\n  user ${user}\n  home ${home}\n  directory ${directory}`,
   );
   return ExitCode.Done;
+}
+
+const exists = (file: string) =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
+
+// --- doctor ----------------------------------------------------------------------------------------
+
+export async function doctor(args: Args, ctx: Context): Promise<number> {
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const policy = await loadPolicy(config);
+  const host = await createHost(config, ctx.log);
+  try {
+    await host.start();
+    let checks: Array<{ check: string; ok: boolean; detail: string; fix?: string }>;
+    if (config.directory.use === 'ldap') {
+      await host.activateByEvent('onCommand:doctor');
+      const api = host.api<LdapApi>('credroam.ldap');
+      if (!api)
+        throw new CredroamError(
+          'E_PLUGIN_FAILED',
+          'doctor needs the credroam.ldap plugin, which is not active',
+        );
+      checks = await api.doctor({
+        user: config.user,
+        home: config.home,
+        settings: config.directory.settings,
+        policy: policy.protection,
+        password: () => roamingPassword(args, ctx.io),
+      });
+    } else {
+      checks = await folderDoctor(config);
+    }
+    const ok = checks.every((c) => c.ok);
+    out(
+      ctx,
+      { ok, directory: config.directory.use, checks },
+      checks
+        .map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}`)
+        .join('\n'),
+    );
+    return ok ? ExitCode.Done : ExitCode.Failed;
+  } finally {
+    await host.dispose();
+  }
+}
+
+async function folderDoctor(
+  config: AgentConfig,
+): Promise<Array<{ check: string; ok: boolean; detail: string; fix?: string }>> {
+  const root = fileURLToPath(String(config.directory.settings.url));
+  const st = await stat(root).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    return [
+      {
+        check: 'reachability',
+        ok: false,
+        detail: `${root} is not a folder`,
+        fix: 'create it, or mount the share',
+      },
+    ];
+  }
+  const { constants, access } = await import('node:fs/promises');
+  const writable = await access(root, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+  return [
+    { check: 'reachability', ok: true, detail: `${root} is a folder` },
+    writable
+      ? { check: 'write', ok: true, detail: 'this user may write it' }
+      : {
+          check: 'write',
+          ok: false,
+          detail: `${root} is not writable`,
+          fix: 'give the user write access to the folder',
+        },
+  ];
 }
 
 // --- sync, logon, logoff --------------------------------------------------------------------------
@@ -448,7 +556,7 @@ export async function recover(args: Args, ctx: Context): Promise<number> {
   if (next.length === 0) throw new UsageError('the new password is empty');
   const config = await loadConfig(str(args.values.config), ctx.io.env);
   const user = str(args.values.user) ?? config.user;
-  const session = await openSession({ ...config, user }, ctx.log);
+  const session = await openSession({ ...config, user }, ctx.log, { password: async () => next });
   try {
     if (!session.protector.recover)
       throw new CredroamError('E_UNSUPPORTED', 'this token protector has no escrow recovery');

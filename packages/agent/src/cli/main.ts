@@ -10,6 +10,10 @@ const USAGE = `usage: credroam [--config FILE] <command> [options]
 commands:
   init --directory URL [--home DIR] [--user NAME] [--policy FILE]
                           write a working agent manifest (file:///path: the embedded folder directory)
+       LDAP: --directory ldaps://HOST:PORT | ldap://HOST:PORT (StartTLS) --ca-file FILE
+             (--user-dn DN | --base DN [--filter '(uid={user})']) [--bind-password-file FILE]
+             [--profile openldap|ad] [--tls-server-name NAME]
+  doctor                  check reachability, TLS, bind, entry, schema and write permission
   logon                   open the user's keys with the roaming password (first use: create them), full sync
   logoff                  a final sync
   sync [--dry-run] [--full]
@@ -62,6 +66,13 @@ const OPTIONS = {
   out: { type: 'string' },
   force: { type: 'boolean' },
   verbose: { type: 'boolean' },
+  'ca-file': { type: 'string' },
+  'user-dn': { type: 'string' },
+  base: { type: 'string' },
+  filter: { type: 'string' },
+  'bind-password-file': { type: 'string' },
+  profile: { type: 'string' },
+  'tls-server-name': { type: 'string' },
 } as const;
 
 type Handler = (args: commands.Args, ctx: commands.Context) => Promise<number>;
@@ -78,6 +89,7 @@ const COMMANDS: Record<string, Handler> = {
   remove: commands.remove,
   passwd: commands.passwd,
   recover: commands.recover,
+  doctor: commands.doctor,
   plugins: pluginsCommand,
 };
 

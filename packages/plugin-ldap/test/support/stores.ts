@@ -1,5 +1,5 @@
 import { LdapDirectoryStore, LdapSession, type LdapSettings, profileFor } from '../../src/index.js';
-import { type Slapd, userDn } from './slapd.js';
+import { type Slapd, userDn } from '../../src/testing/slapd.js';
 
 /** A directory store for `uid` on `server`, bound as that user with its password. */
 export function storeFor(

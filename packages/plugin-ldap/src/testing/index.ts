@@ -1,0 +1,5 @@
+/**
+ * Real OpenLDAP servers for tests and benchmarks (credroam's own, and a site's): see `startProviders`.
+ * Needs Debian's `slapd` and `openssl`. Not for production use.
+ */
+export * from './slapd.js';
