@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { CredroamError } from '../api/errors.js';
 import { readFileNoFollow, writeFileAtomic } from '../fs/atomic-file.js';
@@ -31,11 +31,28 @@ export interface SyncStateStore {
 }
 export const SyncStateStore = Symbol.for('credroam.SyncStateStore');
 
-/** The sync state as one JSON file, replaced atomically. */
+/**
+ * The sync state as one JSON file, replaced atomically. The parsed state is kept while the file is
+ * unchanged (same inode, size and time), so a sync with nothing to do does not parse the base of
+ * every token; another process's sync replaces the file, and the next load reads it again.
+ */
 export class FileSyncStateStore implements SyncStateStore {
+  #cache: { key: string; state: SyncState } | undefined;
+
   constructor(readonly file: string) {}
 
+  async #identity(): Promise<string | undefined> {
+    const st = await lstat(this.file, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : undefined;
+  }
+
   async load(): Promise<SyncState | undefined> {
+    const key = await this.#identity();
+    if (key === undefined) return undefined;
+    if (this.#cache?.key === key) return this.#cache.state;
     const data = await readFileNoFollow(this.file);
     if (data === undefined) return undefined;
     let state: SyncState;
@@ -50,22 +67,26 @@ export class FileSyncStateStore implements SyncStateStore {
     if (state?.version !== 1 || typeof state.base !== 'object' || !Array.isArray(state.stamp)) {
       throw new CredroamError('E_STATE', `the sync state ${this.file} has an unknown shape`);
     }
+    this.#cache = { key, state };
     return state;
   }
 
   async save(state: SyncState): Promise<void> {
     await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.file, JSON.stringify(state));
+    const key = await this.#identity();
+    this.#cache = key === undefined ? undefined : { key, state };
   }
 }
 
 /** Keeps the state in memory (tests; a crash loses exactly what a killed process would). */
 export class MemorySyncStateStore implements SyncStateStore {
-  #state: string | undefined;
+  #state: SyncState | undefined;
   async load(): Promise<SyncState | undefined> {
-    return this.#state === undefined ? undefined : (JSON.parse(this.#state) as SyncState);
+    return this.#state;
   }
   async save(state: SyncState): Promise<void> {
-    this.#state = JSON.stringify(state);
+    // A deep copy: what was saved cannot change afterwards, as with a file.
+    this.#state = JSON.parse(JSON.stringify(state)) as SyncState;
   }
 }
