@@ -142,7 +142,7 @@ export class LdapDirectoryStore implements DirectoryStore {
     try {
       await this.session.run((c) => c.modify(dn, changes), { dn });
     } catch (error) {
-      if (!(error instanceof CredroamError) || error.code !== 'E_SCHEMA' || this.profile.textual) throw error;
+      if (!(error instanceof CredroamError) || error.code !== 'E_SCHEMA') throw error;
       const withClass = [
         new Change({
           operation: 'add',

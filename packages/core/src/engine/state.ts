@@ -17,9 +17,8 @@ export interface SyncState {
   /** Base entries by `kind:id`. */
   readonly base: Readonly<Record<string, BaseEntry>>;
   /**
-   * Written before a directory write: the base entries that write creates. The next sync adopts
-   * those whose values it finds in the directory (the process may have died after the server
-   * applied the write and before the base was saved).
+   * Written before a directory write: the base entries that write creates. If the process dies
+   * before the base is saved, the next sync takes them as its base (see SyncEngine).
    */
   readonly pending?: Readonly<Record<string, BaseEntry>>;
 }

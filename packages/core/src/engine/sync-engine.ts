@@ -152,7 +152,12 @@ export class SyncEngine {
     }
 
     const base = new Map<string, BaseEntry>(Object.entries(state?.base ?? {}));
-    const pending = new Map<string, BaseEntry>(Object.entries(state?.pending ?? {}));
+    // A write the last sync attempted but could not record (killed, or the connection lost after
+    // the server applied it): what it wrote is what this endpoint knows of those tokens, whether
+    // the write landed, landed on a server that has not replicated it yet, or was lost. Taking it
+    // as the base is what the merge needs: a lost write is written again ("missing from the
+    // directory"), and a deletion after it supersedes what was written, not the version before.
+    for (const [key, entry] of Object.entries(state?.pending ?? {})) base.set(key, entry);
     for (let attempt = 1; attempt <= policy.casAttempts; attempt++) {
       this.#contents.clear();
       ops.read++;
@@ -166,12 +171,6 @@ export class SyncEngine {
         skipped,
       );
       const { groups, skipped: dirSkipped } = await this.#readDirectory(snapshot, base, now);
-      // A write the last sync made but could not record (killed, connection lost after the server
-      // applied it): where its values are in the directory, they are this endpoint's base.
-      for (const [key, entry] of pending) {
-        if (groups.get(key)?.some((v) => v.valueHash === entry.valueHash)) base.set(key, entry);
-      }
-      pending.clear();
       skipped.push(...dirSkipped);
       const plan = planSync({
         local,

@@ -1,0 +1,128 @@
+import { readFile } from 'node:fs/promises';
+import { ConflictError } from '@credroam/core/api';
+import { MemoryLocalStore, makeEngine } from '@credroam/core/testing';
+import test from 'ava';
+import { Attribute, Change, Client } from 'ldapts';
+import { AD, LdapDirectoryStore, LdapSession, type LdapSettings } from '../src/index.js';
+import { AD_REALM, type SambaDc, startSambaDc } from '../src/testing/samba.js';
+import { dec, enc } from './support/stores.js';
+
+/** The `ad` profile against a real Samba AD DC; small, one user per test (Samba slows with many large linked values). */
+let dc: SambaDc;
+
+test.before(async () => {
+  dc = await startSambaDc({ users: ['alice', 'bob', 'carol', 'dave', 'erin'] });
+});
+test.after.always(async () => {
+  await dc?.stop();
+});
+
+function storeFor(user: string, bindAs = user): LdapDirectoryStore {
+  const settings: LdapSettings = {
+    url: dc.ldapsUrl,
+    caFile: dc.tls.ca,
+    bind: 'simple',
+    profile: 'ad',
+    timeoutMs: 10_000,
+    maxRequestBytes: 4_000_000,
+  };
+  const session = new LdapSession(settings, async () => ({
+    dn: `${bindAs}@${AD_REALM}`,
+    password: async () => dc.password(bindAs),
+  }));
+  return new LdapDirectoryStore(session, AD, { dn: dc.userDn(user), name: user }, settings.maxRequestBytes);
+}
+
+async function admin(): Promise<Client> {
+  const c = new Client({ url: dc.ldapsUrl, tlsOptions: { ca: await readFile(dc.tls.ca) } });
+  await c.bind(`Administrator@${AD_REALM}`, dc.adminPassword);
+  return c;
+}
+
+test('the ad profile stores DN-binary values B:<count>:<HEX>:<own DN> in linked attributes and reads them back', async (t) => {
+  const s = storeFor('alice');
+  t.teardown(() => s.close());
+  await s.write({
+    tokens: { remove: [], add: [new Uint8Array([0, 1, 255]), enc('t2')] },
+    stamp: { remove: [], add: [enc('s1')] },
+  });
+  t.deepEqual((await s.read()).tokens.map((v) => Buffer.from(v).toString('hex')).sort(), ['0001ff', '7432']);
+  const c = await admin();
+  t.teardown(() => c.unbind());
+  const { searchEntries } = await c.search(dc.userDn('alice'), {
+    scope: 'base',
+    attributes: ['credroamToken'],
+  });
+  const raw = ([] as string[]).concat(searchEntries[0]!.credroamToken as string[]).sort();
+  t.deepEqual(raw, [`B:4:7432:${dc.userDn('alice')}`, `B:6:0001FF:${dc.userDn('alice')}`]);
+  const schema = await c.search(
+    `CN=credroam-Token,CN=Schema,CN=Configuration,${dc.userDn('x').split(',').slice(2).join(',')}`,
+    {
+      scope: 'base',
+      attributes: ['linkID'],
+    },
+  );
+  t.is(Number(schema.searchEntries[0]!.linkID) % 2, 0, 'a forward link: replicated value by value');
+});
+
+test('compare-and-swap on Samba: a value to remove that is gone fails and nothing applies', async (t) => {
+  const s = storeFor('carol');
+  t.teardown(() => s.close());
+  await s.write({ tokens: { remove: [], add: [enc('t1')] }, stamp: { remove: [], add: [enc('s1')] } });
+  const error = await t.throwsAsync(
+    s.write({
+      tokens: { remove: [enc('t1')], add: [enc('t2')] },
+      stamp: { remove: [enc('stale')], add: [enc('s2')] },
+    }),
+  );
+  t.true(error instanceof ConflictError);
+  t.deepEqual(dec((await s.read()).tokens), ['t1']);
+});
+
+test('a user writes only their own values: another user’s entry is refused', async (t) => {
+  const s = storeFor('alice', 'bob');
+  t.teardown(() => s.close());
+  await t.throwsAsync(
+    s.write({ tokens: { remove: [], add: [enc('planted')] }, stamp: { remove: [], add: [enc('x')] } }),
+    { code: 'E_ACCESS' } as never,
+  );
+});
+
+test('Samba refuses a value naming a DN that does not exist (19), and a simple bind without TLS (8)', async (t) => {
+  const c = await admin();
+  t.teardown(() => c.unbind());
+  const bogus = `B:4:ABCD:CN=nobody,CN=Users,${dc.userDn('x').split(',').slice(2).join(',')}`;
+  const error = await t.throwsAsync(
+    c.modify(dc.userDn('erin'), [
+      new Change({
+        operation: 'add',
+        modification: new Attribute({ type: 'credroamToken', values: [bogus] }),
+      }),
+    ]),
+  );
+  t.is((error as { code?: number }).code, 19);
+  const plain = new Client({ url: dc.ldapUrl });
+  t.teardown(() => plain.unbind().catch(() => undefined));
+  const refused = await t.throwsAsync(plain.bind(`erin@${AD_REALM}`, dc.password('erin')));
+  t.is((refused as { code?: number }).code, 8);
+});
+
+test('two endpoints roam through Samba AD with the real engine', async (t) => {
+  const [da, db] = [storeFor('dave'), storeFor('dave')];
+  t.teardown(() => Promise.all([da.close(), db.close()]));
+  const aLocal = new MemoryLocalStore();
+  const bLocal = new MemoryLocalStore();
+  const a = makeEngine({ directory: da, local: aLocal, user: 'dave' });
+  const b = makeEngine({ directory: db, local: bLocal, user: 'dave' });
+  aLocal.userPut('cert', 'roamer', 'v1');
+  aLocal.userPut('key', 'roamer', 'k1');
+  t.like(await a.engine.sync(), { counts: { uploaded: 2 } });
+  t.like(await b.engine.sync(), { counts: { downloaded: 2 } });
+  t.deepEqual([...bLocal.items.keys()].sort(), [...aLocal.items.keys()].sort());
+  t.deepEqual(
+    (await b.engine.sync()).changes,
+    [],
+    'the first sync after a download settles with nothing to do',
+  );
+  t.is((await b.engine.sync()).outcome, 'unchanged', 'then the stamp check alone');
+});
