@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision)
+DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision dbus-daemon dbus-bin pamtester)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

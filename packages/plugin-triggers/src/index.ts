@@ -1,8 +1,61 @@
-import type { PluginContext } from '@credroam/core/api';
+import path from 'node:path';
+import { CredroamError, configurationValidator, type PluginContext, Trigger } from '@credroam/core/api';
+import { PolicyRefresh } from './policy-refresh.js';
+import { SessionEvents, sessionPathFor } from './session-events.js';
+import { StoreWatcher } from './store-watcher.js';
 
-/**
- * Activation. The manifest declares this plugin's contributions; their implementations arrive with
- * the plugin's own issue. Until then a request for one is refused by the host with a clear error
- * ("declares ... but did not provide it"), never answered by a stub.
- */
-export function activate(_context: PluginContext): void {}
+export { PolicyRefresh, type PolicyRefreshOptions } from './policy-refresh.js';
+export { SessionEvents, type SessionEventsOptions, sessionPathFor } from './session-events.js';
+export { StoreWatcher, type StoreWatcherOptions } from './store-watcher.js';
+
+function settings<T>(raw: unknown, schema: Record<string, unknown>, where: string): T {
+  const checked = configurationValidator(schema, where)(raw);
+  if (!checked.ok)
+    throw new CredroamError('E_CONFIG', `invalid trigger settings: ${checked.problems.join('; ')}`);
+  return checked.value as T;
+}
+
+export function activate(context: PluginContext): void {
+  context.contribute(Trigger, 'store-watcher', (request) => {
+    const s = settings<{ path?: string; debounceMs: number }>(
+      request.settings,
+      {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          path: { type: 'string' },
+          debounceMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 200 },
+        },
+      },
+      '/triggers/store-watcher/settings',
+    );
+    return new StoreWatcher({ path: s.path ?? path.join(request.home, 'store'), debounceMs: s.debounceMs });
+  });
+  context.contribute(Trigger, 'session', (request) => {
+    const s = settings<{ busAddress?: string; sessionPath?: string; sessionId?: string }>(
+      request.settings,
+      {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          busAddress: { type: 'string' },
+          sessionPath: { type: 'string' },
+          sessionId: { type: 'string' },
+        },
+      },
+      '/triggers/session/settings',
+    );
+    const id = s.sessionId ?? process.env.XDG_SESSION_ID;
+    return new SessionEvents({
+      ...(s.busAddress ? { busAddress: s.busAddress } : {}),
+      ...(s.sessionPath ? { sessionPath: s.sessionPath } : id ? { sessionPath: sessionPathFor(id) } : {}),
+    });
+  });
+  context.contribute(Trigger, 'policy-refresh', (request) => {
+    const p = request.policy as { refreshIntervalMinutes?: number; refreshRandomMinutes?: number };
+    return new PolicyRefresh({
+      intervalMinutes: p.refreshIntervalMinutes ?? 90,
+      randomMinutes: p.refreshRandomMinutes ?? 30,
+    });
+  });
+}

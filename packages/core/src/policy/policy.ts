@@ -15,6 +15,12 @@ export interface RoamingPolicy {
   readonly archiveExpired: boolean;
   /** Compare-and-swap attempts per sync before it fails. */
   readonly casAttempts: number;
+  /** R9: minutes between policy refreshes (each re-reads the policy, then syncs). */
+  readonly refreshIntervalMinutes: number;
+  /** R9: a random 0..N minutes added to each refresh interval. */
+  readonly refreshRandomMinutes: number;
+  /** R10: at logoff, remove the credentials that are safely in the directory from the endpoint. */
+  readonly removeOnLogoff: boolean;
 }
 
 export const DEFAULT_ROAMING_POLICY: RoamingPolicy = Object.freeze({
@@ -24,6 +30,9 @@ export const DEFAULT_ROAMING_POLICY: RoamingPolicy = Object.freeze({
   clockSkewSeconds: 300,
   archiveExpired: true,
   casAttempts: 8,
+  refreshIntervalMinutes: 90,
+  refreshRandomMinutes: 30,
+  removeOnLogoff: false,
 });
 
 export const ROAMING_POLICY_SCHEMA = {
@@ -51,6 +60,19 @@ export const ROAMING_POLICY_SCHEMA = {
     },
     archiveExpired: { type: 'boolean', default: DEFAULT_ROAMING_POLICY.archiveExpired },
     casAttempts: { type: 'integer', minimum: 1, maximum: 100, default: DEFAULT_ROAMING_POLICY.casAttempts },
+    refreshIntervalMinutes: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 10_080,
+      default: DEFAULT_ROAMING_POLICY.refreshIntervalMinutes,
+    },
+    refreshRandomMinutes: {
+      type: 'number',
+      minimum: 0,
+      maximum: 10_080,
+      default: DEFAULT_ROAMING_POLICY.refreshRandomMinutes,
+    },
+    removeOnLogoff: { type: 'boolean', default: DEFAULT_ROAMING_POLICY.removeOnLogoff },
   },
 } as const;
 

@@ -1,0 +1,87 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { PolicyRefresh, SessionEvents, StoreWatcher, sessionPathFor } from '../src/index.js';
+import { collector, dbusSend, privateBus, tempDir } from './support.js';
+
+test('a change in the store fires storeChanged; a burst coalesces into one event', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(path.join(dir, 'certs'));
+  const c = collector();
+  const stop = await new StoreWatcher({ path: dir, debounceMs: 150 }).start(c.fire);
+  t.teardown(() => stop.dispose());
+  await writeFile(path.join(dir, 'certs', 'a.der'), 'x');
+  await c.until(1);
+  t.deepEqual(c.events, ['storeChanged']);
+  for (let i = 0; i < 20; i++) await writeFile(path.join(dir, 'certs', `burst-${i}.der`), 'y');
+  await c.until(2);
+  await new Promise((r) => setTimeout(r, 400));
+  t.deepEqual(c.events, ['storeChanged', 'storeChanged'], 'twenty files, one event');
+});
+
+test('temporary dot-files (atomic writes in progress) do not fire', async (t) => {
+  const dir = await tempDir(t);
+  const c = collector();
+  const stop = await new StoreWatcher({ path: dir, debounceMs: 50 }).start(c.fire);
+  t.teardown(() => stop.dispose());
+  await writeFile(path.join(dir, '.x.tmp'), 'tmp');
+  await new Promise((r) => setTimeout(r, 400));
+  t.deepEqual(c.events, []);
+});
+
+test('logind signals sent by dbus-send on a private bus become lock, unlock, logon, logoff and resume', async (t) => {
+  const dir = await tempDir(t);
+  const address = await privateBus(t, dir);
+  const mine = sessionPathFor('3');
+  t.is(mine, '/org/freedesktop/login1/session/_33');
+  const c = collector();
+  const stop = await new SessionEvents({ busAddress: address, sessionPath: mine }).start(c.fire);
+  t.teardown(() => stop.dispose());
+  await dbusSend(address, mine, 'org.freedesktop.login1.Session.Lock');
+  await dbusSend(address, '/org/freedesktop/login1/session/_37', 'org.freedesktop.login1.Session.Lock'); // another session
+  await dbusSend(address, mine, 'org.freedesktop.login1.Session.Unlock');
+  await dbusSend(
+    address,
+    '/org/freedesktop/login1',
+    'org.freedesktop.login1.Manager.SessionNew',
+    'string:3',
+    `objpath:${mine}`,
+  );
+  await dbusSend(
+    address,
+    '/org/freedesktop/login1',
+    'org.freedesktop.login1.Manager.PrepareForSleep',
+    'boolean:true',
+  );
+  await dbusSend(
+    address,
+    '/org/freedesktop/login1',
+    'org.freedesktop.login1.Manager.PrepareForSleep',
+    'boolean:false',
+  );
+  await dbusSend(
+    address,
+    '/org/freedesktop/login1',
+    'org.freedesktop.login1.Manager.SessionRemoved',
+    'string:3',
+    `objpath:${mine}`,
+  );
+  await c.until(5);
+  t.deepEqual(c.events, ['lock', 'unlock', 'logon', 'resume', 'logoff']);
+});
+
+test('the policy refresh fires every interval plus a random 0..N minutes', async (t) => {
+  t.is(
+    new PolicyRefresh({ intervalMinutes: 90, randomMinutes: 30, random: () => 0 }).nextDelay(),
+    90 * 60_000,
+  );
+  t.is(
+    new PolicyRefresh({ intervalMinutes: 90, randomMinutes: 30, random: () => 0.999_999 }).nextDelay(),
+    Math.round(119.99997 * 60_000),
+  );
+  const c = collector();
+  const stop = await new PolicyRefresh({ intervalMinutes: 0.001, randomMinutes: 0.0005 }).start(c.fire);
+  t.teardown(() => stop.dispose());
+  await c.until(2);
+  t.deepEqual(c.events.slice(0, 2), ['policyRefresh', 'policyRefresh']);
+});
