@@ -29,7 +29,9 @@ export const INJECTED_CLASSES = [SyncEngine] as const;
 /** Everything one CLI command or the agent needs for one user on this endpoint. */
 export interface Session {
   readonly config: AgentConfig;
+  /** The site policy in force; `updatePolicy` replaces it (the agent's policy refresh). */
   readonly policy: SitePolicy;
+  updatePolicy(policy: SitePolicy): void;
   readonly host: PluginHost;
   readonly directory: DirectoryStore;
   readonly local: LocalStore;
@@ -74,7 +76,7 @@ export async function openSession(
   options: { readonly password?: () => Promise<string> } = {},
 ): Promise<Session> {
   await mkdir(config.home, { recursive: true, mode: 0o700 });
-  const policy = await loadPolicy(config);
+  let policy = await loadPolicy(config);
   const host = await createHost(config, log);
   try {
     await host.start();
@@ -109,13 +111,24 @@ export async function openSession(
     c.register(ContentInspector, { useValue: new X509ContentInspector() });
     c.register(UserLock, { useValue: new FileUserLock(statePath) });
     c.register(LoggerToken, { useValue: log });
+    // The engine reads the policy at each sync: a refreshed policy applies from the next one.
     c.register(EngineOptions, {
-      useValue: { user: config.user, policy: policy.roaming } satisfies EngineOptions,
+      useValue: {
+        user: config.user,
+        get policy() {
+          return policy.roaming;
+        },
+      } satisfies EngineOptions,
     });
     const engine = c.resolve(SyncEngine);
     return {
       config,
-      policy,
+      get policy() {
+        return policy;
+      },
+      updatePolicy(next: SitePolicy) {
+        policy = next;
+      },
       host,
       directory,
       local,

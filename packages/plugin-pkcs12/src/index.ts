@@ -70,26 +70,11 @@ function protectionPolicy(raw: Readonly<Record<string, unknown>>): ProtectionPol
 }
 
 export function activate(context: PluginContext): Pkcs12Api {
-  context.contribute(TokenProtector, 'pkcs12', (request) => {
-    const keyring = keyringFor(request, context);
-    const protector = new MasterKeyProtector(keyring);
-    return Object.assign(protector, {
-      unlock: ({ password }: { password: string }) => keyring.unlock(password),
-      changePassword: async ({ oldPassword, newPassword }: { oldPassword: string; newPassword: string }) => {
-        await keyring.changePassword(oldPassword, newPassword);
-      },
-      recover: async ({
-        escrowPrivateKeyPem,
-        newPassword,
-      }: {
-        escrowPrivateKeyPem: string;
-        newPassword: string;
-      }) => {
-        await keyring.recover(escrowPrivateKeyPem, newPassword);
-      },
-      lock: () => keyring.lock(),
-    });
-  });
+  context.contribute(
+    TokenProtector,
+    'pkcs12',
+    (request) => new MasterKeyProtector(keyringFor(request, context)),
+  );
   context.contribute(LocalStore, 'pkcs12', (request) => {
     const keyring = request.directory ? keyringFor(request, context) : undefined;
     return new CredentialFolderStore(path.join(request.home, 'store'), keyring);

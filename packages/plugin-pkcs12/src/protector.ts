@@ -15,6 +15,43 @@ const TAG_BYTES = 16;
 export class MasterKeyProtector implements TokenProtector {
   constructor(private readonly keyring: Keyring) {}
 
+  get unlocked(): boolean {
+    return this.keyring.unlocked;
+  }
+
+  unlock({
+    password,
+  }: {
+    readonly password: string;
+  }): Promise<{ readonly created: boolean; readonly offline: boolean }> {
+    return this.keyring.unlock(password);
+  }
+
+  async changePassword({
+    oldPassword,
+    newPassword,
+  }: {
+    readonly oldPassword?: string;
+    readonly newPassword: string;
+  }): Promise<void> {
+    if (oldPassword === undefined) await this.keyring.rewrap(newPassword);
+    else await this.keyring.changePassword(oldPassword, newPassword);
+  }
+
+  async recover({
+    escrowPrivateKeyPem,
+    newPassword,
+  }: {
+    readonly escrowPrivateKeyPem: string;
+    readonly newPassword: string;
+  }): Promise<void> {
+    await this.keyring.recover(escrowPrivateKeyPem, newPassword);
+  }
+
+  lock(): void {
+    this.keyring.lock();
+  }
+
   async seal(input: { kind: TokenKind; payload: Uint8Array; aad: Uint8Array }): Promise<Uint8Array> {
     const { keyId } = this.keyring.primary();
     const key = this.keyring.tokenKey(keyId, input.kind)!;

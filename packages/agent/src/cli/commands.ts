@@ -14,6 +14,7 @@ import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 
 import { type AgentConfig, defaultConfigPath, defaultHome, loadConfig } from '../config.js';
+import { type AgentAnswer, askAgent, socketPath } from '../daemon/ipc.js';
 import { loadPolicy, openSession, type Session } from '../session.js';
 import { certificateId, credentialViews, findCredential, privateKeyId } from './credentials.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
@@ -283,8 +284,25 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
   });
 }
 
+/** Prints an agent's answer, or fails with its error. */
+function agentAnswer(
+  ctx: Context,
+  answer: AgentAnswer,
+  text: (a: Record<string, unknown>) => string,
+): number {
+  if (!answer.ok) throw new CredroamError(answer.error.code, answer.error.message);
+  out(ctx, answer, text(answer));
+  return ExitCode.Done;
+}
+
 export async function logon(args: Args, ctx: Context): Promise<number> {
   const password = await roamingPassword(args, ctx.io);
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  // A running agent takes the password over its socket and keeps the keys for the session.
+  const answer = await askAgent(config, { cmd: 'logon', password });
+  if (answer)
+    return agentAnswer(ctx, answer, (a) => `logged on through the agent: ${JSON.stringify(a.lastSync)}`);
+  if (args.values['start-agent']) return startAgent(config, password, ctx);
   return withSession(args, ctx, async (s) => {
     const opened = await unlock(s, password);
     if (opened.created) ctx.log.info('first logon: created this user’s master key in the directory');
@@ -301,6 +319,14 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
 }
 
 export async function logoff(args: Args, ctx: Context): Promise<number> {
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const answer = await askAgent(config, { cmd: 'trigger', event: 'logoff' });
+  if (answer)
+    return agentAnswer(
+      ctx,
+      answer,
+      (a) => `logged off through the agent (${String(a.removed ?? 0)} removed)`,
+    );
   const password = await roamingPassword(args, ctx.io);
   return withSession(args, ctx, async (s) => {
     await unlock(s, password);
@@ -333,7 +359,7 @@ export async function status(args: Args, ctx: Context): Promise<number> {
         credentials: views.filter((v) => v.state !== 'synced').length,
       },
       lastSync: last ?? null,
-      agent: { running: false },
+      agent: await agentStatus(config),
     };
     const lastText = last
       ? `${(last as { at: string }).at} ${(last as { outcome: string }).outcome}`
@@ -345,11 +371,21 @@ export async function status(args: Args, ctx: Context): Promise<number> {
         `user ${result.user} on ${config.directory.use} ${String(config.directory.settings.url ?? '')}`,
         `credentials ${result.credentials} (${result.archived} archived), ${result.pending.credentials} not yet in the directory`,
         `last sync: ${lastText}`,
-        `agent: not running`,
+        result.agent.running
+          ? `agent: running (pid ${String(result.agent.pid)}), keys ${result.agent.unlocked ? 'open' : 'locked: log on'}${result.agent.syncing ? ', syncing' : ''}`
+          : 'agent: not running',
       ].join('\n'),
     );
     return ExitCode.Done;
   });
+}
+
+async function agentStatus(
+  config: AgentConfig,
+): Promise<{ running: boolean; pid?: unknown; unlocked?: unknown; syncing?: unknown }> {
+  const answer = await askAgent(config, { cmd: 'status' }, 5_000).catch(() => undefined);
+  if (!answer?.ok) return { running: false };
+  return { running: true, pid: answer.pid, unlocked: answer.unlocked, syncing: answer.syncing };
 }
 
 export async function list(args: Args, ctx: Context): Promise<number> {
@@ -517,9 +553,8 @@ export async function remove(args: Args, ctx: Context): Promise<number> {
 async function passwordPair(args: Args, io: CliIo): Promise<{ old?: string; next: string }> {
   if (args.values['password-stdin']) {
     const lines = (await io.stdin()).split(/\r?\n/);
-    return args.values['escrow-key']
-      ? { next: lines[0] ?? '' }
-      : { old: lines[0] ?? '', next: lines[1] ?? '' };
+    if (args.values['escrow-key'] || args.values['new-only']) return { next: lines[0] ?? '' };
+    return { old: lines[0] ?? '', next: lines[1] ?? '' };
   }
   const newFile = str(args.values['new-password-file']);
   if (!newFile)
@@ -533,9 +568,17 @@ async function passwordPair(args: Args, io: CliIo): Promise<{ old?: string; next
 
 export async function passwd(args: Args, ctx: Context): Promise<number> {
   const { old, next } = await passwordPair(args, ctx.io);
-  if (old === undefined)
-    throw new UsageError('give the old password with --old-password-file FILE (or both on --password-stdin)');
   if (next.length === 0) throw new UsageError('the new password is empty');
+  if (old === undefined) {
+    // Without the old password only a running agent, which holds the keys, can re-wrap them.
+    const config = await loadConfig(str(args.values.config), ctx.io.env);
+    const answer = await askAgent(config, { cmd: 'passwd', newPassword: next });
+    if (answer)
+      return agentAnswer(ctx, answer, () => 'the running agent re-wrapped the keys for the new password');
+    throw new UsageError(
+      'give the old password with --old-password-file FILE (or both on --password-stdin); no agent is running',
+    );
+  }
   return withSession(args, ctx, async (s) => {
     if (!s.protector.changePassword)
       throw new CredroamError('E_UNSUPPORTED', 'this token protector has no password');
@@ -566,4 +609,79 @@ export async function recover(args: Args, ctx: Context): Promise<number> {
   } finally {
     await session.dispose();
   }
+}
+
+// --- the agent ------------------------------------------------------------------------------------
+
+/** `credroam agent`: runs until SIGTERM (or `credroam trigger stop`). */
+export async function agent(args: Args, ctx: Context): Promise<number> {
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const { Agent } = await import('../daemon/agent.js');
+  const daemon = new Agent(config, ctx.log);
+  const password = args.values['password-stdin'] ? stripNewline(await ctx.io.stdin()) : undefined;
+  try {
+    await daemon.start();
+  } catch (error) {
+    if (error instanceof CredroamError && error.code === 'E_AGENT_RUNNING') {
+      ctx.io.stderr(`credroam: ${error.message}\n`);
+      return ExitCode.Done;
+    }
+    throw error;
+  }
+  const stop = () => void daemon.stop();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  if (password !== undefined) await askAgent(config, { cmd: 'logon', password });
+  await daemon.stopped;
+  process.removeListener('SIGTERM', stop);
+  process.removeListener('SIGINT', stop);
+  return ExitCode.Done;
+}
+
+/** Starts the agent in the background and hands it the password through a pipe (never disk or argv). */
+async function startAgent(config: AgentConfig, password: string, ctx: Context): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const { open } = await import('node:fs/promises');
+  const bin = fileURLToPath(new URL('../bin/credroam.js', import.meta.url));
+  await mkdir(config.home, { recursive: true, mode: 0o700 });
+  const log = await open(path.join(config.home, 'agent.log'), 'a', 0o600);
+  const child = spawn(
+    process.execPath,
+    [bin, ...(config.file ? ['--config', config.file] : []), 'agent', '--password-stdin', '--verbose'],
+    {
+      detached: true,
+      stdio: ['pipe', log.fd, log.fd],
+      env: ctx.io.env,
+    },
+  );
+  child.stdin!.end(`${password}\n`);
+  child.unref();
+  await log.close();
+  for (let i = 0; i < 150; i++) {
+    const answer = await askAgent(config, { cmd: 'status' }).catch(() => undefined);
+    if (answer?.ok && answer.unlocked && answer.lastSync) {
+      out(
+        ctx,
+        { ...answer, started: true },
+        `started the agent (pid ${String(answer.pid)}); it holds the keys for this session`,
+      );
+      return ExitCode.Done;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new CredroamError('E_AGENT', `the agent did not come up; see ${path.join(config.home, 'agent.log')}`);
+}
+
+/** `credroam trigger logon|logoff|lock|unlock|refresh|resume|stop`: tells the running agent. */
+export async function trigger(args: Args, ctx: Context): Promise<number> {
+  const [event] = args.positionals;
+  const events = ['logon', 'logoff', 'lock', 'unlock', 'refresh', 'resume', 'stop'];
+  if (!event || !events.includes(event) || args.positionals.length !== 1) {
+    throw new UsageError(`usage: credroam trigger ${events.join('|')}`);
+  }
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const answer = await askAgent(config, event === 'stop' ? { cmd: 'stop' } : { cmd: 'trigger', event });
+  if (!answer)
+    throw new CredroamError('E_NO_AGENT', `no agent is running for ${config.home} (${socketPath(config)})`);
+  return agentAnswer(ctx, answer, () => `the agent took '${event}'`);
 }

@@ -14,6 +14,11 @@ commands:
              (--user-dn DN | --base DN [--filter '(uid={user})']) [--bind-password-file FILE]
              [--profile openldap|ad] [--tls-server-name NAME]
   doctor                  check reachability, TLS, bind, entry, schema and write permission
+  agent [--password-stdin]
+                          the endpoint agent: roams on logon, unlock, refresh and store changes
+  trigger logon|logoff|lock|unlock|refresh|resume|stop
+                          tell the running agent (for session managers other than logind)
+  logon --start-agent     hand the password to a new agent (what PAM runs)
   logon                   open the user's keys with the roaming password (first use: create them), full sync
   logoff                  a final sync
   sync [--dry-run] [--full]
@@ -73,6 +78,8 @@ const OPTIONS = {
   'bind-password-file': { type: 'string' },
   profile: { type: 'string' },
   'tls-server-name': { type: 'string' },
+  'start-agent': { type: 'boolean' },
+  'new-only': { type: 'boolean' },
 } as const;
 
 type Handler = (args: commands.Args, ctx: commands.Context) => Promise<number>;
@@ -90,6 +97,8 @@ const COMMANDS: Record<string, Handler> = {
   passwd: commands.passwd,
   recover: commands.recover,
   doctor: commands.doctor,
+  agent: commands.agent,
+  trigger: commands.trigger,
   plugins: pluginsCommand,
 };
 

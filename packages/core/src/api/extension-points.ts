@@ -130,8 +130,13 @@ export interface TokenProtector {
   unlock?(input: {
     readonly password: string;
   }): Promise<{ readonly created: boolean; readonly offline: boolean }>;
-  /** Re-wraps the user's keys for a new password (`credroam passwd`). */
-  changePassword?(input: { readonly oldPassword: string; readonly newPassword: string }): Promise<void>;
+  /**
+   * Re-wraps the user's keys for a new password (`credroam passwd`). Without the old password the
+   * keys must be unlocked already (a running agent's: a password change through PAM).
+   */
+  changePassword?(input: { readonly oldPassword?: string; readonly newPassword: string }): Promise<void>;
+  /** Whether the keys are open (after `unlock`). */
+  readonly unlocked?: boolean;
   /** After a password reset: opens the keys with the site's escrow private key, wraps them for a new password. */
   recover?(input: { readonly escrowPrivateKeyPem: string; readonly newPassword: string }): Promise<void>;
   /** Forgets unlocked keys. */

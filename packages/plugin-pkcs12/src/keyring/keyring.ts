@@ -137,6 +137,37 @@ export class Keyring {
   }
 
   /**
+   * Re-wraps the master keys this keyring holds (unlocked at logon) for a new password, without
+   * the old one: what a routine password change through PAM's `password` stack needs.
+   */
+  async rewrap(newPassword: string): Promise<{ readonly rewrapped: number }> {
+    if (!this.unlocked)
+      throw new CredroamError('E_LOCKED', 'the keys are locked: log on first, or give the old password');
+    for (let attempt = 1; ; attempt++) {
+      const { values, stamp, offline } = await this.#read();
+      if (offline)
+        throw new CredroamError(
+          'E_OFFLINE',
+          'changing the password needs the directory, which is unreachable',
+        );
+      const remove = values.filter((v) => {
+        const w = decodeWrapped(v);
+        return w?.wrap === 'password' && this.#keys.has(w.keyId);
+      });
+      const add: Uint8Array[] = [];
+      for (const k of this.#keys.values())
+        add.push(encodeWrapped(await this.#wrap(k.key, k.keyId, k.created, newPassword)));
+      try {
+        await this.#write(stamp, remove, add);
+        await writeCache(this.#o.cacheFile, [...values.filter((v) => !remove.includes(v)), ...add]);
+        return { rewrapped: add.length };
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= CAS_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
    * Recovery after a password reset: opens the escrow-wrapped master keys with the escrow private
    * key and wraps them for the new password, replacing the password-wrapped keys nobody can open.
    */

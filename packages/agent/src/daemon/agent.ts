@@ -1,0 +1,318 @@
+import { mkdir, rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import {
+  CredroamError,
+  type Disposable,
+  EventId,
+  type EventLog,
+  errorMessage,
+  type SyncReport,
+  Trigger,
+  type TriggerEvent,
+  writeFileAtomic,
+} from '@credroam/core';
+import type { AgentConfig } from '../config.js';
+import { loadPolicy, openSession, type Session } from '../session.js';
+import { type AgentRequest, askAgent, socketPath } from './ipc.js';
+
+interface LastSync {
+  readonly at: string;
+  readonly outcome: string;
+  readonly counts?: SyncReport['counts'];
+  readonly skipped?: number;
+  readonly error?: string;
+}
+
+/** Default triggers when the agent manifest names none. */
+const DEFAULT_TRIGGERS = [
+  { use: 'store-watcher', settings: {} },
+  { use: 'policy-refresh', settings: {} },
+];
+
+export interface AgentOptions {
+  /** Backoff after a failed sync (directory unreachable): first and largest delay. */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+/**
+ * The endpoint agent (`credroam agent`): holds the user's keys after logon, runs one sync at a
+ * time (a trigger during a sync schedules exactly one more), retries with backoff while the
+ * directory is unreachable, roams on logon, unlock, resume, refresh and store changes, records
+ * lock, and at logoff makes a final sync (and, with `removeOnLogoff`, removes what is safely in
+ * the directory). SIGTERM stops it cleanly.
+ */
+export class Agent {
+  #session!: Session;
+  #server: net.Server | undefined;
+  readonly #triggers: Disposable[] = [];
+  #running: Promise<void> | undefined;
+  #again: { full: boolean } | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelay: number;
+  #ownRevision: string | undefined;
+  #last: LastSync | undefined;
+  #stopping = false;
+  readonly #stopped: Promise<void>;
+  #resolveStopped!: () => void;
+
+  constructor(
+    readonly config: AgentConfig,
+    readonly log: EventLog,
+    readonly options: AgentOptions = {},
+  ) {
+    this.#retryDelay = options.retryMinMs ?? 2_000;
+    this.#stopped = new Promise((r) => {
+      this.#resolveStopped = r;
+    });
+  }
+
+  /** Opens the session, the control socket and the triggers. Refuses to run twice for one home. */
+  async start(): Promise<void> {
+    if (await askAgent(this.config, { cmd: 'status' }, 5_000).catch(() => undefined)) {
+      throw new CredroamError('E_AGENT_RUNNING', `an agent already runs for ${this.config.home}`);
+    }
+    this.#session = await openSession(this.config, this.log, {
+      password: async () => {
+        throw new CredroamError('E_LOCKED', 'log on first: the agent has no password yet');
+      },
+    });
+    await this.#listen();
+    const triggers = this.config.triggers.length > 0 ? this.config.triggers : DEFAULT_TRIGGERS;
+    for (const t of triggers) {
+      const factory = await this.#session.host.contribution(Trigger, t.use);
+      const trigger = await factory({
+        user: this.config.user,
+        home: this.config.home,
+        settings: t.settings,
+        policy: this.#session.policy.roaming as unknown as Record<string, unknown>,
+      });
+      this.#triggers.push(await trigger.start((e) => void this.#onTrigger(e)));
+    }
+    this.log.info('agent started', {
+      user: this.config.user,
+      socket: socketPath(this.config),
+      pid: process.pid,
+    });
+  }
+
+  /** Resolves when the agent has stopped. */
+  get stopped(): Promise<void> {
+    return this.#stopped;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopping) return this.#stopped;
+    this.#stopping = true;
+    clearTimeout(this.#retryTimer);
+    for (const t of this.#triggers.splice(0)) await Promise.resolve(t.dispose()).catch(() => undefined);
+    await this.#running?.catch(() => undefined);
+    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+    await rm(socketPath(this.config), { force: true });
+    await this.#session?.dispose();
+    this.log.info('agent stopped', { user: this.config.user });
+    this.#resolveStopped();
+    return this.#stopped;
+  }
+
+  /** Schedules a sync; while one runs, exactly one more is scheduled (bursts coalesce). */
+  requestSync(reason: string, full = false): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    if (this.#running) {
+      this.#again = { full: full || (this.#again?.full ?? false) };
+      return this.#running;
+    }
+    this.#running = this.#loop(reason, full).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #loop(reason: string, full: boolean): Promise<void> {
+    let next: { reason: string; full: boolean } | undefined = { reason, full };
+    while (next && !this.#stopping) {
+      await this.#syncOnce(next.reason, next.full);
+      next = this.#again ? { reason: 'coalesced trigger', full: this.#again.full } : undefined;
+      this.#again = undefined;
+    }
+  }
+
+  async #syncOnce(reason: string, full: boolean): Promise<SyncReport | undefined> {
+    if (!this.#session.protector.unlocked && this.#session.protector.unlock) {
+      this.log.debug(`not syncing (${reason}): waiting for logon`);
+      return undefined;
+    }
+    try {
+      const report = await this.#session.engine.sync({ full });
+      this.#ownRevision = await this.#session.local.revision();
+      this.#retryDelay = this.options.retryMinMs ?? 2_000;
+      await this.#record({ outcome: report.outcome, counts: report.counts, skipped: report.skipped.length });
+      return report;
+    } catch (error) {
+      await this.#record({ outcome: 'failed', error: errorMessage(error) });
+      if (
+        error instanceof CredroamError &&
+        (error.code === 'E_UNREACHABLE' || error.code === 'E_CAS_EXHAUSTED')
+      ) {
+        // Offline: local changes wait and roam when the directory returns, with no user action.
+        const delay = Math.round(this.#retryDelay * (0.75 + Math.random() / 2));
+        this.#retryDelay = Math.min(this.#retryDelay * 2, this.options.retryMaxMs ?? 300_000);
+        this.log.log('warn', EventId.SyncFailed, `directory unreachable; retrying in ${delay} ms`, {
+          reason,
+        });
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = setTimeout(() => void this.requestSync('retry after failure'), delay);
+        this.#retryTimer.unref();
+      } else {
+        this.log.log('error', EventId.SyncFailed, `sync failed: ${errorMessage(error)}`, { reason });
+      }
+      return undefined;
+    }
+  }
+
+  async #record(last: Omit<LastSync, 'at'>): Promise<void> {
+    this.#last = { at: new Date().toISOString(), ...last };
+    await writeFileAtomic(
+      path.join(this.config.home, 'status.json'),
+      JSON.stringify({ lastSync: this.#last }),
+    ).catch(() => undefined);
+  }
+
+  async #onTrigger(e: TriggerEvent): Promise<void> {
+    this.log.info(`trigger: ${e.name}`, { source: e.source });
+    switch (e.name) {
+      case 'storeChanged': {
+        // The agent's own writes to the store must not start a loop of syncs.
+        if (this.#ownRevision !== undefined && (await this.#session.local.revision()) === this.#ownRevision)
+          return;
+        await this.requestSync('store changed');
+        return;
+      }
+      case 'policyRefresh':
+        try {
+          this.#session.updatePolicy(await loadPolicy(this.config));
+        } catch (error) {
+          this.log.warn(`policy refresh: ${errorMessage(error)} (keeping the previous policy)`);
+        }
+        await this.requestSync('policy refresh');
+        return;
+      case 'logon':
+        await this.requestSync('logon', true);
+        return;
+      case 'unlock':
+      case 'resume':
+        await this.requestSync(e.name);
+        return;
+      case 'lock':
+        return; // recorded above; a site may plug in its own action
+      case 'logoff':
+        await this.logoff();
+        return;
+    }
+  }
+
+  /** A final sync; with `removeOnLogoff`, removes the credentials safely in the directory; forgets the keys. */
+  async logoff(): Promise<{ removed: number }> {
+    await this.requestSync('logoff');
+    let removed = 0;
+    if (this.#session.policy.roaming.removeOnLogoff && this.#last?.outcome !== 'failed') {
+      removed = await this.#removeSafelyRoamed();
+    }
+    this.#session.protector.lock?.();
+    this.log.info('logged off', { removed });
+    return { removed };
+  }
+
+  /** Removes local items whose exact version the directory holds (never the last copy of anything). */
+  async #removeSafelyRoamed(): Promise<number> {
+    const { FileSyncStateStore, versionHash, TokenFlag } = await import('@credroam/core');
+    const state = await new FileSyncStateStore(path.join(this.#session.statePath, 'sync.json')).load();
+    const listing = await this.#session.local.list();
+    let removed = 0;
+    for (const item of listing.items) {
+      const base = state?.base[`${item.kind}:${item.id}`];
+      const hash = versionHash(item.kind, item.archived ? TokenFlag.Archived : 0, item.content);
+      if (base?.hash !== hash) continue;
+      await this.#session.local.remove(item.kind, item.id);
+      removed++;
+    }
+    this.#ownRevision = await this.#session.local.revision();
+    return removed;
+  }
+
+  async #handle(request: AgentRequest): Promise<Record<string, unknown>> {
+    switch (request.cmd) {
+      case 'status':
+        return {
+          running: true,
+          pid: process.pid,
+          user: this.config.user,
+          unlocked: this.#session.protector.unlocked ?? true,
+          syncing: this.#running !== undefined,
+          lastSync: this.#last ?? null,
+        };
+      case 'logon': {
+        const opened = await this.#session.protector.unlock?.({ password: request.password });
+        await this.requestSync('logon', true);
+        return {
+          unlocked: true,
+          created: opened?.created ?? false,
+          offline: opened?.offline ?? false,
+          lastSync: this.#last ?? null,
+        };
+      }
+      case 'trigger': {
+        const names = ['logon', 'logoff', 'lock', 'unlock', 'refresh', 'resume', 'storeChanged'];
+        if (!names.includes(request.event))
+          throw new CredroamError('E_USAGE', `unknown trigger '${request.event}'`);
+        const name = request.event === 'refresh' ? 'policyRefresh' : (request.event as TriggerEvent['name']);
+        if (name === 'logoff') return { event: name, ...(await this.logoff()), lastSync: this.#last ?? null };
+        await this.#onTrigger({ name, source: 'cli', at: Date.now() });
+        return { event: name, lastSync: this.#last ?? null };
+      }
+      case 'passwd':
+        if (!this.#session.protector.changePassword)
+          throw new CredroamError('E_UNSUPPORTED', 'this token protector has no password');
+        await this.#session.protector.changePassword({ newPassword: request.newPassword });
+        return { changed: true };
+      case 'stop':
+        setImmediate(() => void this.stop());
+        return { stopping: true };
+    }
+  }
+
+  async #listen(): Promise<void> {
+    const file = socketPath(this.config);
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await rm(file, { force: true }); // a stale socket of an agent that was killed
+    this.#server = net.createServer((socket) => {
+      let data = '';
+      socket.on('data', (chunk) => {
+        data += chunk.toString('utf8');
+        const nl = data.indexOf('\n');
+        if (nl < 0) {
+          if (data.length > 65_536) socket.destroy();
+          return;
+        }
+        const line = data.slice(0, nl);
+        data = '';
+        void (async () => {
+          let answer: Record<string, unknown>;
+          try {
+            answer = { ok: true, ...(await this.#handle(JSON.parse(line) as AgentRequest)) };
+          } catch (error) {
+            const code = error instanceof CredroamError ? error.code : 'E_AGENT';
+            answer = { ok: false, error: { code, message: errorMessage(error) } };
+          }
+          socket.end(`${JSON.stringify(answer)}\n`);
+        })();
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.#server!.once('error', reject);
+      this.#server!.listen(file, () => resolve());
+    });
+  }
+}

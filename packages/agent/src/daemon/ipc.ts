@@ -1,0 +1,57 @@
+import net from 'node:net';
+import path from 'node:path';
+import { CredroamError } from '@credroam/core';
+import type { AgentConfig } from '../config.js';
+
+/**
+ * The agent's control socket: `<home>/run/agent.sock`, in a 0700 folder of the user's, so only
+ * the user reaches it. Requests and answers are one JSON line each. The logon password travels
+ * this way from `credroam logon` (what PAM runs) to the agent: never on disk, never in argv.
+ */
+export const socketPath = (config: AgentConfig): string => path.join(config.home, 'run', 'agent.sock');
+
+export type AgentRequest =
+  | { readonly cmd: 'status' }
+  | { readonly cmd: 'logon'; readonly password: string }
+  | { readonly cmd: 'trigger'; readonly event: string }
+  | { readonly cmd: 'passwd'; readonly newPassword: string }
+  | { readonly cmd: 'stop' };
+
+export type AgentAnswer =
+  | ({ readonly ok: true } & Record<string, unknown>)
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+
+/** Sends one request to a running agent; undefined when no agent listens. */
+export async function askAgent(
+  config: AgentConfig,
+  request: AgentRequest,
+  timeoutMs = 120_000,
+): Promise<AgentAnswer | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath(config));
+    let data = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new CredroamError('E_AGENT', `the agent did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => socket.write(`${JSON.stringify(request)}\n`));
+    socket.on('data', (chunk) => {
+      data += chunk.toString('utf8');
+      const nl = data.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        socket.end();
+        try {
+          resolve(JSON.parse(data.slice(0, nl)) as AgentAnswer);
+        } catch {
+          reject(new CredroamError('E_AGENT', 'the agent answered something that is not JSON'));
+        }
+      }
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') resolve(undefined);
+      else reject(new CredroamError('E_AGENT', `cannot reach the agent: ${error.code}`));
+    });
+  });
+}
