@@ -1,0 +1,219 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { BIN, opensslP12, twoEndpoints } from './support.js';
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly log: () => Promise<Array<{ event: number; message: string; [k: string]: unknown }>>;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `credroam agent` for endpoint e, as systemd would, and stops it at teardown. */
+async function startAgent(
+  t: ExecutionContext,
+  dir: string,
+  e: 'a' | 'b',
+  password?: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Running> {
+  const logFile = path.join(dir, `${e}-agent.log`);
+  const { open } = await import('node:fs/promises');
+  const out = await open(logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      '--config',
+      path.join(dir, `${e}.json`),
+      'agent',
+      '--verbose',
+      ...(password ? ['--password-stdin'] : []),
+    ],
+    {
+      stdio: ['pipe', out.fd, out.fd],
+      env: { PATH: process.env.PATH, ...env },
+    },
+  );
+  child.stdin!.end(password ? `${password}\n` : '');
+  await out.close();
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  t.teardown(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const log = async () =>
+    (await readFile(logFile, 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: number; message: string });
+  for (let i = 0; i < 100; i++) {
+    if (
+      (await log()).some((r) => r.message === 'agent started') &&
+      (!password || (await log()).some((r) => r.event === 1 || r.event === 2))
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, log, exited };
+}
+
+async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const listJson = async (run: (a: readonly string[]) => Promise<{ stdout: string }>) =>
+  (JSON.parse((await run(['list', '--json'])).stdout) as { credentials: Array<{ sha256: string }> })
+    .credentials;
+
+test('an import on a running agent’s endpoint roams without anyone typing sync; its own writes start no loop', async (t) => {
+  const w = await twoEndpoints(t);
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the agent uploads', async () => (await agent.log()).some((r) => r.event === 101));
+  const b = await w.b(['logon', ...w.pw, '--json']);
+  t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } });
+  await new Promise((r) => setTimeout(r, 800));
+  const syncs = (await agent.log()).filter((r) => r.event === 1).length;
+  t.true(syncs <= 3, `${syncs} syncs: logon, the import, at most one settling sync`);
+});
+
+test('credroam trigger unlock makes the agent sync; status shows it running with its keys open', async (t) => {
+  const w = await twoEndpoints(t);
+  const agentB = await startAgent(t, w.dir, 'b', 'alice roaming password');
+  const cred = await opensslP12(w.dir);
+  await w.a(['logon', ...w.pw]);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  await w.a(['sync', ...w.pw]);
+  const r = await w.b(['trigger', 'unlock', '--json']);
+  t.is(r.code, 0, r.stderr);
+  await eventually('B downloads', async () => (await listJson(w.b)).length === 1);
+  const status = JSON.parse((await w.b(['status', '--json'])).stdout) as {
+    agent: { running: boolean; unlocked: boolean };
+  };
+  t.like(status.agent, { running: true, unlocked: true });
+  t.true((await agentB.log()).some((x) => x.message === 'trigger: unlock'));
+});
+
+test('a logon without an agent running starts one and hands it the password through a pipe', async (t) => {
+  const w = await twoEndpoints(t);
+  const started = await w.a(['logon', '--start-agent', ...w.pw, '--json']);
+  t.is(started.code, 0, started.stderr);
+  const answer = JSON.parse(started.stdout) as { pid: number; unlocked: boolean };
+  t.true(answer.unlocked);
+  t.teardown(() => void w.a(['trigger', 'stop']));
+  const ps = await readFile(`/proc/${answer.pid}/cmdline`, 'utf8');
+  t.notRegex(ps, /alice roaming password/, 'the password is not in the agent’s argv');
+  t.is((await w.a(['trigger', 'stop'])).code, 0);
+});
+
+test('offline: while the directory is unreachable the agent retries with backoff, and changes roam when it returns', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  await rename(path.join(w.dir, 'directory'), path.join(w.dir, 'directory.away')); // the share is gone
+  const cred = await opensslP12(w.dir);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  await eventually('a failed sync', async () =>
+    (await agent.log()).some((r) => r.event === 1001 && /retrying in/.test(r.message)),
+  );
+  await rename(path.join(w.dir, 'directory.away'), path.join(w.dir, 'directory')); // back
+  await eventually('the retry uploads', async () => (await agent.log()).some((r) => r.event === 101), 20_000);
+  const b = await w.b(['logon', ...w.pw, '--json']);
+  t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } });
+});
+
+test('SIGTERM stops the agent cleanly: plugins deactivated, socket removed, exit 0; after SIGKILL the next start converges', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const first = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  first.child.kill('SIGTERM');
+  t.is(await first.exited, 0);
+  const log = await first.log();
+  t.true(
+    log.some((r) => r.event === 2002),
+    'plugins deactivated',
+  );
+  t.true(log.some((r) => r.message === 'agent stopped'));
+  await t.throwsAsync(stat(path.join(w.dir, 'a', 'run', 'agent.sock')));
+  const second = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  second.child.kill('SIGKILL');
+  await second.exited;
+  const cred = await opensslP12(w.dir);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  const third = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  await eventually('the restarted agent uploads', async () =>
+    (await third.log()).some((r) => r.event === 101),
+  );
+  t.true((await readdir(path.join(w.dir, 'a', 'run'))).includes('agent.sock'));
+});
+
+test('logoff with removeOnLogoff removes only what is safely in the directory', async (t) => {
+  const w = await twoEndpoints(t);
+  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  // maxTokens 2: a second credential cannot reach the directory, so it must stay on the endpoint.
+  await writeFile(
+    path.join(w.dir, 'policy.json'),
+    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true, maxTokens: 2 } }),
+  );
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const roamed = await opensslP12(w.dir, 'roamed');
+  await w.a(['import', roamed.file, '--passin', 'file:p12pw', ...w.pw]);
+  await eventually('uploaded', async () => (await agent.log()).some((r) => r.event === 101));
+  const stuck = await opensslP12(w.dir, 'stuck');
+  await w.a(['import', stuck.file, '--passin', 'file:p12pw', ...w.pw]);
+  await eventually('refused by the limit', async () => (await agent.log()).some((r) => r.event === 1008));
+  const r = await w.a(['logoff', '--json']);
+  t.is(r.code, 0, r.stderr);
+  t.like(JSON.parse(r.stdout), { removed: 2 });
+  t.deepEqual(
+    (await listJson(w.a)).map((c) => c.sha256),
+    [stuck.fingerprint],
+    'the credential the directory does not hold is the last copy: kept',
+  );
+  const b = await w.b(['logon', ...w.pw, '--json']);
+  t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } }, 'still in the directory');
+});
+
+test('a routine password change through the running agent needs only the new password', async (t) => {
+  const w = await twoEndpoints(t);
+  await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const r = await w.a(['passwd', '--new-only', '--password-stdin'], { input: 'the new password\n' });
+  t.is(r.code, 0, r.stderr);
+  t.is((await w.b(['logon', '--password-stdin'], { input: 'the new password\n' })).code, 0);
+  t.is((await w.b(['logon', ...w.pw])).code, 1);
+});
+
+test('a trigger during a sync schedules exactly one more sync (bursts coalesce)', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const { loadConfig } = await import('../src/config.js');
+  const { Agent } = await import('../src/daemon/agent.js');
+  const { EventLog } = await import('@credroam/core');
+  const records: Array<{ event: number }> = [];
+  const log = new EventLog({ write: () => undefined });
+  log.subscribe((r) => records.push(r));
+  const agent = new Agent(await loadConfig(path.join(w.dir, 'a.json'), {}), log);
+  await agent.start();
+  t.teardown(() => agent.stop());
+  const { askAgent } = await import('../src/daemon/ipc.js');
+  await askAgent(await loadConfig(path.join(w.dir, 'a.json'), {}), {
+    cmd: 'logon',
+    password: 'alice roaming password',
+  });
+  const before = records.filter((r) => r.event === 1 || r.event === 2).length;
+  await Promise.all([1, 2, 3, 4, 5, 6].map((i) => agent.requestSync(`burst ${i}`)));
+  const after = records.filter((r) => r.event === 1 || r.event === 2).length;
+  t.is(after - before, 2, 'one sync, then exactly one more for the five requests that came during it');
+});
