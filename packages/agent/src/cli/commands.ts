@@ -296,13 +296,20 @@ function agentAnswer(
 }
 
 export async function logon(args: Args, ctx: Context): Promise<number> {
-  const password = await roamingPassword(args, ctx.io);
+  // pam_exec (expose_authtok) writes the password, possibly NUL-terminated.
+  const pam = Boolean(args.values.pam);
+  const password = (await roamingPassword(args, ctx.io)).replace(/\0+$/, '');
   const config = await loadConfig(str(args.values.config), ctx.io.env);
   // A running agent takes the password over its socket and keeps the keys for the session.
-  const answer = await askAgent(config, { cmd: 'logon', password });
-  if (answer)
-    return agentAnswer(ctx, answer, (a) => `logged on through the agent: ${JSON.stringify(a.lastSync)}`);
-  if (args.values['start-agent']) return startAgent(config, password, ctx);
+  const answer = await askAgent(config, { cmd: 'logon', password, ...(pam ? { rewrap: true } : {}) });
+  if (answer) {
+    return agentAnswer(
+      ctx,
+      answer,
+      (a) => `logged on through the agent${a.rewrapped ? ' (keys re-wrapped for the changed password)' : ''}`,
+    );
+  }
+  if (args.values['start-agent'] || pam) return startAgent(config, password, ctx);
   return withSession(args, ctx, async (s) => {
     const opened = await unlock(s, password);
     if (opened.created) ctx.log.info('first logon: created this user’s master key in the directory');

@@ -18,7 +18,10 @@ commands:
                           the endpoint agent: roams on logon, unlock, refresh and store changes
   trigger logon|logoff|lock|unlock|refresh|resume|stop
                           tell the running agent (for session managers other than logind)
-  logon --start-agent     hand the password to a new agent (what PAM runs)
+  logon --start-agent     hand the password to a new agent
+  logon --pam --password-stdin
+                          what the PAM hook runs after the system accepted the password: hand it
+                          to the agent (starting one if needed); a changed password re-wraps the keys
   logon                   open the user's keys with the roaming password (first use: create them), full sync
   logoff                  a final sync
   sync [--dry-run] [--full]
@@ -79,6 +82,7 @@ const OPTIONS = {
   profile: { type: 'string' },
   'tls-server-name': { type: 'string' },
   'start-agent': { type: 'boolean' },
+  pam: { type: 'boolean' },
   'new-only': { type: 'boolean' },
 } as const;
 

@@ -253,12 +253,35 @@ export class Agent {
           lastSync: this.#last ?? null,
         };
       case 'logon': {
-        const opened = await this.#session.protector.unlock?.({ password: request.password });
+        let opened: { readonly created: boolean; readonly offline: boolean } | undefined;
+        let rewrapped = false;
+        try {
+          opened = await this.#session.protector.unlock?.({ password: request.password });
+        } catch (error) {
+          // PAM ran us after the system accepted this password, and it does not open the keys: the
+          // password was changed. This agent still holds the keys from before, so it re-wraps
+          // them for the new password (a routine password change never strands them).
+          const changed =
+            error instanceof CredroamError &&
+            (error.code === 'E_WRONG_PASSWORD' || error.code === 'E_PASSWORD_CHANGED');
+          if (
+            !changed ||
+            !request.rewrap ||
+            !this.#session.protector.unlocked ||
+            !this.#session.protector.changePassword
+          ) {
+            throw error;
+          }
+          await this.#session.protector.changePassword({ newPassword: request.password });
+          rewrapped = true;
+          this.log.info('the password was changed: re-wrapped the keys for the new one');
+        }
         await this.requestSync('logon', true);
         return {
           unlocked: true,
           created: opened?.created ?? false,
           offline: opened?.offline ?? false,
+          rewrapped,
           lastSync: this.#last ?? null,
         };
       }

@@ -12,7 +12,7 @@ export const socketPath = (config: AgentConfig): string => path.join(config.home
 
 export type AgentRequest =
   | { readonly cmd: 'status' }
-  | { readonly cmd: 'logon'; readonly password: string }
+  | { readonly cmd: 'logon'; readonly password: string; readonly rewrap?: boolean }
   | { readonly cmd: 'trigger'; readonly event: string }
   | { readonly cmd: 'passwd'; readonly newPassword: string }
   | { readonly cmd: 'stop' };
