@@ -217,3 +217,22 @@ test('a trigger during a sync schedules exactly one more sync (bursts coalesce)'
   const after = records.filter((r) => r.event === 1 || r.event === 2).length;
   t.is(after - before, 2, 'one sync, then exactly one more for the five requests that came during it');
 });
+
+test('an Unlock signal from logind (sent by dbus-send on a private bus) makes the agent bring the credential down', async (t) => {
+  const { privateBus, dbusSend } = await import('@credroam/plugin-triggers/testing');
+  const w = await twoEndpoints(t);
+  const address = await privateBus(t, w.dir);
+  const session = '/org/freedesktop/login1/session/_35';
+  const config = JSON.parse(await readFile(path.join(w.dir, 'b.json'), 'utf8')) as Record<string, unknown>;
+  config.triggers = [{ use: 'session', settings: { busAddress: address, sessionPath: session } }];
+  await writeFile(path.join(w.dir, 'b.json'), JSON.stringify(config));
+  const agentB = await startAgent(t, w.dir, 'b', 'alice roaming password');
+  const cred = await opensslP12(w.dir);
+  await w.a(['logon', ...w.pw]);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  await w.a(['sync', ...w.pw]);
+  t.deepEqual(await listJson(w.b), []);
+  await dbusSend(address, session, 'org.freedesktop.login1.Session.Unlock');
+  await eventually('B downloads after the unlock', async () => (await listJson(w.b)).length === 1);
+  t.true((await agentB.log()).some((r) => r.message === 'trigger: unlock' && r.source === 'session'));
+});
