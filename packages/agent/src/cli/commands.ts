@@ -14,7 +14,7 @@ import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 
 import { type AgentConfig, defaultConfigPath, defaultHome, loadConfig } from '../config.js';
-import { type AgentAnswer, askAgent, socketPath } from '../daemon/ipc.js';
+import { AGENT_EXEC_ARGV, type AgentAnswer, askAgent, socketPath } from '../daemon/ipc.js';
 import { loadPolicy, openSession, type Session } from '../session.js';
 import { certificateId, credentialViews, findCredential, privateKeyId } from './credentials.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
@@ -654,7 +654,14 @@ async function startAgent(config: AgentConfig, password: string, ctx: Context): 
   const log = await open(path.join(config.home, 'agent.log'), 'a', 0o600);
   const child = spawn(
     process.execPath,
-    [bin, ...(config.file ? ['--config', config.file] : []), 'agent', '--password-stdin', '--verbose'],
+    [
+      ...AGENT_EXEC_ARGV,
+      bin,
+      ...(config.file ? ['--config', config.file] : []),
+      'agent',
+      '--password-stdin',
+      '--verbose',
+    ],
     {
       detached: true,
       stdio: ['pipe', log.fd, log.fd],

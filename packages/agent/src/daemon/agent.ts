@@ -51,7 +51,6 @@ export class Agent {
   #again: { full: boolean } | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay: number;
-  #ownRevision: string | undefined;
   #last: LastSync | undefined;
   #stopping = false;
   readonly #stopped: Promise<void>;
@@ -145,7 +144,6 @@ export class Agent {
     }
     try {
       const report = await this.#session.engine.sync({ full });
-      this.#ownRevision = await this.#session.local.revision();
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
       await this.#record({ outcome: report.outcome, counts: report.counts, skipped: report.skipped.length });
       return report;
@@ -182,13 +180,13 @@ export class Agent {
   async #onTrigger(e: TriggerEvent): Promise<void> {
     this.log.info(`trigger: ${e.name}`, { source: e.source });
     switch (e.name) {
-      case 'storeChanged': {
-        // The agent's own writes to the store must not start a loop of syncs.
-        if (this.#ownRevision !== undefined && (await this.#session.local.revision()) === this.#ownRevision)
-          return;
+      case 'storeChanged':
+        // The agent's own writes to the store (downloads) fire this too: the sync they start finds
+        // nothing to do and writes nothing, so it ends there — one settling sync, never a loop.
+        // (Ignoring events by comparing revisions would swallow a change another tool made right
+        // after the agent's own write.)
         await this.requestSync('store changed');
         return;
-      }
       case 'policyRefresh':
         try {
           this.#session.updatePolicy(await loadPolicy(this.config));
@@ -237,7 +235,6 @@ export class Agent {
       await this.#session.local.remove(item.kind, item.id);
       removed++;
     }
-    this.#ownRevision = await this.#session.local.revision();
     return removed;
   }
 

@@ -1,0 +1,31 @@
+import { webcrypto } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+
+/** Makes `count` distinct self-signed certificates (ECDSA P-256, one key), fast, for benchmarks. */
+export async function makeCertificates(count: number): Promise<Uint8Array[]> {
+  const crypto = webcrypto as unknown as Crypto;
+  pkijs.setEngine('bench', new pkijs.CryptoEngine({ name: 'bench', crypto }));
+  const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ]);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const cert = new pkijs.Certificate();
+    cert.version = 2;
+    cert.serialNumber = new asn1js.Integer({ value: i + 1 });
+    const name = new pkijs.AttributeTypeAndValue({
+      type: '2.5.4.3',
+      value: new asn1js.Utf8String({ value: `bench ${i}` }),
+    });
+    cert.subject.typesAndValues.push(name);
+    cert.issuer.typesAndValues.push(name);
+    cert.notBefore.value = new Date(Date.now() - 60_000);
+    cert.notAfter.value = new Date(Date.now() + 365 * 86_400_000);
+    await cert.subjectPublicKeyInfo.importKey(keys.publicKey);
+    await cert.sign(keys.privateKey, 'SHA-256');
+    out.push(new Uint8Array(cert.toSchema().toBER(false)));
+  }
+  return out;
+}
