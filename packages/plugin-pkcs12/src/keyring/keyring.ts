@@ -107,17 +107,11 @@ export class Keyring {
 
   /** Re-wraps every master key the old password opens under the new one (`credroam passwd`). */
   async changePassword(oldPassword: string, newPassword: string): Promise<{ readonly rewrapped: number }> {
-    for (let attempt = 1; ; attempt++) {
-      const { values, stamp, offline } = await this.#read();
-      if (offline)
-        throw new CredroamError(
-          'E_OFFLINE',
-          'changing the password needs the directory, which is unreachable',
-        );
-      const wrapped = values.map((v) => ({ v, w: decodeWrapped(v) }));
+    return this.#replaceWrapped('changing the password', async (values) => {
       const remove: Uint8Array[] = [];
       const add: Uint8Array[] = [];
-      for (const { v, w } of wrapped) {
+      for (const v of values) {
+        const w = decodeWrapped(v);
         if (w?.wrap !== 'password') continue;
         const key = await unwrapWithPassword(w, this.#o.user, oldPassword);
         if (!key) continue;
@@ -126,14 +120,8 @@ export class Keyring {
         this.#keys.set(w.keyId, { keyId: w.keyId, created: w.created, key });
       }
       if (remove.length === 0) await this.#explainWrongPassword(oldPassword);
-      try {
-        await this.#write(stamp, remove, add);
-        await writeCache(this.#o.cacheFile, [...values.filter((v) => !remove.includes(v)), ...add]);
-        return { rewrapped: add.length };
-      } catch (error) {
-        if (!(error instanceof ConflictError) || attempt >= CAS_ATTEMPTS) throw error;
-      }
-    }
+      return { remove, add, result: { rewrapped: add.length } };
+    });
   }
 
   /**
@@ -143,13 +131,7 @@ export class Keyring {
   async rewrap(newPassword: string): Promise<{ readonly rewrapped: number }> {
     if (!this.unlocked)
       throw new CredroamError('E_LOCKED', 'the keys are locked: log on first, or give the old password');
-    for (let attempt = 1; ; attempt++) {
-      const { values, stamp, offline } = await this.#read();
-      if (offline)
-        throw new CredroamError(
-          'E_OFFLINE',
-          'changing the password needs the directory, which is unreachable',
-        );
+    return this.#replaceWrapped('changing the password', async (values) => {
       const remove = values.filter((v) => {
         const w = decodeWrapped(v);
         return w?.wrap === 'password' && this.#keys.has(w.keyId);
@@ -157,14 +139,8 @@ export class Keyring {
       const add: Uint8Array[] = [];
       for (const k of this.#keys.values())
         add.push(encodeWrapped(await this.#wrap(k.key, k.keyId, k.created, newPassword)));
-      try {
-        await this.#write(stamp, remove, add);
-        await writeCache(this.#o.cacheFile, [...values.filter((v) => !remove.includes(v)), ...add]);
-        return { rewrapped: add.length };
-      } catch (error) {
-        if (!(error instanceof ConflictError) || attempt >= CAS_ATTEMPTS) throw error;
-      }
-    }
+      return { remove, add, result: { rewrapped: add.length } };
+    });
   }
 
   /**
@@ -181,12 +157,10 @@ export class Keyring {
         `the escrow private key cannot be read: ${(error as Error).message}`,
       );
     }
-    for (let attempt = 1; ; attempt++) {
-      const { values, stamp, offline } = await this.#read();
-      if (offline) throw new CredroamError('E_OFFLINE', 'recovery needs the directory, which is unreachable');
-      const wrapped = values.map((v) => ({ v, w: decodeWrapped(v) }));
+    return this.#replaceWrapped('recovery', async (values) => {
       const recovered = new Map<string, MasterKey>();
-      for (const { w } of wrapped) {
+      for (const v of values) {
+        const w = decodeWrapped(v);
         if (w?.wrap !== 'escrow') continue;
         const key = unwrapWithEscrow(w, this.#o.user, privateKey);
         if (key) recovered.set(w.keyId, { keyId: w.keyId, created: w.created, key });
@@ -197,17 +171,37 @@ export class Keyring {
           `no master key of '${this.#o.user}' is wrapped to this escrow key (the policy may have had none when the keys were made)`,
         );
       }
-      const remove = wrapped
-        .filter(({ w }) => w?.wrap === 'password' && recovered.has(w.keyId))
-        .map(({ v }) => v);
+      const remove = values.filter((v) => {
+        const w = decodeWrapped(v);
+        return w?.wrap === 'password' && recovered.has(w.keyId);
+      });
       const add: Uint8Array[] = [];
       for (const k of recovered.values())
         add.push(encodeWrapped(await this.#wrap(k.key, k.keyId, k.created, newPassword)));
+      for (const k of recovered.values()) this.#keys.set(k.keyId, k);
+      return { remove, add, result: { recovered: recovered.size } };
+    });
+  }
+
+  /**
+   * Reads the wrapped keys, lets `change` decide which to remove and add, and writes that with
+   * compare-and-swap (reading and deciding again when another endpoint wrote first); then updates
+   * this endpoint's copy. Needs the directory.
+   */
+  async #replaceWrapped<T>(
+    what: string,
+    change: (
+      values: readonly Uint8Array[],
+    ) => Promise<{ remove: Uint8Array[]; add: Uint8Array[]; result: T }>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const { values, stamp, offline } = await this.#read();
+      if (offline) throw new CredroamError('E_OFFLINE', `${what} needs the directory, which is unreachable`);
+      const { remove, add, result } = await change(values);
       try {
         await this.#write(stamp, remove, add);
-        for (const k of recovered.values()) this.#keys.set(k.keyId, k);
         await writeCache(this.#o.cacheFile, [...values.filter((v) => !remove.includes(v)), ...add]);
-        return { recovered: recovered.size };
+        return result;
       } catch (error) {
         if (!(error instanceof ConflictError) || attempt >= CAS_ATTEMPTS) throw error;
       }
