@@ -3,5 +3,5 @@
 # between two endpoints through the embedded folder directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --demo
 exec bash scripts/demo-run.sh

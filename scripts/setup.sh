@@ -6,7 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision dbus-daemon dbus-bin pamtester)
+# `--demo` installs only what the demo needs; the tests use real servers and tools (slapd, Samba AD,
+# dbus-daemon, pamtester, openssl), all from Debian.
+if [ "${1:-}" = "--demo" ]; then
+  DEBIAN_PACKAGES=(openssl)
+else
+  DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision dbus-daemon dbus-bin pamtester)
+fi
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
