@@ -53,6 +53,7 @@ export class Agent {
   #retryDelay: number;
   #last: LastSync | undefined;
   #stopping = false;
+  #password: string | undefined;
   readonly #stopped: Promise<void>;
   #resolveStopped!: () => void;
 
@@ -72,9 +73,13 @@ export class Agent {
     if (await askAgent(this.config, { cmd: 'status' }, 5_000).catch(() => undefined)) {
       throw new CredroamError('E_AGENT_RUNNING', `an agent already runs for ${this.config.home}`);
     }
+    // A directory that binds with the roaming password (one account password) gets it after
+    // logon; the agent keeps it in memory for reconnects until logoff.
     this.#session = await openSession(this.config, this.log, {
       password: async () => {
-        throw new CredroamError('E_LOCKED', 'log on first: the agent has no password yet');
+        if (this.#password === undefined)
+          throw new CredroamError('E_LOCKED', 'log on first: the agent has no password yet');
+        return this.#password;
       },
     });
     await this.#listen();
@@ -218,6 +223,7 @@ export class Agent {
       removed = await this.#removeSafelyRoamed();
     }
     this.#session.protector.lock?.();
+    this.#password = undefined;
     this.log.info('logged off', { removed });
     return { removed };
   }
@@ -252,9 +258,12 @@ export class Agent {
       case 'logon': {
         let opened: { readonly created: boolean; readonly offline: boolean } | undefined;
         let rewrapped = false;
+        const previous = this.#password;
+        this.#password = request.password; // the directory may bind with it
         try {
           opened = await this.#session.protector.unlock?.({ password: request.password });
         } catch (error) {
+          this.#password = previous;
           // PAM ran us after the system accepted this password, and it does not open the keys: the
           // password was changed. This agent still holds the keys from before, so it re-wraps
           // them for the new password (a routine password change never strands them).
@@ -269,6 +278,7 @@ export class Agent {
           ) {
             throw error;
           }
+          this.#password = request.password;
           await this.#session.protector.changePassword({ newPassword: request.password });
           rewrapped = true;
           this.log.info('the password was changed: re-wrapped the keys for the new one');

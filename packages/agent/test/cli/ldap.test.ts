@@ -9,7 +9,7 @@ let stop: () => Promise<void>;
 
 test.before(async () => {
   const started = await startProviders(2, {
-    users: ['alice', 'bob', 'carol'],
+    users: ['alice', 'bob', 'carol', 'dave'],
     passwords: { alice: 'alice account password' },
   });
   servers = started.servers;
@@ -157,4 +157,24 @@ test('an untrusted CA is refused: logon fails with a clear error naming the fix'
   const logon = await credroam(['--config', path.join(w.dir, 'c.json'), 'logon', ...w.pw]);
   t.is(logon.code, 1);
   t.regex(logon.stderr, /certificate is not trusted.*check caFile.*\[E_TLS_UNTRUSTED\]/);
+});
+
+test('the agent on an LDAP directory binds with the roaming password it got at logon and roams a store change', async (t) => {
+  const w = await endpoints(t, 'dave');
+  const started = await w.a(['logon', '--start-agent', ...w.pw, '--json']);
+  t.is(started.code, 0, started.stderr);
+  t.teardown(() => void w.a(['trigger', 'stop']));
+  const cred = await opensslP12(w.dir, 'agent-ldap');
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  let arrived = false;
+  for (let i = 0; i < 60 && !arrived; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await w.b(['sync', ...w.pw, '--json']);
+    arrived =
+      r.code === 0 &&
+      (
+        JSON.parse((await w.b(['list', '--json'])).stdout) as { credentials: Array<{ sha256: string }> }
+      ).credentials.some((c) => c.sha256 === cred.fingerprint);
+  }
+  t.true(arrived, 'the agent uploaded through LDAP, and B got it through the other provider');
 });
