@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import {
@@ -315,6 +315,7 @@ export class Agent {
   async #listen(): Promise<void> {
     const file = socketPath(this.config);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await chmod(path.dirname(file), 0o700); // only the user may reach the socket, whoever made the folder
     await rm(file, { force: true }); // a stale socket of an agent that was killed
     this.#server = net.createServer((socket) => {
       let data = '';
