@@ -67,6 +67,7 @@ function build(request: ContributionRequest): {
       ...(settings.filter ? { filter: settings.filter } : {}),
     },
     settings.maxRequestBytes,
+    settings.rangeSize,
   );
   return { settings, session, store, profile };
 }

@@ -31,6 +31,7 @@ export class LdapDirectoryStore implements DirectoryStore {
       readonly name: string;
     },
     private readonly maxRequestBytes: number,
+    private readonly rangeSize?: number,
   ) {}
 
   /** The user's DN: configured, or found under the base by the filter with the name escaped (RFC 4515). */
@@ -158,7 +159,10 @@ export class LdapDirectoryStore implements DirectoryStore {
     const dn = await this.dn();
     const names = which.map((w) => this.profile.attributes[w]);
     const out: Record<Which, Uint8Array[]> = { stamp: [], tokens: [], keys: [] };
-    const entry = await this.session.run((c) => searchBase(c, dn, names, this.profile.textual), { dn });
+    const entry = await this.session.run(
+      (c) => searchBase(c, dn, names, this.profile.textual, this.rangeSize),
+      { dn },
+    );
     for (const w of which) {
       for (const raw of entry.get(this.profile.attributes[w].toLowerCase()) ?? []) {
         const v = this.profile.decode(raw);
@@ -179,9 +183,13 @@ async function searchBase(
   dn: string,
   attributes: string[],
   textual: boolean,
+  rangeSize?: number,
 ): Promise<Map<string, Array<Buffer | string>>> {
   const values = new Map<string, Array<Buffer | string>>();
-  let pending = attributes.map((a) => ({ name: a, request: a }));
+  let pending = attributes.map((a) => ({
+    name: a,
+    request: rangeSize ? `${a};range=0-${rangeSize - 1}` : a,
+  }));
   while (pending.length > 0) {
     const requested = pending.map((p) => p.request);
     const { searchEntries } = await client.search(dn, {
@@ -201,8 +209,14 @@ async function searchBase(
         const list = Array.isArray(raw) ? raw : [raw];
         values.set(base, [...(values.get(base) ?? []), ...(list as Array<Buffer | string>)]);
         const range = /;range=(\d+)-(\d+|\*)$/.exec(k);
-        if (range && range[2] !== '*')
-          next.push({ name: p.name, request: `${p.name};range=${Number(range[2]) + 1}-*` });
+        // The last range ends in `*`; an empty one also ends it (a server that counts differently).
+        if (range && range[2] !== '*' && list.length > 0) {
+          const from = Number(range[2]) + 1;
+          next.push({
+            name: p.name,
+            request: `${p.name};range=${from}-${rangeSize ? from + rangeSize - 1 : '*'}`,
+          });
+        }
       }
     }
     pending = next;

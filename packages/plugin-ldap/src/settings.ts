@@ -24,6 +24,11 @@ export interface LdapSettings {
   /** Attribute names, when a site's schema differs from the profile's. */
   readonly attributes?: { readonly tokens?: string; readonly keys?: string; readonly stamp?: string };
   readonly timeoutMs: number;
+  /**
+   * Ask for values in ranges of this many (`attr;range=0-N`), as ADSI does; without it the server
+   * decides (Active Directory answers in ranges past MaxValRange, 1 500 by default).
+   */
+  readonly rangeSize?: number;
   /** The largest modify request sent at once; larger writes are split (slapd's default limit is 4 MiB). */
   readonly maxRequestBytes: number;
 }
@@ -51,6 +56,7 @@ export const LDAP_SETTINGS_SCHEMA = {
       properties: { tokens: { type: 'string' }, keys: { type: 'string' }, stamp: { type: 'string' } },
     },
     timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 15_000 },
+    rangeSize: { type: 'integer', minimum: 1, maximum: 100_000 },
     maxRequestBytes: { type: 'integer', minimum: 65_536, maximum: 16_000_000, default: 4_000_000 },
   },
 } as const;

@@ -11,14 +11,15 @@ import { dec, enc } from './support/stores.js';
 let dc: SambaDc;
 
 test.before(async () => {
-  dc = await startSambaDc({ users: ['alice', 'bob', 'carol', 'dave', 'erin'] });
+  dc = await startSambaDc({ users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] });
 });
 test.after.always(async () => {
   await dc?.stop();
 });
 
-function storeFor(user: string, bindAs = user): LdapDirectoryStore {
+function storeFor(user: string, bindAs = user, rangeSize?: number): LdapDirectoryStore {
   const settings: LdapSettings = {
+    ...(rangeSize ? { rangeSize } : {}),
     url: dc.ldapsUrl,
     caFile: dc.tls.ca,
     bind: 'simple',
@@ -30,7 +31,13 @@ function storeFor(user: string, bindAs = user): LdapDirectoryStore {
     dn: `${bindAs}@${AD_REALM}`,
     password: async () => dc.password(bindAs),
   }));
-  return new LdapDirectoryStore(session, AD, { dn: dc.userDn(user), name: user }, settings.maxRequestBytes);
+  return new LdapDirectoryStore(
+    session,
+    AD,
+    { dn: dc.userDn(user), name: user },
+    settings.maxRequestBytes,
+    settings.rangeSize,
+  );
 }
 
 async function admin(): Promise<Client> {
@@ -125,4 +132,25 @@ test('two endpoints roam through Samba AD with the real engine', async (t) => {
     'the first sync after a download settles with nothing to do',
   );
   t.is((await b.engine.sync()).outcome, 'unchanged', 'then the stamp check alone');
+});
+
+test('values are read in ranges (attr;range=0-9, then the next ten, ...) until the server says the last', async (t) => {
+  const writer = storeFor('frank');
+  t.teardown(() => writer.close());
+  const values = Array.from({ length: 25 }, (_, i) => enc(`v${i}`));
+  await writer.write({ tokens: { remove: [], add: values }, stamp: { remove: [], add: [enc('s1')] } });
+  const c = await admin();
+  t.teardown(() => c.unbind());
+  const first = await c.search(dc.userDn('frank'), {
+    scope: 'base',
+    attributes: ['credroamToken;range=0-9'],
+  });
+  t.deepEqual(
+    Object.keys(first.searchEntries[0]!).filter((k) => k !== 'dn'),
+    ['credroamToken;range=0-9'],
+    'the server answers in ranges',
+  );
+  const ranged = storeFor('frank', 'frank', 10);
+  t.teardown(() => ranged.close());
+  t.deepEqual(dec((await ranged.read()).tokens), dec(values));
 });
