@@ -8,14 +8,14 @@ test('a change in the store fires storeChanged; a burst coalesces into one event
   const dir = await tempDir(t);
   await mkdir(path.join(dir, 'certs'));
   const c = collector();
-  const stop = await new StoreWatcher({ path: dir, debounceMs: 150 }).start(c.fire);
+  const stop = await new StoreWatcher({ path: dir, debounceMs: 400 }).start(c.fire);
   t.teardown(() => stop.dispose());
   await writeFile(path.join(dir, 'certs', 'a.der'), 'x');
   await c.until(1);
   t.deepEqual(c.events, ['storeChanged']);
-  for (let i = 0; i < 20; i++) await writeFile(path.join(dir, 'certs', `burst-${i}.der`), 'y');
+  await Promise.all(Array.from({ length: 20 }, (_, i) => writeFile(path.join(dir, 'certs', `burst-${i}.der`), 'y')));
   await c.until(2);
-  await new Promise((r) => setTimeout(r, 400));
+  await new Promise((r) => setTimeout(r, 800));
   t.deepEqual(c.events, ['storeChanged', 'storeChanged'], 'twenty files, one event');
 });
 
