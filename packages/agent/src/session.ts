@@ -15,8 +15,10 @@ import {
   type SitePolicy,
   SyncEngine,
   SyncStateStore,
+  TokenFlag,
   TokenProtector,
   UserLock,
+  versionHash,
   X509ContentInspector,
 } from '@credroam/core';
 import { container, type DependencyContainer } from 'tsyringe';
@@ -146,4 +148,21 @@ export async function openSession(
     await host.dispose();
     throw error;
   }
+}
+
+/**
+ * R10: removes from the endpoint the credentials whose exact version the directory holds (as the
+ * last completed sync recorded it) — never one the directory lacks, never the last copy.
+ */
+export async function removeSafelyRoamed(session: Session): Promise<number> {
+  const state = await new FileSyncStateStore(path.join(session.statePath, 'sync.json')).load();
+  const listing = await session.local.list();
+  let removed = 0;
+  for (const item of listing.items) {
+    const base = state?.base[`${item.kind}:${item.id}`];
+    if (base?.hash !== versionHash(item.kind, item.archived ? TokenFlag.Archived : 0, item.content)) continue;
+    await session.local.remove(item.kind, item.id);
+    removed++;
+  }
+  return removed;
 }

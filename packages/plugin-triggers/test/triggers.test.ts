@@ -13,7 +13,9 @@ test('a change in the store fires storeChanged; a burst coalesces into one event
   await writeFile(path.join(dir, 'certs', 'a.der'), 'x');
   await c.until(1);
   t.deepEqual(c.events, ['storeChanged']);
-  await Promise.all(Array.from({ length: 20 }, (_, i) => writeFile(path.join(dir, 'certs', `burst-${i}.der`), 'y')));
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => writeFile(path.join(dir, 'certs', `burst-${i}.der`), 'y')),
+  );
   await c.until(2);
   await new Promise((r) => setTimeout(r, 800));
   t.deepEqual(c.events, ['storeChanged', 'storeChanged'], 'twenty files, one event');

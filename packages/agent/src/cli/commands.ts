@@ -15,7 +15,7 @@ import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 
 import { type AgentConfig, defaultConfigPath, defaultHome, loadConfig } from '../config.js';
 import { AGENT_EXEC_ARGV, type AgentAnswer, askAgent, socketPath } from '../daemon/ipc.js';
-import { loadPolicy, openSession, type Session } from '../session.js';
+import { loadPolicy, openSession, removeSafelyRoamed, type Session } from '../session.js';
 import { certificateId, credentialViews, findCredential, privateKeyId } from './credentials.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
 import { createHost } from './plugins.js';
@@ -337,7 +337,17 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
   const password = await roamingPassword(args, ctx.io);
   return withSession(args, ctx, async (s) => {
     await unlock(s, password);
-    return runSync(s, ctx, {});
+    const code = await runSync(s, ctx, {});
+    const last = JSON.parse(await readFile(path.join(s.config.home, 'status.json'), 'utf8')) as {
+      lastSync: { outcome: string };
+    };
+    if (s.policy.roaming.removeOnLogoff && last.lastSync.outcome !== 'failed') {
+      const removed = await removeSafelyRoamed(s);
+      ctx.log.info('logged off', { removed });
+      if (!ctx.json)
+        ctx.io.stdout(`removed ${removed} credential part(s) that the directory holds (removeOnLogoff)\n`);
+    }
+    return code;
   });
 }
 

@@ -13,7 +13,7 @@ import {
   writeFileAtomic,
 } from '@credroam/core';
 import type { AgentConfig } from '../config.js';
-import { loadPolicy, openSession, type Session } from '../session.js';
+import { loadPolicy, openSession, removeSafelyRoamed, type Session } from '../session.js';
 import { type AgentRequest, askAgent, socketPath } from './ipc.js';
 
 interface LastSync {
@@ -220,28 +220,12 @@ export class Agent {
     await this.requestSync('logoff');
     let removed = 0;
     if (this.#session.policy.roaming.removeOnLogoff && this.#last?.outcome !== 'failed') {
-      removed = await this.#removeSafelyRoamed();
+      removed = await removeSafelyRoamed(this.#session);
     }
     this.#session.protector.lock?.();
     this.#password = undefined;
     this.log.info('logged off', { removed });
     return { removed };
-  }
-
-  /** Removes local items whose exact version the directory holds (never the last copy of anything). */
-  async #removeSafelyRoamed(): Promise<number> {
-    const { FileSyncStateStore, versionHash, TokenFlag } = await import('@credroam/core');
-    const state = await new FileSyncStateStore(path.join(this.#session.statePath, 'sync.json')).load();
-    const listing = await this.#session.local.list();
-    let removed = 0;
-    for (const item of listing.items) {
-      const base = state?.base[`${item.kind}:${item.id}`];
-      const hash = versionHash(item.kind, item.archived ? TokenFlag.Archived : 0, item.content);
-      if (base?.hash !== hash) continue;
-      await this.#session.local.remove(item.kind, item.id);
-      removed++;
-    }
-    return removed;
   }
 
   async #handle(request: AgentRequest): Promise<Record<string, unknown>> {

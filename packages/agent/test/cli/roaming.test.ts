@@ -163,3 +163,25 @@ test('a wrong roaming password is a clear error and changes nothing', async (t) 
   t.regex(wrong.stderr, /the password does not open your credroam keys; nothing was changed/);
   t.deepEqual(await readdir(path.join(w.dir, 'directory', 'alice')), before);
 });
+
+test('logoff without an agent: a final sync, and with removeOnLogoff the roamed credentials leave the endpoint', async (t) => {
+  const w = await twoEndpoints(t);
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  await writeFile(
+    path.join(w.dir, 'policy.json'),
+    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
+  );
+  const cred = await opensslP12(w.dir);
+  await w.a(['logon', ...w.pw]);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  const r = await w.a(['logoff', ...w.pw]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /uploaded 2/);
+  t.regex(r.stdout, /removed 2 credential part\(s\) that the directory holds/);
+  t.deepEqual((JSON.parse((await w.a(['list', '--json'])).stdout) as ListJson).credentials, []);
+  t.like(JSON.parse((await w.b(['logon', ...w.pw, '--json'])).stdout), { counts: { downloaded: 2 } });
+});
