@@ -8,7 +8,7 @@
  *                           (goal: ≤ 80 MB, ≤ 0.5 % CPU).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,6 @@ const AGENT_NODE_FLAGS =
 const round = (x: number) => Math.round(x * 10) / 10;
 const quantile = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
-void createPublicKey;
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'credroam-agent-bench-'));
 const children: ChildProcess[] = [];
@@ -198,7 +197,6 @@ try {
   await new Promise((r) => setTimeout(r, 10_000));
   const cpuPercent = (((await ticks()) - t0) / hz / ((performance.now() - w0) / 1000)) * 100;
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${idle.pid}/status`, 'utf8'))![1]);
-  void X509Certificate;
 
   console.log(
     JSON.stringify(

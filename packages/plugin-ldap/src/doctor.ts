@@ -52,59 +52,74 @@ export async function doctor(
       return false;
     }
   };
-  const ok =
-    (await step('reachability', () =>
-      tcp(url.hostname, port, settings.timeoutMs).then(() => `${url.hostname}:${port} answers`),
-    )) &&
-    (await step('tls', async () => {
-      await session
-        .run(async () => undefined)
-        .catch((error: unknown) => {
-          if (error instanceof CredroamError && error.code === 'E_BIND') return; // TLS was fine; the bind is the next check
-          throw error;
+  // Each step runs only if the ones before passed: the first failure is the one to fix.
+  const steps: Array<[DoctorCheck['check'], () => Promise<string>]> = [
+    [
+      'reachability',
+      () => tcp(url.hostname, port, settings.timeoutMs).then(() => `${url.hostname}:${port} answers`),
+    ],
+    [
+      'tls',
+      async () => {
+        await session
+          .run(async () => undefined)
+          .catch((error: unknown) => {
+            if (error instanceof CredroamError && error.code === 'E_BIND') return; // TLS was fine; the bind is the next check
+            throw error;
+          });
+        return `${url.protocol === 'ldaps:' ? 'TLS' : 'StartTLS'} with a certificate verified against ${settings.caFile}`;
+      },
+    ],
+    [
+      'bind',
+      async () => {
+        await session.run(async () => undefined);
+        return settings.bind === 'external'
+          ? 'SASL EXTERNAL with the client certificate'
+          : 'simple bind over TLS';
+      },
+    ],
+    ['entry', async () => `found ${await store.dn()}`],
+    [
+      'schema',
+      async () => {
+        const names = Object.values(profile.attributes);
+        const missing = await session.run(async (c) => {
+          const root = await c.search('', {
+            scope: 'base',
+            filter: '(objectClass=*)',
+            attributes: ['subschemaSubentry'],
+          });
+          const sub = String(root.searchEntries[0]?.subschemaSubentry ?? 'cn=Subschema');
+          const schema = await c.search(sub, {
+            scope: 'base',
+            filter: '(objectClass=*)',
+            attributes: ['attributeTypes'],
+          });
+          const types = ([] as unknown[]).concat(schema.searchEntries[0]?.attributeTypes ?? []).map(String);
+          return names.filter((n) => !types.some((t) => new RegExp(`NAME (\\( )?'${n}'`, 'i').test(t)));
         });
-      return `${url.protocol === 'ldaps:' ? 'TLS' : 'StartTLS'} with a certificate verified against ${settings.caFile}`;
-    })) &&
-    (await step('bind', async () => {
-      await session.run(async () => undefined);
-      return settings.bind === 'external'
-        ? 'SASL EXTERNAL with the client certificate'
-        : 'simple bind over TLS';
-    })) &&
-    (await step('entry', async () => `found ${await store.dn()}`)) &&
-    (await step('schema', async () => {
-      const names = Object.values(profile.attributes);
-      const missing = await session.run(async (c) => {
-        const root = await c.search('', {
-          scope: 'base',
-          filter: '(objectClass=*)',
-          attributes: ['subschemaSubentry'],
-        });
-        const sub = String(root.searchEntries[0]?.subschemaSubentry ?? 'cn=Subschema');
-        const schema = await c.search(sub, {
-          scope: 'base',
-          filter: '(objectClass=*)',
-          attributes: ['attributeTypes'],
-        });
-        const types = ([] as unknown[]).concat(schema.searchEntries[0]?.attributeTypes ?? []).map(String);
-        return names.filter((n) => !types.some((t) => new RegExp(`NAME (\\( )?'${n}'`, 'i').test(t)));
-      });
-      if (missing.length > 0)
-        throw new CredroamError('E_SCHEMA', `the directory does not define ${missing.join(', ')}`);
-      return `attributes ${names.join(', ')} are defined`;
-    })) &&
-    (await step('write', async () => {
-      const dn = await store.dn();
-      const probe = profile.encode(randomBytes(16), dn) as Buffer;
-      const mod = (op: 'add' | 'delete') =>
-        new Change({
-          operation: op,
-          modification: new Attribute({ type: profile.attributes.stamp, values: [probe] }),
-        });
-      await session.run((c) => c.modify(dn, [mod('add'), mod('delete')]), { dn });
-      return 'this user may write its credroam attributes';
-    }));
-  void ok;
+        if (missing.length > 0)
+          throw new CredroamError('E_SCHEMA', `the directory does not define ${missing.join(', ')}`);
+        return `attributes ${names.join(', ')} are defined`;
+      },
+    ],
+    [
+      'write',
+      async () => {
+        const dn = await store.dn();
+        const probe = profile.encode(randomBytes(16), dn) as Buffer;
+        const mod = (op: 'add' | 'delete') =>
+          new Change({
+            operation: op,
+            modification: new Attribute({ type: profile.attributes.stamp, values: [probe] }),
+          });
+        await session.run((c) => c.modify(dn, [mod('add'), mod('delete')]), { dn });
+        return 'this user may write its credroam attributes';
+      },
+    ],
+  ];
+  for (const [check, work] of steps) if (!(await step(check, work))) break;
   return checks;
 }
 
