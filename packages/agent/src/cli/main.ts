@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { CORE_VERSION, CredroamError, EventLog, errorMessage } from '@credroam/core';
 import { loadConfig } from '../config.js';
-import * as commands from './commands.js';
+import * as commands from './commands/index.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
 import { createHost, formatPluginList } from './plugins.js';
 

@@ -1,0 +1,143 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { CredroamError, writeFileAtomic } from '@credroam/core';
+import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
+import { certificateId, credentialViews, findCredential, privateKeyId } from '../credentials.js';
+import { ExitCode, UsageError } from '../io.js';
+import { readPassArg } from '../secrets.js';
+import { type Args, type Context, out, roamingPassword, str, unlock, withSession } from './shared.js';
+
+// --- import, export, remove ------------------------------------------------------------------------
+
+export async function importCredential(args: Args, ctx: Context): Promise<number> {
+  const files = args.positionals;
+  if (files.length === 0 || files.length > 2) {
+    throw new UsageError(
+      'usage: credroam import FILE.p12 [--passin SPEC] | credroam import CERT.pem KEY.pem [--passin SPEC]',
+    );
+  }
+  const passin = str(args.values.passin);
+  if (passin === 'stdin' && args.values['password-stdin']) {
+    throw new UsageError('--passin stdin and --password-stdin cannot both read standard input');
+  }
+  const filePassword = passin ? await readPassArg(passin, '--passin', ctx.io) : undefined;
+  const data = await Promise.all(
+    files.map(async (f) => {
+      try {
+        return new Uint8Array(await readFile(f));
+      } catch (error) {
+        throw new CredroamError('E_IMPORT', `cannot read ${f}: ${(error as NodeJS.ErrnoException).code}`);
+      }
+    }),
+  );
+  return withSession(args, ctx, async (s) => {
+    await s.host.activateByEvent('onCommand:import');
+    const api = s.host.api<Pkcs12Api>('credroam.pkcs12');
+    if (!api)
+      throw new CredroamError(
+        'E_PLUGIN_FAILED',
+        'import needs the credroam.pkcs12 plugin, which is not active',
+      );
+    const read = await api.readCredentials(data, filePassword);
+    const withKeys = read.credentials.some((c) => c.key);
+    if (withKeys) await unlock(s, await roamingPassword(args, ctx.io));
+    const now = Date.now();
+    // Everything was read and checked above; only now is anything written.
+    const imported: Array<{ sha256: string; hasKey: boolean }> = [];
+    for (const c of read.credentials) {
+      const id = certificateId(c.cert);
+      if (c.key)
+        await s.local.put({
+          kind: 'key',
+          id: privateKeyId(c.key),
+          content: c.key,
+          archived: false,
+          modified: now,
+        });
+      await s.local.put({ kind: 'cert', id, content: c.cert, archived: false, modified: now });
+      imported.push({ sha256: id, hasKey: Boolean(c.key) });
+    }
+    out(
+      ctx,
+      { imported, ignoredCertificates: read.ignoredCertificates },
+      imported.map((i) => `imported ${i.sha256}${i.hasKey ? ' with its private key' : ''}`).join('\n') +
+        (read.ignoredCertificates > 0
+          ? `\n(${read.ignoredCertificates} CA certificate(s) in the file were not imported)`
+          : ''),
+    );
+    return ExitCode.Done;
+  });
+}
+
+export async function exportCredential(args: Args, ctx: Context): Promise<number> {
+  const [thumbprint] = args.positionals;
+  const target = str(args.values.out);
+  const passout = str(args.values.passout);
+  if (!thumbprint || !target || !passout || args.positionals.length !== 1) {
+    throw new UsageError(
+      'usage: credroam export THUMBPRINT --out FILE.p12 --passout file:PATH|env:VAR|fd:N|stdin',
+    );
+  }
+  if (passout === 'stdin' && args.values['password-stdin']) {
+    throw new UsageError('--passout stdin and --password-stdin cannot both read standard input');
+  }
+  const filePassword = await readPassArg(passout, '--passout', ctx.io);
+  const password = await roamingPassword(args, ctx.io);
+  return withSession(args, ctx, async (s) => {
+    await unlock(s, password);
+    const listing = await s.local.list();
+    const view = findCredential(credentialViews(listing, undefined), thumbprint);
+    if (!view)
+      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
+    const cert = listing.items.find((i) => i.kind === 'cert' && i.id === view.sha256)!;
+    const key = listing.items.find((i) => i.kind === 'key' && i.id === view.keyId);
+    await s.host.activateByEvent('onCommand:export');
+    const api = s.host.api<Pkcs12Api>('credroam.pkcs12');
+    if (!api)
+      throw new CredroamError(
+        'E_PLUGIN_FAILED',
+        'export needs the credroam.pkcs12 plugin, which is not active',
+      );
+    const pfx = await api.writePkcs12(
+      { cert: cert.content, ...(key ? { key: key.content } : {}) },
+      filePassword,
+    );
+    const file = path.resolve(target);
+    if (
+      !args.values.force &&
+      (await stat(file).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new CredroamError('E_EXISTS', `${file} already exists; add --force to replace it`);
+    }
+    await writeFileAtomic(file, pfx);
+    out(
+      ctx,
+      { sha256: view.sha256, file, hasKey: Boolean(key) },
+      `exported ${view.sha256}${key ? ' with its private key' : ''} to ${file}`,
+    );
+    return ExitCode.Done;
+  });
+}
+
+export async function remove(args: Args, ctx: Context): Promise<number> {
+  const [thumbprint] = args.positionals;
+  if (!thumbprint || args.positionals.length !== 1) throw new UsageError('usage: credroam remove THUMBPRINT');
+  return withSession(args, ctx, async (s) => {
+    const listing = await s.local.list();
+    const view = findCredential(credentialViews(listing, undefined), thumbprint);
+    if (!view)
+      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
+    const keepUntil = Date.now() + s.policy.roaming.tombstoneLifetimeDays * 86_400_000;
+    await s.local.remove('cert', view.sha256, { keepUntil });
+    if (view.hasKey) await s.local.remove('key', view.keyId, { keepUntil });
+    out(
+      ctx,
+      { removed: view.sha256, hasKey: view.hasKey, keptUntil: new Date(keepUntil).toISOString() },
+      `removed ${view.sha256}; the deletion roams at the next sync (a copy stays in the store's removed/ folder until ${new Date(keepUntil).toISOString()})`,
+    );
+    return ExitCode.Done;
+  });
+}

@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import { CredroamError } from '@credroam/core';
+import { loadConfig } from '../../config.js';
+import { askAgent } from '../../daemon/ipc.js';
+import { openSession } from '../../session.js';
+import { type CliIo, ExitCode, UsageError } from '../io.js';
+import { readSecretFile } from '../secrets.js';
+import { type Args, agentAnswer, type Context, out, str, withSession } from './shared.js';
+
+// --- passwd, recover --------------------------------------------------------------------------------
+
+/** Old and new password: `--password-stdin` gives two lines; else --old-password-file and --new-password-file. */
+async function passwordPair(args: Args, io: CliIo): Promise<{ old?: string; next: string }> {
+  if (args.values['password-stdin']) {
+    const lines = (await io.stdin()).split(/\r?\n/);
+    if (args.values['escrow-key'] || args.values['new-only']) return { next: lines[0] ?? '' };
+    return { old: lines[0] ?? '', next: lines[1] ?? '' };
+  }
+  const newFile = str(args.values['new-password-file']);
+  if (!newFile)
+    throw new UsageError('give the new password with --new-password-file FILE (or both on --password-stdin)');
+  const oldFile = str(args.values['old-password-file']);
+  return {
+    ...(oldFile ? { old: await readSecretFile(oldFile, 'old password') } : {}),
+    next: await readSecretFile(newFile, 'new password'),
+  };
+}
+
+export async function passwd(args: Args, ctx: Context): Promise<number> {
+  const { old, next } = await passwordPair(args, ctx.io);
+  if (next.length === 0) throw new UsageError('the new password is empty');
+  if (old === undefined) {
+    // Without the old password only a running agent, which holds the keys, can re-wrap them.
+    const config = await loadConfig(str(args.values.config), ctx.io.env);
+    const answer = await askAgent(config, { cmd: 'passwd', newPassword: next });
+    if (answer)
+      return agentAnswer(ctx, answer, () => 'the running agent re-wrapped the keys for the new password');
+    throw new UsageError(
+      'give the old password with --old-password-file FILE (or both on --password-stdin); no agent is running',
+    );
+  }
+  return withSession(args, ctx, async (s) => {
+    if (!s.protector.changePassword)
+      throw new CredroamError('E_UNSUPPORTED', 'this token protector has no password');
+    await s.protector.changePassword({ oldPassword: old, newPassword: next });
+    out(ctx, { changed: true }, 'the roaming password was changed; other endpoints log on with the new one');
+    return ExitCode.Done;
+  });
+}
+
+export async function recover(args: Args, ctx: Context): Promise<number> {
+  const keyFile = str(args.values['escrow-key']);
+  if (!keyFile)
+    throw new UsageError('usage: credroam recover --escrow-key FILE --new-password-file FILE [--user NAME]');
+  const escrowPrivateKeyPem = await readFile(keyFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new CredroamError('E_ESCROW_KEY', `cannot read the escrow key ${keyFile}: ${error.code}`);
+  });
+  const { next } = await passwordPair(args, ctx.io);
+  if (next.length === 0) throw new UsageError('the new password is empty');
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const user = str(args.values.user) ?? config.user;
+  const session = await openSession({ ...config, user }, ctx.log, { password: async () => next });
+  try {
+    if (!session.protector.recover)
+      throw new CredroamError('E_UNSUPPORTED', 'this token protector has no escrow recovery');
+    await session.protector.recover({ escrowPrivateKeyPem, newPassword: next });
+    out(ctx, { recovered: true, user }, `the keys of ${user} now open with the new password`);
+    return ExitCode.Done;
+  } finally {
+    await session.dispose();
+  }
+}

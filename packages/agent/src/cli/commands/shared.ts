@@ -1,0 +1,66 @@
+import { CredroamError, type EventLog } from '@credroam/core';
+import { loadConfig } from '../../config.js';
+import { type AgentAnswer } from '../../daemon/ipc.js';
+import { openSession, type Session } from '../../session.js';
+import { type CliIo, ExitCode, UsageError } from '../io.js';
+import { readSecretFile, stripNewline } from '../secrets.js';
+
+/** The parsed command line every command receives. */
+export interface Args {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+export interface Context {
+  readonly io: CliIo;
+  readonly log: EventLog;
+  readonly json: boolean;
+}
+
+export const str = (v: string | boolean | undefined): string | undefined =>
+  typeof v === 'string' ? v : undefined;
+
+/** Prints a result as JSON (`--json`) or as text. */
+export function out(ctx: Context, value: unknown, text: string): void {
+  ctx.io.stdout(ctx.json ? `${JSON.stringify(value, null, 2)}\n` : text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** The roaming password: --password-stdin, --password-file FILE, or $CREDROAM_PASSWORD_FILE. */
+export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
+  if (args.values['password-stdin']) return stripNewline(await io.stdin());
+  const file = str(args.values['password-file']) ?? (io.env.CREDROAM_PASSWORD_FILE || undefined);
+  if (file) return readSecretFile(file, 'roaming password');
+  throw new UsageError(
+    'this command needs the roaming password: --password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE',
+  );
+}
+
+export async function withSession<T>(args: Args, ctx: Context, work: (s: Session) => Promise<T>): Promise<T> {
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  // The roaming password, read only if something needs it (a directory that binds with it).
+  const session = await openSession(config, ctx.log, { password: () => roamingPassword(args, ctx.io) });
+  try {
+    return await work(session);
+  } finally {
+    await session.dispose();
+  }
+}
+
+export async function unlock(
+  session: Session,
+  password: string,
+): Promise<{ created: boolean; offline: boolean }> {
+  if (!session.protector.unlock) return { created: false, offline: false };
+  return session.protector.unlock({ password });
+}
+
+/** Prints an agent's answer, or fails with its error. */
+export function agentAnswer(
+  ctx: Context,
+  answer: AgentAnswer,
+  text: (a: Record<string, unknown>) => string,
+): number {
+  if (!answer.ok) throw new CredroamError(answer.error.code, answer.error.message);
+  out(ctx, answer, text(answer));
+  return ExitCode.Done;
+}

@@ -1,0 +1,133 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type SyncReport, writeFileAtomic } from '@credroam/core';
+import { type AgentConfig, loadConfig } from '../../config.js';
+import { askAgent } from '../../daemon/ipc.js';
+import { removeSafelyRoamed, type Session } from '../../session.js';
+import { ExitCode } from '../io.js';
+import { startAgent } from './agent.js';
+import {
+  type Args,
+  agentAnswer,
+  type Context,
+  out,
+  roamingPassword,
+  str,
+  unlock,
+  withSession,
+} from './shared.js';
+
+// --- sync, logon, logoff --------------------------------------------------------------------------
+
+async function recordStatus(config: AgentConfig, entry: Record<string, unknown>): Promise<void> {
+  await writeFileAtomic(path.join(config.home, 'status.json'), JSON.stringify({ lastSync: entry }));
+}
+
+async function runSync(
+  session: Session,
+  ctx: Context,
+  options: { dryRun?: boolean; full?: boolean },
+): Promise<number> {
+  let report: SyncReport;
+  try {
+    report = await session.engine.sync(options);
+  } catch (error) {
+    if (!options.dryRun) {
+      await recordStatus(session.config, {
+        at: new Date().toISOString(),
+        outcome: 'failed',
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    throw error;
+  }
+  if (!options.dryRun) {
+    await recordStatus(session.config, {
+      at: new Date().toISOString(),
+      outcome: report.outcome,
+      counts: report.counts,
+      skipped: report.skipped.length,
+    });
+  }
+  out(ctx, report, formatReport(report));
+  return report.skipped.length > 0 ? ExitCode.Skipped : ExitCode.Done;
+}
+
+function formatReport(r: SyncReport): string {
+  const c = r.counts;
+  const lines = [
+    r.outcome === 'unchanged'
+      ? 'nothing changed since the last sync (one read of the change stamp)'
+      : r.changes.length === 0 && r.skipped.length === 0
+        ? 'in sync: nothing to do'
+        : `${r.outcome === 'planned' ? 'would upload' : 'uploaded'} ${c.uploaded}, ${r.outcome === 'planned' ? 'download' : 'downloaded'} ${c.downloaded}, removed ${c.removed}, tombstones ${c.tombstoned}, archived ${c.archived}, pruned ${c.pruned}, conflicts ${c.conflicts}`,
+  ];
+  for (const ch of r.changes) lines.push(`  ${ch.action} ${ch.kind} ${ch.id.slice(0, 16)}…  ${ch.reason}`);
+  for (const s of r.skipped)
+    lines.push(`  skipped ${s.kind ?? 'value'} ${s.id?.slice(0, 16) ?? ''} (event ${s.event}): ${s.reason}`);
+  return lines.join('\n');
+}
+
+export async function sync(args: Args, ctx: Context): Promise<number> {
+  const password = await roamingPassword(args, ctx.io);
+  return withSession(args, ctx, async (s) => {
+    await unlock(s, password);
+    return runSync(s, ctx, { dryRun: Boolean(args.values['dry-run']), full: Boolean(args.values.full) });
+  });
+}
+
+export async function logon(args: Args, ctx: Context): Promise<number> {
+  // pam_exec (expose_authtok) writes the password, possibly NUL-terminated.
+  const pam = Boolean(args.values.pam);
+  const password = (await roamingPassword(args, ctx.io)).replace(/\0+$/, '');
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  // A running agent takes the password over its socket and keeps the keys for the session.
+  const answer = await askAgent(config, { cmd: 'logon', password, ...(pam ? { rewrap: true } : {}) });
+  if (answer) {
+    return agentAnswer(
+      ctx,
+      answer,
+      (a) => `logged on through the agent${a.rewrapped ? ' (keys re-wrapped for the changed password)' : ''}`,
+    );
+  }
+  if (args.values['start-agent'] || pam) return startAgent(config, password, ctx);
+  return withSession(args, ctx, async (s) => {
+    const opened = await unlock(s, password);
+    if (opened.created) ctx.log.info('first logon: created this user’s master key in the directory');
+    if (opened.offline) {
+      out(
+        ctx,
+        { outcome: 'offline' },
+        'logged on offline: the directory is unreachable; changes roam when it returns',
+      );
+      return ExitCode.Done;
+    }
+    return runSync(s, ctx, { full: true });
+  });
+}
+
+export async function logoff(args: Args, ctx: Context): Promise<number> {
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const answer = await askAgent(config, { cmd: 'trigger', event: 'logoff' });
+  if (answer)
+    return agentAnswer(
+      ctx,
+      answer,
+      (a) => `logged off through the agent (${String(a.removed ?? 0)} removed)`,
+    );
+  const password = await roamingPassword(args, ctx.io);
+  return withSession(args, ctx, async (s) => {
+    await unlock(s, password);
+    const code = await runSync(s, ctx, {});
+    const last = JSON.parse(await readFile(path.join(s.config.home, 'status.json'), 'utf8')) as {
+      lastSync: { outcome: string };
+    };
+    if (s.policy.roaming.removeOnLogoff && last.lastSync.outcome !== 'failed') {
+      const removed = await removeSafelyRoamed(s);
+      ctx.log.info('logged off', { removed });
+      if (!ctx.json)
+        ctx.io.stdout(`removed ${removed} credential part(s) that the directory holds (removeOnLogoff)\n`);
+    }
+    return code;
+  });
+}
