@@ -2,23 +2,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
 import { ConflictError, CredroamError, errorMessage } from '../api/errors.js';
 import { EventId, type Logger, type LogLevel } from '../api/events.js';
-import {
-  type DirectorySnapshot,
-  DirectoryStore,
-  type LocalItem,
-  LocalStore,
-  type TokenKind,
-  TokenProtector,
-} from '../api/extension-points.js';
+import { DirectoryStore, LocalStore, type TokenKind, TokenProtector } from '../api/extension-points.js';
 import { LoggerToken } from '../api/plugin.js';
 import type { RoamingPolicy } from '../policy/policy.js';
 import { associatedData, decodeHeader, encodeHeader, encodeToken } from './codec.js';
 import { ContentInspector } from './inspect.js';
 import { UserLock } from './lock.js';
 import { type BaseEntry, tombstoneHash } from './merge.js';
-import { type DirectoryValue, type LocalVersion, type PlanEntry, planSync } from './plan.js';
+import { type LocalVersion, type PlanEntry, planSync } from './plan.js';
+import { readDirectory, readLocal } from './read-sides.js';
 import { type SyncState, SyncStateStore } from './state.js';
-import { isTombstone, TokenFlag, type TokenVersion, tokenKey, versionHash } from './token.js';
+import { isTombstone, TokenFlag, versionHash } from './token.js';
 
 /** Who is roamed, under which policy, by which clock. */
 export interface EngineOptions {
@@ -72,11 +66,6 @@ const hex = (values: readonly Uint8Array[]): string[] =>
   values.map((v) => Buffer.from(v).toString('hex')).sort();
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && a.every((v, i) => v === b[i]);
-
-interface DecodedDirectory {
-  readonly groups: Map<string, DirectoryValue[]>;
-  readonly skipped: SkippedItem[];
-}
 
 /**
  * The roaming engine: reads both sides, merges three ways against the base, writes the directory
@@ -164,13 +153,21 @@ export class SyncEngine {
       const snapshot = await this.directory.read();
       const listing = await this.local.list();
       const skipped: SkippedItem[] = [];
-      const { local, handsOff, suppressTombstones } = this.#readLocal(
+      const { local, handsOff, suppressTombstones } = readLocal(
         listing.items,
         listing.unreadable,
-        now,
+        { inspector: this.inspector, policy, now },
         skipped,
       );
-      const { groups, skipped: dirSkipped } = await this.#readDirectory(snapshot, base, now);
+      const { groups, skipped: dirSkipped } = await readDirectory(snapshot, base, {
+        protector: this.protector,
+        inspector: this.inspector,
+        policy,
+        user: this.options.user,
+        now,
+        contents: this.#contents,
+        event: (level, event, message, fields) => this.#event(level, event, message, fields),
+      });
       skipped.push(...dirSkipped);
       const plan = planSync({
         local,
@@ -314,176 +311,6 @@ export class SyncEngine {
       `the directory kept changing during the sync: gave up after ${policy.casAttempts} attempts; the next sync will try again`,
       { attempts: policy.casAttempts },
     );
-  }
-
-  #readLocal(
-    items: readonly LocalItem[],
-    unreadable: readonly { name: string; kind?: TokenKind; id?: string; reason: string }[],
-    now: number,
-    skipped: SkippedItem[],
-  ): { local: Map<string, LocalVersion>; handsOff: Set<string>; suppressTombstones: boolean } {
-    const local = new Map<string, LocalVersion>();
-    const handsOff = new Set<string>();
-    let suppressTombstones = false;
-    for (const u of unreadable) {
-      if (u.kind && u.id) handsOff.add(tokenKey(u.kind, u.id));
-      else suppressTombstones = true;
-      skipped.push({
-        where: 'local',
-        ...(u.kind ? { kind: u.kind } : {}),
-        ...(u.id ? { id: u.id } : {}),
-        event: EventId.LocalItemUnreadable,
-        reason: `${u.name}: ${u.reason} (left untouched)`,
-      });
-    }
-    for (const item of items) {
-      const key = tokenKey(item.kind, item.id);
-      let notAfter: number | undefined;
-      try {
-        const facts = this.inspector.inspect(item.kind, item.content);
-        if (facts.id !== item.id) throw new Error(`its content has id ${facts.id}`);
-        notAfter = facts.notAfter;
-      } catch (error) {
-        handsOff.add(key);
-        skipped.push({
-          where: 'local',
-          kind: item.kind,
-          id: item.id,
-          event: EventId.LocalItemUnreadable,
-          reason: `unusable local ${item.kind}: ${errorMessage(error)} (left untouched)`,
-        });
-        continue;
-      }
-      const archivedNow =
-        this.options.policy.archiveExpired &&
-        item.kind === 'cert' &&
-        !item.archived &&
-        notAfter !== undefined &&
-        notAfter < now;
-      const archived = item.archived || archivedNow;
-      const flags = archived ? TokenFlag.Archived : 0;
-      local.set(key, {
-        item: archivedNow ? { ...item, archived: true, modified: now } : item,
-        archivedNow,
-        ...(notAfter !== undefined ? { notAfter } : {}),
-        version: {
-          kind: item.kind,
-          id: item.id,
-          flags,
-          modified: archivedNow ? now : item.modified,
-          hash: versionHash(item.kind, flags, item.content),
-        },
-      });
-    }
-    return { local, handsOff, suppressTombstones };
-  }
-
-  async #readDirectory(
-    snapshot: DirectorySnapshot,
-    base: ReadonlyMap<string, BaseEntry>,
-    now: number,
-  ): Promise<DecodedDirectory> {
-    const policy = this.options.policy;
-    const skipped: SkippedItem[] = [];
-    const groups = new Map<string, DirectoryValue[]>();
-    const readLimit = policy.maxTokens * 2;
-    if (snapshot.tokens.length > readLimit) {
-      this.#event(
-        'error',
-        EventId.TooManyTokens,
-        `the directory holds ${snapshot.tokens.length} token values`,
-        {
-          limit: readLimit,
-        },
-      );
-      throw new CredroamError(
-        'E_TOO_MANY_TOKENS',
-        `the directory holds ${snapshot.tokens.length} token values for this user; more than ${readLimit} are not read (policy maxTokens ${policy.maxTokens})`,
-      );
-    }
-    const maxFuture = now + policy.clockSkewSeconds * 1000;
-    for (const value of snapshot.tokens) {
-      const decoded = decodeHeader(value, policy.maxTokenBytes);
-      if (!decoded.ok) {
-        const event =
-          decoded.reason === 'too-large'
-            ? EventId.TokenTooLarge
-            : decoded.reason === 'unknown-kind'
-              ? EventId.TokenUnknownKind
-              : EventId.TokenMalformed;
-        skipped.push({
-          where: 'directory',
-          ...('id' in decoded ? { id: decoded.id } : {}),
-          event,
-          reason: decoded.message,
-        });
-        continue;
-      }
-      const { header, sealed } = decoded;
-      const key = tokenKey(header.kind, header.id);
-      const at = { where: 'directory' as const, kind: header.kind, id: header.id };
-      if (header.modified > maxFuture) {
-        skipped.push({
-          ...at,
-          event: EventId.TokenFromFuture,
-          reason: `dated ${new Date(header.modified).toISOString()}, beyond the allowed clock skew`,
-        });
-        continue;
-      }
-      const valueHash = sha256(value);
-      const known = base.get(key);
-      let hash: string;
-      if (known?.valueHash === valueHash) {
-        hash = known.hash; // the very bytes this endpoint authenticated before
-      } else {
-        let content: Uint8Array;
-        try {
-          content = await this.protector.open({
-            kind: header.kind,
-            sealed,
-            aad: associatedData(this.options.user, value),
-          });
-        } catch (error) {
-          skipped.push({ ...at, event: EventId.TokenAuthenticationFailed, reason: errorMessage(error) });
-          continue;
-        }
-        if (isTombstone(header)) {
-          if (content.length !== 0) {
-            skipped.push({ ...at, event: EventId.TokenMalformed, reason: 'a tombstone with content' });
-            continue;
-          }
-        } else {
-          try {
-            const facts = this.inspector.inspect(header.kind, content);
-            if (facts.id !== header.id) {
-              skipped.push({
-                ...at,
-                event: EventId.TokenIdMismatch,
-                reason: `its content has id ${facts.id}`,
-              });
-              continue;
-            }
-          } catch (error) {
-            skipped.push({ ...at, event: EventId.TokenMalformed, reason: `content: ${errorMessage(error)}` });
-            continue;
-          }
-        }
-        hash = versionHash(header.kind, header.flags, content);
-        this.#contents.set(valueHash, content);
-      }
-      const version: TokenVersion = {
-        kind: header.kind,
-        id: header.id,
-        flags: header.flags,
-        modified: header.modified,
-        hash,
-        ...(header.superseded ? { superseded: header.superseded } : {}),
-      };
-      const list = groups.get(key);
-      if (list) list.push({ version, value, valueHash });
-      else groups.set(key, [{ version, value, valueHash }]);
-    }
-    return { groups, skipped };
   }
 
   /** Opened contents by value hash, for the downloads of this sync. */

@@ -1,0 +1,210 @@
+import { createHash } from 'node:crypto';
+import { CredroamError, errorMessage } from '../api/errors.js';
+import { EventId, type LogLevel } from '../api/events.js';
+import type {
+  DirectorySnapshot,
+  LocalItem,
+  TokenProtector,
+  UnreadableItem,
+} from '../api/extension-points.js';
+import type { RoamingPolicy } from '../policy/policy.js';
+import { associatedData, decodeHeader } from './codec.js';
+import type { ContentInspector } from './inspect.js';
+import type { BaseEntry } from './merge.js';
+import type { DirectoryValue, LocalVersion } from './plan.js';
+import type { SkippedItem } from './sync-engine.js';
+import { isTombstone, TokenFlag, type TokenVersion, tokenKey, versionHash } from './token.js';
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+export interface DecodedDirectory {
+  readonly groups: Map<string, DirectoryValue[]>;
+  readonly skipped: SkippedItem[];
+}
+
+export interface DirectoryReadDeps {
+  readonly protector: TokenProtector;
+  readonly inspector: ContentInspector;
+  readonly policy: RoamingPolicy;
+  readonly user: string;
+  readonly now: number;
+  /** Opened contents by value hash: the downloads of this sync read them from here. */
+  readonly contents: Map<string, Uint8Array>;
+  readonly event: (level: LogLevel, event: number, message: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * The local side of a sync: every item's version, with its id checked against its content and
+ * expired certificates archived (in memory; the engine writes them). Entries the store cannot read
+ * are reported and kept out of the merge (never deleted).
+ */
+export function readLocal(
+  items: readonly LocalItem[],
+  unreadable: readonly UnreadableItem[],
+  deps: { readonly inspector: ContentInspector; readonly policy: RoamingPolicy; readonly now: number },
+  skipped: SkippedItem[],
+): { local: Map<string, LocalVersion>; handsOff: Set<string>; suppressTombstones: boolean } {
+  const local = new Map<string, LocalVersion>();
+  const handsOff = new Set<string>();
+  let suppressTombstones = false;
+  for (const u of unreadable) {
+    if (u.kind && u.id) handsOff.add(tokenKey(u.kind, u.id));
+    else suppressTombstones = true;
+    skipped.push({
+      where: 'local',
+      ...(u.kind ? { kind: u.kind } : {}),
+      ...(u.id ? { id: u.id } : {}),
+      event: EventId.LocalItemUnreadable,
+      reason: `${u.name}: ${u.reason} (left untouched)`,
+    });
+  }
+  for (const item of items) {
+    const key = tokenKey(item.kind, item.id);
+    let notAfter: number | undefined;
+    try {
+      const facts = deps.inspector.inspect(item.kind, item.content);
+      if (facts.id !== item.id) throw new Error(`its content has id ${facts.id}`);
+      notAfter = facts.notAfter;
+    } catch (error) {
+      handsOff.add(key);
+      skipped.push({
+        where: 'local',
+        kind: item.kind,
+        id: item.id,
+        event: EventId.LocalItemUnreadable,
+        reason: `unusable local ${item.kind}: ${errorMessage(error)} (left untouched)`,
+      });
+      continue;
+    }
+    const archivedNow =
+      deps.policy.archiveExpired &&
+      item.kind === 'cert' &&
+      !item.archived &&
+      notAfter !== undefined &&
+      notAfter < deps.now;
+    const archived = item.archived || archivedNow;
+    const flags = archived ? TokenFlag.Archived : 0;
+    local.set(key, {
+      item: archivedNow ? { ...item, archived: true, modified: deps.now } : item,
+      archivedNow,
+      ...(notAfter !== undefined ? { notAfter } : {}),
+      version: {
+        kind: item.kind,
+        id: item.id,
+        flags,
+        modified: archivedNow ? deps.now : item.modified,
+        hash: versionHash(item.kind, flags, item.content),
+      },
+    });
+  }
+  return { local, handsOff, suppressTombstones };
+}
+
+/**
+ * The directory side of a sync: every value decoded, bounded and authenticated, grouped by token.
+ * A value that fails any check is reported and left as it is. Bytes identical to a value this
+ * endpoint authenticated before (its base) are not opened again.
+ */
+export async function readDirectory(
+  snapshot: DirectorySnapshot,
+  base: ReadonlyMap<string, BaseEntry>,
+  deps: DirectoryReadDeps,
+): Promise<DecodedDirectory> {
+  const now = deps.now;
+  const policy = deps.policy;
+  const skipped: SkippedItem[] = [];
+  const groups = new Map<string, DirectoryValue[]>();
+  const readLimit = policy.maxTokens * 2;
+  if (snapshot.tokens.length > readLimit) {
+    deps.event('error', EventId.TooManyTokens, `the directory holds ${snapshot.tokens.length} token values`, {
+      limit: readLimit,
+    });
+    throw new CredroamError(
+      'E_TOO_MANY_TOKENS',
+      `the directory holds ${snapshot.tokens.length} token values for this user; more than ${readLimit} are not read (policy maxTokens ${policy.maxTokens})`,
+    );
+  }
+  const maxFuture = now + policy.clockSkewSeconds * 1000;
+  for (const value of snapshot.tokens) {
+    const decoded = decodeHeader(value, policy.maxTokenBytes);
+    if (!decoded.ok) {
+      const event =
+        decoded.reason === 'too-large'
+          ? EventId.TokenTooLarge
+          : decoded.reason === 'unknown-kind'
+            ? EventId.TokenUnknownKind
+            : EventId.TokenMalformed;
+      skipped.push({
+        where: 'directory',
+        ...('id' in decoded ? { id: decoded.id } : {}),
+        event,
+        reason: decoded.message,
+      });
+      continue;
+    }
+    const { header, sealed } = decoded;
+    const key = tokenKey(header.kind, header.id);
+    const at = { where: 'directory' as const, kind: header.kind, id: header.id };
+    if (header.modified > maxFuture) {
+      skipped.push({
+        ...at,
+        event: EventId.TokenFromFuture,
+        reason: `dated ${new Date(header.modified).toISOString()}, beyond the allowed clock skew`,
+      });
+      continue;
+    }
+    const valueHash = sha256(value);
+    const known = base.get(key);
+    let hash: string;
+    if (known?.valueHash === valueHash) {
+      hash = known.hash; // the very bytes this endpoint authenticated before
+    } else {
+      let content: Uint8Array;
+      try {
+        content = await deps.protector.open({
+          kind: header.kind,
+          sealed,
+          aad: associatedData(deps.user, value),
+        });
+      } catch (error) {
+        skipped.push({ ...at, event: EventId.TokenAuthenticationFailed, reason: errorMessage(error) });
+        continue;
+      }
+      if (isTombstone(header)) {
+        if (content.length !== 0) {
+          skipped.push({ ...at, event: EventId.TokenMalformed, reason: 'a tombstone with content' });
+          continue;
+        }
+      } else {
+        try {
+          const facts = deps.inspector.inspect(header.kind, content);
+          if (facts.id !== header.id) {
+            skipped.push({
+              ...at,
+              event: EventId.TokenIdMismatch,
+              reason: `its content has id ${facts.id}`,
+            });
+            continue;
+          }
+        } catch (error) {
+          skipped.push({ ...at, event: EventId.TokenMalformed, reason: `content: ${errorMessage(error)}` });
+          continue;
+        }
+      }
+      hash = versionHash(header.kind, header.flags, content);
+      deps.contents.set(valueHash, content);
+    }
+    const version: TokenVersion = {
+      kind: header.kind,
+      id: header.id,
+      flags: header.flags,
+      modified: header.modified,
+      hash,
+      ...(header.superseded ? { superseded: header.superseded } : {}),
+    };
+    const list = groups.get(key);
+    if (list) list.push({ version, value, valueHash });
+    else groups.set(key, [{ version, value, valueHash }]);
+  }
+  return { groups, skipped };
+}
