@@ -27,106 +27,70 @@ export interface TlsFiles {
   readonly key: string;
 }
 
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
+/** Issues `<name>.crt` and `<name>.key` in `dir`, signed by the test CA there, with the given extensions. */
+async function issue(
+  dir: string,
+  name: string,
+  subject: string,
+  extensions: string,
+): Promise<{ cert: string; key: string }> {
+  const o = (args: string[]) => run('openssl', args, { cwd: dir });
+  await o(['req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
+  await writeFile(path.join(dir, `${name}.cnf`), extensions);
+  await o([
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.cnf`,
+  ]);
+  return { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
+}
+
 /** A CA and a server certificate for IP 127.0.0.1 (and the name ldap.test). */
 export async function makeTls(dir: string): Promise<TlsFiles> {
   await mkdir(dir, { recursive: true });
-  const o = (args: string[]) => run('openssl', args, { cwd: dir });
-  await o([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=credroam test CA',
-  ]);
-  await o([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=credroam test CA',
+    ],
+    { cwd: dir },
+  );
+  const server = await issue(
+    dir,
+    'server',
     '/CN=ldap.test',
-  ]);
-  await writeFile(
-    path.join(dir, 'ext.cnf'),
     'subjectAltName=IP:127.0.0.1,DNS:ldap.test\nextendedKeyUsage=serverAuth\n',
   );
-  await o([
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.crt',
-    '-days',
-    '2',
-    '-extfile',
-    'ext.cnf',
-  ]);
-  return {
-    dir,
-    ca: path.join(dir, 'ca.crt'),
-    cert: path.join(dir, 'server.crt'),
-    key: path.join(dir, 'server.key'),
-  };
+  return { dir, ca: path.join(dir, 'ca.crt'), ...server };
 }
 
 /** A client certificate (for SASL EXTERNAL) whose subject `CN=<uid>` maps to that user's entry. */
-export async function makeClientCert(tls: TlsFiles, uid: string): Promise<{ cert: string; key: string }> {
-  const o = (args: string[]) => run('openssl', args, { cwd: tls.dir });
-  await o([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${uid}.key`,
-    '-out',
-    `${uid}.csr`,
-    '-subj',
-    `/CN=${uid}`,
-  ]);
-  await writeFile(path.join(tls.dir, 'client.cnf'), 'extendedKeyUsage=clientAuth\n');
-  await o([
-    'x509',
-    '-req',
-    '-in',
-    `${uid}.csr`,
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    `${uid}.crt`,
-    '-days',
-    '2',
-    '-extfile',
-    'client.cnf',
-  ]);
-  return { cert: path.join(tls.dir, `${uid}.crt`), key: path.join(tls.dir, `${uid}.key`) };
+export function makeClientCert(tls: TlsFiles, uid: string): Promise<{ cert: string; key: string }> {
+  return issue(tls.dir, uid, `/CN=${uid}`, 'extendedKeyUsage=clientAuth\n');
 }
 
 async function freePort(): Promise<number> {
