@@ -12,13 +12,16 @@ import {
   LoggerToken,
   type PluginHost,
   parseSitePolicy,
+  readFileNoFollow,
   type SitePolicy,
   SyncEngine,
+  type SyncReport,
   SyncStateStore,
   TokenFlag,
   TokenProtector,
   UserLock,
   versionHash,
+  writeFileAtomic,
   X509ContentInspector,
 } from '@credroam/core';
 import { container, type DependencyContainer } from 'tsyringe';
@@ -109,7 +112,7 @@ export async function openSession(
     c.register(DirectoryStore, { useValue: directory });
     c.register(LocalStore, { useValue: local });
     c.register(TokenProtector, { useValue: protector });
-    c.register(SyncStateStore, { useValue: new FileSyncStateStore(path.join(statePath, 'sync.json')) });
+    c.register(SyncStateStore, { useValue: new FileSyncStateStore(syncStatePath(config)) });
     c.register(ContentInspector, { useValue: new X509ContentInspector() });
     c.register(UserLock, { useValue: new FileUserLock(statePath) });
     c.register(LoggerToken, { useValue: log });
@@ -155,7 +158,7 @@ export async function openSession(
  * last completed sync recorded it) — never one the directory lacks, never the last copy.
  */
 export async function removeSafelyRoamed(session: Session): Promise<number> {
-  const state = await new FileSyncStateStore(path.join(session.statePath, 'sync.json')).load();
+  const state = await new FileSyncStateStore(syncStatePath(session.config)).load();
   const listing = await session.local.list();
   let removed = 0;
   for (const item of listing.items) {
@@ -165,4 +168,29 @@ export async function removeSafelyRoamed(session: Session): Promise<number> {
     removed++;
   }
   return removed;
+}
+
+/** The engine's sync state of this endpoint. */
+export const syncStatePath = (config: AgentConfig): string => path.join(config.home, 'state', 'sync.json');
+
+/** The outcome of the last sync, by whichever process ran it (the CLI or the agent). */
+export interface LastSync {
+  readonly at: string;
+  readonly outcome: string;
+  readonly counts?: SyncReport['counts'];
+  readonly skipped?: number;
+  readonly error?: string;
+}
+
+const statusPath = (config: AgentConfig) => path.join(config.home, 'status.json');
+
+export async function recordLastSync(config: AgentConfig, last: Omit<LastSync, 'at'>): Promise<LastSync> {
+  const entry = { at: new Date().toISOString(), ...last };
+  await writeFileAtomic(statusPath(config), JSON.stringify({ lastSync: entry }));
+  return entry;
+}
+
+export async function readLastSync(config: AgentConfig): Promise<LastSync | undefined> {
+  const data = await readFileNoFollow(statusPath(config)).catch(() => undefined);
+  return data ? (JSON.parse(data.toString('utf8')) as { lastSync?: LastSync }).lastSync : undefined;
 }

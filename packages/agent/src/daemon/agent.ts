@@ -10,19 +10,17 @@ import {
   type SyncReport,
   Trigger,
   type TriggerEvent,
-  writeFileAtomic,
 } from '@credroam/core';
 import type { AgentConfig } from '../config.js';
-import { loadPolicy, openSession, removeSafelyRoamed, type Session } from '../session.js';
+import {
+  type LastSync,
+  loadPolicy,
+  openSession,
+  recordLastSync,
+  removeSafelyRoamed,
+  type Session,
+} from '../session.js';
 import { type AgentRequest, askAgent, socketPath } from './ipc.js';
-
-interface LastSync {
-  readonly at: string;
-  readonly outcome: string;
-  readonly counts?: SyncReport['counts'];
-  readonly skipped?: number;
-  readonly error?: string;
-}
 
 /** Default triggers when the agent manifest names none. */
 const DEFAULT_TRIGGERS = [
@@ -176,10 +174,7 @@ export class Agent {
 
   async #record(last: Omit<LastSync, 'at'>): Promise<void> {
     this.#last = { at: new Date().toISOString(), ...last };
-    await writeFileAtomic(
-      path.join(this.config.home, 'status.json'),
-      JSON.stringify({ lastSync: this.#last }),
-    ).catch(() => undefined);
+    await recordLastSync(this.config, last).catch(() => undefined);
   }
 
   async #onTrigger(e: TriggerEvent): Promise<void> {

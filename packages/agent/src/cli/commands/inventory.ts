@@ -1,7 +1,7 @@
-import path from 'node:path';
-import { FileSyncStateStore, readFileNoFollow } from '@credroam/core';
+import { FileSyncStateStore } from '@credroam/core';
 import { type AgentConfig, loadConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
+import { readLastSync, syncStatePath } from '../../session.js';
 import { credentialViews } from '../credentials.js';
 import { ExitCode } from '../io.js';
 import { type Args, type Context, out, roamingPassword, str, unlock, withSession } from './shared.js';
@@ -10,46 +10,48 @@ import { type Args, type Context, out, roamingPassword, str, unlock, withSession
 
 export async function status(args: Args, ctx: Context): Promise<number> {
   const config = await loadConfig(str(args.values.config), ctx.io.env);
-  const state = await new FileSyncStateStore(path.join(config.home, 'state', 'sync.json')).load();
-  const statusFile = await readFileNoFollow(path.join(config.home, 'status.json')).catch(() => undefined);
-  const last = statusFile
-    ? (JSON.parse(statusFile.toString('utf8')) as { lastSync?: unknown }).lastSync
-    : undefined;
-  return withSession(args, ctx, async (s) => {
-    const listing = await s.local.list();
-    const views = credentialViews(listing, state);
-    const revision = await s.local.revision();
-    const result = {
-      user: config.user,
-      config: config.file ?? null,
-      home: config.home,
-      directory: { use: config.directory.use, ...config.directory.settings },
-      credentials: views.length,
-      archived: views.filter((v) => v.archived).length,
-      pending: {
-        localChanges: state === undefined || state.localRevision !== revision,
-        credentials: views.filter((v) => v.state !== 'synced').length,
-      },
-      lastSync: last ?? null,
-      agent: await agentStatus(config),
-    };
-    const lastText = last
-      ? `${(last as { at: string }).at} ${(last as { outcome: string }).outcome}`
-      : 'never';
-    out(
-      ctx,
-      result,
-      [
-        `user ${result.user} on ${config.directory.use} ${String(config.directory.settings.url ?? '')}`,
-        `credentials ${result.credentials} (${result.archived} archived), ${result.pending.credentials} not yet in the directory`,
-        `last sync: ${lastText}`,
-        result.agent.running
-          ? `agent: running (pid ${String(result.agent.pid)}), keys ${result.agent.unlocked ? 'open' : 'locked: log on'}${result.agent.syncing ? ', syncing' : ''}`
-          : 'agent: not running',
-      ].join('\n'),
-    );
-    return ExitCode.Done;
-  });
+  const state = await new FileSyncStateStore(syncStatePath(config)).load();
+  const last = await readLastSync(config);
+  return withSession(
+    args,
+    ctx,
+    async (s) => {
+      const listing = await s.local.list();
+      const views = credentialViews(listing, state);
+      const revision = await s.local.revision();
+      const result = {
+        user: config.user,
+        config: config.file ?? null,
+        home: config.home,
+        directory: { use: config.directory.use, ...config.directory.settings },
+        credentials: views.length,
+        archived: views.filter((v) => v.archived).length,
+        pending: {
+          localChanges: state === undefined || state.localRevision !== revision,
+          credentials: views.filter((v) => v.state !== 'synced').length,
+        },
+        lastSync: last ?? null,
+        agent: await agentStatus(config),
+      };
+      const lastText = last
+        ? `${(last as { at: string }).at} ${(last as { outcome: string }).outcome}`
+        : 'never';
+      out(
+        ctx,
+        result,
+        [
+          `user ${result.user} on ${config.directory.use} ${String(config.directory.settings.url ?? '')}`,
+          `credentials ${result.credentials} (${result.archived} archived), ${result.pending.credentials} not yet in the directory`,
+          `last sync: ${lastText}`,
+          result.agent.running
+            ? `agent: running (pid ${String(result.agent.pid)}), keys ${result.agent.unlocked ? 'open' : 'locked: log on'}${result.agent.syncing ? ', syncing' : ''}`
+            : 'agent: not running',
+        ].join('\n'),
+      );
+      return ExitCode.Done;
+    },
+    config,
+  );
 }
 
 async function agentStatus(
@@ -62,24 +64,33 @@ async function agentStatus(
 
 export async function list(args: Args, ctx: Context): Promise<number> {
   const config = await loadConfig(str(args.values.config), ctx.io.env);
-  const state = await new FileSyncStateStore(path.join(config.home, 'state', 'sync.json')).load();
-  return withSession(args, ctx, async (s) => {
-    if (args.values['password-stdin'] || args.values['password-file'] || ctx.io.env.CREDROAM_PASSWORD_FILE) {
-      await unlock(s, await roamingPassword(args, ctx.io));
-    }
-    const listing = await s.local.list();
-    const credentials = credentialViews(listing, state);
-    const unreadable = listing.unreadable
-      .filter((u) => !/^locked/.test(u.reason))
-      .map((u) => ({ name: u.name, reason: u.reason }));
-    const text = credentials
-      .map(
-        (v) =>
-          `${v.sha256}  ${v.subject}\n  sha1 ${v.sha1}  until ${v.notAfter}${v.archived ? ' (archived)' : ''}  key ${v.hasKey ? 'yes' : 'no'}  ${v.state}`,
-      )
-      .concat(unreadable.map((u) => `unreadable ${u.name}: ${u.reason}`))
-      .join('\n');
-    out(ctx, { credentials, unreadable }, text || 'no credentials');
-    return unreadable.length > 0 ? ExitCode.Skipped : ExitCode.Done;
-  });
+  const state = await new FileSyncStateStore(syncStatePath(config)).load();
+  return withSession(
+    args,
+    ctx,
+    async (s) => {
+      if (
+        args.values['password-stdin'] ||
+        args.values['password-file'] ||
+        ctx.io.env.CREDROAM_PASSWORD_FILE
+      ) {
+        await unlock(s, await roamingPassword(args, ctx.io));
+      }
+      const listing = await s.local.list();
+      const credentials = credentialViews(listing, state);
+      const unreadable = listing.unreadable
+        .filter((u) => !/^locked/.test(u.reason))
+        .map((u) => ({ name: u.name, reason: u.reason }));
+      const text = credentials
+        .map(
+          (v) =>
+            `${v.sha256}  ${v.subject}\n  sha1 ${v.sha1}  until ${v.notAfter}${v.archived ? ' (archived)' : ''}  key ${v.hasKey ? 'yes' : 'no'}  ${v.state}`,
+        )
+        .concat(unreadable.map((u) => `unreadable ${u.name}: ${u.reason}`))
+        .join('\n');
+      out(ctx, { credentials, unreadable }, text || 'no credentials');
+      return unreadable.length > 0 ? ExitCode.Skipped : ExitCode.Done;
+    },
+    config,
+  );
 }

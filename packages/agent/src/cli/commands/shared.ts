@@ -1,5 +1,5 @@
 import { CredroamError, type EventLog } from '@credroam/core';
-import { loadConfig } from '../../config.js';
+import { type AgentConfig, loadConfig } from '../../config.js';
 import { type AgentAnswer } from '../../daemon/ipc.js';
 import { openSession, type Session } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
@@ -35,8 +35,14 @@ export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
   );
 }
 
-export async function withSession<T>(args: Args, ctx: Context, work: (s: Session) => Promise<T>): Promise<T> {
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+/** Opens the session the agent manifest describes (read here unless the caller already has it), runs `work`, closes it. */
+export async function withSession<T>(
+  args: Args,
+  ctx: Context,
+  work: (s: Session) => Promise<T>,
+  loaded?: AgentConfig,
+): Promise<T> {
+  const config = loaded ?? (await loadConfig(str(args.values.config), ctx.io.env));
   // The roaming password, read only if something needs it (a directory that binds with it).
   const session = await openSession(config, ctx.log, { password: () => roamingPassword(args, ctx.io) });
   try {

@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { type SyncReport, writeFileAtomic } from '@credroam/core';
-import { type AgentConfig, loadConfig } from '../../config.js';
+import { type SyncReport } from '@credroam/core';
+import { loadConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
-import { removeSafelyRoamed, type Session } from '../../session.js';
+import { recordLastSync, removeSafelyRoamed, type Session } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { startAgent } from './agent.js';
 import {
@@ -19,10 +17,6 @@ import {
 
 // --- sync, logon, logoff --------------------------------------------------------------------------
 
-async function recordStatus(config: AgentConfig, entry: Record<string, unknown>): Promise<void> {
-  await writeFileAtomic(path.join(config.home, 'status.json'), JSON.stringify({ lastSync: entry }));
-}
-
 async function runSync(
   session: Session,
   ctx: Context,
@@ -33,8 +27,7 @@ async function runSync(
     report = await session.engine.sync(options);
   } catch (error) {
     if (!options.dryRun) {
-      await recordStatus(session.config, {
-        at: new Date().toISOString(),
+      await recordLastSync(session.config, {
         outcome: 'failed',
         error: error instanceof Error ? error.message : String(error),
       });
@@ -42,8 +35,7 @@ async function runSync(
     throw error;
   }
   if (!options.dryRun) {
-    await recordStatus(session.config, {
-      at: new Date().toISOString(),
+    await recordLastSync(session.config, {
       outcome: report.outcome,
       counts: report.counts,
       skipped: report.skipped.length,
@@ -91,19 +83,24 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
     );
   }
   if (args.values['start-agent'] || pam) return startAgent(config, password, ctx);
-  return withSession(args, ctx, async (s) => {
-    const opened = await unlock(s, password);
-    if (opened.created) ctx.log.info('first logon: created this user’s master key in the directory');
-    if (opened.offline) {
-      out(
-        ctx,
-        { outcome: 'offline' },
-        'logged on offline: the directory is unreachable; changes roam when it returns',
-      );
-      return ExitCode.Done;
-    }
-    return runSync(s, ctx, { full: true });
-  });
+  return withSession(
+    args,
+    ctx,
+    async (s) => {
+      const opened = await unlock(s, password);
+      if (opened.created) ctx.log.info('first logon: created this user’s master key in the directory');
+      if (opened.offline) {
+        out(
+          ctx,
+          { outcome: 'offline' },
+          'logged on offline: the directory is unreachable; changes roam when it returns',
+        );
+        return ExitCode.Done;
+      }
+      return runSync(s, ctx, { full: true });
+    },
+    config,
+  );
 }
 
 export async function logoff(args: Args, ctx: Context): Promise<number> {
@@ -116,18 +113,20 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
       (a) => `logged off through the agent (${String(a.removed ?? 0)} removed)`,
     );
   const password = await roamingPassword(args, ctx.io);
-  return withSession(args, ctx, async (s) => {
-    await unlock(s, password);
-    const code = await runSync(s, ctx, {});
-    const last = JSON.parse(await readFile(path.join(s.config.home, 'status.json'), 'utf8')) as {
-      lastSync: { outcome: string };
-    };
-    if (s.policy.roaming.removeOnLogoff && last.lastSync.outcome !== 'failed') {
-      const removed = await removeSafelyRoamed(s);
-      ctx.log.info('logged off', { removed });
-      if (!ctx.json)
-        ctx.io.stdout(`removed ${removed} credential part(s) that the directory holds (removeOnLogoff)\n`);
-    }
-    return code;
-  });
+  return withSession(
+    args,
+    ctx,
+    async (s) => {
+      await unlock(s, password);
+      const code = await runSync(s, ctx, {}); // throws if the final sync failed: then nothing is removed
+      if (s.policy.roaming.removeOnLogoff) {
+        const removed = await removeSafelyRoamed(s);
+        ctx.log.info('logged off', { removed });
+        if (!ctx.json)
+          ctx.io.stdout(`removed ${removed} credential part(s) that the directory holds (removeOnLogoff)\n`);
+      }
+      return code;
+    },
+    config,
+  );
 }
