@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import {
   CredroamError,
   isTombstone,
@@ -6,6 +6,7 @@ import {
   type SyncState,
   TokenFlag,
   versionHash,
+  X509ContentInspector,
 } from '@credroam/core';
 
 /** One credential as `credroam list --json` shows it. A stable shape: fields are only ever added. */
@@ -79,13 +80,10 @@ export function findCredential(
   return matches[0];
 }
 
-/** A certificate's id: SHA-256 of its DER. */
-export const certificateId = (der: Uint8Array): string => createHash('sha256').update(der).digest('hex');
+const inspector = new X509ContentInspector();
 
-/** A private key's id: SHA-256 of its SubjectPublicKeyInfo. */
-export function privateKeyId(pkcs8: Uint8Array): string {
-  const key = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
-  return createHash('sha256')
-    .update(createPublicKey(key).export({ type: 'spki', format: 'der' }))
-    .digest('hex');
-}
+/** A certificate's id (SHA-256 of its DER), as the engine derives it. */
+export const certificateId = (der: Uint8Array): string => inspector.inspect('cert', der).id;
+
+/** A private key's id (SHA-256 of its SubjectPublicKeyInfo), as the engine derives it. */
+export const privateKeyId = (pkcs8: Uint8Array): string => inspector.inspect('key', pkcs8).id;

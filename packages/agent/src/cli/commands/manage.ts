@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CredroamError, writeFileAtomic } from '@credroam/core';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
+import type { Session } from '../../session.js';
 import { certificateId, credentialViews, findCredential, privateKeyId } from '../credentials.js';
 import { ExitCode, UsageError } from '../io.js';
 import { readPassArg } from '../secrets.js';
@@ -31,13 +32,7 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
     }),
   );
   return withSession(args, ctx, async (s) => {
-    await s.host.activateByEvent('onCommand:import');
-    const api = s.host.api<Pkcs12Api>('credroam.pkcs12');
-    if (!api)
-      throw new CredroamError(
-        'E_PLUGIN_FAILED',
-        'import needs the credroam.pkcs12 plugin, which is not active',
-      );
+    const api = await pkcs12Api(s, 'import');
     const read = await api.readCredentials(data, filePassword);
     const withKeys = read.credentials.some((c) => c.key);
     if (withKeys) await unlock(s, await roamingPassword(args, ctx.io));
@@ -91,13 +86,7 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
       throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
     const cert = listing.items.find((i) => i.kind === 'cert' && i.id === view.sha256)!;
     const key = listing.items.find((i) => i.kind === 'key' && i.id === view.keyId);
-    await s.host.activateByEvent('onCommand:export');
-    const api = s.host.api<Pkcs12Api>('credroam.pkcs12');
-    if (!api)
-      throw new CredroamError(
-        'E_PLUGIN_FAILED',
-        'export needs the credroam.pkcs12 plugin, which is not active',
-      );
+    const api = await pkcs12Api(s, 'export');
     const pfx = await api.writePkcs12(
       { cert: cert.content, ...(key ? { key: key.content } : {}) },
       filePassword,
@@ -140,4 +129,16 @@ export async function remove(args: Args, ctx: Context): Promise<number> {
     );
     return ExitCode.Done;
   });
+}
+
+/** The pkcs12 plugin's API, activated by the command's event; a clear error when it is not there. */
+async function pkcs12Api(s: Session, command: 'import' | 'export'): Promise<Pkcs12Api> {
+  await s.host.activateByEvent(`onCommand:${command}`);
+  const api = s.host.api<Pkcs12Api>('credroam.pkcs12');
+  if (!api)
+    throw new CredroamError(
+      'E_PLUGIN_FAILED',
+      `${command} needs the credroam.pkcs12 plugin, which is not active`,
+    );
+  return api;
 }
