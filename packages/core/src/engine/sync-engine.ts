@@ -179,26 +179,24 @@ export class SyncEngine {
         handsOff,
         suppressTombstones,
       });
-      for (const key of plan.stale) {
-        const [kind, id] = key.split(':') as [TokenKind, string];
-        skipped.push({
-          where: 'directory',
-          kind,
-          id,
-          event: EventId.TokenRolledBack,
-          reason: 'older than the version this endpoint already saw (a lagging server or a replay): replaced',
-        });
-      }
-      for (const key of plan.overLimit) {
-        const [kind, id] = key.split(':') as [TokenKind, string];
-        skipped.push({
-          where: 'local',
-          kind,
-          id,
-          event: EventId.TooManyTokens,
-          reason: `not uploaded: the directory holds the maximum of ${policy.maxTokens} tokens`,
-        });
-      }
+      const skip = (keys: readonly string[], where: SkippedItem['where'], event: number, reason: string) => {
+        for (const key of keys) {
+          const [kind, id] = key.split(':') as [TokenKind, string];
+          skipped.push({ where, kind, id, event, reason });
+        }
+      };
+      skip(
+        plan.stale,
+        'directory',
+        EventId.TokenRolledBack,
+        'older than the version this endpoint already saw (a lagging server or a replay): replaced',
+      );
+      skip(
+        plan.overLimit,
+        'local',
+        EventId.TooManyTokens,
+        `not uploaded: the directory holds the maximum of ${policy.maxTokens} tokens`,
+      );
       const acting = plan.entries.filter(
         (e) => e.action !== 'none' || e.remove.length > 0 || e.local?.archivedNow,
       );

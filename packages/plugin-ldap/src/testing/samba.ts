@@ -9,12 +9,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { makeTls, type TlsFiles } from './slapd.js';
+import { listening, makeTls, type TlsFiles } from './slapd.js';
 
 const run = promisify(execFile);
 const AD_SCHEMA = fileURLToPath(new URL('../../../schema/ad-schema.ldif', import.meta.url));
@@ -38,17 +37,6 @@ export interface SambaDc {
   userDn(name: string): string;
   password(name: string): string;
   stop(): Promise<void>;
-}
-
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export async function startSambaDc(options: { users: readonly string[] }): Promise<SambaDc> {

@@ -105,20 +105,24 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
 async function waitForPort(port: number, child: ChildProcess, log: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
       throw new Error(`slapd exited with ${child.exitCode}:\n${await readFile(log, 'utf8').catch(() => '')}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await listening(port)) return;
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`slapd did not listen on ${port} within 10 s`);
