@@ -83,7 +83,11 @@ export function mapLdapError(error: unknown, where: { url: string; dn?: string; 
           `the directory refused a value (constraint violation): ${message}${at}`,
         );
       case 20:
-        return new CredroamError('E_VALUE_EXISTS', `a value to add is already on the entry${at}`);
+        // Only a concurrent writer puts there a value this write meant to add: a lost race.
+        return new ConflictError(`a value to add is already on the entry${at}`, {
+          attribute: where.attribute,
+        });
+
       case 51:
       case 52:
         return new CredroamError('E_UNREACHABLE', `the directory is busy or unavailable: ${message}${at}`);

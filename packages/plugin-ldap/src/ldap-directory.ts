@@ -1,4 +1,5 @@
 import {
+  ConflictError,
   CredroamError,
   type DirectoryChange,
   type DirectorySnapshot,
@@ -138,20 +139,28 @@ export class LdapDirectoryStore implements DirectoryStore {
     }
   }
 
-  /** A modify; the first one on an entry without the credroamUser class adds the class too. */
+  /**
+   * A modify; on an entry without the credroamUser class, the class is added first, in a modify
+   * of its own: two endpoints that do so at once through two replicating servers each send the
+   * other an add of a value already there, which the consumer refuses as a whole (slapd 2.5
+   * delta-syncrepl), and that must not take token changes down with it.
+   */
   async #modify(dn: string, changes: Change[]): Promise<void> {
     try {
       await this.session.run((c) => c.modify(dn, changes), { dn });
     } catch (error) {
       if (!(error instanceof CredroamError) || error.code !== 'E_SCHEMA') throw error;
-      const withClass = [
-        new Change({
-          operation: 'add',
-          modification: new Attribute({ type: 'objectClass', values: ['credroamUser'] }),
-        }),
-        ...changes,
-      ];
-      await this.session.run((c) => c.modify(dn, withClass), { dn });
+      const addClass = new Change({
+        operation: 'add',
+        modification: new Attribute({ type: 'objectClass', values: ['credroamUser'] }),
+      });
+      await this.session
+        .run((c) => c.modify(dn, addClass), { dn })
+        .catch((e: unknown) => {
+          // Another writer added it in the meantime: what this modify wanted is there.
+          if (!(e instanceof ConflictError)) throw e;
+        });
+      await this.session.run((c) => c.modify(dn, changes), { dn });
     }
   }
 

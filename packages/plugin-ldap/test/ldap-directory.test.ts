@@ -5,7 +5,20 @@ import test from 'ava';
 import { makeClientCert, makeTls, type Slapd, SUFFIX, startProviders, userDn } from '../src/testing/slapd.js';
 import { dec, enc, storeFor } from './support/stores.js';
 
-const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory'];
+const USERS = [
+  'alice',
+  'bob',
+  'carol',
+  'dave',
+  'erin',
+  'frank',
+  'grace',
+  'heidi',
+  'ivan',
+  'judy',
+  'mallory',
+  'oscar',
+];
 let server: Slapd;
 let stop: () => Promise<void>;
 
@@ -53,6 +66,19 @@ test('compare-and-swap: a value to remove that is gone fails with ConflictError 
       tokens: { remove: [enc('t1')], add: [enc('t2')] },
       stamp: { remove: [enc('stale')], add: [enc('s9')] },
     }),
+  );
+  t.true(error instanceof ConflictError);
+  const snap = await s.read();
+  t.deepEqual(dec(snap.tokens), ['t1']);
+  t.deepEqual(dec(snap.stamp), ['s1']);
+});
+
+test('compare-and-swap: a value to add that is already there (two first uploads at once) fails with ConflictError (code 20) and applies nothing', async (t) => {
+  const s = storeFor(server, 'oscar');
+  t.teardown(() => s.close());
+  await s.write({ tokens: { remove: [], add: [enc('t1')] }, stamp: { remove: [], add: [enc('s1')] } });
+  const error = await t.throwsAsync(
+    s.write({ tokens: { remove: [], add: [enc('t2'), enc('t1')] }, stamp: { remove: [], add: [enc('s2')] } }),
   );
   t.true(error instanceof ConflictError);
   const snap = await s.read();

@@ -58,6 +58,21 @@ test('a write whose value to remove is gone fails with ConflictError and applies
   t.deepEqual(dec(snap.stamp), ['s1']);
 });
 
+test('a write whose value to add is already there (a concurrent first upload) fails with ConflictError and applies nothing', async (t) => {
+  const store = new FolderDirectoryStore(await tempDir(t), 'alice');
+  await store.write({ tokens: { remove: [], add: [enc('t1')] }, stamp: { remove: [], add: [enc('s1')] } });
+  const error = await t.throwsAsync(
+    store.write({
+      tokens: { remove: [], add: [enc('t2'), enc('t1')] },
+      stamp: { remove: [], add: [enc('s2')] },
+    }),
+  );
+  t.true(error instanceof ConflictError);
+  const snap = await store.read();
+  t.deepEqual(dec(snap.tokens), ['t1']);
+  t.deepEqual(dec(snap.stamp), ['s1']);
+});
+
 test('several processes writing at once: every write lands, the stamp ends as one value', async (t) => {
   const root = await tempDir(t);
   const results = await Promise.all(

@@ -150,7 +150,8 @@ function apply(current: string[], change: ValueChange | undefined, attribute: At
   for (const v of change.add) {
     const s = b64(v);
     if (set.has(s))
-      throw new CredroamError('E_VALUE_EXISTS', `the ${attribute} value to add is already there`);
+      throw new ConflictError(`a ${attribute} value to add is already in the directory`, { attribute });
+
     set.add(s);
   }
   return [...set];
