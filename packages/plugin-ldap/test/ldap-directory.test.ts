@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { ConflictError } from '@credroam/core/api';
+import { MemoryLocalStore, makeEngine } from '@credroam/core/testing';
 import test from 'ava';
 import { makeClientCert, makeTls, type Slapd, SUFFIX, startProviders, userDn } from '../src/testing/slapd.js';
 import { dec, enc, storeFor } from './support/stores.js';
@@ -18,6 +19,7 @@ const USERS = [
   'judy',
   'mallory',
   'oscar',
+  'peggy',
 ];
 let server: Slapd;
 let stop: () => Promise<void>;
@@ -84,6 +86,38 @@ test('compare-and-swap: a value to add that is already there (two first uploads 
   const snap = await s.read();
   t.deepEqual(dec(snap.tokens), ['t1']);
   t.deepEqual(dec(snap.stamp), ['s1']);
+});
+
+test('two endpoints roaming for the first time at once, on an entry without the credroamUser class: both syncs succeed and both credentials land', async (t) => {
+  // Both first writes leave together, after both endpoints read the entry without the class.
+  let arrived = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const endpoints = ['laptop', 'desktop'].map((name) => {
+    const directory = storeFor(server, 'peggy');
+    t.teardown(() => directory.close());
+    const write = directory.write.bind(directory);
+    directory.write = async (change) => {
+      if (++arrived === 2) release();
+      await gate;
+      return write(change);
+    };
+    const local = new MemoryLocalStore();
+    local.userPut('cert', name, 'v1');
+    return { local, ...makeEngine({ directory, local, user: 'peggy' }) };
+  });
+  const reports = await Promise.all(endpoints.map((e) => e.engine.sync()));
+  t.deepEqual(
+    reports.map((r) => r.outcome),
+    ['synced', 'synced'],
+  );
+  for (const e of endpoints) await e.engine.sync();
+  for (const e of endpoints) t.is(e.local.items.size, 2);
+  const s = storeFor(server, 'peggy');
+  t.teardown(() => s.close());
+  t.is((await s.read()).tokens.length, 2);
 });
 
 test('a large first upload is split into bounded modifies, the new stamp in the last', async (t) => {
