@@ -123,6 +123,11 @@ export function mergeToken(input: MergeInput): MergeDecision {
 
   if (isTombstone(R)) {
     if (L === undefined) return decision('none', 'deleted everywhere');
+    // The local copy is the very version the tombstone deleted, whatever the base says (a download
+    // whose sync died before it recorded the base leaves the base behind the local copy).
+    if (R.superseded?.hash === localHash && (B === undefined || !isTombstone(B))) {
+      return decision('remove-local', 'deleted on another endpoint (this very version)');
+    }
     if (B !== undefined) {
       return localHash === B.hash
         ? decision('remove-local', 'deleted on another endpoint')

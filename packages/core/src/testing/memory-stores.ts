@@ -235,13 +235,17 @@ export class ReplicatedDirectory {
     });
   }
 
-  /** Delivers the oldest pending change to replica `j`; false when none is waiting. */
-  replicateOne(j: number): boolean {
+  /**
+   * Delivers the oldest pending change to replica `j`; false when none is waiting. `lossy` drops
+   * its token and key deletes and keeps the rest, as slapd 2.5's delta-syncrepl conflict resolution
+   * was seen to do under conflicting writes: the replica keeps a value its peer removed.
+   */
+  replicateOne(j: number, options: { lossy?: boolean } = {}): boolean {
     const c = this.queues[j]!.shift();
     if (!c) return false;
     const r = this.replicas[j]!;
     for (const a of ATTRIBUTES) {
-      for (const v of c.remove[a]) r[a].delete(v);
+      if (!(options.lossy && a !== 'stamp')) for (const v of c.remove[a]) r[a].delete(v);
       for (const v of c.add[a]) r[a].add(v);
     }
     return true;

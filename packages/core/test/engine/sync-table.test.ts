@@ -1,5 +1,12 @@
 import test from 'ava';
-import { EventId, type LocalItem, TokenFlag, tokenKey } from '../../src/index.js';
+import {
+  EventId,
+  type LocalItem,
+  MemorySyncStateStore,
+  type SyncState,
+  TokenFlag,
+  tokenKey,
+} from '../../src/index.js';
 import { MemoryLocalStore, makeEngine, ReplicatedDirectory } from '../../src/testing/index.js';
 
 /** A world with one directory server, a shared clock and endpoints of user alice. */
@@ -192,6 +199,41 @@ test('R tombstone, L changed after the tombstone: upload (resurrect)', async (t)
   t.is(report.counts.uploaded, 1);
   await a.sync();
   t.is(body(a.local, item), 'v2');
+});
+
+test('R tombstone of the very version L holds, though the base lags behind L (a download whose sync died before saving): removed locally, not resurrected', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  // b's sync state can be made to fail once, as a kill between the local write and the base.
+  const state = new (class extends MemorySyncStateStore {
+    failNext = false;
+    override async save(s: SyncState): Promise<void> {
+      if (this.failNext && s.pending === undefined) {
+        this.failNext = false;
+        throw new Error('injected: killed before the base was saved');
+      }
+      return super.save(s);
+    }
+  })();
+  const bLocal = new MemoryLocalStore(() => w.clock.now);
+  const b = makeEngine({ directory: w.dir.server(0), local: bLocal, state, now: () => w.clock.now }).engine;
+  const mine = bLocal.userPut('cert', 'doc', 'from b');
+  await b.sync(); // b's base: its own version
+  w.tick();
+  a.local.userPut('cert', 'doc', 'from a, later');
+  await a.sync(); // both changed: a's newer version wins in the directory
+  state.failNext = true;
+  await t.throwsAsync(b.sync(), { message: /killed before the base/ });
+  t.is(body(bLocal, mine), 'from a, later', 'the download reached b’s store; its base did not');
+  a.local.userDelete(keyOf(mine));
+  w.tick();
+  await a.sync(); // a tombstone naming the version b now holds
+  const report = await b.sync();
+  t.is(report.counts.removed, 1);
+  t.is(report.counts.uploaded, 0);
+  t.false(bLocal.items.has(keyOf(mine)));
+  await a.sync();
+  t.false(a.local.items.has(keyOf(mine)), 'the deletion stands everywhere');
 });
 
 test('R absent without tombstone, B present: upload again', async (t) => {
