@@ -195,6 +195,38 @@ test('a routine password change through the running agent needs only the new pas
   t.is((await w.b(['logon', ...w.pw])).code, 1);
 });
 
+test('a policy refresh runs a full sync once the last one is older than fullSyncEveryMs, else the one-read check', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const { loadConfig } = await import('../src/config.js');
+  const { Agent } = await import('../src/daemon/agent.js');
+  const { askAgent } = await import('../src/daemon/ipc.js');
+  const { EventLog, EventId } = await import('@credroam/core');
+  const config = await loadConfig(path.join(w.dir, 'a.json'), {});
+  const outcomes = async (fullSyncEveryMs: number) => {
+    const records: Array<{ event: number }> = [];
+    const log = new EventLog({ write: () => undefined, level: 'debug' });
+    log.subscribe((r) => records.push(r));
+    const agent = new Agent(config, log, { fullSyncEveryMs });
+    await agent.start();
+    try {
+      await askAgent(config, { cmd: 'logon', password: 'alice roaming password' });
+      await agent.requestSync('settle');
+      const from = records.length;
+      await askAgent(config, { cmd: 'trigger', event: 'refresh' }); // answers once its sync ran
+      return records.slice(from).map((r) => r.event);
+    } finally {
+      await agent.stop();
+    }
+  };
+  // The logon sync is full; a refresh right after it needs only the stamp.
+  t.true((await outcomes(86_400_000)).includes(EventId.SyncUnchanged));
+  // With the interval over, the refresh reads everything (a full sync never reports "unchanged").
+  const full = await outcomes(0);
+  t.false(full.includes(EventId.SyncUnchanged));
+  t.true(full.includes(EventId.SyncSucceeded));
+});
+
 test('a trigger during a sync schedules exactly one more sync (bursts coalesce)', async (t) => {
   const w = await twoEndpoints(t);
   await w.a(['logon', ...w.pw]);

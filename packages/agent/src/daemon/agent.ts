@@ -32,6 +32,12 @@ export interface AgentOptions {
   /** Backoff after a failed sync (directory unreachable): first and largest delay. */
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
+  /**
+   * A policy refresh runs a full sync (no stamp shortcut) when the last one is older than this
+   * (default 24 h): it finds values a replica kept after losing a replicated delete, or removed
+   * behind credroam's back, in sessions that last for days without a logon.
+   */
+  readonly fullSyncEveryMs?: number;
 }
 
 /**
@@ -50,6 +56,7 @@ export class Agent {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay: number;
   #last: LastSync | undefined;
+  #lastFullSync = 0;
   #stopping = false;
   #password: string | undefined;
   readonly #stopped: Promise<void>;
@@ -147,6 +154,7 @@ export class Agent {
     }
     try {
       const report = await this.#session.engine.sync({ full });
+      if (full) this.#lastFullSync = Date.now();
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
       await this.#record({ outcome: report.outcome, counts: report.counts, skipped: report.skipped.length });
       return report;
@@ -193,7 +201,10 @@ export class Agent {
         } catch (error) {
           this.log.warn(`policy refresh: ${errorMessage(error)} (keeping the previous policy)`);
         }
-        await this.requestSync('policy refresh');
+        await this.requestSync(
+          'policy refresh',
+          Date.now() - this.#lastFullSync >= (this.options.fullSyncEveryMs ?? 86_400_000),
+        );
         return;
       case 'logon':
         await this.requestSync('logon', true);
