@@ -39,25 +39,33 @@ function endpoint(t: ExecutionContext, uid: string, server: Slapd) {
 
 type Endpoint = ReturnType<typeof endpoint>;
 
-/** The user's token values on one provider, in a stable order. */
-async function valuesOn(
-  t: { teardown(f: () => unknown): void },
-  server: Slapd,
-  uid: string,
-): Promise<string[]> {
-  const s = storeFor(server, uid);
-  t.teardown(() => s.close());
-  return (await s.read()).tokens.map((v) => Buffer.from(v).toString('hex')).sort();
+/** The user's token values on each provider, in a stable order (one connection to each). */
+function valuesOnBoth(uid: string): { read(): Promise<string[][]>; close(): Promise<void> } {
+  const stores = servers.map((s) => storeFor(s, uid));
+  return {
+    read: () =>
+      Promise.all(
+        stores.map(async (s) => (await s.read()).tokens.map((v) => Buffer.from(v).toString('hex')).sort()),
+      ),
+    close: async () => {
+      await Promise.all(stores.map((s) => s.close()));
+    },
+  };
 }
 
 /** Waits up to 10 s for both providers to hold the same token values for the user. */
-async function replicated(t: { teardown(f: () => unknown): void }, uid: string): Promise<boolean> {
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
-    const [a, b] = await Promise.all(servers.map((s) => valuesOn(t, s, uid)));
-    if (a!.join() === b!.join()) return true;
-    await new Promise((r) => setTimeout(r, 25));
+async function replicated(uid: string): Promise<boolean> {
+  const both = valuesOnBoth(uid);
+  try {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      const [a, b] = await both.read();
+      if (a!.join() === b!.join()) return true;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return false;
+  } finally {
+    await both.close();
   }
-  return false;
 }
 
 /**
@@ -73,7 +81,7 @@ async function replicated(t: { teardown(f: () => unknown): void }, uid: string):
 async function settle(t: ExecutionContext, uid: string, eps: readonly Endpoint[]): Promise<void> {
   const rounds: string[] = [];
   for (let round = 0; round < 6; round++) {
-    const agree = await replicated(t, uid);
+    const agree = await replicated(uid);
     let writes = 0;
     for (const e of eps) writes += (await e.engine.sync()).directoryOps.write;
     rounds.push(`providers ${agree ? 'agree' : 'differ'}, ${writes} write(s)`);
@@ -82,7 +90,8 @@ async function settle(t: ExecutionContext, uid: string, eps: readonly Endpoint[]
       return;
     }
   }
-  const [a, b] = await Promise.all(servers.map((s) => valuesOn(t, s, uid)));
+  const both = valuesOnBoth(uid);
+  const [a, b] = await both.read().finally(() => both.close());
   const show = (v: string[]) => v.map((x) => `${x.slice(0, 40)}…`);
   throw new Error(
     `the endpoints did not settle in 6 rounds (${rounds.join('; ')}):\n${JSON.stringify(show(a!))}\n${JSON.stringify(show(b!))}`,
@@ -99,7 +108,7 @@ test('concurrent writes through both providers both survive, and neither endpoin
   const b = endpoint(t, 'alice', servers[1]!);
   a.local.userPut('cert', 'seed', 'v1');
   await a.engine.sync();
-  t.true(await replicated(t, 'alice'));
+  t.true(await replicated('alice'));
   await b.engine.sync();
   await a.engine.sync();
   a.local.userPut('cert', 'from-a', 'v1');
@@ -115,7 +124,7 @@ test('conflicting changes of one credential through both providers end with one 
   const b = endpoint(t, 'bob', servers[1]!);
   a.local.userPut('cert', 'doc', 'v1');
   await a.engine.sync();
-  t.true(await replicated(t, 'bob'));
+  t.true(await replicated('bob'));
   await b.engine.sync();
   a.local.userPut('cert', 'doc', 'edit on a');
   await new Promise((r) => setTimeout(r, 5));
