@@ -6,3 +6,4 @@
  */
 export * from './engine-harness.js';
 export * from './memory-stores.js';
+export * from './servers.js';

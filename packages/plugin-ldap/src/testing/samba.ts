@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { stopWithProcess } from '@credroam/core/testing';
 import { listening, makeTls, type TlsFiles } from './slapd.js';
 
 const run = promisify(execFile);
@@ -84,6 +85,7 @@ export async function startSambaDc(options: { users: readonly string[] }): Promi
   }
   const log = createWriteStream(path.join(dir, 'samba.out'));
   const child: ChildProcess = spawn('samba', ['-i', '-s', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  stopWithProcess(child);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const stop = async () => {

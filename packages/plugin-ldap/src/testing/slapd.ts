@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { stopWithProcess } from '@credroam/core/testing';
 
 const run = promisify(execFile);
 const SCHEMA = fileURLToPath(new URL('../../../schema/credroam.ldif', import.meta.url));
@@ -320,6 +321,7 @@ async function launch(s: ServerPlan, tls: TlsFiles): Promise<Slapd> {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  stopWithProcess(child);
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   await waitForPort(s.ldapsPort, child, log);

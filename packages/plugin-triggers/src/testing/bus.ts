@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { stopWithProcess } from '@credroam/core/testing';
 
 interface ExecutionContext {
   teardown(fn: () => unknown): void;
@@ -33,6 +34,7 @@ export async function privateBus(t: ExecutionContext, dir: string): Promise<stri
   const child = spawn('dbus-daemon', ['--config-file', config, '--nofork', '--print-address'], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
+  stopWithProcess(child);
   t.teardown(() => {
     if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM');
   });

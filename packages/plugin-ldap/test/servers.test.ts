@@ -1,0 +1,43 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+
+const slapdModule = new URL('../src/testing/slapd.js', import.meta.url).href;
+const packageDir = fileURLToPath(new URL('../..', import.meta.url));
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`a test process ended by ${signal} leaves no slapd behind: the server is stopped by its pid`, async (t) => {
+    const script = `import 'reflect-metadata';
+const { startProviders } = await import(${JSON.stringify(slapdModule)});
+const { servers } = await startProviders(1);
+console.log(servers[0].pid);
+setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: packageDir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, s) => r(s)));
+    let pid = 0;
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL'); // should this test fail
+    });
+    const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
+    pid = Number(first.value);
+    t.true(Number.isInteger(pid) && alive(pid), `slapd runs (pid ${first.value})`);
+    child.kill(signal);
+    t.is(await exited, signal, 'the test process still ends by the signal');
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    t.false(alive(pid), 'slapd is gone');
+  });
+}
