@@ -1,3 +1,4 @@
+import type { MemorySyncStateStore } from '@credroam/core';
 import { MemoryLocalStore, makeEngine } from '@credroam/core/testing';
 import test, { type ExecutionContext } from 'ava';
 import { type Slapd, startProviders } from '../src/testing/slapd.js';
@@ -29,19 +30,38 @@ test.after.always(async () => {
   await stop?.();
 });
 
-function endpoint(t: ExecutionContext, uid: string, server: Slapd) {
+/** An endpoint of `uid` syncing through `server`; given `same`, that endpoint moved to `server`. */
+function endpoint(
+  t: ExecutionContext,
+  uid: string,
+  server: Slapd,
+  same?: { local: MemoryLocalStore; state: MemorySyncStateStore },
+) {
   const directory = storeFor(server, uid);
   t.teardown(() => directory.close());
-  const local = new MemoryLocalStore();
-  const { engine, state } = makeEngine({ directory, local, user: uid });
+  const local = same?.local ?? new MemoryLocalStore();
+  const { engine, state } = makeEngine({
+    directory,
+    local,
+    user: uid,
+    ...(same ? { state: same.state } : {}),
+  });
   return { local, engine, state, directory };
 }
+
+/** A synthetic credential as "name body". */
+const label = (content: Uint8Array) =>
+  `${Buffer.from(content).subarray(0, 8).toString('latin1').replace(/_+$/, '')} ${Buffer.from(content).subarray(16).toString()}`;
+const labels = (local: MemoryLocalStore) => [...local.items.values()].map((i) => label(i.content)).sort();
 
 type Endpoint = ReturnType<typeof endpoint>;
 
 /** The user's token values on each provider, in a stable order (one connection to each). */
-function valuesOnBoth(uid: string): { read(): Promise<string[][]>; close(): Promise<void> } {
-  const stores = servers.map((s) => storeFor(s, uid));
+function valuesOnBoth(
+  uid: string,
+  on: readonly Slapd[] = servers,
+): { read(): Promise<string[][]>; close(): Promise<void> } {
+  const stores = on.map((s) => storeFor(s, uid));
   return {
     read: () =>
       Promise.all(
@@ -54,8 +74,8 @@ function valuesOnBoth(uid: string): { read(): Promise<string[][]>; close(): Prom
 }
 
 /** Waits up to 10 s for both providers to hold the same token values for the user. */
-async function replicated(uid: string): Promise<boolean> {
-  const both = valuesOnBoth(uid);
+async function replicated(uid: string, on: readonly Slapd[] = servers): Promise<boolean> {
+  const both = valuesOnBoth(uid, on);
   try {
     for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
       const [a, b] = await both.read();
@@ -78,10 +98,15 @@ async function replicated(uid: string): Promise<boolean> {
  * is that the endpoints heal it: the next sync through that provider reads the changed stamp, finds
  * two versions of one token and removes the loser, and the providers agree again.
  */
-async function settle(t: ExecutionContext, uid: string, eps: readonly Endpoint[]): Promise<void> {
+async function settle(
+  t: ExecutionContext,
+  uid: string,
+  eps: readonly Endpoint[],
+  on: readonly Slapd[] = servers,
+): Promise<void> {
   const rounds: string[] = [];
   for (let round = 0; round < 6; round++) {
-    const agree = await replicated(uid);
+    const agree = await replicated(uid, on);
     let writes = 0;
     for (const e of eps) writes += (await e.engine.sync()).directoryOps.write;
     rounds.push(`providers ${agree ? 'agree' : 'differ'}, ${writes} write(s)`);
@@ -90,7 +115,7 @@ async function settle(t: ExecutionContext, uid: string, eps: readonly Endpoint[]
       return;
     }
   }
-  const both = valuesOnBoth(uid);
+  const both = valuesOnBoth(uid, on);
   const [a, b] = await both.read().finally(() => both.close());
   const show = (v: string[]) => v.map((x) => `${x.slice(0, 40)}…`);
   throw new Error(
@@ -138,6 +163,43 @@ test('conflicting changes of one credential through both providers end with one 
   const s = storeFor(servers[0]!, 'bob');
   t.teardown(() => s.close());
   t.is((await s.read()).tokens.length, 1, 'the losing value was removed');
+});
+
+test('a provider that was down serves an old view: an endpoint syncing through it loses nothing and brings back nothing deleted', async (t) => {
+  const own = await startProviders(2, { users: ['dave'] });
+  const pair = [...own.servers];
+  t.teardown(async () => {
+    await Promise.all(pair.map((s) => s.stop()));
+    await own.stop();
+  });
+  const a = endpoint(t, 'dave', pair[0]!);
+  const c = endpoint(t, 'dave', pair[0]!);
+  for (const name of ['keep', 'edit', 'drop']) a.local.userPut('cert', name, 'v1');
+  await a.engine.sync();
+  t.true(await replicated('dave', pair));
+  await c.engine.sync();
+
+  // Provider 2 goes down; the user carries on through provider 1, and c sees it all.
+  await pair[1]!.stop();
+  a.local.userPut('cert', 'edit', 'v2');
+  a.local.userPut('cert', 'new', 'v1');
+  a.local.userDelete([...a.local.items].find(([, i]) => label(i.content) === 'drop v1')![0]);
+  await a.engine.sync();
+  await c.engine.sync();
+
+  // Provider 2 comes back while provider 1 is down: it cannot catch up, and c syncs through it.
+  await pair[0]!.stop();
+  pair[1] = await pair[1]!.restart();
+  const cThere = endpoint(t, 'dave', pair[1]!, c);
+  t.is((await cThere.directory.read()).tokens.length, 3, 'provider 2 serves the old view');
+  await cThere.engine.sync();
+  const b = endpoint(t, 'dave', pair[1]!);
+  await b.engine.sync();
+
+  // Provider 1 returns; replication runs both ways and every endpoint settles.
+  pair[0] = await pair[0]!.restart();
+  await settle(t, 'dave', [a, cThere, b], pair);
+  for (const e of [a, c, b]) t.deepEqual(labels(e.local), ['edit v2', 'keep v1', 'new v1']);
 });
 
 for (const seedValue of SEEDS) {
