@@ -87,7 +87,6 @@ export function mapLdapError(error: unknown, where: { url: string; dn?: string; 
         return new ConflictError(`a value to add is already on the entry${at}`, {
           attribute: where.attribute,
         });
-
       case 51:
       case 52:
         return new CredroamError('E_UNREACHABLE', `the directory is busy or unavailable: ${message}${at}`);

@@ -19,7 +19,6 @@ export class CredroamError extends Error {
  * A compare-and-swap write lost a race: a value it meant to remove was gone, or one it meant to
  * add was already there. Re-read and merge.
  */
-
 export class ConflictError extends CredroamError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('E_CONFLICT', message, details);

@@ -90,9 +90,8 @@ export interface DirectoryChange {
  * `write` is a compare-and-swap of exact values: every value it removes must be present and no
  * value it adds may be there already (another writer got in first: the stamp it read may have been
  * empty, and an empty set guards nothing), or it throws `ConflictError` and applies nothing. A
- * store may split a write too large for one request
-
- * into several, each atomic, applying the stamp change last.
+ * store may split a write too large for one request into several, each atomic, applying the
+ * stamp change last.
  *
  * A store that cannot reach its server throws `CredroamError` with code `E_UNREACHABLE`: callers
  * then work offline.

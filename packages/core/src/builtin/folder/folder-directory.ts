@@ -151,7 +151,6 @@ function apply(current: string[], change: ValueChange | undefined, attribute: At
     const s = b64(v);
     if (set.has(s))
       throw new ConflictError(`a ${attribute} value to add is already in the directory`, { attribute });
-
     set.add(s);
   }
   return [...set];
