@@ -186,11 +186,20 @@ test('logoff with removeOnLogoff removes only what is safely in the directory', 
   t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } }, 'still in the directory');
 });
 
-test('a routine password change through the running agent needs only the new password', async (t) => {
+test('passwd through the running agent needs the old password; the new one alone is refused', async (t) => {
   const w = await twoEndpoints(t);
   await startAgent(t, w.dir, 'a', 'alice roaming password');
-  const r = await w.a(['passwd', '--new-only', '--password-stdin'], { input: 'the new password\n' });
+  const { writeFile: write } = await import('node:fs/promises');
+  await write(path.join(w.dir, 'new-pw'), 'the new password\n');
+  const alone = await w.a(['passwd', '--new-password-file', 'new-pw']);
+  t.is(alone.code, 2);
+  const wrong = await w.a(['passwd', '--password-stdin'], { input: 'not the password\nthe new password\n' });
+  t.is(wrong.code, 1);
+  const r = await w.a(['passwd', '--password-stdin'], {
+    input: 'alice roaming password\nthe new password\n',
+  });
   t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /running agent re-wrapped/);
   t.is((await w.b(['logon', '--password-stdin'], { input: 'the new password\n' })).code, 0);
   t.is((await w.b(['logon', ...w.pw])).code, 1);
 });

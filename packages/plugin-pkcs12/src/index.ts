@@ -8,7 +8,13 @@ import {
 } from '@credroam/core/api';
 import type { Credential, ReadResult } from './formats/pkcs12.js';
 import { Keyring, type ProtectionPolicy } from './keyring/keyring.js';
-import { checkKdf, type KdfParams } from './keyring/master-key.js';
+import {
+  aboveCeiling,
+  checkKdf,
+  DEFAULT_KDF_CEILING,
+  type KdfCeiling,
+  type KdfParams,
+} from './keyring/master-key.js';
 import { MasterKeyProtector } from './protector.js';
 import { CredentialFolderStore } from './store/credential-folder.js';
 
@@ -66,7 +72,34 @@ function protectionPolicy(raw: Readonly<Record<string, unknown>>): ProtectionPol
   if (escrow !== undefined && typeof escrow !== 'string') {
     throw new CredroamError('E_POLICY', 'protection.escrowPublicKeyPem must be a PEM string');
   }
-  return { ...(kdf ? { kdf } : {}), ...(escrow ? { escrowPublicKeyPem: escrow } : {}) };
+  const kdfCeiling = parseCeiling(raw.kdfCeiling);
+  const over = kdf && aboveCeiling(kdf, kdfCeiling ?? DEFAULT_KDF_CEILING);
+  if (over) throw new CredroamError('E_POLICY', `protection.kdf is above protection.kdfCeiling: ${over}`);
+  return {
+    ...(kdf ? { kdf } : {}),
+    ...(kdfCeiling ? { kdfCeiling } : {}),
+    ...(escrow ? { escrowPublicKeyPem: escrow } : {}),
+  };
+}
+
+/** `protection.kdfCeiling`: the most KDF work a wrapped key from the directory may cost at logon. */
+function parseCeiling(raw: unknown): KdfCeiling | undefined {
+  if (raw === undefined) return undefined;
+  const c = raw as Partial<KdfCeiling>;
+  const ok = (v: unknown, max: number) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max;
+  if (
+    typeof raw !== 'object' ||
+    raw === null ||
+    !ok(c.scryptMaxMemoryMiB ?? DEFAULT_KDF_CEILING.scryptMaxMemoryMiB, 1024) ||
+    !ok(c.pbkdf2MaxIterations ?? DEFAULT_KDF_CEILING.pbkdf2MaxIterations, 10_000_000) ||
+    Object.keys(raw).some((k) => k !== 'scryptMaxMemoryMiB' && k !== 'pbkdf2MaxIterations')
+  ) {
+    throw new CredroamError(
+      'E_POLICY',
+      'protection.kdfCeiling takes scryptMaxMemoryMiB (1..1024) and pbkdf2MaxIterations (1..10000000)',
+    );
+  }
+  return { ...DEFAULT_KDF_CEILING, ...c };
 }
 
 export function activate(context: PluginContext): Pkcs12Api {

@@ -1,7 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FolderDirectoryStore } from '@credroam/core';
+import { EventId, EventLog, FolderDirectoryStore, type LogRecord } from '@credroam/core';
 import test from 'ava';
 import { type KdfParams, Keyring } from '../src/index.js';
 import { tempDir } from './support.js';
@@ -11,15 +11,42 @@ const FAST: KdfParams = { name: 'scrypt', N: 2 ** 14, r: 8, p: 1 };
 async function setup(t: Parameters<typeof tempDir>[0], escrowPublicKeyPem?: string) {
   const root = await tempDir(t);
   const directory = new FolderDirectoryStore(root, 'alice');
+  const events: LogRecord[] = [];
+  const logger = new EventLog({ write: () => undefined });
+  logger.subscribe((r) => events.push(r));
   const endpoint = (name: string) =>
     new Keyring({
       user: 'alice',
       directory,
       cacheFile: path.join(root, name, 'keys.json'),
       policy: { kdf: FAST, ...(escrowPublicKeyPem ? { escrowPublicKeyPem } : {}) },
+      logger,
     });
-  return { root, directory, endpoint };
+  /** Replaces the wrapped-key values in the directory, as a directory writer without the keys would. */
+  const plant = async (keys: readonly Uint8Array[]) => {
+    const now = await directory.readKeys();
+    await directory.write({
+      keys: { remove: [...now.keys], add: [...keys] },
+      stamp: { remove: [...now.stamp], add: [new Uint8Array(randomBytes(16))] },
+    });
+  };
+  const eventsOf = (id: number) => events.filter((e) => e.event === id);
+  return { root, directory, endpoint, plant, events, eventsOf };
 }
+
+const text = (v: object) => new TextEncoder().encode(JSON.stringify(v));
+const hostileKey = (keyId: string, kdf: object, extra: object = {}) =>
+  text({
+    format: 'credroam-master-key',
+    version: 1,
+    keyId,
+    created: 1,
+    wrap: 'password',
+    kdf: { ...kdf, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' },
+    nonce: 'AAAAAAAAAAAAAAAA',
+    ciphertext: Buffer.alloc(48).toString('base64'),
+    ...extra,
+  });
 
 test('first logon creates one master key, wrapped in the directory; the next logon opens the same key', async (t) => {
   const { directory, endpoint } = await setup(t);
@@ -45,8 +72,8 @@ test('a wrong password is a clear error and changes nothing', async (t) => {
   t.deepEqual(await directory.read(), before);
 });
 
-test('passwd re-wraps: other endpoints log on with the new password; the old one is recognised as changed elsewhere', async (t) => {
-  const { directory, endpoint } = await setup(t);
+test('passwd re-wraps: other endpoints log on with the new password; an endpoint still on the old one keeps its keys and is told', async (t) => {
+  const { directory, endpoint, eventsOf } = await setup(t);
   const a = endpoint('a');
   await a.unlock('old password');
   const b = endpoint('b');
@@ -54,13 +81,16 @@ test('passwd re-wraps: other endpoints log on with the new password; the old one
   const key = a.primary().key;
   t.deepEqual(await a.changePassword('old password', 'new password'), { rewrapped: 1 });
   t.is((await directory.readKeys()).keys.length, 1, 'the old wrapping is gone from the directory');
+  await t.throwsAsync(endpoint('fresh').unlock('old password'), { code: 'E_WRONG_PASSWORD' } as never);
+  // b opens its own copy; it neither trusts nor overwrites the directory's, and says why.
   const b2 = endpoint('b');
-  await t.throwsAsync(b2.unlock('old password'), {
-    code: 'E_PASSWORD_CHANGED',
-    message: /changed on another endpoint/,
-  } as never);
-  await b2.unlock('new password');
+  await b2.unlock('old password');
   t.deepEqual(b2.primary().key, key);
+  t.regex(eventsOf(EventId.WrappedKeyDiffers)[0]?.message ?? '', /new password on another endpoint/);
+  const b3 = endpoint('b');
+  await b3.unlock('new password');
+  t.deepEqual(b3.primary().key, key);
+  t.is((await directory.readKeys()).keys.length, 1, 'nothing was added to the directory');
 });
 
 test('passwd with a wrong old password changes nothing', async (t) => {
@@ -93,33 +123,136 @@ test('escrow: keys are also wrapped to the site key; recovery sets a new passwor
   await t.throwsAsync(endpoint('d').recover(other, 'x'), { code: 'E_ESCROW_KEY' } as never);
 });
 
-test('a wrapped key naming KDF parameters beyond the bounds is refused before any derivation', async (t) => {
-  const { directory, endpoint } = await setup(t);
-  const hostile = {
-    format: 'credroam-master-key',
-    version: 1,
-    keyId: '0123456789abcdef',
-    created: 1,
-    wrap: 'password',
-    kdf: { name: 'scrypt', N: 2 ** 30, r: 8, p: 1, salt: 'AAAA' },
-    nonce: 'AAAAAAAAAAAAAAAA',
-    ciphertext: 'AAAA',
-  };
-  await directory.write({
-    keys: { remove: [], add: [new TextEncoder().encode(JSON.stringify(hostile))] },
-    stamp: { remove: [], add: [new Uint8Array([1])] },
+test('a wrapped key naming KDF parameters beyond the bounds is skipped before any derivation; no key is made over it', async (t) => {
+  const { directory, endpoint, plant, eventsOf } = await setup(t);
+  await plant([hostileKey('0123456789abcdef', { name: 'scrypt', N: 2 ** 30, r: 8, p: 1 })]);
+  const before = await directory.read();
+  await t.throwsAsync(endpoint('a').unlock('pw'), {
+    code: 'E_NO_USABLE_KEY',
+    message: /none of them can be used.*no new key/s,
+  } as never);
+  t.deepEqual(await directory.read(), before);
+  t.like(eventsOf(EventId.WrappedKeySkipped)[0], { keyId: '0123456789abcdef' });
+  t.regex(eventsOf(EventId.WrappedKeySkipped)[0]?.message ?? '', /outside the allowed bounds/);
+});
+
+test('deleted wrapped keys: an endpoint that holds the key puts its copy back; no new key, every key at rest still opens', async (t) => {
+  const { directory, endpoint, plant, eventsOf } = await setup(t);
+  const a = endpoint('a');
+  await a.unlock('pw');
+  const key = a.primary().key;
+  const atRest = a.atRestKey();
+  await plant([]);
+  const a2 = endpoint('a');
+  t.deepEqual(await a2.unlock('pw'), { created: false, offline: false });
+  t.deepEqual(a2.primary().key, key, 'the same master key, not a new one');
+  t.deepEqual(a2.atRestKey(), atRest);
+  t.is(eventsOf(EventId.MasterKeyRestored).length, 1);
+  t.is((await directory.readKeys()).keys.length, 1, 'the copy is back in the directory');
+  const fresh = endpoint('fresh');
+  await fresh.unlock('pw');
+  t.deepEqual(fresh.primary().key, key, 'a new endpoint opens the restored key');
+});
+
+test('garbled wrapped keys (not a wrapped key any more) are put back too, and the garbage is named in an event, not removed', async (t) => {
+  const { directory, endpoint, plant, eventsOf } = await setup(t);
+  const a = endpoint('a');
+  await a.unlock('pw');
+  const key = a.primary().key;
+  const garbage = new Uint8Array(randomBytes(200));
+  await plant([garbage]);
+  const a2 = endpoint('a');
+  await a2.unlock('pw');
+  t.deepEqual(a2.primary().key, key);
+  t.is(eventsOf(EventId.MasterKeyRestored).length, 1);
+  t.true(eventsOf(EventId.WrappedKeySkipped).some((e) => e.keyId === '#0'));
+  const { keys } = await directory.readKeys();
+  t.is(keys.length, 2);
+  t.true(
+    keys.some((k) => Buffer.from(k).equals(Buffer.from(garbage))),
+    'a writer’s value is left alone',
+  );
+  // The fresh endpoint opens it too; with nothing to try it would have failed.
+  const fresh = endpoint('fresh');
+  await fresh.unlock('pw');
+  t.deepEqual(fresh.primary().key, key);
+});
+
+test('an altered wrapped key (same id, ciphertext changed): the endpoint keeps opening its own copy and reports it; nothing is overwritten', async (t) => {
+  const { root, directory, endpoint, plant, eventsOf } = await setup(t);
+  const a = endpoint('a');
+  await a.unlock('pw');
+  const key = a.primary().key;
+  const localCopy = await readFile(path.join(root, 'a', 'keys.json'));
+  const [original] = (await directory.readKeys()).keys;
+  const w = JSON.parse(Buffer.from(original!).toString('utf8')) as { ciphertext: string };
+  const flipped = Buffer.from(w.ciphertext, 'base64');
+  flipped[3]! ^= 1;
+  await plant([text({ ...w, ciphertext: flipped.toString('base64') })]);
+  const a2 = endpoint('a');
+  await a2.unlock('pw');
+  t.deepEqual(a2.primary().key, key);
+  t.is(eventsOf(EventId.WrappedKeyDiffers).length, 1);
+  t.deepEqual(await readFile(path.join(root, 'a', 'keys.json')), localCopy, 'the local copy is untouched');
+  t.is((await directory.readKeys()).keys.length, 1);
+});
+
+test('offline after the directory lost the keys, then online: still the same key, then put back', async (t) => {
+  const { root, endpoint, plant } = await setup(t);
+  const a = endpoint('a');
+  await a.unlock('pw');
+  const key = a.primary().key;
+  await plant([]);
+  const offline = new Keyring({
+    user: 'alice',
+    directory: new FolderDirectoryStore(path.join(root, 'unmounted-share'), 'alice'),
+    cacheFile: path.join(root, 'a', 'keys.json'),
+    policy: { kdf: FAST },
   });
-  const started = Date.now();
-  await t.throwsAsync(endpoint('a').unlock('pw'), { code: 'E_KDF_BOUNDS' } as never);
-  t.true(Date.now() - started < 2000);
+  t.deepEqual(await offline.unlock('pw'), { created: false, offline: true });
+  t.deepEqual(offline.primary().key, key);
+  const online = endpoint('a');
+  t.deepEqual(await online.unlock('pw'), { created: false, offline: false });
+  t.deepEqual(online.primary().key, key);
+});
+
+test('wrapped keys cost bounded work: values at the schema’s upper bound, for another user, or past the count are skipped, each with an event', async (t) => {
+  const { root, directory, endpoint, plant, eventsOf } = await setup(t);
+  const a = endpoint('a');
+  await a.unlock('pw');
+  const [real] = (await directory.readKeys()).keys;
+  const huge = Array.from({ length: 6 }, (_, i) =>
+    hostileKey(`00000000000000a${i}`, { name: 'scrypt', N: 2 ** 20, r: 8, p: 1 }),
+  );
+  const bob = hostileKey('00000000000000b0', FAST, { user: 'bob' });
+  const cheap = Array.from({ length: 40 }, (_, i) => hostileKey(i.toString(16).padStart(16, 'c'), FAST));
+  await plant([real!, ...huge, bob, ...cheap]);
+  const fresh = endpoint('fresh');
+  await fresh.unlock('pw');
+  const skipped = eventsOf(EventId.WrappedKeySkipped);
+  for (const i of [0, 1, 2, 3, 4, 5])
+    t.true(
+      skipped.some(
+        (e) => e.keyId === `00000000000000a${i}` && /1024 MiB, above the policy's ceiling/.test(e.message),
+      ),
+    );
+  t.true(skipped.some((e) => e.keyId === '00000000000000b0' && /another user/.test(e.message)));
+  t.true(skipped.filter((e) => /more than 32 wrapped keys/.test(e.message)).length >= 8);
+  t.true(skipped.filter((e) => /more than 4 wrapped keys to try/.test(e.message)).length > 0);
+  t.deepEqual(fresh.primary().key, a.primary().key);
+  // What was tried and refused with a password that opened the keys is not tried again.
+  const refused = (
+    JSON.parse(await readFile(path.join(root, 'fresh', 'keys.json'), 'utf8')) as { refused: string[] }
+  ).refused;
+  t.true(refused.length > 0 && refused.length <= 4);
 });
 
 test('offline: an endpoint that logged on before opens its keys from its own copy', async (t) => {
   const { root, endpoint } = await setup(t);
   const a = endpoint('a');
   await a.unlock('pw');
-  const cache = JSON.parse(await readFile(path.join(root, 'a', 'keys.json'), 'utf8')) as string[];
-  t.is(cache.length, 1);
+  const cache = JSON.parse(await readFile(path.join(root, 'a', 'keys.json'), 'utf8')) as { keys: string[] };
+  t.is(cache.keys.length, 1);
   const offlineDir = new FolderDirectoryStore(path.join(root, 'unmounted-share'), 'alice');
   const again = new Keyring({
     user: 'alice',
@@ -137,7 +270,7 @@ test('offline: an endpoint that logged on before opens its keys from its own cop
   await t.throwsAsync(fresh.unlock('pw'), { code: 'E_UNREACHABLE' } as never);
 });
 
-test("keys are bound to the user: alice's wrapped key does not open as bob's", async (t) => {
+test("keys are bound to the user: alice's wrapped key is not even tried as bob's; without its name, it does not open", async (t) => {
   const root = await tempDir(t);
   const aliceDir = new FolderDirectoryStore(root, 'alice');
   const alice = new Keyring({
@@ -147,19 +280,38 @@ test("keys are bound to the user: alice's wrapped key does not open as bob's", a
     policy: { kdf: FAST },
   });
   await alice.unlock('same');
-  const { keys } = await aliceDir.readKeys();
-  const bobDir = new FolderDirectoryStore(root, 'bob');
-  await bobDir.write({
-    keys: { remove: [], add: [...keys] },
-    stamp: { remove: [], add: [new Uint8Array([2])] },
-  });
-  const bob = new Keyring({
-    user: 'bob',
-    directory: bobDir,
-    cacheFile: path.join(root, 'b.json'),
-    policy: { kdf: FAST },
-  });
-  await t.throwsAsync(bob.unlock('same'), { code: 'E_WRONG_PASSWORD' } as never);
+  const [value] = (await aliceDir.readKeys()).keys;
+  const { user: _user, ...unnamed } = JSON.parse(Buffer.from(value!).toString('utf8')) as { user: string };
+  const bobLogon = async (keys: Uint8Array[]) => {
+    const bobDir = new FolderDirectoryStore(
+      path.join(root, `bob-${keys.length}-${randomBytes(2).toString('hex')}`),
+      'bob',
+    );
+    await (await import('node:fs/promises')).mkdir(bobDir.root);
+    await bobDir.write({
+      keys: { remove: [], add: keys },
+      stamp: { remove: [], add: [new Uint8Array([2])] },
+    });
+    const events: LogRecord[] = [];
+    const logger = new EventLog({ write: () => undefined });
+    logger.subscribe((r) => events.push(r));
+    const bob = new Keyring({
+      user: 'bob',
+      directory: bobDir,
+      cacheFile: path.join(bobDir.root, 'b.json'),
+      policy: { kdf: FAST },
+      logger,
+    });
+    return { unlock: bob.unlock('same'), events };
+  };
+  const named = await bobLogon([value!]);
+  await t.throwsAsync(named.unlock, { code: 'E_NO_USABLE_KEY' } as never);
+  t.regex(
+    named.events.find((e) => e.event === EventId.WrappedKeySkipped)?.message ?? '',
+    /another user \('alice'\)/,
+  );
+  const anonymous = await bobLogon([text(unnamed)]);
+  await t.throwsAsync(anonymous.unlock, { code: 'E_WRONG_PASSWORD' } as never);
 });
 
 test('a hostile wrapped key beside the real one does not block logon', async (t) => {

@@ -21,6 +21,12 @@ export interface CredentialView {
   /** Whether this endpoint holds the private key (`keyId` is its SubjectPublicKeyInfo's SHA-256). */
   readonly hasKey: boolean;
   readonly keyId: string;
+  /**
+   * Whether the private key opens: `opens`; `locked` (no roaming password given: not tried);
+   * `unreadable` (held, but it cannot be decrypted or read: `keyProblem` says why); `none`.
+   */
+  readonly key: 'opens' | 'locked' | 'unreadable' | 'none';
+  readonly keyProblem?: string;
   /** `synced`: as the directory had it at the last sync; `changed`: changed here since; `new`: never synced. */
   readonly state: 'synced' | 'changed' | 'new';
 }
@@ -30,8 +36,9 @@ const iso = (s: string) => new Date(s).toISOString();
 /** Builds the credential views from a listing (certificates; keys by public key) and the sync state. */
 export function credentialViews(listing: LocalListing, state: SyncState | undefined): CredentialView[] {
   const keyIds = new Set<string>();
+  const problems = new Map<string, string>();
   for (const item of listing.items) if (item.kind === 'key') keyIds.add(item.id);
-  for (const u of listing.unreadable) if (u.kind === 'key' && u.id) keyIds.add(u.id);
+  for (const u of listing.unreadable) if (u.kind === 'key' && u.id) problems.set(u.id, u.reason);
   const views: CredentialView[] = [];
   for (const item of listing.items) {
     if (item.kind !== 'cert') continue;
@@ -49,14 +56,23 @@ export function credentialViews(listing: LocalListing, state: SyncState | undefi
       notBefore: iso(cert.validFrom),
       notAfter: iso(cert.validTo),
       archived: item.archived,
-      hasKey: keyIds.has(keyId),
+      hasKey: keyIds.has(keyId) || problems.has(keyId),
       keyId,
+      ...keyState(keyIds.has(keyId), problems.get(keyId)),
       state: base === undefined || isTombstone(base) ? 'new' : base.hash === hash ? 'synced' : 'changed',
     });
   }
   return views.sort((a, b) =>
     a.notAfter < b.notAfter ? -1 : a.notAfter > b.notAfter ? 1 : a.sha256 < b.sha256 ? -1 : 1,
   );
+}
+
+function keyState(opened: boolean, problem: string | undefined): Pick<CredentialView, 'key' | 'keyProblem'> {
+  if (opened) return { key: 'opens' };
+  if (problem === undefined) return { key: 'none' };
+  // The store reports a key it was not asked to open (no roaming password) as locked.
+  if (/^locked/.test(problem)) return { key: 'locked' };
+  return { key: 'unreadable', keyProblem: problem };
 }
 
 /**

@@ -83,7 +83,6 @@ const OPTIONS = {
   'tls-server-name': { type: 'string' },
   'start-agent': { type: 'boolean' },
   pam: { type: 'boolean' },
-  'new-only': { type: 'boolean' },
 } as const;
 
 type Handler = (args: commands.Args, ctx: commands.Context) => Promise<number>;

@@ -21,6 +21,7 @@ import {
   type Session,
 } from '../session.js';
 import { type AgentRequest, askAgent, socketPath } from './ipc.js';
+import { pamProofProblem } from './pam-proof.js';
 
 /** Default triggers when the agent manifest names none. */
 const DEFAULT_TRIGGERS = [
@@ -59,6 +60,8 @@ export class Agent {
   #lastFullSync = 0;
   #stopping = false;
   #password: string | undefined;
+  /** PAM proof tokens already taken: each proves one logon. */
+  readonly #usedProofs = new Set<string>();
   readonly #stopped: Promise<void>;
   #resolveStopped!: () => void;
 
@@ -254,19 +257,28 @@ export class Agent {
           opened = await this.#session.protector.unlock?.({ password: request.password });
         } catch (error) {
           this.#password = previous;
-          // PAM ran us after the system accepted this password, and it does not open the keys: the
-          // password was changed. This agent still holds the keys from before, so it re-wraps
-          // them for the new password (a routine password change never strands them).
-          const changed =
-            error instanceof CredroamError &&
-            (error.code === 'E_WRONG_PASSWORD' || error.code === 'E_PASSWORD_CHANGED');
-          if (
-            !changed ||
-            !request.rewrap ||
-            !this.#session.protector.unlocked ||
-            !this.#session.protector.changePassword
-          ) {
+          // A password that does not open the keys while this agent holds them: the system's
+          // password was changed (re-wrap the keys for it), or another program of the user is
+          // trying its own (refuse). Only a proof that the PAM hook, running as root, sent it
+          // tells the two apart.
+          const wrong = error instanceof CredroamError && error.code === 'E_WRONG_PASSWORD';
+          if (!wrong || !this.#session.protector.unlocked || !this.#session.protector.changePassword)
             throw error;
+          const problem = request.pam
+            ? await pamProofProblem(request.proof, { uid: process.getuid?.() ?? -1, used: this.#usedProofs })
+            : 'it was not a PAM logon';
+          if (request.proof) this.#usedProofs.add(request.proof);
+          if (problem) {
+            this.log.log(
+              'warn',
+              EventId.PasswordChangeRefused,
+              `a password that does not open the keys was offered; the keys were not re-wrapped for it: ${problem}`,
+            );
+            throw new CredroamError(
+              'E_WRONG_PASSWORD',
+              'this password does not open your credroam keys, and it did not come through the system logon, so the keys were not ' +
+                're-wrapped for it; nothing was changed. To change the roaming password, run `credroam passwd` with the old and the new password.',
+            );
           }
           this.#password = request.password;
           await this.#session.protector.changePassword({ newPassword: request.password });
@@ -294,7 +306,11 @@ export class Agent {
       case 'passwd':
         if (!this.#session.protector.changePassword)
           throw new CredroamError('E_UNSUPPORTED', 'this token protector has no password');
-        await this.#session.protector.changePassword({ newPassword: request.newPassword });
+        // With the old password only: a program of the user must not be able to choose a new one.
+        await this.#session.protector.changePassword({
+          oldPassword: request.oldPassword,
+          newPassword: request.newPassword,
+        });
         return { changed: true };
       case 'stop':
         setImmediate(() => void this.stop());

@@ -19,9 +19,15 @@ export const AGENT_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1', '-
 
 export type AgentRequest =
   | { readonly cmd: 'status' }
-  | { readonly cmd: 'logon'; readonly password: string; readonly rewrap?: boolean }
+  | {
+      readonly cmd: 'logon';
+      readonly password: string;
+      /** Sent by `credroam logon --pam`, with the PAM hook's proof token when it ran as root. */
+      readonly pam?: boolean;
+      readonly proof?: string;
+    }
   | { readonly cmd: 'trigger'; readonly event: string }
-  | { readonly cmd: 'passwd'; readonly newPassword: string }
+  | { readonly cmd: 'passwd'; readonly oldPassword: string; readonly newPassword: string }
   | { readonly cmd: 'stop' };
 
 export type AgentAnswer =

@@ -28,6 +28,11 @@ export const EventId = {
   TokenRolledBack: 1016,
   TokenIdMismatch: 1017,
   LocalItemUnreadable: 1018,
+  // Master keys (1020–1029): the endpoint's copy against the directory's.
+  MasterKeyRestored: 1020,
+  WrappedKeySkipped: 1021,
+  WrappedKeyDiffers: 1022,
+  PasswordChangeRefused: 1023,
   PluginActivated: 2001,
   PluginDeactivated: 2002,
   PluginActivationFailed: 2003,

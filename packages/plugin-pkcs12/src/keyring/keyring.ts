@@ -1,19 +1,24 @@
-import { createPrivateKey, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ConflictError,
   CredroamError,
   type DirectoryStore,
+  EventId,
   type Logger,
   type TokenKind,
 } from '@credroam/core/api';
-import { readCache, writeCache } from './cache.js';
+import { type LocalKeyCopy, readCache, writeCache } from './cache.js';
 import {
+  aboveCeiling,
+  checkKdf,
   DEFAULT_KDF,
+  DEFAULT_KDF_CEILING,
   decodeWrapped,
   encodeWrapped,
   escrowKeyId,
+  type KdfCeiling,
   type KdfParams,
   newKeyId,
   unwrapWithEscrow,
@@ -26,6 +31,8 @@ import {
 /** What the site policy says about protecting master keys. */
 export interface ProtectionPolicy {
   readonly kdf?: KdfParams;
+  /** The most KDF work a wrapped key from the directory may ask for (default DEFAULT_KDF_CEILING). */
+  readonly kdfCeiling?: KdfCeiling;
   /** PEM of the site's escrow (recovery) RSA public key; every master key is also wrapped to it. */
   readonly escrowPublicKeyPem?: string;
 }
@@ -46,7 +53,21 @@ interface MasterKey {
   readonly key: Buffer;
 }
 
+/** A master key opened at logon, with the wrapped value (this user's password) that opened it. */
+interface OpenedKey extends MasterKey {
+  readonly value: Uint8Array;
+}
+
+interface DirectoryKeys {
+  readonly values: readonly Uint8Array[];
+  readonly stamp: readonly Uint8Array[];
+}
+
 const CAS_ATTEMPTS = 5;
+/** Directory values considered at one logon; the rest are skipped, each with an event. */
+const MAX_WRAPPED_VALUES = 32;
+/** Key derivations spent on directory values at one logon (beyond this endpoint's own copy). */
+const MAX_DERIVATIONS_PER_UNLOCK = 4;
 
 /**
  * The user's master keys: 256-bit random keys that exist outside memory only wrapped — by a key
@@ -71,62 +92,233 @@ export class Keyring {
   }
 
   /**
-   * Opens the master keys with the roaming password. First use (no key in the directory) creates
-   * one. Offline, the local copy of the wrapped keys is used. A password that opens nothing is a
-   * clear error that says how to proceed, and changes nothing.
+   * Opens the master keys with the roaming password: this endpoint's own copy first, then only
+   * the directory's values that could add a key it lacks (bounded in number and in KDF work; each
+   * value skipped is an event). A key of this endpoint that the directory lost is put back (an
+   * event says so); a directory that lost everything never leads to a new key over this one. First
+   * use (nothing here, nothing usable there, online) creates one. A password that opens nothing is
+   * a clear error that says how to proceed, and changes nothing.
    */
   async unlock(password: string): Promise<{ readonly created: boolean; readonly offline: boolean }> {
-    const { values, stamp, offline } = await this.#read();
-    const wrapped = values.map(decodeWrapped).filter((w): w is WrappedKey => w !== undefined);
-    const passwordWrapped = wrapped.filter((w) => w.wrap === 'password');
-    if (passwordWrapped.length === 0) {
-      if (wrapped.length > 0) {
-        throw new CredroamError(
-          'E_NO_PASSWORD_KEY',
-          'your keys are in the directory only wrapped for escrow: ask an administrator to run `credroam recover` for you',
-        );
+    const local = await readCache(this.#o.cacheFile);
+    const dir = await this.#readDirectory(local);
+    const opened = new Map<string, OpenedKey>();
+    // 1. The endpoint's own copy: written only by this endpoint.
+    for (const v of local.keys) {
+      const w = decodeWrapped(v);
+      if (w?.wrap !== 'password' || opened.has(w.keyId) || !this.#isMine(w)) continue;
+      const key = await this.#tryOpen(w, password);
+      if (key) opened.set(w.keyId, { keyId: w.keyId, created: w.created, key, value: v });
+    }
+    // 2. The directory's values that may hold a key this endpoint lacks.
+    const refused = new Set(local.refused);
+    const failed: string[] = [];
+    let tried = 0;
+    let usable = 0;
+    const screened = dir ? this.#screen(dir.values) : [];
+    for (const { value, w } of screened) {
+      if (opened.has(w.keyId)) continue; // held already: nothing to gain from deriving again
+      const hash = sha256(value);
+      if (refused.has(hash)) continue;
+      usable++;
+      if (tried >= MAX_DERIVATIONS_PER_UNLOCK) {
+        this.#skipped(w.keyId, `more than ${MAX_DERIVATIONS_PER_UNLOCK} wrapped keys to try at one logon`);
+        continue;
       }
-      if (offline) {
+      tried++;
+      const key = await this.#tryOpen(w, password);
+      if (key) opened.set(w.keyId, { keyId: w.keyId, created: w.created, key, value });
+      else failed.push(hash);
+    }
+    // Values that did not open with a password that opened a key are not tried at the next logon.
+    if (opened.size > 0) for (const h of failed) refused.add(h);
+    if (opened.size === 0) {
+      if (local.keys.length > 0 || usable > 0) await this.#wrongPassword();
+      if (!dir) {
         throw new CredroamError(
           'E_OFFLINE',
           'the directory is unreachable and this endpoint has never logged on: try again online',
         );
       }
-      await this.#create(password, stamp);
-      return { created: true, offline };
+      const all = dir.values.map(decodeWrapped);
+      if (all.some((w) => w?.wrap === 'escrow' && this.#isMine(w)) && screened.length === 0) {
+        throw new CredroamError(
+          'E_NO_PASSWORD_KEY',
+          'your keys are in the directory only wrapped for escrow: ask an administrator to run `credroam recover` for you',
+        );
+      }
+      if (screened.length > 0 || dir.values.length > 0) {
+        throw new CredroamError(
+          'E_NO_USABLE_KEY',
+          `the directory holds ${dir.values.length} wrapped-key value(s) for you and none of them can be used here (each skipped value is logged); ` +
+            'no new key was made over them. Log on at an endpoint that has logged on before: it puts your key back. ' +
+            'If this is a new account, an administrator can clear the attribute.',
+        );
+      }
+      await this.#create(password, dir.stamp);
+      return { created: true, offline: false };
     }
-    const opened = await this.#open(passwordWrapped, password);
-    if (opened.length === 0) await this.#explainWrongPassword(password);
-    for (const k of opened) this.#keys.set(k.keyId, k);
-    if (!offline) {
-      await writeCache(this.#o.cacheFile, values);
-      await this.#ensureEscrow(wrapped, stamp, values);
+    for (const k of opened.values()) this.#keys.set(k.keyId, k);
+    if (dir) {
+      const stamp = await this.#restoreMissing(dir, opened);
+      await this.#ensureEscrow(dir.values, stamp);
     }
-    return { created: false, offline };
+    await writeCache(this.#o.cacheFile, {
+      keys: [...opened.values()].map((k) => k.value),
+      refused: [...refused],
+    });
+    return { created: false, offline: dir === undefined };
   }
 
-  /** Re-wraps every master key the old password opens under the new one (`credroam passwd`). */
+  /**
+   * The directory lost (or a writer deleted or garbled) the wrapped copy of a key this endpoint
+   * holds: put this endpoint's copy back, with compare-and-swap. A copy that is there but differs
+   * (re-wrapped for another password on another endpoint, or altered) is reported, not replaced.
+   */
+  async #restoreMissing(
+    dir: DirectoryKeys,
+    opened: ReadonlyMap<string, OpenedKey>,
+  ): Promise<readonly Uint8Array[]> {
+    const present = new Map<string, Uint8Array[]>();
+    for (const v of dir.values) {
+      const w = decodeWrapped(v);
+      if (w?.wrap === 'password' && this.#isMine(w))
+        present.set(w.keyId, [...(present.get(w.keyId) ?? []), v]);
+    }
+    const add: Uint8Array[] = [];
+    for (const k of opened.values()) {
+      const there = present.get(k.keyId);
+      if (!there) {
+        add.push(k.value);
+        continue;
+      }
+      if (!there.some((v) => Buffer.from(v).equals(Buffer.from(k.value)))) {
+        this.#o.logger?.log(
+          'warn',
+          EventId.WrappedKeyDiffers,
+          `the directory's copy of master key ${k.keyId} does not open with this password: it was re-wrapped for a new password on another endpoint (log on with the new one), or altered in the directory. This endpoint keeps its own copy.`,
+          { keyId: k.keyId },
+        );
+      }
+    }
+    if (add.length === 0) return dir.stamp;
+    try {
+      const stamp = await this.#write(dir.stamp, [], add);
+      for (const v of add) {
+        const keyId = decodeWrapped(v)?.keyId;
+        this.#o.logger?.log(
+          'warn',
+          EventId.MasterKeyRestored,
+          `master key ${keyId} was missing from the directory: put this endpoint's copy back`,
+          { keyId },
+        );
+      }
+      return stamp;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error; // another writer moved first: next logon again
+      return dir.stamp;
+    }
+  }
+
+  /**
+   * The directory's password-wrapped values this endpoint may try, bounded before any work: at
+   * most MAX_WRAPPED_VALUES, each for this user and within the hard KDF bounds and the policy's
+   * ceiling. Each value left out is an event naming it.
+   */
+  #screen(values: readonly Uint8Array[]): Array<{ value: Uint8Array; w: WrappedKey & { wrap: 'password' } }> {
+    const out: Array<{ value: Uint8Array; w: WrappedKey & { wrap: 'password' } }> = [];
+    const ceiling = this.#o.policy?.kdfCeiling ?? DEFAULT_KDF_CEILING;
+    values.forEach((value, index) => {
+      const w = decodeWrapped(value);
+      if (!w) {
+        this.#skipped(`#${index}`, 'not a credroam wrapped key (malformed, or over 4 KiB)');
+        return;
+      }
+      if (w.wrap !== 'password') return; // escrow: for the site's recovery key, not for this endpoint
+      if (!this.#isMine(w)) {
+        this.#skipped(w.keyId, `wrapped for another user ('${w.user}')`);
+        return;
+      }
+      const { salt: _salt, ...kdf } = w.kdf;
+      let reason: string | undefined;
+      try {
+        checkKdf(kdf as KdfParams);
+        reason = aboveCeiling(kdf as KdfParams, ceiling);
+      } catch (error) {
+        reason = (error as Error).message;
+      }
+      if (reason) {
+        this.#skipped(w.keyId, reason);
+        return;
+      }
+      if (out.length >= MAX_WRAPPED_VALUES) {
+        this.#skipped(w.keyId, `more than ${MAX_WRAPPED_VALUES} wrapped keys in the directory`);
+        return;
+      }
+      out.push({ value, w });
+    });
+    return out;
+  }
+
+  #skipped(which: string, reason: string): void {
+    this.#o.logger?.log('warn', EventId.WrappedKeySkipped, `skipped wrapped master key ${which}: ${reason}`, {
+      keyId: which,
+    });
+  }
+
+  #isMine(w: WrappedKey): boolean {
+    return w.user === undefined || w.user === this.#o.user;
+  }
+
+  /** Tries the password on one wrapped key; parameters beyond the hard bounds open nothing. */
+  async #tryOpen(w: WrappedKey, password: string): Promise<Buffer | undefined> {
+    try {
+      return await unwrapWithPassword(w, this.#o.user, password);
+    } catch (error) {
+      if (!(error instanceof CredroamError) || error.code !== 'E_KDF_BOUNDS') throw error;
+      this.#skipped(w.keyId, error.message);
+      return undefined;
+    }
+  }
+
+  /**
+   * Re-wraps every master key the old password opens under the new one (`credroam passwd`): the
+   * directory's values, and this endpoint's copy of any key the directory lost.
+   */
   async changePassword(oldPassword: string, newPassword: string): Promise<{ readonly rewrapped: number }> {
+    const local = await readCache(this.#o.cacheFile);
     return this.#replaceWrapped('changing the password', async (values) => {
       const remove: Uint8Array[] = [];
       const add: Uint8Array[] = [];
-      for (const v of values) {
-        const w = decodeWrapped(v);
-        if (w?.wrap !== 'password') continue;
-        const key = await unwrapWithPassword(w, this.#o.user, oldPassword);
+      const done = new Set<string>();
+      const candidates = [
+        ...this.#screen(values).map((c) => ({ ...c, inDirectory: true })),
+        ...local.keys
+          .map((value) => ({ value, w: decodeWrapped(value), inDirectory: false }))
+          .filter(
+            (c): c is { value: Uint8Array; w: WrappedKey & { wrap: 'password' }; inDirectory: false } =>
+              c.w?.wrap === 'password' && this.#isMine(c.w),
+          ),
+      ];
+      for (const { value, w, inDirectory } of candidates) {
+        if (done.has(w.keyId) && !inDirectory) continue;
+        const key = await this.#tryOpen(w, oldPassword);
         if (!key) continue;
-        remove.push(v);
+        if (inDirectory) remove.push(value);
+        if (done.has(w.keyId)) continue;
+        done.add(w.keyId);
         add.push(encodeWrapped(await this.#wrap(key, w.keyId, w.created, newPassword)));
         this.#keys.set(w.keyId, { keyId: w.keyId, created: w.created, key });
       }
-      if (remove.length === 0) await this.#explainWrongPassword(oldPassword);
+      if (add.length === 0) await this.#wrongPassword();
       return { remove, add, result: { rewrapped: add.length } };
     });
   }
 
   /**
    * Re-wraps the master keys this keyring holds (unlocked at logon) for a new password, without
-   * the old one: what a routine password change through PAM's `password` stack needs.
+   * the old one. Only for a caller that proved the new password is the system's (the agent, for a
+   * password that came through PAM): see docs/decisions/006-password-changes.md.
    */
   async rewrap(newPassword: string): Promise<{ readonly rewrapped: number }> {
     if (!this.unlocked)
@@ -134,7 +326,7 @@ export class Keyring {
     return this.#replaceWrapped('changing the password', async (values) => {
       const remove = values.filter((v) => {
         const w = decodeWrapped(v);
-        return w?.wrap === 'password' && this.#keys.has(w.keyId);
+        return w?.wrap === 'password' && this.#isMine(w) && this.#keys.has(w.keyId);
       });
       const add: Uint8Array[] = [];
       for (const k of this.#keys.values())
@@ -161,7 +353,7 @@ export class Keyring {
       const recovered = new Map<string, MasterKey>();
       for (const v of values) {
         const w = decodeWrapped(v);
-        if (w?.wrap !== 'escrow') continue;
+        if (w?.wrap !== 'escrow' || !this.#isMine(w)) continue;
         const key = unwrapWithEscrow(w, this.#o.user, privateKey);
         if (key) recovered.set(w.keyId, { keyId: w.keyId, created: w.created, key });
       }
@@ -185,8 +377,8 @@ export class Keyring {
 
   /**
    * Reads the wrapped keys, lets `change` decide which to remove and add, and writes that with
-   * compare-and-swap (reading and deciding again when another endpoint wrote first); then updates
-   * this endpoint's copy. Needs the directory.
+   * compare-and-swap (reading and deciding again when another endpoint wrote first); then puts the
+   * new password-wrapped values in this endpoint's copy. Needs the directory.
    */
   async #replaceWrapped<T>(
     what: string,
@@ -195,17 +387,30 @@ export class Keyring {
     ) => Promise<{ remove: Uint8Array[]; add: Uint8Array[]; result: T }>,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const { values, stamp, offline } = await this.#read();
-      if (offline) throw new CredroamError('E_OFFLINE', `${what} needs the directory, which is unreachable`);
-      const { remove, add, result } = await change(values);
+      const dir = await this.#readDirectory({ keys: [], refused: [] });
+      if (!dir) throw new CredroamError('E_OFFLINE', `${what} needs the directory, which is unreachable`);
+      const { remove, add, result } = await change(dir.values);
       try {
-        await this.#write(stamp, remove, add);
-        await writeCache(this.#o.cacheFile, [...values.filter((v) => !remove.includes(v)), ...add]);
+        await this.#write(dir.stamp, remove, add);
+        await this.#keepLocally(add);
         return result;
       } catch (error) {
         if (!(error instanceof ConflictError) || attempt >= CAS_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /** Puts new password-wrapped values in this endpoint's copy, replacing those of the same keys. */
+  async #keepLocally(values: readonly Uint8Array[]): Promise<void> {
+    const fresh = values.map(decodeWrapped).filter((w) => w?.wrap === 'password');
+    const ids = new Set(fresh.map((w) => w!.keyId));
+    const local = await readCache(this.#o.cacheFile);
+    const kept = local.keys.filter((v) => {
+      const w = decodeWrapped(v);
+      return w !== undefined && !ids.has(w.keyId);
+    });
+    const added = values.filter((v) => decodeWrapped(v)?.wrap === 'password');
+    await writeCache(this.#o.cacheFile, { keys: [...kept, ...added], refused: [] });
   }
 
   /** The key that seals new tokens: the newest master key. */
@@ -250,7 +455,8 @@ export class Keyring {
     const key = randomBytes(32);
     const keyId = newKeyId();
     const created = (this.#o.now ?? Date.now)();
-    const add = [encodeWrapped(await this.#wrap(key, keyId, created, password))];
+    const wrapped = encodeWrapped(await this.#wrap(key, keyId, created, password));
+    const add = [wrapped];
     const escrow = this.#o.policy?.escrowPublicKeyPem;
     if (escrow)
       add.push(
@@ -258,23 +464,20 @@ export class Keyring {
       );
     await this.#write(stamp, [], add);
     this.#keys.set(keyId, { keyId, created, key });
-    await writeCache(this.#o.cacheFile, add);
+    await writeCache(this.#o.cacheFile, { keys: [wrapped], refused: [] });
     this.#o.logger?.info('created a master key for this user', { keyId });
   }
 
   /** When the policy names an escrow key, every master key this endpoint holds gets wrapped to it. */
-  async #ensureEscrow(
-    wrapped: readonly WrappedKey[],
-    stamp: readonly Uint8Array[],
-    values: readonly Uint8Array[],
-  ) {
+  async #ensureEscrow(values: readonly Uint8Array[], stamp: readonly Uint8Array[]) {
     const pem = this.#o.policy?.escrowPublicKeyPem;
     if (!pem) return;
     const { createPublicKey } = await import('node:crypto');
     const escrowId = escrowKeyId(createPublicKey(pem));
+    const wrapped = values.map(decodeWrapped);
     const add: Uint8Array[] = [];
     for (const k of this.#keys.values()) {
-      if (wrapped.some((w) => w.wrap === 'escrow' && w.keyId === k.keyId && w.escrowKey === escrowId))
+      if (wrapped.some((w) => w?.wrap === 'escrow' && w.keyId === k.keyId && w.escrowKey === escrowId))
         continue;
       add.push(
         encodeWrapped(
@@ -290,7 +493,6 @@ export class Keyring {
     if (add.length === 0) return;
     try {
       await this.#write(stamp, [], add);
-      await writeCache(this.#o.cacheFile, [...values, ...add]);
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error; // another endpoint moved first; next logon again
     }
@@ -306,67 +508,42 @@ export class Keyring {
     });
   }
 
-  /**
-   * Tries the password on each wrapped key. One whose KDF parameters are beyond the bounds (a
-   * hostile or broken value) is skipped, not derived: it cannot block the others. When nothing
-   * opens and such values were skipped, that is the error.
-   */
-  async #open(candidates: readonly WrappedKey[], password: string): Promise<MasterKey[]> {
-    const out: MasterKey[] = [];
-    let refused: CredroamError | undefined;
-    for (const w of candidates) {
-      try {
-        const key = await unwrapWithPassword(w, this.#o.user, password);
-        if (key) out.push({ keyId: w.keyId, created: w.created, key });
-      } catch (error) {
-        if (!(error instanceof CredroamError) || error.code !== 'E_KDF_BOUNDS') throw error;
-        refused = error;
-        this.#o.logger?.warn(`skipped wrapped master key ${w.keyId}: ${error.message}`, { keyId: w.keyId });
-      }
-    }
-    if (out.length === 0 && refused) throw refused;
-    return out;
-  }
-
-  async #explainWrongPassword(password: string): Promise<never> {
-    const cached = (await readCache(this.#o.cacheFile))
-      .map(decodeWrapped)
-      .filter((w) => w?.wrap === 'password');
-    if ((await this.#open(cached as WrappedKey[], password)).length > 0) {
-      throw new CredroamError(
-        'E_PASSWORD_CHANGED',
-        'this is your previous roaming password: it was changed on another endpoint. Log on with the new password.',
-      );
-    }
+  async #wrongPassword(): Promise<never> {
     throw new CredroamError(
       'E_WRONG_PASSWORD',
-      'the password does not open your credroam keys; nothing was changed. If your password was changed outside credroam ' +
-        '(by an administrator or the directory’s own password tools), run `credroam passwd` once with the old password, ' +
-        'or ask an administrator to recover your keys with `credroam recover`.',
+      'the password does not open your credroam keys; nothing was changed. If your password was changed on another endpoint, ' +
+        'log on with the new one. If it was changed outside credroam (by an administrator or the directory’s own password tools), ' +
+        'run `credroam passwd` once with the old password, or ask an administrator to recover your keys with `credroam recover`.',
     );
   }
 
-  async #read(): Promise<{ values: readonly Uint8Array[]; stamp: readonly Uint8Array[]; offline: boolean }> {
+  /** The directory's wrapped keys and stamp; undefined when it is unreachable and this endpoint has its own copy. */
+  async #readDirectory(local: LocalKeyCopy): Promise<DirectoryKeys | undefined> {
     try {
       const { keys, stamp } = await this.#o.directory.readKeys();
-      return { values: keys, stamp, offline: false };
+      return { values: keys, stamp };
     } catch (error) {
       if (error instanceof CredroamError && error.code !== 'E_UNREACHABLE') throw error;
-      const cached = await readCache(this.#o.cacheFile);
-      if (cached.length === 0) throw error;
+      if (local.keys.length === 0) throw error;
       this.#o.logger?.warn('the directory is unreachable: using this endpoint’s copy of the wrapped keys');
-      return { values: cached, stamp: [], offline: true };
+      return undefined;
     }
   }
 
-  async #write(stamp: readonly Uint8Array[], remove: Uint8Array[], add: Uint8Array[]): Promise<void> {
+  /** A compare-and-swap write of wrapped keys; returns the stamp it left. */
+  async #write(
+    stamp: readonly Uint8Array[],
+    remove: Uint8Array[],
+    add: Uint8Array[],
+  ): Promise<readonly Uint8Array[]> {
     await mkdir(path.dirname(this.#o.cacheFile), { recursive: true, mode: 0o700 });
-    await this.#o.directory.write({
-      keys: { remove, add },
-      stamp: { remove: stamp, add: [randomBytes(16)] },
-    });
+    const next = [new Uint8Array(randomBytes(16))];
+    await this.#o.directory.write({ keys: { remove, add }, stamp: { remove: stamp, add: next } });
+    return next;
   }
 }
+
+const sha256 = (v: Uint8Array): string => createHash('sha256').update(v).digest('hex');
 
 function derive(key: Buffer, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, 32));

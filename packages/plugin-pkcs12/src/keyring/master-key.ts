@@ -43,6 +43,8 @@ export type WrappedKey =
       readonly version: 1;
       readonly keyId: string;
       readonly created: number;
+      /** The user it is wrapped for (also bound into the AEAD); absent in the first values written. */
+      readonly user?: string;
       readonly wrap: 'password';
       readonly kdf: KdfParams & { readonly salt: string };
       readonly nonce: string;
@@ -53,6 +55,7 @@ export type WrappedKey =
       readonly version: 1;
       readonly keyId: string;
       readonly created: number;
+      readonly user?: string;
       readonly wrap: 'escrow';
       /** SHA-256 (hex) of the escrow public key's SubjectPublicKeyInfo. */
       readonly escrowKey: string;
@@ -102,6 +105,31 @@ export function checkKdf(kdf: KdfParams): void {
   throw new CredroamError('E_KDF_BOUNDS', `unknown key derivation '${(kdf as { name: string }).name}'`);
 }
 
+/**
+ * The most work a wrapped key from the directory may ask of this endpoint, below the hard bounds:
+ * a site sets it in the policy (`protection.kdfCeiling`); a value above it is skipped, not derived.
+ */
+export interface KdfCeiling {
+  /** scrypt: 128 · N · r · p bytes at most. */
+  readonly scryptMaxMemoryMiB: number;
+  readonly pbkdf2MaxIterations: number;
+}
+
+export const DEFAULT_KDF_CEILING: KdfCeiling = { scryptMaxMemoryMiB: 256, pbkdf2MaxIterations: 2_000_000 };
+
+/** Why `kdf` is above `ceiling`, or undefined when it is within it (the hard bounds are checked apart). */
+export function aboveCeiling(kdf: KdfParams, ceiling: KdfCeiling): string | undefined {
+  if (kdf.name === 'scrypt') {
+    const mib = (128 * kdf.N * kdf.r * kdf.p) / 2 ** 20;
+    return mib > ceiling.scryptMaxMemoryMiB
+      ? `scrypt needs ${mib} MiB, above the policy's ceiling of ${ceiling.scryptMaxMemoryMiB} MiB`
+      : undefined;
+  }
+  if (kdf.name === 'pbkdf2-sha256' && kdf.iterations > ceiling.pbkdf2MaxIterations)
+    return `PBKDF2 with ${kdf.iterations} iterations, above the policy's ceiling of ${ceiling.pbkdf2MaxIterations}`;
+  return undefined;
+}
+
 /** Derives the key-encryption key from a password; the password is normalised (NFC) first. */
 export async function deriveKek(password: string, kdf: KdfParams, salt: Uint8Array): Promise<Buffer> {
   checkKdf(kdf);
@@ -141,6 +169,7 @@ export async function wrapWithPassword(
     version: 1,
     keyId: o.keyId,
     created: o.created,
+    user: o.user,
     wrap: 'password',
     kdf: { ...o.kdf, salt: b64(salt) },
     nonce: b64(nonce),
@@ -199,6 +228,7 @@ export function wrapForEscrow(
     version: 1,
     keyId: o.keyId,
     created: o.created,
+    user: o.user,
     wrap: 'escrow',
     escrowKey: escrowKeyId(publicKey),
     ciphertext: b64(ciphertext),
@@ -239,6 +269,7 @@ export function decodeWrapped(value: Uint8Array): WrappedKey | undefined {
   if (typeof w.keyId !== 'string' || !/^[0-9a-f]{16}$/.test(w.keyId) || typeof w.created !== 'number')
     return undefined;
   if (typeof w.ciphertext !== 'string') return undefined;
+  if (w.user !== undefined && typeof w.user !== 'string') return undefined;
   if (w.wrap === 'password') {
     if (
       typeof w.nonce !== 'string' ||

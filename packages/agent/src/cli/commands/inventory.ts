@@ -2,7 +2,7 @@ import { FileSyncStateStore } from '@credroam/core';
 import { type AgentConfig, loadConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
 import { readLastSync, syncStatePath } from '../../session.js';
-import { credentialViews } from '../credentials.js';
+import { type CredentialView, credentialViews } from '../credentials.js';
 import { ExitCode } from '../io.js';
 import { type Args, type Context, out, roamingPassword, str, unlock, withSession } from './shared.js';
 
@@ -62,6 +62,13 @@ async function agentStatus(
   return { running: true, pid: answer.pid, unlocked: answer.unlocked, syncing: answer.syncing };
 }
 
+const KEY_TEXT: Record<CredentialView['key'], string> = {
+  opens: 'yes',
+  locked: 'yes (locked: give the roaming password to check it opens)',
+  unreadable: 'HELD BUT CANNOT BE OPENED',
+  none: 'no',
+};
+
 export async function list(args: Args, ctx: Context): Promise<number> {
   const config = await loadConfig(str(args.values.config), ctx.io.env);
   const state = await new FileSyncStateStore(syncStatePath(config)).load();
@@ -84,7 +91,7 @@ export async function list(args: Args, ctx: Context): Promise<number> {
       const text = credentials
         .map(
           (v) =>
-            `${v.sha256}  ${v.subject}\n  sha1 ${v.sha1}  until ${v.notAfter}${v.archived ? ' (archived)' : ''}  key ${v.hasKey ? 'yes' : 'no'}  ${v.state}`,
+            `${v.sha256}  ${v.subject}\n  sha1 ${v.sha1}  until ${v.notAfter}${v.archived ? ' (archived)' : ''}  key ${KEY_TEXT[v.key]}${v.keyProblem ? ` (${v.keyProblem})` : ''}  ${v.state}`,
         )
         .concat(unreadable.map((u) => `unreadable ${u.name}: ${u.reason}`))
         .join('\n');

@@ -86,6 +86,13 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
       throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
     const cert = listing.items.find((i) => i.kind === 'cert' && i.id === view.sha256)!;
     const key = listing.items.find((i) => i.kind === 'key' && i.id === view.keyId);
+    if (view.key === 'unreadable') {
+      throw new CredroamError(
+        'E_KEY_UNREADABLE',
+        `the private key of ${view.sha256} (key ${view.keyId}) is on this endpoint but cannot be opened: ${view.keyProblem}. Nothing was written; \`credroam doctor\` helps find out why`,
+        { sha256: view.sha256, keyId: view.keyId },
+      );
+    }
     const api = await pkcs12Api(s, 'export');
     const pfx = await api.writePkcs12(
       { cert: cert.content, ...(key ? { key: key.content } : {}) },

@@ -13,7 +13,7 @@ import { type Args, agentAnswer, type Context, out, str, withSession } from './s
 async function passwordPair(args: Args, io: CliIo): Promise<{ old?: string; next: string }> {
   if (args.values['password-stdin']) {
     const lines = (await io.stdin()).split(/\r?\n/);
-    if (args.values['escrow-key'] || args.values['new-only']) return { next: lines[0] ?? '' };
+    if (args.values['escrow-key']) return { next: lines[0] ?? '' };
     return { old: lines[0] ?? '', next: lines[1] ?? '' };
   }
   const newFile = str(args.values['new-password-file']);
@@ -29,16 +29,14 @@ async function passwordPair(args: Args, io: CliIo): Promise<{ old?: string; next
 export async function passwd(args: Args, ctx: Context): Promise<number> {
   const { old, next } = await passwordPair(args, ctx.io);
   if (next.length === 0) throw new UsageError('the new password is empty');
-  if (old === undefined) {
-    // Without the old password only a running agent, which holds the keys, can re-wrap them.
-    const config = await loadConfig(str(args.values.config), ctx.io.env);
-    const answer = await askAgent(config, { cmd: 'passwd', newPassword: next });
-    if (answer)
-      return agentAnswer(ctx, answer, () => 'the running agent re-wrapped the keys for the new password');
-    throw new UsageError(
-      'give the old password with --old-password-file FILE (or both on --password-stdin); no agent is running',
-    );
-  }
+  // Never without the old password: another program of the user must not be able to choose one.
+  // (A change of the system password reaches a running agent through PAM: see docs/admin/agent.md.)
+  if (old === undefined)
+    throw new UsageError('give the old password with --old-password-file FILE (or both on --password-stdin)');
+  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const answer = await askAgent(config, { cmd: 'passwd', oldPassword: old, newPassword: next });
+  if (answer)
+    return agentAnswer(ctx, answer, () => 'the running agent re-wrapped the keys for the new password');
   return withSession(args, ctx, async (s) => {
     if (!s.protector.changePassword)
       throw new CredroamError('E_UNSUPPORTED', 'this token protector has no password');

@@ -1,8 +1,10 @@
 import { type SyncReport } from '@credroam/core';
 import { loadConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
+import { splitPamInput } from '../../daemon/pam-proof.js';
 import { recordLastSync, removeSafelyRoamed, type Session } from '../../session.js';
 import { ExitCode } from '../io.js';
+import { stripNewline } from '../secrets.js';
 import { startAgent } from './agent.js';
 import {
   type Args,
@@ -69,12 +71,20 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
 }
 
 export async function logon(args: Args, ctx: Context): Promise<number> {
-  // pam_exec (expose_authtok) writes the password, possibly NUL-terminated.
+  // pam_exec (expose_authtok) writes the password, possibly NUL-terminated; the PAM hook puts its
+  // proof token (see daemon/pam-proof.ts) on a line before it.
   const pam = Boolean(args.values.pam);
-  const password = (await roamingPassword(args, ctx.io)).replace(/\0+$/, '');
+  const input = await roamingPassword(args, ctx.io);
+  const { proof, password: raw } = pam ? splitPamInput(input) : { proof: undefined, password: input };
+  const password = stripNewline(raw.replace(/\0+$/, ''));
   const config = await loadConfig(str(args.values.config), ctx.io.env);
   // A running agent takes the password over its socket and keeps the keys for the session.
-  const answer = await askAgent(config, { cmd: 'logon', password, ...(pam ? { rewrap: true } : {}) });
+  const answer = await askAgent(config, {
+    cmd: 'logon',
+    password,
+    ...(pam ? { pam: true } : {}),
+    ...(proof ? { proof } : {}),
+  });
   if (answer) {
     return agentAnswer(
       ctx,
