@@ -111,3 +111,37 @@ test('PEM: a certificate and its key are paired; a key that matches no certifica
   t.is(sha256(ok.credentials[0]!.cert), a.fingerprint);
   t.throws(() => readPem([a.certPem, b.keyPem], undefined), { code: 'E_KEY_MISMATCH' } as never);
 });
+
+test('PEM that does not read gives the project’s own errors, never a raw OpenSSL one', async (t) => {
+  const dir = await tempDir(t);
+  const a = await opensslCredential(dir, { name: 'a', key: 'rsa' });
+  const damaged = a.certPem.replace(/\n([A-Za-z0-9+/]{20})/, '\n!!!!$1');
+  const raw = /error:[0-9A-F]{8}|routines::/;
+  const cert = t.throws(() => readPem([damaged, a.keyPem], undefined), { code: 'E_PEM' } as never);
+  t.regex(cert?.message ?? '', /certificate 1 .* not a valid X\.509 certificate/);
+  t.notRegex(cert?.message ?? '', raw);
+  await writeFile(path.join(dir, 'kpw'), 'key secret');
+  // An encrypted PKCS#8 key, and a traditional (Proc-Type) encrypted RSA key, by openssl.
+  await openssl(['pkcs8', '-topk8', '-in', 'a.key.pem', '-out', 'enc.pem', '-passout', 'file:kpw'], {
+    cwd: dir,
+  });
+  await openssl(
+    ['rsa', '-in', 'a.key.pem', '-aes256', '-traditional', '-out', 'trad.pem', '-passout', 'file:kpw'],
+    {
+      cwd: dir,
+    },
+  );
+  const { readFile } = await import('node:fs/promises');
+  for (const file of ['enc.pem', 'trad.pem']) {
+    const key = await readFile(path.join(dir, file), 'utf8');
+    t.truthy(readPem([a.certPem, key], 'key secret').credentials[0]?.key, file);
+    const wrong = t.throws(() => readPem([a.certPem, key], 'not it'));
+    t.is((wrong as { code?: string }).code, 'E_WRONG_PASSWORD', `${file}: ${wrong?.message}`);
+    t.notRegex(wrong?.message ?? '', raw);
+    const none = t.throws(() => readPem([a.certPem, key], undefined));
+    t.is((none as { code?: string }).code, 'E_PASSWORD_REQUIRED', `${file}: ${none?.message}`);
+  }
+  const garbage = '-----BEGIN PRIVATE KEY-----\nAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n';
+  const bad = t.throws(() => readPem([a.certPem, garbage], undefined), { code: 'E_PEM' } as never);
+  t.notRegex(bad?.message ?? '', raw);
+});

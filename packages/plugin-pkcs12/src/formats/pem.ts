@@ -15,9 +15,16 @@ export function readPem(texts: readonly string[], pass: string | undefined): Rea
     for (const match of text.matchAll(BLOCK)) {
       const [block, label] = match;
       if (label === 'CERTIFICATE') {
-        certs.push(new Uint8Array(new X509Certificate(block).raw));
+        try {
+          certs.push(new Uint8Array(new X509Certificate(block).raw));
+        } catch {
+          throw new CredroamError(
+            'E_PEM',
+            `certificate ${certs.length + 1} in the PEM text is not a valid X.509 certificate (damaged or truncated base64?); nothing was imported`,
+          );
+        }
       } else if (/PRIVATE KEY$/.test(label!)) {
-        if (label === 'ENCRYPTED PRIVATE KEY' && pass === undefined) {
+        if (isEncrypted(label!, block) && pass === undefined) {
           throw new CredroamError(
             'E_PASSWORD_REQUIRED',
             'the private key is encrypted: give its password with --passin',
@@ -31,15 +38,33 @@ export function readPem(texts: readonly string[], pass: string | undefined): Rea
           });
           keys.push(new Uint8Array(key.export({ type: 'pkcs8', format: 'der' })));
         } catch (error) {
-          throw new CredroamError(
-            'E_PEM',
-            `the private key cannot be read (wrong password?): ${(error as Error).message}`,
-          );
+          throw keyError(label!, block, pass !== undefined, error);
         }
       }
     }
   }
   return pairUp(certs, keys);
+}
+
+const isEncrypted = (label: string, block: string): boolean =>
+  label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type: 4,ENCRYPTED/.test(block);
+
+/** The project's own error for a PEM key that does not read (what OpenSSL said is kept as the cause). */
+function keyError(label: string, block: string, withPassword: boolean, cause: unknown): CredroamError {
+  if (isEncrypted(label, block) && withPassword) {
+    return new CredroamError(
+      'E_WRONG_PASSWORD',
+      `the ${label} does not open with the --passin password; nothing was imported`,
+      {},
+      { cause },
+    );
+  }
+  return new CredroamError(
+    'E_PEM',
+    `the ${label} block is not a private key credroam can read (damaged, or an unsupported algorithm); nothing was imported`,
+    {},
+    { cause },
+  );
 }
 
 export const looksLikePem = (data: Uint8Array): boolean =>
