@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CredroamError, errorMessage } from '../api/errors.js';
+import { errorMessage } from '../api/errors.js';
 import { EventId, type LogLevel } from '../api/events.js';
 import type {
   DirectorySnapshot,
@@ -20,6 +20,8 @@ const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).d
 export interface DecodedDirectory {
   readonly groups: Map<string, DirectoryValue[]>;
   readonly skipped: SkippedItem[];
+  /** Tokens some of whose values were not read (over the read limit): nothing is written for them. */
+  readonly handsOff: ReadonlySet<string>;
 }
 
 export interface DirectoryReadDeps {
@@ -114,18 +116,9 @@ export async function readDirectory(
   const policy = deps.policy;
   const skipped: SkippedItem[] = [];
   const groups = new Map<string, DirectoryValue[]>();
-  const readLimit = policy.maxTokens * 2;
-  if (snapshot.tokens.length > readLimit) {
-    deps.event('error', EventId.TooManyTokens, `the directory holds ${snapshot.tokens.length} token values`, {
-      limit: readLimit,
-    });
-    throw new CredroamError(
-      'E_TOO_MANY_TOKENS',
-      `the directory holds ${snapshot.tokens.length} token values for this user; more than ${readLimit} are not read (policy maxTokens ${policy.maxTokens})`,
-    );
-  }
+  const { values, handsOff } = boundedValues(snapshot.tokens, base, policy, skipped);
   const maxFuture = now + policy.clockSkewSeconds * 1000;
-  for (const value of snapshot.tokens) {
+  for (const value of values) {
     const decoded = decodeHeader(value, policy.maxTokenBytes);
     if (!decoded.ok) {
       const event =
@@ -206,5 +199,39 @@ export async function readDirectory(
     if (list) list.push({ version, value, valueHash });
     else groups.set(key, [{ version, value, valueHash }]);
   }
-  return { groups, skipped };
+  return { groups, skipped, handsOff };
+}
+
+/**
+ * R13 before any work: at most twice `maxTokens` values are read. When a writer planted more, the
+ * values of tokens this endpoint synced before come first (a flood cannot push them out), the rest
+ * in the directory's order; what is left unread is one event, and any token with a value left
+ * unread is not written this sync (a value it cannot see must not be taken for absent).
+ */
+function boundedValues(
+  tokens: readonly Uint8Array[],
+  base: ReadonlyMap<string, BaseEntry>,
+  policy: RoamingPolicy,
+  skipped: SkippedItem[],
+): { values: readonly Uint8Array[]; handsOff: ReadonlySet<string> } {
+  const limit = policy.maxTokens * 2;
+  if (tokens.length <= limit) return { values: tokens, handsOff: new Set() };
+  const keyOf = (v: Uint8Array): string | undefined => {
+    const d = decodeHeader(v, Number.MAX_SAFE_INTEGER);
+    return d.ok ? tokenKey(d.header.kind, d.header.id) : undefined;
+  };
+  const known = tokens.filter((v) => {
+    const k = keyOf(v);
+    return k !== undefined && base.has(k);
+  });
+  const knownSet = new Set(known);
+  const ordered = [...known, ...tokens.filter((v) => !knownSet.has(v))];
+  const unread = ordered.slice(limit);
+  const handsOff = new Set(unread.map(keyOf).filter((k): k is string => k !== undefined));
+  skipped.push({
+    where: 'directory',
+    event: EventId.TooManyTokens,
+    reason: `the directory holds ${tokens.length} token values for this user; ${unread.length} beyond ${limit} (twice policy maxTokens ${policy.maxTokens}) were not read`,
+  });
+  return { values: ordered.slice(0, limit), handsOff };
 }

@@ -159,7 +159,11 @@ export class SyncEngine {
         { inspector: this.inspector, policy, now },
         skipped,
       );
-      const { groups, skipped: dirSkipped } = await readDirectory(snapshot, base, {
+      const {
+        groups,
+        skipped: dirSkipped,
+        handsOff: unread,
+      } = await readDirectory(snapshot, base, {
         protector: this.protector,
         inspector: this.inspector,
         policy,
@@ -176,7 +180,7 @@ export class SyncEngine {
         now,
         tombstoneLifetimeMs: policy.tombstoneLifetimeDays * 86_400_000,
         maxTokens: policy.maxTokens,
-        handsOff,
+        handsOff: new Set([...handsOff, ...unread]),
         suppressTombstones,
       });
       const skip = (keys: readonly string[], where: SkippedItem['where'], event: number, reason: string) => {

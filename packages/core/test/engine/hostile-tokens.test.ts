@@ -252,14 +252,42 @@ test('content that does not match the id it is filed under is skipped (1017), ne
   t.false([...b.local.items.values()].some((i) => Buffer.from(i.content).includes(Buffer.from('evil'))));
 });
 
-test('more values than twice the token limit: the sync refuses before decoding, with a clear error', async (t) => {
+test('more values than twice the token limit: the synced tokens are read first, the flood is one event, the sync goes on', async (t) => {
   const w = world();
-  const a = w.endpoint();
-  const { engine } = makeEngine({ directory: w.dir.server(0), local: a.local, policy: { maxTokens: 3 } });
-  w.setValues(Array.from({ length: 7 }, (_, i) => new Uint8Array([i])));
-  await t.throwsAsync(engine.sync(), {
-    message: /holds 7 token values for this user; more than 6 are not read/,
+  const clock = w.clock;
+  const local = new MemoryLocalStore(() => clock.now);
+  const a = makeEngine({ directory: w.dir.server(0), local, policy: { maxTokens: 3 }, now: () => clock.now });
+  const mine = local.userPut('cert', 'mine', 'v1');
+  await a.engine.sync();
+  const [genuine] = w.values();
+  // A writer plants 10 values ahead of the genuine one; 7 of them look like alice's own token.
+  const lookalike = (i: number) => {
+    const v = new Uint8Array(genuine!);
+    v[v.length - 1 - i]! ^= 0xff;
+    return v;
+  };
+  w.setValues([
+    ...Array.from({ length: 3 }, (_, i) => new Uint8Array([i])),
+    ...Array.from({ length: 7 }, (_, i) => lookalike(i)),
+    genuine!,
+  ]);
+  const b = makeEngine({
+    directory: w.dir.server(0),
+    local: new MemoryLocalStore(() => clock.now),
+    policy: { maxTokens: 3 },
+    now: () => clock.now,
   });
+  const fresh = await b.engine.sync({ full: true });
+  t.true(
+    fresh.skipped.some(
+      (s) => s.event === EventId.TooManyTokens && /holds 11 token values.*5 beyond 6/.test(s.reason),
+    ),
+  );
+  const again = await a.engine.sync({ full: true });
+  t.true(again.skipped.some((s) => s.event === EventId.TooManyTokens));
+  t.is(again.counts.uploaded, 0, 'a token with values left unread is not written over');
+  t.true(local.items.has(keyOf(mine)));
+  t.is(w.values().length, 11, 'nothing the writer planted was removed');
 });
 
 test('uploads beyond the token limit are refused with event 1008 naming each, never silently dropped', async (t) => {
