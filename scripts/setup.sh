@@ -11,7 +11,8 @@ PNPM_VERSION=12.4.2
 if [ "${1:-}" = "--demo" ]; then
   DEBIAN_PACKAGES=(openssl)
 else
-  DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision dbus-daemon dbus-bin pamtester)
+  DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision dbus-daemon dbus-bin pamtester
+    krb5-kdc krb5-admin-server krb5-user libsasl2-modules-gssapi-mit)
 fi
 
 missing=()
