@@ -121,7 +121,11 @@ export class LdapSession {
         : { tlsOptions }),
     });
     try {
-      if (startTls) await client.startTLS(tlsOptions);
+      if (startTls) {
+        await client.startTLS(tlsOptions).catch((error: unknown) => {
+          throw startTlsRefused(error, s.url);
+        });
+      }
       if (s.bind === 'external') {
         await client.bindSASL('EXTERNAL');
       } else {
@@ -139,6 +143,18 @@ export class LdapSession {
       throw error;
     }
   }
+}
+
+/** A server that will not start TLS on `ldap://`: say so, and what to do (the result code alone says nothing). */
+function startTlsRefused(error: unknown, url: string): unknown {
+  const e = error as { code?: unknown; message?: string };
+  if (typeof e.code !== 'number') return error;
+  return new CredroamError(
+    'E_STARTTLS',
+    `the directory refused StartTLS (result code ${e.code}${e.message ? `: ${e.message}` : ''}) (${url}); ` +
+      'credroam never binds without TLS: use ldaps://, or enable TLS on the server (OpenLDAP: olcTLSCertificateFile and olcTLSCertificateKeyFile)',
+    { url, resultCode: e.code },
+  );
 }
 
 /** Verifies the certificate against a configured name instead of the URL's host. */

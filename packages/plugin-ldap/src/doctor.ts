@@ -20,6 +20,7 @@ const FIXES: Record<string, string> = {
   E_TLS_UNTRUSTED: 'set caFile to the CA that issued the server certificate',
   E_TLS_HOSTNAME: 'connect by a name the certificate carries, or set tlsServerName',
   E_TLS_REQUIRED: 'use ldaps:// or ldap:// (StartTLS); credroam never binds in clear',
+  E_STARTTLS: 'use ldaps://, or enable TLS (StartTLS) on the server',
   E_BIND: 'check the bind DN and password (or the bind password file)',
   E_NO_ENTRY: 'check userDn, or base and filter',
   E_SCHEMA: 'load schema/credroam.ldif (OpenLDAP) or the AD schema extension',

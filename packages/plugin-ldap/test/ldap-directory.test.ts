@@ -233,6 +233,20 @@ test('over ldap:// nothing but StartTLS is sent in clear: a server without TLS n
   t.false(all.includes(Buffer.from(userDn('ivan'))));
 });
 
+test('ldap:// to a server without TLS: the error names StartTLS and what to do, and nothing else is sent', async (t) => {
+  const plain = await startProviders(1, { users: ['ivan'], tls: false });
+  t.teardown(() => plain.stop());
+  const p = plain.servers[0]!;
+  const s = storeFor(p, 'ivan', { url: p.ldapUrl, caFile: server.tls.ca });
+  t.teardown(() => s.close());
+  const error = await t.throwsAsync(s.read(), { code: 'E_STARTTLS' } as never);
+  t.regex(error!.message, /refused StartTLS \(result code \d+/);
+  t.regex(error!.message, /use ldaps:\/\/, or enable TLS on the server/);
+  const log = await readFile(p.log, 'utf8');
+  t.true(log.includes('EXT oid=1.3.6.1.4.1.1466.20037'), 'slapd saw the StartTLS request');
+  t.false(log.includes(' BIND '), 'and no bind');
+});
+
 test('server gone: a clear unreachable error; when it is back, the next call reconnects (TLS and bind again)', async (t) => {
   const { startProviders: start } = await import('../src/testing/slapd.js');
   const own = await start(1, { users: ['judy'] });
