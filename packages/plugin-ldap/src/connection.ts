@@ -86,6 +86,9 @@ export class LdapSession {
   async #connect(): Promise<Client> {
     const s = this.settings;
     const url = new URL(s.url);
+    // A simple bind's credentials are settled first: a bind that may not happen (the policy gate in
+    // bind-credentials.ts) is refused before any connection. The password itself is read at the bind.
+    const simple = s.bind === 'simple' ? await this.credentials() : undefined;
     const tlsOptions: tls.ConnectionOptions = {
       ca: await readFile(s.caFile).catch((error: NodeJS.ErrnoException) => {
         throw new CredroamError('E_CONFIG', `cannot read caFile ${s.caFile}: ${error.code}`);
@@ -129,13 +132,12 @@ export class LdapSession {
       if (s.bind === 'external') {
         await client.bindSASL('EXTERNAL');
       } else {
-        const { dn, password } = await this.credentials();
-        if (!password)
+        if (!simple?.password)
           throw new CredroamError(
             'E_CONFIG',
             'no bind password: give bindPasswordFile or the roaming password',
           );
-        await client.bind(dn, await password());
+        await client.bind(simple.dn, await simple.password());
       }
       return client;
     } catch (error) {

@@ -26,9 +26,13 @@ async function endpoints(t: Parameters<typeof tempDir>[0], uid: string) {
     `${uid === 'alice' ? 'alice account password' : `${uid} password`}\n`,
   );
   await writeFile(path.join(dir, 'p12pw'), 'p12 secret');
+  // These endpoints bind with the roaming password: the site policy says it trusts the directory with it.
   await writeFile(
     path.join(dir, 'policy.json'),
-    JSON.stringify({ protection: { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 } } }),
+    JSON.stringify({
+      protection: { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 } },
+      directory: { trustWithPassword: true },
+    }),
   );
   // A over LDAPS to the first provider, B over StartTLS to the second.
   const urls = { a: servers[0]!.ldapsUrl, b: servers[1]!.ldapUrl };

@@ -29,7 +29,7 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
         user: config.user,
         home: config.home,
         settings: config.directory.settings,
-        policy: policy.protection,
+        policy: { ...policy.directory },
         password: () => roamingPassword(args, ctx.io),
       });
     } else {
