@@ -7,11 +7,12 @@ import { type LdapSettings, readPasswordFile } from './settings.js';
  *
  * | bind | the directory receives | opens the user's keys? |
  * |---|---|---|
+ * | `gssapi` | a Kerberos service ticket for itself | no |
  * | `external` | the client certificate (TLS) | no |
  * | `simple` + `bindPasswordFile` | a service account's password | no (the account can write entries) |
  * | `simple`, no file | the roaming password | **yes**: allowed only when the policy trusts the directory |
  */
-export type BindKind = 'external' | 'service-account' | 'roaming-password';
+export type BindKind = 'gssapi' | 'external' | 'service-account' | 'roaming-password';
 
 export function bindKind(settings: LdapSettings): BindKind {
   if (settings.bind !== 'simple') return settings.bind;
@@ -46,8 +47,8 @@ function untrusted(url: string): CredroamError {
   return new CredroamError(
     'E_BIND_UNTRUSTED',
     `refusing a simple bind to ${url} with the roaming password: whoever runs the directory would ` +
-      'receive it and could open every private key of this user. Bind with "external" (a client ' +
-      'certificate), or as a service account (bindPasswordFile); or, if the ' +
+      'receive it and could open every private key of this user. Bind with "gssapi" (Kerberos) or ' +
+      '"external" (a client certificate), or as a service account (bindPasswordFile); or, if the ' +
       "site trusts the directory and its operators with users' passwords, set " +
       '"directory": {"trustWithPassword": true} in the site policy (docs/admin/ldap.md)',
     { url },

@@ -4,6 +4,8 @@ import tls, { checkServerIdentity } from 'node:tls';
 import { CredroamError } from '@credroam/core/api';
 import { Client } from 'ldapts';
 import { mapLdapError } from './errors.js';
+import { bindGssapi } from './gssapi.js';
+import { SaslBindExchange } from './sasl-bind.js';
 import type { LdapSettings } from './settings.js';
 
 /** What a session needs to authenticate; secrets are fetched only when a bind happens. */
@@ -126,11 +128,10 @@ export class LdapSession {
       tlsOptions.key = await readFile(s.clientKeyFile);
     }
     const startTls = url.protocol === 'ldap:';
-    // The TLS connection, which the session watches: ldapts opens it through the factory below (at
-    // connect over ldaps://, or for StartTLS), except over ldaps:// without a bind (checkTls), where
-    // ldapts would not connect at all: it is opened here.
+    // SASL GSSAPI runs on the TLS socket itself (sasl-bind.ts): over ldaps:// that socket is opened
+    // here, before the bind, and handed to ldapts for what follows.
     let socket =
-      !bind && !startTls
+      (s.bind === 'gssapi' || !bind) && !startTls
         ? await openTls(Number(url.port || 636), url.hostname, tlsOptions, s.timeoutMs)
         : undefined;
     let secureSockets = 0;
@@ -163,6 +164,14 @@ export class LdapSession {
         // TLS only.
       } else if (s.bind === 'external') {
         await client.bindSASL('EXTERNAL');
+      } else if (s.bind === 'gssapi') {
+        if (!socket) throw new Error('not connected');
+        const exchange = new SaslBindExchange(socket, s.timeoutMs);
+        try {
+          await bindGssapi(exchange, s.kerberosService ?? `ldap@${s.tlsServerName ?? url.hostname}`);
+        } finally {
+          exchange.close();
+        }
       } else {
         if (!simple?.password)
           throw new CredroamError(

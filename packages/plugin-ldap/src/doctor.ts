@@ -26,9 +26,10 @@ const FIXES: Record<string, string> = {
   E_STARTTLS: 'use ldaps://, or enable TLS (StartTLS) on the server',
   E_BIND: 'check the bind DN and password (or the bind password file)',
   E_BIND_UNTRUSTED:
-    'bind with "external" (a client certificate), or as a service account (bindPasswordFile); or ' +
-    "set directory.trustWithPassword in the site policy if the site trusts the directory's " +
-    "operators with users' passwords",
+    'bind with "gssapi" (Kerberos) or "external" (a client certificate), or as a service account ' +
+    '(bindPasswordFile); or set directory.trustWithPassword in the site policy if the site trusts ' +
+    "the directory's operators with users' passwords",
+  E_KERBEROS: 'get a Kerberos ticket (kinit, or a Kerberos logon); check krb5.conf and kerberosService',
   E_NO_ENTRY: 'check userDn, or base and filter',
   E_SCHEMA: 'load schema/credroam.ldif (OpenLDAP) or the AD schema extension',
   E_ACCESS: 'give users write access to their own credroam attributes (schema/acl-example.ldif)',
@@ -37,11 +38,15 @@ const FIXES: Record<string, string> = {
 
 /** A refused bind's fix depends on the bind. */
 const BIND_FIXES: Partial<Record<LdapSettings['bind'], string>> = {
+  gssapi:
+    "check the server's Kerberos setup: its keytab (ldap/<host>), olcSaslHost and olcSaslRealm, and an " +
+    "olcAuthzRegexp that maps the user's principal to the user's entry",
   external:
     "check that the server trusts the certificate's issuer and maps its subject to the user's entry (olcAuthzRegexp)",
 };
 
 const BINDS: Record<ReturnType<typeof bindKind>, string> = {
+  gssapi: 'SASL GSSAPI with the Kerberos ticket',
   external: 'SASL EXTERNAL with the client certificate',
   'service-account': 'simple bind over TLS with the bind password file (a service account)',
   'roaming-password': 'simple bind over TLS with the roaming password',
@@ -95,7 +100,7 @@ export async function doctor(
               warning:
                 'the directory receives the roaming password, so whoever runs it can open every private ' +
                 'key of this user (the site policy trusts it: directory.trustWithPassword); prefer bind ' +
-                '"external" (a client certificate)',
+                '"gssapi" (Kerberos) or "external" (a client certificate)',
             }
           : BINDS[kind];
       },

@@ -12,7 +12,8 @@ commands:
                           write a working agent manifest (file:///path: the embedded folder directory)
        LDAP: --directory ldaps://HOST:PORT | ldap://HOST:PORT (StartTLS) --ca-file FILE
              (--user-dn DN | --base DN [--filter '(uid={user})'])
-             --bind external --client-cert-file FILE --client-key-file FILE
+             --bind gssapi [--kerberos-service ldap@HOST]   (the user's Kerberos ticket)
+                  | external --client-cert-file FILE --client-key-file FILE
                   | simple [--bind-dn DN] [--bind-password-file FILE]
                     (without a file: the roaming password, only where the site policy trusts
                     the directory with it)
@@ -87,6 +88,7 @@ const OPTIONS = {
   'bind-password-file': { type: 'string' },
   'client-cert-file': { type: 'string' },
   'client-key-file': { type: 'string' },
+  'kerberos-service': { type: 'string' },
   profile: { type: 'string' },
   'tls-server-name': { type: 'string' },
   'start-agent': { type: 'boolean' },

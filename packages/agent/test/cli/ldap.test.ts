@@ -241,7 +241,7 @@ test('a site that does not trust the directory with the password: init says so, 
     JSON.parse(doctor.stdout) as { checks: Array<{ check: string; ok: boolean; fix?: string }> }
   ).checks.at(-1);
   t.like(bind, { check: 'bind', ok: false });
-  t.regex(bind?.fix ?? '', /"external" \(a client certificate\), or as a service account/);
+  t.regex(bind?.fix ?? '', /"gssapi" \(Kerberos\) or "external" \(a client certificate\)/);
   const binds = (await readFile(servers[0]!.log, 'utf8'))
     .split('\n')
     .slice(before)
@@ -263,7 +263,7 @@ test("init wants the bind chosen: it is the site's trust model", async (t) => {
     userDn('carol'),
   ]);
   t.is(r.code, 2);
-  t.regex(r.stderr, /an LDAP directory needs --bind: external .*simple/);
+  t.regex(r.stderr, /an LDAP directory needs --bind: gssapi .*external .*simple/);
   const external = await credroam([
     'init',
     '--config',

@@ -16,7 +16,8 @@ export async function init(args: Args, ctx: Context): Promise<number> {
     throw new UsageError(
       'usage: credroam init --config FILE --directory URL [--home DIR] [--user NAME] [--policy FILE]\n' +
         '       LDAP: --directory ldaps://HOST:PORT|ldap://HOST:PORT --ca-file FILE (--user-dn DN | --base DN --filter F)\n' +
-        '             --bind external --client-cert-file FILE --client-key-file FILE\n' +
+        '             --bind gssapi [--kerberos-service ldap@HOST]\n' +
+        '                  | external --client-cert-file FILE --client-key-file FILE\n' +
         '                  | simple [--bind-dn DN] [--bind-password-file FILE]\n' +
         '             [--profile openldap|ad] [--tls-server-name NAME]',
     );
@@ -104,6 +105,10 @@ function ldapBind(args: Args): Record<string, string> {
     return v === undefined ? undefined : path.resolve(v);
   };
   switch (bind) {
+    case 'gssapi': {
+      const service = str(args.values['kerberos-service']);
+      return { bind, ...(service ? { kerberosService: service } : {}) };
+    }
     case 'external': {
       const cert = file('client-cert-file');
       const key = file('client-key-file');
@@ -123,7 +128,7 @@ function ldapBind(args: Args): Record<string, string> {
     default:
       throw new UsageError(
         `${bind === undefined ? 'an LDAP directory needs --bind' : `--bind ${bind} is not a bind credroam knows`}: ` +
-          'external (a client certificate) or simple ' +
+          'gssapi (the Kerberos ticket of the logged-on user), external (a client certificate) or simple ' +
           '(a service account with --bind-password-file, or the roaming password where the site policy ' +
           'trusts the directory with it); see docs/admin/ldap.md',
       );
@@ -144,8 +149,8 @@ async function passwordBindWarning(policyFile: string | undefined): Promise<stri
   return trusted
     ? `note: ${meaning}; the site policy trusts it (directory.trustWithPassword).`
     : `warning: ${meaning}. credroam refuses this bind unless the site policy sets ` +
-        '"directory": {"trustWithPassword": true}; use --bind external (a client certificate), or a ' +
-        'service account (--bind-password-file).';
+        '"directory": {"trustWithPassword": true}; use --bind gssapi (Kerberos) or --bind external ' +
+        '(a client certificate), or a service account (--bind-password-file).';
 }
 
 const exists = (file: string) =>
