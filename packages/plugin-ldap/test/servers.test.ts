@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
@@ -15,10 +18,13 @@ const alive = (pid: number) => {
   }
 };
 
+/** Each prints the server's pid and its temporary folder (which the killed process cannot remove). */
 const servers = {
-  slapd: 'const { servers } = await startProviders(1); console.log(servers[0].pid);',
-  krb5kdc:
-    "const kdc = await startKdc({ users: ['alice'] }); await kdc.kinit('alice'); console.log(kdc.pid);",
+  slapd: `const { servers } = await startProviders(1);
+console.log(servers[0].pid, path.dirname(servers[0].dir));`,
+  krb5kdc: `const kdc = await startKdc({ users: ['alice'] });
+await kdc.kinit('alice');
+console.log(kdc.pid, kdc.dir);`,
 };
 
 for (const [server, start] of Object.entries(servers))
@@ -26,6 +32,7 @@ for (const [server, start] of Object.entries(servers))
     test(`a test process ended by ${signal} leaves no ${server} behind: the server is stopped by its pid`, async (t) => {
       const script = `import 'reflect-metadata';
 const { startProviders, startKdc } = await import(${JSON.stringify(testing)});
+const path = await import('node:path');
 ${start}
 setInterval(() => {}, 1000);`;
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
@@ -39,7 +46,10 @@ setInterval(() => {}, 1000);`;
         if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL'); // should this test fail
       });
       const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
-      pid = Number(first.value);
+      const [printedPid, dir] = String(first.value).split(' ');
+      pid = Number(printedPid);
+      if (dir?.startsWith(path.join(os.tmpdir(), 'credroam-')))
+        t.teardown(() => rm(dir, { recursive: true, force: true }));
       t.true(Number.isInteger(pid) && alive(pid), `${server} runs (pid ${first.value})`);
       child.kill(signal);
       t.is(await exited, signal, 'the test process still ends by the signal');

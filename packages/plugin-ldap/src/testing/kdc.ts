@@ -66,12 +66,11 @@ async function waitForPort(port: number, child: ChildProcess, log: string): Prom
   throw new Error(`krb5kdc did not listen on ${port} within 10 s`);
 }
 
-/**
- * Creates the realm with a principal and keytab for each user and for `ldap/<LDAP_HOST>`, and
- * starts its KDC.
- */
-export async function startKdc(options: { users: readonly string[] }): Promise<Kdc> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'credroam-kdc-'));
+/** Writes the realm's configuration into `dir`, creates its database, principals and keytabs. */
+async function createRealm(
+  dir: string,
+  users: readonly string[],
+): Promise<{ port: number; krb5Config: string; ldapKeytab: string; env: Record<string, string> }> {
   const port = await freePort();
   const krb5Config = path.join(dir, 'krb5.conf');
   const kdcConfig = path.join(dir, 'kdc.conf');
@@ -118,10 +117,24 @@ export async function startKdc(options: { users: readonly string[] }): Promise<K
   const kadmin = (query: string) => tool('kadmin.local', ['-r', REALM, '-q', query], env);
   const ldapPrincipal = `ldap/${LDAP_HOST}`;
   const ldapKeytab = path.join(dir, 'ldap.keytab');
-  for (const name of [...options.users, ldapPrincipal]) await kadmin(`addprinc -randkey ${name}`);
+  for (const name of [...users, ldapPrincipal]) await kadmin(`addprinc -randkey ${name}`);
   await kadmin(`ktadd -k ${ldapKeytab} ${ldapPrincipal}`);
-  for (const user of options.users) await kadmin(`ktadd -k ${path.join(dir, `${user}.keytab`)} ${user}`);
+  for (const user of users) await kadmin(`ktadd -k ${path.join(dir, `${user}.keytab`)} ${user}`);
+  return { port, krb5Config, ldapKeytab, env };
+}
 
+/**
+ * Creates the realm with a principal and keytab for each user and for `ldap/<LDAP_HOST>`, and
+ * starts its KDC.
+ */
+export async function startKdc(options: { users: readonly string[] }): Promise<Kdc> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'credroam-kdc-'));
+  const { port, krb5Config, ldapKeytab, env } = await createRealm(dir, options.users).catch(
+    async (error: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    },
+  );
   const log = path.join(dir, 'kdc.log');
   const out = createWriteStream(path.join(dir, 'krb5kdc.out'));
   const child = spawn('krb5kdc', ['-n', '-r', REALM, '-P', path.join(dir, 'kdc.pid')], {
@@ -146,6 +159,7 @@ export async function startKdc(options: { users: readonly string[] }): Promise<K
     await waitForPort(port, child, log);
   } catch (error) {
     await stop();
+    await rm(dir, { recursive: true, force: true });
     throw error;
   }
   const clientEnv = { KRB5_CONFIG: krb5Config, KRB5RCACHEDIR: dir };

@@ -435,7 +435,12 @@ export async function startProviders(
   }
   let data = usersLdif(options.users ?? ['alice', 'bob'], options.passwords ?? {});
   for (const [i, p] of plans.entries()) {
-    await prepare(p, tls, count > 1 ? plans.filter((q) => q !== p) : [], data);
+    await prepare(p, tls, count > 1 ? plans.filter((q) => q !== p) : [], data).catch(
+      async (error: unknown) => {
+        await rm(root, { recursive: true, force: true });
+        throw error;
+      },
+    );
     if (i === 0 && count > 1) {
       // Every provider starts from the very same entries (same entryUUID and entryCSN, via
       // slapcat): a consumer with nothing to catch up on starts in delta mode at once, rather
@@ -453,6 +458,7 @@ export async function startProviders(
     if (count > 1) await replicationEstablished(servers);
   } catch (error) {
     await Promise.all(servers.map((s) => s.stop()));
+    await rm(root, { recursive: true, force: true });
     throw error;
   }
   return {
