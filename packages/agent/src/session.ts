@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   ContentInspector,
   CredroamError,
+  type DirectoryPolicy,
   DirectoryStore,
   EngineOptions,
   type EventLog,
@@ -48,7 +49,7 @@ export interface Session {
 }
 
 /** Reads the site policy the agent manifest names (none: the defaults). */
-export async function loadPolicy(config: AgentConfig): Promise<SitePolicy> {
+export async function loadPolicy(config: Pick<AgentConfig, 'policy'>): Promise<SitePolicy> {
   if (!config.policy) return parseSitePolicy({});
   let raw: unknown;
   try {
@@ -93,7 +94,12 @@ export async function openSession(
     const directory = await (await host.contribution(DirectoryStore, config.directory.use))({
       ...base,
       settings: config.directory.settings,
-      policy: {},
+      // Read at each bind: a policy refresh (the agent's) applies from the next one.
+      policy: {
+        get trustWithPassword() {
+          return policy.directory.trustWithPassword;
+        },
+      } satisfies DirectoryPolicy,
     });
     const protector = await (await host.contribution(TokenProtector, config.protector.use))({
       ...base,

@@ -73,7 +73,9 @@ export {
 } from './host/plugin-host.js';
 export { withTimeout } from './host/timebox.js';
 export {
+  DEFAULT_DIRECTORY_POLICY,
   DEFAULT_ROAMING_POLICY,
+  type DirectoryPolicy,
   parseRoamingPolicy,
   parseSitePolicy,
   ROAMING_POLICY_SCHEMA,

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import type tls from 'node:tls';
-import { checkServerIdentity } from 'node:tls';
+import tls, { checkServerIdentity } from 'node:tls';
 import { CredroamError } from '@credroam/core/api';
 import { Client } from 'ldapts';
 import { mapLdapError } from './errors.js';
+import { bindGssapi } from './gssapi.js';
+import { SaslBindExchange } from './sasl-bind.js';
 import type { LdapSettings } from './settings.js';
 
 /** What a session needs to authenticate; secrets are fetched only when a bind happens. */
@@ -16,11 +17,14 @@ export interface BindCredentials {
 /**
  * One authenticated LDAP connection, reused, rebuilt after a failure. TLS always comes first: an
  * `ldaps://` URL connects with TLS, an `ldap://` URL runs StartTLS, and the server's certificate is
- * verified against the configured CA and host name before any bind. The socket factory refuses a
- * second plain connection, so a silent reconnect can never send anything in clear.
+ * verified against the configured CA and host name before any bind. The socket factories refuse a
+ * second connection, so a silent reconnect can never send anything in clear, nor run unauthenticated:
+ * a lost connection fails the operation at hand, and the next one connects and binds again.
  */
 export class LdapSession {
   #client: Client | undefined;
+  /** The TLS connection under `#client`: a session is alive while it is open. */
+  #socket: tls.TLSSocket | undefined;
   #connecting: Promise<Client> | undefined;
   #failures = 0;
   #retryAt = 0;
@@ -46,15 +50,29 @@ export class LdapSession {
     }
   }
 
+  /** Connects with TLS (or StartTLS), verifies the server's certificate, and disconnects: no bind. */
+  async checkTls(): Promise<void> {
+    try {
+      const { client, socket } = await this.#connect(false);
+      await client.unbind().catch(() => undefined);
+      socket.destroy();
+    } catch (error) {
+      throw mapLdapError(error, { url: this.settings.url });
+    }
+  }
+
   async close(): Promise<void> {
     const c = this.#client;
+    const socket = this.#socket;
     this.#client = undefined;
+    this.#socket = undefined;
     this.#connecting = undefined;
     if (c) await c.unbind().catch(() => undefined);
+    socket?.destroy();
   }
 
   async #session(): Promise<Client> {
-    if (this.#client?.isConnected) return this.#client;
+    if (this.#client && this.#socket?.readyState === 'open' && !this.#socket.destroyed) return this.#client;
     if (this.#client) await this.close();
     if (this.now() < this.#retryAt) {
       throw new CredroamError(
@@ -63,10 +81,11 @@ export class LdapSession {
       );
     }
     this.#connecting ??= this.#connect().then(
-      (c) => {
+      ({ client, socket }) => {
         this.#failures = 0;
-        this.#client = c;
-        return c;
+        this.#client = client;
+        this.#socket = socket;
+        return client;
       },
       (error: unknown) => {
         this.#connecting = undefined;
@@ -83,9 +102,12 @@ export class LdapSession {
     return this.#connecting;
   }
 
-  async #connect(): Promise<Client> {
+  async #connect(bind = true): Promise<{ client: Client; socket: tls.TLSSocket }> {
     const s = this.settings;
     const url = new URL(s.url);
+    // A simple bind's credentials are settled first: a bind that may not happen (the policy gate in
+    // bind-credentials.ts) is refused before any connection. The password itself is read at the bind.
+    const simple = bind && s.bind === 'simple' ? await this.credentials() : undefined;
     const tlsOptions: tls.ConnectionOptions = {
       ca: await readFile(s.caFile).catch((error: NodeJS.ErrnoException) => {
         throw new CredroamError('E_CONFIG', `cannot read caFile ${s.caFile}: ${error.code}`);
@@ -106,11 +128,23 @@ export class LdapSession {
       tlsOptions.key = await readFile(s.clientKeyFile);
     }
     const startTls = url.protocol === 'ldap:';
+    // SASL GSSAPI runs on the TLS socket itself (sasl-bind.ts): over ldaps:// that socket is opened
+    // here, before the bind, and handed to ldapts for what follows.
+    let socket =
+      (s.bind === 'gssapi' || !bind) && !startTls
+        ? await openTls(Number(url.port || 636), url.hostname, tlsOptions, s.timeoutMs)
+        : undefined;
+    let secureSockets = 0;
     let plainSockets = 0;
     const client = new Client({
       url: s.url,
       timeout: s.timeoutMs,
       connectTimeout: s.timeoutMs,
+      createSecureConnection: ((...args: unknown[]) => {
+        if (++secureSockets > 1) throw new Error('not connected: refusing to reconnect without the bind');
+        socket ??= (tls.connect as (...a: unknown[]) => tls.TLSSocket)(...args);
+        return socket;
+      }) as typeof tls.connect,
       ...(startTls
         ? {
             createConnection: ((port: number, host: string) => {
@@ -121,24 +155,79 @@ export class LdapSession {
         : { tlsOptions }),
     });
     try {
-      if (startTls) await client.startTLS(tlsOptions);
-      if (s.bind === 'external') {
+      if (startTls) {
+        await client.startTLS(tlsOptions).catch((error: unknown) => {
+          throw startTlsRefused(error, s.url);
+        });
+      }
+      if (!bind) {
+        // TLS only.
+      } else if (s.bind === 'external') {
         await client.bindSASL('EXTERNAL');
+      } else if (s.bind === 'gssapi') {
+        if (!socket) throw new Error('not connected');
+        const exchange = new SaslBindExchange(socket, s.timeoutMs);
+        try {
+          await bindGssapi(exchange, s.kerberosService ?? `ldap@${s.tlsServerName ?? url.hostname}`);
+        } finally {
+          exchange.close();
+        }
       } else {
-        const { dn, password } = await this.credentials();
-        if (!password)
+        if (!simple?.password)
           throw new CredroamError(
             'E_CONFIG',
             'no bind password: give bindPasswordFile or the roaming password',
           );
-        await client.bind(dn, await password());
+        await client.bind(simple.dn, await simple.password());
       }
-      return client;
+      if (!socket) throw new Error('not connected');
+      return { client, socket };
     } catch (error) {
       await client.unbind().catch(() => undefined);
+      socket?.destroy();
       throw error;
     }
   }
+}
+
+/**
+ * Opens a TLS connection and waits until its certificate is verified. Until ldapts takes it over
+ * (and replaces the error listeners), an error only closes it: the session then sees it closed.
+ */
+function openTls(
+  port: number,
+  host: string,
+  options: tls.ConnectionOptions,
+  timeoutMs: number,
+): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ ...options, port, host, timeout: timeoutMs });
+    const fail = (error: Error) => {
+      socket.destroy();
+      reject(error);
+    };
+    socket.once('secureConnect', () => {
+      socket.removeAllListeners('error');
+      socket.removeAllListeners('timeout');
+      socket.setTimeout(0);
+      socket.on('error', () => socket.destroy());
+      resolve(socket);
+    });
+    socket.once('error', fail);
+    socket.once('timeout', () => fail(new Error(`connection timed out after ${timeoutMs} ms`)));
+  });
+}
+
+/** A server that will not start TLS on `ldap://`: say so, and what to do (the result code alone says nothing). */
+function startTlsRefused(error: unknown, url: string): unknown {
+  const e = error as { code?: unknown; message?: string };
+  if (typeof e.code !== 'number') return error;
+  return new CredroamError(
+    'E_STARTTLS',
+    `the directory refused StartTLS (result code ${e.code}${e.message ? `: ${e.message}` : ''}) (${url}); ` +
+      'credroam never binds without TLS: use ldaps://, or enable TLS on the server (OpenLDAP: olcTLSCertificateFile and olcTLSCertificateKeyFile)',
+    { url, resultCode: e.code },
+  );
 }
 
 /** Verifies the certificate against a configured name instead of the URL's host. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { CredroamError } from '@credroam/core/api';
 import { Attribute, Change } from 'ldapts';
+import { bindKind } from './bind-credentials.js';
 import type { LdapSession } from './connection.js';
 import type { LdapDirectoryStore } from './ldap-directory.js';
 import type { Profile } from './profiles.js';
@@ -13,6 +14,8 @@ export interface DoctorCheck {
   readonly detail: string;
   /** What to do about a failed check. */
   readonly fix?: string;
+  /** A check that passed but should not be left as it is (a bind that sends the roaming password). */
+  readonly warning?: string;
 }
 
 const FIXES: Record<string, string> = {
@@ -20,11 +23,33 @@ const FIXES: Record<string, string> = {
   E_TLS_UNTRUSTED: 'set caFile to the CA that issued the server certificate',
   E_TLS_HOSTNAME: 'connect by a name the certificate carries, or set tlsServerName',
   E_TLS_REQUIRED: 'use ldaps:// or ldap:// (StartTLS); credroam never binds in clear',
+  E_STARTTLS: 'use ldaps://, or enable TLS (StartTLS) on the server',
   E_BIND: 'check the bind DN and password (or the bind password file)',
+  E_BIND_UNTRUSTED:
+    'bind with "gssapi" (Kerberos) or "external" (a client certificate), or as a service account ' +
+    '(bindPasswordFile); or set directory.trustWithPassword in the site policy if the site trusts ' +
+    "the directory's operators with users' passwords",
+  E_KERBEROS: 'get a Kerberos ticket (kinit, or a Kerberos logon); check krb5.conf and kerberosService',
   E_NO_ENTRY: 'check userDn, or base and filter',
   E_SCHEMA: 'load schema/credroam.ldif (OpenLDAP) or the AD schema extension',
   E_ACCESS: 'give users write access to their own credroam attributes (schema/acl-example.ldif)',
   E_CONFIG: 'fix the agent manifest',
+};
+
+/** A refused bind's fix depends on the bind. */
+const BIND_FIXES: Partial<Record<LdapSettings['bind'], string>> = {
+  gssapi:
+    "check the server's Kerberos setup: its keytab (ldap/<host>), olcSaslHost and olcSaslRealm, and an " +
+    "olcAuthzRegexp that maps the user's principal to the user's entry",
+  external:
+    "check that the server trusts the certificate's issuer and maps its subject to the user's entry (olcAuthzRegexp)",
+};
+
+const BINDS: Record<ReturnType<typeof bindKind>, string> = {
+  gssapi: 'SASL GSSAPI with the Kerberos ticket',
+  external: 'SASL EXTERNAL with the client certificate',
+  'service-account': 'simple bind over TLS with the bind password file (a service account)',
+  'roaming-password': 'simple bind over TLS with the roaming password',
 };
 
 /** Checks, in order, what a sync needs of the directory; stops at the first failure and says what to fix. */
@@ -37,23 +62,21 @@ export async function doctor(
   const checks: DoctorCheck[] = [];
   const url = new URL(settings.url);
   const port = Number(url.port || (url.protocol === 'ldaps:' ? 636 : 389));
-  const step = async (check: DoctorCheck['check'], work: () => Promise<string>): Promise<boolean> => {
+  type Work = () => Promise<string | { readonly detail: string; readonly warning: string }>;
+  const step = async (check: DoctorCheck['check'], work: Work): Promise<boolean> => {
     try {
-      checks.push({ check, ok: true, detail: await work() });
+      const passed = await work();
+      checks.push({ check, ok: true, ...(typeof passed === 'string' ? { detail: passed } : passed) });
       return true;
     } catch (error) {
       const code = error instanceof CredroamError ? error.code : 'E_LDAP';
-      checks.push({
-        check,
-        ok: false,
-        detail: (error as Error).message,
-        ...(FIXES[code] ? { fix: FIXES[code] } : {}),
-      });
+      const fix = (code === 'E_BIND' ? BIND_FIXES[settings.bind] : undefined) ?? FIXES[code];
+      checks.push({ check, ok: false, detail: (error as Error).message, ...(fix ? { fix } : {}) });
       return false;
     }
   };
   // Each step runs only if the ones before passed: the first failure is the one to fix.
-  const steps: Array<[DoctorCheck['check'], () => Promise<string>]> = [
+  const steps: Array<[DoctorCheck['check'], Work]> = [
     [
       'reachability',
       () => tcp(url.hostname, port, settings.timeoutMs).then(() => `${url.hostname}:${port} answers`),
@@ -61,12 +84,7 @@ export async function doctor(
     [
       'tls',
       async () => {
-        await session
-          .run(async () => undefined)
-          .catch((error: unknown) => {
-            if (error instanceof CredroamError && error.code === 'E_BIND') return; // TLS was fine; the bind is the next check
-            throw error;
-          });
+        await session.checkTls();
         return `${url.protocol === 'ldaps:' ? 'TLS' : 'StartTLS'} with a certificate verified against ${settings.caFile}`;
       },
     ],
@@ -74,9 +92,17 @@ export async function doctor(
       'bind',
       async () => {
         await session.run(async () => undefined);
-        return settings.bind === 'external'
-          ? 'SASL EXTERNAL with the client certificate'
-          : 'simple bind over TLS';
+        const kind = bindKind(settings);
+        // Allowed only because the site policy trusts the directory with the password: say what that costs.
+        return kind === 'roaming-password'
+          ? {
+              detail: BINDS[kind],
+              warning:
+                'the directory receives the roaming password, so whoever runs it can open every private ' +
+                'key of this user (the site policy trusts it: directory.trustWithPassword); prefer bind ' +
+                '"gssapi" (Kerberos) or "external" (a client certificate)',
+            }
+          : BINDS[kind];
       },
     ],
     ['entry', async () => `found ${await store.dn()}`],

@@ -5,11 +5,12 @@ import {
   DirectoryStore,
   type PluginContext,
 } from '@credroam/core/api';
+import { simpleBindCredentials } from './bind-credentials.js';
 import { LdapSession } from './connection.js';
 import { type DoctorCheck, doctor } from './doctor.js';
 import { LdapDirectoryStore } from './ldap-directory.js';
 import { profileFor } from './profiles.js';
-import { LDAP_SETTINGS_SCHEMA, type LdapSettings, readPasswordFile } from './settings.js';
+import { LDAP_SETTINGS_SCHEMA, type LdapSettings } from './settings.js';
 
 export { LdapSession } from './connection.js';
 export type { DoctorCheck } from './doctor.js';
@@ -27,6 +28,14 @@ const validate = configurationValidator(
   LDAP_SETTINGS_SCHEMA as unknown as Record<string, unknown>,
   '/directory/settings',
 );
+
+/**
+ * The plugin's directory store for a contribution request (what the agent's `ldap` selection
+ * gets); exported for tests that go the agent's way. The caller closes the store.
+ */
+export function ldapDirectoryStore(request: ContributionRequest): LdapDirectoryStore {
+  return build(request).store;
+}
 
 function build(request: ContributionRequest): {
   settings: LdapSettings;
@@ -49,14 +58,7 @@ function build(request: ContributionRequest): {
     );
   }
   const profile = profileFor(settings.profile, settings.attributes);
-  const session = new LdapSession(settings, async () => ({
-    dn: bindDn!,
-    ...(settings.bindPasswordFile
-      ? { password: () => readPasswordFile(settings.bindPasswordFile!) }
-      : request.password
-        ? { password: request.password }
-        : {}),
-  }));
+  const session = new LdapSession(settings, simpleBindCredentials(settings, request, bindDn ?? ''));
   const store = new LdapDirectoryStore(
     session,
     profile,
@@ -73,7 +75,7 @@ function build(request: ContributionRequest): {
 }
 
 export function activate(context: PluginContext): LdapApi {
-  context.contribute(DirectoryStore, 'ldap', (request) => build(request).store);
+  context.contribute(DirectoryStore, 'ldap', ldapDirectoryStore);
   return {
     async doctor(request) {
       const { settings, session, store, profile } = build(request);

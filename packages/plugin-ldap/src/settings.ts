@@ -13,13 +13,26 @@ export interface LdapSettings {
   readonly userDn?: string;
   readonly base?: string;
   readonly filter?: string;
-  /** `simple` (as `bindDn`, default the user's entry) or `external` (SASL EXTERNAL with a client certificate). */
-  readonly bind: 'simple' | 'external';
+  /**
+   * How credroam authenticates to the directory (docs/decisions/005-directory-binds.md):
+   * - `gssapi`: SASL GSSAPI with the user's Kerberos ticket; no password is sent.
+   * - `external`: SASL EXTERNAL with a client certificate (`clientCertFile`, `clientKeyFile`).
+   * - `simple`: as `bindDn` (default the user's entry) with the password in `bindPasswordFile`
+   *   (a service account), or else the roaming password: then the directory receives what opens
+   *   the user's keys, and the bind is refused unless the site policy sets `trustWithPassword`.
+   */
+  readonly bind: 'simple' | 'external' | 'gssapi';
   readonly bindDn?: string;
-  /** File with the bind password; without it the roaming password is used (one account password). */
+  /** File with the bind password; without it a simple bind sends the roaming password (see `bind`). */
   readonly bindPasswordFile?: string;
   readonly clientCertFile?: string;
   readonly clientKeyFile?: string;
+  /**
+   * `gssapi`: the directory's Kerberos service as a GSS host-based name, `ldap@<host>` (its
+   * principal is `ldap/<host>@<REALM>`, the realm found by krb5.conf's `domain_realm`); default
+   * `ldap@` and `tlsServerName`, else the URL's host.
+   */
+  readonly kerberosService?: string;
   readonly profile: 'openldap' | 'ad';
   /** Attribute names, when a site's schema differs from the profile's. */
   readonly attributes?: { readonly tokens?: string; readonly keys?: string; readonly stamp?: string };
@@ -44,11 +57,12 @@ export const LDAP_SETTINGS_SCHEMA = {
     userDn: { type: 'string', minLength: 1 },
     base: { type: 'string', minLength: 1 },
     filter: { type: 'string', minLength: 1 },
-    bind: { enum: ['simple', 'external'], default: 'simple' },
+    bind: { enum: ['simple', 'external', 'gssapi'], default: 'simple' },
     bindDn: { type: 'string', minLength: 1 },
     bindPasswordFile: { type: 'string', minLength: 1 },
     clientCertFile: { type: 'string', minLength: 1 },
     clientKeyFile: { type: 'string', minLength: 1 },
+    kerberosService: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$' },
     profile: { enum: ['openldap', 'ad'], default: 'openldap' },
     attributes: {
       type: 'object',

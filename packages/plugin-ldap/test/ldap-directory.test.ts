@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { ConflictError } from '@credroam/core/api';
 import { MemoryLocalStore, makeEngine } from '@credroam/core/testing';
 import test from 'ava';
+import { ldapDirectoryStore } from '../src/index.js';
 import { makeClientCert, makeTls, type Slapd, SUFFIX, startProviders, userDn } from '../src/testing/slapd.js';
 import { dec, enc, storeFor } from './support/stores.js';
 
@@ -211,6 +212,55 @@ test('SASL EXTERNAL with a client certificate binds as the user', async (t) => {
     stamp: { remove: [], add: [enc('s1')] },
   });
   t.deepEqual(dec((await s.read()).tokens), ['by certificate']);
+  const log = await readFile(server.log, 'utf8');
+  t.true(
+    log.includes(`BIND dn="${userDn('heidi')}" mech=EXTERNAL`),
+    'the certificate is mapped to the entry',
+  );
+});
+
+test('a simple bind with the roaming password is refused before connecting unless the site policy trusts the directory with it', async (t) => {
+  const connections: net.Socket[] = [];
+  const listener = net.createServer((socket) => {
+    connections.push(socket);
+    socket.destroy();
+  });
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => listener.close(() => r())));
+  const port = (listener.address() as net.AddressInfo).port;
+  for (const url of [`ldaps://127.0.0.1:${port}`, `ldap://127.0.0.1:${port}`]) {
+    const s = storeFor(server, 'ivan', { url, trustWithPassword: false });
+    t.teardown(() => s.close());
+    const error = await t.throwsAsync(s.read(), { code: 'E_BIND_UNTRUSTED' } as never);
+    t.regex(error!.message, /refusing a simple bind .* with the roaming password/);
+    t.regex(error!.message, /"gssapi".*"external".*bindPasswordFile.*"trustWithPassword": true/);
+  }
+  t.is(connections.length, 0, 'nothing was sent, not even a connection');
+});
+
+test('the policy is read at each bind; a service account’s password file needs no trust', async (t) => {
+  const policy: { trustWithPassword: boolean } = { trustWithPassword: false };
+  const s = ldapDirectoryStore({
+    user: 'judy',
+    home: server.dir,
+    settings: { url: server.ldapsUrl, caFile: server.tls.ca, bind: 'simple', userDn: userDn('judy') },
+    policy,
+    password: async () => 'judy password',
+  });
+  t.teardown(() => s.close());
+  await t.throwsAsync(s.read(), { code: 'E_BIND_UNTRUSTED' } as never);
+  policy.trustWithPassword = true; // a policy refresh in a running agent
+  t.deepEqual((await s.read()).tokens, []);
+
+  const file = `${server.dir}/judy.pw`;
+  await writeFile(file, 'judy password\n', { mode: 0o600 });
+  const service = storeFor(server, 'judy', {
+    bindPasswordFile: file,
+    trustWithPassword: false,
+    password: 'unused',
+  });
+  t.teardown(() => service.close());
+  t.deepEqual((await service.read()).tokens, []);
 });
 
 test('over ldap:// nothing but StartTLS is sent in clear: a server without TLS never sees the bind', async (t) => {
@@ -231,6 +281,20 @@ test('over ldap:// nothing but StartTLS is sent in clear: a server without TLS n
   t.true(all.includes(Buffer.from('1.3.6.1.4.1.1466.20037')), 'the first thing sent is the StartTLS request');
   t.false(all.includes(Buffer.from('THE-SECRET-PASSWORD')));
   t.false(all.includes(Buffer.from(userDn('ivan'))));
+});
+
+test('ldap:// to a server without TLS: the error names StartTLS and what to do, and nothing else is sent', async (t) => {
+  const plain = await startProviders(1, { users: ['ivan'], tls: false });
+  t.teardown(() => plain.stop());
+  const p = plain.servers[0]!;
+  const s = storeFor(p, 'ivan', { url: p.ldapUrl, caFile: server.tls.ca });
+  t.teardown(() => s.close());
+  const error = await t.throwsAsync(s.read(), { code: 'E_STARTTLS' } as never);
+  t.regex(error!.message, /refused StartTLS \(result code \d+/);
+  t.regex(error!.message, /use ldaps:\/\/, or enable TLS on the server/);
+  const log = await readFile(p.log, 'utf8');
+  t.true(log.includes('EXT oid=1.3.6.1.4.1.1466.20037'), 'slapd saw the StartTLS request');
+  t.false(log.includes(' BIND '), 'and no bind');
 });
 
 test('server gone: a clear unreachable error; when it is back, the next call reconnects (TLS and bind again)', async (t) => {

@@ -11,7 +11,12 @@ commands:
   init --directory URL [--home DIR] [--user NAME] [--policy FILE]
                           write a working agent manifest (file:///path: the embedded folder directory)
        LDAP: --directory ldaps://HOST:PORT | ldap://HOST:PORT (StartTLS) --ca-file FILE
-             (--user-dn DN | --base DN [--filter '(uid={user})']) [--bind-password-file FILE]
+             (--user-dn DN | --base DN [--filter '(uid={user})'])
+             --bind gssapi [--kerberos-service ldap@HOST]   (the user's Kerberos ticket)
+                  | external --client-cert-file FILE --client-key-file FILE
+                  | simple [--bind-dn DN] [--bind-password-file FILE]
+                    (without a file: the roaming password, only where the site policy trusts
+                    the directory with it)
              [--profile openldap|ad] [--tls-server-name NAME]
   doctor                  check reachability, TLS, bind, entry, schema and write permission
   agent [--password-stdin]
@@ -78,7 +83,12 @@ const OPTIONS = {
   'user-dn': { type: 'string' },
   base: { type: 'string' },
   filter: { type: 'string' },
+  bind: { type: 'string' },
+  'bind-dn': { type: 'string' },
   'bind-password-file': { type: 'string' },
+  'client-cert-file': { type: 'string' },
+  'client-key-file': { type: 'string' },
+  'kerberos-service': { type: 'string' },
   profile: { type: 'string' },
   'tls-server-name': { type: 'string' },
   'start-agent': { type: 'boolean' },

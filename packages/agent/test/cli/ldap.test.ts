@@ -1,6 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Slapd, startProviders, userDn } from '@credroam/plugin-ldap/testing';
+import { makeClientCert, type Slapd, startProviders, userDn } from '@credroam/plugin-ldap/testing';
 import test from 'ava';
 import { credroam, fingerprintOf, openssl, opensslP12, tempDir } from '../support.js';
 
@@ -9,7 +9,7 @@ let stop: () => Promise<void>;
 
 test.before(async () => {
   const started = await startProviders(2, {
-    users: ['alice', 'bob', 'carol', 'dave'],
+    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'],
     passwords: { alice: 'alice account password' },
   });
   servers = started.servers;
@@ -26,9 +26,13 @@ async function endpoints(t: Parameters<typeof tempDir>[0], uid: string) {
     `${uid === 'alice' ? 'alice account password' : `${uid} password`}\n`,
   );
   await writeFile(path.join(dir, 'p12pw'), 'p12 secret');
+  // These endpoints bind with the roaming password: the site policy says it trusts the directory with it.
   await writeFile(
     path.join(dir, 'policy.json'),
-    JSON.stringify({ protection: { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 } } }),
+    JSON.stringify({
+      protection: { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 } },
+      directory: { trustWithPassword: true },
+    }),
   );
   // A over LDAPS to the first provider, B over StartTLS to the second.
   const urls = { a: servers[0]!.ldapsUrl, b: servers[1]!.ldapUrl };
@@ -43,6 +47,8 @@ async function endpoints(t: Parameters<typeof tempDir>[0], uid: string) {
       servers[0]!.tls.ca,
       '--user-dn',
       userDn(uid),
+      '--bind',
+      'simple',
       '--home',
       path.join(dir, e),
       '--user',
@@ -93,16 +99,29 @@ test('a credential roams from A (LDAPS, provider 1) to B (StartTLS, provider 2);
   );
 });
 
-test('doctor passes on a healthy setup and names what to fix otherwise', async (t) => {
+test('doctor passes on a healthy setup, warns about a bind with the roaming password, and names what to fix otherwise', async (t) => {
   const w = await endpoints(t, 'bob');
   const ok = await w.a(['doctor', ...w.pw, '--json']);
   t.is(ok.code, 0, ok.stdout + ok.stderr);
-  const report = JSON.parse(ok.stdout) as { ok: boolean; checks: Array<{ check: string; ok: boolean }> };
+  const report = JSON.parse(ok.stdout) as {
+    ok: boolean;
+    checks: Array<{ check: string; ok: boolean; warning?: string }>;
+  };
   t.true(report.ok);
   t.deepEqual(
     report.checks.map((c) => c.check),
     ['reachability', 'tls', 'bind', 'entry', 'schema', 'write'],
   );
+  t.regex(
+    report.checks.find((c) => c.check === 'bind')?.warning ?? '',
+    /receives the roaming password, so whoever runs it can open every private key/,
+  );
+  t.deepEqual(
+    report.checks.filter((c) => c.warning).map((c) => c.check),
+    ['bind'],
+  );
+  const text = await w.a(['doctor', ...w.pw]);
+  t.regex(text.stdout, /^WARN bind: simple bind over TLS with the roaming password\n {5}warning: /m);
   const wrong = await w.a(['doctor', '--password-stdin', '--json'], 'not the password');
   t.is(wrong.code, 1);
   const bad = JSON.parse(wrong.stdout) as { checks: Array<{ check: string; ok: boolean; fix?: string }> };
@@ -146,6 +165,8 @@ test('an untrusted CA is refused: logon fails with a clear error naming the fix'
     path.join(dir, 'other-ca.pem'),
     '--user-dn',
     userDn('carol'),
+    '--bind',
+    'simple',
     '--home',
     path.join(w.dir, 'c'),
     '--user',
@@ -177,4 +198,129 @@ test('the agent on an LDAP directory binds with the roaming password it got at l
       ).credentials.some((c) => c.sha256 === cred.fingerprint);
   }
   t.true(arrived, 'the agent uploaded through LDAP, and B got it through the other provider');
+});
+
+test('a site that does not trust the directory with the password: init says so, logon and doctor refuse the bind before connecting and say what to do', async (t) => {
+  const w = await endpoints(t, 'erin');
+  await writeFile(
+    path.join(w.dir, 'untrusting.json'),
+    JSON.stringify({ protection: { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 } } }),
+  );
+  const init = await credroam([
+    'init',
+    '--config',
+    path.join(w.dir, 'u.json'),
+    '--directory',
+    servers[0]!.ldapsUrl,
+    '--ca-file',
+    servers[0]!.tls.ca,
+    '--user-dn',
+    userDn('erin'),
+    '--bind',
+    'simple',
+    '--home',
+    path.join(w.dir, 'u'),
+    '--user',
+    'erin',
+    '--policy',
+    path.join(w.dir, 'untrusting.json'),
+  ]);
+  t.is(init.code, 0, init.stderr);
+  t.regex(init.stdout, /warning: bind simple with the roaming password: the directory receives the password/);
+  t.regex(
+    init.stdout,
+    /refuses this bind unless the site policy sets "directory": \{"trustWithPassword": true\}/,
+  );
+  const before = (await readFile(servers[0]!.log, 'utf8')).split('\n').length;
+  const logon = await credroam(['--config', path.join(w.dir, 'u.json'), 'logon', ...w.pw]);
+  t.is(logon.code, 1);
+  t.regex(logon.stderr, /refusing a simple bind .* with the roaming password.*\[E_BIND_UNTRUSTED\]/s);
+  const doctor = await credroam(['--config', path.join(w.dir, 'u.json'), 'doctor', ...w.pw, '--json']);
+  t.is(doctor.code, 1);
+  const bind = (
+    JSON.parse(doctor.stdout) as { checks: Array<{ check: string; ok: boolean; fix?: string }> }
+  ).checks.at(-1);
+  t.like(bind, { check: 'bind', ok: false });
+  t.regex(bind?.fix ?? '', /"gssapi" \(Kerberos\) or "external" \(a client certificate\)/);
+  const binds = (await readFile(servers[0]!.log, 'utf8'))
+    .split('\n')
+    .slice(before)
+    .filter((l) => l.includes(`BIND dn="${userDn('erin')}"`));
+  t.deepEqual(binds, [], 'the directory never saw a bind as erin');
+});
+
+test("init wants the bind chosen: it is the site's trust model", async (t) => {
+  const dir = await tempDir(t);
+  const r = await credroam([
+    'init',
+    '--config',
+    path.join(dir, 'x.json'),
+    '--directory',
+    servers[0]!.ldapsUrl,
+    '--ca-file',
+    servers[0]!.tls.ca,
+    '--user-dn',
+    userDn('carol'),
+  ]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /an LDAP directory needs --bind: gssapi .*external .*simple/);
+  const external = await credroam([
+    'init',
+    '--config',
+    path.join(dir, 'x.json'),
+    '--directory',
+    servers[0]!.ldapsUrl,
+    '--ca-file',
+    servers[0]!.tls.ca,
+    '--user-dn',
+    userDn('carol'),
+    '--bind',
+    'external',
+  ]);
+  t.is(external.code, 2);
+  t.regex(external.stderr, /--bind external needs --client-cert-file FILE and --client-key-file FILE/);
+});
+
+test('init --bind external writes a configuration that logs on with a client certificate, with no trust in the directory', async (t) => {
+  const w = await endpoints(t, 'frank');
+  await writeFile(
+    path.join(w.dir, 'untrusting.json'),
+    JSON.stringify({ protection: { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 } } }),
+  );
+  const client = await makeClientCert(servers[0]!.tls, 'frank');
+  const init = await credroam([
+    'init',
+    '--config',
+    path.join(w.dir, 'x.json'),
+    '--directory',
+    servers[0]!.ldapsUrl,
+    '--ca-file',
+    servers[0]!.tls.ca,
+    '--user-dn',
+    userDn('frank'),
+    '--bind',
+    'external',
+    '--client-cert-file',
+    client.cert,
+    '--client-key-file',
+    client.key,
+    '--home',
+    path.join(w.dir, 'x'),
+    '--user',
+    'frank',
+    '--policy',
+    path.join(w.dir, 'untrusting.json'),
+  ]);
+  t.is(init.code, 0, init.stderr);
+  t.notRegex(init.stdout, /warning/);
+  await writeFile(path.join(w.dir, 'pw'), 'frank roaming, not for the directory\n');
+  const logon = await credroam(['--config', path.join(w.dir, 'x.json'), 'logon', ...w.pw]);
+  t.is(logon.code, 0, logon.stderr);
+  const binds = (await readFile(servers[0]!.log, 'utf8'))
+    .split('\n')
+    .filter((l) => / BIND dn="uid=frank,[^"]*" (mech|method)=/.test(l));
+  t.true(
+    binds.length > 0 && binds.every((l) => l.includes(`BIND dn="${userDn('frank')}" mech=EXTERNAL`)),
+    binds.join('\n'),
+  );
 });

@@ -179,7 +179,11 @@ export interface ContributionRequest {
   readonly settings: Readonly<Record<string, unknown>>;
   /** This endpoint's data folder for the user (0700): local stores keep their files under it. */
   readonly home: string;
-  /** The site policy's section for this extension point (for protectors: `protection`). */
+  /**
+   * The site policy's section for this extension point (for protectors: `protection`; for directory
+   * stores: `directory`, whose `trustWithPassword` says whether a bind may send the roaming
+   * password). Read it when it matters, not once: the agent's policy refresh may change it.
+   */
   readonly policy: Readonly<Record<string, unknown>>;
   /** The user's directory store: protectors keep wrapped keys on the user's entry. Not given to directory stores. */
   readonly directory?: DirectoryStore;

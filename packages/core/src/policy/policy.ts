@@ -88,11 +88,34 @@ export function parseRoamingPolicy(raw: unknown): RoamingPolicy {
   return Object.freeze(checked.value as unknown as RoamingPolicy);
 }
 
+/** What the site trusts its directory with (R11); given to the directory store. */
+export interface DirectoryPolicy {
+  /**
+   * Whether a directory store may bind with the user's roaming password (an LDAP simple bind
+   * without a bind password file). Whoever runs the directory then receives the password that
+   * opens the user's master key, so can open every private key: a site says so explicitly, as
+   * Windows trusts its domain controllers, or binds with Kerberos or a client certificate. Default false.
+   */
+  readonly trustWithPassword: boolean;
+}
+
+export const DEFAULT_DIRECTORY_POLICY: DirectoryPolicy = Object.freeze({ trustWithPassword: false });
+
+const DIRECTORY_POLICY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    trustWithPassword: { type: 'boolean', default: DEFAULT_DIRECTORY_POLICY.trustWithPassword },
+  },
+} as const;
+
 /** The site policy the agent obeys: the engine's settings and each extension point's section. */
 export interface SitePolicy {
   readonly roaming: RoamingPolicy;
   /** Given to the token protector (KDF parameters, escrow public key). */
   readonly protection: Readonly<Record<string, unknown>>;
+  /** Given to the directory store. */
+  readonly directory: DirectoryPolicy;
 }
 
 const SITE_POLICY_SCHEMA = {
@@ -102,6 +125,7 @@ const SITE_POLICY_SCHEMA = {
     $schema: { type: 'string' },
     roaming: { type: 'object', default: {} },
     protection: { type: 'object', default: {} },
+    directory: { ...DIRECTORY_POLICY_SCHEMA, default: {} },
   },
 } as const;
 const validateSite = configurationValidator(SITE_POLICY_SCHEMA as unknown as Record<string, unknown>, '');
@@ -110,6 +134,14 @@ const validateSite = configurationValidator(SITE_POLICY_SCHEMA as unknown as Rec
 export function parseSitePolicy(raw: unknown): SitePolicy {
   const checked = validateSite(raw ?? {});
   if (!checked.ok) throw new CredroamError('E_POLICY', `invalid policy: ${checked.problems.join('; ')}`);
-  const v = checked.value as { roaming: unknown; protection: Record<string, unknown> };
-  return Object.freeze({ roaming: parseRoamingPolicy(v.roaming), protection: Object.freeze(v.protection) });
+  const v = checked.value as {
+    roaming: unknown;
+    protection: Record<string, unknown>;
+    directory: DirectoryPolicy;
+  };
+  return Object.freeze({
+    roaming: parseRoamingPolicy(v.roaming),
+    protection: Object.freeze(v.protection),
+    directory: Object.freeze({ ...DEFAULT_DIRECTORY_POLICY, ...v.directory }),
+  });
 }

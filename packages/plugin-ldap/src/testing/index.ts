@@ -3,5 +3,6 @@
  * Needs Debian's `slapd` and `openssl`. Not for production use.
  */
 
+export * from './kdc.js';
 export * from './samba.js';
 export * from './slapd.js';

@@ -94,7 +94,8 @@ export function makeClientCert(tls: TlsFiles, uid: string): Promise<{ cert: stri
   return issue(tls.dir, uid, `/CN=${uid}`, 'extendedKeyUsage=clientAuth\n');
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -133,6 +134,7 @@ export interface Slapd {
   readonly dir: string;
   readonly tls: TlsFiles;
   readonly ldapUrl: string;
+  /** Nothing listens there when the server was started with `tls: false`. */
   readonly ldapsUrl: string;
   readonly pid: number;
   /** slapd's own `stats` log: one line per connection event and operation. */
@@ -147,10 +149,13 @@ interface ServerPlan {
   readonly dir: string;
   readonly ldapPort: number;
   readonly ldapsPort: number;
+  readonly options: StartOptions;
 }
 
 function configLdif(s: ServerPlan, tls: TlsFiles, peers: readonly ServerPlan[]): string {
   const replicating = peers.length > 0;
+  const withTls = s.options.tls !== false;
+  const kerberos = s.options.kerberos;
   const syncrepl = peers.map(
     (p, i) =>
       `olcSyncrepl: rid=${String(100 + i).padStart(3, '0')} provider=ldaps://127.0.0.1:${p.ldapsPort} bindmethod=simple ` +
@@ -163,13 +168,26 @@ function configLdif(s: ServerPlan, tls: TlsFiles, peers: readonly ServerPlan[]):
 objectClass: olcGlobal
 cn: config
 olcPidFile: ${s.dir}/slapd.pid
-olcTLSCACertificateFile: ${tls.ca}
-olcTLSCertificateFile: ${tls.cert}
-olcTLSCertificateKeyFile: ${tls.key}
-olcTLSVerifyClient: try
-olcSockbufMaxIncomingAuth: 16777215
-olcLogLevel: stats sync
-olcAuthzRegexp: {0}"^cn=([^,]+)$" "uid=$1,ou=people,${SUFFIX}"
+${[
+  ...(withTls
+    ? [
+        `olcTLSCACertificateFile: ${tls.ca}`,
+        `olcTLSCertificateFile: ${tls.cert}`,
+        `olcTLSCertificateKeyFile: ${tls.key}`,
+        'olcTLSVerifyClient: try',
+      ]
+    : []),
+  'olcSockbufMaxIncomingAuth: 16777215',
+  'olcLogLevel: stats sync',
+  `olcAuthzRegexp: {0}"^cn=([^,]+)$" "uid=$1,ou=people,${SUFFIX}"`,
+  ...(kerberos
+    ? [
+        `olcAuthzRegexp: {1}"^uid=([^,]+),cn=${kerberos.realm.toLowerCase()},cn=gssapi,cn=auth$" "uid=$1,ou=people,${SUFFIX}"`,
+        `olcSaslHost: ${kerberos.host}`,
+        `olcSaslRealm: ${kerberos.realm}`,
+      ]
+    : []),
+].join('\n')}
 ${replicating ? `olcServerID: ${s.id}` : ''}
 
 dn: cn=module{0},cn=config
@@ -309,22 +327,36 @@ async function prepare(
 async function launch(s: ServerPlan, tls: TlsFiles): Promise<Slapd> {
   const log = path.join(s.dir, 'slapd.log');
   const out = createWriteStream(log);
+  const kerberos = s.options.kerberos;
   const child = spawn(
     'slapd',
     [
-      '-d',
-      'stats',
+      ...['stats', ...(s.options.debug ?? [])].flatMap((level) => ['-d', level]),
       '-F',
       path.join(s.dir, 'config'),
       '-h',
-      `ldap://127.0.0.1:${s.ldapPort}/ ldaps://127.0.0.1:${s.ldapsPort}/`,
+      s.options.tls === false
+        ? `ldap://127.0.0.1:${s.ldapPort}/`
+        : `ldap://127.0.0.1:${s.ldapPort}/ ldaps://127.0.0.1:${s.ldapsPort}/`,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Cyrus SASL's GSSAPI finds the service key in this keytab and the realm in this krb5.conf.
+      ...(kerberos
+        ? {
+            env: {
+              ...process.env,
+              ...kerberos.env,
+              KRB5_KTNAME: `FILE:${kerberos.keytab}`,
+            },
+          }
+        : {}),
+    },
   );
   stopWithProcess(child);
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
-  await waitForPort(s.ldapsPort, child, log);
+  await waitForPort(s.ldapPort, child, log);
   const pid = child.pid!;
   return {
     dir: s.dir,
@@ -368,6 +400,20 @@ async function replicationEstablished(servers: readonly Slapd[]): Promise<void> 
 export interface StartOptions {
   readonly users?: readonly string[];
   readonly passwords?: Readonly<Record<string, string>>;
+  /** `false`: no TLS at all (StartTLS is refused, nothing listens on `ldapsUrl`). */
+  readonly tls?: boolean;
+  /**
+   * SASL GSSAPI (Cyrus SASL, Debian's `libsasl2-modules-gssapi-mit`): slapd takes `ldap/<host>` from
+   * `keytab` and maps `<user>@<realm>` to `uid=<user>,ou=people,…`. See `startKdc`.
+   */
+  readonly kerberos?: {
+    readonly realm: string;
+    readonly host: string;
+    readonly keytab: string;
+    readonly env: Readonly<Record<string, string>>;
+  };
+  /** More of slapd's debug levels in its log, beside `stats` (e.g. `packets`: every PDU it received). */
+  readonly debug?: readonly string[];
 }
 
 /** One or more providers; with two or more, they replicate with delta-syncrepl. */
@@ -384,11 +430,17 @@ export async function startProviders(
       dir: path.join(root, `s${i + 1}`),
       ldapPort: await freePort(),
       ldapsPort: await freePort(),
+      options,
     });
   }
   let data = usersLdif(options.users ?? ['alice', 'bob'], options.passwords ?? {});
   for (const [i, p] of plans.entries()) {
-    await prepare(p, tls, count > 1 ? plans.filter((q) => q !== p) : [], data);
+    await prepare(p, tls, count > 1 ? plans.filter((q) => q !== p) : [], data).catch(
+      async (error: unknown) => {
+        await rm(root, { recursive: true, force: true });
+        throw error;
+      },
+    );
     if (i === 0 && count > 1) {
       // Every provider starts from the very same entries (same entryUUID and entryCSN, via
       // slapcat): a consumer with nothing to catch up on starts in delta mode at once, rather
@@ -406,6 +458,7 @@ export async function startProviders(
     if (count > 1) await replicationEstablished(servers);
   } catch (error) {
     await Promise.all(servers.map((s) => s.stop()));
+    await rm(root, { recursive: true, force: true });
     throw error;
   }
   return {
@@ -415,4 +468,32 @@ export async function startProviders(
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Every byte slapd read from its clients at the LDAP layer (after TLS: the requests as the server
+ * received them), from the log of a server started with `debug: ['packets']`, where each read is
+ * an `ldap_read: want=N, got=M` line followed by a hex dump of the M bytes, in that thread's lines.
+ */
+export async function receivedBytes(server: Slapd): Promise<Buffer> {
+  const left = new Map<string, number>();
+  const chunks: Buffer[] = [];
+  for (const line of (await readFile(server.log, 'utf8')).split('\n')) {
+    const m = /^\S+ (0x[0-9a-f]+) (.*)$/.exec(line);
+    if (!m) continue;
+    const [, thread = '', rest = ''] = m;
+    const read = /^ldap_read: want=\d+, got=(\d+)/.exec(rest);
+    if (read) {
+      left.set(thread, Number(read[1]));
+      continue;
+    }
+    const dump = /^\s*[0-9a-f]{4}: {2}((?:[0-9a-f]{2} {1,2}){1,16})/.exec(rest);
+    const wanted = left.get(thread) ?? 0;
+    if (dump && wanted > 0) {
+      const bytes = Buffer.from(dump[1]!.replace(/\s+/g, ''), 'hex').subarray(0, wanted);
+      chunks.push(bytes);
+      left.set(thread, wanted - bytes.length);
+    } else if (!dump) left.delete(thread);
+  }
+  return Buffer.concat(chunks);
 }

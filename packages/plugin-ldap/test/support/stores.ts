@@ -1,37 +1,33 @@
-import { LdapDirectoryStore, LdapSession, type LdapSettings, profileFor } from '../../src/index.js';
+import { type LdapDirectoryStore, type LdapSettings, ldapDirectoryStore } from '../../src/index.js';
 import { type Slapd, userDn } from '../../src/testing/slapd.js';
 
-/** A directory store for `uid` on `server`, bound as that user with its password. */
+/**
+ * A directory store for `uid` on `server`, made as the agent makes it (the plugin's contribution),
+ * bound as that user with its password as the roaming password: a simple bind that the site policy
+ * must trust the directory with, and here does (`trustWithPassword`). `bind` and its settings in
+ * `overrides` bind otherwise.
+ */
 export function storeFor(
   server: Slapd,
   uid: string,
-  overrides: Partial<LdapSettings> & { password?: string; bindAs?: string } = {},
+  overrides: Partial<LdapSettings> & { password?: string; bindAs?: string; trustWithPassword?: boolean } = {},
 ): LdapDirectoryStore {
-  const settings: LdapSettings = {
-    url: server.ldapsUrl,
-    caFile: server.tls.ca,
-    bind: 'simple',
-    profile: 'openldap',
-    timeoutMs: 5000,
-    maxRequestBytes: 4_000_000,
-    ...overrides,
-  };
-  const bindUid = overrides.bindAs ?? uid;
-  const session = new LdapSession(settings, async () => ({
-    dn: userDn(bindUid),
-    password: async () => overrides.password ?? `${bindUid} password`,
-  }));
-  return new LdapDirectoryStore(
-    session,
-    profileFor(settings.profile, settings.attributes),
-    {
-      ...(settings.base ? {} : { dn: settings.userDn ?? userDn(uid) }),
-      name: uid,
-      ...(settings.base ? { base: settings.base } : {}),
-      ...(settings.filter ? { filter: settings.filter } : {}),
+  const { password, bindAs, trustWithPassword = true, ...settings } = overrides;
+  const bindUid = bindAs ?? uid;
+  return ldapDirectoryStore({
+    user: uid,
+    home: server.dir,
+    settings: {
+      url: server.ldapsUrl,
+      caFile: server.tls.ca,
+      bind: 'simple',
+      ...(settings.base ? {} : { userDn: userDn(uid) }),
+      bindDn: userDn(bindUid),
+      ...settings,
     },
-    settings.maxRequestBytes,
-  );
+    policy: { trustWithPassword },
+    password: async () => password ?? `${bindUid} password`,
+  });
 }
 
 export const enc = (s: string) => new TextEncoder().encode(s);

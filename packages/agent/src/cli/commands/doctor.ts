@@ -16,7 +16,7 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
   const host = await createHost(config, ctx.log);
   try {
     await host.start();
-    let checks: Array<{ check: string; ok: boolean; detail: string; fix?: string }>;
+    let checks: Array<{ check: string; ok: boolean; detail: string; fix?: string; warning?: string }>;
     if (config.directory.use === 'ldap') {
       await host.activateByEvent('onCommand:doctor');
       const api = host.api<LdapApi>('credroam.ldap');
@@ -29,7 +29,7 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
         user: config.user,
         home: config.home,
         settings: config.directory.settings,
-        policy: policy.protection,
+        policy: { ...policy.directory },
         password: () => roamingPassword(args, ctx.io),
       });
     } else {
@@ -40,7 +40,11 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
       ctx,
       { ok, directory: config.directory.use, checks },
       checks
-        .map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}`)
+        .map(
+          (c) =>
+            `${c.ok ? (c.warning ? 'WARN' : 'ok  ') : 'FAIL'} ${c.check}: ${c.detail}` +
+            `${c.warning ? `\n     warning: ${c.warning}` : ''}${c.fix ? `\n     fix: ${c.fix}` : ''}`,
+        )
         .join('\n'),
     );
     return ok ? ExitCode.Done : ExitCode.Failed;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CredroamError, writeFileAtomic } from '@credroam/core';
 import { defaultConfigPath, defaultHome } from '../../config.js';
+import { loadPolicy } from '../../session.js';
 import { ExitCode, UsageError } from '../io.js';
 import { type Args, type Context, out, str } from './shared.js';
 
@@ -15,7 +16,10 @@ export async function init(args: Args, ctx: Context): Promise<number> {
     throw new UsageError(
       'usage: credroam init --config FILE --directory URL [--home DIR] [--user NAME] [--policy FILE]\n' +
         '       LDAP: --directory ldaps://HOST:PORT|ldap://HOST:PORT --ca-file FILE (--user-dn DN | --base DN --filter F)\n' +
-        '             [--bind-password-file FILE] [--profile openldap|ad] [--tls-server-name NAME]',
+        '             --bind gssapi [--kerberos-service ldap@HOST]\n' +
+        '                  | external --client-cert-file FILE --client-key-file FILE\n' +
+        '                  | simple [--bind-dn DN] [--bind-password-file FILE]\n' +
+        '             [--profile openldap|ad] [--tls-server-name NAME]',
     );
   }
   const file = path.resolve(
@@ -34,6 +38,8 @@ export async function init(args: Args, ctx: Context): Promise<number> {
   }
   const home = path.resolve(str(args.values.home) ?? defaultHome(ctx.io.env));
   const user = str(args.values.user) ?? os.userInfo().username;
+  const policyFile = str(args.values.policy) ? path.resolve(str(args.values.policy)!) : undefined;
+  const warnings: string[] = [];
   let selection: { use: string; settings: Record<string, unknown> };
   if (url.protocol === 'file:') {
     const root = fileURLToPath(url);
@@ -51,13 +57,17 @@ export async function init(args: Args, ctx: Context): Promise<number> {
       const v = str(args.values[name]);
       return v === undefined ? {} : { [key]: resolve ? path.resolve(v) : v };
     };
+    const bind = ldapBind(args);
+    if (bind.bind === 'simple' && !bind.bindPasswordFile) {
+      warnings.push(await passwordBindWarning(policyFile));
+    }
     selection = {
       use: 'ldap',
       settings: {
         url: `${url.protocol}//${url.host}`,
         caFile: path.resolve(caFile),
         ...(userDn ? { userDn } : { base, filter: str(args.values.filter) ?? '(uid={user})' }),
-        ...optional('bind-password-file', 'bindPasswordFile', true),
+        ...bind,
         ...optional('profile', 'profile'),
         ...optional('tls-server-name', 'tlsServerName'),
       },
@@ -74,16 +84,73 @@ export async function init(args: Args, ctx: Context): Promise<number> {
     directory: selection,
     localStore: { use: 'pkcs12' },
     protector: { use: 'pkcs12' },
-    ...(str(args.values.policy) ? { policy: path.resolve(str(args.values.policy)!) } : {}),
+    ...(policyFile ? { policy: policyFile } : {}),
   };
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   await writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
   out(
     ctx,
-    { config: file, ...config },
-    `wrote ${file}\n  user ${user}\n  home ${home}\n  directory ${directory}`,
+    { config: file, ...config, ...(warnings.length ? { warnings } : {}) },
+    `wrote ${file}\n  user ${user}\n  home ${home}\n  directory ${directory}` +
+      warnings.map((w) => `\n${w}`).join(''),
   );
   return ExitCode.Done;
+}
+
+/** The bind settings from `--bind` and its companions; the choice is the site's trust model, so it is never implied. */
+function ldapBind(args: Args): Record<string, string> {
+  const bind = str(args.values.bind);
+  const file = (name: string) => {
+    const v = str(args.values[name]);
+    return v === undefined ? undefined : path.resolve(v);
+  };
+  switch (bind) {
+    case 'gssapi': {
+      const service = str(args.values['kerberos-service']);
+      return { bind, ...(service ? { kerberosService: service } : {}) };
+    }
+    case 'external': {
+      const cert = file('client-cert-file');
+      const key = file('client-key-file');
+      if (!cert || !key)
+        throw new UsageError('--bind external needs --client-cert-file FILE and --client-key-file FILE');
+      return { bind, clientCertFile: cert, clientKeyFile: key };
+    }
+    case 'simple': {
+      const dn = str(args.values['bind-dn']);
+      const passwordFile = file('bind-password-file');
+      return {
+        bind,
+        ...(dn ? { bindDn: dn } : {}),
+        ...(passwordFile ? { bindPasswordFile: passwordFile } : {}),
+      };
+    }
+    default:
+      throw new UsageError(
+        `${bind === undefined ? 'an LDAP directory needs --bind' : `--bind ${bind} is not a bind credroam knows`}: ` +
+          'gssapi (the Kerberos ticket of the logged-on user), external (a client certificate) or simple ' +
+          '(a service account with --bind-password-file, or the roaming password where the site policy ' +
+          'trusts the directory with it); see docs/admin/ldap.md',
+      );
+  }
+}
+
+/** What a simple bind with the roaming password means, and whether the site policy allows it. */
+async function passwordBindWarning(policyFile: string | undefined): Promise<string> {
+  const trusted = policyFile
+    ? await loadPolicy({ policy: policyFile }).then(
+        (p) => p.directory.trustWithPassword,
+        () => false,
+      )
+    : false;
+  const meaning =
+    'bind simple with the roaming password: the directory receives the password that opens this ' +
+    "user's keys, so whoever runs it can open every private key";
+  return trusted
+    ? `note: ${meaning}; the site policy trusts it (directory.trustWithPassword).`
+    : `warning: ${meaning}. credroam refuses this bind unless the site policy sets ` +
+        '"directory": {"trustWithPassword": true}; use --bind gssapi (Kerberos) or --bind external ' +
+        '(a client certificate), or a service account (--bind-password-file).';
 }
 
 const exists = (file: string) =>
