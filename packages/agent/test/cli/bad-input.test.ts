@@ -107,3 +107,37 @@ test('init refuses to overwrite a configuration and refuses non-URL directories'
   const bad = await w.a(['init', '--directory', 'not a url', '--force']);
   t.is(bad.code, 2);
 });
+
+test('entries of the folder directory that are not base64 strings: logon and sync go on (exit 3, event 1030), never "unreachable"', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await w.a(['logon', ...w.pw]);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  t.is((await w.a(['sync', ...w.pw])).code, 0);
+  const { readFile } = await import('node:fs/promises');
+  const values = path.join(w.dir, 'directory', 'alice', 'values');
+  const entry = JSON.parse(await readFile(values, 'utf8')) as { tokens: unknown[]; keys: unknown[] };
+  entry.tokens.push(42, { evil: true }, null);
+  entry.keys.push(7);
+  await writeFile(values, JSON.stringify(entry));
+  const logon = await w.b(['logon', ...w.pw, '--json']);
+  t.is(logon.code, 3, logon.stderr);
+  t.like(JSON.parse(logon.stdout), { counts: { downloaded: 2 } });
+  t.notRegex(logon.stderr, /unreachable/);
+  const events = logon.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { event: number; message: string });
+  t.deepEqual(
+    events.filter((e) => e.event === 1030).map((e) => e.message.split(' (')[0]),
+    [
+      'skipped directory value: tokens[2]: a number, not a base64 string',
+      'skipped directory value: tokens[3]: an object, not a base64 string',
+      'skipped directory value: tokens[4]: null, not a base64 string',
+      'skipped directory value: keys[1]: a number, not a base64 string',
+    ],
+  );
+  const sync = await w.a(['sync', '--full', ...w.pw, '--json']);
+  t.is(sync.code, 3, sync.stderr);
+  t.is((JSON.parse(sync.stdout) as { skipped: unknown[] }).skipped.length, 4);
+});

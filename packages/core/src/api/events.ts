@@ -28,6 +28,10 @@ export const EventId = {
   TokenRolledBack: 1016,
   TokenIdMismatch: 1017,
   LocalItemUnreadable: 1018,
+  /** A directory value the store cannot hand over as bytes (the folder: not a base64 string): skipped, left in place. */
+  DirectoryValueUnreadable: 1030,
+  /** The same value stored more than once (the folder's file; an LDAP attribute cannot): read as one. */
+  DirectoryValueDuplicated: 1031,
   PluginActivated: 2001,
   PluginDeactivated: 2002,
   PluginActivationFailed: 2003,

@@ -430,7 +430,7 @@ export class SyncEngine {
       this.#event(
         'warn',
         s.event,
-        `skipped ${s.where} ${s.kind ?? 'token'} ${s.id ?? ''}: ${s.reason}`.replace('  ', ' '),
+        `skipped ${s.where} ${s.kind ?? 'value'}${s.id ? ` ${s.id}` : ''}: ${s.reason}`,
         {
           ...s,
         },
