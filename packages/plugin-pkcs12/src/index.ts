@@ -77,7 +77,7 @@ export function activate(context: PluginContext): Pkcs12Api {
   );
   context.contribute(LocalStore, 'pkcs12', (request) => {
     const keyring = request.directory ? keyringFor(request, context) : undefined;
-    return new CredentialFolderStore(path.join(request.home, 'store'), keyring);
+    return new CredentialFolderStore(path.join(request.home, 'store'), keyring, { logger: context.logger });
   });
   context.subscriptions.push({
     dispose: () => {

@@ -141,3 +141,33 @@ test('entries of the folder directory that are not base64 strings: logon and syn
   t.is(sync.code, 3, sync.stderr);
   t.is((JSON.parse(sync.stdout) as { skipped: unknown[] }).skipped.length, 4);
 });
+
+test('a link where the store keeps a folder: a download is not written through it; logon says so (exit 3) and roams the rest', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await w.a(['logon', ...w.pw]);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  t.is((await w.a(['sync', ...w.pw])).code, 0);
+  const { mkdir, symlink, rm, lstat } = await import('node:fs/promises');
+  const elsewhere = path.join(w.dir, 'elsewhere');
+  const certs = path.join(w.dir, 'b', 'store', 'certs');
+  await mkdir(elsewhere);
+  await mkdir(path.dirname(certs), { recursive: true, mode: 0o700 });
+  await symlink(elsewhere, certs);
+  const logon = await w.b(['logon', ...w.pw, '--json']);
+  t.is(logon.code, 3, logon.stderr);
+  t.like(JSON.parse(logon.stdout), { counts: { downloaded: 1 } }, 'the key still roams');
+  t.deepEqual(await readdir(elsewhere), [], 'nothing was written through the link');
+  t.true(logon.stderr.includes(`${certs} is a link`), logon.stderr);
+  t.true(
+    logon.stderr
+      .split('\n')
+      .some((l) => l.startsWith('{') && (JSON.parse(l) as { event: number }).event === 1032),
+    'event 1032',
+  );
+  await rm(certs);
+  const again = await w.b(['sync', ...w.pw, '--json']);
+  t.is(again.code, 0, again.stderr);
+  t.like(JSON.parse(again.stdout), { counts: { downloaded: 1 } });
+  t.true((await lstat(certs)).isDirectory());
+});

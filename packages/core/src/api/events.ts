@@ -32,6 +32,10 @@ export const EventId = {
   DirectoryValueUnreadable: 1030,
   /** The same value stored more than once (the folder's file; an LDAP attribute cannot): read as one. */
   DirectoryValueDuplicated: 1031,
+  /** A link (or anything but a folder) where the local store keeps a folder: not followed, nothing written through it. */
+  StoreFolderRefused: 1032,
+  /** A local store file or folder that others could read or write: made owner-only. */
+  StoreModeRepaired: 1033,
   PluginActivated: 2001,
   PluginDeactivated: 2002,
   PluginActivationFailed: 2003,
