@@ -10,7 +10,7 @@ import type { Credential, ReadResult } from './formats/pkcs12.js';
 import { Keyring, type ProtectionPolicy } from './keyring/keyring.js';
 import { checkKdf, type KdfParams } from './keyring/master-key.js';
 import { MasterKeyProtector } from './protector.js';
-import { CredentialFolderStore } from './store/credential-folder.js';
+import { CredentialFolderStore, type StoreProblem } from './store/credential-folder.js';
 
 // The formats (which load pkijs) are not re-exported here: the entry stays light, and they are
 // loaded on first use. Import them from './formats/*.js' directly.
@@ -23,6 +23,7 @@ export {
   certificateDer,
   type InventoryEntry,
   keyId,
+  type StoreProblem,
 } from './store/credential-folder.js';
 
 /** What this plugin offers the agent and dependent plugins (the `activate` result). */
@@ -35,6 +36,11 @@ export interface Pkcs12Api {
   ): Promise<ReadResult>;
   /** Writes a PKCS#12 file OpenSSL 3 opens without `-legacy`. */
   writePkcs12(credential: Credential, password: string, friendlyName?: string): Promise<Uint8Array>;
+  /**
+   * What is wrong with the local store under `home` (links, modes others can use), without
+   * repairing anything (`credroam doctor`); the store repairs modes itself at its next listing.
+   */
+  auditStore(options: { readonly home: string }): Promise<StoreProblem[]>;
 }
 
 /** One keyring per endpoint home and user: the store and the protector of a session share it. */
@@ -100,6 +106,9 @@ export function activate(context: PluginContext): Pkcs12Api {
     async writePkcs12(credential, password, friendlyName) {
       const { writePkcs12 } = await import('./formats/pkcs12.js');
       return writePkcs12(credential, password, friendlyName);
+    },
+    auditStore({ home }) {
+      return new CredentialFolderStore(path.join(home, 'store'), undefined).audit();
     },
   };
 }

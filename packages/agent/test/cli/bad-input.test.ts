@@ -171,3 +171,31 @@ test('a link where the store keeps a folder: a download is not written through i
   t.like(JSON.parse(again.stdout), { counts: { downloaded: 1 } });
   t.true((await lstat(certs)).isDirectory());
 });
+
+test('doctor reports store files and folders that others can use; the next sync makes them owner-only', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await w.a(['logon', ...w.pw]);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  const { chmod, lstat } = await import('node:fs/promises');
+  const keys = path.join(w.dir, 'a', 'store', 'keys');
+  const [keyFile] = await readdir(keys);
+  await chmod(path.join(keys, keyFile!), 0o644);
+  await chmod(path.join(w.dir, 'a', 'store'), 0o755);
+  const doctor = await w.a(['doctor', '--json']);
+  t.is(doctor.code, 1, doctor.stderr);
+  const report = JSON.parse(doctor.stdout) as {
+    checks: Array<{ check: string; ok: boolean; detail: string }>;
+  };
+  const store = report.checks.find((c) => c.check === 'store');
+  t.false(store?.ok);
+  t.true(store?.detail.includes(`${path.join(keys, keyFile!)}: mode 644`), store?.detail);
+  t.true(store?.detail.includes(`${path.join(w.dir, 'a', 'store')}: mode 755`), store?.detail);
+  t.is((await lstat(path.join(keys, keyFile!))).mode & 0o777, 0o644, 'doctor only reports');
+  const sync = await w.a(['sync', ...w.pw, '--verbose']);
+  t.is(sync.code, 0, sync.stderr);
+  t.regex(sync.stderr, /"event":1033/);
+  t.is((await lstat(path.join(keys, keyFile!))).mode & 0o777, 0o600);
+  const healthy = await w.a(['doctor', '--json']);
+  t.is(healthy.code, 0, healthy.stdout);
+});

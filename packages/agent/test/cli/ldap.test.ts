@@ -101,7 +101,7 @@ test('doctor passes on a healthy setup and names what to fix otherwise', async (
   t.true(report.ok);
   t.deepEqual(
     report.checks.map((c) => c.check),
-    ['reachability', 'tls', 'bind', 'entry', 'schema', 'write'],
+    ['store', 'reachability', 'tls', 'bind', 'entry', 'schema', 'write'],
   );
   const wrong = await w.a(['doctor', '--password-stdin', '--json'], 'not the password');
   t.is(wrong.code, 1);
