@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import lockfile from 'proper-lockfile';
@@ -183,10 +183,11 @@ export class FolderDirectoryStore implements DirectoryStore {
   }
 
   async write(change: DirectoryChange): Promise<void> {
-    await this.#checkRoot();
+    await this.#checkFolders();
     await mkdir(this.dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
+    await this.#checkFolders(); // the folder that exists now is a real one
     const release = await lockfile.lock(this.dir, {
       lockfilePath: path.join(this.dir, 'write.lock'),
       stale: 10_000,
@@ -225,14 +226,30 @@ export class FolderDirectoryStore implements DirectoryStore {
     }
   }
 
-  /** A missing root is an unmounted share or a typo, never created here: that would fork the directory. */
-  async #checkRoot(): Promise<void> {
+  /**
+   * A missing root is an unmounted share or a typo, never created here: that would fork the
+   * directory. The user's folder inside it, when there is one, must be a real folder: whoever may
+   * write the share could leave a link there to make this endpoint read or write elsewhere.
+   */
+  async #checkFolders(): Promise<void> {
     try {
       await stat(this.root);
     } catch (error) {
       throw new CredroamError(
         'E_UNREACHABLE',
         `the directory folder ${this.root} cannot be reached (${(error as NodeJS.ErrnoException).code}); is the share mounted?`,
+      );
+    }
+    const st = await lstat(this.dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (st !== undefined && !st.isDirectory()) {
+      throw new CredroamError(
+        'E_DIRECTORY',
+        `${this.dir} is ${st.isSymbolicLink() ? 'a link' : 'not a folder'}: the folder directory never follows links, and ` +
+          `nothing was read or written. Replace it with the user's real folder (or remove it), then sync again.`,
+        { path: this.dir },
       );
     }
   }
@@ -244,7 +261,7 @@ export class FolderDirectoryStore implements DirectoryStore {
    * would stop roaming for every endpoint of the user over a file that holds nothing of theirs.
    */
   async #readStamp(): Promise<FileValues> {
-    await this.#checkRoot();
+    await this.#checkFolders();
     const file = path.join(this.dir, 'stamp');
     const data = await readFileNoFollow(file);
     if (data === undefined) return noValues();
