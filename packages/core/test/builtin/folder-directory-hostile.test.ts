@@ -153,3 +153,23 @@ test('a values file that is not JSON or not an object of arrays is a clear E_DIR
     t.true(holds(w.a.local, w.mine), 'the endpoint keeps its credentials');
   }
 });
+
+test('several values for one token id in the folder follow the LDAP rule: one winner everywhere, the loser removed (107)', async (t) => {
+  const w = await folderWorld(t);
+  const before = (await w.readJson('values')).tokens as string[];
+  w.clock.now += 1000;
+  w.a.local.userPut('cert', 'mine', 'v2');
+  await w.a.sync();
+  const values = await w.readJson('values');
+  const replaced = before.filter((v) => !values.tokens.includes(v));
+  t.is(replaced.length, 1);
+  await w.plant('values', { ...values, tokens: [...values.tokens, ...replaced] }); // the old version back beside
+  const report = await w.a.sync();
+  t.deepEqual(report.skipped, []);
+  t.true(w.a.events.some((e) => e.event === EventId.DuplicateValuesResolved && e.id === w.mine.id));
+  t.deepEqual((await w.readJson('values')).tokens, values.tokens, 'the loser was removed');
+  const b = w.endpoint();
+  await b.sync();
+  const content = b.local.items.get(tokenKey('cert', w.mine.id))?.content ?? new Uint8Array();
+  t.is(Buffer.from(content).subarray(16).toString(), 'v2');
+});
