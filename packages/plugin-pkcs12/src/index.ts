@@ -16,7 +16,7 @@ import {
   type KdfParams,
 } from './keyring/master-key.js';
 import { MasterKeyProtector } from './protector.js';
-import { CredentialFolderStore } from './store/credential-folder.js';
+import { CredentialFolderStore, type StoreProblem } from './store/credential-folder.js';
 
 // The formats (which load pkijs) are not re-exported here: the entry stays light, and they are
 // loaded on first use. Import them from './formats/*.js' directly.
@@ -29,6 +29,7 @@ export {
   certificateDer,
   type InventoryEntry,
   keyId,
+  type StoreProblem,
 } from './store/credential-folder.js';
 
 /** What this plugin offers the agent and dependent plugins (the `activate` result). */
@@ -41,6 +42,11 @@ export interface Pkcs12Api {
   ): Promise<ReadResult>;
   /** Writes a PKCS#12 file OpenSSL 3 opens without `-legacy`. */
   writePkcs12(credential: Credential, password: string, friendlyName?: string): Promise<Uint8Array>;
+  /**
+   * What is wrong with the local store under `home` (links, modes others can use), without
+   * repairing anything (`credroam doctor`); the store repairs modes itself at its next listing.
+   */
+  auditStore(options: { readonly home: string }): Promise<StoreProblem[]>;
 }
 
 /** One keyring per endpoint home and user: the store and the protector of a session share it. */
@@ -110,7 +116,7 @@ export function activate(context: PluginContext): Pkcs12Api {
   );
   context.contribute(LocalStore, 'pkcs12', (request) => {
     const keyring = request.directory ? keyringFor(request, context) : undefined;
-    return new CredentialFolderStore(path.join(request.home, 'store'), keyring);
+    return new CredentialFolderStore(path.join(request.home, 'store'), keyring, { logger: context.logger });
   });
   context.subscriptions.push({
     dispose: () => {
@@ -133,6 +139,9 @@ export function activate(context: PluginContext): Pkcs12Api {
     async writePkcs12(credential, password, friendlyName) {
       const { writePkcs12 } = await import('./formats/pkcs12.js');
       return writePkcs12(credential, password, friendlyName);
+    },
+    auditStore({ home }) {
+      return new CredentialFolderStore(path.join(home, 'store'), undefined).audit();
     },
   };
 }

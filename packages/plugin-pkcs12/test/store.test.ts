@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FolderDirectoryStore } from '@credroam/core';
+import { EventId, EventLog, FolderDirectoryStore, type LogRecord } from '@credroam/core';
 import test from 'ava';
 import { readPkcs12 } from '../src/formats/pkcs12.js';
 import { CredentialFolderStore, Keyring } from '../src/index.js';
@@ -19,7 +19,10 @@ async function setup(t: Parameters<typeof tempDir>[0], unlock = true) {
     policy: { kdf: { name: 'scrypt', N: 2 ** 14, r: 8, p: 1 } },
   });
   if (unlock) await keyring.unlock('pw');
-  const store = new CredentialFolderStore(path.join(root, 'store'), keyring);
+  const events: LogRecord[] = [];
+  const logger = new EventLog({ write: () => undefined });
+  logger.subscribe((r) => events.push(r));
+  const store = new CredentialFolderStore(path.join(root, 'store'), keyring, { logger });
   const c = await opensslCredential(root);
   const [cred] = (await readPkcs12(c.p12, 'p12-secret')).credentials;
   const certItem = {
@@ -36,7 +39,7 @@ async function setup(t: Parameters<typeof tempDir>[0], unlock = true) {
     archived: false,
     modified: 1_700_000_000_000,
   };
-  return { root, keyring, store, c, certItem, keyItem };
+  return { root, keyring, store, c, certItem, keyItem, events };
 }
 
 test('a credential put in the store lists back the same, in standard files, owner-only', async (t) => {
@@ -132,4 +135,102 @@ test('archived certificates live apart and list as archived', async (t) => {
   t.is(items.length, 1);
   t.true(items[0]!.archived);
   t.deepEqual(await readdir(path.join(root, 'store', 'certs')), []);
+});
+
+const FOLDERS = ['certs', 'archived', 'keys', 'removed'] as const;
+
+test('a link where a store folder should be is not followed: nothing is written or read through it, the error and an event name it', async (t) => {
+  for (const folder of FOLDERS) {
+    const { root, store, certItem, keyItem, events } = await setup(t);
+    await store.put(certItem);
+    await store.put(keyItem);
+    await store.put({ ...certItem, archived: true });
+    await store.put(certItem);
+    const elsewhere = path.join(root, `elsewhere-${folder}`);
+    await mkdir(elsewhere);
+    const linked = path.join(root, 'store', folder);
+    await rename(linked, path.join(root, `moved-${folder}`)).catch(() => undefined);
+    await symlink(elsewhere, linked);
+    // What the link points to is not the store's: never listed as the user's credentials.
+    await writeFile(path.join(elsewhere, 'planted.der'), certItem.content);
+
+    const attempts: Array<() => Promise<unknown>> = [
+      () =>
+        store.remove(folder === 'keys' ? 'key' : 'cert', folder === 'keys' ? keyItem.id : certItem.id, {
+          keepUntil: Date.now() + 1000,
+        }),
+    ];
+    if (folder === 'keys') attempts.push(() => store.put(keyItem));
+    if (folder === 'certs' || folder === 'archived')
+      attempts.push(() => store.put({ ...certItem, archived: folder === 'archived' }));
+    for (const attempt of attempts) {
+      const error = await t.throwsAsync(attempt(), { code: 'E_STORE_LINK' } as never, folder);
+      t.true(error?.message.includes(linked), `${folder}: ${error?.message}`);
+      t.regex(error?.message ?? '', /is a link.*nothing was written/, folder);
+    }
+    t.deepEqual(await readdir(elsewhere), ['planted.der'], `${folder}: nothing was written through the link`);
+    t.true(
+      events.some((e) => e.event === EventId.StoreFolderRefused && e.path === linked),
+      `${folder}: event 1032 names the link`,
+    );
+    if (folder !== 'removed') {
+      const { items, unreadable } = await store.list();
+      t.true(
+        unreadable.some((u) => u.name === folder && /is a link/.test(u.reason)),
+        folder,
+      );
+      const kind = folder === 'keys' ? 'key' : 'cert';
+      const fromLink = items.filter((i) => i.kind === kind && (folder === 'archived') === i.archived);
+      t.deepEqual(fromLink, [], `${folder}: nothing listed through the link`);
+    }
+  }
+});
+
+test('a link at the store folder itself is refused with a clear error, nothing written through it', async (t) => {
+  const { root, store, certItem } = await setup(t);
+  await mkdir(path.join(root, 'elsewhere'));
+  await symlink(path.join(root, 'elsewhere'), path.join(root, 'store'));
+  await t.throwsAsync(store.put(certItem), { code: 'E_STORE_LINK', message: /store is a link/ } as never);
+  await t.throwsAsync(store.list(), { code: 'E_STORE_LINK' } as never);
+  t.deepEqual(await readdir(path.join(root, 'elsewhere')), []);
+});
+
+test('wrong modes on store files and folders are made owner-only by the next listing, each with an event naming it', async (t) => {
+  const { root, store, certItem, keyItem, events } = await setup(t);
+  await store.put(certItem);
+  await store.put(keyItem);
+  const keyFile = path.join(root, 'store', 'keys', `${keyItem.id}.p8`);
+  const certFile = path.join(root, 'store', 'certs', `${certItem.id}.der`);
+  await chmod(keyFile, 0o644);
+  await chmod(certFile, 0o666);
+  await chmod(path.join(root, 'store'), 0o755);
+  await chmod(path.join(root, 'store', 'keys'), 0o777);
+  const { items } = await store.list();
+  t.is(items.length, 2);
+  for (const [file, mode] of [
+    [keyFile, 0o600],
+    [certFile, 0o600],
+    [path.join(root, 'store'), 0o700],
+    [path.join(root, 'store', 'keys'), 0o700],
+  ] as const) {
+    t.is((await lstat(file)).mode & 0o777, mode, file);
+    const event = events.find((e) => e.event === EventId.StoreModeRepaired && e.path === file);
+    t.truthy(event, `an event names ${file}`);
+  }
+  t.regex(
+    events.find((e) => e.path === keyFile)?.message ?? '',
+    /keys\/[0-9a-f]{64}\.p8 was mode 0644: made owner-only \(0600\)/,
+  );
+  const before = events.length;
+  await store.list();
+  t.is(events.length, before, 'nothing to repair the second time');
+});
+
+test('a write makes the folder it writes to owner-only, with an event', async (t) => {
+  const { root, store, keyItem, events } = await setup(t);
+  await store.put(keyItem);
+  await chmod(path.join(root, 'store', 'keys'), 0o755);
+  await store.put(keyItem);
+  t.is((await lstat(path.join(root, 'store', 'keys'))).mode & 0o777, 0o700);
+  t.true(events.some((e) => e.event === EventId.StoreModeRepaired));
 });

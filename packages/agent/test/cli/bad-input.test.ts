@@ -107,3 +107,95 @@ test('init refuses to overwrite a configuration and refuses non-URL directories'
   const bad = await w.a(['init', '--directory', 'not a url', '--force']);
   t.is(bad.code, 2);
 });
+
+test('entries of the folder directory that are not base64 strings: logon and sync go on (exit 3, event 1030), never "unreachable"', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await w.a(['logon', ...w.pw]);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  t.is((await w.a(['sync', ...w.pw])).code, 0);
+  const { readFile } = await import('node:fs/promises');
+  const values = path.join(w.dir, 'directory', 'alice', 'values');
+  const entry = JSON.parse(await readFile(values, 'utf8')) as { tokens: unknown[]; keys: unknown[] };
+  entry.tokens.push(42, { evil: true }, null);
+  entry.keys.push(7);
+  await writeFile(values, JSON.stringify(entry));
+  const logon = await w.b(['logon', ...w.pw, '--json']);
+  t.is(logon.code, 3, logon.stderr);
+  t.like(JSON.parse(logon.stdout), { counts: { downloaded: 2 } });
+  t.notRegex(logon.stderr, /unreachable/);
+  const events = logon.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { event: number; message: string });
+  t.deepEqual(
+    events.filter((e) => e.event === 1030).map((e) => e.message.split(' (')[0]),
+    [
+      'skipped directory value: tokens[2]: a number, not a base64 string',
+      'skipped directory value: tokens[3]: an object, not a base64 string',
+      'skipped directory value: tokens[4]: null, not a base64 string',
+      'skipped directory value: keys[1]: a number, not a base64 string',
+    ],
+  );
+  const sync = await w.a(['sync', '--full', ...w.pw, '--json']);
+  t.is(sync.code, 3, sync.stderr);
+  t.is((JSON.parse(sync.stdout) as { skipped: unknown[] }).skipped.length, 4);
+});
+
+test('a link where the store keeps a folder: a download is not written through it; logon says so (exit 3) and roams the rest', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await w.a(['logon', ...w.pw]);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  t.is((await w.a(['sync', ...w.pw])).code, 0);
+  const { mkdir, symlink, rm, lstat } = await import('node:fs/promises');
+  const elsewhere = path.join(w.dir, 'elsewhere');
+  const certs = path.join(w.dir, 'b', 'store', 'certs');
+  await mkdir(elsewhere);
+  await mkdir(path.dirname(certs), { recursive: true, mode: 0o700 });
+  await symlink(elsewhere, certs);
+  const logon = await w.b(['logon', ...w.pw, '--json']);
+  t.is(logon.code, 3, logon.stderr);
+  t.like(JSON.parse(logon.stdout), { counts: { downloaded: 1 } }, 'the key still roams');
+  t.deepEqual(await readdir(elsewhere), [], 'nothing was written through the link');
+  t.true(logon.stderr.includes(`${certs} is a link`), logon.stderr);
+  t.true(
+    logon.stderr
+      .split('\n')
+      .some((l) => l.startsWith('{') && (JSON.parse(l) as { event: number }).event === 1032),
+    'event 1032',
+  );
+  await rm(certs);
+  const again = await w.b(['sync', ...w.pw, '--json']);
+  t.is(again.code, 0, again.stderr);
+  t.like(JSON.parse(again.stdout), { counts: { downloaded: 1 } });
+  t.true((await lstat(certs)).isDirectory());
+});
+
+test('doctor reports store files and folders that others can use; the next sync makes them owner-only', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await w.a(['logon', ...w.pw]);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  const { chmod, lstat } = await import('node:fs/promises');
+  const keys = path.join(w.dir, 'a', 'store', 'keys');
+  const [keyFile] = await readdir(keys);
+  await chmod(path.join(keys, keyFile!), 0o644);
+  await chmod(path.join(w.dir, 'a', 'store'), 0o755);
+  const doctor = await w.a(['doctor', '--json']);
+  t.is(doctor.code, 1, doctor.stderr);
+  const report = JSON.parse(doctor.stdout) as {
+    checks: Array<{ check: string; ok: boolean; detail: string }>;
+  };
+  const store = report.checks.find((c) => c.check === 'store');
+  t.false(store?.ok);
+  t.true(store?.detail.includes(`${path.join(keys, keyFile!)}: mode 644`), store?.detail);
+  t.true(store?.detail.includes(`${path.join(w.dir, 'a', 'store')}: mode 755`), store?.detail);
+  t.is((await lstat(path.join(keys, keyFile!))).mode & 0o777, 0o644, 'doctor only reports');
+  const sync = await w.a(['sync', ...w.pw, '--verbose']);
+  t.is(sync.code, 0, sync.stderr);
+  t.regex(sync.stderr, /"event":1033/);
+  t.is((await lstat(path.join(keys, keyFile!))).mode & 0o777, 0o600);
+  const healthy = await w.a(['doctor', '--json']);
+  t.is(healthy.code, 0, healthy.stdout);
+});

@@ -33,6 +33,14 @@ export const EventId = {
   WrappedKeySkipped: 1021,
   WrappedKeyDiffers: 1022,
   PasswordChangeRefused: 1023,
+  /** A directory value the store cannot hand over as bytes (the folder: not a base64 string): skipped, left in place. */
+  DirectoryValueUnreadable: 1030,
+  /** The same value stored more than once (the folder's file; an LDAP attribute cannot): read as one. */
+  DirectoryValueDuplicated: 1031,
+  /** A link (or anything but a folder) where the local store keeps a folder: not followed, nothing written through it. */
+  StoreFolderRefused: 1032,
+  /** A local store file or folder that others could read or write: made owner-only. */
+  StoreModeRepaired: 1033,
   PluginActivated: 2001,
   PluginDeactivated: 2002,
   PluginActivationFailed: 2003,

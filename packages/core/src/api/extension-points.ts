@@ -71,6 +71,26 @@ export interface DirectorySnapshot {
   readonly tokens: readonly Uint8Array[];
   /** Wrapped master keys (owned by the token protector). */
   readonly keys: readonly Uint8Array[];
+  /**
+   * What the store found in its own storage that is not one clean value: the engine reports each
+   * (event 1030 or 1031) and goes on. A store whose backend holds sets of byte strings (LDAP) has
+   * none to report.
+   */
+  readonly irregular?: readonly IrregularValue[];
+}
+
+/**
+ * A value a directory store holds but cannot hand over as it should: `unreadable` (not a byte
+ * string at all: left out of the snapshot and left where it is), or `duplicate` (the same value
+ * stored more than once: in the snapshot once).
+ */
+export interface IrregularValue {
+  readonly attribute: 'tokens' | 'keys' | 'stamp';
+  readonly problem: 'unreadable' | 'duplicate';
+  /** Where, in the store's own terms (`tokens[3]`, `the stamp file`); never the value itself. */
+  readonly where: string;
+  /** Why, for an administrator; at most a short prefix of the value. */
+  readonly reason: string;
 }
 
 export interface ValueChange {

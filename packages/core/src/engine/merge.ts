@@ -123,21 +123,33 @@ export function mergeToken(input: MergeInput): MergeDecision {
 
   if (isTombstone(R)) {
     if (L === undefined) return decision('none', 'deleted everywhere');
-    // The local copy is the very version the tombstone deleted, whatever the base says (a download
-    // whose sync died before it recorded the base leaves the base behind the local copy).
-    if (R.superseded?.hash === localHash && (B === undefined || !isTombstone(B))) {
-      return decision('remove-local', 'deleted on another endpoint (this very version)');
+    if (B !== undefined && isTombstone(B)) return decision('upload', 'added again on this endpoint');
+    // A copy this endpoint held at its base is what the deletion's author knew of: it goes, whatever
+    // its date (versions compare by content; a touched file is not a change).
+    if (B !== undefined && localHash === B.hash)
+      return decision('remove-local', 'deleted on another endpoint');
+    // Below, the base does not hold the local copy. A tombstone past its lifetime no longer roams a
+    // deletion to such a copy (R12): had it been pruned on time, the copy would simply be uploaded;
+    // and a directory writer may replay an old one.
+    if (input.now - R.modified > input.tombstoneLifetimeMs) {
+      return decision('upload', 'deleted elsewhere longer ago than the tombstone lifetime: kept', true);
+    }
+    // The very version the tombstone deleted (a download whose sync died before it recorded the
+    // base; a new endpoint that holds the same bytes) goes only if it is not dated after the
+    // tombstone: a downloaded copy keeps the date of the version it copies, earlier than any
+    // deletion of it, while a copy added after the deletion (imported again, or met by a replayed
+    // tombstone) is a change after it, and a change beats a deletion (DESIGN §4).
+    if (R.superseded?.hash === localHash) {
+      return L.modified > R.modified
+        ? decision('upload', 'added here after it was deleted elsewhere: a change beats a deletion', true)
+        : decision('remove-local', 'deleted on another endpoint (this very version)');
     }
     if (B !== undefined) {
-      return localHash === B.hash
-        ? decision('remove-local', 'deleted on another endpoint')
-        : isTombstone(B)
-          ? decision('upload', 'added again on this endpoint')
-          : decision(
-              'upload',
-              'changed here after it was deleted elsewhere: a change beats a deletion',
-              true,
-            );
+      return decision(
+        'upload',
+        'changed here after it was deleted elsewhere: a change beats a deletion',
+        true,
+      );
     }
     return compareVersions(L, R) > 0
       ? decision('upload', 'newer here than the version deleted elsewhere', true)

@@ -104,7 +104,8 @@ export function readLocal(
 
 /**
  * The directory side of a sync: every value decoded, bounded and authenticated, grouped by token.
- * A value that fails any check is reported and left as it is. Bytes identical to a value this
+ * A value that fails any check is reported and left as it is, and so is what the store itself
+ * could not hand over (`irregular`). Bytes identical to a value this
  * endpoint authenticated before (its base) are not opened again.
  */
 export async function readDirectory(
@@ -117,6 +118,16 @@ export async function readDirectory(
   const skipped: SkippedItem[] = [];
   const groups = new Map<string, DirectoryValue[]>();
   const { values, handsOff } = boundedValues(snapshot.tokens, base, policy, skipped);
+  for (const irregular of snapshot.irregular ?? []) {
+    skipped.push({
+      where: 'directory',
+      event:
+        irregular.problem === 'duplicate'
+          ? EventId.DirectoryValueDuplicated
+          : EventId.DirectoryValueUnreadable,
+      reason: `${irregular.where}: ${irregular.reason}`,
+    });
+  }
   const maxFuture = now + policy.clockSkewSeconds * 1000;
   for (const value of values) {
     const decoded = decodeHeader(value, policy.maxTokenBytes);

@@ -387,10 +387,10 @@ export class SyncEngine {
       return true;
     }
     if (e.action === 'remove-local') {
+      // Kept for a whole lifetime from now, not from the tombstone's date: an old tombstone (one
+      // that waited for an endpoint back from a long absence) must not empty the archive at once.
       const lifetime = this.options.policy.tombstoneLifetimeDays * 86_400_000;
-      await this.local.remove(e.kind, e.id, {
-        keepUntil: (e.remote?.version.modified ?? this.#now()) + lifetime,
-      });
+      await this.local.remove(e.kind, e.id, { keepUntil: this.#now() + lifetime });
       return true;
     }
     if (e.local?.archivedNow && (e.action === 'upload' || e.action === 'none')) {
@@ -434,7 +434,7 @@ export class SyncEngine {
       this.#event(
         'warn',
         s.event,
-        `skipped ${s.where} ${s.kind ?? 'token'} ${s.id ?? ''}: ${s.reason}`.replace('  ', ' '),
+        `skipped ${s.where} ${s.kind ?? 'value'}${s.id ? ` ${s.id}` : ''}: ${s.reason}`,
         {
           ...s,
         },

@@ -4,13 +4,19 @@ import path from 'node:path';
 
 /**
  * Writes a file atomically and durably, owner-only: a temporary file created exclusively (so an
- * attacker's link at that name is refused, not followed), written, fsynced, renamed over the target
- * (rename replaces a link at the target rather than writing through it), then the folder is fsynced
- * so the rename survives a power cut. A crash at any instant leaves the old file or the new one.
+ * attacker's link at that name is refused, not followed), written, dated (`modified`), fsynced,
+ * renamed over the target (rename replaces a link at the target rather than writing through it),
+ * then the folder is fsynced so the rename survives a power cut. A crash at any instant leaves the
+ * old file or the new one. The caller makes sure the folder itself is not a link.
  *
  * (write-file-atomic does not fsync the folder, and its current major needs Node 22.)
  */
-export async function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | string,
+  mode = 0o600,
+  options: { readonly modified?: number } = {},
+): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(
@@ -20,6 +26,11 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, m
   );
   try {
     await handle.writeFile(data);
+    if (options.modified !== undefined) {
+      // Dated through the handle, before the rename: never a path that could be swapped for a link.
+      const time = new Date(options.modified);
+      await handle.utimes(time, time);
+    }
     await handle.sync();
   } catch (error) {
     await handle.close();

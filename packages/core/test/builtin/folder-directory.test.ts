@@ -121,3 +121,21 @@ test('user names never become paths; only file: URLs are accepted', (t) => {
   });
   t.throws(() => folderFromUrl(undefined), { message: /needs settings.url/ });
 });
+
+test("a link planted at the user's folder is not followed: reads and writes refuse it with E_DIRECTORY naming it", async (t) => {
+  const root = await tempDir(t);
+  const elsewhere = path.join(root, 'elsewhere');
+  await (await import('node:fs/promises')).mkdir(elsewhere);
+  await writeFile(path.join(elsewhere, 'values'), JSON.stringify({ tokens: [], keys: [] }));
+  const store = new FolderDirectoryStore(root, 'alice');
+  await symlink(elsewhere, store.dir);
+  for (const attempt of [
+    () => store.read(),
+    () => store.readStamp(),
+    () => store.write({ tokens: { remove: [], add: [enc('t1')] }, stamp: { remove: [], add: [enc('s1')] } }),
+  ]) {
+    const error = await t.throwsAsync(attempt(), { code: 'E_DIRECTORY' } as never);
+    t.regex(error?.message ?? '', new RegExp(`${store.dir} is a link`));
+  }
+  t.deepEqual(await readdir(elsewhere), ['values'], 'nothing was written through the link');
+});

@@ -236,6 +236,143 @@ test('R tombstone of the very version L holds, though the base lags behind L (a 
   t.false(a.local.items.has(keyOf(mine)), 'the deletion stands everywhere');
 });
 
+/** Alice's credential `doc` is deleted on endpoint a; returns the tombstone's directory value, base64. */
+async function deletedOnA(w: ReturnType<typeof world>) {
+  const a = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  w.tick();
+  a.local.userDelete(keyOf(item));
+  await a.sync();
+  const [tombstone] = [...w.dir.replicas[0]!.tokens];
+  return { a, item, tombstone: tombstone! };
+}
+
+test('R tombstone of the very version L holds, no B, L added after the tombstone: kept and uploaded (resurrect), never removed', async (t) => {
+  const w = world();
+  const { a, item } = await deletedOnA(w);
+  w.tick();
+  const e = w.endpoint(); // a new endpoint; the user imports the very bytes the tombstone names
+  e.local.items.set(keyOf(item), { ...item, modified: w.clock.now });
+  const report = await e.sync();
+  t.is(report.counts.removed, 0);
+  t.is(report.counts.uploaded, 1);
+  t.is(report.counts.conflicts, 1, 'a deletion met a later addition: a conflict event records it');
+  t.true(e.local.items.has(keyOf(item)));
+  await a.sync();
+  t.true(a.local.items.has(keyOf(item)), 'the later addition roams back, as any change after a deletion');
+});
+
+test('an old tombstone replayed into the directory after its lifetime removes nothing a new endpoint imported after it; at most the endpoint uploads again', async (t) => {
+  const w = world();
+  const { a, item, tombstone } = await deletedOnA(w);
+  w.tick(61 * 86_400_000);
+  await a.sync(); // the lifetime is over: pruned
+  t.is(w.dir.replicas[0]!.tokens.size, 0);
+  const e = w.endpoint();
+  e.local.items.set(keyOf(item), { ...item, modified: w.clock.now });
+  await e.sync();
+  w.tick();
+  w.dir.replicas[0]!.tokens.clear();
+  w.dir.replicas[0]!.tokens.add(tombstone); // a directory writer replays the saved tombstone
+  w.dir.replicas[0]!.stamp.clear();
+  const f = w.endpoint(); // and a second new endpoint imported the same credential too
+  f.local.items.set(keyOf(item), { ...item, modified: w.clock.now - 10 });
+  for (const endpoint of [f, e]) {
+    const report = await endpoint.engine.sync({ full: true });
+    t.is(report.counts.removed, 0);
+    t.true(endpoint.local.items.has(keyOf(item)));
+  }
+  t.false(w.dir.replicas[0]!.tokens.has(tombstone), 'the replayed tombstone was replaced by the credential');
+});
+
+test('R tombstone of a version L holds, B an older version, L changed to it after the tombstone: kept and uploaded, not removed', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const e = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await e.sync(); // e's base: v1
+  w.tick();
+  a.local.userPut('cert', 'doc', 'v2');
+  await a.sync();
+  w.tick();
+  a.local.userDelete(keyOf(item));
+  await a.sync(); // a tombstone naming v2, which e never held
+  w.tick();
+  e.local.userPut('cert', 'doc', 'v2'); // e makes the same change on its own, after the deletion
+  const report = await e.sync();
+  t.is(report.counts.removed, 0);
+  t.is(report.counts.uploaded, 1);
+  t.is(body(e.local, item), 'v2');
+});
+
+test('R tombstone of the very version L holds, no B, L dated before the tombstone (held before it was deleted, never synced): removed locally, kept in the archive', async (t) => {
+  const w = world();
+  const e = w.endpoint();
+  const a = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  e.local.items.set(keyOf(item), { ...item }); // the same credential, on e since before the deletion
+  await a.sync();
+  w.tick();
+  a.local.userDelete(keyOf(item));
+  await a.sync();
+  const report = await e.sync();
+  t.is(report.counts.removed, 1);
+  t.is(report.counts.uploaded, 0);
+  t.deepEqual(e.local.archive.get(keyOf(item))?.item.content, item.content);
+});
+
+test('R tombstone past its lifetime (replayed, or not yet pruned), L not held at B: kept and uploaded, never removed (deletions roam for the lifetime only)', async (t) => {
+  const w = world();
+  const e = w.endpoint();
+  const a = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  e.local.items.set(keyOf(item), { ...item }); // on e since before the deletion; e never synced
+  await a.sync();
+  w.tick();
+  a.local.userDelete(keyOf(item));
+  await a.sync();
+  w.tick(61 * 86_400_000); // nobody pruned it yet, or a directory writer put it back
+  const report = await e.sync();
+  t.is(report.counts.removed, 0);
+  t.is(report.counts.uploaded, 1);
+  t.true(e.local.items.has(keyOf(item)));
+});
+
+test('a copy removed by a tombstone stays in the archive for a whole tombstone lifetime from its removal, however old the tombstone', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  w.tick();
+  a.local.userDelete(keyOf(item));
+  await a.sync();
+  w.tick(61 * 86_400_000); // b comes back after the tombstone's lifetime, before anyone pruned it
+  const report = await b.sync();
+  t.is(report.counts.removed, 1, 'b held the deleted version at its base: the deletion stands');
+  t.is(b.local.archive.get(keyOf(item))?.keepUntil, w.clock.now + 60 * 86_400_000);
+});
+
+test('R tombstone, L held at B: removed, even when the local copy was touched after the tombstone (content decides, not file times)', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  w.tick();
+  a.local.userDelete(keyOf(item));
+  await a.sync();
+  w.tick();
+  b.local.items.set(keyOf(item), { ...b.local.items.get(keyOf(item))!, modified: w.clock.now });
+  const report = await b.sync();
+  t.is(report.counts.removed, 1);
+  t.false(b.local.items.has(keyOf(item)));
+});
+
 test('R absent without tombstone, B present: upload again', async (t) => {
   const w = world();
   const a = w.endpoint();

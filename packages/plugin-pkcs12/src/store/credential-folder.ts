@@ -1,20 +1,32 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CredroamError,
+  EventId,
   type LocalItem,
   type LocalListing,
   type LocalStore,
-  readFileNoFollow,
+  type Logger,
   type TokenKind,
   type UnreadableItem,
   writeFileAtomic,
 } from '@credroam/core/api';
 import type { Keyring } from '../keyring/keyring.js';
+import { checkFolder, describeRepair, exposed, type ModeRepair, readPrivateFile } from './private-paths.js';
 
 const CANONICAL = /^([0-9a-f]{64})\.(der|p8)$/;
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** The store's folders; `''` is the store folder itself. */
+type Folder = '' | 'certs' | 'archived' | 'keys' | 'removed';
+const FOLDERS: readonly Folder[] = ['certs', 'archived', 'keys', 'removed'];
+
+/** Something `doctor` reports about the store: a link, a wrong kind of file, a mode others can use. */
+export interface StoreProblem {
+  readonly path: string;
+  readonly problem: string;
+}
 
 /** What `credroam list` shows without unlocking anything. */
 export interface InventoryEntry {
@@ -50,10 +62,13 @@ export function certificateDer(data: Uint8Array): Uint8Array {
  * - `keys/<spki-sha256>.p8`: private keys as PKCS#8 EncryptedPrivateKeyInfo (PBES2, AES-256-CBC),
  *   under a key derived from the user's master key, so they open only after logon (as DPAPI ties
  *   Windows keys to the user's logon);
- * - `removed/`: what a roamed deletion took away, kept until the tombstone's lifetime ends.
+ * - `removed/`: what a roamed deletion took away, kept until the time the engine gives.
  *
- * Folders are 0700 and files 0600, written atomically; links are reported, never followed; a file
- * that cannot be read is reported and left alone.
+ * Folders are 0700 and files 0600, written atomically; a folder or file that others could use is
+ * made owner-only at the next listing or write, with an event (1033). No link is followed, at any
+ * level inside the store: a link where a folder should be is refused with an error and an event
+ * (1032) naming it, and nothing is read or written through it; a file that cannot be read is
+ * reported and left alone.
  */
 export class CredentialFolderStore implements LocalStore {
   readonly root: string;
@@ -62,17 +77,27 @@ export class CredentialFolderStore implements LocalStore {
   /** Every file that held a credential at the last listing, by `kind:id`. */
   readonly #paths = new Map<string, string[]>();
 
+  readonly #logger: Logger | undefined;
+
   constructor(
     root: string,
     private readonly keyring: Keyring | undefined,
+    options: { readonly logger?: Logger } = {},
   ) {
     this.root = root;
+    this.#logger = options.logger;
   }
 
   async revision(): Promise<string> {
     const hash = createHash('sha256');
-    for (const dir of ['certs', 'archived', 'keys']) {
-      for (const name of (await this.#names(dir)).sort()) {
+    for (const dir of ['certs', 'archived', 'keys'] as const) {
+      // A refused folder (a link) counts as a state of its own; it is reported by `list`.
+      const names = await this.#names(dir, { repair: false }).catch((error: unknown) => {
+        if (error instanceof CredroamError && error.code.startsWith('E_STORE_')) return undefined;
+        throw error;
+      });
+      if (names === undefined) hash.update(`${dir}: refused\n`);
+      for (const name of (names ?? []).sort()) {
         const st = await lstat(path.join(this.root, dir, name), { bigint: true }).catch(() => undefined);
         hash.update(`${dir}/${name}:${st?.size ?? -1}:${st?.mtimeNs ?? -1}:${st?.ino ?? -1}\n`);
       }
@@ -88,8 +113,20 @@ export class CredentialFolderStore implements LocalStore {
       const k = `${kind}:${id}`;
       this.#paths.set(k, [...(this.#paths.get(k) ?? []), file]);
     };
+    // A folder that is a link is one unreadable entry without an id: the engine then writes no
+    // tombstones (what lies behind it is not deleted), and nothing is read through it.
+    const names = async (dir: Folder): Promise<string[]> => {
+      try {
+        return await this.#names(dir, { repair: true });
+      } catch (error) {
+        if (!(error instanceof CredroamError && error.code.startsWith('E_STORE_'))) throw error;
+        if (error.details.path === this.root) throw error;
+        unreadable.push({ name: dir, reason: error.message });
+        return [];
+      }
+    };
     for (const dir of ['certs', 'archived'] as const) {
-      for (const name of await this.#names(dir)) {
+      for (const name of await names(dir)) {
         const file = path.join(this.root, dir, name);
         const canonical = CANONICAL.exec(name);
         try {
@@ -107,7 +144,7 @@ export class CredentialFolderStore implements LocalStore {
         }
       }
     }
-    for (const name of await this.#names('keys')) {
+    for (const name of await names('keys')) {
       const file = path.join(this.root, 'keys', name);
       const canonical = CANONICAL.exec(name);
       const named = canonical ? { kind: 'key' as const, id: canonical[1] } : {};
@@ -127,10 +164,13 @@ export class CredentialFolderStore implements LocalStore {
 
   async put(item: LocalItem): Promise<void> {
     if (item.kind === 'cert') {
-      const target = path.join(this.root, item.archived ? 'archived' : 'certs', `${item.id}.der`);
-      await this.#write(target, item.content, item.modified);
-      const other = path.join(this.root, item.archived ? 'certs' : 'archived', `${item.id}.der`);
-      await rm(other, { force: true });
+      const [into, from] = item.archived
+        ? (['archived', 'certs'] as const)
+        : (['certs', 'archived'] as const);
+      const dir = await this.#folder(into, { create: true });
+      const other = await this.#folder(from, { create: false });
+      await this.#write(path.join(dir, `${item.id}.der`), item.content, item.modified);
+      if (other !== undefined) await rm(path.join(other, `${item.id}.der`), { force: true });
       return;
     }
     const { key } = this.#atRest();
@@ -144,7 +184,8 @@ export class CredentialFolderStore implements LocalStore {
       cipher: 'aes-256-cbc',
       passphrase: key,
     });
-    await this.#write(path.join(this.root, 'keys', `${item.id}.p8`), encrypted, item.modified);
+    const dir = await this.#folder('keys', { create: true });
+    await this.#write(path.join(dir, `${item.id}.p8`), encrypted, item.modified);
   }
 
   async remove(kind: TokenKind, id: string, options: { readonly keepUntil?: number } = {}): Promise<void> {
@@ -155,7 +196,11 @@ export class CredentialFolderStore implements LocalStore {
     } else {
       files.add(path.join(this.root, 'keys', `${id}.p8`));
     }
-    await this.#dir('removed');
+    // Every folder involved is checked before anything moves: none is a link.
+    for (const dir of new Set([...files].map((f) => path.basename(path.dirname(f)) as Folder))) {
+      await this.#folder(dir, { create: false });
+    }
+    await this.#folder('removed', { create: true });
     for (const file of files) {
       const st = await lstat(file).catch(() => undefined);
       if (!st?.isFile()) continue;
@@ -174,7 +219,8 @@ export class CredentialFolderStore implements LocalStore {
   async inventory(): Promise<InventoryEntry[]> {
     const out: InventoryEntry[] = [];
     for (const dir of ['certs', 'archived', 'keys'] as const) {
-      for (const name of await this.#names(dir)) {
+      const names = await this.#names(dir, { repair: false }).catch(() => []); // `list` reports a refused folder
+      for (const name of names) {
         const file = path.join(this.root, dir, name);
         const st = await lstat(file).catch(() => undefined);
         if (!st?.isFile()) continue;
@@ -202,17 +248,64 @@ export class CredentialFolderStore implements LocalStore {
 
   /** Reads one certificate's DER by id (active or archived). */
   async certificate(id: string): Promise<Uint8Array | undefined> {
-    for (const dir of ['certs', 'archived']) {
-      const data = await readFileNoFollow(path.join(this.root, dir, `${id}.der`)).catch(() => undefined);
-      if (data) return new Uint8Array(data);
+    for (const dir of ['certs', 'archived'] as const) {
+      if ((await this.#folder(dir, { create: false }).catch(() => undefined)) === undefined) continue;
+      const read = await this.#read(path.join(this.root, dir, `${id}.der`)).catch(() => undefined);
+      if (read) return read.data;
     }
     return (await this.list()).items.find((i) => i.kind === 'cert' && i.id === id)?.content;
   }
 
   /** Reads one private key's PKCS#8 by id; needs the keys unlocked. */
   async privateKey(id: string): Promise<Uint8Array | undefined> {
-    const data = await readFileNoFollow(path.join(this.root, 'keys', `${id}.p8`));
-    return data ? this.#decryptKey(new Uint8Array(data)).content : undefined;
+    const dir = await this.#folder('keys', { create: false });
+    if (dir === undefined) return undefined;
+    const read = await this.#read(path.join(dir, `${id}.p8`)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    return read ? this.#decryptKey(read.data).content : undefined;
+  }
+
+  /**
+   * What `doctor` reports, without repairing anything: links and other kinds of files where the
+   * store keeps its folders and files, and modes that let others read or write them.
+   */
+  async audit(): Promise<StoreProblem[]> {
+    const problems: StoreProblem[] = [];
+    for (const dir of ['', ...FOLDERS] as const) {
+      const where = path.join(this.root, dir);
+      let found: Awaited<ReturnType<typeof checkFolder>>;
+      try {
+        found = await checkFolder(where, { create: false, repair: false });
+      } catch (error) {
+        problems.push({ path: where, problem: (error as Error).message });
+        if (dir === '') return problems;
+        continue;
+      }
+      if (found === undefined) {
+        if (dir === '') return problems;
+        continue;
+      }
+      if (found.exposed !== undefined) {
+        problems.push({
+          path: where,
+          problem: `mode ${(found.exposed & 0o777).toString(8)}: others may use it`,
+        });
+      }
+      if (dir === '') continue;
+      for (const name of await readdir(where)) {
+        const file = path.join(where, name);
+        const st = await lstat(file).catch(() => undefined);
+        if (st === undefined) continue;
+        if (st.isSymbolicLink()) problems.push({ path: file, problem: 'a link: not followed' });
+        else if (!st.isFile()) problems.push({ path: file, problem: 'not a regular file' });
+        else if (exposed(st.mode)) {
+          problems.push({ path: file, problem: `mode ${(st.mode & 0o777).toString(8)}: others may read it` });
+        }
+      }
+    }
+    return problems;
   }
 
   #decryptKey(data: Uint8Array): { id: string; content: Uint8Array } {
@@ -244,43 +337,73 @@ export class CredentialFolderStore implements LocalStore {
   }
 
   async #read(file: string): Promise<{ data: Uint8Array; modified: number; identity: string }> {
-    const st = await lstat(file, { bigint: true });
-    if (st.isSymbolicLink()) throw new Error('is a link: not followed');
-    if (!st.isFile()) throw new Error('not a regular file');
-    const data = await readFileNoFollow(file);
-    if (!data) throw new Error('vanished while being read');
+    const { data, st, repaired } = await readPrivateFile(file);
+    if (repaired) this.#repaired(repaired);
     return {
-      data: new Uint8Array(data),
+      data,
       modified: Number(st.mtimeMs),
       identity: `${file}:${st.size}:${st.mtimeNs}:${st.ino}`,
     };
   }
 
   async #write(file: string, data: Uint8Array, modified: number): Promise<void> {
-    await this.#dir(path.basename(path.dirname(file)));
-    await writeFileAtomic(file, data);
-    const t = new Date(modified);
-    await utimes(file, t, t);
+    await writeFileAtomic(file, data, 0o600, { modified });
   }
 
-  async #dir(name: string): Promise<string> {
-    const dir = path.join(this.root, name);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+  /**
+   * The path of one of the store's folders, checked (see `checkFolder`): the store folder first,
+   * then the folder itself; created 0700 with `create`, else undefined when missing. A link is an
+   * error (E_STORE_LINK) and an event; a mode others could use is repaired, with an event.
+   */
+  #folder(name: Folder, options: { readonly create: true }): Promise<string>;
+  #folder(
+    name: Folder,
+    options: { readonly create: boolean; readonly repair?: boolean },
+  ): Promise<string | undefined>;
+  async #folder(
+    name: Folder,
+    options: { readonly create: boolean; readonly repair?: boolean },
+  ): Promise<string | undefined> {
+    // The folder that holds the store (the endpoint's home) is not the store's: created if need be.
+    if (options.create) await mkdir(path.dirname(this.root), { recursive: true, mode: 0o700 });
+    const chain: Folder[] = name === '' ? [''] : ['', name];
+    let dir: string | undefined;
+    for (const step of chain) {
+      dir = path.join(this.root, step);
+      let found: Awaited<ReturnType<typeof checkFolder>>;
+      try {
+        found = await checkFolder(dir, { create: options.create, repair: options.repair ?? true });
+      } catch (error) {
+        if (error instanceof CredroamError && error.code.startsWith('E_STORE_')) {
+          this.#logger?.log('error', EventId.StoreFolderRefused, error.message, { path: dir });
+        }
+        throw error;
+      }
+      if (found === undefined) return undefined;
+      if (found.repaired) this.#repaired(found.repaired);
+    }
     return dir;
   }
 
-  async #names(dir: string): Promise<string[]> {
-    try {
-      return (await readdir(path.join(this.root, dir))).filter((n) => !n.startsWith('.'));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
+  #repaired(repair: ModeRepair): void {
+    const name = path.relative(path.dirname(this.root), repair.path);
+    this.#logger?.log('warn', EventId.StoreModeRepaired, describeRepair(repair, name), {
+      path: repair.path,
+      was: repair.was & 0o7777,
+      now: repair.now,
+    });
+  }
+
+  /** The names in one of the store's folders (checked); none when it is missing. */
+  async #names(dir: Folder, options: { readonly repair: boolean }): Promise<string[]> {
+    const folder = await this.#folder(dir, { create: false, repair: options.repair });
+    if (folder === undefined) return [];
+    return (await readdir(folder)).filter((n) => !n.startsWith('.'));
   }
 
   /** Drops removed credentials whose keep-until time has passed. */
   async #purgeRemoved(now = Date.now()): Promise<void> {
-    for (const name of await this.#names('removed')) {
+    for (const name of await this.#names('removed', { repair: true })) {
       const until = Number(name.split('-', 1)[0]);
       if (Number.isFinite(until) && until < now)
         await rm(path.join(this.root, 'removed', name), { force: true });

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { CredroamError } from '@credroam/core';
 import type { LdapApi } from '@credroam/plugin-ldap';
+import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import { type AgentConfig, loadConfig } from '../../config.js';
 import { loadPolicy } from '../../session.js';
 import { ExitCode } from '../io.js';
@@ -17,6 +18,7 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
   try {
     await host.start();
     let checks: Array<{ check: string; ok: boolean; detail: string; fix?: string; warning?: string }>;
+    const store = await storeDoctor(host, config);
     if (config.directory.use === 'ldap') {
       await host.activateByEvent('onCommand:doctor');
       const api = host.api<LdapApi>('credroam.ldap');
@@ -35,6 +37,7 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
     } else {
       checks = await folderDoctor(config);
     }
+    checks.unshift(...store);
     const ok = checks.every((c) => c.ok);
     out(
       ctx,
@@ -51,6 +54,34 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
   } finally {
     await host.dispose();
   }
+}
+
+type Check = { check: string; ok: boolean; detail: string; fix?: string };
+
+/** The local store (pkcs12), checked first: links inside it, and files or folders that others could use. */
+async function storeDoctor(
+  host: Awaited<ReturnType<typeof createHost>>,
+  config: AgentConfig,
+): Promise<Check[]> {
+  if (config.localStore.use !== 'pkcs12') return [];
+  await host.activateByEvent('onCommand:doctor');
+  const api = host.api<Pkcs12Api>('credroam.pkcs12');
+  if (!api) return [{ check: 'store', ok: false, detail: 'the credroam.pkcs12 plugin is not active' }];
+  const problems = await api.auditStore({ home: config.home });
+  if (problems.length === 0) {
+    return [{ check: 'store', ok: true, detail: 'owner-only, and no links inside the store' }];
+  }
+  const links = problems.some((p) => /link|not a folder|not a regular file/.test(p.problem));
+  return [
+    {
+      check: 'store',
+      ok: false,
+      detail: problems.map((p) => `${p.path}: ${p.problem}`).join('; '),
+      fix: links
+        ? 'replace each link with a real folder or file (credroam never follows them); the next sync makes modes owner-only'
+        : 'run `credroam sync`: the store makes its files and folders owner-only (or chmod go-rwx them)',
+    },
+  ];
 }
 
 async function folderDoctor(

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import lockfile from 'proper-lockfile';
@@ -8,19 +8,119 @@ import type {
   DirectoryChange,
   DirectorySnapshot,
   DirectoryStore,
+  IrregularValue,
   ValueChange,
 } from '../../api/extension-points.js';
 import { readFileNoFollow, writeFileAtomic } from '../../fs/atomic-file.js';
 
 type Attribute = 'tokens' | 'keys';
 
-interface EntryFile {
-  readonly tokens: string[];
-  readonly keys: string[];
+/** One attribute of the `values` file (or the stamp file) as read. */
+interface FileValues {
+  /** The distinct values, as canonical base64, in file order. */
+  readonly values: string[];
+  /** Entries that are not base64 strings, exactly as the file holds them (kept on a rewrite). */
+  readonly garbage: unknown[];
+  readonly irregular: IrregularValue[];
+  /** The file holds a value more than once: a rewrite keeps one. */
+  readonly duplicates: boolean;
 }
+
+interface EntryFile {
+  /** Every field of the file, so that a rewrite keeps what this version does not know. */
+  readonly fields: Record<string, unknown>;
+  readonly tokens: FileValues;
+  readonly keys: FileValues;
+}
+
+/** Irregular entries named one by one per attribute; beyond, one summary (a bounded report). */
+const MAX_NAMED = 20;
 
 const b64 = (v: Uint8Array): string => Buffer.from(v).toString('base64');
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
+/** Node's decoder skips what is not base64; only the canonical spelling round-trips. */
+const isBase64 = (s: string): boolean => Buffer.from(s, 'base64').toString('base64') === s;
+
+/** An entry as an administrator may read it in a log: its type, or a short prefix of a string. */
+function describe(entry: unknown): string {
+  if (entry === null) return 'null';
+  if (Array.isArray(entry)) return 'an array';
+  if (typeof entry === 'string') {
+    const prefix = JSON.stringify(entry.slice(0, 16));
+    return `a string of ${entry.length} characters that is not base64 (${prefix}${entry.length > 16 ? '…' : ''})`;
+  }
+  const type = typeof entry;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+/** `a, b and c`, naming at most MAX_NAMED. */
+function names(list: readonly string[]): string {
+  if (list.length > MAX_NAMED)
+    return `${list.slice(0, MAX_NAMED).join(', ')} and ${list.length - MAX_NAMED} more`;
+  return list.length === 1 ? list[0]! : `${list.slice(0, -1).join(', ')} and ${list.at(-1)}`;
+}
+
+/**
+ * The entries of one attribute: base64 strings become values (each once), anything else is set
+ * aside as garbage and reported by its index, never by its content. `fate` says what becomes of
+ * the garbage at the next write. At most MAX_NAMED entries are reported one by one, then one summary.
+ */
+function readValues(
+  entries: readonly unknown[],
+  attribute: IrregularValue['attribute'],
+  where: { readonly file: string; readonly fate: string },
+): FileValues {
+  const values: string[] = [];
+  const garbage: unknown[] = [];
+  const irregular: IrregularValue[] = [];
+  const seen = new Map<string, number[]>();
+  entries.forEach((entry, index) => {
+    if (typeof entry === 'string' && isBase64(entry)) {
+      const at = seen.get(entry);
+      if (at) at.push(index);
+      else {
+        seen.set(entry, [index]);
+        values.push(entry);
+      }
+      return;
+    }
+    garbage.push(entry);
+    if (garbage.length <= MAX_NAMED) {
+      irregular.push({
+        attribute,
+        problem: 'unreadable',
+        where: `${attribute}[${index}]`,
+        reason: `${describe(entry)}, not a base64 string (in ${where.file}; ${where.fate})`,
+      });
+    }
+  });
+  if (garbage.length > MAX_NAMED) {
+    irregular.push({
+      attribute,
+      problem: 'unreadable',
+      where: attribute,
+      reason: `${garbage.length - MAX_NAMED} more entries that are not base64 strings (in ${where.file}; ${where.fate})`,
+    });
+  }
+  const repeated = [...seen.values()].filter((at) => at.length > 1);
+  for (const at of repeated.slice(0, MAX_NAMED)) {
+    irregular.push({
+      attribute,
+      problem: 'duplicate',
+      where: names(at.map((i) => `${attribute}[${i}]`)),
+      reason: `the same value, read as one (in ${where.file}; its next write keeps one)`,
+    });
+  }
+  if (repeated.length > MAX_NAMED) {
+    irregular.push({
+      attribute,
+      problem: 'duplicate',
+      where: attribute,
+      reason: `${repeated.length - MAX_NAMED} more values stored more than once, each read as one (in ${where.file})`,
+    });
+  }
+  return { values, garbage, irregular, duplicates: repeated.length > 0 };
+}
 
 /** A user name as a folder name: kept when plainly safe, else its SHA-256 (never a path). */
 export function userFolderName(user: string): string {
@@ -62,15 +162,19 @@ export class FolderDirectoryStore implements DirectoryStore {
   }
 
   async readStamp(): Promise<readonly Uint8Array[]> {
-    await this.#checkRoot();
-    const data = await readFileNoFollow(path.join(this.dir, 'stamp'));
-    return data === undefined ? [] : this.#parse<string[]>(data, 'stamp').map(bytes);
+    return (await this.#readStamp()).values.map(bytes);
   }
 
   async read(): Promise<DirectorySnapshot> {
-    const stamp = await this.readStamp();
+    const stamp = await this.#readStamp();
     const entry = await this.#readEntry();
-    return { stamp, tokens: entry.tokens.map(bytes), keys: entry.keys.map(bytes) };
+    const irregular = [...stamp.irregular, ...entry.tokens.irregular, ...entry.keys.irregular];
+    return {
+      stamp: stamp.values.map(bytes),
+      tokens: entry.tokens.values.map(bytes),
+      keys: entry.keys.values.map(bytes),
+      ...(irregular.length > 0 ? { irregular } : {}),
+    };
   }
 
   async readKeys(): Promise<Pick<DirectorySnapshot, 'stamp' | 'keys'>> {
@@ -79,10 +183,11 @@ export class FolderDirectoryStore implements DirectoryStore {
   }
 
   async write(change: DirectoryChange): Promise<void> {
-    await this.#checkRoot();
+    await this.#checkFolders();
     await mkdir(this.dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
+    await this.#checkFolders(); // the folder that exists now is a real one
     const release = await lockfile.lock(this.dir, {
       lockfilePath: path.join(this.dir, 'write.lock'),
       stale: 10_000,
@@ -91,24 +196,42 @@ export class FolderDirectoryStore implements DirectoryStore {
     });
     try {
       const entry = await this.#readEntry();
-      const stamp = (await this.readStamp()).map(b64);
-      const tokens = apply(entry.tokens, change.tokens, 'tokens');
-      const keys = apply(entry.keys, change.keys, 'keys');
+      const stamp = (await this.#readStamp()).values;
+      const tokens = apply(entry.tokens.values, change.tokens, 'tokens');
+      const keys = apply(entry.keys.values, change.keys, 'keys');
       const nextStamp = apply(stamp, change.stamp, 'stamp');
-      if (tokens !== entry.tokens || keys !== entry.keys) {
+      const rewrite =
+        tokens !== entry.tokens.values ||
+        keys !== entry.keys.values ||
+        entry.tokens.duplicates ||
+        entry.keys.duplicates;
+      if (rewrite) {
+        // Entries that are not values were not written by credroam, but neither are they ours to
+        // judge: a newer version's format, or evidence for an administrator. They stay, after the
+        // values, and are reported on every read until someone removes them.
         await writeFileAtomic(
           path.join(this.dir, 'values'),
-          JSON.stringify({ tokens, keys } satisfies EntryFile),
+          JSON.stringify({
+            ...entry.fields,
+            tokens: [...tokens, ...entry.tokens.garbage],
+            keys: [...keys, ...entry.keys.garbage],
+          }),
         );
       }
+      // The stamp is this store's own bookkeeping, never the user's: it is written whole, as the
+      // values this write leaves, and whatever garbage it held goes.
       await writeFileAtomic(path.join(this.dir, 'stamp'), JSON.stringify(nextStamp));
     } finally {
       await release();
     }
   }
 
-  /** A missing root is an unmounted share or a typo, never created here: that would fork the directory. */
-  async #checkRoot(): Promise<void> {
+  /**
+   * A missing root is an unmounted share or a typo, never created here: that would fork the
+   * directory. The user's folder inside it, when there is one, must be a real folder: whoever may
+   * write the share could leave a link there to make this endpoint read or write elsewhere.
+   */
+  async #checkFolders(): Promise<void> {
     try {
       await stat(this.root);
     } catch (error) {
@@ -117,24 +240,96 @@ export class FolderDirectoryStore implements DirectoryStore {
         `the directory folder ${this.root} cannot be reached (${(error as NodeJS.ErrnoException).code}); is the share mounted?`,
       );
     }
+    const st = await lstat(this.dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (st !== undefined && !st.isDirectory()) {
+      throw new CredroamError(
+        'E_DIRECTORY',
+        `${this.dir} is ${st.isSymbolicLink() ? 'a link' : 'not a folder'}: the folder directory never follows links, and ` +
+          `nothing was read or written. Replace it with the user's real folder (or remove it), then sync again.`,
+        { path: this.dir },
+      );
+    }
   }
 
+  /**
+   * The stamp file. A garbled stamp reads as an empty stamp (with an event) rather than as an
+   * error: the stamp only tells endpoints whether to read the values, and an empty one makes every
+   * endpoint read them in full, which is the safe direction; the next write replaces it. An error
+   * would stop roaming for every endpoint of the user over a file that holds nothing of theirs.
+   */
+  async #readStamp(): Promise<FileValues> {
+    await this.#checkFolders();
+    const file = path.join(this.dir, 'stamp');
+    const data = await readFileNoFollow(file);
+    if (data === undefined) return noValues();
+    const entries = parseJson(data);
+    if (!Array.isArray(entries)) {
+      const what = entries === NOT_JSON ? 'is not JSON' : 'is not a list of base64 strings';
+      return {
+        ...noValues(),
+        irregular: [
+          {
+            attribute: 'stamp',
+            problem: 'unreadable',
+            where: 'the stamp file',
+            reason: `${file} ${what}: read as an empty stamp (every endpoint reads the values in full); the next write replaces it`,
+          },
+        ],
+      };
+    }
+    return readValues(entries, 'stamp', { file, fate: 'the next write replaces the stamp' });
+  }
+
+  /**
+   * The values file. A file that is not a JSON object with `tokens` and `keys` lists is an error,
+   * not an empty entry: read as empty, it would look like a user with nothing roamed (a fresh
+   * endpoint would take it for first use and make a new master key), and the first write would
+   * replace a file that may still hold the user's tokens and wrapped keys (a truncated copy, a bad
+   * restore). So nothing reads or writes it until an administrator restores or moves it aside; the
+   * endpoints keep their credentials meanwhile, and roam again after. Single entries that are not
+   * values are skipped and reported instead (see `readValues`): roaming goes on around them.
+   */
   async #readEntry(): Promise<EntryFile> {
-    const data = await readFileNoFollow(path.join(this.dir, 'values'));
-    if (data === undefined) return { tokens: [], keys: [] };
-    const entry = this.#parse<EntryFile>(data, 'values');
-    if (!Array.isArray(entry.tokens) || !Array.isArray(entry.keys)) {
-      throw new CredroamError('E_DIRECTORY', `${path.join(this.dir, 'values')} has an unknown shape`);
+    const file = path.join(this.dir, 'values');
+    const data = await readFileNoFollow(file);
+    if (data === undefined) return { fields: {}, tokens: noValues(), keys: noValues() };
+    const entry = parseJson(data);
+    const damaged = (what: string) =>
+      new CredroamError(
+        'E_DIRECTORY',
+        `${file} ${what}: the folder directory's file for user '${this.user}' is damaged, and nothing reads or writes it ` +
+          `as it is. Restore it from a backup, or move it aside: the user's endpoints then upload what they hold again.`,
+        { file },
+      );
+    if (entry === NOT_JSON) throw damaged('is not valid JSON');
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw damaged('is not a JSON object');
     }
-    return entry;
+    const fields = entry as Record<string, unknown>;
+    if (!Array.isArray(fields.tokens) || !Array.isArray(fields.keys)) {
+      throw damaged('has no "tokens" and "keys" lists');
+    }
+    const where = { file, fate: 'left in place' };
+    return {
+      fields,
+      tokens: readValues(fields.tokens, 'tokens', where),
+      keys: readValues(fields.keys, 'keys', where),
+    };
   }
+}
 
-  #parse<T>(data: Buffer, name: string): T {
-    try {
-      return JSON.parse(data.toString('utf8')) as T;
-    } catch {
-      throw new CredroamError('E_DIRECTORY', `${path.join(this.dir, name)} is not valid JSON`);
-    }
+const NOT_JSON = Symbol('not JSON');
+
+const noValues = (): FileValues => ({ values: [], garbage: [], irregular: [], duplicates: false });
+
+function parseJson(data: Buffer): unknown {
+  try {
+    return JSON.parse(data.toString('utf8'));
+  } catch {
+    return NOT_JSON;
   }
 }
 
