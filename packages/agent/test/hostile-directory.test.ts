@@ -57,6 +57,10 @@ interface Plant {
   readonly creds: readonly Credential[];
   /** A file a traversal would create; the row checks it never appears. */
   readonly outside: string;
+  /** Values the writer saw on the entry earlier (rows with `history`): a genuine old tombstone. */
+  readonly past: readonly Uint8Array[];
+  /** The folder directory's files of this user (folder rows only). */
+  readonly folder?: { readonly values: string; readonly stamp: string };
 }
 
 interface Row {
@@ -64,6 +68,11 @@ interface Row {
   readonly only?: Backend;
   /** Event ids that must appear in the endpoints' logs (each at least once; a list: any one of them). */
   readonly events: ReadonlyArray<number | readonly number[]>;
+  /**
+   * Before the attack, endpoint A deletes the first credential (a genuine tombstone roams, and the
+   * writer keeps a copy) and imports it again later (it is live again).
+   */
+  readonly history?: boolean;
   /** After the honest sync a new endpoint opens the keys only once an endpoint ran `passwd` (see the row). */
   readonly freshNeedsPasswd?: boolean;
   plant(p: Plant): Promise<void>;
@@ -133,6 +142,11 @@ const wrapped = (o: Record<string, unknown>) =>
       ...o,
     }),
   );
+async function editFolder(p: Plant, edit: (v: { tokens: string[]; keys: string[] }) => void): Promise<void> {
+  const v = JSON.parse(await readFile(p.folder!.values, 'utf8')) as { tokens: string[]; keys: string[] };
+  edit(v);
+  await writeFile(p.folder!.values, JSON.stringify(v));
+}
 const garbage = (n: number) => new Uint8Array(randomBytes(n));
 
 const E = EventId;
@@ -384,6 +398,50 @@ const ROWS: readonly Row[] = [
       });
     },
   },
+  // Replays of genuine old values.
+  {
+    name: 'a genuine old tombstone replayed after the credential was imported again',
+    events: [],
+    history: true,
+    plant: (p) => add(p, 'tokens', [...p.past]),
+  },
+  {
+    name: 'a genuine old tombstone replayed in place of the live values',
+    events: [E.TokenUploaded],
+    history: true,
+    plant: async (p) => {
+      const live = [...(await p.genuine('cert')), ...(await p.genuine('key'))];
+      const tombstoned = new Set(p.past.map((v) => Buffer.from(v).subarray(14, 46).toString('hex')));
+      const gone = live.filter((v) => tombstoned.has(Buffer.from(v).subarray(14, 46).toString('hex')));
+      await p.write({ tokens: { remove: gone, add: [...p.past] } });
+    },
+  },
+  // The folder directory's own file (a share anyone with write access can edit by hand).
+  {
+    name: 'a token value present three times in the folder’s file',
+    only: 'folder',
+    events: [E.DirectoryValueDuplicated],
+    plant: (p) => editFolder(p, (v) => v.tokens.push(v.tokens[0]!, v.tokens[0]!)),
+  },
+  {
+    name: 'entries of the folder’s file that are not base64 strings',
+    only: 'folder',
+    events: [E.DirectoryValueUnreadable],
+    plant: (p) =>
+      editFolder(p, (v) => v.tokens.push(42 as never, null as never, { x: 1 } as never, '%%%not base64%%%')),
+  },
+  {
+    name: 'wrapped-key entries of the folder’s file that are not strings',
+    only: 'folder',
+    events: [E.DirectoryValueUnreadable],
+    plant: (p) => editFolder(p, (v) => v.keys.push([] as never, 7 as never)),
+  },
+  {
+    name: 'a garbled stamp file',
+    only: 'folder',
+    events: [E.DirectoryValueUnreadable],
+    plant: async (p) => writeFile(p.folder!.stamp, '{"not": "a stamp"'),
+  },
   // Wrapped master keys.
   {
     name: 'every wrapped master key deleted',
@@ -475,6 +533,7 @@ const ROWS: readonly Row[] = [
 // --- the world each backend runs in ---------------------------------------------------------------
 
 interface BackendWorld {
+  readonly folder?: (user: string) => { values: string; stamp: string };
   directorySettings(user: string): Promise<{ use: string; settings: Record<string, unknown> }>;
   stop(): Promise<void>;
 }
@@ -483,6 +542,7 @@ async function folderWorld(root: string): Promise<BackendWorld> {
   const dir = path.join(root, 'folder-directory');
   await mkdir(dir);
   return {
+    folder: (user) => ({ values: path.join(dir, user, 'values'), stamp: path.join(dir, user, 'stamp') }),
     directorySettings: async () => ({ use: 'folder', settings: { url: pathToFileURL(dir).href } }),
     stop: async () => undefined,
   };
@@ -646,6 +706,39 @@ async function bobsValues(root: string, backend: Backend): Promise<DirectorySnap
   }
 }
 
+/** A deletes the first credential and syncs (B too); the writer keeps the tombstones; A imports it again. */
+async function deleteAndImportAgain(
+  root: string,
+  user: string,
+  backend: Backend,
+  a: Endpoint,
+  b: Endpoint,
+): Promise<Uint8Array[]> {
+  const c = creds[0]!;
+  await syncOnce(a, async (s) => {
+    await s.local.remove('cert', c.certId);
+    await s.local.remove('key', c.keyId);
+    await s.engine.sync({ full: true });
+  });
+  await syncOnce(b);
+  const writer = await endpointOf(root, 'writer', user, backend);
+  const { session } = await writer.open();
+  const { decodeHeader } = await import('@credroam/core');
+  const tombstones = (await session.directory.read()).tokens.filter((v) => {
+    const h = decodeHeader(v, 1 << 20);
+    return h.ok && (h.header.flags & TokenFlag.Tombstone) !== 0;
+  });
+  await session.dispose();
+  await new Promise((r) => setTimeout(r, 5));
+  await syncOnce(a, async (s) => {
+    await s.local.put({ kind: 'key', id: c.keyId, content: c.key, archived: false, modified: Date.now() });
+    await s.local.put({ kind: 'cert', id: c.certId, content: c.cert, archived: false, modified: Date.now() });
+    await s.engine.sync({ full: true });
+  });
+  await syncOnce(b);
+  return tombstones;
+}
+
 for (const backend of BACKENDS) {
   let bob: DirectorySnapshot | undefined;
   ROWS.forEach((row, index) => {
@@ -679,6 +772,7 @@ for (const backend of BACKENDS) {
         await session.dispose();
       }
       t.is((await syncOnce(b)).code, 0);
+      const past = row.history ? await deleteAndImportAgain(root, user, backend, a, b) : [];
       const stores = {
         a: await snapshot(path.join(a.home, 'store')),
         b: await snapshot(path.join(b.home, 'store')),
@@ -710,6 +804,8 @@ for (const backend of BACKENDS) {
           bob: { tokens: bob.tokens, keys: bob.keys },
           creds,
           outside,
+          past,
+          ...(backend === 'folder' ? { folder: worlds.get(backend)!.folder!(user) } : {}),
         });
         await session.dispose();
       }
