@@ -7,11 +7,24 @@ cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
 # `--demo` installs only what the demo needs; the tests use real servers and tools (slapd, Samba AD,
-# dbus-daemon, pamtester, openssl), all from Debian.
+# dbus-daemon, pamtester, openssl), all from Debian. One package a line; this list is the only one.
+# Packages are installed without their recommendations: name everything a real part needs.
 if [ "${1:-}" = "--demo" ]; then
   DEBIAN_PACKAGES=(openssl)
 else
-  DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision dbus-daemon dbus-bin pamtester)
+  DEBIAN_PACKAGES=(
+    openssl
+    slapd
+    ldap-utils
+    samba
+    samba-ad-provision
+    # Samba AD provisioning loads its ldb modules (samba_secrets, …) and the acl_xattr VFS module.
+    samba-dsdb-modules
+    samba-vfs-modules
+    dbus-daemon
+    dbus-bin
+    pamtester
+  )
 fi
 
 missing=()
