@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { BIN, opensslP12, twoEndpoints } from './support.js';
+import { BIN, opensslP12, processesUsing, twoEndpoints } from './support.js';
 
 interface Running {
   readonly child: ChildProcess;
@@ -109,10 +109,24 @@ test('a logon without an agent running starts one and hands it the password thro
   t.is(started.code, 0, started.stderr);
   const answer = JSON.parse(started.stdout) as { pid: number; unlocked: boolean };
   t.true(answer.unlocked);
-  t.teardown(() => void w.a(['trigger', 'stop']));
   const ps = await readFile(`/proc/${answer.pid}/cmdline`, 'utf8');
   t.notRegex(ps, /alice roaming password/, 'the password is not in the agent’s argv');
   t.is((await w.a(['trigger', 'stop'])).code, 0);
+  await eventually('the agent exits', async () => !(await processesUsing(w.dir)).includes(answer.pid));
+});
+
+test('an agent whose home is removed stops, and does not re-create it', async (t) => {
+  const w = await twoEndpoints(t);
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the agent uploads', async () => (await agent.log()).some((r) => r.event === 101));
+  // The store watcher sees the files go: the sync it asks for must not write a new home.
+  await rm(path.join(w.dir, 'a'), { recursive: true, force: true });
+  const code = await Promise.race([agent.exited, new Promise((r) => setTimeout(() => r('running'), 15_000))]);
+  t.is(code, 0, 'the agent exited by itself');
+  t.true((await agent.log()).some((r) => /control socket .* is gone: stopping/.test(r.message)));
+  await t.throwsAsync(stat(path.join(w.dir, 'a')), { code: 'ENOENT' }, 'the home stays removed');
 });
 
 test('offline: while the directory is unreachable the agent retries with backoff, and changes roam when it returns', async (t) => {
