@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 
@@ -27,6 +28,14 @@ function runTests(...fixtures) {
   });
 }
 
+const running = (pid) => {
+  try {
+    return !/^\d+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
 test('a green run ends with N passed, 0 failed and exits 0', async (t) => {
   const r = await runTests('passes');
   t.is(r.code, 0, r.out + r.stderr);
@@ -52,4 +61,13 @@ test('a test file that crashes counts the crash and each test it did not finish,
   t.regex(r.out, /crashes\.fixture\.mjs: crashed: uncaught-exception: crash outside any assertion/);
   t.regex(r.out, /› the test that crashes its file: did not run to the end \(crashed/);
   t.regex(r.out, /› a test after the crash: did not run to the end \(crashed/);
+});
+
+test('a process that a test leaves running fails the run, by pid and command line, and is stopped', async (t) => {
+  const r = await runTests('leaks');
+  t.is(r.code, 1);
+  t.is(r.last, '1 passed, 1 failed', r.out);
+  const leak = /leftover process (\d+): sleep 307 \(still running after ava ended; stopped it\)/.exec(r.out);
+  t.truthy(leak, r.out);
+  t.false(running(Number(leak?.[1])), 'the leftover process was stopped');
 });
