@@ -4,7 +4,8 @@
 const packages = ['core', 'plugin-ldap', 'plugin-pkcs12', 'plugin-triggers', 'agent'];
 
 export default {
-  files: packages.map((p) => `packages/${p}/test/**/*.test.ts`),
+  // scripts/test: the workspace's own scripts (plain JavaScript, not compiled).
+  files: [...packages.map((p) => `packages/${p}/test/**/*.test.ts`), 'scripts/test/*.test.mjs'],
   typescript: {
     rewritePaths: Object.fromEntries(packages.map((p) => [`packages/${p}/`, `packages/${p}/dist/`])),
     compile: false,

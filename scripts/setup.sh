@@ -7,12 +7,34 @@ cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
 # `--demo` installs only what the demo needs; the tests use real servers and tools (slapd, Samba AD,
-# dbus-daemon, pamtester, openssl), all from Debian.
+# dbus-daemon, pamtester, openssl), all from Debian. One package a line; this list is the only one.
+# Packages are installed without their recommendations: name everything a real part needs
+# (scripts/check-clean-root.sh proves the list on a clean Debian 12 root).
 if [ "${1:-}" = "--demo" ]; then
   DEBIAN_PACKAGES=(openssl)
 else
-  DEBIAN_PACKAGES=(openssl slapd ldap-utils samba samba-ad-provision dbus-daemon dbus-bin pamtester
-    krb5-kdc krb5-admin-server krb5-user libsasl2-modules-gssapi-mit libkrb5-dev g++ make python3)
+  DEBIAN_PACKAGES=(
+    openssl
+    slapd
+    ldap-utils
+    samba
+    samba-ad-provision
+    # Samba AD provisioning loads its ldb modules (samba_secrets, …) and the acl_xattr VFS module.
+    samba-dsdb-modules
+    samba-vfs-modules
+    dbus-daemon
+    dbus-bin
+    pamtester
+    # Kerberos (SASL GSSAPI binds): the test KDC, kinit, slapd's GSSAPI module, and the addon's build.
+    krb5-kdc
+    krb5-admin-server
+    krb5-user
+    libsasl2-modules-gssapi-mit
+    libkrb5-dev
+    g++
+    make
+    python3
+  )
 fi
 # The kerberos addon (SASL GSSAPI binds) is built from source at install, offline, against Node's C
 # headers: the running Node's own (official builds, NodeSource's package and the npm registry's

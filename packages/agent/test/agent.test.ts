@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { BIN, opensslP12, twoEndpoints } from './support.js';
+import { BIN, opensslP12, processesUsing, twoEndpoints } from './support.js';
 
 interface Running {
   readonly child: ChildProcess;
@@ -50,18 +50,24 @@ async function startAgent(
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { event: number; message: string });
-  for (let i = 0; i < 100; i++) {
-    if (
-      (await log()).some((r) => r.message === 'agent started') &&
-      (!password || (await log()).some((r) => r.event === 1 || r.event === 2))
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // Up (and, with a password, logged on: its first sync ended). A loaded machine may take a while.
+  await eventually(
+    `agent ${e} starts${password ? ' and logs on' : ''}`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`agent ${e} exited: ${await readFile(logFile, 'utf8')}`);
+      const records = await log();
+      return (
+        records.some((r) => r.message === 'agent started') &&
+        (!password || records.some((r) => r.event === 1 || r.event === 2))
+      );
+    },
+    60_000,
+  );
   return { child, log, exited };
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+/** Waits for `check`; the deadline is generous, for a machine that runs other suites too. */
+async function eventually(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
@@ -109,10 +115,26 @@ test('a logon without an agent running starts one and hands it the password thro
   t.is(started.code, 0, started.stderr);
   const answer = JSON.parse(started.stdout) as { pid: number; unlocked: boolean };
   t.true(answer.unlocked);
-  t.teardown(() => void w.a(['trigger', 'stop']));
   const ps = await readFile(`/proc/${answer.pid}/cmdline`, 'utf8');
   t.notRegex(ps, /alice roaming password/, 'the password is not in the agent’s argv');
   t.is((await w.a(['trigger', 'stop'])).code, 0);
+  await eventually('the agent exits', async () => !(await processesUsing(w.dir)).includes(answer.pid));
+});
+
+test('an agent whose home is removed stops, and does not re-create it', async (t) => {
+  const w = await twoEndpoints(t);
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the upload’s sync ends', async () =>
+    (await agent.log()).some((r) => r.event === 1 && r.uploaded === 2),
+  );
+  // The store watcher sees the files go: the sync it asks for must not write a new home.
+  await rm(path.join(w.dir, 'a'), { recursive: true, force: true });
+  const code = await Promise.race([agent.exited, new Promise((r) => setTimeout(() => r('running'), 60_000))]);
+  t.is(code, 0, `the agent exited by itself; its log ends: ${JSON.stringify((await agent.log()).slice(-6))}`);
+  t.true((await agent.log()).some((r) => /control socket .* is gone: stopping/.test(r.message)));
+  await t.throwsAsync(stat(path.join(w.dir, 'a')), { code: 'ENOENT' }, 'the home stays removed');
 });
 
 test('offline: while the directory is unreachable the agent retries with backoff, and changes roam when it returns', async (t) => {
@@ -242,7 +264,7 @@ test('a trigger during a sync schedules exactly one more sync (bursts coalesce)'
   const { loadConfig } = await import('../src/config.js');
   const { Agent } = await import('../src/daemon/agent.js');
   const { EventLog } = await import('@credroam/core');
-  const records: Array<{ event: number }> = [];
+  const records: Array<{ event: number; message: string }> = [];
   const log = new EventLog({ write: () => undefined });
   log.subscribe((r) => records.push(r));
   const agent = new Agent(await loadConfig(path.join(w.dir, 'a.json'), {}), log);
@@ -256,7 +278,13 @@ test('a trigger during a sync schedules exactly one more sync (bursts coalesce)'
   const before = records.filter((r) => r.event === 1 || r.event === 2).length;
   await Promise.all([1, 2, 3, 4, 5, 6].map((i) => agent.requestSync(`burst ${i}`)));
   const after = records.filter((r) => r.event === 1 || r.event === 2).length;
-  t.is(after - before, 2, 'one sync, then exactly one more for the five requests that came during it');
+  t.is(
+    after - before,
+    2,
+    `one sync, then exactly one more for the five requests that came during it; the events: ${records
+      .map((r) => `${r.event} ${r.message}`)
+      .join('; ')}`,
+  );
 });
 
 test('an Unlock signal from logind (sent by dbus-send on a private bus) makes the agent bring the credential down', async (t) => {

@@ -26,7 +26,7 @@ test('pamtester authenticates: the hook hands the password to a new agent (passw
     `auth optional pam_exec.so expose_authtok quiet ${hook}\nauth required pam_permit.so\naccount required pam_permit.so\n`,
   );
   t.teardown(() => rm(`/etc/pam.d/${service}`, { force: true }));
-  t.teardown(() => void w.a(['trigger', 'stop']));
+  // The agent that the hook starts in the background is stopped by pid at teardown (see tempDir).
   const { execFile } = await import('node:child_process');
   const pamtester = (password: string) =>
     new Promise<{ code: number; out: string }>((resolve) => {

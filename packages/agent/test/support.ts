@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,10 +35,48 @@ export function credroam(
   });
 }
 
+/**
+ * A temporary folder for one test. At teardown, the processes still running from it (the agents that
+ * `logon --start-agent` and the PAM hook start in the background, whose command line names their
+ * configuration in it) are stopped by pid, then the folder is removed.
+ */
 export async function tempDir(t: ExecutionContext, prefix = 'credroam-agent-'): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  t.teardown(async () => {
+    await stopProcessesUsing(dir);
+    await rm(dir, { recursive: true, force: true });
+  });
   return dir;
+}
+
+/** The pids of the live processes with `dir`, or a path in it, as an argument. */
+export async function processesUsing(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const args = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (args.some((a) => a === dir || a.startsWith(`${dir}/`))) pids.push(Number(name));
+  }
+  return pids;
+}
+
+/** Stops the processes running from `dir` by pid: SIGTERM (the agent's clean stop), SIGKILL after 10 s. */
+export async function stopProcessesUsing(dir: string): Promise<void> {
+  const signal = (pids: readonly number[], name: NodeJS.Signals) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, name);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  signal(await processesUsing(dir), 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while ((await processesUsing(dir)).length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  signal(await processesUsing(dir), 'SIGKILL');
 }
 
 /** Runs the real `openssl`; passwords go through files. */

@@ -1,4 +1,4 @@
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import {
@@ -39,6 +39,8 @@ export interface AgentOptions {
    * behind credroam's back, in sessions that last for days without a logon.
    */
   readonly fullSyncEveryMs?: number;
+  /** How often the agent checks that its home still holds its control socket (default 2 s). */
+  readonly homeCheckMs?: number;
 }
 
 /**
@@ -46,7 +48,8 @@ export interface AgentOptions {
  * time (a trigger during a sync schedules exactly one more), retries with backoff while the
  * directory is unreachable, roams on logon, unlock, resume, refresh and store changes, records
  * lock, and at logoff makes a final sync (and, with `removeOnLogoff`, removes what is safely in
- * the directory). SIGTERM stops it cleanly.
+ * the directory). SIGTERM stops it cleanly. An agent whose home (with its control socket) was
+ * removed stops too, rather than re-create the home: nothing could reach it any more.
  */
 export class Agent {
   #session!: Session;
@@ -62,6 +65,9 @@ export class Agent {
   #password: string | undefined;
   /** PAM proof tokens already taken: each proves one logon. */
   readonly #usedProofs = new Set<string>();
+  /** The control socket this agent made (device and inode): a removed or replaced one is not ours. */
+  #socket: { readonly dev: number; readonly ino: number } | undefined;
+  #homeCheck: NodeJS.Timeout | undefined;
   readonly #stopped: Promise<void>;
   #resolveStopped!: () => void;
 
@@ -102,6 +108,7 @@ export class Agent {
       });
       this.#triggers.push(await trigger.start((e) => void this.#onTrigger(e)));
     }
+    this.#homeCheck = setInterval(() => void this.#stopIfHomeGone(), this.options.homeCheckMs ?? 2_000);
     this.log.info('agent started', {
       user: this.config.user,
       socket: socketPath(this.config),
@@ -118,10 +125,11 @@ export class Agent {
     if (this.#stopping) return this.#stopped;
     this.#stopping = true;
     clearTimeout(this.#retryTimer);
+    clearInterval(this.#homeCheck);
     for (const t of this.#triggers.splice(0)) await Promise.resolve(t.dispose()).catch(() => undefined);
     await this.#running?.catch(() => undefined);
     await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
-    await rm(socketPath(this.config), { force: true });
+    if (await this.#ownsSocket()) await rm(socketPath(this.config), { force: true });
     await this.#session?.dispose();
     this.log.info('agent stopped', { user: this.config.user });
     this.#resolveStopped();
@@ -150,7 +158,26 @@ export class Agent {
     }
   }
 
+  /** True while the control socket this agent made is in place: its home was not removed. */
+  async #ownsSocket(): Promise<boolean> {
+    const now = await stat(socketPath(this.config)).catch(() => undefined);
+    return now !== undefined && now.dev === this.#socket?.dev && now.ino === this.#socket?.ino;
+  }
+
+  /** Stops the agent when its home or control socket was removed; true when it did. */
+  async #stopIfHomeGone(): Promise<boolean> {
+    if (this.#stopping) return true;
+    if (await this.#ownsSocket()) return false;
+    this.log.warn(`the agent's control socket ${socketPath(this.config)} is gone: stopping`, {
+      home: this.config.home,
+    });
+    void this.stop();
+    return true;
+  }
+
   async #syncOnce(reason: string, full: boolean): Promise<SyncReport | undefined> {
+    // A sync writes into the home: never into one that was removed (it would re-create it).
+    if (await this.#stopIfHomeGone()) return undefined;
     if (!this.#session.protector.unlocked && this.#session.protector.unlock) {
       this.log.debug(`not syncing (${reason}): waiting for logon`);
       return undefined;
@@ -351,5 +378,7 @@ export class Agent {
       this.#server!.once('error', reject);
       this.#server!.listen(file, () => resolve());
     });
+    const made = await stat(file);
+    this.#socket = { dev: made.dev, ino: made.ino };
   }
 }

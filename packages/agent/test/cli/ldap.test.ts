@@ -184,7 +184,6 @@ test('the agent on an LDAP directory binds with the roaming password it got at l
   const w = await endpoints(t, 'dave');
   const started = await w.a(['logon', '--start-agent', ...w.pw, '--json']);
   t.is(started.code, 0, started.stderr);
-  t.teardown(() => void w.a(['trigger', 'stop']));
   const cred = await opensslP12(w.dir, 'agent-ldap');
   t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
   let arrived = false;

@@ -41,8 +41,13 @@ export interface SambaDc {
 }
 
 export async function startSambaDc(options: { users: readonly string[] }): Promise<SambaDc> {
-  if (await listening(636))
-    throw new Error('something already listens on 127.0.0.1:636; Samba AD needs that port');
+  // Another suite on this machine may run its Samba DC: wait for the port (within ava's 120 s timeout).
+  const free = Date.now() + 100_000;
+  while (await listening(636)) {
+    if (Date.now() > free)
+      throw new Error('something has listened on 127.0.0.1:636 for 100 s; Samba AD needs that port');
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'credroam-samba-'));
   const tls = await makeTls(path.join(dir, 'tls'));
   const adminPassword = `Adm1n-${Math.random().toString(36).slice(2, 10)}!`;
