@@ -5,7 +5,7 @@ import { type Slapd, startProviders } from '../src/testing/slapd.js';
 import { storeFor } from './support/stores.js';
 
 /**
- * DESIGN R7 on real servers: two OpenLDAP providers replicating with delta-syncrepl (accesslog),
+ * docs/design.md R7 on real servers: two OpenLDAP providers replicating with delta-syncrepl (accesslog),
  * endpoints of one user writing through different providers at once, reading from whichever.
  */
 // More with CREDROAM_REPLICATION_SEEDS=N (N further seeds, run six at a time like these).

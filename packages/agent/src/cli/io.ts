@@ -7,7 +7,7 @@ export interface CliIo {
   readonly stdin: () => Promise<string>;
 }
 
-/** DESIGN §6 exit codes. */
+/** docs/design.md §6 exit codes. */
 export const ExitCode = { Done: 0, Failed: 1, Usage: 2, Skipped: 3 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -99,7 +99,7 @@ export function newer(a: TokenVersion, b: TokenVersion): boolean {
 }
 
 /**
- * The three-way merge of one token (DESIGN §4). Decides from content hashes which side changed
+ * The three-way merge of one token (docs/design.md §4). Decides from content hashes which side changed
  * since the base; times only break true conflicts. A change beats a deletion.
  */
 export function mergeToken(input: MergeInput): MergeDecision {
@@ -138,7 +138,7 @@ export function mergeToken(input: MergeInput): MergeDecision {
     // base; a new endpoint that holds the same bytes) goes only if it is not dated after the
     // tombstone: a downloaded copy keeps the date of the version it copies, earlier than any
     // deletion of it, while a copy added after the deletion (imported again, or met by a replayed
-    // tombstone) is a change after it, and a change beats a deletion (DESIGN §4).
+    // tombstone) is a change after it, and a change beats a deletion (docs/design.md §4).
     if (R.superseded?.hash === localHash) {
       return L.modified > R.modified
         ? decision('upload', 'added here after it was deleted elsewhere: a change beats a deletion', true)

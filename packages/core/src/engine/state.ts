@@ -4,7 +4,7 @@ import { CredroamError } from '../api/errors.js';
 import { readFileNoFollow, writeFileAtomic } from '../fs/atomic-file.js';
 import type { BaseEntry } from './merge.js';
 
-/** What an endpoint keeps between syncs (DESIGN §4): the base per token, and the no-change check. */
+/** What an endpoint keeps between syncs (docs/design.md §4): the base per token, and the no-change check. */
 export interface SyncState {
   readonly version: 1;
   readonly user: string;

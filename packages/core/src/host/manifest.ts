@@ -64,7 +64,7 @@ const contributionList = {
   },
 } as const;
 
-/** The JSON Schema of the manifest; published in docs/plugins/manifest.md. */
+/** The JSON Schema of the manifest; documented in docs/plugins/authoring.md. */
 export const MANIFEST_SCHEMA = {
   type: 'object',
   required: ['id', 'engines', 'main'],

@@ -1,7 +1,7 @@
 import { CredroamError } from '../api/errors.js';
 import { configurationValidator } from '../host/manifest.js';
 
-/** The settings of the site policy that the roaming engine obeys (DESIGN §1 defaults). */
+/** The settings of the site policy that the roaming engine obeys (docs/design.md §1 defaults). */
 export interface RoamingPolicy {
   /** R13: values per user (Windows: 2000). */
   readonly maxTokens: number;
