@@ -49,10 +49,16 @@ export interface Pkcs12Api {
   auditStore(options: { readonly home: string }): Promise<StoreProblem[]>;
 }
 
-/** One keyring per endpoint home and user: the store and the protector of a session share it. */
-const keyrings = new Map<string, Keyring>();
-
-function keyringFor(request: ContributionRequest, context: PluginContext): Keyring {
+/**
+ * One keyring per endpoint home and user: the store and the protector of a session share it. Each
+ * activation (one per session's plugin host) has its own: deactivating one session's plugin locks
+ * its keyrings only, never those of another session in the same process.
+ */
+function keyringFor(
+  keyrings: Map<string, Keyring>,
+  request: ContributionRequest,
+  context: PluginContext,
+): Keyring {
   const key = `${request.home}\0${request.user}`;
   let keyring = keyrings.get(key);
   if (!keyring) {
@@ -109,13 +115,14 @@ function parseCeiling(raw: unknown): KdfCeiling | undefined {
 }
 
 export function activate(context: PluginContext): Pkcs12Api {
+  const keyrings = new Map<string, Keyring>();
   context.contribute(
     TokenProtector,
     'pkcs12',
-    (request) => new MasterKeyProtector(keyringFor(request, context)),
+    (request) => new MasterKeyProtector(keyringFor(keyrings, request, context)),
   );
   context.contribute(LocalStore, 'pkcs12', (request) => {
-    const keyring = request.directory ? keyringFor(request, context) : undefined;
+    const keyring = request.directory ? keyringFor(keyrings, request, context) : undefined;
     return new CredentialFolderStore(path.join(request.home, 'store'), keyring, { logger: context.logger });
   });
   context.subscriptions.push({
