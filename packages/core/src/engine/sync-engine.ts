@@ -26,7 +26,7 @@ export interface SkippedItem {
   readonly where: 'directory' | 'local';
   readonly kind?: TokenKind;
   readonly id?: string;
-  readonly event: number;
+  readonly event: EventId;
   readonly reason: string;
 }
 
@@ -183,7 +183,7 @@ export class SyncEngine {
         handsOff: new Set([...handsOff, ...unread]),
         suppressTombstones,
       });
-      const skip = (keys: readonly string[], where: SkippedItem['where'], event: number, reason: string) => {
+      const skip = (keys: readonly string[], where: SkippedItem['where'], event: EventId, reason: string) => {
         for (const key of keys) {
           const [kind, id] = key.split(':') as [TokenKind, string];
           skipped.push({ where, kind, id, event, reason });

@@ -465,7 +465,7 @@ export class Keyring {
     await this.#write(stamp, [], add);
     this.#keys.set(keyId, { keyId, created, key });
     await writeCache(this.#o.cacheFile, { keys: [wrapped], refused: [] });
-    this.#o.logger?.info('created a master key for this user', { keyId });
+    this.#o.logger?.log('info', EventId.MasterKeyCreated, 'created a master key for this user', { keyId });
   }
 
   /** When the policy names an escrow key, every master key this endpoint holds gets wrapped to it. */
@@ -525,7 +525,11 @@ export class Keyring {
     } catch (error) {
       if (error instanceof CredroamError && error.code !== 'E_UNREACHABLE') throw error;
       if (local.keys.length === 0) throw error;
-      this.#o.logger?.warn('the directory is unreachable: using this endpoint’s copy of the wrapped keys');
+      this.#o.logger?.log(
+        'warn',
+        EventId.KeysOpenedOffline,
+        'the directory is unreachable: using this endpoint’s copy of the wrapped keys',
+      );
       return undefined;
     }
   }
