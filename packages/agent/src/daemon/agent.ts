@@ -379,7 +379,7 @@ export class Agent {
           try {
             answer = { ok: true, ...(await this.#handle(JSON.parse(line) as AgentRequest)) };
           } catch (error) {
-            const code = error instanceof CredroamError ? error.code : 'E_AGENT';
+            const code = error instanceof CredroamError ? error.code : 'E_INTERNAL';
             answer = { ok: false, error: { code, message: errorMessage(error) } };
           }
           socket.end(`${JSON.stringify(answer)}\n`);
