@@ -80,8 +80,16 @@ test('two syncs of one engine started together run one after the other and both 
 test('a sync lock held elsewhere past the wait is E_SYNC_BUSY, naming the lock', async (t) => {
   const dir = await tempDir(t);
   let release!: () => void;
-  const holding = new FileUserLock(dir).run(() => new Promise<void>((r) => (release = r)));
-  await new Promise((r) => setTimeout(r, 100));
+  let entered!: () => void;
+  const inside = new Promise<void>((r) => (entered = r));
+  const holding = new FileUserLock(dir).run(
+    () =>
+      new Promise<void>((r) => {
+        release = r;
+        entered();
+      }),
+  );
+  await inside;
   const error = await t.throwsAsync(
     new FileUserLock(dir, 0).run(async () => undefined),
     {
