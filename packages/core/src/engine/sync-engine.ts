@@ -112,6 +112,7 @@ export class SyncEngine {
       throw new CredroamError(
         'E_STATE',
         `the sync state belongs to user '${state.user}', not '${this.options.user}'`,
+        { user: this.options.user, stateUser: state.user },
       );
     }
     const revision = await this.local.revision();
