@@ -58,6 +58,7 @@ export async function loadPolicy(config: Pick<AgentConfig, 'policy'>): Promise<S
     throw new CredroamError(
       'E_POLICY',
       `cannot read the policy ${config.policy}: ${(error as Error).message}`,
+      { file: config.policy },
     );
   }
   const policy = parseSitePolicy(raw);

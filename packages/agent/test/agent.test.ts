@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { EventId } from '@credroam/core';
 import test, { type ExecutionContext } from 'ava';
 import { BIN, opensslP12, processesUsing, twoEndpoints } from './support.js';
 
@@ -133,7 +134,11 @@ test('an agent whose home is removed stops, and does not re-create it', async (t
   await rm(path.join(w.dir, 'a'), { recursive: true, force: true });
   const code = await Promise.race([agent.exited, new Promise((r) => setTimeout(() => r('running'), 60_000))]);
   t.is(code, 0, `the agent exited by itself; its log ends: ${JSON.stringify((await agent.log()).slice(-6))}`);
-  t.true((await agent.log()).some((r) => /control socket .* is gone: stopping/.test(r.message)));
+  t.true(
+    (await agent.log()).some(
+      (r) => r.event === EventId.AgentHomeGone && /control socket .* is gone: stopping/.test(r.message),
+    ),
+  );
   await t.throwsAsync(stat(path.join(w.dir, 'a')), { code: 'ENOENT' }, 'the home stays removed');
 });
 
@@ -144,8 +149,8 @@ test('offline: while the directory is unreachable the agent retries with backoff
   await rename(path.join(w.dir, 'directory'), path.join(w.dir, 'directory.away')); // the share is gone
   const cred = await opensslP12(w.dir);
   await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
-  await eventually('a failed sync', async () =>
-    (await agent.log()).some((r) => r.event === 1001 && /retrying in/.test(r.message)),
+  await eventually('a failed sync, retried later', async () =>
+    (await agent.log()).some((r) => r.event === EventId.SyncRetryScheduled && /retrying in/.test(r.message)),
   );
   await rename(path.join(w.dir, 'directory.away'), path.join(w.dir, 'directory')); // back
   await eventually('the retry uploads', async () => (await agent.log()).some((r) => r.event === 101), 20_000);
@@ -232,7 +237,7 @@ test('a policy refresh runs a full sync once the last one is older than fullSync
   const { loadConfig } = await import('../src/config.js');
   const { Agent } = await import('../src/daemon/agent.js');
   const { askAgent } = await import('../src/daemon/ipc.js');
-  const { EventLog, EventId } = await import('@credroam/core');
+  const { EventLog } = await import('@credroam/core');
   const config = await loadConfig(path.join(w.dir, 'a.json'), {});
   const outcomes = async (fullSyncEveryMs: number) => {
     const records: Array<{ event: number }> = [];

@@ -78,6 +78,7 @@ export class LdapSession {
       throw new CredroamError(
         'E_UNREACHABLE',
         `the directory ${this.settings.url} failed recently; retrying after a pause`,
+        { url: this.settings.url },
       );
     }
     this.#connecting ??= this.#connect().then(
@@ -110,7 +111,9 @@ export class LdapSession {
     const simple = bind && s.bind === 'simple' ? await this.credentials() : undefined;
     const tlsOptions: tls.ConnectionOptions = {
       ca: await readFile(s.caFile).catch((error: NodeJS.ErrnoException) => {
-        throw new CredroamError('E_CONFIG', `cannot read caFile ${s.caFile}: ${error.code}`);
+        throw new CredroamError('E_CONFIG', `cannot read caFile ${s.caFile}: ${error.code}`, {
+          file: s.caFile,
+        });
       }),
       // The name the certificate must carry: the URL's host (StartTLS has no other way to know it).
       host: url.hostname,

@@ -126,7 +126,9 @@ export async function doctor(
           return names.filter((n) => !types.some((t) => new RegExp(`NAME (\\( )?'${n}'`, 'i').test(t)));
         });
         if (missing.length > 0)
-          throw new CredroamError('E_SCHEMA', `the directory does not define ${missing.join(', ')}`);
+          throw new CredroamError('E_SCHEMA', `the directory does not define ${missing.join(', ')}`, {
+            attributes: missing,
+          });
         return `attributes ${names.join(', ')} are defined`;
       },
     ],
@@ -158,10 +160,15 @@ function tcp(host: string, port: number, timeoutMs: number): Promise<void> {
     });
     s.once('timeout', () => {
       s.destroy();
-      reject(new CredroamError('E_UNREACHABLE', `no answer from ${host}:${port} within ${timeoutMs} ms`));
+      reject(
+        new CredroamError('E_UNREACHABLE', `no answer from ${host}:${port} within ${timeoutMs} ms`, {
+          host,
+          port,
+        }),
+      );
     });
     s.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new CredroamError('E_UNREACHABLE', `cannot reach ${host}:${port}: ${e.code}`)),
+      reject(new CredroamError('E_UNREACHABLE', `cannot reach ${host}:${port}: ${e.code}`, { host, port })),
     );
   });
 }

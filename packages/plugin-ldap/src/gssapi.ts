@@ -39,11 +39,12 @@ export async function bindGssapi(exchange: SaslBindExchange, service: string): P
     }
     const reply = await exchange.step('GSSAPI', Buffer.from(token ?? '', 'base64'));
     if (reply.resultCode === SaslBindExchange.SUCCESS) return;
-    if (reply.resultCode !== SaslBindExchange.IN_PROGRESS) throw refused(reply);
+    if (reply.resultCode !== SaslBindExchange.IN_PROGRESS) throw refused(reply, service);
     if (client.contextComplete) offer = reply.serverSaslCreds;
     else challenge = reply.serverSaslCreds.toString('base64');
   }
-  if (offer === undefined) throw new CredroamError('E_BIND', 'the SASL GSSAPI exchange did not end');
+  if (offer === undefined)
+    throw new CredroamError('E_BIND', 'the SASL GSSAPI exchange did not end', { service });
   let offered: Buffer;
   try {
     offered = Buffer.from(await client.unwrap(offer.toString('base64')), 'base64');
@@ -51,13 +52,16 @@ export async function bindGssapi(exchange: SaslBindExchange, service: string): P
     throw kerberosError(error, service);
   }
   if (offered.length !== 4) {
-    throw new CredroamError('E_BIND', 'the directory sent a malformed SASL GSSAPI security-layer offer');
+    throw new CredroamError('E_BIND', 'the directory sent a malformed SASL GSSAPI security-layer offer', {
+      service,
+    });
   }
   if (!((offered[0] ?? 0) & NO_SECURITY_LAYER)) {
     throw new CredroamError(
       'E_BIND',
       'the directory requires a SASL security layer inside TLS, which credroam does not use: ' +
         'let SASL GSSAPI run without one over TLS (OpenLDAP: no minssf in olcSaslSecProps)',
+      { service },
     );
   }
   // The kerberos package puts NO_SECURITY_LAYER into the first byte and keeps the next three
@@ -66,7 +70,7 @@ export async function bindGssapi(exchange: SaslBindExchange, service: string): P
     user: '',
   });
   const done = await exchange.step('GSSAPI', Buffer.from(answer, 'base64'));
-  if (done.resultCode !== SaslBindExchange.SUCCESS) throw refused(done);
+  if (done.resultCode !== SaslBindExchange.SUCCESS) throw refused(done, service);
 }
 
 /** What credroam uses of the kerberos package. */
@@ -116,16 +120,18 @@ function kerberosError(error: unknown, service: string): CredroamError {
   );
 }
 
-function refused(reply: SaslBindResult): CredroamError {
+function refused(reply: SaslBindResult, service: string): CredroamError {
   const why = reply.diagnosticMessage ? `: ${reply.diagnosticMessage}` : '';
   if (reply.resultCode === 7) {
     return new CredroamError(
       'E_BIND',
       `the directory does not offer SASL GSSAPI (authMethodNotSupported, 7)${why}; configure Kerberos on the server or use another bind`,
+      { service, resultCode: reply.resultCode },
     );
   }
   return new CredroamError(
     'E_BIND',
     `the directory refused the SASL GSSAPI bind (result code ${reply.resultCode})${why}`,
+    { service, resultCode: reply.resultCode },
   );
 }

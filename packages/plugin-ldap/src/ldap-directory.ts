@@ -52,6 +52,7 @@ export class LdapDirectoryStore implements DirectoryStore {
       throw new CredroamError(
         'E_NO_ENTRY',
         `${found.searchEntries.length === 0 ? 'no entry' : 'more than one entry'} for user '${this.user.name}' under ${this.user.base} (${filter})`,
+        { user: this.user.name, base: this.user.base, filter },
       );
     }
     this.#dn = found.searchEntries[0]!.dn;
@@ -115,6 +116,7 @@ export class LdapDirectoryStore implements DirectoryStore {
             throw new CredroamError(
               'E_TOO_LARGE',
               `the values to remove in one write exceed ${this.maxRequestBytes} bytes`,
+              { attribute: g.attr, maxRequestBytes: this.maxRequestBytes },
             );
           }
           requests.push([]);

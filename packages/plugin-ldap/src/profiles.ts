@@ -39,6 +39,6 @@ export const AD: Profile = {
 
 export function profileFor(name: 'openldap' | 'ad', overrides?: Partial<Profile['attributes']>): Profile {
   const base = name === 'ad' ? AD : name === 'openldap' ? OPENLDAP : undefined;
-  if (!base) throw new CredroamError('E_CONFIG', `unknown LDAP profile '${name}'`);
+  if (!base) throw new CredroamError('E_CONFIG', `unknown LDAP profile '${name}'`, { profile: name });
   return { ...base, attributes: { ...base.attributes, ...overrides } };
 }

@@ -82,6 +82,7 @@ export async function readPasswordFile(file: string): Promise<string> {
     throw new CredroamError(
       'E_SECRET',
       `cannot read the bind password file ${file}: ${(error as NodeJS.ErrnoException).code}`,
+      { file },
     );
   }
 }

@@ -169,10 +169,16 @@ test('a certificate for another host name is refused', async (t) => {
 test('a refused bind, a missing entry and an unknown attribute each have their own clear error', async (t) => {
   const wrong = storeFor(server, 'frank', { password: 'not it' });
   t.teardown(() => wrong.close());
-  await t.throwsAsync(wrong.read(), { code: 'E_BIND', message: /refused the bind/ } as never);
+  const bind = await t.throwsAsync(wrong.read(), { code: 'E_BIND', message: /refused the bind/ } as never);
+  t.regex(
+    String((bind as unknown as { details: { url?: unknown } }).details.url),
+    /^ldaps?:\/\//,
+    'names the server',
+  );
   const missing = storeFor(server, 'frank', { userDn: `uid=nobody,ou=people,${SUFFIX}` });
   t.teardown(() => missing.close());
-  await t.throwsAsync(missing.read(), { code: 'E_NO_ENTRY' } as never);
+  const absent = await t.throwsAsync(missing.read(), { code: 'E_NO_ENTRY' } as never);
+  t.like((absent as unknown as { details: object }).details, { dn: `uid=nobody,ou=people,${SUFFIX}` });
   const schema = storeFor(server, 'frank', { attributes: { tokens: 'credroamNoSuchAttribute' } });
   t.teardown(() => schema.close());
   await t.throwsAsync(

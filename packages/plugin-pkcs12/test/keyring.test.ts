@@ -65,10 +65,11 @@ test('a wrong password is a clear error and changes nothing', async (t) => {
   const { directory, endpoint } = await setup(t);
   await endpoint('a').unlock('right');
   const before = await directory.read();
-  await t.throwsAsync(endpoint('b').unlock('wrong'), {
+  const wrong = await t.throwsAsync(endpoint('b').unlock('wrong'), {
     code: 'E_WRONG_PASSWORD',
     message: /nothing was changed.*credroam passwd.*credroam recover/s,
   } as never);
+  t.truthy((wrong as unknown as { details: { user?: string } }).details.user, 'names the user');
   t.deepEqual(await directory.read(), before);
 });
 

@@ -109,7 +109,7 @@ export class Agent {
       this.#triggers.push(await trigger.start((e) => void this.#onTrigger(e)));
     }
     this.#homeCheck = setInterval(() => void this.#stopIfHomeGone(), this.options.homeCheckMs ?? 2_000);
-    this.log.info('agent started', {
+    this.log.log('info', EventId.AgentStarted, 'agent started', {
       user: this.config.user,
       socket: socketPath(this.config),
       pid: process.pid,
@@ -131,7 +131,7 @@ export class Agent {
     await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
     if (await this.#ownsSocket()) await rm(socketPath(this.config), { force: true });
     await this.#session?.dispose();
-    this.log.info('agent stopped', { user: this.config.user });
+    this.log.log('info', EventId.AgentStopped, 'agent stopped', { user: this.config.user });
     this.#resolveStopped();
     return this.#stopped;
   }
@@ -168,9 +168,14 @@ export class Agent {
   async #stopIfHomeGone(): Promise<boolean> {
     if (this.#stopping) return true;
     if (await this.#ownsSocket()) return false;
-    this.log.warn(`the agent's control socket ${socketPath(this.config)} is gone: stopping`, {
-      home: this.config.home,
-    });
+    this.log.log(
+      'warn',
+      EventId.AgentHomeGone,
+      `the agent's control socket ${socketPath(this.config)} is gone: stopping`,
+      {
+        home: this.config.home,
+      },
+    );
     void this.stop();
     return true;
   }
@@ -179,7 +184,7 @@ export class Agent {
     // A sync writes into the home: never into one that was removed (it would re-create it).
     if (await this.#stopIfHomeGone()) return undefined;
     if (!this.#session.protector.unlocked && this.#session.protector.unlock) {
-      this.log.debug(`not syncing (${reason}): waiting for logon`);
+      this.log.log('debug', EventId.SyncWaitingForLogon, `not syncing (${reason}): waiting for logon`);
       return undefined;
     }
     try {
@@ -197,7 +202,7 @@ export class Agent {
         // Offline: local changes wait and roam when the directory returns, with no user action.
         const delay = Math.round(this.#retryDelay * (0.75 + Math.random() / 2));
         this.#retryDelay = Math.min(this.#retryDelay * 2, this.options.retryMaxMs ?? 300_000);
-        this.log.log('warn', EventId.SyncFailed, `directory unreachable; retrying in ${delay} ms`, {
+        this.log.log('warn', EventId.SyncRetryScheduled, `directory unreachable; retrying in ${delay} ms`, {
           reason,
         });
         clearTimeout(this.#retryTimer);
@@ -216,7 +221,7 @@ export class Agent {
   }
 
   async #onTrigger(e: TriggerEvent): Promise<void> {
-    this.log.info(`trigger: ${e.name}`, { source: e.source });
+    this.log.log('info', EventId.TriggerReceived, `trigger: ${e.name}`, { source: e.source });
     switch (e.name) {
       case 'storeChanged':
         // The agent's own writes to the store (downloads) fire this too: the sync they start finds
@@ -229,7 +234,11 @@ export class Agent {
         try {
           this.#session.updatePolicy(await loadPolicy(this.config));
         } catch (error) {
-          this.log.warn(`policy refresh: ${errorMessage(error)} (keeping the previous policy)`);
+          this.log.log(
+            'warn',
+            EventId.PolicyRefreshFailed,
+            `policy refresh: ${errorMessage(error)} (keeping the previous policy)`,
+          );
         }
         await this.requestSync(
           'policy refresh',
@@ -260,7 +269,7 @@ export class Agent {
     }
     this.#session.protector.lock?.();
     this.#password = undefined;
-    this.log.info('logged off', { removed });
+    this.log.log('info', EventId.LoggedOff, 'logged off', { removed });
     return { removed };
   }
 
@@ -310,7 +319,11 @@ export class Agent {
           this.#password = request.password;
           await this.#session.protector.changePassword({ newPassword: request.password });
           rewrapped = true;
-          this.log.info('the password was changed: re-wrapped the keys for the new one');
+          this.log.log(
+            'info',
+            EventId.KeysRewrapped,
+            'the password was changed: re-wrapped the keys for the new one',
+          );
         }
         await this.requestSync('logon', true);
         return {
@@ -366,7 +379,7 @@ export class Agent {
           try {
             answer = { ok: true, ...(await this.#handle(JSON.parse(line) as AgentRequest)) };
           } catch (error) {
-            const code = error instanceof CredroamError ? error.code : 'E_AGENT';
+            const code = error instanceof CredroamError ? error.code : 'E_INTERNAL';
             answer = { ok: false, error: { code, message: errorMessage(error) } };
           }
           socket.end(`${JSON.stringify(answer)}\n`);

@@ -1,61 +1,124 @@
-/**
- * Stable event ids. Administrators filter logs on these; a number is never reused for another
- * meaning. The sync outcomes follow Windows Credential Roaming (DIMS) where it has one:
- * 1 success, 501 conflict, 1001 failure, 1008 too many tokens, 1011 token too large.
- */
-export const EventId = {
-  SyncSucceeded: 1,
-  SyncUnchanged: 2,
-  SyncPlanned: 3,
-  TokenUploaded: 101,
-  TokenDownloaded: 102,
-  TokenRemovedLocally: 103,
-  TombstoneWritten: 104,
-  TokenArchived: 105,
-  TombstonePruned: 106,
-  DuplicateValuesResolved: 107,
-  ValueReasserted: 108,
-  CompareAndSwapRetried: 109,
-  Conflict: 501,
-  SyncFailed: 1001,
-  CompareAndSwapExhausted: 1002,
-  TooManyTokens: 1008,
-  TokenTooLarge: 1011,
-  TokenAuthenticationFailed: 1012,
-  TokenMalformed: 1013,
-  TokenUnknownKind: 1014,
-  TokenFromFuture: 1015,
-  TokenRolledBack: 1016,
-  TokenIdMismatch: 1017,
-  LocalItemUnreadable: 1018,
-  // Master keys (1020–1029): the endpoint's copy against the directory's.
-  MasterKeyRestored: 1020,
-  WrappedKeySkipped: 1021,
-  WrappedKeyDiffers: 1022,
-  PasswordChangeRefused: 1023,
-  /** A directory value the store cannot hand over as bytes (the folder: not a base64 string): skipped, left in place. */
-  DirectoryValueUnreadable: 1030,
-  /** The same value stored more than once (the folder's file; an LDAP attribute cannot): read as one. */
-  DirectoryValueDuplicated: 1031,
-  /** A link (or anything but a folder) where the local store keeps a folder: not followed, nothing written through it. */
-  StoreFolderRefused: 1032,
-  /** A local store file or folder that others could read or write: made owner-only. */
-  StoreModeRepaired: 1033,
-  PluginActivated: 2001,
-  PluginDeactivated: 2002,
-  PluginActivationFailed: 2003,
-  PluginManifestInvalid: 2004,
-  PluginEngineIncompatible: 2005,
-  PluginDependencyFailed: 2006,
-  PluginDependencyCycle: 2007,
-  PluginDeactivationFailed: 2008,
-  PluginConfigurationInvalid: 2009,
-  PluginLog: 2100,
-} as const;
-
-export type EventId = (typeof EventId)[keyof typeof EventId];
-
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** One kind of event: its stable id, the levels it is logged at (the usual one first), and what it means. */
+export interface EventKind {
+  readonly id: number;
+  readonly levels: readonly LogLevel[];
+  readonly meaning: string;
+}
+
+/**
+ * Every kind of event credroam logs, one stable id each. Administrators filter logs on these ids: a
+ * number is never reused for another meaning, and never removed (one no longer logged says so).
+ * `docs/admin/events.md` lists the same ids with what to do about each (a test keeps the two equal).
+ *
+ * Adding an event: a new name and the next free number in its range, never a number used before.
+ * The sync outcomes follow Windows Credential Roaming (DIMS) where it has one: 1 success,
+ * 501 conflict, 1001 failure, 1008 too many tokens, 1011 token too large.
+ */
+// biome-ignore format: a table, one line per event
+export const EVENTS = {
+  // 1–99: a sync's outcome.
+  SyncSucceeded:              { id: 1,    levels: ['info'],          meaning: 'A sync completed; the record counts what moved and how many items were skipped.' },
+  SyncUnchanged:              { id: 2,    levels: ['debug'],         meaning: 'Nothing changed since the last sync: one read of the change stamp, nothing else.' },
+  SyncPlanned:                { id: 3,    levels: ['info'],          meaning: 'A dry run planned its changes and wrote nothing.' },
+  SyncWaitingForLogon:        { id: 4,    levels: ['debug'],         meaning: 'A trigger asked the agent for a sync while the keys are locked: none runs until logon.' },
+  // 100–199: one token changed, on one side or the other.
+  TokenUploaded:              { id: 101,  levels: ['info'],          meaning: 'A token was written to the directory (new, changed here, or missing there); the reason says which.' },
+  TokenDownloaded:            { id: 102,  levels: ['info'],          meaning: 'A token was written to this endpoint from the directory.' },
+  TokenRemovedLocally:        { id: 103,  levels: ['info'],          meaning: 'A token deleted on another endpoint was removed here (kept in the local archive for the tombstone lifetime).' },
+  TombstoneWritten:           { id: 104,  levels: ['info'],          meaning: 'A token deleted here was replaced in the directory by a tombstone, so the deletion roams.' },
+  TokenArchived:              { id: 105,  levels: ['info'],          meaning: 'An expired certificate was archived: kept, flagged, out of the active set.' },
+  TombstonePruned:            { id: 106,  levels: ['info'],          meaning: 'A tombstone older than the tombstone lifetime was removed from the directory.' },
+  DuplicateValuesResolved:    { id: 107,  levels: ['info'],          meaning: 'The directory held several values for one token: the superseded ones were removed.' },
+  ValueReasserted:            { id: 108,  levels: ['info'],          meaning: 'Not logged by this version (a value lost from the directory is uploaded again as 101); kept so the number is never reused.' },
+  CompareAndSwapRetried:      { id: 109,  levels: ['debug'],         meaning: 'Another writer changed the directory during the sync: it read and merged again.' },
+  // 500–599: conflicts.
+  Conflict:                   { id: 501,  levels: ['warn'],          meaning: 'A token changed on both sides since the last sync: the newer version won on every endpoint.' },
+  // 1000–1019: a sync that failed or was put off, and items a sync skipped (bad input is skipped, never fatal).
+  SyncFailed:                 { id: 1001, levels: ['error'],         meaning: 'A sync failed; nothing was half-done, and the next trigger tries again. The message says why.' },
+  CompareAndSwapExhausted:    { id: 1002, levels: ['error'],         meaning: 'The directory kept changing during the sync: it gave up after the policy\'s casAttempts.' },
+  SyncRetryScheduled:         { id: 1003, levels: ['warn'],          meaning: 'The directory was unreachable (or kept changing): the agent retries with backoff; local changes wait.' },
+  TooManyTokens:              { id: 1008, levels: ['warn'],          meaning: 'Over the per-user token limit (policy maxTokens): values were not uploaded, or not read.' },
+  TokenTooLarge:              { id: 1011, levels: ['warn'],          meaning: 'A token is larger than the policy maxTokenBytes: skipped.' },
+  TokenAuthenticationFailed:  { id: 1012, levels: ['warn'],          meaning: 'A directory token failed authentication (altered, forged, or sealed for another user): skipped.' },
+  TokenMalformed:             { id: 1013, levels: ['warn'],          meaning: 'A directory token is malformed (bad header, ASN.1 or content): skipped.' },
+  TokenUnknownKind:           { id: 1014, levels: ['warn'],          meaning: 'A directory token has a kind this version does not know: skipped, left in place.' },
+  TokenFromFuture:            { id: 1015, levels: ['warn'],          meaning: 'A directory token is dated beyond the allowed clock skew: skipped.' },
+  TokenRolledBack:            { id: 1016, levels: ['warn'],          meaning: 'A directory token is older than the version this endpoint already saw (a lagging server or a replay): replaced.' },
+  TokenIdMismatch:            { id: 1017, levels: ['warn'],          meaning: 'A directory token\'s id does not match its content: skipped.' },
+  LocalItemUnreadable:        { id: 1018, levels: ['warn'],          meaning: 'A local store item cannot be read, or the local store refused a change: skipped, left in place.' },
+  // 1020–1029: master keys, the endpoint's copy against the directory's.
+  MasterKeyRestored:          { id: 1020, levels: ['warn'],          meaning: 'A master key was missing from the directory: this endpoint\'s copy was put back.' },
+  WrappedKeySkipped:          { id: 1021, levels: ['warn'],          meaning: 'A wrapped master key in the directory was not tried (malformed, another user\'s, or KDF parameters out of bounds).' },
+  WrappedKeyDiffers:          { id: 1022, levels: ['warn'],          meaning: 'The directory\'s copy of a master key does not open with this password: re-wrapped elsewhere, or altered.' },
+  PasswordChangeRefused:      { id: 1023, levels: ['warn'],          meaning: 'A password that does not open the keys was offered outside a PAM logon: the keys were not re-wrapped for it.' },
+  KeysRewrapped:              { id: 1024, levels: ['info'],          meaning: 'The system password changed (PAM logon): the agent re-wrapped the keys for the new one.' },
+  MasterKeyCreated:           { id: 1025, levels: ['info'],          meaning: 'First logon of this user anywhere: a master key was created and written to the directory.' },
+  KeysOpenedOffline:          { id: 1026, levels: ['warn'],          meaning: 'The directory was unreachable at logon: the keys were opened from this endpoint\'s copy.' },
+  // 1030–1039: values and files that are not what they should be (the directory's, the local store's).
+  DirectoryValueUnreadable:   { id: 1030, levels: ['warn'],          meaning: 'A directory value the store cannot hand over as bytes (the folder: not a base64 string): skipped, left in place.' },
+  DirectoryValueDuplicated:   { id: 1031, levels: ['warn'],          meaning: 'The same value stored more than once (the folder\'s file; an LDAP attribute cannot): read as one.' },
+  StoreFolderRefused:         { id: 1032, levels: ['error'],         meaning: 'A link (or anything but a folder) where the local store keeps a folder: not followed, nothing written through it.' },
+  StoreModeRepaired:          { id: 1033, levels: ['warn'],          meaning: 'A local store file or folder that others could read or write: made owner-only.' },
+  // 1040–1049: the site policy.
+  PolicyRefreshFailed:        { id: 1040, levels: ['warn'],          meaning: 'A policy refresh could not load the site policy: the previous policy stays in force.' },
+  // 2000–2099: the plugin host. A failure is an error for a required plugin, a warning for an optional one.
+  PluginActivated:            { id: 2001, levels: ['info'],          meaning: 'A plugin was activated.' },
+  PluginDeactivated:          { id: 2002, levels: ['info'],          meaning: 'A plugin was deactivated.' },
+  PluginActivationFailed:     { id: 2003, levels: ['warn', 'error'], meaning: 'A plugin\'s activate threw or timed out: the plugin is failed.' },
+  PluginManifestInvalid:      { id: 2004, levels: ['warn', 'error'], meaning: 'A plugin was not found, or its manifest is unreadable or invalid (or its id is taken): not loaded.' },
+  PluginEngineIncompatible:   { id: 2005, levels: ['warn', 'error'], meaning: 'A plugin requires another credroam version (engines.credroam): not loaded.' },
+  PluginDependencyFailed:     { id: 2006, levels: ['warn', 'error'], meaning: 'A plugin depends on a plugin that is unknown or failed: not activated.' },
+  PluginDependencyCycle:      { id: 2007, levels: ['warn', 'error'], meaning: 'Plugins depend on each other in a cycle (the message prints its path): not activated.' },
+  PluginDeactivationFailed:   { id: 2008, levels: ['warn'],          meaning: 'A plugin\'s deactivate or its subscriptions threw or timed out: cut off.' },
+  PluginConfigurationInvalid: { id: 2009, levels: ['warn', 'error'], meaning: 'A plugin\'s settings do not match its configuration schema: not activated.' },
+  // 2100: a plugin's own free-form line (its logger's debug, info, warn, error): third-party plugins only.
+  PluginLog:                  { id: 2100, levels: ['info', 'debug', 'warn', 'error'], meaning: 'A line a plugin wrote in its own words; the plugin field names it (and pluginEvent, an id it gave outside this table).' },
+  // 2200–2299: the agent. 2200–2219: its start-up and session report.
+  AgentStarted:               { id: 2220, levels: ['info'],          meaning: 'The agent started for a user: its control socket and triggers are up.' },
+  AgentStopped:               { id: 2221, levels: ['info'],          meaning: 'The agent stopped (SIGTERM, `credroam trigger stop`, or its home was removed).' },
+  AgentHomeGone:              { id: 2222, levels: ['warn'],          meaning: 'The agent\'s control socket (or its whole home) was removed: the agent stops rather than re-create it.' },
+  TriggerReceived:            { id: 2223, levels: ['info'],          meaning: 'A trigger fired (logon, logoff, lock, unlock, resume, store change, policy refresh); source says from where.' },
+  LoggedOff:                  { id: 2224, levels: ['info'],          meaning: 'Logoff: the final sync ran and the keys were forgotten; removed counts credentials taken off (removeOnLogoff).' },
+} as const satisfies Record<string, EventKind>;
+
+export type EventName = keyof typeof EVENTS;
+
+/** The id of each kind of event, by name (`EventId.SyncSucceeded === 1`). */
+export const EventId: { readonly [K in EventName]: (typeof EVENTS)[K]['id'] } = Object.freeze(
+  Object.fromEntries(Object.entries(EVENTS).map(([name, kind]) => [name, kind.id])),
+) as { readonly [K in EventName]: (typeof EVENTS)[K]['id'] };
+
+export type EventId = (typeof EventId)[EventName];
+
+/** A range of ids kept for one area. */
+export interface EventRange {
+  readonly from: number;
+  readonly to: number;
+  readonly area: string;
+}
+
+/** The id ranges, each for one area; every id lies in one of them. */
+export const EVENT_RANGES: readonly EventRange[] = [
+  { from: 1, to: 99, area: "a sync's outcome" },
+  { from: 100, to: 199, area: 'one token changed' },
+  { from: 500, to: 599, area: 'conflicts' },
+  { from: 1000, to: 1019, area: 'a sync that failed or was put off; items a sync skipped' },
+  { from: 1020, to: 1029, area: 'master keys' },
+  { from: 1030, to: 1039, area: 'directory values and local store files that are not what they should be' },
+  { from: 1040, to: 1049, area: 'the site policy' },
+  { from: 2000, to: 2099, area: 'the plugin host' },
+  { from: 2100, to: 2100, area: "a plugin's own free-form line" },
+  { from: 2200, to: 2299, area: 'the agent' },
+];
+
+const KNOWN_IDS: ReadonlySet<number> = new Set(Object.values(EVENTS).map((kind) => kind.id));
+
+/** True for an id in the table above. */
+export function isEventId(value: number): value is EventId {
+  return KNOWN_IDS.has(value);
+}
 
 /** One logged event, as written to the JSON-lines log. */
 export interface LogRecord {
@@ -70,6 +133,11 @@ export interface LogRecord {
 /**
  * A logger scoped to its owner (a plugin gets one that stamps its id on every record). Fields must
  * never carry secrets: passwords, keys, private-key bytes.
+ *
+ * `log` takes an id from `EventId` (a plugin's logger writes any other number as `PluginLog`, with
+ * the number in `pluginEvent`). `debug`, `info`, `warn` and `error` write free text as `PluginLog`
+ * (2100): for third-party plugins, whose lines credroam cannot know; credroam's own code always
+ * logs an id of its own.
  */
 export interface Logger {
   log(level: LogLevel, event: number, message: string, fields?: Record<string, unknown>): void;

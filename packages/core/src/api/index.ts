@@ -9,6 +9,7 @@ export { readFileNoFollow, syncDir, writeFileAtomic } from '../fs/atomic-file.js
 export { configurationValidator } from '../host/manifest.js';
 
 export * from './disposable.js';
+export * from './error-codes.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './extension-points.js';

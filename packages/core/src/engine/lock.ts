@@ -43,11 +43,9 @@ export class FileUserLock implements UserLock {
         });
       } catch (error) {
         throw new CredroamError(
-          'E_LOCKED',
+          'E_SYNC_BUSY',
           `another credroam process is syncing this user (${this.dir}/sync.lock)`,
-          {
-            cause: (error as Error).message,
-          },
+          { file: `${this.dir}/sync.lock`, cause: (error as Error).message },
         );
       }
       try {

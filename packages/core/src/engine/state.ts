@@ -61,10 +61,13 @@ export class FileSyncStateStore implements SyncStateStore {
       throw new CredroamError(
         'E_STATE',
         `the sync state ${this.file} is not valid JSON: ${(error as Error).message}`,
+        { file: this.file },
       );
     }
     if (state?.version !== 1 || typeof state.base !== 'object' || !Array.isArray(state.stamp)) {
-      throw new CredroamError('E_STATE', `the sync state ${this.file} has an unknown shape`);
+      throw new CredroamError('E_STATE', `the sync state ${this.file} has an unknown shape`, {
+        file: this.file,
+      });
     }
     this.#cache = { key, state };
     return state;

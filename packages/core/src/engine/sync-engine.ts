@@ -26,7 +26,7 @@ export interface SkippedItem {
   readonly where: 'directory' | 'local';
   readonly kind?: TokenKind;
   readonly id?: string;
-  readonly event: number;
+  readonly event: EventId;
   readonly reason: string;
 }
 
@@ -112,6 +112,7 @@ export class SyncEngine {
       throw new CredroamError(
         'E_STATE',
         `the sync state belongs to user '${state.user}', not '${this.options.user}'`,
+        { user: this.options.user, stateUser: state.user },
       );
     }
     const revision = await this.local.revision();
@@ -183,7 +184,7 @@ export class SyncEngine {
         handsOff: new Set([...handsOff, ...unread]),
         suppressTombstones,
       });
-      const skip = (keys: readonly string[], where: SkippedItem['where'], event: number, reason: string) => {
+      const skip = (keys: readonly string[], where: SkippedItem['where'], event: EventId, reason: string) => {
         for (const key of keys) {
           const [kind, id] = key.split(':') as [TokenKind, string];
           skipped.push({ where, kind, id, event, reason });

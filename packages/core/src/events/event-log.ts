@@ -1,4 +1,4 @@
-import { EventId, type Logger, type LogLevel, type LogRecord } from '../api/events.js';
+import { EventId, isEventId, type Logger, type LogLevel, type LogRecord } from '../api/events.js';
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -37,6 +37,7 @@ export class EventLog implements Logger {
     if (LEVELS[level] >= this.#minLevel) this.#write(`${JSON.stringify(record)}\n`);
   }
 
+  /** Free text as `PluginLog` (2100); credroam's own code logs an id of its own with `log`. */
   debug(message: string, fields?: Record<string, unknown>): void {
     this.log('debug', EventId.PluginLog, message, fields);
   }
@@ -50,10 +51,16 @@ export class EventLog implements Logger {
     this.log('error', EventId.PluginLog, message, fields);
   }
 
-  /** A logger that adds `plugin: id` to every record. */
+  /**
+   * A plugin's logger: adds `plugin: id` to every record. An id outside the table of events (a
+   * third-party plugin's own number) is logged as `PluginLog`, with that number in `pluginEvent`:
+   * every id in the log is one that docs/admin/events.md explains.
+   */
   scoped(pluginId: string): Logger {
     const log = (level: LogLevel, event: number, message: string, fields?: Record<string, unknown>) =>
-      this.log(level, event, message, { ...fields, plugin: pluginId });
+      isEventId(event)
+        ? this.log(level, event, message, { ...fields, plugin: pluginId })
+        : this.log(level, EventId.PluginLog, message, { ...fields, plugin: pluginId, pluginEvent: event });
     return {
       log,
       debug: (m, f) => log('debug', EventId.PluginLog, m, f),

@@ -303,7 +303,9 @@ export class PluginHost {
   async #activate(r: PluginRecord): Promise<void> {
     if (r.state === 'active' || r.state === 'failed') return;
     if (this.#disposed)
-      throw new CredroamError('E_HOST_DISPOSED', `cannot activate '${r.id}': the host is shut down`);
+      throw new CredroamError('E_HOST_DISPOSED', `cannot activate '${r.id}': the host is shut down`, {
+        plugin: r.id,
+      });
     r.activation ??= this.#doActivate(r);
     await r.activation;
   }

@@ -76,3 +76,27 @@ test('two syncs of one engine started together run one after the other and both 
   t.is(second.counts.uploaded, 0, 'the second saw the first one’s result');
   t.is(dir.replicas[0]!.tokens.size, 1);
 });
+
+test('a sync lock held elsewhere past the wait is E_SYNC_BUSY, naming the lock', async (t) => {
+  const dir = await tempDir(t);
+  let release!: () => void;
+  let entered!: () => void;
+  const inside = new Promise<void>((r) => (entered = r));
+  const holding = new FileUserLock(dir).run(
+    () =>
+      new Promise<void>((r) => {
+        release = r;
+        entered();
+      }),
+  );
+  await inside;
+  const error = await t.throwsAsync(
+    new FileUserLock(dir, 0).run(async () => undefined),
+    {
+      code: 'E_SYNC_BUSY',
+    } as never,
+  );
+  t.is((error as unknown as { details: { file: string } }).details.file, path.join(dir, 'sync.lock'));
+  release();
+  await holding;
+});

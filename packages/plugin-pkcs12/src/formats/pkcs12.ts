@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { CredroamError } from '@credroam/core/api';
+import { CredroamError, type ErrorCode } from '@credroam/core/api';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 
@@ -34,7 +34,7 @@ export const EXPORT_ITERATIONS = 100_000;
 /** Default bound on iterations in a file being imported (pkijs derives the MAC key in JavaScript). */
 export const DEFAULT_MAX_ITERATIONS = 1_000_000;
 
-const fail = (code: string, message: string): never => {
+const fail = (code: ErrorCode, message: string): never => {
   throw new CredroamError(code, message);
 };
 

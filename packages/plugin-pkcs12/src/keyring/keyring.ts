@@ -138,6 +138,7 @@ export class Keyring {
         throw new CredroamError(
           'E_OFFLINE',
           'the directory is unreachable and this endpoint has never logged on: try again online',
+          { user: this.#o.user },
         );
       }
       const all = dir.values.map(decodeWrapped);
@@ -145,6 +146,7 @@ export class Keyring {
         throw new CredroamError(
           'E_NO_PASSWORD_KEY',
           'your keys are in the directory only wrapped for escrow: ask an administrator to run `credroam recover` for you',
+          { user: this.#o.user },
         );
       }
       if (screened.length > 0 || dir.values.length > 0) {
@@ -153,6 +155,7 @@ export class Keyring {
           `the directory holds ${dir.values.length} wrapped-key value(s) for you and none of them can be used here (each skipped value is logged); ` +
             'no new key was made over them. Log on at an endpoint that has logged on before: it puts your key back. ' +
             'If this is a new account, an administrator can clear the attribute.',
+          { user: this.#o.user, values: dir.values.length },
         );
       }
       await this.#create(password, dir.stamp);
@@ -347,6 +350,7 @@ export class Keyring {
       throw new CredroamError(
         'E_ESCROW_KEY',
         `the escrow private key cannot be read: ${(error as Error).message}`,
+        { user: this.#o.user },
       );
     }
     return this.#replaceWrapped('recovery', async (values) => {
@@ -361,6 +365,7 @@ export class Keyring {
         throw new CredroamError(
           'E_ESCROW_KEY',
           `no master key of '${this.#o.user}' is wrapped to this escrow key (the policy may have had none when the keys were made)`,
+          { user: this.#o.user },
         );
       }
       const remove = values.filter((v) => {
@@ -388,7 +393,10 @@ export class Keyring {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const dir = await this.#readDirectory({ keys: [], refused: [] });
-      if (!dir) throw new CredroamError('E_OFFLINE', `${what} needs the directory, which is unreachable`);
+      if (!dir)
+        throw new CredroamError('E_OFFLINE', `${what} needs the directory, which is unreachable`, {
+          user: this.#o.user,
+        });
       const { remove, add, result } = await change(dir.values);
       try {
         await this.#write(dir.stamp, remove, add);
@@ -465,7 +473,7 @@ export class Keyring {
     await this.#write(stamp, [], add);
     this.#keys.set(keyId, { keyId, created, key });
     await writeCache(this.#o.cacheFile, { keys: [wrapped], refused: [] });
-    this.#o.logger?.info('created a master key for this user', { keyId });
+    this.#o.logger?.log('info', EventId.MasterKeyCreated, 'created a master key for this user', { keyId });
   }
 
   /** When the policy names an escrow key, every master key this endpoint holds gets wrapped to it. */
@@ -514,6 +522,7 @@ export class Keyring {
       'the password does not open your credroam keys; nothing was changed. If your password was changed on another endpoint, ' +
         'log on with the new one. If it was changed outside credroam (by an administrator or the directory’s own password tools), ' +
         'run `credroam passwd` once with the old password, or ask an administrator to recover your keys with `credroam recover`.',
+      { user: this.#o.user },
     );
   }
 
@@ -525,7 +534,11 @@ export class Keyring {
     } catch (error) {
       if (error instanceof CredroamError && error.code !== 'E_UNREACHABLE') throw error;
       if (local.keys.length === 0) throw error;
-      this.#o.logger?.warn('the directory is unreachable: using this endpoint’s copy of the wrapped keys');
+      this.#o.logger?.log(
+        'warn',
+        EventId.KeysOpenedOffline,
+        'the directory is unreachable: using this endpoint’s copy of the wrapped keys',
+      );
       return undefined;
     }
   }

@@ -1,4 +1,4 @@
-import { CredroamError, type EventLog } from '@credroam/core';
+import { CredroamError, type EventLog, isErrorCode } from '@credroam/core';
 import { type AgentConfig, loadConfig } from '../../config.js';
 import { type AgentAnswer } from '../../daemon/ipc.js';
 import { openSession, type Session } from '../../session.js';
@@ -66,7 +66,11 @@ export function agentAnswer(
   answer: AgentAnswer,
   text: (a: Record<string, unknown>) => string,
 ): number {
-  if (!answer.ok) throw new CredroamError(answer.error.code, answer.error.message);
+  if (!answer.ok)
+    throw new CredroamError(
+      isErrorCode(answer.error.code) ? answer.error.code : 'E_AGENT',
+      answer.error.message,
+    );
   out(ctx, answer, text(answer));
   return ExitCode.Done;
 }

@@ -1,4 +1,4 @@
-import { type SyncReport } from '@credroam/core';
+import { EventId, type SyncReport } from '@credroam/core';
 import { loadConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
@@ -98,7 +98,12 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
     ctx,
     async (s) => {
       const opened = await unlock(s, password);
-      if (opened.created) ctx.log.info('first logon: created this user’s master key in the directory');
+      if (opened.created)
+        ctx.log.log(
+          'info',
+          EventId.MasterKeyCreated,
+          'first logon: created this user’s master key in the directory',
+        );
       if (opened.offline) {
         out(
           ctx,
@@ -131,7 +136,7 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
       const code = await runSync(s, ctx, {}); // throws if the final sync failed: then nothing is removed
       if (s.policy.roaming.removeOnLogoff) {
         const removed = await removeSafelyRoamed(s);
-        ctx.log.info('logged off', { removed });
+        ctx.log.log('info', EventId.LoggedOff, 'logged off', { removed });
         if (!ctx.json)
           ctx.io.stdout(`removed ${removed} credential part(s) that the directory holds (removeOnLogoff)\n`);
       }

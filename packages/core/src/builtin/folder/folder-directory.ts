@@ -136,10 +136,10 @@ export function folderFromUrl(url: unknown): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new CredroamError('E_CONFIG', `the folder directory URL '${url}' is not a URL`);
+    throw new CredroamError('E_CONFIG', `the folder directory URL '${url}' is not a URL`, { url });
   }
   if (parsed.protocol !== 'file:') {
-    throw new CredroamError('E_CONFIG', `the folder directory URL '${url}' is not a file: URL`);
+    throw new CredroamError('E_CONFIG', `the folder directory URL '${url}' is not a file: URL`, { url });
   }
   return fileURLToPath(parsed);
 }
@@ -238,6 +238,7 @@ export class FolderDirectoryStore implements DirectoryStore {
       throw new CredroamError(
         'E_UNREACHABLE',
         `the directory folder ${this.root} cannot be reached (${(error as NodeJS.ErrnoException).code}); is the share mounted?`,
+        { path: this.root },
       );
     }
     const st = await lstat(this.dir).catch((error: NodeJS.ErrnoException) => {

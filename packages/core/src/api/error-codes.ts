@@ -1,0 +1,98 @@
+/**
+ * Who can act on an error: the endpoint's `user`, the site's `admin`, a `developer` (a bug in
+ * credroam or a plugin: report it), or `none` (it passes by itself: the next sync or a retry).
+ */
+export type ErrorActor = 'user' | 'admin' | 'developer' | 'none';
+
+/** What an error code means, who can act on it, and what they do. */
+export interface ErrorCodeInfo {
+  readonly meaning: string;
+  readonly who: ErrorActor;
+  readonly action: string;
+}
+
+/**
+ * Every code a `CredroamError` carries: a closed set, one meaning each, never reused. The message
+ * of an error is for people and may change; the code is what programs (and `--json` readers) test.
+ * `docs/admin/errors.md` lists the same codes (a test keeps the two equal).
+ *
+ * Adding a code: one line here (and its row in errors.md). Third-party plugins do not add codes:
+ * they throw one of these where it fits, or `PluginError` (`E_PLUGIN`) with their own code in it.
+ */
+// biome-ignore format: a table, one line per code
+export const ERROR_CODES = {
+  // The command line and the files it is given.
+  E_USAGE:                     { who: 'user',      meaning: 'A request the agent does not understand (an unknown trigger).', action: 'See `credroam --help` for the accepted values.' },
+  E_EXISTS:                    { who: 'user',      meaning: 'The file to write already exists.', action: 'Add --force to replace it, or write to another name.' },
+  E_NOT_FOUND:                 { who: 'user',      meaning: 'No credential on this endpoint has that thumbprint.', action: 'Check the thumbprint with `credroam list`.' },
+  E_AMBIGUOUS:                 { who: 'user',      meaning: 'A thumbprint prefix matches more than one credential.', action: 'Give more digits of the thumbprint (`credroam list` shows them).' },
+  E_SECRET:                    { who: 'user',      meaning: 'A password cannot be read from where it was said to be (a file, a variable).', action: 'Check the file or variable the message names, and that the user can read it.' },
+  E_CONFIG:                    { who: 'admin',     meaning: 'The agent manifest, or a plugin\'s settings in it, is missing or invalid, or names a file that cannot be read.', action: 'Fix what the message names; `credroam init` writes a manifest (docs/admin/deploying.md).' },
+  E_POLICY:                    { who: 'admin',     meaning: 'The site policy cannot be read or is invalid.', action: 'Fix the policy file; the message names each problem.' },
+  E_UNSUPPORTED:               { who: 'admin',     meaning: 'The selected plugin does not offer this operation (a token protector without a password, or without escrow recovery).', action: 'Select a plugin that offers it (the built-in pkcs12 protector does), or do without.' },
+  // Credentials being imported or exported.
+  E_IMPORT:                    { who: 'user',      meaning: 'The file to import cannot be read, or holds nothing credroam imports (no certificate, a key it cannot parse).', action: 'Check the file; export it again from where it came from.' },
+  E_PASSWORD_REQUIRED:         { who: 'user',      meaning: 'The file to import is encrypted and no password was given for it.', action: 'Give its password with --passin.' },
+  E_PEM:                       { who: 'user',      meaning: 'A PEM block in the file to import is damaged, or an algorithm credroam does not read.', action: 'Check the file (`openssl x509 -in FILE -noout`, `openssl pkey -in FILE -noout`).' },
+  E_PKCS12_MALFORMED:          { who: 'user',      meaning: 'The file is not a PKCS#12 file, or it is damaged.', action: 'Check the file (`openssl pkcs12 -in FILE -info -noout`), or export it again.' },
+  E_PKCS12_PASSWORD:           { who: 'user',      meaning: 'The password given for the PKCS#12 file is wrong (its MAC does not verify).', action: 'Give the file\'s password with --passin.' },
+  E_PKCS12_UNSUPPORTED:        { who: 'user',      meaning: 'The PKCS#12 file uses something credroam does not read (an encryption, no MAC, a content type).', action: 'Export it again with OpenSSL 3\'s defaults (PBES2, AES-256, SHA-256 MAC).' },
+  E_PKCS12_LEGACY:             { who: 'user',      meaning: 'The PKCS#12 file uses legacy encryption (RC2, 3DES, RC4).', action: 'Convert it with OpenSSL 3; the message shows the command.' },
+  E_PKCS12_ITERATIONS:         { who: 'user',      meaning: 'The PKCS#12 file asks for more key-derivation iterations than the import limit.', action: 'Export it again with fewer iterations (OpenSSL\'s default is fine).' },
+  E_KEY_MISMATCH:              { who: 'user',      meaning: 'The private key in the file to import matches no certificate in it.', action: 'Export the certificate and its own key together.' },
+  E_KEY_UNREADABLE:            { who: 'user',      meaning: 'A private key on this endpoint cannot be opened: nothing was written.', action: 'Run `credroam doctor`; the message says why the key cannot be opened.' },
+  // The user's keys.
+  E_LOCKED:                    { who: 'user',      meaning: 'The keys are locked: this needs the roaming password, or a logon first.', action: 'Log on (`credroam logon`), or give the roaming password.' },
+  E_WRONG_PASSWORD:            { who: 'user',      meaning: 'The password does not open the keys (or the encrypted key being imported); nothing was changed.', action: 'Give the current password; the message says what to do after a change made elsewhere.' },
+  E_OFFLINE:                   { who: 'none',      meaning: 'This needs the directory, which is unreachable (a first logon here, a password change, a recovery).', action: 'Try again when the directory is reachable.' },
+  E_NO_PASSWORD_KEY:           { who: 'admin',     meaning: 'The directory holds the user\'s keys wrapped only for the site\'s escrow key.', action: 'Recover them for the user: `credroam recover --escrow-key FILE --user NAME`.' },
+  E_NO_USABLE_KEY:             { who: 'user',      meaning: 'The directory holds wrapped keys for the user, none usable here; no new key was made over them.', action: 'Log on at an endpoint that logged on before: it puts the key back. For a new account, an administrator clears the attribute.' },
+  E_ESCROW_KEY:                { who: 'admin',     meaning: 'The escrow key cannot be read, or no key of the user is wrapped to it.', action: 'Give the escrow private key whose public key the policy named when the user\'s keys were made.' },
+  E_KDF_BOUNDS:                { who: 'admin',     meaning: 'Key-derivation parameters outside the bounds credroam accepts.', action: 'Fix `protection.kdf` in the site policy; a wrapped key with such parameters in the directory is skipped (event 1021).' },
+  E_AUTH:                      { who: 'admin',     meaning: 'A token failed authentication (AuthenticationError): altered, forged, or sealed for another user.', action: 'A sync skips it (event 1012); find who wrote the user\'s entry.' },
+  // The local store and this endpoint's state.
+  E_STORE_LINK:                { who: 'user',      meaning: 'A link where the local store keeps a folder: not followed, nothing written through it.', action: 'Replace the link the message names with a real folder, then sync again.' },
+  E_STORE_NOT_FOLDER:          { who: 'user',      meaning: 'Something other than a folder where the local store keeps one: nothing written there.', action: 'Move it aside, then sync again.' },
+  E_STATE:                     { who: 'admin',     meaning: 'This endpoint\'s sync state file is damaged, or belongs to another user.', action: 'Move the file the message names aside: the next sync compares both sides in full and records it again.' },
+  E_SYNC_BUSY:                 { who: 'none',      meaning: 'Another credroam process is syncing this user (it holds the sync lock).', action: 'Try again when it is done; a lock left by a killed process expires after 15 s.' },
+  // The directory.
+  E_UNREACHABLE:               { who: 'none',      meaning: 'The directory (a server, or the folder) cannot be reached.', action: 'Nothing: the agent retries (event 1003). If it lasts, `credroam doctor` shows which step fails.' },
+  E_CONFLICT:                  { who: 'none',      meaning: 'A compare-and-swap write lost a race (ConflictError): the engine reads and merges again.', action: 'Nothing; the sync handles it.' },
+  E_CAS_EXHAUSTED:             { who: 'none',      meaning: 'The directory kept changing during a sync: it gave up after the policy\'s casAttempts.', action: 'Nothing if rare: the next sync tries again. Often: see event 1002.' },
+  E_DIRECTORY:                 { who: 'admin',     meaning: 'The folder directory\'s file or folder for the user is damaged, or a link: nothing was read or written.', action: 'Restore it from a backup, or move it aside; the message names it.' },
+  E_NO_ENTRY:                  { who: 'admin',     meaning: 'The user\'s entry is not in the directory, or the search found more than one.', action: 'Check userDn, or base and filter, in the ldap settings.' },
+  E_BIND:                      { who: 'admin',     meaning: 'The directory refused the bind (a wrong DN or password, or a SASL failure).', action: 'Check the bind settings (docs/admin/ldap.md); `credroam doctor` tests the bind.' },
+  E_BIND_UNTRUSTED:            { who: 'admin',     meaning: 'A simple bind with the roaming password was refused: the site policy does not trust the directory with it.', action: 'Bind with gssapi, external or a service account, or set directory.trustWithPassword in the policy (docs/admin/ldap.md).' },
+  E_KERBEROS:                  { who: 'user',      meaning: 'Kerberos could not authenticate to the directory (no ticket, an unknown service, or the addon not built).', action: 'Get a ticket (`kinit`); the message says what else is missing (docs/admin/ldap.md).' },
+  E_STARTTLS:                  { who: 'admin',     meaning: 'The server refused StartTLS; credroam never binds without TLS.', action: 'Use ldaps://, or enable TLS on the server.' },
+  E_TLS_UNTRUSTED:             { who: 'admin',     meaning: 'The directory server\'s certificate is not trusted.', action: 'Set caFile in the ldap settings to the CA that issued it.' },
+  E_TLS_HOSTNAME:              { who: 'admin',     meaning: 'The directory server\'s certificate does not name the host in the URL.', action: 'Use the name the certificate carries in the URL (or tlsServerName).' },
+  E_TLS_REQUIRED:              { who: 'admin',     meaning: 'The directory requires a stronger (TLS) connection than the one made.', action: 'Use ldaps:// or StartTLS with a certificate the server accepts.' },
+  E_SCHEMA:                    { who: 'admin',     meaning: 'The directory does not know the credroam attributes, or the user\'s entry cannot hold them.', action: 'Load the credroam schema and give the entry the credroamUser object class (docs/admin/ldap.md).' },
+  E_ACCESS:                    { who: 'admin',     meaning: 'The bound identity may not write the credroam attributes.', action: 'Grant it in the directory\'s ACL (docs/admin/ldap.md).' },
+  E_CONSTRAINT:                { who: 'admin',     meaning: 'The directory refused a value (a constraint violation: a size limit, a syntax).', action: 'Check the attribute\'s limits on the server; the message carries the server\'s words.' },
+  E_TOO_LARGE:                 { who: 'admin',     meaning: 'The values one write must remove exceed the request size limit (maxRequestBytes).', action: 'Raise maxRequestBytes in the ldap settings (and the server\'s own limit).' },
+  E_LDAP:                      { who: 'admin',     meaning: 'Any other LDAP error; the message carries the server\'s result code.', action: 'Look up the result code in the server\'s documentation.' },
+  // Plugins.
+  E_NO_CONTRIBUTION:           { who: 'admin',     meaning: 'No plugin contributes the store, protector or trigger the agent manifest selects.', action: 'Fix `use` in the manifest, or add the plugin that contributes it; the message lists the known ones.' },
+  E_PLUGIN_FAILED:             { who: 'admin',     meaning: 'A plugin this needs failed, or is not active.', action: '`credroam plugins list` shows why it failed.' },
+  E_REQUIRED_PLUGIN:           { who: 'admin',     meaning: 'A required plugin failed: the agent does not run without it.', action: 'See the plugin\'s failure event (2003–2009) and `credroam plugins list`.' },
+  E_TIMEOUT:                   { who: 'developer', meaning: 'A plugin\'s activate or deactivate did not finish in time.', action: 'Report it to the plugin\'s author; a slow machine may need the plugin marked optional meanwhile.' },
+  E_CONTRIBUTION_NOT_PROVIDED: { who: 'developer', meaning: 'A plugin declared a contribution in its manifest but did not provide it when activated.', action: 'Report it to the plugin\'s author.' },
+  E_UNDECLARED_CONTRIBUTION:   { who: 'developer', meaning: 'A plugin provided a contribution its manifest does not declare.', action: 'Report it to the plugin\'s author.' },
+  E_NOT_A_DEPENDENCY:          { who: 'developer', meaning: 'A plugin asked for the API of a plugin its manifest does not list in dependencies.', action: 'Report it to the plugin\'s author.' },
+  E_HOST_DISPOSED:             { who: 'developer', meaning: 'A plugin was to be activated after the plugin host shut down.', action: 'Report it: a bug in credroam.' },
+  E_PLUGIN:                    { who: 'admin',     meaning: 'A third-party plugin\'s own error (PluginError): details.plugin names the plugin, details.pluginCode its own code.', action: 'See the documentation of the plugin named.' },
+  // The agent.
+  E_AGENT:                     { who: 'user',      meaning: 'The running agent did not answer, or answered something unreadable.', action: 'See the agent\'s log (journal, or HOME/agent.log); stop and start it again.' },
+  E_AGENT_RUNNING:             { who: 'none',      meaning: 'An agent already runs for this home.', action: 'Nothing: it serves this session.' },
+  E_NO_AGENT:                  { who: 'user',      meaning: 'No agent runs for this home.', action: 'Start one: `credroam logon --start-agent`, or `systemctl --user start credroam-agent`.' },
+  E_INTERNAL:                  { who: 'developer', meaning: 'An unexpected error (a bug): the message says where it happened.', action: 'Report it, with the message.' },
+} as const satisfies Record<`E_${string}`, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** True for a code in the table above. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
