@@ -49,6 +49,8 @@ function tool(
       if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${stderr || error.message}`));
       else resolve(stdout);
     });
+    // A tool that exits without reading its input (EPIPE) is reported by its exit, not a crash.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(stdin ?? '');
   });
 }
