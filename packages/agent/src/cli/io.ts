@@ -11,8 +11,20 @@ export interface CliIo {
 export const ExitCode = { Done: 0, Failed: 1, Usage: 2, Skipped: 3 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * The command line is wrong (exit 2). The message is one line that says what is wrong; the CLI
+ * adds a pointer to the command's `--help`. `ids`: the flags, values and command involved.
+ */
 export class UsageError extends Error {
   override name = 'UsageError';
+  readonly code = 'E_USAGE';
+
+  constructor(
+    message: string,
+    readonly ids: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+  }
 }
 
 /** Reads standard input at most once (several secrets may come from it: `passwd`). */

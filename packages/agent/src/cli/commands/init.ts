@@ -14,12 +14,7 @@ export async function init(args: Args, ctx: Context): Promise<number> {
   const directory = str(args.values.directory);
   if (!directory) {
     throw new UsageError(
-      'usage: credroam init --config FILE --directory URL [--home DIR] [--user NAME] [--policy FILE]\n' +
-        '       LDAP: --directory ldaps://HOST:PORT|ldap://HOST:PORT --ca-file FILE (--user-dn DN | --base DN --filter F)\n' +
-        '             --bind gssapi [--kerberos-service ldap@HOST]\n' +
-        '                  | external --client-cert-file FILE --client-key-file FILE\n' +
-        '                  | simple [--bind-dn DN] [--bind-password-file FILE]\n' +
-        '             [--profile openldap|ad] [--tls-server-name NAME]',
+      'init needs --directory URL: file:///path (a folder), ldaps://HOST:PORT or ldap://HOST:PORT (StartTLS)',
     );
   }
   const file = path.resolve(

@@ -1,15 +1,15 @@
 import { FileSyncStateStore } from '@credroam/core';
-import { type AgentConfig, loadConfig } from '../../config.js';
+import type { AgentConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
 import { readLastSync, syncStatePath } from '../../session.js';
 import { type CredentialView, credentialViews } from '../credentials.js';
 import { ExitCode } from '../io.js';
-import { type Args, type Context, out, roamingPassword, str, unlock, withSession } from './shared.js';
+import { type Args, type Context, configOf, out, roamingPassword, unlock, withSession } from './shared.js';
 
 // --- status, list -------------------------------------------------------------------------------
 
 export async function status(args: Args, ctx: Context): Promise<number> {
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const state = await new FileSyncStateStore(syncStatePath(config)).load();
   const last = await readLastSync(config);
   return withSession(
@@ -70,7 +70,7 @@ const KEY_TEXT: Record<CredentialView['key'], string> = {
 };
 
 export async function list(args: Args, ctx: Context): Promise<number> {
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const state = await new FileSyncStateStore(syncStatePath(config)).load();
   return withSession(
     args,

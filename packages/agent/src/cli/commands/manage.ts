@@ -13,9 +13,9 @@ import { type Args, type Context, out, roamingPassword, str, unlock, withSession
 export async function importCredential(args: Args, ctx: Context): Promise<number> {
   const files = args.positionals;
   if (files.length === 0 || files.length > 2) {
-    throw new UsageError(
-      'usage: credroam import FILE.p12 [--passin SPEC] | credroam import CERT.pem KEY.pem [--passin SPEC]',
-    );
+    throw new UsageError('import takes one PKCS#12 file, or a PEM certificate and a PEM key', {
+      files: files.length,
+    });
   }
   const passin = str(args.values.passin);
   if (passin === 'stdin' && args.values['password-stdin']) {
@@ -34,6 +34,24 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
   return withSession(args, ctx, async (s) => {
     const api = await pkcs12Api(s, 'import');
     const read = await api.readCredentials(data, filePassword);
+    const ignored =
+      read.ignoredCertificates > 0
+        ? `\n(${read.ignoredCertificates} CA certificate(s) in the file are not imported)`
+        : '';
+    if (args.values['dry-run']) {
+      const wouldImport = read.credentials.map((c) => ({
+        sha256: certificateId(c.cert),
+        hasKey: Boolean(c.key),
+      }));
+      out(
+        ctx,
+        { dryRun: true, wouldImport, ignoredCertificates: read.ignoredCertificates },
+        `${wouldImport
+          .map((i) => `would import ${i.sha256}${i.hasKey ? ' with its private key' : ''}`)
+          .join('\n')}${ignored}\n(dry run: nothing was written)`,
+      );
+      return ExitCode.Done;
+    }
     const withKeys = read.credentials.some((c) => c.key);
     if (withKeys) await unlock(s, await roamingPassword(args, ctx.io));
     const now = Date.now();
@@ -56,23 +74,17 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
       ctx,
       { imported, ignoredCertificates: read.ignoredCertificates },
       imported.map((i) => `imported ${i.sha256}${i.hasKey ? ' with its private key' : ''}`).join('\n') +
-        (read.ignoredCertificates > 0
-          ? `\n(${read.ignoredCertificates} CA certificate(s) in the file were not imported)`
-          : ''),
+        ignored,
     );
     return ExitCode.Done;
   });
 }
 
 export async function exportCredential(args: Args, ctx: Context): Promise<number> {
-  const [thumbprint] = args.positionals;
+  const thumbprint = args.positionals[0]!;
   const target = str(args.values.out);
   const passout = str(args.values.passout);
-  if (!thumbprint || !target || !passout || args.positionals.length !== 1) {
-    throw new UsageError(
-      'usage: credroam export THUMBPRINT --out FILE.p12 --passout file:PATH|env:VAR|fd:N|stdin',
-    );
-  }
+  if (!target || !passout) throw new UsageError('export needs --out FILE.p12 and --passout SPEC');
   if (passout === 'stdin' && args.values['password-stdin']) {
     throw new UsageError('--passout stdin and --password-stdin cannot both read standard input');
   }
@@ -83,7 +95,9 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
     const listing = await s.local.list();
     const view = findCredential(credentialViews(listing, undefined), thumbprint);
     if (!view)
-      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
+      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`, {
+        thumbprint,
+      });
     const cert = listing.items.find((i) => i.kind === 'cert' && i.id === view.sha256)!;
     const key = listing.items.find((i) => i.kind === 'key' && i.id === view.keyId);
     if (view.key === 'unreadable') {
@@ -119,13 +133,22 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
 }
 
 export async function remove(args: Args, ctx: Context): Promise<number> {
-  const [thumbprint] = args.positionals;
-  if (!thumbprint || args.positionals.length !== 1) throw new UsageError('usage: credroam remove THUMBPRINT');
+  const thumbprint = args.positionals[0]!;
   return withSession(args, ctx, async (s) => {
     const listing = await s.local.list();
     const view = findCredential(credentialViews(listing, undefined), thumbprint);
     if (!view)
-      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
+      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`, {
+        thumbprint,
+      });
+    if (args.values['dry-run']) {
+      out(
+        ctx,
+        { dryRun: true, wouldRemove: view.sha256, hasKey: view.hasKey, subject: view.subject },
+        `would remove ${view.sha256} (${view.subject})${view.hasKey ? ' and its private key' : ''}\n(dry run: nothing was removed)`,
+      );
+      return ExitCode.Done;
+    }
     const keepUntil = Date.now() + s.policy.roaming.tombstoneLifetimeDays * 86_400_000;
     await s.local.remove('cert', view.sha256, { keepUntil });
     if (view.hasKey) await s.local.remove('key', view.keyId, { keepUntil });

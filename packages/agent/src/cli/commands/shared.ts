@@ -1,5 +1,5 @@
 import { CredroamError, type EventLog } from '@credroam/core';
-import { type AgentConfig, loadConfig } from '../../config.js';
+import type { AgentConfig } from '../../config.js';
 import { type AgentAnswer } from '../../daemon/ipc.js';
 import { openSession, type Session } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
@@ -15,6 +15,16 @@ export interface Context {
   readonly io: CliIo;
   readonly log: EventLog;
   readonly json: boolean;
+  /** The command being run, as typed. */
+  readonly command: string;
+  /** The agent manifest, read before the command runs (for the commands that need one). */
+  readonly config?: AgentConfig;
+}
+
+/** The agent manifest of a command that needs one (the CLI reads it before running the command). */
+export function configOf(ctx: Context): AgentConfig {
+  if (!ctx.config) throw new Error(`credroam ${ctx.command} was run without its agent manifest`);
+  return ctx.config;
 }
 
 export const str = (v: string | boolean | undefined): string | undefined =>
@@ -35,14 +45,13 @@ export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
   );
 }
 
-/** Opens the session the agent manifest describes (read here unless the caller already has it), runs `work`, closes it. */
+/** Opens the session the agent manifest describes (or `config`, for another user), runs `work`, closes it. */
 export async function withSession<T>(
   args: Args,
   ctx: Context,
   work: (s: Session) => Promise<T>,
-  loaded?: AgentConfig,
+  config: AgentConfig = configOf(ctx),
 ): Promise<T> {
-  const config = loaded ?? (await loadConfig(str(args.values.config), ctx.io.env));
   // The roaming password, read only if something needs it (a directory that binds with it).
   const session = await openSession(config, ctx.log, { password: () => roamingPassword(args, ctx.io) });
   try {

@@ -1,5 +1,4 @@
 import { type SyncReport } from '@credroam/core';
-import { loadConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import { recordLastSync, removeSafelyRoamed, type Session } from '../../session.js';
@@ -10,9 +9,9 @@ import {
   type Args,
   agentAnswer,
   type Context,
+  configOf,
   out,
   roamingPassword,
-  str,
   unlock,
   withSession,
 } from './shared.js';
@@ -77,7 +76,7 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
   const input = await roamingPassword(args, ctx.io);
   const { proof, password: raw } = pam ? splitPamInput(input) : { proof: undefined, password: input };
   const password = stripNewline(raw.replace(/\0+$/, ''));
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   // A running agent takes the password over its socket and keeps the keys for the session.
   const answer = await askAgent(config, {
     cmd: 'logon',
@@ -114,7 +113,7 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
 }
 
 export async function logoff(args: Args, ctx: Context): Promise<number> {
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const answer = await askAgent(config, { cmd: 'trigger', event: 'logoff' });
   if (answer)
     return agentAnswer(
