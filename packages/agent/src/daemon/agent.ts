@@ -186,7 +186,7 @@ export class Agent {
       const report = await this.#session.engine.sync({ full });
       if (full) this.#lastFullSync = Date.now();
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
-      await this.#record({ outcome: report.outcome, counts: report.counts, skipped: report.skipped.length });
+      await this.#record({ outcome: report.outcome, counts: report.counts, skippedItems: report.skipped });
       return report;
     } catch (error) {
       await this.#record({ outcome: 'failed', error: errorMessage(error) });
