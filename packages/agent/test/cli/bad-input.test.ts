@@ -68,6 +68,40 @@ test('import: a wrong file password, a truncated file, a legacy file, a key that
   t.true(await storeIsEmpty(w.dir));
 });
 
+test('import without --passin: a file with a password says it needs it (not "wrong password"); a file without one imports', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const locked = await opensslP12(w.dir, 'locked');
+  const r = await w.a(['import', locked.file, ...w.pw, '--json']);
+  t.is(r.code, 1, r.stderr);
+  t.notRegex(r.stderr, /wrong password/);
+  t.regex(
+    r.stderr,
+    /locked\.p12 is protected by a password: give it with --passin file:PATH, env:VAR, fd:N or stdin \[E_PASSIN_NEEDED\]/,
+  );
+  t.like(JSON.parse(r.stdout), { error: { code: 'E_PASSIN_NEEDED', ids: { file: locked.file } } });
+  t.true(await storeIsEmpty(w.dir));
+  await writeFile(path.join(w.dir, 'empty'), '\n'); // an empty password
+  await openssl(
+    [
+      'pkcs12',
+      '-export',
+      '-in',
+      'locked.cert.pem',
+      '-inkey',
+      'locked.key.pem',
+      '-out',
+      'open.p12',
+      '-passout',
+      'file:empty',
+    ],
+    w.dir,
+  );
+  const open = await w.a(['import', path.join(w.dir, 'open.p12'), ...w.pw]);
+  t.is(open.code, 0, open.stderr);
+  t.is(open.stdout, `imported ${locked.fingerprint} with its private key\n`);
+});
+
 test('export and remove of an unknown thumbprint, and export over an existing file, are clear errors', async (t) => {
   const w = await twoEndpoints(t);
   await w.a(['logon', ...w.pw]);

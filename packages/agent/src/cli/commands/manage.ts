@@ -33,7 +33,21 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
   );
   return withSession(args, ctx, async (s) => {
     const api = await pkcs12Api(s, 'import');
-    const read = await api.readCredentials(data, filePassword);
+    const read = await api.readCredentials(data, filePassword).catch((error: unknown) => {
+      // Without --passin the file was tried with no password: one that has a password needs it.
+      if (
+        filePassword === undefined &&
+        error instanceof CredroamError &&
+        error.code === 'E_PKCS12_PASSWORD'
+      ) {
+        throw new CredroamError(
+          'E_PASSIN_NEEDED',
+          `${files[0]} is protected by a password: give it with --passin file:PATH, env:VAR, fd:N or stdin`,
+          { file: files[0] },
+        );
+      }
+      throw error;
+    });
     const ignored =
       read.ignoredCertificates > 0
         ? `\n(${read.ignoredCertificates} CA certificate(s) in the file are not imported)`
