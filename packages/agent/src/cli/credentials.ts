@@ -8,6 +8,7 @@ import {
   versionHash,
   X509ContentInspector,
 } from '@credroam/core';
+import { UsageError } from './io.js';
 
 /** One credential as `credroam list --json` shows it. A stable shape: fields are only ever added. */
 export interface CredentialView {
@@ -75,22 +76,41 @@ function keyState(opened: boolean, problem: string | undefined): Pick<Credential
   return { key: 'unreadable', keyProblem: problem };
 }
 
+/** The fewest digits of a thumbprint prefix: fewer could name another credential tomorrow. */
+export const MIN_PREFIX_DIGITS = 8;
+
 /**
  * Finds a credential by SHA-256 or SHA-1 thumbprint (hex, any case, colons allowed), or by a
- * prefix of at least 8 digits that only one credential has.
+ * prefix of at least 8 digits that only one credential has. Anything else that is not a whole
+ * thumbprint is a usage error that says what is wrong, never a silent "not found".
  */
 export function findCredential(
   views: readonly CredentialView[],
   thumbprint: string,
 ): CredentialView | undefined {
   const t = thumbprint.replace(/:/g, '').toLowerCase();
+  if (!/^[0-9a-f]+$/.test(t)) {
+    throw new UsageError(
+      `'${thumbprint}' is not a thumbprint: give its SHA-256 or SHA-1 in hex (colons allowed), or at least ${MIN_PREFIX_DIGITS} of its first digits`,
+      { thumbprint },
+      'E_THUMBPRINT_INVALID',
+    );
+  }
   const exact = views.find((v) => v.sha256 === t || v.sha1 === t);
-  if (exact || t.length < 8) return exact;
+  if (exact) return exact;
   const matches = views.filter((v) => v.sha256.startsWith(t) || v.sha1.startsWith(t));
+  if (t.length < MIN_PREFIX_DIGITS) {
+    throw new UsageError(
+      `thumbprint prefix ${thumbprint} is too short: give at least ${MIN_PREFIX_DIGITS} hex digits (it matches ${matches.length} credential${matches.length === 1 ? '' : 's'} here), or the whole SHA-256 or SHA-1 thumbprint`,
+      { thumbprint, matches: matches.length },
+      'E_THUMBPRINT_TOO_SHORT',
+    );
+  }
   if (matches.length > 1) {
     throw new CredroamError(
       'E_AMBIGUOUS',
       `thumbprint prefix ${thumbprint} matches ${matches.length} credentials; give more digits`,
+      { thumbprint, matches: matches.map((m) => m.sha256) },
     );
   }
   return matches[0];

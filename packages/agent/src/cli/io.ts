@@ -17,11 +17,12 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
  */
 export class UsageError extends Error {
   override name = 'UsageError';
-  readonly code = 'E_USAGE';
 
   constructor(
     message: string,
     readonly ids: Readonly<Record<string, unknown>> = {},
+    /** `E_USAGE`, or a more precise code for a scripted caller. */
+    readonly code: string = 'E_USAGE',
   ) {
     super(message);
   }

@@ -133,6 +133,29 @@ test('export and remove of an unknown thumbprint, and export over an existing fi
   t.regex(over.stderr, /already exists; add --force/);
 });
 
+test('a thumbprint prefix under 8 digits, or one that is not hex, is a usage error that says so; nothing is removed', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  const short = cred.fingerprint.slice(0, 6);
+  const remove = await w.a(['remove', short, '--json']);
+  t.is(remove.code, 2, remove.stderr);
+  t.is(
+    remove.stderr,
+    `credroam remove: thumbprint prefix ${short} is too short: give at least 8 hex digits (it matches 1 credential here), or the whole SHA-256 or SHA-1 thumbprint; see \`credroam remove --help\`\n`,
+  );
+  t.like(JSON.parse(remove.stdout), {
+    error: { code: 'E_THUMBPRINT_TOO_SHORT', ids: { thumbprint: short, matches: 1 } },
+  });
+  const exported = await w.a(['export', short, '--out', 'x.p12', '--passout', 'file:p12pw', ...w.pw]);
+  t.is(exported.code, 2);
+  t.regex(exported.stderr, /thumbprint prefix \w+ is too short/);
+  const notHex = await w.a(['remove', 'alice-cert']);
+  t.is(notHex.code, 2);
+  t.regex(notHex.stderr, /'alice-cert' is not a thumbprint: give its SHA-256 or SHA-1 in hex/);
+  t.false(await storeIsEmpty(w.dir), 'nothing was removed');
+});
+
 test('init refuses to overwrite a configuration and refuses non-URL directories', async (t) => {
   const w = await twoEndpoints(t);
   const again = await w.a(['init', '--directory', `file://${w.dir}/directory`]);
