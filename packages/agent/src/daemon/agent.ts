@@ -20,6 +20,7 @@ import {
   removeSafelyRoamed,
   type Session,
 } from '../session.js';
+import { credentialRequest } from './credential-requests.js';
 import { type AgentRequest, askAgent, socketPath } from './ipc.js';
 import { pamProofProblem } from './pam-proof.js';
 
@@ -339,6 +340,9 @@ export class Agent {
           newPassword: request.newPassword,
         });
         return { changed: true };
+      case 'import':
+      case 'export':
+        return credentialRequest(this.#session, request, () => void this.requestSync(`${request.cmd} (CLI)`));
       case 'stop':
         setImmediate(() => void this.stop());
         return { stopping: true };

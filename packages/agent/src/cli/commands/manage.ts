@@ -2,11 +2,28 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CredroamError, writeFileAtomic } from '@credroam/core';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
+import { MAX_REQUEST_CHARS } from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
-import { certificateId, credentialViews, findCredential, privateKeyId } from '../credentials.js';
+import {
+  certificateId,
+  checkCredentials,
+  credentialParts,
+  credentialViews,
+  findCredential,
+  storeCredentials,
+} from '../credentials.js';
 import { ExitCode, UsageError } from '../io.js';
 import { readPassArg } from '../secrets.js';
-import { type Args, type Context, out, roamingPassword, str, unlock, withSession } from './shared.js';
+import {
+  type Args,
+  askAgentWithKeys,
+  type Context,
+  out,
+  str,
+  unlock,
+  userKeys,
+  withSession,
+} from './shared.js';
 
 // --- import, export, remove ------------------------------------------------------------------------
 
@@ -66,23 +83,32 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
       );
       return ExitCode.Done;
     }
-    const withKeys = read.credentials.some((c) => c.key);
-    if (withKeys) await unlock(s, await roamingPassword(args, ctx.io));
-    const now = Date.now();
-    // Everything was read and checked above; only now is anything written.
-    const imported: Array<{ sha256: string; hasKey: boolean }> = [];
-    for (const c of read.credentials) {
-      const id = certificateId(c.cert);
-      if (c.key)
-        await s.local.put({
-          kind: 'key',
-          id: privateKeyId(c.key),
-          content: c.key,
-          archived: false,
-          modified: now,
-        });
-      await s.local.put({ kind: 'cert', id, content: c.cert, archived: false, modified: now });
-      imported.push({ sha256: id, hasKey: Boolean(c.key) });
+    // Everything was read and checked before anything is written.
+    checkCredentials(read.credentials);
+    const keys = read.credentials.some((c) => c.key) ? await userKeys(args, ctx) : undefined;
+    let imported: Array<{ sha256: string; hasKey: boolean }>;
+    if (keys && 'agent' in keys) {
+      // The agent encrypts the keys at rest with the keys it holds, one credential at a time.
+      imported = [];
+      for (const c of read.credentials) {
+        const request = {
+          cmd: 'import',
+          cert: Buffer.from(c.cert).toString('base64'),
+          ...(c.key ? { key: Buffer.from(c.key).toString('base64') } : {}),
+        } as const;
+        if (JSON.stringify(request).length >= MAX_REQUEST_CHARS) {
+          throw new CredroamError(
+            'E_TOO_LARGE_FOR_AGENT',
+            `the credential ${certificateId(c.cert)} is too large to hand to the agent; give the roaming password instead (--password-file FILE)`,
+            { sha256: certificateId(c.cert) },
+          );
+        }
+        const answer = await askAgentWithKeys(ctx, request);
+        imported.push({ sha256: String(answer.sha256), hasKey: answer.hasKey === true });
+      }
+    } else {
+      if (keys) await unlock(s, keys.password);
+      imported = await storeCredentials(s.local, read.credentials);
     }
     out(
       ctx,
@@ -103,29 +129,32 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
     throw new UsageError('--passout stdin and --password-stdin cannot both read standard input');
   }
   const filePassword = await readPassArg(passout, '--passout', ctx.io);
-  const password = await roamingPassword(args, ctx.io);
   return withSession(args, ctx, async (s) => {
-    await unlock(s, password);
-    const listing = await s.local.list();
-    const view = findCredential(credentialViews(listing, undefined), thumbprint);
-    if (!view)
-      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`, {
-        thumbprint,
-      });
-    const cert = listing.items.find((i) => i.kind === 'cert' && i.id === view.sha256)!;
-    const key = listing.items.find((i) => i.kind === 'key' && i.id === view.keyId);
-    if (view.key === 'unreadable') {
+    // Found without the keys (a prefix, a SHA-1); the keys are needed only for a private key.
+    const { view } = credentialParts(await s.local.list(), thumbprint);
+    const keys = view.hasKey ? await userKeys(args, ctx) : undefined;
+    let cert: Uint8Array;
+    let key: Uint8Array | undefined;
+    if (keys && 'agent' in keys) {
+      const answer = await askAgentWithKeys(ctx, { cmd: 'export', sha256: view.sha256 });
+      cert = new Uint8Array(Buffer.from(String(answer.cert), 'base64'));
+      key = typeof answer.key === 'string' ? new Uint8Array(Buffer.from(answer.key, 'base64')) : undefined;
+    } else {
+      if (keys) await unlock(s, keys.password);
+      ({ cert, key } = credentialParts(await s.local.list(), view.sha256));
+    }
+    if (view.hasKey && !key) {
       throw new CredroamError(
         'E_KEY_UNREADABLE',
-        `the private key of ${view.sha256} (key ${view.keyId}) is on this endpoint but cannot be opened: ${view.keyProblem}. Nothing was written; \`credroam doctor\` helps find out why`,
-        { sha256: view.sha256, keyId: view.keyId },
+        `the private key of ${view.sha256} did not open; nothing was written`,
+        {
+          sha256: view.sha256,
+          keyId: view.keyId,
+        },
       );
     }
     const api = await pkcs12Api(s, 'export');
-    const pfx = await api.writePkcs12(
-      { cert: cert.content, ...(key ? { key: key.content } : {}) },
-      filePassword,
-    );
+    const pfx = await api.writePkcs12({ cert, ...(key ? { key } : {}) }, filePassword);
     const file = path.resolve(target);
     if (
       !args.values.force &&

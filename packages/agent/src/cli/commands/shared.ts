@@ -1,6 +1,6 @@
 import { CredroamError, type EventLog } from '@credroam/core';
 import type { AgentConfig } from '../../config.js';
-import { type AgentAnswer } from '../../daemon/ipc.js';
+import { type AgentAnswer, type AgentRequest, askAgent } from '../../daemon/ipc.js';
 import { openSession, type Session } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
 import { readSecretFile, stripNewline } from '../secrets.js';
@@ -43,6 +43,38 @@ export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
   throw new UsageError(
     'this command needs the roaming password: --password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE',
   );
+}
+
+/** Whether the roaming password was given: a flag, or $CREDROAM_PASSWORD_FILE. */
+export const passwordGiven = (args: Args, io: CliIo): boolean =>
+  Boolean(args.values['password-stdin'] || args.values['password-file'] || io.env.CREDROAM_PASSWORD_FILE);
+
+/**
+ * Where a command that reads or writes private keys gets the user's keys: the roaming password
+ * when one was given; else the running agent, when it holds them (the command then hands the
+ * operation to it over its owner-only socket); else a usage error that names both ways.
+ */
+export async function userKeys(args: Args, ctx: Context): Promise<{ password: string } | { agent: true }> {
+  if (passwordGiven(args, ctx.io)) return { password: await roamingPassword(args, ctx.io) };
+  const answer = await askAgent(configOf(ctx), { cmd: 'status' }, 5_000).catch(() => undefined);
+  if (answer?.ok && answer.unlocked === true) return { agent: true };
+  throw new UsageError(
+    `${ctx.command} needs the user's keys: ${answer?.ok ? 'the running agent holds none (log on first), or give' : 'log on with an agent that holds them (credroam logon --start-agent), or give'} the roaming password: --password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE`,
+    { command: ctx.command, agent: answer?.ok ? 'locked' : 'none' },
+    'E_KEYS_NEEDED',
+  );
+}
+
+/** Sends a request to the agent that `userKeys` found; its error, or its being gone, is an error here. */
+export async function askAgentWithKeys(
+  ctx: Context,
+  request: AgentRequest,
+): Promise<Record<string, unknown>> {
+  const answer = await askAgent(configOf(ctx), request);
+  if (!answer)
+    throw new CredroamError('E_NO_AGENT', 'the agent stopped before it answered; nothing was done');
+  if (!answer.ok) throw new CredroamError(answer.error.code, answer.error.message);
+  return answer;
 }
 
 /** Opens the session the agent manifest describes (or `config`, for another user), runs `work`, closes it. */
