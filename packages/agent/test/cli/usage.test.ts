@@ -163,3 +163,32 @@ test('without an agent manifest, every command that needs one says to run credro
   t.regex(named.stderr, /run `credroam init --config \S+nope\.json --directory URL` to write one/);
   t.deepEqual(await readdir(dir), [], 'no home, no directory folder, nothing');
 });
+
+test('init refuses a flag it would not write into the manifest', async (t) => {
+  const dir = await tempDir(t);
+  const ldap = ['--directory', 'ldaps://ldap.example.org:636', '--ca-file', 'ca.pem'];
+  const cases: Array<[string[], string]> = [
+    [
+      ['--directory', `file://${dir}/d`, '--bind', 'simple'],
+      '--bind is for an LDAP directory; --directory file: takes none',
+    ],
+    [
+      [...ldap, '--user-dn', 'uid=a,dc=x', '--bind', 'gssapi', '--bind-dn', 'cn=svc,dc=x'],
+      '--bind-dn goes with --bind simple, not --bind gssapi',
+    ],
+    [
+      [...ldap, '--user-dn', 'uid=a,dc=x', '--bind', 'simple', '--client-cert-file', 'c.pem'],
+      '--client-cert-file goes with --bind external, not --bind simple',
+    ],
+    [
+      [...ldap, '--user-dn', 'uid=a,dc=x', '--base', 'dc=x', '--bind', 'gssapi'],
+      '--base searches for the entry: give it or --user-dn, not both',
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const r = await credroam(['init', '--config', path.join(dir, 'c.json'), ...args]);
+    t.is(r.code, 2, args.join(' '));
+    t.is(r.stderr, `credroam init: ${message}; see \`credroam init --help\`\n`);
+  }
+  t.deepEqual(await readdir(dir), [], 'nothing was written');
+});
