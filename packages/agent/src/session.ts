@@ -6,6 +6,7 @@ import {
   type DirectoryPolicy,
   DirectoryStore,
   EngineOptions,
+  EventId,
   type EventLog,
   FileSyncStateStore,
   FileUserLock,
@@ -15,6 +16,7 @@ import {
   parseSitePolicy,
   readFileNoFollow,
   type SitePolicy,
+  type SkippedItem,
   SyncEngine,
   type SyncReport,
   SyncStateStore,
@@ -185,14 +187,42 @@ export interface LastSync {
   readonly at: string;
   readonly outcome: string;
   readonly counts?: SyncReport['counts'];
+  /** How many items are skipped (`skippedItems.length`). */
   readonly skipped?: number;
+  /**
+   * What is skipped as of the last sync that read both sides (`skippedAt`): a sync with nothing to
+   * do, or one that failed, reads neither side again, so what that one found still stands.
+   */
+  readonly skippedItems?: readonly SkippedItem[];
+  readonly skippedAt?: string;
   readonly error?: string;
 }
 
 const statusPath = (config: AgentConfig) => path.join(config.home, 'status.json');
 
-export async function recordLastSync(config: AgentConfig, last: Omit<LastSync, 'at'>): Promise<LastSync> {
-  const entry = { at: new Date().toISOString(), ...last };
+/**
+ * Records a sync's outcome. A sync that read both sides records what it skipped, except values it
+ * replaced (rolled back: gone once written over); a sync with nothing to do, or a failed one,
+ * carries forward what the last reading sync found, so that it is reported until it is fixed.
+ */
+export async function recordLastSync(
+  config: AgentConfig,
+  last: Omit<LastSync, 'at' | 'skipped' | 'skippedAt'>,
+): Promise<LastSync> {
+  const at = new Date().toISOString();
+  const read = last.outcome === 'synced';
+  const before = read ? undefined : await readLastSync(config).catch(() => undefined);
+  const items = read
+    ? (last.skippedItems ?? []).filter((i) => i.event !== EventId.TokenRolledBack)
+    : (before?.skippedItems ?? []);
+  const skippedAt = read ? at : before?.skippedAt;
+  const entry: LastSync = {
+    at,
+    ...last,
+    skipped: items.length,
+    skippedItems: items,
+    ...(skippedAt ? { skippedAt } : {}),
+  };
   await writeFileAtomic(statusPath(config), JSON.stringify({ lastSync: entry }));
   return entry;
 }

@@ -3,11 +3,13 @@ import {
   CredroamError,
   isTombstone,
   type LocalListing,
+  type LocalStore,
   type SyncState,
   TokenFlag,
   versionHash,
   X509ContentInspector,
 } from '@credroam/core';
+import { UsageError } from './io.js';
 
 /** One credential as `credroam list --json` shows it. A stable shape: fields are only ever added. */
 export interface CredentialView {
@@ -43,9 +45,7 @@ export function credentialViews(listing: LocalListing, state: SyncState | undefi
   for (const item of listing.items) {
     if (item.kind !== 'cert') continue;
     const cert = new X509Certificate(Buffer.from(item.content));
-    const keyId = createHash('sha256')
-      .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
-      .digest('hex');
+    const keyId = publicKeyId(cert);
     const base = state?.base[`cert:${item.id}`];
     const hash = versionHash('cert', item.archived ? TokenFlag.Archived : 0, item.content);
     views.push({
@@ -75,25 +75,119 @@ function keyState(opened: boolean, problem: string | undefined): Pick<Credential
   return { key: 'unreadable', keyProblem: problem };
 }
 
+/** The fewest digits of a thumbprint prefix: fewer could name another credential tomorrow. */
+export const MIN_PREFIX_DIGITS = 8;
+
 /**
  * Finds a credential by SHA-256 or SHA-1 thumbprint (hex, any case, colons allowed), or by a
- * prefix of at least 8 digits that only one credential has.
+ * prefix of at least 8 digits that only one credential has. Anything else that is not a whole
+ * thumbprint is a usage error that says what is wrong, never a silent "not found".
  */
 export function findCredential(
   views: readonly CredentialView[],
   thumbprint: string,
 ): CredentialView | undefined {
   const t = thumbprint.replace(/:/g, '').toLowerCase();
+  if (!/^[0-9a-f]+$/.test(t)) {
+    throw new UsageError(
+      `'${thumbprint}' is not a thumbprint: give its SHA-256 or SHA-1 in hex (colons allowed), or at least ${MIN_PREFIX_DIGITS} of its first digits`,
+      { thumbprint },
+      'E_THUMBPRINT_INVALID',
+    );
+  }
   const exact = views.find((v) => v.sha256 === t || v.sha1 === t);
-  if (exact || t.length < 8) return exact;
+  if (exact) return exact;
   const matches = views.filter((v) => v.sha256.startsWith(t) || v.sha1.startsWith(t));
+  if (t.length < MIN_PREFIX_DIGITS) {
+    throw new UsageError(
+      `thumbprint prefix ${thumbprint} is too short: give at least ${MIN_PREFIX_DIGITS} hex digits (it matches ${matches.length} credential${matches.length === 1 ? '' : 's'} here), or the whole SHA-256 or SHA-1 thumbprint`,
+      { thumbprint, matches: matches.length },
+      'E_THUMBPRINT_TOO_SHORT',
+    );
+  }
   if (matches.length > 1) {
     throw new CredroamError(
       'E_AMBIGUOUS',
       `thumbprint prefix ${thumbprint} matches ${matches.length} credentials; give more digits`,
+      { thumbprint, matches: matches.map((m) => m.sha256) },
     );
   }
   return matches[0];
+}
+
+/** The id of the key that belongs to a certificate: its SubjectPublicKeyInfo's SHA-256. */
+const publicKeyId = (cert: X509Certificate): string =>
+  createHash('sha256')
+    .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
+
+/** A certificate (DER) and, if it has one here, its private key (PKCS#8, in clear). */
+export interface CredentialParts {
+  readonly cert: Uint8Array;
+  readonly key?: Uint8Array;
+}
+
+/**
+ * Checks credentials before anything is written: each certificate parses, each key belongs to its
+ * certificate. Returns their ids.
+ */
+export function checkCredentials(
+  credentials: readonly CredentialParts[],
+): Array<CredentialParts & { readonly id: string; readonly keyId?: string }> {
+  return credentials.map((c) => {
+    const id = certificateId(c.cert);
+    const keyId = c.key ? privateKeyId(c.key) : undefined;
+    if (keyId !== undefined && keyId !== publicKeyId(new X509Certificate(Buffer.from(c.cert)))) {
+      throw new CredroamError('E_KEY_MISMATCH', `the private key does not belong to the certificate ${id}`, {
+        sha256: id,
+        keyId,
+      });
+    }
+    return { ...c, id, ...(keyId ? { keyId } : {}) };
+  });
+}
+
+/**
+ * Puts credentials into the local store, each key before its certificate (a store that encrypts
+ * keys at rest needs its keys open); nothing is written unless all pass `checkCredentials`.
+ */
+export async function storeCredentials(
+  local: LocalStore,
+  credentials: readonly CredentialParts[],
+  now = Date.now(),
+): Promise<Array<{ sha256: string; hasKey: boolean }>> {
+  const checked = checkCredentials(credentials);
+  for (const c of checked) {
+    if (c.key && c.keyId)
+      await local.put({ kind: 'key', id: c.keyId, content: c.key, archived: false, modified: now });
+    await local.put({ kind: 'cert', id: c.id, content: c.cert, archived: false, modified: now });
+  }
+  return checked.map((c) => ({ sha256: c.id, hasKey: Boolean(c.key) }));
+}
+
+/**
+ * The credential a thumbprint names, with its private key when the listing holds it open: an
+ * unknown thumbprint, or a key that is here but cannot be opened, is an error naming it.
+ */
+export function credentialParts(
+  listing: LocalListing,
+  thumbprint: string,
+): { readonly view: CredentialView } & CredentialParts {
+  const view = findCredential(credentialViews(listing, undefined), thumbprint);
+  if (!view)
+    throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`, {
+      thumbprint,
+    });
+  if (view.key === 'unreadable') {
+    throw new CredroamError(
+      'E_KEY_UNREADABLE',
+      `the private key of ${view.sha256} (key ${view.keyId}) is on this endpoint but cannot be opened: ${view.keyProblem}. Nothing was written; \`credroam doctor\` helps find out why`,
+      { sha256: view.sha256, keyId: view.keyId },
+    );
+  }
+  const cert = listing.items.find((i) => i.kind === 'cert' && i.id === view.sha256)!;
+  const key = listing.items.find((i) => i.kind === 'key' && i.id === view.keyId);
+  return { view, cert: cert.content, ...(key ? { key: key.content } : {}) };
 }
 
 const inspector = new X509ContentInspector();

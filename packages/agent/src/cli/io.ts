@@ -1,3 +1,4 @@
+import type { ErrorCode } from '@credroam/core';
 /** What a command may touch of the process: injected so tests run commands in-process. */
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -11,8 +12,21 @@ export interface CliIo {
 export const ExitCode = { Done: 0, Failed: 1, Usage: 2, Skipped: 3 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * The command line is wrong (exit 2). The message is one line that says what is wrong; the CLI
+ * adds a pointer to the command's `--help`. `ids`: the flags, values and command involved.
+ */
 export class UsageError extends Error {
   override name = 'UsageError';
+
+  constructor(
+    message: string,
+    readonly ids: Readonly<Record<string, unknown>> = {},
+    /** `E_USAGE`, or a more precise code for a scripted caller. */
+    readonly code: ErrorCode = 'E_USAGE',
+  ) {
+    super(message);
+  }
 }
 
 /** Reads standard input at most once (several secrets may come from it: `passwd`). */

@@ -1,172 +1,145 @@
+import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { CORE_VERSION, CredroamError, EventLog, errorMessage } from '@credroam/core';
-import { loadConfig } from '../config.js';
-import * as commands from './commands/index.js';
+import { type AgentConfig, defaultConfigPath, loadConfig } from '../config.js';
+import { COMMANDS, commandHelp, FLAGS, type Flag, GLOBAL_FLAGS, globalHelp } from './command-table.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
-import { createHost, formatPluginList } from './plugins.js';
 
-const USAGE = `usage: credroam [--config FILE] <command> [options]
+type Values = Record<string, string | boolean | undefined>;
 
-commands:
-  init --directory URL [--home DIR] [--user NAME] [--policy FILE]
-                          write a working agent manifest (file:///path: the embedded folder directory)
-       LDAP: --directory ldaps://HOST:PORT | ldap://HOST:PORT (StartTLS) --ca-file FILE
-             (--user-dn DN | --base DN [--filter '(uid={user})'])
-             --bind gssapi [--kerberos-service ldap@HOST]   (the user's Kerberos ticket)
-                  | external --client-cert-file FILE --client-key-file FILE
-                  | simple [--bind-dn DN] [--bind-password-file FILE]
-                    (without a file: the roaming password, only where the site policy trusts
-                    the directory with it)
-             [--profile openldap|ad] [--tls-server-name NAME]
-  doctor                  check reachability, TLS, bind, entry, schema and write permission
-  agent [--password-stdin]
-                          the endpoint agent: roams on logon, unlock, refresh and store changes
-  trigger logon|logoff|lock|unlock|refresh|resume|stop
-                          tell the running agent (for session managers other than logind)
-  logon --start-agent     hand the password to a new agent
-  logon --pam --password-stdin
-                          what the PAM hook runs after the system accepted the password: hand it
-                          to the agent (starting one if needed); a changed password re-wraps the keys
-  logon                   open the user's keys with the roaming password (first use: create them), full sync
-  logoff                  a final sync
-  sync [--dry-run] [--full]
-                          roam now; --dry-run prints the plan and writes nothing
-  status                  the user, the directory, the credentials, the last sync
-  list                    the credentials on this endpoint (thumbprints, subject, expiry, key, sync state)
-  import FILE.p12 | CERT.pem KEY.pem [--passin SPEC]
-                          add a credential (PKCS#12 or PEM) to this endpoint's store
-  export THUMBPRINT --out FILE.p12 --passout SPEC [--force]
-                          write a credential as PKCS#12 (PBES2, AES-256, HMAC-SHA256)
-  remove THUMBPRINT       remove a credential from this endpoint; the deletion roams
-  passwd                  re-wrap the keys for a new roaming password
-  recover --escrow-key FILE [--user NAME]
-                          an administrator with the escrow key sets a new password after a reset
-  plugins list            the plugins, their state and contributions
+const OPTIONS = Object.fromEntries(
+  Object.entries(FLAGS).map(([name, f]) => [
+    name,
+    { type: f.type, ...('short' in f ? { short: f.short } : {}) },
+  ]),
+) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
-secrets never go on the command line:
-  roaming password   --password-stdin | --password-file FILE | $CREDROAM_PASSWORD_FILE
-  passwd             --old-password-file FILE --new-password-file FILE (or two lines on --password-stdin)
-  file passwords     --passin / --passout file:PATH | env:VAR | fd:N | stdin
-
-global options:
-  --config FILE   the agent manifest (else $CREDROAM_CONFIG, else $XDG_CONFIG_HOME/credroam/config.json)
-  --json          machine-readable output with a stable shape
-  --verbose       the full event log (JSON lines) on stderr
-
-  --help, --version
-
-exit codes: 0 done, 1 failed, 2 usage, 3 done with skipped items
-`;
-
-const OPTIONS = {
-  config: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean' },
-  version: { type: 'boolean' },
-  'password-stdin': { type: 'boolean' },
-  'password-file': { type: 'string' },
-  'old-password-file': { type: 'string' },
-  'new-password-file': { type: 'string' },
-  'escrow-key': { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  full: { type: 'boolean' },
-  directory: { type: 'string' },
-  home: { type: 'string' },
-  user: { type: 'string' },
-  policy: { type: 'string' },
-  passin: { type: 'string' },
-  passout: { type: 'string' },
-  out: { type: 'string' },
-  force: { type: 'boolean' },
-  verbose: { type: 'boolean' },
-  'ca-file': { type: 'string' },
-  'user-dn': { type: 'string' },
-  base: { type: 'string' },
-  filter: { type: 'string' },
-  bind: { type: 'string' },
-  'bind-dn': { type: 'string' },
-  'bind-password-file': { type: 'string' },
-  'client-cert-file': { type: 'string' },
-  'client-key-file': { type: 'string' },
-  'kerberos-service': { type: 'string' },
-  profile: { type: 'string' },
-  'tls-server-name': { type: 'string' },
-  'start-agent': { type: 'boolean' },
-  pam: { type: 'boolean' },
-} as const;
-
-type Handler = (args: commands.Args, ctx: commands.Context) => Promise<number>;
-
-const COMMANDS: Record<string, Handler> = {
-  init: commands.init,
-  logon: commands.logon,
-  logoff: commands.logoff,
-  sync: commands.sync,
-  status: commands.status,
-  list: commands.list,
-  import: commands.importCredential,
-  export: commands.exportCredential,
-  remove: commands.remove,
-  passwd: commands.passwd,
-  recover: commands.recover,
-  doctor: commands.doctor,
-  agent: commands.agent,
-  trigger: commands.trigger,
-  plugins: pluginsCommand,
-};
-
-async function pluginsCommand(args: commands.Args, ctx: commands.Context): Promise<number> {
-  if (args.positionals[0] !== 'list' || args.positionals.length > 1)
-    throw new UsageError('usage: credroam plugins list [--json]');
-  const config = await loadConfig(
-    typeof args.values.config === 'string' ? args.values.config : undefined,
-    ctx.io.env,
-  );
-  const host = await createHost(config, ctx.log);
-  try {
-    await host.start();
-    const plugins = host.list();
-    ctx.io.stdout(ctx.json ? `${JSON.stringify({ plugins }, null, 2)}\n` : formatPluginList(plugins));
-    return plugins.some((p) => p.state === 'failed') ? ExitCode.Skipped : ExitCode.Done;
-  } finally {
-    await host.dispose();
+/**
+ * Reads the command line against the command's own table of flags. Any flag the command does not
+ * take is a usage error that names the flag and the command (DESIGN §6: `--dry-run` is honoured or
+ * refused, never ignored); so is a flag without its value, or a switch given one.
+ */
+function parse(argv: readonly string[]): { command?: string; values: Values; positionals: string[] } {
+  const { values, positionals, tokens } = parseArgs({
+    args: [...argv],
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  const [command, ...rest] = positionals;
+  const spec = command === undefined ? undefined : COMMANDS[command];
+  const allowed = new Set<string>([...GLOBAL_FLAGS, ...(spec?.flags ?? [])]);
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const known = Object.hasOwn(FLAGS, token.name) ? FLAGS[token.name as Flag] : undefined;
+    if (!known) throw new UsageError(`unknown flag ${token.rawName}`, { flag: token.rawName });
+    const flag = `--${token.name}`;
+    if (!allowed.has(token.name)) {
+      throw new UsageError(
+        spec
+          ? `${command} does not take ${flag}`
+          : `${flag} goes after a command: credroam <command> ${flag}`,
+        spec ? { command, flag } : { flag },
+      );
+    }
+    const missing =
+      token.value === undefined || token.value === '' || (!token.inlineValue && token.value.startsWith('-'));
+    if (known.type === 'string' && missing) {
+      throw new UsageError(`${flag} needs a value: ${flag} ${'value' in known ? known.value : 'VALUE'}`, {
+        flag,
+      });
+    }
+    if (known.type === 'boolean' && token.inlineValue) {
+      throw new UsageError(`${flag} takes no value`, { flag });
+    }
   }
+  return { ...(command !== undefined ? { command } : {}), values: values as Values, positionals: rest };
 }
 
 /** Runs one CLI invocation; returns the exit code. Never calls process.exit. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  // Read leniently first: which command, and whether errors are JSON (a bad command line's too).
+  const lenient = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: false });
+  const json = lenient.values.json === true;
+  const command = lenient.positionals[0];
+  const spec = command === undefined ? undefined : COMMANDS[command];
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    io.stderr(`credroam: ${errorMessage(error)}\n${USAGE}`);
-    return ExitCode.Usage;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout(USAGE);
-    return ExitCode.Done;
-  }
-  if (values.version) {
-    io.stdout(`credroam ${CORE_VERSION}\n`);
-    return ExitCode.Done;
-  }
-  const json = Boolean(values.json);
-  // The log goes to stderr as JSON lines; a person at a terminal sees warnings and errors only.
-  const log = new EventLog({ write: io.stderr, level: values.verbose ? 'debug' : 'warn' });
-  const [command, ...rest] = positionals;
-  try {
-    if (command === undefined) throw new UsageError('no command given');
-    const handler = COMMANDS[command];
-    if (!handler) throw new UsageError(`unknown command '${command}'`);
-    return await handler({ values, positionals: rest }, { io, log, json });
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`credroam: ${error.message}\n${USAGE}`);
-      return ExitCode.Usage;
+    const { values, positionals } = parse(argv);
+    if (values.help) {
+      io.stdout(spec && command ? commandHelp(command, spec) : globalHelp());
+      return ExitCode.Done;
     }
-    const code = error instanceof CredroamError ? ` [${error.code}]` : '';
-    io.stderr(`credroam: ${errorMessage(error)}${code}\n`);
-    return ExitCode.Failed;
+    if (values.version) {
+      io.stdout(`credroam ${CORE_VERSION}\n`);
+      return ExitCode.Done;
+    }
+    if (command === undefined) throw new UsageError('no command given');
+    if (!spec) throw new UsageError(`unknown command '${command}'`, { command });
+    const operands = spec.operands ?? { min: 0, max: 0, names: '' };
+    if (positionals.length < operands.min || positionals.length > operands.max) {
+      // The arguments are not repeated: a mistyped secret must not reach a log.
+      throw new UsageError(
+        operands.max === 0
+          ? `${command} takes no arguments, only flags (got ${positionals.length})`
+          : `${command} takes ${operands.names} (got ${positionals.length} argument${positionals.length === 1 ? '' : 's'})`,
+        { command, arguments: positionals.length },
+      );
+    }
+    // The log goes to stderr as JSON lines; a person at a terminal sees warnings and errors only.
+    const log = new EventLog({ write: io.stderr, level: values.verbose ? 'debug' : 'warn' });
+    const config = spec.needsConfig ? await commandConfig(values, io.env) : undefined;
+    return await spec.run({ values, positionals }, { io, log, json, command, ...(config ? { config } : {}) });
+  } catch (error) {
+    return report(error, { io, json, command: spec ? command : undefined });
   }
 }
+
+/** Prints an error: one line on stderr; with `--json`, also `{ error: { code, message, ids } }` on stdout. */
+function report(error: unknown, at: { io: CliIo; json: boolean; command: string | undefined }): number {
+  const usage = error instanceof UsageError;
+  const message = errorMessage(error).replace(/\s*\n\s*/g, ' ');
+  const code = usage ? error.code : error instanceof CredroamError ? error.code : 'E_INTERNAL';
+  const ids = usage ? error.ids : error instanceof CredroamError ? error.details : {};
+  const who = at.command ? `credroam ${at.command}` : 'credroam';
+  const help = at.command ? `credroam ${at.command} --help` : 'credroam --help';
+  at.io.stderr(
+    usage
+      ? `${who}: ${message}; see \`${help}\`\n`
+      : `${who}: ${message}${error instanceof CredroamError ? ` [${error.code}]` : ''}\n`,
+  );
+  if (at.json) at.io.stdout(`${JSON.stringify({ error: { code, message, ids } }, null, 2)}\n`);
+  return usage ? ExitCode.Usage : ExitCode.Failed;
+}
+
+/**
+ * The agent manifest a command needs. Without one, the command says to write one with `credroam
+ * init` rather than run on a built-in default the user never chose.
+ */
+async function commandConfig(values: Values, env: NodeJS.ProcessEnv): Promise<AgentConfig> {
+  const explicit = typeof values.config === 'string' ? values.config : undefined;
+  let config: AgentConfig;
+  try {
+    config = await loadConfig(explicit, env);
+  } catch (error) {
+    const file = error instanceof CredroamError ? error.details.file : undefined;
+    if (typeof file === 'string' && !(await exists(file))) throw noConfig(file, true);
+    throw error;
+  }
+  if (config.file === undefined) throw noConfig(defaultConfigPath(env), false);
+  return config;
+}
+
+function noConfig(file: string, named: boolean): CredroamError {
+  return new CredroamError(
+    'E_NO_CONFIG',
+    `cannot read the agent manifest ${file}: there is none; run \`credroam init${named ? ` --config ${file}` : ''} --directory URL\` to write one (see \`credroam init --help\`)`,
+    { file },
+  );
+}
+
+const exists = (file: string) =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );

@@ -20,6 +20,7 @@ import {
   removeSafelyRoamed,
   type Session,
 } from '../session.js';
+import { credentialRequest } from './credential-requests.js';
 import { type AgentRequest, askAgent, socketPath } from './ipc.js';
 import { pamProofProblem } from './pam-proof.js';
 
@@ -191,7 +192,7 @@ export class Agent {
       const report = await this.#session.engine.sync({ full });
       if (full) this.#lastFullSync = Date.now();
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
-      await this.#record({ outcome: report.outcome, counts: report.counts, skipped: report.skipped.length });
+      await this.#record({ outcome: report.outcome, counts: report.counts, skippedItems: report.skipped });
       return report;
     } catch (error) {
       await this.#record({ outcome: 'failed', error: errorMessage(error) });
@@ -352,6 +353,9 @@ export class Agent {
           newPassword: request.newPassword,
         });
         return { changed: true };
+      case 'import':
+      case 'export':
+        return credentialRequest(this.#session, request, () => void this.requestSync(`${request.cmd} (CLI)`));
       case 'stop':
         setImmediate(() => void this.stop());
         return { stopping: true };

@@ -17,6 +17,9 @@ export const socketPath = (config: AgentConfig): string => path.join(config.home
  */
 export const AGENT_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1', '--lite-mode'];
 
+/** The longest request line the agent reads (daemon/agent.ts drops a connection that sends more). */
+export const MAX_REQUEST_CHARS = 65_536;
+
 export type AgentRequest =
   | { readonly cmd: 'status' }
   | {
@@ -28,6 +31,13 @@ export type AgentRequest =
     }
   | { readonly cmd: 'trigger'; readonly event: string }
   | { readonly cmd: 'passwd'; readonly oldPassword: string; readonly newPassword: string }
+  /**
+   * `credroam import` while the agent holds the keys: one credential for the agent to store, the
+   * key encrypted at rest under them (base64 DER certificate, base64 PKCS#8 key).
+   */
+  | { readonly cmd: 'import'; readonly cert: string; readonly key?: string }
+  /** `credroam export` while the agent holds the keys: answers `cert` and `key` (base64) of one credential. */
+  | { readonly cmd: 'export'; readonly sha256: string }
   | { readonly cmd: 'stop' };
 
 export type AgentAnswer =

@@ -68,6 +68,40 @@ test('import: a wrong file password, a truncated file, a legacy file, a key that
   t.true(await storeIsEmpty(w.dir));
 });
 
+test('import without --passin: a file with a password says it needs it (not "wrong password"); a file without one imports', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const locked = await opensslP12(w.dir, 'locked');
+  const r = await w.a(['import', locked.file, ...w.pw, '--json']);
+  t.is(r.code, 1, r.stderr);
+  t.notRegex(r.stderr, /wrong password/);
+  t.regex(
+    r.stderr,
+    /locked\.p12 is protected by a password: give it with --passin file:PATH, env:VAR, fd:N or stdin \[E_PASSIN_NEEDED\]/,
+  );
+  t.like(JSON.parse(r.stdout), { error: { code: 'E_PASSIN_NEEDED', ids: { file: locked.file } } });
+  t.true(await storeIsEmpty(w.dir));
+  await writeFile(path.join(w.dir, 'empty'), '\n'); // an empty password
+  await openssl(
+    [
+      'pkcs12',
+      '-export',
+      '-in',
+      'locked.cert.pem',
+      '-inkey',
+      'locked.key.pem',
+      '-out',
+      'open.p12',
+      '-passout',
+      'file:empty',
+    ],
+    w.dir,
+  );
+  const open = await w.a(['import', path.join(w.dir, 'open.p12'), ...w.pw]);
+  t.is(open.code, 0, open.stderr);
+  t.is(open.stdout, `imported ${locked.fingerprint} with its private key\n`);
+});
+
 test('export and remove of an unknown thumbprint, and export over an existing file, are clear errors', async (t) => {
   const w = await twoEndpoints(t);
   await w.a(['logon', ...w.pw]);
@@ -97,6 +131,29 @@ test('export and remove of an unknown thumbprint, and export over an existing fi
   ]);
   t.is(over.code, 1);
   t.regex(over.stderr, /already exists; add --force/);
+});
+
+test('a thumbprint prefix under 8 digits, or one that is not hex, is a usage error that says so; nothing is removed', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
+  const short = cred.fingerprint.slice(0, 6);
+  const remove = await w.a(['remove', short, '--json']);
+  t.is(remove.code, 2, remove.stderr);
+  t.is(
+    remove.stderr,
+    `credroam remove: thumbprint prefix ${short} is too short: give at least 8 hex digits (it matches 1 credential here), or the whole SHA-256 or SHA-1 thumbprint; see \`credroam remove --help\`\n`,
+  );
+  t.like(JSON.parse(remove.stdout), {
+    error: { code: 'E_THUMBPRINT_TOO_SHORT', ids: { thumbprint: short, matches: 1 } },
+  });
+  const exported = await w.a(['export', short, '--out', 'x.p12', '--passout', 'file:p12pw', ...w.pw]);
+  t.is(exported.code, 2);
+  t.regex(exported.stderr, /thumbprint prefix \w+ is too short/);
+  const notHex = await w.a(['remove', 'alice-cert']);
+  t.is(notHex.code, 2);
+  t.regex(notHex.stderr, /'alice-cert' is not a thumbprint: give its SHA-256 or SHA-1 in hex/);
+  t.false(await storeIsEmpty(w.dir), 'nothing was removed');
 });
 
 test('init refuses to overwrite a configuration and refuses non-URL directories', async (t) => {

@@ -1,6 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { makeClientCert, type Slapd, startProviders, userDn } from '@credroam/plugin-ldap/testing';
+import {
+  ADMIN_DN,
+  ADMIN_PASSWORD,
+  makeClientCert,
+  type Slapd,
+  startProviders,
+  userDn,
+} from '@credroam/plugin-ldap/testing';
 import test from 'ava';
 import { credroam, fingerprintOf, openssl, opensslP12, tempDir } from '../support.js';
 
@@ -9,7 +16,7 @@ let stop: () => Promise<void>;
 
 test.before(async () => {
   const started = await startProviders(2, {
-    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'],
+    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank'],
     passwords: { alice: 'alice account password' },
   });
   servers = started.servers;
@@ -322,4 +329,99 @@ test('init --bind external writes a configuration that logs on with a client cer
     binds.length > 0 && binds.every((l) => l.includes(`BIND dn="${userDn('frank')}" mech=EXTERNAL`)),
     binds.join('\n'),
   );
+});
+
+/** `credroam init` for `uid` on the first provider, searching its entry under ou=people. */
+async function initSearching(dir: string, uid: string, policy: Record<string, unknown>, extra: string[]) {
+  await writeFile(path.join(dir, 'policy.json'), JSON.stringify(policy));
+  await writeFile(path.join(dir, 'pw'), `${uid} password\n`);
+  await writeFile(path.join(dir, 'p12pw'), 'p12 secret');
+  return credroam([
+    'init',
+    '--config',
+    path.join(dir, 'c.json'),
+    '--directory',
+    servers[0]!.ldapsUrl,
+    '--ca-file',
+    servers[0]!.tls.ca,
+    '--base',
+    'ou=people,dc=example,dc=org',
+    '--filter',
+    '(uid={user})',
+    '--bind',
+    'simple',
+    '--home',
+    path.join(dir, 'home'),
+    '--user',
+    uid,
+    '--policy',
+    path.join(dir, 'policy.json'),
+    ...extra,
+  ]);
+}
+
+const KDF = { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 } };
+const bindsSince = async (before: number, dn: string) =>
+  (await readFile(servers[0]!.log, 'utf8'))
+    .split('\n')
+    .slice(before)
+    .filter((l) => l.includes(` BIND dn="${dn}" `));
+
+test('init --base --filter --bind simple without --bind-dn is refused: it says who could bind', async (t) => {
+  const dir = await tempDir(t);
+  const r = await initSearching(dir, 'gina', { protection: KDF }, []);
+  t.is(r.code, 2, r.stderr);
+  t.is(
+    r.stderr,
+    "credroam init: --bind simple with --base needs --bind-dn: a service account's DN with --bind-password-file FILE, or the user's own DN as a pattern (uid={user},ou=people,… or {user}@domain; it sends the roaming password); see `credroam init --help`\n",
+  );
+});
+
+test('the service-account route: init --base --filter --bind simple --bind-dn --bind-password-file roams with no trust in the directory, binding as the account only', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'service-pw'), `${ADMIN_PASSWORD}\n`, { mode: 0o600 });
+  const init = await initSearching(dir, 'gina', { protection: KDF }, [
+    '--bind-dn',
+    ADMIN_DN,
+    '--bind-password-file',
+    path.join(dir, 'service-pw'),
+  ]);
+  t.is(init.code, 0, init.stderr);
+  t.notRegex(init.stdout, /warning/);
+  const before = (await readFile(servers[0]!.log, 'utf8')).split('\n').length;
+  const run = (args: readonly string[]) =>
+    credroam(['--config', path.join(dir, 'c.json'), ...args], { cwd: dir });
+  const pw = ['--password-file', path.join(dir, 'pw')];
+  const logon = await run(['logon', ...pw]);
+  t.is(logon.code, 0, logon.stderr);
+  const cred = await opensslP12(dir, 'gina');
+  t.is((await run(['import', cred.file, '--passin', 'file:p12pw', ...pw])).code, 0);
+  const sync = await run(['sync', ...pw, '--json']);
+  t.is(sync.code, 0, sync.stderr);
+  t.like(JSON.parse(sync.stdout), { counts: { uploaded: 2 } });
+  const doctor = await run(['doctor', '--json']);
+  t.is(doctor.code, 0, doctor.stdout + doctor.stderr);
+  t.true((await bindsSince(before, ADMIN_DN)).length > 0, 'bound as the service account');
+  t.deepEqual(await bindsSince(before, userDn('gina')), [], 'never as the user');
+});
+
+test('the route that binds as the user: init --base --filter --bind simple --bind-dn uid={user},… roams where the policy trusts the directory', async (t) => {
+  const dir = await tempDir(t);
+  const init = await initSearching(dir, 'hank', { protection: KDF, directory: { trustWithPassword: true } }, [
+    '--bind-dn',
+    'uid={user},ou=people,dc=example,dc=org',
+  ]);
+  t.is(init.code, 0, init.stderr);
+  t.regex(init.stdout, /note: bind simple with the roaming password/);
+  const before = (await readFile(servers[0]!.log, 'utf8')).split('\n').length;
+  const run = (args: readonly string[]) =>
+    credroam(['--config', path.join(dir, 'c.json'), ...args], { cwd: dir });
+  const pw = ['--password-file', path.join(dir, 'pw')];
+  const logon = await run(['logon', ...pw]);
+  t.is(logon.code, 0, logon.stderr);
+  const cred = await opensslP12(dir, 'hank');
+  t.is((await run(['import', cred.file, '--passin', 'file:p12pw', ...pw])).code, 0);
+  const sync = await run(['sync', ...pw, '--json']);
+  t.like(JSON.parse(sync.stdout), { counts: { uploaded: 2 } });
+  t.true((await bindsSince(before, userDn('hank'))).length > 0, 'bound as hank, the DN from the pattern');
 });

@@ -71,7 +71,7 @@ test('a failed required plugin stops the agent with exit code 1 and names it', a
   t.is(result.code, 1);
   t.regex(
     result.stderr,
-    /credroam: required plugin failed: 'test\.required-throws' \(activation failed: no directory configured\) \[E_REQUIRED_PLUGIN\]/,
+    /credroam plugins: required plugin failed: 'test\.required-throws' \(activation failed: no directory configured\) \[E_REQUIRED_PLUGIN\]/,
   );
 });
 

@@ -22,7 +22,10 @@ export interface ErrorCodeInfo {
 // biome-ignore format: a table, one line per code
 export const ERROR_CODES = {
   // The command line and the files it is given.
-  E_USAGE:                     { who: 'user',      meaning: 'A request the agent does not understand (an unknown trigger).', action: 'See `credroam --help` for the accepted values.' },
+  E_USAGE:                     { who: 'user',      meaning: 'A command line credroam does not accept (a flag the command does not take, a missing argument), or a request the agent does not understand.', action: 'See `credroam <command> --help`.' },
+  E_NO_CONFIG:                 { who: 'user',      meaning: 'No agent manifest: credroam is not set up for this user.', action: 'Run `credroam init` (docs/admin/deploying.md).' },
+  E_THUMBPRINT_INVALID:        { who: 'user',      meaning: 'A thumbprint that is not hexadecimal.', action: 'Copy the SHA-256 or SHA-1 thumbprint from `credroam list`.' },
+  E_THUMBPRINT_TOO_SHORT:      { who: 'user',      meaning: 'A thumbprint prefix shorter than 8 digits.', action: 'Give at least 8 digits (`credroam list` shows them).' },
   E_EXISTS:                    { who: 'user',      meaning: 'The file to write already exists.', action: 'Add --force to replace it, or write to another name.' },
   E_NOT_FOUND:                 { who: 'user',      meaning: 'No credential on this endpoint has that thumbprint.', action: 'Check the thumbprint with `credroam list`.' },
   E_AMBIGUOUS:                 { who: 'user',      meaning: 'A thumbprint prefix matches more than one credential.', action: 'Give more digits of the thumbprint (`credroam list` shows them).' },
@@ -32,6 +35,7 @@ export const ERROR_CODES = {
   E_UNSUPPORTED:               { who: 'admin',     meaning: 'The selected plugin does not offer this operation (a token protector without a password, or without escrow recovery).', action: 'Select a plugin that offers it (the built-in pkcs12 protector does), or do without.' },
   // Credentials being imported or exported.
   E_IMPORT:                    { who: 'user',      meaning: 'The file to import cannot be read, or holds nothing credroam imports (no certificate, a key it cannot parse).', action: 'Check the file; export it again from where it came from.' },
+  E_PASSIN_NEEDED:             { who: 'user',      meaning: 'The file to import is protected by a password and none was given.', action: 'Give the file\'s password with --passin file:PATH|env:VAR|fd:N|stdin.' },
   E_PASSWORD_REQUIRED:         { who: 'user',      meaning: 'The file to import is encrypted and no password was given for it.', action: 'Give its password with --passin.' },
   E_PEM:                       { who: 'user',      meaning: 'A PEM block in the file to import is damaged, or an algorithm credroam does not read.', action: 'Check the file (`openssl x509 -in FILE -noout`, `openssl pkey -in FILE -noout`).' },
   E_PKCS12_MALFORMED:          { who: 'user',      meaning: 'The file is not a PKCS#12 file, or it is damaged.', action: 'Check the file (`openssl pkcs12 -in FILE -info -noout`), or export it again.' },
@@ -86,6 +90,8 @@ export const ERROR_CODES = {
   // The agent.
   E_AGENT:                     { who: 'user',      meaning: 'The running agent did not answer, or answered something unreadable.', action: 'See the agent\'s log (journal, or HOME/agent.log); stop and start it again.' },
   E_AGENT_RUNNING:             { who: 'none',      meaning: 'An agent already runs for this home.', action: 'Nothing: it serves this session.' },
+  E_KEYS_NEEDED:               { who: 'user',      meaning: 'This needs the keys: no agent holds them and no roaming password was given.', action: 'Give the roaming password (--password-stdin, --password-file), or log on so that the agent holds the keys.' },
+  E_TOO_LARGE_FOR_AGENT:       { who: 'user',      meaning: 'The request is too large to hand to the running agent.', action: 'Give the roaming password so that the command does the work itself.' },
   E_NO_AGENT:                  { who: 'user',      meaning: 'No agent runs for this home.', action: 'Start one: `credroam logon --start-agent`, or `systemctl --user start credroam-agent`.' },
   E_INTERNAL:                  { who: 'developer', meaning: 'An unexpected error (a bug): the message says where it happened.', action: 'Report it, with the message.' },
 } as const satisfies Record<`E_${string}`, ErrorCodeInfo>;

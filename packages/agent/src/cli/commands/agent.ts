@@ -2,17 +2,17 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CredroamError } from '@credroam/core';
-import { type AgentConfig, loadConfig } from '../../config.js';
+import type { AgentConfig } from '../../config.js';
 import { AGENT_EXEC_ARGV, askAgent, socketPath } from '../../daemon/ipc.js';
 import { ExitCode, UsageError } from '../io.js';
 import { stripNewline } from '../secrets.js';
-import { type Args, agentAnswer, type Context, out, str } from './shared.js';
+import { type Args, agentAnswer, type Context, configOf, out } from './shared.js';
 
 // --- the agent ------------------------------------------------------------------------------------
 
 /** `credroam agent`: runs until SIGTERM (or `credroam trigger stop`). */
 export async function agent(args: Args, ctx: Context): Promise<number> {
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const { Agent } = await import('../../daemon/agent.js');
   const daemon = new Agent(config, ctx.log);
   const password = args.values['password-stdin'] ? stripNewline(await ctx.io.stdin()) : undefined;
@@ -80,10 +80,10 @@ export async function startAgent(config: AgentConfig, password: string, ctx: Con
 export async function trigger(args: Args, ctx: Context): Promise<number> {
   const [event] = args.positionals;
   const events = ['logon', 'logoff', 'lock', 'unlock', 'refresh', 'resume', 'stop'];
-  if (!event || !events.includes(event) || args.positionals.length !== 1) {
-    throw new UsageError(`usage: credroam trigger ${events.join('|')}`);
+  if (!event || !events.includes(event)) {
+    throw new UsageError(`'${event}' is not an event the agent takes: ${events.join(', ')}`, { event });
   }
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const answer = await askAgent(config, event === 'stop' ? { cmd: 'stop' } : { cmd: 'trigger', event });
   if (!answer)
     throw new CredroamError('E_NO_AGENT', `no agent is running for ${config.home} (${socketPath(config)})`);

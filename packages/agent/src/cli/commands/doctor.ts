@@ -3,16 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { CredroamError } from '@credroam/core';
 import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
-import { type AgentConfig, loadConfig } from '../../config.js';
+import type { AgentConfig } from '../../config.js';
 import { loadPolicy } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { createHost } from '../plugins.js';
-import { type Args, type Context, out, roamingPassword, str } from './shared.js';
+import { type Args, type Context, configOf, out, roamingPassword } from './shared.js';
 
 // --- doctor ----------------------------------------------------------------------------------------
 
 export async function doctor(args: Args, ctx: Context): Promise<number> {
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const policy = await loadPolicy(config);
   const host = await createHost(config, ctx.log);
   try {

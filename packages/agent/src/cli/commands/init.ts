@@ -14,12 +14,7 @@ export async function init(args: Args, ctx: Context): Promise<number> {
   const directory = str(args.values.directory);
   if (!directory) {
     throw new UsageError(
-      'usage: credroam init --config FILE --directory URL [--home DIR] [--user NAME] [--policy FILE]\n' +
-        '       LDAP: --directory ldaps://HOST:PORT|ldap://HOST:PORT --ca-file FILE (--user-dn DN | --base DN --filter F)\n' +
-        '             --bind gssapi [--kerberos-service ldap@HOST]\n' +
-        '                  | external --client-cert-file FILE --client-key-file FILE\n' +
-        '                  | simple [--bind-dn DN] [--bind-password-file FILE]\n' +
-        '             [--profile openldap|ad] [--tls-server-name NAME]',
+      'init needs --directory URL: file:///path (a folder), ldaps://HOST:PORT or ldap://HOST:PORT (StartTLS)',
     );
   }
   const file = path.resolve(
@@ -41,6 +36,7 @@ export async function init(args: Args, ctx: Context): Promise<number> {
   const policyFile = str(args.values.policy) ? path.resolve(str(args.values.policy)!) : undefined;
   const warnings: string[] = [];
   let selection: { use: string; settings: Record<string, unknown> };
+  refuseUnused(args, url.protocol);
   if (url.protocol === 'file:') {
     const root = fileURLToPath(url);
     await mkdir(root, { recursive: true, mode: 0o700 });
@@ -58,6 +54,14 @@ export async function init(args: Args, ctx: Context): Promise<number> {
       return v === undefined ? {} : { [key]: resolve ? path.resolve(v) : v };
     };
     const bind = ldapBind(args);
+    // Found by a search, the user's entry gives no DN to bind as before the bind: one must be named.
+    if (bind.bind === 'simple' && !userDn && !bind.bindDn) {
+      throw new UsageError(
+        "--bind simple with --base needs --bind-dn: a service account's DN with --bind-password-file FILE, " +
+          "or the user's own DN as a pattern (uid={user},ou=people,… or {user}@domain; it sends the roaming password)",
+        { bind: 'simple', base },
+      );
+    }
     if (bind.bind === 'simple' && !bind.bindPasswordFile) {
       warnings.push(await passwordBindWarning(policyFile));
     }
@@ -95,6 +99,37 @@ export async function init(args: Args, ctx: Context): Promise<number> {
       warnings.map((w) => `\n${w}`).join(''),
   );
   return ExitCode.Done;
+}
+
+/** Flags that belong to one kind of LDAP bind. */
+const BIND_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  gssapi: ['kerberos-service'],
+  external: ['client-cert-file', 'client-key-file'],
+  simple: ['bind-dn', 'bind-password-file'],
+};
+const LDAP_FLAGS = ['ca-file', 'user-dn', 'base', 'filter', 'bind', 'profile', 'tls-server-name'];
+
+/** init takes a flag only where it is written into the manifest: never one that would be dropped. */
+function refuseUnused(args: Args, protocol: string): void {
+  const given = (names: readonly string[]) => names.filter((n) => args.values[n] !== undefined);
+  const refuse = (flag: string, why: string) => {
+    throw new UsageError(`--${flag} ${why}`, { flag: `--${flag}` });
+  };
+  if (protocol !== 'ldaps:' && protocol !== 'ldap:') {
+    for (const flag of given([...LDAP_FLAGS, ...Object.values(BIND_FLAGS).flat()]))
+      refuse(flag, `is for an LDAP directory; --directory ${protocol} takes none`);
+    return;
+  }
+  const bind = str(args.values.bind);
+  for (const [kind, flags] of Object.entries(BIND_FLAGS)) {
+    if (kind === bind) continue;
+    for (const flag of given(flags))
+      refuse(flag, `goes with --bind ${kind}, not ${bind ? `--bind ${bind}` : 'no --bind'}`);
+  }
+  if (args.values['user-dn'] !== undefined) {
+    for (const flag of given(['base', 'filter']))
+      refuse(flag, 'searches for the entry: give it or --user-dn, not both');
+  }
 }
 
 /** The bind settings from `--bind` and its companions; the choice is the site's trust model, so it is never implied. */

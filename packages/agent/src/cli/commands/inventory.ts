@@ -1,15 +1,16 @@
-import { FileSyncStateStore } from '@credroam/core';
-import { type AgentConfig, loadConfig } from '../../config.js';
+import { FileSyncStateStore, type LocalListing } from '@credroam/core';
+import type { AgentConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
 import { readLastSync, syncStatePath } from '../../session.js';
 import { type CredentialView, credentialViews } from '../credentials.js';
 import { ExitCode } from '../io.js';
-import { type Args, type Context, out, roamingPassword, str, unlock, withSession } from './shared.js';
+import { type Args, type Context, configOf, out, roamingPassword, unlock, withSession } from './shared.js';
+import { skippedLine } from './sync.js';
 
 // --- status, list -------------------------------------------------------------------------------
 
 export async function status(args: Args, ctx: Context): Promise<number> {
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const state = await new FileSyncStateStore(syncStatePath(config)).load();
   const last = await readLastSync(config);
   return withSession(
@@ -30,6 +31,9 @@ export async function status(args: Args, ctx: Context): Promise<number> {
           localChanges: state === undefined || state.localRevision !== revision,
           credentials: views.filter((v) => v.state !== 'synced').length,
         },
+        // What the last sync that read both sides skipped, and what this store cannot read now.
+        skipped: last?.skippedItems ?? [],
+        unreadable: unreadableEntries(listing),
         lastSync: last ?? null,
         agent: await agentStatus(config),
       };
@@ -43,15 +47,29 @@ export async function status(args: Args, ctx: Context): Promise<number> {
           `user ${result.user} on ${config.directory.use} ${String(config.directory.settings.url ?? '')}`,
           `credentials ${result.credentials} (${result.archived} archived), ${result.pending.credentials} not yet in the directory`,
           `last sync: ${lastText}`,
+          ...(result.skipped.length > 0
+            ? [
+                `skipped at the last sync: ${result.skipped.length} (as found at ${last?.skippedAt ?? '?'})`,
+                ...result.skipped.map(skippedLine),
+              ]
+            : []),
+          ...result.unreadable.map((u) => `unreadable here: ${u.name}: ${u.reason}`),
           result.agent.running
             ? `agent: running (pid ${String(result.agent.pid)}), keys ${result.agent.unlocked ? 'open' : 'locked: log on'}${result.agent.syncing ? ', syncing' : ''}`
             : 'agent: not running',
         ].join('\n'),
       );
-      return ExitCode.Done;
+      return result.skipped.length > 0 || result.unreadable.length > 0 ? ExitCode.Skipped : ExitCode.Done;
     },
     config,
   );
+}
+
+/** What the local store holds but cannot read (a key that is merely locked is not one). */
+function unreadableEntries(listing: LocalListing): Array<{ name: string; reason: string }> {
+  return listing.unreadable
+    .filter((u) => !/^locked/.test(u.reason))
+    .map((u) => ({ name: u.name, reason: u.reason }));
 }
 
 async function agentStatus(
@@ -70,7 +88,7 @@ const KEY_TEXT: Record<CredentialView['key'], string> = {
 };
 
 export async function list(args: Args, ctx: Context): Promise<number> {
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const state = await new FileSyncStateStore(syncStatePath(config)).load();
   return withSession(
     args,
@@ -85,18 +103,22 @@ export async function list(args: Args, ctx: Context): Promise<number> {
       }
       const listing = await s.local.list();
       const credentials = credentialViews(listing, state);
-      const unreadable = listing.unreadable
-        .filter((u) => !/^locked/.test(u.reason))
-        .map((u) => ({ name: u.name, reason: u.reason }));
+      const unreadable = unreadableEntries(listing);
+      const skipped = (await readLastSync(config))?.skippedItems ?? [];
       const text = credentials
         .map(
           (v) =>
             `${v.sha256}  ${v.subject}\n  sha1 ${v.sha1}  until ${v.notAfter}${v.archived ? ' (archived)' : ''}  key ${KEY_TEXT[v.key]}${v.keyProblem ? ` (${v.keyProblem})` : ''}  ${v.state}`,
         )
         .concat(unreadable.map((u) => `unreadable ${u.name}: ${u.reason}`))
+        .concat(
+          skipped.length > 0
+            ? [`${skipped.length} item(s) skipped at the last sync: see \`credroam status\``]
+            : [],
+        )
         .join('\n');
-      out(ctx, { credentials, unreadable }, text || 'no credentials');
-      return unreadable.length > 0 ? ExitCode.Skipped : ExitCode.Done;
+      out(ctx, { credentials, unreadable, skipped }, text || 'no credentials');
+      return unreadable.length > 0 || skipped.length > 0 ? ExitCode.Skipped : ExitCode.Done;
     },
     config,
   );

@@ -2,20 +2,37 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CredroamError, writeFileAtomic } from '@credroam/core';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
+import { MAX_REQUEST_CHARS } from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
-import { certificateId, credentialViews, findCredential, privateKeyId } from '../credentials.js';
+import {
+  certificateId,
+  checkCredentials,
+  credentialParts,
+  credentialViews,
+  findCredential,
+  storeCredentials,
+} from '../credentials.js';
 import { ExitCode, UsageError } from '../io.js';
 import { readPassArg } from '../secrets.js';
-import { type Args, type Context, out, roamingPassword, str, unlock, withSession } from './shared.js';
+import {
+  type Args,
+  askAgentWithKeys,
+  type Context,
+  out,
+  str,
+  unlock,
+  userKeys,
+  withSession,
+} from './shared.js';
 
 // --- import, export, remove ------------------------------------------------------------------------
 
 export async function importCredential(args: Args, ctx: Context): Promise<number> {
   const files = args.positionals;
   if (files.length === 0 || files.length > 2) {
-    throw new UsageError(
-      'usage: credroam import FILE.p12 [--passin SPEC] | credroam import CERT.pem KEY.pem [--passin SPEC]',
-    );
+    throw new UsageError('import takes one PKCS#12 file, or a PEM certificate and a PEM key', {
+      files: files.length,
+    });
   }
   const passin = str(args.values.passin);
   if (passin === 'stdin' && args.values['password-stdin']) {
@@ -33,71 +50,111 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
   );
   return withSession(args, ctx, async (s) => {
     const api = await pkcs12Api(s, 'import');
-    const read = await api.readCredentials(data, filePassword);
-    const withKeys = read.credentials.some((c) => c.key);
-    if (withKeys) await unlock(s, await roamingPassword(args, ctx.io));
-    const now = Date.now();
-    // Everything was read and checked above; only now is anything written.
-    const imported: Array<{ sha256: string; hasKey: boolean }> = [];
-    for (const c of read.credentials) {
-      const id = certificateId(c.cert);
-      if (c.key)
-        await s.local.put({
-          kind: 'key',
-          id: privateKeyId(c.key),
-          content: c.key,
-          archived: false,
-          modified: now,
-        });
-      await s.local.put({ kind: 'cert', id, content: c.cert, archived: false, modified: now });
-      imported.push({ sha256: id, hasKey: Boolean(c.key) });
+    const read = await api.readCredentials(data, filePassword).catch((error: unknown) => {
+      // Without --passin the file was tried with no password: one that has a password needs it.
+      if (
+        filePassword === undefined &&
+        error instanceof CredroamError &&
+        error.code === 'E_PKCS12_PASSWORD'
+      ) {
+        throw new CredroamError(
+          'E_PASSIN_NEEDED',
+          `${files[0]} is protected by a password: give it with --passin file:PATH, env:VAR, fd:N or stdin`,
+          { file: files[0] },
+        );
+      }
+      throw error;
+    });
+    const ignored =
+      read.ignoredCertificates > 0
+        ? `\n(${read.ignoredCertificates} CA certificate(s) in the file are not imported)`
+        : '';
+    if (args.values['dry-run']) {
+      const wouldImport = read.credentials.map((c) => ({
+        sha256: certificateId(c.cert),
+        hasKey: Boolean(c.key),
+      }));
+      out(
+        ctx,
+        { dryRun: true, wouldImport, ignoredCertificates: read.ignoredCertificates },
+        `${wouldImport
+          .map((i) => `would import ${i.sha256}${i.hasKey ? ' with its private key' : ''}`)
+          .join('\n')}${ignored}\n(dry run: nothing was written)`,
+      );
+      return ExitCode.Done;
+    }
+    // Everything was read and checked before anything is written.
+    checkCredentials(read.credentials);
+    const keys = read.credentials.some((c) => c.key) ? await userKeys(args, ctx) : undefined;
+    let imported: Array<{ sha256: string; hasKey: boolean }>;
+    if (keys && 'agent' in keys) {
+      // The agent encrypts the keys at rest with the keys it holds, one credential at a time.
+      imported = [];
+      for (const c of read.credentials) {
+        const request = {
+          cmd: 'import',
+          cert: Buffer.from(c.cert).toString('base64'),
+          ...(c.key ? { key: Buffer.from(c.key).toString('base64') } : {}),
+        } as const;
+        if (JSON.stringify(request).length >= MAX_REQUEST_CHARS) {
+          throw new CredroamError(
+            'E_TOO_LARGE_FOR_AGENT',
+            `the credential ${certificateId(c.cert)} is too large to hand to the agent; give the roaming password instead (--password-file FILE)`,
+            { sha256: certificateId(c.cert) },
+          );
+        }
+        const answer = await askAgentWithKeys(ctx, request);
+        imported.push({ sha256: String(answer.sha256), hasKey: answer.hasKey === true });
+      }
+    } else {
+      if (keys) await unlock(s, keys.password);
+      imported = await storeCredentials(s.local, read.credentials);
     }
     out(
       ctx,
       { imported, ignoredCertificates: read.ignoredCertificates },
       imported.map((i) => `imported ${i.sha256}${i.hasKey ? ' with its private key' : ''}`).join('\n') +
-        (read.ignoredCertificates > 0
-          ? `\n(${read.ignoredCertificates} CA certificate(s) in the file were not imported)`
-          : ''),
+        ignored,
     );
     return ExitCode.Done;
   });
 }
 
 export async function exportCredential(args: Args, ctx: Context): Promise<number> {
-  const [thumbprint] = args.positionals;
+  const thumbprint = args.positionals[0]!;
   const target = str(args.values.out);
   const passout = str(args.values.passout);
-  if (!thumbprint || !target || !passout || args.positionals.length !== 1) {
-    throw new UsageError(
-      'usage: credroam export THUMBPRINT --out FILE.p12 --passout file:PATH|env:VAR|fd:N|stdin',
-    );
-  }
+  if (!target || !passout) throw new UsageError('export needs --out FILE.p12 and --passout SPEC');
   if (passout === 'stdin' && args.values['password-stdin']) {
     throw new UsageError('--passout stdin and --password-stdin cannot both read standard input');
   }
   const filePassword = await readPassArg(passout, '--passout', ctx.io);
-  const password = await roamingPassword(args, ctx.io);
   return withSession(args, ctx, async (s) => {
-    await unlock(s, password);
-    const listing = await s.local.list();
-    const view = findCredential(credentialViews(listing, undefined), thumbprint);
-    if (!view)
-      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
-    const cert = listing.items.find((i) => i.kind === 'cert' && i.id === view.sha256)!;
-    const key = listing.items.find((i) => i.kind === 'key' && i.id === view.keyId);
-    if (view.key === 'unreadable') {
+    // Found without the keys (a prefix, a SHA-1); the keys are needed only for a private key.
+    const { view } = credentialParts(await s.local.list(), thumbprint);
+    const keys = view.hasKey ? await userKeys(args, ctx) : undefined;
+    let cert: Uint8Array;
+    let key: Uint8Array | undefined;
+    if (keys && 'agent' in keys) {
+      const answer = await askAgentWithKeys(ctx, { cmd: 'export', sha256: view.sha256 });
+      cert = new Uint8Array(Buffer.from(String(answer.cert), 'base64'));
+      key = typeof answer.key === 'string' ? new Uint8Array(Buffer.from(answer.key, 'base64')) : undefined;
+    } else {
+      if (keys) await unlock(s, keys.password);
+      ({ cert, key } = credentialParts(await s.local.list(), view.sha256));
+    }
+    if (view.hasKey && !key) {
       throw new CredroamError(
         'E_KEY_UNREADABLE',
-        `the private key of ${view.sha256} (key ${view.keyId}) is on this endpoint but cannot be opened: ${view.keyProblem}. Nothing was written; \`credroam doctor\` helps find out why`,
-        { sha256: view.sha256, keyId: view.keyId },
+        `the private key of ${view.sha256} did not open; nothing was written`,
+        {
+          sha256: view.sha256,
+          keyId: view.keyId,
+        },
       );
     }
     const api = await pkcs12Api(s, 'export');
-    const pfx = await api.writePkcs12(
-      { cert: cert.content, ...(key ? { key: key.content } : {}) },
-      filePassword,
-    );
+    const pfx = await api.writePkcs12({ cert, ...(key ? { key } : {}) }, filePassword);
     const file = path.resolve(target);
     if (
       !args.values.force &&
@@ -119,13 +176,22 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
 }
 
 export async function remove(args: Args, ctx: Context): Promise<number> {
-  const [thumbprint] = args.positionals;
-  if (!thumbprint || args.positionals.length !== 1) throw new UsageError('usage: credroam remove THUMBPRINT');
+  const thumbprint = args.positionals[0]!;
   return withSession(args, ctx, async (s) => {
     const listing = await s.local.list();
     const view = findCredential(credentialViews(listing, undefined), thumbprint);
     if (!view)
-      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`);
+      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`, {
+        thumbprint,
+      });
+    if (args.values['dry-run']) {
+      out(
+        ctx,
+        { dryRun: true, wouldRemove: view.sha256, hasKey: view.hasKey, subject: view.subject },
+        `would remove ${view.sha256} (${view.subject})${view.hasKey ? ' and its private key' : ''}\n(dry run: nothing was removed)`,
+      );
+      return ExitCode.Done;
+    }
     const keepUntil = Date.now() + s.policy.roaming.tombstoneLifetimeDays * 86_400_000;
     await s.local.remove('cert', view.sha256, { keepUntil });
     if (view.hasKey) await s.local.remove('key', view.keyId, { keepUntil });

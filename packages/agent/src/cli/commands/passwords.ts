@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { CredroamError } from '@credroam/core';
-import { loadConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
 import { openSession } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
 import { readSecretFile } from '../secrets.js';
-import { type Args, agentAnswer, type Context, out, str, withSession } from './shared.js';
+import { type Args, agentAnswer, type Context, configOf, out, str, withSession } from './shared.js';
 
 // --- passwd, recover --------------------------------------------------------------------------------
 
@@ -33,7 +32,7 @@ export async function passwd(args: Args, ctx: Context): Promise<number> {
   // (A change of the system password reaches a running agent through PAM: see docs/admin/agent.md.)
   if (old === undefined)
     throw new UsageError('give the old password with --old-password-file FILE (or both on --password-stdin)');
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const answer = await askAgent(config, { cmd: 'passwd', oldPassword: old, newPassword: next });
   if (answer)
     return agentAnswer(ctx, answer, () => 'the running agent re-wrapped the keys for the new password');
@@ -49,13 +48,15 @@ export async function passwd(args: Args, ctx: Context): Promise<number> {
 export async function recover(args: Args, ctx: Context): Promise<number> {
   const keyFile = str(args.values['escrow-key']);
   if (!keyFile)
-    throw new UsageError('usage: credroam recover --escrow-key FILE --new-password-file FILE [--user NAME]');
+    throw new UsageError(
+      'recover needs --escrow-key FILE, and the new password (--new-password-file FILE or --password-stdin)',
+    );
   const escrowPrivateKeyPem = await readFile(keyFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw new CredroamError('E_ESCROW_KEY', `cannot read the escrow key ${keyFile}: ${error.code}`);
   });
   const { next } = await passwordPair(args, ctx.io);
   if (next.length === 0) throw new UsageError('the new password is empty');
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const user = str(args.values.user) ?? config.user;
   const session = await openSession({ ...config, user }, ctx.log, { password: async () => next });
   try {

@@ -1,6 +1,6 @@
 import { CredroamError, type EventLog, isErrorCode } from '@credroam/core';
-import { type AgentConfig, loadConfig } from '../../config.js';
-import { type AgentAnswer } from '../../daemon/ipc.js';
+import type { AgentConfig } from '../../config.js';
+import { type AgentAnswer, type AgentRequest, askAgent } from '../../daemon/ipc.js';
 import { openSession, type Session } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
 import { readSecretFile, stripNewline } from '../secrets.js';
@@ -15,6 +15,16 @@ export interface Context {
   readonly io: CliIo;
   readonly log: EventLog;
   readonly json: boolean;
+  /** The command being run, as typed. */
+  readonly command: string;
+  /** The agent manifest, read before the command runs (for the commands that need one). */
+  readonly config?: AgentConfig;
+}
+
+/** The agent manifest of a command that needs one (the CLI reads it before running the command). */
+export function configOf(ctx: Context): AgentConfig {
+  if (!ctx.config) throw new Error(`credroam ${ctx.command} was run without its agent manifest`);
+  return ctx.config;
 }
 
 export const str = (v: string | boolean | undefined): string | undefined =>
@@ -35,14 +45,49 @@ export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
   );
 }
 
-/** Opens the session the agent manifest describes (read here unless the caller already has it), runs `work`, closes it. */
+/** Whether the roaming password was given: a flag, or $CREDROAM_PASSWORD_FILE. */
+export const passwordGiven = (args: Args, io: CliIo): boolean =>
+  Boolean(args.values['password-stdin'] || args.values['password-file'] || io.env.CREDROAM_PASSWORD_FILE);
+
+/**
+ * Where a command that reads or writes private keys gets the user's keys: the roaming password
+ * when one was given; else the running agent, when it holds them (the command then hands the
+ * operation to it over its owner-only socket); else a usage error that names both ways.
+ */
+export async function userKeys(args: Args, ctx: Context): Promise<{ password: string } | { agent: true }> {
+  if (passwordGiven(args, ctx.io)) return { password: await roamingPassword(args, ctx.io) };
+  const answer = await askAgent(configOf(ctx), { cmd: 'status' }, 5_000).catch(() => undefined);
+  if (answer?.ok && answer.unlocked === true) return { agent: true };
+  throw new UsageError(
+    `${ctx.command} needs the user's keys: ${answer?.ok ? 'the running agent holds none (log on first), or give' : 'log on with an agent that holds them (credroam logon --start-agent), or give'} the roaming password: --password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE`,
+    { command: ctx.command, agent: answer?.ok ? 'locked' : 'none' },
+    'E_KEYS_NEEDED',
+  );
+}
+
+/** Sends a request to the agent that `userKeys` found; its error, or its being gone, is an error here. */
+export async function askAgentWithKeys(
+  ctx: Context,
+  request: AgentRequest,
+): Promise<Record<string, unknown>> {
+  const answer = await askAgent(configOf(ctx), request);
+  if (!answer)
+    throw new CredroamError('E_NO_AGENT', 'the agent stopped before it answered; nothing was done');
+  if (!answer.ok)
+    throw new CredroamError(
+      isErrorCode(answer.error.code) ? answer.error.code : 'E_AGENT',
+      answer.error.message,
+    );
+  return answer;
+}
+
+/** Opens the session the agent manifest describes (or `config`, for another user), runs `work`, closes it. */
 export async function withSession<T>(
   args: Args,
   ctx: Context,
   work: (s: Session) => Promise<T>,
-  loaded?: AgentConfig,
+  config: AgentConfig = configOf(ctx),
 ): Promise<T> {
-  const config = loaded ?? (await loadConfig(str(args.values.config), ctx.io.env));
   // The roaming password, read only if something needs it (a directory that binds with it).
   const session = await openSession(config, ctx.log, { password: () => roamingPassword(args, ctx.io) });
   try {

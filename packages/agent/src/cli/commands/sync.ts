@@ -1,5 +1,4 @@
-import { EventId, type SyncReport } from '@credroam/core';
-import { loadConfig } from '../../config.js';
+import { EventId, type SkippedItem, type SyncReport } from '@credroam/core';
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import { recordLastSync, removeSafelyRoamed, type Session } from '../../session.js';
@@ -10,9 +9,9 @@ import {
   type Args,
   agentAnswer,
   type Context,
+  configOf,
   out,
   roamingPassword,
-  str,
   unlock,
   withSession,
 } from './shared.js';
@@ -36,31 +35,43 @@ async function runSync(
     }
     throw error;
   }
+  let shown: SyncReport & { readonly skippedAt?: string } = report;
   if (!options.dryRun) {
-    await recordLastSync(session.config, {
+    const last = await recordLastSync(session.config, {
       outcome: report.outcome,
       counts: report.counts,
-      skipped: report.skipped.length,
+      skippedItems: report.skipped,
     });
+    // A sync with nothing to do read neither side: what the last one skipped is still skipped.
+    if (report.outcome === 'unchanged' && last.skippedItems?.length) {
+      shown = {
+        ...report,
+        skipped: last.skippedItems,
+        ...(last.skippedAt ? { skippedAt: last.skippedAt } : {}),
+      };
+    }
   }
-  out(ctx, report, formatReport(report));
-  return report.skipped.length > 0 ? ExitCode.Skipped : ExitCode.Done;
+  out(ctx, shown, formatReport(shown));
+  return shown.skipped.length > 0 ? ExitCode.Skipped : ExitCode.Done;
 }
 
-function formatReport(r: SyncReport): string {
+function formatReport(r: SyncReport & { readonly skippedAt?: string }): string {
   const c = r.counts;
   const lines = [
     r.outcome === 'unchanged'
-      ? 'nothing changed since the last sync (one read of the change stamp)'
+      ? `nothing changed since the last sync (one read of the change stamp)${r.skipped.length > 0 ? `; still skipped (${r.skipped.length}), as found by the sync at ${r.skippedAt ?? '?'}:` : ''}`
       : r.changes.length === 0 && r.skipped.length === 0
         ? 'in sync: nothing to do'
         : `${r.outcome === 'planned' ? 'would upload' : 'uploaded'} ${c.uploaded}, ${r.outcome === 'planned' ? 'download' : 'downloaded'} ${c.downloaded}, removed ${c.removed}, tombstones ${c.tombstoned}, archived ${c.archived}, pruned ${c.pruned}, conflicts ${c.conflicts}`,
   ];
   for (const ch of r.changes) lines.push(`  ${ch.action} ${ch.kind} ${ch.id.slice(0, 16)}…  ${ch.reason}`);
-  for (const s of r.skipped)
-    lines.push(`  skipped ${s.kind ?? 'value'} ${s.id?.slice(0, 16) ?? ''} (event ${s.event}): ${s.reason}`);
+  lines.push(...r.skipped.map(skippedLine));
   return lines.join('\n');
 }
+
+/** One skipped item as a line of text. */
+export const skippedLine = (s: SkippedItem): string =>
+  `  skipped ${s.where} ${s.kind ?? 'item'}${s.id ? ` ${s.id.slice(0, 16)}…` : ''} (event ${s.event}): ${s.reason}`;
 
 export async function sync(args: Args, ctx: Context): Promise<number> {
   const password = await roamingPassword(args, ctx.io);
@@ -77,7 +88,7 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
   const input = await roamingPassword(args, ctx.io);
   const { proof, password: raw } = pam ? splitPamInput(input) : { proof: undefined, password: input };
   const password = stripNewline(raw.replace(/\0+$/, ''));
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   // A running agent takes the password over its socket and keeps the keys for the session.
   const answer = await askAgent(config, {
     cmd: 'logon',
@@ -119,7 +130,7 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
 }
 
 export async function logoff(args: Args, ctx: Context): Promise<number> {
-  const config = await loadConfig(str(args.values.config), ctx.io.env);
+  const config = configOf(ctx);
   const answer = await askAgent(config, { cmd: 'trigger', event: 'logoff' });
   if (answer)
     return agentAnswer(

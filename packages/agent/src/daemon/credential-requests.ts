@@ -1,0 +1,40 @@
+import { CredroamError } from '@credroam/core';
+import { credentialParts, storeCredentials } from '../cli/credentials.js';
+import type { Session } from '../session.js';
+import type { AgentRequest } from './ipc.js';
+
+const bytes = (b64: string): Uint8Array => new Uint8Array(Buffer.from(b64, 'base64'));
+const base64 = (data: Uint8Array): string => Buffer.from(data).toString('base64');
+
+/**
+ * `import` and `export` for a CLI on the agent's owner-only socket, with the keys the agent holds:
+ * the user is not asked for the roaming password again, and it never leaves the agent. A private
+ * key comes in to be encrypted at rest, or goes out in clear to be written as a PKCS#12 file under
+ * the password the user gives the CLI — over that socket only. `roam` schedules a sync.
+ */
+export async function credentialRequest(
+  session: Session,
+  request: Extract<AgentRequest, { cmd: 'import' | 'export' }>,
+  roam: () => void,
+): Promise<Record<string, unknown>> {
+  if (session.protector.unlock && !session.protector.unlocked) {
+    throw new CredroamError('E_LOCKED', 'the agent holds no keys: log on first (credroam logon)');
+  }
+  if (request.cmd === 'import') {
+    if (typeof request.cert !== 'string' || (request.key !== undefined && typeof request.key !== 'string'))
+      throw new CredroamError('E_USAGE', 'import: cert (and key) must be base64 strings');
+    const [imported] = await storeCredentials(session.local, [
+      { cert: bytes(request.cert), ...(request.key !== undefined ? { key: bytes(request.key) } : {}) },
+    ]);
+    roam();
+    return { ...imported };
+  }
+  if (typeof request.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(request.sha256))
+    throw new CredroamError('E_USAGE', 'export: sha256 must be a SHA-256 thumbprint (64 hex digits)');
+  const parts = credentialParts(await session.local.list(), request.sha256);
+  return {
+    sha256: parts.view.sha256,
+    cert: base64(parts.cert),
+    ...(parts.key ? { key: base64(parts.key) } : {}),
+  };
+}
