@@ -10,7 +10,12 @@ interface Running {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `credroam agent` for endpoint e, as systemd would, and stops it at teardown. */
+let started = 0;
+
+/**
+ * Starts `credroam agent` for endpoint e, as systemd would, and stops it at teardown. Each agent
+ * logs to a file of its own: a later agent's log never shows what an earlier one did.
+ */
 async function startAgent(
   t: ExecutionContext,
   dir: string,
@@ -18,7 +23,7 @@ async function startAgent(
   password?: string,
   env: NodeJS.ProcessEnv = {},
 ): Promise<Running> {
-  const logFile = path.join(dir, `${e}-agent.log`);
+  const logFile = path.join(dir, `${e}-agent-${++started}.log`);
   const { open } = await import('node:fs/promises');
   const out = await open(logFile, 'a');
   const child = spawn(
@@ -153,29 +158,48 @@ test('offline: while the directory is unreachable the agent retries with backoff
   t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } });
 });
 
-test('SIGTERM stops the agent cleanly: plugins deactivated, socket removed, exit 0; after SIGKILL the next start converges', async (t) => {
+test('SIGTERM stops the agent cleanly: plugins deactivated, socket removed, exit 0', async (t) => {
   const w = await twoEndpoints(t);
   await w.a(['logon', ...w.pw]);
-  const first = await startAgent(t, w.dir, 'a', 'alice roaming password');
-  first.child.kill('SIGTERM');
-  t.is(await first.exited, 0);
-  const log = await first.log();
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  t.true((await readdir(path.join(w.dir, 'a', 'run'))).includes('agent.sock'));
+  agent.child.kill('SIGTERM');
+  t.is(await agent.exited, 0);
+  const log = await agent.log();
   t.true(
     log.some((r) => r.event === 2002),
     'plugins deactivated',
   );
   t.true(log.some((r) => r.message === 'agent stopped'));
-  await t.throwsAsync(stat(path.join(w.dir, 'a', 'run', 'agent.sock')));
-  const second = await startAgent(t, w.dir, 'a', 'alice roaming password');
-  second.child.kill('SIGKILL');
-  await second.exited;
+  t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')), [], 'no socket, nor anything else, is left');
+});
+
+test('after SIGKILL a new agent takes the stale socket over and roams: a credential imported afterwards reaches the directory through it', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const killed = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  killed.child.kill('SIGKILL');
+  await killed.exited;
+  t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')), ['agent.sock'], 'the dead agent’s socket stays');
+  const next = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { pid: number } };
+  t.is(status.agent.pid, next.child.pid!, 'the new agent answers on the socket');
   const cred = await opensslP12(w.dir);
-  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
-  const third = await startAgent(t, w.dir, 'a', 'alice roaming password');
-  await eventually('the restarted agent uploads', async () =>
-    (await third.log()).some((r) => r.event === 101),
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the new agent uploads what was imported', async () =>
+    (await next.log()).some((r) => r.event === 101),
   );
-  t.true((await readdir(path.join(w.dir, 'a', 'run'))).includes('agent.sock'));
+  const log = await next.log();
+  t.false(
+    log.some((r) => r.event === 2003),
+    `no plugin failed: ${JSON.stringify(log.filter((r) => r.event === 2003))}`,
+  );
+  t.true(
+    log.some((r) => r.message === 'trigger: storeChanged'),
+    'the store watcher saw the import',
+  );
+  const b = await w.b(['logon', ...w.pw, '--json']);
+  t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } }, 'the credential is in the directory');
 });
 
 test('logoff with removeOnLogoff removes only what is safely in the directory', async (t) => {

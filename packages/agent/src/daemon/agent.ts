@@ -1,6 +1,3 @@
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
-import path from 'node:path';
 import {
   CredroamError,
   type Disposable,
@@ -20,6 +17,7 @@ import {
   removeSafelyRoamed,
   type Session,
 } from '../session.js';
+import { ControlSocket } from './control-socket.js';
 import { type AgentRequest, askAgent, socketPath } from './ipc.js';
 import { pamProofProblem } from './pam-proof.js';
 
@@ -53,7 +51,7 @@ export interface AgentOptions {
  */
 export class Agent {
   #session!: Session;
-  #server: net.Server | undefined;
+  #control: ControlSocket | undefined;
   readonly #triggers: Disposable[] = [];
   #running: Promise<void> | undefined;
   #again: { full: boolean } | undefined;
@@ -65,8 +63,6 @@ export class Agent {
   #password: string | undefined;
   /** PAM proof tokens already taken: each proves one logon. */
   readonly #usedProofs = new Set<string>();
-  /** The control socket this agent made (device and inode): a removed or replaced one is not ours. */
-  #socket: { readonly dev: number; readonly ino: number } | undefined;
   #homeCheck: NodeJS.Timeout | undefined;
   readonly #stopped: Promise<void>;
   #resolveStopped!: () => void;
@@ -128,8 +124,7 @@ export class Agent {
     clearInterval(this.#homeCheck);
     for (const t of this.#triggers.splice(0)) await Promise.resolve(t.dispose()).catch(() => undefined);
     await this.#running?.catch(() => undefined);
-    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
-    if (await this.#ownsSocket()) await rm(socketPath(this.config), { force: true });
+    await this.#control?.close();
     await this.#session?.dispose();
     this.log.info('agent stopped', { user: this.config.user });
     this.#resolveStopped();
@@ -158,16 +153,10 @@ export class Agent {
     }
   }
 
-  /** True while the control socket this agent made is in place: its home was not removed. */
-  async #ownsSocket(): Promise<boolean> {
-    const now = await stat(socketPath(this.config)).catch(() => undefined);
-    return now !== undefined && now.dev === this.#socket?.dev && now.ino === this.#socket?.ino;
-  }
-
   /** Stops the agent when its home or control socket was removed; true when it did. */
   async #stopIfHomeGone(): Promise<boolean> {
     if (this.#stopping) return true;
-    if (await this.#ownsSocket()) return false;
+    if (await this.#control?.isOwn()) return false;
     this.log.warn(`the agent's control socket ${socketPath(this.config)} is gone: stopping`, {
       home: this.config.home,
     });
@@ -346,39 +335,13 @@ export class Agent {
   }
 
   async #listen(): Promise<void> {
-    const file = socketPath(this.config);
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await chmod(path.dirname(file), 0o700); // only the user may reach the socket, whoever made the folder
-    await rm(file, { force: true }); // a stale socket of an agent that was killed
-    this.#server = net.createServer((socket) => {
-      let data = '';
-      socket.on('data', (chunk) => {
-        data += chunk.toString('utf8');
-        const nl = data.indexOf('\n');
-        if (nl < 0) {
-          if (data.length > 65_536) socket.destroy();
-          return;
-        }
-        const line = data.slice(0, nl);
-        data = '';
-        void (async () => {
-          let answer: Record<string, unknown>;
-          try {
-            answer = { ok: true, ...(await this.#handle(JSON.parse(line) as AgentRequest)) };
-          } catch (error) {
-            const code = error instanceof CredroamError ? error.code : 'E_AGENT';
-            answer = { ok: false, error: { code, message: errorMessage(error) } };
-          }
-          socket.end(`${JSON.stringify(answer)}\n`);
-        })();
-      });
-      socket.on('error', () => undefined);
+    this.#control = await ControlSocket.open(socketPath(this.config), async (line) => {
+      try {
+        return { ok: true, ...(await this.#handle(JSON.parse(line) as AgentRequest)) };
+      } catch (error) {
+        const code = error instanceof CredroamError ? error.code : 'E_AGENT';
+        return { ok: false, error: { code, message: errorMessage(error) } };
+      }
     });
-    await new Promise<void>((resolve, reject) => {
-      this.#server!.once('error', reject);
-      this.#server!.listen(file, () => resolve());
-    });
-    const made = await stat(file);
-    this.#socket = { dev: made.dev, ino: made.ino };
   }
 }
