@@ -1,7 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import semver from 'semver';
 import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { type Disposable, DisposableStore, toDisposable } from '../api/disposable.js';
@@ -17,6 +16,7 @@ import { EventLog } from '../events/event-log.js';
 import { CORE_VERSION } from '../version.js';
 import { resolveDependencies } from './dependencies.js';
 import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
+import { importPluginModule } from './module-import.js';
 import { withTimeout } from './timebox.js';
 
 /** How the agent manifest names a plugin to load. */
@@ -329,11 +329,11 @@ export class PluginHost {
     try {
       const stateDir = path.join(this.#options.stateRoot, m.id);
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
-      const moduleUrl = pathToFileURL(path.join(r.dir!, m.main)).href;
+      const mainFile = path.join(r.dir!, m.main);
       const context = this.#context(r, stateDir, subscriptions);
       r.api = await withTimeout(
         async () => {
-          const mod = (await import(moduleUrl)) as Partial<PluginModule>;
+          const mod = (await importPluginModule(mainFile)) as Partial<PluginModule>;
           if (typeof mod.activate !== 'function') throw new Error(`${m.main} exports no activate function`);
           r.module = mod as PluginModule;
           return mod.activate(context);

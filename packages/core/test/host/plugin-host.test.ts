@@ -1,5 +1,8 @@
-import { stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { statSync } from 'node:fs';
+import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'ava';
 import {
   DirectoryStore,
@@ -257,3 +260,67 @@ test.serial('a plugin that cannot be found is reported, not thrown', async (t) =
   t.regex(info('./no-such-folder')?.reason ?? '', /cannot read .*no-such-folder\/package\.json/);
   t.regex(info('@credroam/no-such-package')?.reason ?? '', /cannot find plugin '@credroam\/no-such-package'/);
 });
+
+/**
+ * A plugin in pnpm's layout: `plugin/node_modules/dep` links to `.pnpm/dep@1.0.0/node_modules/dep`,
+ * and dep's own dependency `inner` is only beside it there.
+ */
+async function pnpmStylePlugin(root: string): Promise<string> {
+  const pkg = async (dir: string, json: Record<string, unknown>, code: string) => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ version: '1.0.0', type: 'module', exports: './index.js', ...json }),
+    );
+    await writeFile(path.join(dir, 'index.js'), code);
+  };
+  const store = path.join(root, '.pnpm');
+  await pkg(
+    path.join(store, 'inner@1.0.0/node_modules/inner'),
+    { name: 'inner' },
+    'export const inner = 1;\n',
+  );
+  await pkg(
+    path.join(store, 'dep@1.0.0/node_modules/dep'),
+    { name: 'dep' },
+    "import { inner } from 'inner';\nexport const dep = inner + 1;\n",
+  );
+  await symlink('../../inner@1.0.0/node_modules/inner', path.join(store, 'dep@1.0.0/node_modules/inner'));
+  const plugin = path.join(root, 'plugin');
+  await pkg(
+    plugin,
+    {
+      name: 'linked',
+      credroam: {
+        id: 'test.linked',
+        engines: { credroam: '*' },
+        main: 'index.js',
+        activationEvents: ['onStartup'],
+      },
+    },
+    "import { dep } from 'dep';\nexport function activate() { return { dep }; }\n",
+  );
+  await mkdir(path.join(plugin, 'node_modules'));
+  await symlink('../../.pnpm/dep@1.0.0/node_modules/dep', path.join(plugin, 'node_modules', 'dep'));
+  await writeFile(path.join(root, 'seen.js'), 'export {};\n');
+  return plugin;
+}
+
+test.serial(
+  'a plugin whose dependencies pnpm links in activates after other code stat’ed a socket (nodejs/node#51142)',
+  async (t) => {
+    const root = await tempDir(t);
+    const plugin = await pnpmStylePlugin(root);
+    // As in the agent: module resolution has already seen this tree...
+    await import(pathToFileURL(path.join(root, 'seen.js')).href);
+    // ...when something stats a socket through the buffer the process shares (a stale control socket).
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(path.join(root, 's.sock'), r));
+    t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+    t.true(statSync(path.join(root, 's.sock')).isSocket());
+    const { host: h, info } = await host(t, [{ from: plugin }]);
+    await h.start();
+    t.is(info('test.linked')?.state, 'active', info('test.linked')?.reason);
+    t.deepEqual(h.api('test.linked'), { dep: 2 });
+  },
+);
