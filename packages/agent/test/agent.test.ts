@@ -1,8 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { BIN, opensslP12, processesUsing, twoEndpoints } from './support.js';
+
+const brokenTrigger = fileURLToPath(new URL('../../test/fixtures/plugins/broken-trigger', import.meta.url));
 
 interface Running {
   readonly child: ChildProcess;
@@ -79,6 +82,50 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = 30_0
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Runs `credroam agent` for endpoint e and waits for it to exit by itself; an agent still running
+ * after `ms` is killed and the result says so (`code: 'running'`).
+ */
+async function agentUntilExit(
+  dir: string,
+  e: 'a' | 'b',
+  ms = 60_000,
+): Promise<{ code: number | null | 'running'; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, '--config', path.join(dir, `${e}.json`), 'agent'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const code = await Promise.race([
+    exited,
+    new Promise<'running'>((r) => setTimeout(() => r('running'), ms)),
+  ]);
+  if (code === 'running') {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  return { code, stderr };
+}
+
+/** Changes endpoint e's agent manifest. */
+async function editConfig(dir: string, e: 'a' | 'b', edit: (c: Record<string, unknown>) => void) {
+  const file = path.join(dir, `${e}.json`);
+  const config = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  edit(config);
+  await writeFile(file, JSON.stringify(config));
+}
+
+const BUILTINS = [
+  { from: '@credroam/core/builtin/folder' },
+  { from: '@credroam/plugin-pkcs12' },
+  { from: '@credroam/plugin-ldap' },
+  { from: '@credroam/plugin-triggers' },
+];
 
 const listJson = async (run: (a: readonly string[]) => Promise<{ stdout: string }>) =>
   (JSON.parse((await run(['list', '--json'])).stdout) as { credentials: Array<{ sha256: string }> })
@@ -200,6 +247,74 @@ test('after SIGKILL a new agent takes the stale socket over and roams: a credent
   );
   const b = await w.b(['logon', ...w.pw, '--json']);
   t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } }, 'the credential is in the directory');
+});
+
+test('a second agent for a home whose agent runs exits 0, naming the running one, and leaves its socket alone', async (t) => {
+  const w = await twoEndpoints(t);
+  const first = await startAgent(t, w.dir, 'a');
+  const second = await agentUntilExit(w.dir, 'a');
+  t.is(second.code, 0, second.stderr);
+  t.regex(
+    second.stderr,
+    new RegExp(
+      `an agent already runs for .* \\(pid ${first.child.pid}\\) and answers on .*agent\\.sock: this one exits`,
+    ),
+  );
+  const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { pid: number } };
+  t.is(status.agent.pid, first.child.pid!, 'the first agent still answers on its socket');
+});
+
+test('an agent that does not answer on its socket is taken over; woken up, it stops without removing the new one’s socket', async (t) => {
+  const w = await twoEndpoints(t);
+  const stuck = await startAgent(t, w.dir, 'a');
+  stuck.child.kill('SIGSTOP');
+  t.teardown(() => void stuck.child.kill('SIGCONT'));
+  const next = await startAgent(t, w.dir, 'a');
+  t.true(
+    (await next.log()).some((r) => r.event === 2204 && /did not answer/.test(r.message)),
+    JSON.stringify(await next.log()),
+  );
+  stuck.child.kill('SIGCONT');
+  const code = await Promise.race([stuck.exited, new Promise((r) => setTimeout(() => r('running'), 30_000))]);
+  t.is(code, 0, 'the old agent found its socket replaced and stopped');
+  t.true((await stuck.log()).some((r) => r.event === 2205));
+  const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { pid: number } };
+  t.is(status.agent.pid, next.child.pid!, 'the new agent still answers on the socket');
+});
+
+test('an agent whose required plugin fails exits 1 naming it, and leaves no socket and nothing running', async (t) => {
+  const w = await twoEndpoints(t);
+  await editConfig(w.dir, 'a', (c) => {
+    c.plugins = [...BUILTINS, { from: brokenTrigger, required: true }];
+    c.triggers = [{ use: 'store-watcher' }, { use: 'broken' }];
+  });
+  const r = await agentUntilExit(w.dir, 'a');
+  t.is(r.code, 1, r.stderr);
+  t.regex(
+    r.stderr,
+    /credroam: required plugin failed: 'test\.broken-trigger' \(activation failed: the trigger is on fire\) \[E_REQUIRED_PLUGIN\]/,
+  );
+  t.true(r.stderr.split('\n').some((l) => l.includes('"event":2202')));
+  t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')).catch(() => []), [], 'no socket left');
+  const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { running: boolean } };
+  t.false(status.agent.running);
+});
+
+test('an agent whose optional trigger plugin fails reports it and goes on with its other triggers', async (t) => {
+  const w = await twoEndpoints(t);
+  await editConfig(w.dir, 'a', (c) => {
+    c.plugins = [...BUILTINS, { from: brokenTrigger }];
+    c.triggers = [{ use: 'store-watcher' }, { use: 'broken' }];
+  });
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const unavailable = (await agent.log()).find((r) => r.event === 2206);
+  t.like(unavailable, { level: 'warn', plugin: 'test.broken-trigger', trigger: 'broken' });
+  t.regex(unavailable?.message ?? '', /the trigger is on fire.*goes on without this trigger/);
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the store watcher still roams', async () =>
+    (await agent.log()).some((r) => r.event === 101),
+  );
 });
 
 test('logoff with removeOnLogoff removes only what is safely in the directory', async (t) => {

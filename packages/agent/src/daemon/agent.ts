@@ -1,4 +1,5 @@
 import {
+  type ContributionFactory,
   CredroamError,
   type Disposable,
   EventId,
@@ -78,38 +79,102 @@ export class Agent {
     });
   }
 
-  /** Opens the session, the control socket and the triggers. Refuses to run twice for one home. */
+  /**
+   * Opens the session (plugins, directory, store, keys), the triggers and the control socket.
+   *
+   * Refuses, with E_AGENT_RUNNING and nothing touched, when a live agent answers on the control
+   * socket; a socket nobody answers on (a killed agent's) is taken over. Fails, having closed
+   * everything it opened (no socket left, nothing running), when a required plugin or a selected
+   * directory, store or protector is unavailable: the error names the plugin. A selected trigger
+   * whose optional plugin failed is reported (event 2206) and the agent goes on without it.
+   */
   async start(): Promise<void> {
-    if (await askAgent(this.config, { cmd: 'status' }, 5_000).catch(() => undefined)) {
-      throw new CredroamError('E_AGENT_RUNNING', `an agent already runs for ${this.config.home}`);
+    const file = socketPath(this.config);
+    const previous = await this.#askRunningAgent();
+    if (previous.answered) {
+      const pid = typeof previous.pid === 'number' ? ` (pid ${previous.pid})` : '';
+      const message = `an agent already runs for ${this.config.home}${pid} and answers on ${file}: this one exits`;
+      this.log.log('info', EventId.AgentAlreadyRunning, message, { socket: file, pid: previous.pid });
+      throw new CredroamError('E_AGENT_RUNNING', message, { socket: file, pid: previous.pid });
     }
-    // A directory that binds with the roaming password (one account password) gets it after
-    // logon; the agent keeps it in memory for reconnects until logoff.
-    this.#session = await openSession(this.config, this.log, {
-      password: async () => {
-        if (this.#password === undefined)
-          throw new CredroamError('E_LOCKED', 'log on first: the agent has no password yet');
-        return this.#password;
-      },
-    });
-    await this.#listen();
-    const triggers = this.config.triggers.length > 0 ? this.config.triggers : DEFAULT_TRIGGERS;
-    for (const t of triggers) {
-      const factory = await this.#session.host.contribution(Trigger, t.use);
-      const trigger = await factory({
-        user: this.config.user,
-        home: this.config.home,
-        settings: t.settings,
-        policy: this.#session.policy.roaming as unknown as Record<string, unknown>,
+    try {
+      // A directory that binds with the roaming password (one account password) gets it after
+      // logon; the agent keeps it in memory for reconnects until logoff.
+      this.#session = await openSession(this.config, this.log, {
+        password: async () => {
+          if (this.#password === undefined)
+            throw new CredroamError('E_LOCKED', 'log on first: the agent has no password yet');
+          return this.#password;
+        },
       });
-      this.#triggers.push(await trigger.start((e) => void this.#onTrigger(e)));
+      const triggers = await this.#makeTriggers();
+      await this.#listen();
+      if (previous.left) {
+        this.log.log('info', EventId.AgentSocketTakenOver, `took over ${file}: ${previous.left}`, {
+          socket: file,
+        });
+      }
+      for (const trigger of triggers)
+        this.#triggers.push(await trigger.start((e) => void this.#onTrigger(e)));
+    } catch (error) {
+      await this.#release();
+      this.log.log('error', EventId.AgentStartFailed, `the agent cannot run: ${errorMessage(error)}`, {
+        ...(error instanceof CredroamError ? { code: error.code, ...error.details } : {}),
+      });
+      this.#resolveStopped();
+      throw error;
     }
     this.#homeCheck = setInterval(() => void this.#stopIfHomeGone(), this.options.homeCheckMs ?? 2_000);
-    this.log.info('agent started', {
+    this.log.log('info', EventId.AgentStarted, 'agent started', {
       user: this.config.user,
-      socket: socketPath(this.config),
+      socket: file,
       pid: process.pid,
     });
+  }
+
+  /**
+   * Who is on the control socket: a live agent answers; a socket nobody answers on is `left`
+   * behind (the reason says why it counts as dead).
+   */
+  async #askRunningAgent(): Promise<{ answered: boolean; pid?: unknown; left?: string }> {
+    try {
+      const answer = await askAgent(this.config, { cmd: 'status' }, 5_000);
+      if (answer) return { answered: true, pid: answer.ok ? answer.pid : undefined };
+      return { answered: false, left: 'no agent listened on it (one was killed)' };
+    } catch (error) {
+      return { answered: false, left: `the process on it did not answer: ${errorMessage(error)}` };
+    }
+  }
+
+  /** The selected triggers (defaults unless the manifest names some), built but not started. */
+  async #makeTriggers(): Promise<Trigger[]> {
+    const selected = this.config.triggers.length > 0 ? this.config.triggers : DEFAULT_TRIGGERS;
+    const triggers: Trigger[] = [];
+    for (const t of selected) {
+      let factory: ContributionFactory<Trigger>;
+      try {
+        factory = await this.#session.host.contribution(Trigger, t.use);
+      } catch (error) {
+        // E_PLUGIN_FAILED: its plugin is optional (a required one throws E_REQUIRED_PLUGIN).
+        if (!(error instanceof CredroamError) || error.code !== 'E_PLUGIN_FAILED') throw error;
+        this.log.log(
+          'warn',
+          EventId.AgentTriggerUnavailable,
+          `${errorMessage(error)}; the agent goes on without this trigger`,
+          { trigger: t.use, plugin: error.details.plugin },
+        );
+        continue;
+      }
+      triggers.push(
+        await factory({
+          user: this.config.user,
+          home: this.config.home,
+          settings: t.settings,
+          policy: this.#session.policy.roaming as unknown as Record<string, unknown>,
+        }),
+      );
+    }
+    return triggers;
   }
 
   /** Resolves when the agent has stopped. */
@@ -119,6 +184,14 @@ export class Agent {
 
   async stop(): Promise<void> {
     if (this.#stopping) return this.#stopped;
+    await this.#release();
+    this.log.log('info', EventId.AgentStopped, 'agent stopped', { user: this.config.user });
+    this.#resolveStopped();
+    return this.#stopped;
+  }
+
+  /** Stops the triggers, lets a running sync end, closes the control socket and the session. */
+  async #release(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#retryTimer);
     clearInterval(this.#homeCheck);
@@ -126,9 +199,6 @@ export class Agent {
     await this.#running?.catch(() => undefined);
     await this.#control?.close();
     await this.#session?.dispose();
-    this.log.info('agent stopped', { user: this.config.user });
-    this.#resolveStopped();
-    return this.#stopped;
   }
 
   /** Schedules a sync; while one runs, exactly one more is scheduled (bursts coalesce). */
@@ -157,9 +227,14 @@ export class Agent {
   async #stopIfHomeGone(): Promise<boolean> {
     if (this.#stopping) return true;
     if (await this.#control?.isOwn()) return false;
-    this.log.warn(`the agent's control socket ${socketPath(this.config)} is gone: stopping`, {
-      home: this.config.home,
-    });
+    this.log.log(
+      'warn',
+      EventId.AgentSocketGone,
+      `the agent's control socket ${socketPath(this.config)} is gone: stopping`,
+      {
+        home: this.config.home,
+      },
+    );
     void this.stop();
     return true;
   }

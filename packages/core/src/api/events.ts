@@ -51,6 +51,21 @@ export const EventId = {
   PluginDeactivationFailed: 2008,
   PluginConfigurationInvalid: 2009,
   PluginLog: 2100,
+  // The agent daemon (2200–2219): its lifetime, control socket, triggers, keys and syncs.
+  /** The agent runs: pid, control socket, each plugin's state, whether it holds the keys. */
+  AgentStarted: 2200,
+  /** The agent stopped (SIGTERM, `credroam trigger stop`, its control socket gone): exit 0. */
+  AgentStopped: 2201,
+  /** The agent cannot run (a required plugin failed, a selected contribution is unavailable, …): exit 1. */
+  AgentStartFailed: 2202,
+  /** A live agent answers on the control socket: this one exits (status 0) and leaves it alone. */
+  AgentAlreadyRunning: 2203,
+  /** No live agent answered on the control socket left there (a killed agent's): taken over. */
+  AgentSocketTakenOver: 2204,
+  /** The agent's control socket was removed or replaced (its home deleted, another agent): it stops. */
+  AgentSocketGone: 2205,
+  /** A trigger the agent manifest selects is unavailable (its optional plugin failed): the agent goes on without it. */
+  AgentTriggerUnavailable: 2206,
 } as const;
 
 export type EventId = (typeof EventId)[keyof typeof EventId];
