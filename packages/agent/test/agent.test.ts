@@ -11,6 +11,8 @@ interface Running {
   readonly child: ChildProcess;
   readonly log: () => Promise<Array<{ event: number; message: string; [k: string]: unknown }>>;
   readonly exited: Promise<number | null>;
+  /** Its log file. */
+  readonly file: string;
 }
 
 let started = 0;
@@ -25,6 +27,7 @@ async function startAgent(
   e: 'a' | 'b',
   password?: string,
   env: NodeJS.ProcessEnv = {},
+  { verbose = true }: { verbose?: boolean } = {},
 ): Promise<Running> {
   const logFile = path.join(dir, `${e}-agent-${++started}.log`);
   const { open } = await import('node:fs/promises');
@@ -36,7 +39,7 @@ async function startAgent(
       '--config',
       path.join(dir, `${e}.json`),
       'agent',
-      '--verbose',
+      ...(verbose ? ['--verbose'] : []),
       ...(password ? ['--password-stdin'] : []),
     ],
     {
@@ -71,7 +74,7 @@ async function startAgent(
     },
     60_000,
   );
-  return { child, log, exited };
+  return { child, log, exited, file: logFile };
 }
 
 /** Waits for `check`; the deadline is generous, for a machine that runs other suites too. */
@@ -260,6 +263,7 @@ test('a second agent for a home whose agent runs exits 0, naming the running one
       `an agent already runs for .* \\(pid ${first.child.pid}\\) and answers on .*agent\\.sock: this one exits`,
     ),
   );
+  t.true(second.stderr.split('\n').some((l) => l.includes('"event":2203')));
   const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { pid: number } };
   t.is(status.agent.pid, first.child.pid!, 'the first agent still answers on its socket');
 });
@@ -315,6 +319,46 @@ test('an agent whose optional trigger plugin fails reports it and goes on with i
   await eventually('the store watcher still roams', async () =>
     (await agent.log()).some((r) => r.event === 101),
   );
+});
+
+test('without --verbose the agent logs at info what journald must show: its start, plugins, keys, triggers and each sync', async (t) => {
+  const w = await twoEndpoints(t);
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password', {}, { verbose: false });
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the import’s sync ends', async () =>
+    (await agent.log()).some((r) => r.event === 2211 && r.reason === 'store changed'),
+  );
+  const log = await agent.log();
+  t.like(log.find((r) => r.event === 2200) ?? {}, {
+    level: 'info',
+    message: 'agent started',
+    keys: 'closed: waiting for logon',
+    plugins: {
+      'credroam.folder': 'active',
+      'credroam.pkcs12': 'active',
+      'credroam.ldap': 'inactive',
+      'credroam.triggers': 'active',
+    },
+  });
+  t.like(log.find((r) => r.event === 2208) ?? {}, { level: 'info', created: true });
+  t.like(log.find((r) => r.event === 2211 && r.reason === 'logon') ?? {}, { level: 'info', full: true });
+  t.like(log.find((r) => r.event === 2211 && r.reason === 'store changed') ?? {}, {
+    outcome: 'synced',
+    uploaded: 2,
+  });
+  t.true(log.some((r) => r.event === 2207 && r.message === 'trigger: storeChanged'));
+  t.false(
+    log.some((r) => r.level === 'debug'),
+    'debug only with --verbose',
+  );
+  t.notRegex(await readFile(agent.file, 'utf8'), /alice roaming password/);
+  agent.child.kill('SIGTERM');
+  t.is(await agent.exited, 0);
+  t.like((await agent.log()).find((r) => r.event === 2201) ?? {}, {
+    level: 'info',
+    message: 'agent stopped',
+  });
 });
 
 test('logoff with removeOnLogoff removes only what is safely in the directory', async (t) => {

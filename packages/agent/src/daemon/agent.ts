@@ -129,6 +129,8 @@ export class Agent {
       user: this.config.user,
       socket: file,
       pid: process.pid,
+      plugins: Object.fromEntries(this.#session.host.list().map((p) => [p.id, p.state])),
+      keys: this.#keysOpen() ? 'open' : 'closed: waiting for logon',
     });
   }
 
@@ -175,6 +177,11 @@ export class Agent {
       );
     }
     return triggers;
+  }
+
+  /** True when the protector holds the user's keys (or needs none). */
+  #keysOpen(): boolean {
+    return this.#session.protector.unlocked === true || !this.#session.protector.unlock;
   }
 
   /** Resolves when the agent has stopped. */
@@ -242,8 +249,16 @@ export class Agent {
   async #syncOnce(reason: string, full: boolean): Promise<SyncReport | undefined> {
     // A sync writes into the home: never into one that was removed (it would re-create it).
     if (await this.#stopIfHomeGone()) return undefined;
-    if (!this.#session.protector.unlocked && this.#session.protector.unlock) {
-      this.log.debug(`not syncing (${reason}): waiting for logon`);
+    if (!this.#keysOpen()) {
+      this.log.log(
+        'info',
+        EventId.AgentSyncEnded,
+        `no sync (${reason}): the keys are closed, waiting for logon`,
+        {
+          reason,
+          outcome: 'waiting for logon',
+        },
+      );
       return undefined;
     }
     try {
@@ -251,6 +266,13 @@ export class Agent {
       if (full) this.#lastFullSync = Date.now();
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
       await this.#record({ outcome: report.outcome, counts: report.counts, skipped: report.skipped.length });
+      this.log.log('info', EventId.AgentSyncEnded, `sync (${reason}): ${report.outcome}`, {
+        reason,
+        full,
+        outcome: report.outcome,
+        ...report.counts,
+        skipped: report.skipped.length,
+      });
       return report;
     } catch (error) {
       await this.#record({ outcome: 'failed', error: errorMessage(error) });
@@ -280,7 +302,7 @@ export class Agent {
   }
 
   async #onTrigger(e: TriggerEvent): Promise<void> {
-    this.log.info(`trigger: ${e.name}`, { source: e.source });
+    this.log.log('info', EventId.AgentTriggerFired, `trigger: ${e.name}`, { source: e.source });
     switch (e.name) {
       case 'storeChanged':
         // The agent's own writes to the store (downloads) fire this too: the sync they start finds
@@ -293,7 +315,11 @@ export class Agent {
         try {
           this.#session.updatePolicy(await loadPolicy(this.config));
         } catch (error) {
-          this.log.warn(`policy refresh: ${errorMessage(error)} (keeping the previous policy)`);
+          this.log.log(
+            'warn',
+            EventId.AgentPolicyRefreshFailed,
+            `policy refresh: ${errorMessage(error)} (keeping the previous policy)`,
+          );
         }
         await this.requestSync(
           'policy refresh',
@@ -324,7 +350,7 @@ export class Agent {
     }
     this.#session.protector.lock?.();
     this.#password = undefined;
-    this.log.info('logged off', { removed });
+    this.log.log('info', EventId.AgentKeysClosed, 'logged off: the keys are closed', { removed });
     return { removed };
   }
 
@@ -374,8 +400,17 @@ export class Agent {
           this.#password = request.password;
           await this.#session.protector.changePassword({ newPassword: request.password });
           rewrapped = true;
-          this.log.info('the password was changed: re-wrapped the keys for the new one');
+          this.log.log(
+            'info',
+            EventId.AgentKeysRewrapped,
+            'the password was changed: re-wrapped the keys for the new one',
+          );
         }
+        this.log.log('info', EventId.AgentKeysOpened, 'logged on: the keys are open', {
+          created: opened?.created ?? false,
+          offline: opened?.offline ?? false,
+          rewrapped,
+        });
         await this.requestSync('logon', true);
         return {
           unlocked: true,

@@ -66,6 +66,18 @@ export const EventId = {
   AgentSocketGone: 2205,
   /** A trigger the agent manifest selects is unavailable (its optional plugin failed): the agent goes on without it. */
   AgentTriggerUnavailable: 2206,
+  /** A trigger fired (`source`: the trigger or `cli`); what the agent does follows. */
+  AgentTriggerFired: 2207,
+  /** The agent opened the user's keys (logon): it syncs from now on. */
+  AgentKeysOpened: 2208,
+  /** The agent forgot the user's keys (logoff); `removed`: credentials removed by `removeOnLogoff`. */
+  AgentKeysClosed: 2209,
+  /** The logon password was changed (a PAM-proven logon with the new one): the keys were re-wrapped for it. */
+  AgentKeysRewrapped: 2210,
+  /** A sync the agent ran ended: why it ran (`reason`), its outcome and counts. Failures are 1001. */
+  AgentSyncEnded: 2211,
+  /** A policy refresh could not read the policy: the previous one stays in force. */
+  AgentPolicyRefreshFailed: 2212,
 } as const;
 
 export type EventId = (typeof EventId)[keyof typeof EventId];
