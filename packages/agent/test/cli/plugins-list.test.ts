@@ -35,6 +35,21 @@ test('plugins list --json lists the first-party plugins with their contributions
   }
 });
 
+test('a plugin the manifest names that cannot be found is reported with where it was looked for', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'agent.json'), JSON.stringify({ plugins: [{ from: '@example/absent' }] }));
+  const result = await credroam(['--config', path.join(dir, 'agent.json'), 'plugins', 'list'], {
+    env: { XDG_DATA_HOME: dir },
+  });
+  t.is(result.code, 3, result.stderr);
+  t.regex(
+    result.stdout,
+    new RegExp(
+      `@example/absent \\?  failed\n  reason: cannot find plugin '@example/absent': no @example/absent/package.json in .*/packages/agent/node_modules, .*, ${path.join(dir, 'node_modules')}\n`,
+    ),
+  );
+});
+
 test('a failed optional plugin is listed with its reason and exit code 3', async (t) => {
   const dir = await tempDir(t);
   const config = path.join(dir, 'agent.json');

@@ -10,6 +10,7 @@ import {
   EventLog,
   LocalStore,
   type LogRecord,
+  nodeModulesAbove,
   PluginHost,
   type PluginSpec,
 } from '../../src/index.js';
@@ -21,7 +22,7 @@ const trace = (): string[] => ((globalThis as { __credroamTrace?: string[] }).__
 async function host(
   t: Parameters<typeof tempDir>[0],
   specs: Array<string | PluginSpec>,
-  options: { activateTimeoutMs?: number; deactivateTimeoutMs?: number } = {},
+  options: { activateTimeoutMs?: number; deactivateTimeoutMs?: number; nodeModules?: string[] } = {},
 ) {
   const records: LogRecord[] = [];
   const log = new EventLog({ write: () => undefined });
@@ -322,5 +323,104 @@ test.serial(
     await h.start();
     t.is(info('test.linked')?.state, 'active', info('test.linked')?.reason);
     t.deepEqual(h.api('test.linked'), { dep: 2 });
+  },
+);
+
+/** A plugin package `name` in `<folder>/<name>`, exporting only its entry (not ./package.json). */
+async function installedPlugin(folder: string, name: string, id: string): Promise<void> {
+  const dir = path.join(folder, name);
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    path.join(dir, 'package.json'),
+    JSON.stringify({
+      name,
+      version: '2.0.0',
+      type: 'module',
+      exports: { '.': './index.js' },
+      credroam: { id, engines: { credroam: '*' }, main: 'index.js', activationEvents: ['onStartup'] },
+    }),
+  );
+  await writeFile(
+    path.join(dir, 'index.js'),
+    `(globalThis.__credroamImported ??= []).push(${JSON.stringify(id)});\n` +
+      `export function activate() { return { from: ${JSON.stringify(folder)} }; }\n`,
+  );
+}
+
+test.serial(
+  'a package name is looked up in each node_modules folder in turn; the first that holds it wins; its exports need not list package.json',
+  async (t) => {
+    const root = await tempDir(t);
+    const first = path.join(root, 'agent', 'node_modules');
+    const second = path.join(root, 'config', 'node_modules');
+    await installedPlugin(second, '@example/vault', 'example.vault');
+    await installedPlugin(second, 'shadowed', 'example.second');
+    await installedPlugin(first, 'shadowed', 'example.first');
+    const { host: h, info } = await host(t, [{ from: '@example/vault' }, { from: 'shadowed' }], {
+      nodeModules: [first, second],
+    });
+    await h.start();
+    t.is(info('example.vault')?.state, 'active', info('example.vault')?.reason);
+    t.deepEqual(h.api('example.vault'), { from: second });
+    t.is(info('example.first')?.state, 'active');
+    t.is(info('example.second'), undefined, 'the later folder’s copy is not loaded');
+  },
+);
+
+test.serial(
+  'a package name that is not found names the folders searched; one with .. is refused',
+  async (t) => {
+    const root = await tempDir(t);
+    const { info } = await host(t, [{ from: 'absent' }, { from: 'x/../../etc' }], {
+      nodeModules: [path.join(root, 'a'), path.join(root, 'b')],
+    });
+    t.is(
+      info('absent')?.reason,
+      `cannot find plugin 'absent': no absent/package.json in ${path.join(root, 'a')}, ${path.join(root, 'b')}`,
+    );
+    t.regex(info('x/../../etc')?.reason ?? '', /not a package name/);
+  },
+);
+
+test('nodeModulesAbove lists node_modules from a folder up to the root, as Node searches them', (t) => {
+  t.deepEqual(nodeModulesAbove('/usr/lib/credroam/node_modules/@credroam/agent/dist'), [
+    '/usr/lib/credroam/node_modules/@credroam/agent/dist/node_modules',
+    '/usr/lib/credroam/node_modules/@credroam/agent/node_modules',
+    '/usr/lib/credroam/node_modules/@credroam/node_modules',
+    '/usr/lib/credroam/node_modules',
+    '/usr/lib/node_modules',
+    '/usr/node_modules',
+    '/node_modules',
+  ]);
+});
+
+test.serial(
+  'a plugin that would load its own copy of @credroam/core is refused at load, naming both copies',
+  async (t) => {
+    const root = await tempDir(t);
+    await installedPlugin(path.join(root, 'node_modules'), '@example/vault', 'example.second-copy');
+    const copy = path.join(root, 'node_modules', '@credroam', 'core');
+    await mkdir(copy, { recursive: true });
+    await writeFile(
+      path.join(copy, 'package.json'),
+      JSON.stringify({ name: '@credroam/core', version: '0.1.0' }),
+    );
+    const {
+      host: h,
+      info,
+      records,
+    } = await host(t, [{ from: '@example/vault' }], {
+      nodeModules: [path.join(root, 'node_modules')],
+    });
+    await h.start();
+    t.is(info('example.second-copy')?.state, 'failed');
+    t.regex(
+      info('example.second-copy')?.reason ?? '',
+      new RegExp(`its own copy of @credroam/core \\(${copy}\\), not the agent's \\(.*/packages/core\\)`),
+    );
+    t.true(
+      records.some((r) => r.event === EventId.PluginManifestInvalid && r.plugin === 'example.second-copy'),
+    );
+    t.false(Object.hasOwn(globalThis, '__vaultImported'), 'its code was never imported');
   },
 );
