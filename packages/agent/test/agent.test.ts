@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { BIN, opensslP12, processesUsing, twoEndpoints } from './support.js';
 
 const brokenTrigger = fileURLToPath(new URL('../../test/fixtures/plugins/broken-trigger', import.meta.url));
+const helloTrigger = fileURLToPath(new URL('../../test/fixtures/plugins/hello-trigger', import.meta.url));
 
 interface Running {
   readonly child: ChildProcess;
@@ -122,13 +123,6 @@ async function editConfig(dir: string, e: 'a' | 'b', edit: (c: Record<string, un
   edit(config);
   await writeFile(file, JSON.stringify(config));
 }
-
-const BUILTINS = [
-  { from: '@credroam/core/builtin/folder' },
-  { from: '@credroam/plugin-pkcs12' },
-  { from: '@credroam/plugin-ldap' },
-  { from: '@credroam/plugin-triggers' },
-];
 
 const listJson = async (run: (a: readonly string[]) => Promise<{ stdout: string }>) =>
   (JSON.parse((await run(['list', '--json'])).stdout) as { credentials: Array<{ sha256: string }> })
@@ -289,8 +283,8 @@ test('an agent that does not answer on its socket is taken over; woken up, it st
 test('an agent whose required plugin fails exits 1 naming it, and leaves no socket and nothing running', async (t) => {
   const w = await twoEndpoints(t);
   await editConfig(w.dir, 'a', (c) => {
-    c.plugins = [...BUILTINS, { from: brokenTrigger, required: true }];
-    c.triggers = [{ use: 'store-watcher' }, { use: 'broken' }];
+    c.plugins = [{ from: brokenTrigger, required: true }];
+    c.triggers = [{ use: 'broken' }];
   });
   const r = await agentUntilExit(w.dir, 'a');
   t.is(r.code, 1, r.stderr);
@@ -304,11 +298,12 @@ test('an agent whose required plugin fails exits 1 naming it, and leaves no sock
   t.false(status.agent.running);
 });
 
-test('an agent whose optional trigger plugin fails reports it and goes on with its other triggers', async (t) => {
+test('an agent whose optional trigger plugin fails reports it and goes on with the built-in ones, which listing it kept', async (t) => {
   const w = await twoEndpoints(t);
   await editConfig(w.dir, 'a', (c) => {
-    c.plugins = [...BUILTINS, { from: brokenTrigger }];
-    c.triggers = [{ use: 'store-watcher' }, { use: 'broken' }];
+    // Only the third-party plugin and its trigger: the built-ins and the default triggers stay.
+    c.plugins = [{ from: brokenTrigger }];
+    c.triggers = [{ use: 'broken' }];
   });
   const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
   const unavailable = (await agent.log()).find((r) => r.event === 2206);
@@ -359,6 +354,28 @@ test('without --verbose the agent logs at info what journald must show: its star
     level: 'info',
     message: 'agent stopped',
   });
+});
+
+test('a third-party trigger plugin installed beside the agent manifest runs with the built-ins and the default triggers', async (t) => {
+  const w = await twoEndpoints(t);
+  await cp(helloTrigger, path.join(w.dir, 'node_modules', '@example', 'credroam-hello'), { recursive: true });
+  await editConfig(w.dir, 'a', (c) => {
+    c.plugins = [{ from: '@example/credroam-hello' }];
+    c.triggers = [{ use: 'hello' }];
+  });
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  await eventually('the third-party trigger fires', async () =>
+    (await agent.log()).some((r) => r.event === 2207 && r.source === 'hello'),
+  );
+  t.like((await agent.log()).find((r) => r.event === 2200) ?? {}, {
+    plugins: { 'credroam.folder': 'active', 'credroam.triggers': 'active', 'example.hello': 'active' },
+  });
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the default store watcher still roams', async () =>
+    (await agent.log()).some((r) => r.event === 2207 && r.source === 'store-watcher'),
+  );
+  await eventually('uploaded', async () => (await agent.log()).some((r) => r.event === 101));
 });
 
 test('logoff with removeOnLogoff removes only what is safely in the directory', async (t) => {

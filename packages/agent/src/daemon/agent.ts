@@ -22,12 +22,6 @@ import { ControlSocket } from './control-socket.js';
 import { type AgentRequest, askAgent, socketPath } from './ipc.js';
 import { pamProofProblem } from './pam-proof.js';
 
-/** Default triggers when the agent manifest names none. */
-const DEFAULT_TRIGGERS = [
-  { use: 'store-watcher', settings: {} },
-  { use: 'policy-refresh', settings: {} },
-];
-
 export interface AgentOptions {
   /** Backoff after a failed sync (directory unreachable): first and largest delay. */
   readonly retryMinMs?: number;
@@ -148,11 +142,10 @@ export class Agent {
     }
   }
 
-  /** The selected triggers (defaults unless the manifest names some), built but not started. */
+  /** The manifest's triggers (the default ones unless it turned them off, and its own), built but not started. */
   async #makeTriggers(): Promise<Trigger[]> {
-    const selected = this.config.triggers.length > 0 ? this.config.triggers : DEFAULT_TRIGGERS;
     const triggers: Trigger[] = [];
-    for (const t of selected) {
+    for (const t of this.config.triggers) {
       let factory: ContributionFactory<Trigger>;
       try {
         factory = await this.#session.host.contribution(Trigger, t.use);
