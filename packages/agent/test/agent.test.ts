@@ -298,6 +298,20 @@ test('an agent whose required plugin fails exits 1 naming it, and leaves no sock
   t.false(status.agent.running);
 });
 
+test('an agent whose selected directory no plugin provides (its built-in turned off) exits 1 saying so', async (t) => {
+  const w = await twoEndpoints(t);
+  await editConfig(w.dir, 'a', (c) => {
+    c.plugins = [{ from: '@credroam/core/builtin/folder', enabled: false }];
+  });
+  const r = await agentUntilExit(w.dir, 'a');
+  t.is(r.code, 1, r.stderr);
+  t.regex(
+    r.stderr,
+    /credroam: no plugin contributes DirectoryStore 'folder' \(known: ldap\) \[E_NO_CONTRIBUTION\]/,
+  );
+  t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')).catch(() => []), [], 'no socket left');
+});
+
 test('an agent whose optional trigger plugin fails reports it and goes on with the built-in ones, which listing it kept', async (t) => {
   const w = await twoEndpoints(t);
   await editConfig(w.dir, 'a', (c) => {
