@@ -16,21 +16,32 @@ export interface AgentConfig {
   readonly user: string;
   /** This endpoint's data: the local store and the sync state. */
   readonly home: string;
+  /** The plugins to load: the built-ins as the manifest leaves or changes them, then its own. */
   readonly plugins: readonly PluginSpec[];
   readonly directory: Selection;
   readonly localStore: Selection;
   readonly protector: Selection;
+  /** The triggers the agent starts: the default ones as the manifest leaves or changes them, then its own. */
   readonly triggers: readonly Selection[];
   /** The site policy file, if any (absolute). */
   readonly policy: string | undefined;
 }
 
-/** The first-party plugins, loaded when the agent manifest names none. */
+/**
+ * The built-in plugins, always loaded unless the agent manifest's `plugins` lists one with
+ * `"enabled": false`; listing one with `settings` or `required` changes only that.
+ */
 export const FIRST_PARTY_PLUGINS: readonly PluginSpec[] = [
   { from: '@credroam/core/builtin/folder' },
   { from: '@credroam/plugin-pkcs12' },
   { from: '@credroam/plugin-ldap' },
   { from: '@credroam/plugin-triggers' },
+];
+
+/** The triggers the agent always starts unless `triggers` lists one with `"enabled": false`. */
+export const DEFAULT_TRIGGERS: readonly Selection[] = [
+  { use: 'store-watcher', settings: {} },
+  { use: 'policy-refresh', settings: {} },
 ];
 
 const selection = {
@@ -57,13 +68,20 @@ export const AGENT_CONFIG_SCHEMA = {
           from: { type: 'string', minLength: 1 },
           settings: { type: 'object' },
           required: { type: 'boolean' },
+          enabled: { type: 'boolean', default: true },
         },
       },
     },
     directory: selection,
     localStore: selection,
     protector: selection,
-    triggers: { type: 'array', items: selection },
+    triggers: {
+      type: 'array',
+      items: {
+        ...selection,
+        properties: { ...selection.properties, enabled: { type: 'boolean', default: true } },
+      },
+    },
     policy: { type: 'string', minLength: 1 },
   },
 } as const;
@@ -119,21 +137,60 @@ export async function loadConfig(explicit: string | undefined, env: NodeJS.Proce
       problems: checked.problems,
     });
   }
-  const c = checked.value as Partial<Omit<AgentConfig, 'file'>>;
+  const c = checked.value as Partial<Omit<AgentConfig, 'file' | 'plugins' | 'triggers'>> & {
+    plugins?: Array<PluginSpec & { enabled: boolean }>;
+    triggers?: Array<Selection & { enabled: boolean }>;
+  };
   const dir = path.dirname(file);
+  const plugins = withDefaults(FIRST_PARTY_PLUGINS, c.plugins ?? [], (p) => p.from, file, 'plugins');
+  const triggers = withDefaults(DEFAULT_TRIGGERS, c.triggers ?? [], (t) => t.use, file, 'triggers');
   const home = c.home ? path.resolve(dir, c.home) : defaultHome(env);
   return {
     file: text === undefined ? undefined : file,
     user: c.user ?? os.userInfo().username,
     home,
-    plugins: c.plugins ?? FIRST_PARTY_PLUGINS,
+    plugins,
     directory: c.directory ?? {
       use: 'folder',
       settings: { url: `file://${path.join(home, 'directory')}` },
     },
     localStore: c.localStore ?? { use: 'pkcs12', settings: {} },
     protector: c.protector ?? { use: 'pkcs12', settings: {} },
-    triggers: c.triggers ?? [],
+    triggers,
     policy: c.policy ? path.resolve(dir, c.policy) : undefined,
   };
+}
+
+/**
+ * The defaults, each replaced in place by the manifest's entry with the same key (or dropped when
+ * that entry says `"enabled": false`), then the manifest's other entries that are enabled, in order.
+ * A key listed twice is an error naming it.
+ */
+function withDefaults<T extends object>(
+  defaults: readonly T[],
+  entries: ReadonlyArray<T & { enabled: boolean }>,
+  key: (entry: T) => string,
+  file: string,
+  field: string,
+): T[] {
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    if (seen.has(key(entry))) {
+      throw new CredroamError('E_CONFIG', `${file}: /${field} lists '${key(entry)}' twice`, { file });
+    }
+    seen.add(key(entry));
+  }
+  const byKey = new Map(entries.map((e) => [key(e), e]));
+  const strip = ({ enabled: _, ...rest }: T & { enabled: boolean }): T => rest as unknown as T;
+  const result: T[] = [];
+  for (const d of defaults) {
+    const entry = byKey.get(key(d));
+    if (!entry) result.push(d);
+    else if (entry.enabled !== false) result.push(strip(entry));
+  }
+  const isDefault = new Set(defaults.map(key));
+  for (const entry of entries) {
+    if (!isDefault.has(key(entry)) && entry.enabled !== false) result.push(strip(entry));
+  }
+  return result;
 }

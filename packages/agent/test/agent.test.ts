@@ -1,25 +1,37 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EventId } from '@credroam/core';
 import test, { type ExecutionContext } from 'ava';
 import { BIN, opensslP12, processesUsing, twoEndpoints } from './support.js';
+
+const brokenTrigger = fileURLToPath(new URL('../../test/fixtures/plugins/broken-trigger', import.meta.url));
+const helloTrigger = fileURLToPath(new URL('../../test/fixtures/plugins/hello-trigger', import.meta.url));
 
 interface Running {
   readonly child: ChildProcess;
   readonly log: () => Promise<Array<{ event: number; message: string; [k: string]: unknown }>>;
   readonly exited: Promise<number | null>;
+  /** Its log file. */
+  readonly file: string;
 }
 
-/** Starts `credroam agent` for endpoint e, as systemd would, and stops it at teardown. */
+let started = 0;
+
+/**
+ * Starts `credroam agent` for endpoint e, as systemd would, and stops it at teardown. Each agent
+ * logs to a file of its own: a later agent's log never shows what an earlier one did.
+ */
 async function startAgent(
   t: ExecutionContext,
   dir: string,
   e: 'a' | 'b',
   password?: string,
   env: NodeJS.ProcessEnv = {},
+  { verbose = true }: { verbose?: boolean } = {},
 ): Promise<Running> {
-  const logFile = path.join(dir, `${e}-agent.log`);
+  const logFile = path.join(dir, `${e}-agent-${++started}.log`);
   const { open } = await import('node:fs/promises');
   const out = await open(logFile, 'a');
   const child = spawn(
@@ -29,7 +41,7 @@ async function startAgent(
       '--config',
       path.join(dir, `${e}.json`),
       'agent',
-      '--verbose',
+      ...(verbose ? ['--verbose'] : []),
       ...(password ? ['--password-stdin'] : []),
     ],
     {
@@ -64,7 +76,7 @@ async function startAgent(
     },
     60_000,
   );
-  return { child, log, exited };
+  return { child, log, exited, file: logFile };
 }
 
 /** Waits for `check`; the deadline is generous, for a machine that runs other suites too. */
@@ -74,6 +86,43 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = 30_0
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Runs `credroam agent` for endpoint e and waits for it to exit by itself; an agent still running
+ * after `ms` is killed and the result says so (`code: 'running'`).
+ */
+async function agentUntilExit(
+  dir: string,
+  e: 'a' | 'b',
+  ms = 60_000,
+): Promise<{ code: number | null | 'running'; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, '--config', path.join(dir, `${e}.json`), 'agent'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const code = await Promise.race([
+    exited,
+    new Promise<'running'>((r) => setTimeout(() => r('running'), ms)),
+  ]);
+  if (code === 'running') {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  return { code, stderr };
+}
+
+/** Changes endpoint e's agent manifest. */
+async function editConfig(dir: string, e: 'a' | 'b', edit: (c: Record<string, unknown>) => void) {
+  const file = path.join(dir, `${e}.json`);
+  const config = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  edit(config);
+  await writeFile(file, JSON.stringify(config));
 }
 
 const listJson = async (run: (a: readonly string[]) => Promise<{ stdout: string }>) =>
@@ -136,7 +185,7 @@ test('an agent whose home is removed stops, and does not re-create it', async (t
   t.is(code, 0, `the agent exited by itself; its log ends: ${JSON.stringify((await agent.log()).slice(-6))}`);
   t.true(
     (await agent.log()).some(
-      (r) => r.event === EventId.AgentHomeGone && /control socket .* is gone: stopping/.test(r.message),
+      (r) => r.event === EventId.AgentSocketGone && /control socket .* is gone: stopping/.test(r.message),
     ),
   );
   await t.throwsAsync(stat(path.join(w.dir, 'a')), { code: 'ENOENT' }, 'the home stays removed');
@@ -158,29 +207,194 @@ test('offline: while the directory is unreachable the agent retries with backoff
   t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } });
 });
 
-test('SIGTERM stops the agent cleanly: plugins deactivated, socket removed, exit 0; after SIGKILL the next start converges', async (t) => {
+test('SIGTERM stops the agent cleanly: plugins deactivated, socket removed, exit 0', async (t) => {
   const w = await twoEndpoints(t);
   await w.a(['logon', ...w.pw]);
-  const first = await startAgent(t, w.dir, 'a', 'alice roaming password');
-  first.child.kill('SIGTERM');
-  t.is(await first.exited, 0);
-  const log = await first.log();
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  t.true((await readdir(path.join(w.dir, 'a', 'run'))).includes('agent.sock'));
+  agent.child.kill('SIGTERM');
+  t.is(await agent.exited, 0);
+  const log = await agent.log();
   t.true(
     log.some((r) => r.event === 2002),
     'plugins deactivated',
   );
   t.true(log.some((r) => r.message === 'agent stopped'));
-  await t.throwsAsync(stat(path.join(w.dir, 'a', 'run', 'agent.sock')));
-  const second = await startAgent(t, w.dir, 'a', 'alice roaming password');
-  second.child.kill('SIGKILL');
-  await second.exited;
+  t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')), [], 'no socket, nor anything else, is left');
+});
+
+test('after SIGKILL a new agent takes the stale socket over and roams: a credential imported afterwards reaches the directory through it', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const killed = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  killed.child.kill('SIGKILL');
+  await killed.exited;
+  t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')), ['agent.sock'], 'the dead agent’s socket stays');
+  const next = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { pid: number } };
+  t.is(status.agent.pid, next.child.pid!, 'the new agent answers on the socket');
   const cred = await opensslP12(w.dir);
-  await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
-  const third = await startAgent(t, w.dir, 'a', 'alice roaming password');
-  await eventually('the restarted agent uploads', async () =>
-    (await third.log()).some((r) => r.event === 101),
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the new agent uploads what was imported', async () =>
+    (await next.log()).some((r) => r.event === 101),
   );
-  t.true((await readdir(path.join(w.dir, 'a', 'run'))).includes('agent.sock'));
+  const log = await next.log();
+  t.false(
+    log.some((r) => r.event === 2003),
+    `no plugin failed: ${JSON.stringify(log.filter((r) => r.event === 2003))}`,
+  );
+  t.true(
+    log.some((r) => r.message === 'trigger: storeChanged'),
+    'the store watcher saw the import',
+  );
+  const b = await w.b(['logon', ...w.pw, '--json']);
+  t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } }, 'the credential is in the directory');
+});
+
+test('a second agent for a home whose agent runs exits 0, naming the running one, and leaves its socket alone', async (t) => {
+  const w = await twoEndpoints(t);
+  const first = await startAgent(t, w.dir, 'a');
+  const second = await agentUntilExit(w.dir, 'a');
+  t.is(second.code, 0, second.stderr);
+  t.regex(
+    second.stderr,
+    new RegExp(
+      `an agent already runs for .* \\(pid ${first.child.pid}\\) and answers on .*agent\\.sock: this one exits`,
+    ),
+  );
+  t.true(second.stderr.split('\n').some((l) => l.includes('"event":2203')));
+  const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { pid: number } };
+  t.is(status.agent.pid, first.child.pid!, 'the first agent still answers on its socket');
+});
+
+test('an agent that does not answer on its socket is taken over; woken up, it stops without removing the new one’s socket', async (t) => {
+  const w = await twoEndpoints(t);
+  const stuck = await startAgent(t, w.dir, 'a');
+  stuck.child.kill('SIGSTOP');
+  t.teardown(() => void stuck.child.kill('SIGCONT'));
+  const next = await startAgent(t, w.dir, 'a');
+  t.true(
+    (await next.log()).some((r) => r.event === 2204 && /did not answer/.test(r.message)),
+    JSON.stringify(await next.log()),
+  );
+  stuck.child.kill('SIGCONT');
+  const code = await Promise.race([stuck.exited, new Promise((r) => setTimeout(() => r('running'), 30_000))]);
+  t.is(code, 0, 'the old agent found its socket replaced and stopped');
+  t.true((await stuck.log()).some((r) => r.event === 2205));
+  const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { pid: number } };
+  t.is(status.agent.pid, next.child.pid!, 'the new agent still answers on the socket');
+});
+
+test('an agent whose required plugin fails exits 1 naming it, and leaves no socket and nothing running', async (t) => {
+  const w = await twoEndpoints(t);
+  await editConfig(w.dir, 'a', (c) => {
+    c.plugins = [{ from: brokenTrigger, required: true }];
+    c.triggers = [{ use: 'broken' }];
+  });
+  const r = await agentUntilExit(w.dir, 'a');
+  t.is(r.code, 1, r.stderr);
+  t.regex(
+    r.stderr,
+    /credroam: required plugin failed: 'test\.broken-trigger' \(activation failed: the trigger is on fire\) \[E_REQUIRED_PLUGIN\]/,
+  );
+  t.true(r.stderr.split('\n').some((l) => l.includes('"event":2202')));
+  t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')).catch(() => []), [], 'no socket left');
+  const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { running: boolean } };
+  t.false(status.agent.running);
+});
+
+test('an agent whose selected directory no plugin provides (its built-in turned off) exits 1 saying so', async (t) => {
+  const w = await twoEndpoints(t);
+  await editConfig(w.dir, 'a', (c) => {
+    c.plugins = [{ from: '@credroam/core/builtin/folder', enabled: false }];
+  });
+  const r = await agentUntilExit(w.dir, 'a');
+  t.is(r.code, 1, r.stderr);
+  t.regex(
+    r.stderr,
+    /credroam: no plugin contributes DirectoryStore 'folder' \(known: ldap\) \[E_NO_CONTRIBUTION\]/,
+  );
+  t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')).catch(() => []), [], 'no socket left');
+});
+
+test('an agent whose optional trigger plugin fails reports it and goes on with the built-in ones, which listing it kept', async (t) => {
+  const w = await twoEndpoints(t);
+  await editConfig(w.dir, 'a', (c) => {
+    // Only the third-party plugin and its trigger: the built-ins and the default triggers stay.
+    c.plugins = [{ from: brokenTrigger }];
+    c.triggers = [{ use: 'broken' }];
+  });
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const unavailable = (await agent.log()).find((r) => r.event === 2206);
+  t.like(unavailable, { level: 'warn', plugin: 'test.broken-trigger', trigger: 'broken' });
+  t.regex(unavailable?.message ?? '', /the trigger is on fire.*goes on without this trigger/);
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the store watcher still roams', async () =>
+    (await agent.log()).some((r) => r.event === 101),
+  );
+});
+
+test('without --verbose the agent logs at info what journald must show: its start, plugins, keys, triggers and each sync', async (t) => {
+  const w = await twoEndpoints(t);
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password', {}, { verbose: false });
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the import’s sync ends', async () =>
+    (await agent.log()).some((r) => r.event === 2211 && r.reason === 'store changed'),
+  );
+  const log = await agent.log();
+  t.like(log.find((r) => r.event === 2200) ?? {}, {
+    level: 'info',
+    message: 'agent started',
+    keys: 'closed: waiting for logon',
+    plugins: {
+      'credroam.folder': 'active',
+      'credroam.pkcs12': 'active',
+      'credroam.ldap': 'inactive',
+      'credroam.triggers': 'active',
+    },
+  });
+  t.like(log.find((r) => r.event === 2208) ?? {}, { level: 'info', created: true });
+  t.like(log.find((r) => r.event === 2211 && r.reason === 'logon') ?? {}, { level: 'info', full: true });
+  t.like(log.find((r) => r.event === 2211 && r.reason === 'store changed') ?? {}, {
+    outcome: 'synced',
+    uploaded: 2,
+  });
+  t.true(log.some((r) => r.event === 2207 && r.message === 'trigger: storeChanged'));
+  t.false(
+    log.some((r) => r.level === 'debug'),
+    'debug only with --verbose',
+  );
+  t.notRegex(await readFile(agent.file, 'utf8'), /alice roaming password/);
+  agent.child.kill('SIGTERM');
+  t.is(await agent.exited, 0);
+  t.like((await agent.log()).find((r) => r.event === 2201) ?? {}, {
+    level: 'info',
+    message: 'agent stopped',
+  });
+});
+
+test('a third-party trigger plugin installed beside the agent manifest runs with the built-ins and the default triggers', async (t) => {
+  const w = await twoEndpoints(t);
+  await cp(helloTrigger, path.join(w.dir, 'node_modules', '@example', 'credroam-hello'), { recursive: true });
+  await editConfig(w.dir, 'a', (c) => {
+    c.plugins = [{ from: '@example/credroam-hello' }];
+    c.triggers = [{ use: 'hello' }];
+  });
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  await eventually('the third-party trigger fires', async () =>
+    (await agent.log()).some((r) => r.event === 2207 && r.source === 'hello'),
+  );
+  t.like((await agent.log()).find((r) => r.event === 2200) ?? {}, {
+    plugins: { 'credroam.folder': 'active', 'credroam.triggers': 'active', 'example.hello': 'active' },
+  });
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  await eventually('the default store watcher still roams', async () =>
+    (await agent.log()).some((r) => r.event === 2207 && r.source === 'store-watcher'),
+  );
+  await eventually('uploaded', async () => (await agent.log()).some((r) => r.event === 101));
 });
 
 test('logoff with removeOnLogoff removes only what is safely in the directory', async (t) => {

@@ -65,6 +65,7 @@ export {
   parseManifest,
 } from './host/manifest.js';
 export {
+  nodeModulesAbove,
   PluginHost,
   type PluginHostOptions,
   type PluginInfo,

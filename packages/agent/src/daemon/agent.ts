@@ -1,7 +1,5 @@
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
-import path from 'node:path';
 import {
+  type ContributionFactory,
   CredroamError,
   type Disposable,
   EventId,
@@ -20,15 +18,10 @@ import {
   removeSafelyRoamed,
   type Session,
 } from '../session.js';
+import { ControlSocket } from './control-socket.js';
 import { credentialRequest } from './credential-requests.js';
 import { type AgentRequest, askAgent, socketPath } from './ipc.js';
 import { pamProofProblem } from './pam-proof.js';
-
-/** Default triggers when the agent manifest names none. */
-const DEFAULT_TRIGGERS = [
-  { use: 'store-watcher', settings: {} },
-  { use: 'policy-refresh', settings: {} },
-];
 
 export interface AgentOptions {
   /** Backoff after a failed sync (directory unreachable): first and largest delay. */
@@ -54,7 +47,7 @@ export interface AgentOptions {
  */
 export class Agent {
   #session!: Session;
-  #server: net.Server | undefined;
+  #control: ControlSocket | undefined;
   readonly #triggers: Disposable[] = [];
   #running: Promise<void> | undefined;
   #again: { full: boolean } | undefined;
@@ -66,8 +59,6 @@ export class Agent {
   #password: string | undefined;
   /** PAM proof tokens already taken: each proves one logon. */
   readonly #usedProofs = new Set<string>();
-  /** The control socket this agent made (device and inode): a removed or replaced one is not ours. */
-  #socket: { readonly dev: number; readonly ino: number } | undefined;
   #homeCheck: NodeJS.Timeout | undefined;
   readonly #stopped: Promise<void>;
   #resolveStopped!: () => void;
@@ -83,38 +74,108 @@ export class Agent {
     });
   }
 
-  /** Opens the session, the control socket and the triggers. Refuses to run twice for one home. */
+  /**
+   * Opens the session (plugins, directory, store, keys), the triggers and the control socket.
+   *
+   * Refuses, with E_AGENT_RUNNING and nothing touched, when a live agent answers on the control
+   * socket; a socket nobody answers on (a killed agent's) is taken over. Fails, having closed
+   * everything it opened (no socket left, nothing running), when a required plugin or a selected
+   * directory, store or protector is unavailable: the error names the plugin. A selected trigger
+   * whose optional plugin failed is reported (event 2206) and the agent goes on without it.
+   */
   async start(): Promise<void> {
-    if (await askAgent(this.config, { cmd: 'status' }, 5_000).catch(() => undefined)) {
-      throw new CredroamError('E_AGENT_RUNNING', `an agent already runs for ${this.config.home}`);
+    const file = socketPath(this.config);
+    const previous = await this.#askRunningAgent();
+    if (previous.answered) {
+      const pid = typeof previous.pid === 'number' ? ` (pid ${previous.pid})` : '';
+      const message = `an agent already runs for ${this.config.home}${pid} and answers on ${file}: this one exits`;
+      this.log.log('info', EventId.AgentAlreadyRunning, message, { socket: file, pid: previous.pid });
+      throw new CredroamError('E_AGENT_RUNNING', message, { socket: file, pid: previous.pid });
     }
-    // A directory that binds with the roaming password (one account password) gets it after
-    // logon; the agent keeps it in memory for reconnects until logoff.
-    this.#session = await openSession(this.config, this.log, {
-      password: async () => {
-        if (this.#password === undefined)
-          throw new CredroamError('E_LOCKED', 'log on first: the agent has no password yet');
-        return this.#password;
-      },
-    });
-    await this.#listen();
-    const triggers = this.config.triggers.length > 0 ? this.config.triggers : DEFAULT_TRIGGERS;
-    for (const t of triggers) {
-      const factory = await this.#session.host.contribution(Trigger, t.use);
-      const trigger = await factory({
-        user: this.config.user,
-        home: this.config.home,
-        settings: t.settings,
-        policy: this.#session.policy.roaming as unknown as Record<string, unknown>,
+    try {
+      // A directory that binds with the roaming password (one account password) gets it after
+      // logon; the agent keeps it in memory for reconnects until logoff.
+      this.#session = await openSession(this.config, this.log, {
+        password: async () => {
+          if (this.#password === undefined)
+            throw new CredroamError('E_LOCKED', 'log on first: the agent has no password yet');
+          return this.#password;
+        },
       });
-      this.#triggers.push(await trigger.start((e) => void this.#onTrigger(e)));
+      const triggers = await this.#makeTriggers();
+      await this.#listen();
+      if (previous.left) {
+        this.log.log('info', EventId.AgentSocketTakenOver, `took over ${file}: ${previous.left}`, {
+          socket: file,
+        });
+      }
+      for (const trigger of triggers)
+        this.#triggers.push(await trigger.start((e) => void this.#onTrigger(e)));
+    } catch (error) {
+      await this.#release();
+      this.log.log('error', EventId.AgentStartFailed, `the agent cannot run: ${errorMessage(error)}`, {
+        ...(error instanceof CredroamError ? { code: error.code, ...error.details } : {}),
+      });
+      this.#resolveStopped();
+      throw error;
     }
     this.#homeCheck = setInterval(() => void this.#stopIfHomeGone(), this.options.homeCheckMs ?? 2_000);
     this.log.log('info', EventId.AgentStarted, 'agent started', {
       user: this.config.user,
-      socket: socketPath(this.config),
+      socket: file,
       pid: process.pid,
+      plugins: Object.fromEntries(this.#session.host.list().map((p) => [p.id, p.state])),
+      keys: this.#keysOpen() ? 'open' : 'closed: waiting for logon',
     });
+  }
+
+  /**
+   * Who is on the control socket: a live agent answers; a socket nobody answers on is `left`
+   * behind (the reason says why it counts as dead).
+   */
+  async #askRunningAgent(): Promise<{ answered: boolean; pid?: unknown; left?: string }> {
+    try {
+      const answer = await askAgent(this.config, { cmd: 'status' }, 5_000);
+      if (answer) return { answered: true, pid: answer.ok ? answer.pid : undefined };
+      return { answered: false, left: 'no agent listened on it (one was killed)' };
+    } catch (error) {
+      return { answered: false, left: `the process on it did not answer: ${errorMessage(error)}` };
+    }
+  }
+
+  /** The manifest's triggers (the default ones unless it turned them off, and its own), built but not started. */
+  async #makeTriggers(): Promise<Trigger[]> {
+    const triggers: Trigger[] = [];
+    for (const t of this.config.triggers) {
+      let factory: ContributionFactory<Trigger>;
+      try {
+        factory = await this.#session.host.contribution(Trigger, t.use);
+      } catch (error) {
+        // E_PLUGIN_FAILED: its plugin is optional (a required one throws E_REQUIRED_PLUGIN).
+        if (!(error instanceof CredroamError) || error.code !== 'E_PLUGIN_FAILED') throw error;
+        this.log.log(
+          'warn',
+          EventId.AgentTriggerUnavailable,
+          `${errorMessage(error)}; the agent goes on without this trigger`,
+          { trigger: t.use, plugin: error.details.plugin },
+        );
+        continue;
+      }
+      triggers.push(
+        await factory({
+          user: this.config.user,
+          home: this.config.home,
+          settings: t.settings,
+          policy: this.#session.policy.roaming as unknown as Record<string, unknown>,
+        }),
+      );
+    }
+    return triggers;
+  }
+
+  /** True when the protector holds the user's keys (or needs none). */
+  #keysOpen(): boolean {
+    return this.#session.protector.unlocked === true || !this.#session.protector.unlock;
   }
 
   /** Resolves when the agent has stopped. */
@@ -124,17 +185,21 @@ export class Agent {
 
   async stop(): Promise<void> {
     if (this.#stopping) return this.#stopped;
+    await this.#release();
+    this.log.log('info', EventId.AgentStopped, 'agent stopped', { user: this.config.user });
+    this.#resolveStopped();
+    return this.#stopped;
+  }
+
+  /** Stops the triggers, lets a running sync end, closes the control socket and the session. */
+  async #release(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#retryTimer);
     clearInterval(this.#homeCheck);
     for (const t of this.#triggers.splice(0)) await Promise.resolve(t.dispose()).catch(() => undefined);
     await this.#running?.catch(() => undefined);
-    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
-    if (await this.#ownsSocket()) await rm(socketPath(this.config), { force: true });
+    await this.#control?.close();
     await this.#session?.dispose();
-    this.log.log('info', EventId.AgentStopped, 'agent stopped', { user: this.config.user });
-    this.#resolveStopped();
-    return this.#stopped;
   }
 
   /** Schedules a sync; while one runs, exactly one more is scheduled (bursts coalesce). */
@@ -159,19 +224,13 @@ export class Agent {
     }
   }
 
-  /** True while the control socket this agent made is in place: its home was not removed. */
-  async #ownsSocket(): Promise<boolean> {
-    const now = await stat(socketPath(this.config)).catch(() => undefined);
-    return now !== undefined && now.dev === this.#socket?.dev && now.ino === this.#socket?.ino;
-  }
-
   /** Stops the agent when its home or control socket was removed; true when it did. */
   async #stopIfHomeGone(): Promise<boolean> {
     if (this.#stopping) return true;
-    if (await this.#ownsSocket()) return false;
+    if (await this.#control?.isOwn()) return false;
     this.log.log(
       'warn',
-      EventId.AgentHomeGone,
+      EventId.AgentSocketGone,
       `the agent's control socket ${socketPath(this.config)} is gone: stopping`,
       {
         home: this.config.home,
@@ -184,8 +243,16 @@ export class Agent {
   async #syncOnce(reason: string, full: boolean): Promise<SyncReport | undefined> {
     // A sync writes into the home: never into one that was removed (it would re-create it).
     if (await this.#stopIfHomeGone()) return undefined;
-    if (!this.#session.protector.unlocked && this.#session.protector.unlock) {
-      this.log.log('debug', EventId.SyncWaitingForLogon, `not syncing (${reason}): waiting for logon`);
+    if (!this.#keysOpen()) {
+      this.log.log(
+        'info',
+        EventId.AgentSyncEnded,
+        `no sync (${reason}): the keys are closed, waiting for logon`,
+        {
+          reason,
+          outcome: 'waiting for logon',
+        },
+      );
       return undefined;
     }
     try {
@@ -193,6 +260,13 @@ export class Agent {
       if (full) this.#lastFullSync = Date.now();
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
       await this.#record({ outcome: report.outcome, counts: report.counts, skippedItems: report.skipped });
+      this.log.log('info', EventId.AgentSyncEnded, `sync (${reason}): ${report.outcome}`, {
+        reason,
+        full,
+        outcome: report.outcome,
+        ...report.counts,
+        skipped: report.skipped.length,
+      });
       return report;
     } catch (error) {
       await this.#record({ outcome: 'failed', error: errorMessage(error) });
@@ -222,7 +296,7 @@ export class Agent {
   }
 
   async #onTrigger(e: TriggerEvent): Promise<void> {
-    this.log.log('info', EventId.TriggerReceived, `trigger: ${e.name}`, { source: e.source });
+    this.log.log('info', EventId.AgentTriggerFired, `trigger: ${e.name}`, { source: e.source });
     switch (e.name) {
       case 'storeChanged':
         // The agent's own writes to the store (downloads) fire this too: the sync they start finds
@@ -270,7 +344,7 @@ export class Agent {
     }
     this.#session.protector.lock?.();
     this.#password = undefined;
-    this.log.log('info', EventId.LoggedOff, 'logged off', { removed });
+    this.log.log('info', EventId.AgentKeysClosed, 'logged off: the keys are closed', { removed });
     return { removed };
   }
 
@@ -326,6 +400,11 @@ export class Agent {
             'the password was changed: re-wrapped the keys for the new one',
           );
         }
+        this.log.log('info', EventId.AgentKeysOpened, 'logged on: the keys are open', {
+          created: opened?.created ?? false,
+          offline: opened?.offline ?? false,
+          rewrapped,
+        });
         await this.requestSync('logon', true);
         return {
           unlocked: true,
@@ -363,39 +442,13 @@ export class Agent {
   }
 
   async #listen(): Promise<void> {
-    const file = socketPath(this.config);
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await chmod(path.dirname(file), 0o700); // only the user may reach the socket, whoever made the folder
-    await rm(file, { force: true }); // a stale socket of an agent that was killed
-    this.#server = net.createServer((socket) => {
-      let data = '';
-      socket.on('data', (chunk) => {
-        data += chunk.toString('utf8');
-        const nl = data.indexOf('\n');
-        if (nl < 0) {
-          if (data.length > 65_536) socket.destroy();
-          return;
-        }
-        const line = data.slice(0, nl);
-        data = '';
-        void (async () => {
-          let answer: Record<string, unknown>;
-          try {
-            answer = { ok: true, ...(await this.#handle(JSON.parse(line) as AgentRequest)) };
-          } catch (error) {
-            const code = error instanceof CredroamError ? error.code : 'E_INTERNAL';
-            answer = { ok: false, error: { code, message: errorMessage(error) } };
-          }
-          socket.end(`${JSON.stringify(answer)}\n`);
-        })();
-      });
-      socket.on('error', () => undefined);
+    this.#control = await ControlSocket.open(socketPath(this.config), async (line) => {
+      try {
+        return { ok: true, ...(await this.#handle(JSON.parse(line) as AgentRequest)) };
+      } catch (error) {
+        const code = error instanceof CredroamError ? error.code : 'E_INTERNAL';
+        return { ok: false, error: { code, message: errorMessage(error) } };
+      }
     });
-    await new Promise<void>((resolve, reject) => {
-      this.#server!.once('error', reject);
-      this.#server!.listen(file, () => resolve());
-    });
-    const made = await stat(file);
-    this.#socket = { dev: made.dev, ino: made.ino };
   }
 }

@@ -1,10 +1,11 @@
-import { writeFile } from 'node:fs/promises';
+import { cp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { credroam, tempDir } from '../support.js';
 
 const coreFixtures = fileURLToPath(new URL('../../../../core/test/fixtures/plugins/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../test/fixtures/plugins/', import.meta.url));
 
 test('plugins list --json lists the first-party plugins with their contributions', async (t) => {
   const home = await tempDir(t);
@@ -33,6 +34,62 @@ test('plugins list --json lists the first-party plugins with their contributions
     t.is(p.version, '0.1.0');
     t.is(p.state, 'inactive', `${p.id} is activated lazily, not by listing`);
   }
+});
+
+test('plugins in the agent manifest are added to the built-ins: a path relative to the manifest, a package in node_modules beside it; a built-in turned off', async (t) => {
+  const dir = await tempDir(t);
+  await cp(path.join(fixtures, 'broken-trigger'), path.join(dir, 'plugins', 'broken'), { recursive: true });
+  await cp(
+    path.join(fixtures, 'hello-trigger'),
+    path.join(dir, 'node_modules', '@example', 'credroam-hello'),
+    {
+      recursive: true,
+    },
+  );
+  await writeFile(
+    path.join(dir, 'agent.json'),
+    JSON.stringify({
+      plugins: [
+        { from: './plugins/broken' },
+        { from: '@example/credroam-hello' },
+        { from: '@credroam/plugin-ldap', enabled: false },
+      ],
+    }),
+  );
+  // Run from elsewhere: the paths are relative to the manifest, not to the working folder.
+  const result = await credroam(['--config', path.join(dir, 'agent.json'), 'plugins', 'list', '--json'], {
+    env: { XDG_DATA_HOME: dir },
+    cwd: '/',
+  });
+  t.is(result.code, 0, result.stderr);
+  const { plugins } = JSON.parse(result.stdout) as {
+    plugins: Array<{ id: string; from: string; state: string }>;
+  };
+  t.deepEqual(
+    plugins.map((p) => [p.id, p.from, p.state]),
+    [
+      ['credroam.folder', '@credroam/core/builtin/folder', 'inactive'],
+      ['credroam.pkcs12', '@credroam/plugin-pkcs12', 'inactive'],
+      ['credroam.triggers', '@credroam/plugin-triggers', 'inactive'],
+      ['test.broken-trigger', './plugins/broken', 'inactive'],
+      ['example.hello', '@example/credroam-hello', 'inactive'],
+    ],
+  );
+});
+
+test('a plugin the manifest names that cannot be found is reported with where it was looked for', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'agent.json'), JSON.stringify({ plugins: [{ from: '@example/absent' }] }));
+  const result = await credroam(['--config', path.join(dir, 'agent.json'), 'plugins', 'list'], {
+    env: { XDG_DATA_HOME: dir },
+  });
+  t.is(result.code, 3, result.stderr);
+  t.regex(
+    result.stdout,
+    new RegExp(
+      `@example/absent \\?  failed\n  reason: cannot find plugin '@example/absent': no @example/absent/package.json in .*/packages/agent/node_modules, .*, ${path.join(dir, 'node_modules')}\n`,
+    ),
+  );
 });
 
 test('a failed optional plugin is listed with its reason and exit code 3', async (t) => {

@@ -75,12 +75,19 @@ export const EVENTS = {
   PluginConfigurationInvalid: { id: 2009, levels: ['warn', 'error'], meaning: 'A plugin\'s settings do not match its configuration schema: not activated.' },
   // 2100: a plugin's own free-form line (its logger's debug, info, warn, error): third-party plugins only.
   PluginLog:                  { id: 2100, levels: ['info', 'debug', 'warn', 'error'], meaning: 'A line a plugin wrote in its own words; the plugin field names it (and pluginEvent, an id it gave outside this table).' },
-  // 2200–2299: the agent. 2200–2219: its start-up and session report.
-  AgentStarted:               { id: 2220, levels: ['info'],          meaning: 'The agent started for a user: its control socket and triggers are up.' },
-  AgentStopped:               { id: 2221, levels: ['info'],          meaning: 'The agent stopped (SIGTERM, `credroam trigger stop`, or its home was removed).' },
-  AgentHomeGone:              { id: 2222, levels: ['warn'],          meaning: 'The agent\'s control socket (or its whole home) was removed: the agent stops rather than re-create it.' },
-  TriggerReceived:            { id: 2223, levels: ['info'],          meaning: 'A trigger fired (logon, logoff, lock, unlock, resume, store change, policy refresh); source says from where.' },
-  LoggedOff:                  { id: 2224, levels: ['info'],          meaning: 'Logoff: the final sync ran and the keys were forgotten; removed counts credentials taken off (removeOnLogoff).' },
+  // 2200–2299: the agent: its lifetime, control socket, triggers, keys and syncs.
+  AgentStarted:               { id: 2200, levels: ['info'],          meaning: 'The agent runs: pid, control socket, each plugin\'s state, whether it holds the keys.' },
+  AgentStopped:               { id: 2201, levels: ['info'],          meaning: 'The agent stopped (SIGTERM, `credroam trigger stop`, its control socket gone): exit 0.' },
+  AgentStartFailed:           { id: 2202, levels: ['error'],         meaning: 'The agent cannot run (a required plugin failed, a selected contribution is unavailable): exit 1.' },
+  AgentAlreadyRunning:        { id: 2203, levels: ['info'],          meaning: 'A live agent answers on the control socket: this one exits (status 0) and leaves it alone.' },
+  AgentSocketTakenOver:       { id: 2204, levels: ['info'],          meaning: 'No live agent answered on the control socket left there (a killed agent\'s): taken over.' },
+  AgentSocketGone:            { id: 2205, levels: ['warn'],          meaning: 'The agent\'s control socket was removed or replaced (its home deleted, another agent): it stops rather than re-create it.' },
+  AgentTriggerUnavailable:    { id: 2206, levels: ['warn'],          meaning: 'A trigger the agent manifest selects is unavailable (its optional plugin failed): the agent goes on without it.' },
+  AgentTriggerFired:          { id: 2207, levels: ['info'],          meaning: 'A trigger fired (logon, logoff, lock, unlock, resume, store change, policy refresh); source says from where.' },
+  AgentKeysOpened:            { id: 2208, levels: ['info'],          meaning: 'The agent opened the user\'s keys (logon): it syncs from now on.' },
+  AgentKeysClosed:            { id: 2209, levels: ['info'],          meaning: 'Logoff: the final sync ran and the keys were forgotten; removed counts credentials taken off (removeOnLogoff).' },
+  LoggedOff:                  { id: 2213, levels: ['info'],          meaning: 'A logoff without an agent (`credroam logoff`): the final sync ran; removed counts credentials taken off (removeOnLogoff).' },
+  AgentSyncEnded:             { id: 2211, levels: ['info'],          meaning: 'A sync the agent ran ended, or was not run because the keys are closed: why it ran, its outcome and counts. Failures are 1001.' },
 } as const satisfies Record<string, EventKind>;
 
 export type EventName = keyof typeof EVENTS;

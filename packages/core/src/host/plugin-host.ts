@@ -1,7 +1,7 @@
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import semver from 'semver';
 import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { type Disposable, DisposableStore, toDisposable } from '../api/disposable.js';
@@ -17,11 +17,16 @@ import { EventLog } from '../events/event-log.js';
 import { CORE_VERSION } from '../version.js';
 import { resolveDependencies } from './dependencies.js';
 import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
+import { importPluginModule } from './module-import.js';
 import { withTimeout } from './timebox.js';
 
 /** How the agent manifest names a plugin to load. */
 export interface PluginSpec {
-  /** A package name (resolved from `resolveFrom`) or a path to the plugin's folder or package.json. */
+  /**
+   * A path to the plugin's folder or its package.json (starting with `.` or `/`; relative to
+   * `baseDir`), or a package name, looked up as `<folder>/<name>/package.json` in each of the
+   * host's `nodeModules` folders in turn.
+   */
   readonly from: string;
   /** Settings, validated against the plugin's `contributes.configuration` schema. */
   readonly settings?: Record<string, unknown>;
@@ -49,8 +54,11 @@ export interface PluginHostOptions {
   readonly log?: EventLog;
   /** Where plugins' private state folders go (`<stateRoot>/<plugin id>`). */
   readonly stateRoot: string;
-  /** Resolves package names; default: this module. */
-  readonly resolveFrom?: string;
+  /**
+   * The node_modules folders a package name is looked up in, in order; the first that holds it
+   * wins. Default: `nodeModulesAbove(this module)`.
+   */
+  readonly nodeModules?: readonly string[];
   /** Paths in specs are relative to this folder (the agent manifest's). */
   readonly baseDir?: string;
   readonly engineVersion?: string;
@@ -287,17 +295,36 @@ export class PluginHost {
     }
     record.manifest = parsed.manifest;
     record.required = spec.required ?? parsed.manifest.required;
+    const copy = secondCopyOfShared(record.dir!);
+    if (copy) {
+      this.#fail(
+        record,
+        EventId.PluginManifestInvalid,
+        `it would load its own copy of ${copy.name} (${copy.found}), not the agent's (${copy.host}): ` +
+          'install it where its peer dependencies are the agent’s (docs/plugins/authoring.md)',
+      );
+    }
     return record;
   }
 
+  /** The plugin's package.json, its links resolved (so that its own dependencies are found). */
   #locate(from: string): string {
     const looksLikePath = from.startsWith('.') || path.isAbsolute(from);
     if (looksLikePath) {
       const abs = path.resolve(this.#options.baseDir ?? process.cwd(), from);
-      return abs.endsWith('package.json') ? abs : path.join(abs, 'package.json');
+      const file = abs.endsWith('package.json') ? abs : path.join(abs, 'package.json');
+      return existsSync(file) ? realpathSync(file) : file;
     }
-    const require = createRequire(this.#options.resolveFrom ?? import.meta.url);
-    return require.resolve(`${from}/package.json`);
+    if (from.split('/').some((part) => part === '' || part === '.' || part === '..') || from.includes('\\')) {
+      throw new Error('not a package name (a path starts with ./, ../ or /)');
+    }
+    const folders =
+      this.#options.nodeModules ?? nodeModulesAbove(path.dirname(fileURLToPath(import.meta.url)));
+    for (const folder of folders) {
+      const file = path.join(folder, from, 'package.json');
+      if (existsSync(file)) return realpathSync(file);
+    }
+    throw new Error(`no ${from}/package.json in ${folders.join(', ')}`);
   }
 
   async #activate(r: PluginRecord): Promise<void> {
@@ -331,11 +358,11 @@ export class PluginHost {
     try {
       const stateDir = path.join(this.#options.stateRoot, m.id);
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
-      const moduleUrl = pathToFileURL(path.join(r.dir!, m.main)).href;
+      const mainFile = path.join(r.dir!, m.main);
       const context = this.#context(r, stateDir, subscriptions);
       r.api = await withTimeout(
         async () => {
-          const mod = (await import(moduleUrl)) as Partial<PluginModule>;
+          const mod = (await importPluginModule(mainFile)) as Partial<PluginModule>;
           if (typeof mod.activate !== 'function') throw new Error(`${m.main} exports no activate function`);
           r.module = mod as PluginModule;
           return mod.activate(context);
@@ -445,5 +472,66 @@ export class PluginHost {
     throw new CredroamError('E_REQUIRED_PLUGIN', `required plugin failed: ${names}`, {
       plugins: failed.map((r) => r.id),
     });
+  }
+}
+
+/**
+ * The node_modules folders Node searches for a package imported by a module in `folder`, nearest
+ * first: `<dir>/node_modules` for `folder` and each folder above it, up to the root.
+ */
+export function nodeModulesAbove(folder: string): string[] {
+  const folders: string[] = [];
+  let dir = path.resolve(folder);
+  for (;;) {
+    if (path.basename(dir) !== 'node_modules') folders.push(path.join(dir, 'node_modules'));
+    const parent = path.dirname(dir);
+    if (parent === dir) return folders;
+    dir = parent;
+  }
+}
+
+const HOST_DIR = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The packages a plugin must share with the host, each with the host's own copy (links resolved):
+ * a second copy is a second world — its `ConflictError` is not the one the engine catches, its
+ * tsyringe containers not the agent's.
+ */
+const SHARED_PACKAGES: ReadonlyArray<{ readonly name: string; readonly dir: string | undefined }> = [
+  { name: '@credroam/core', dir: packageAbove(HOST_DIR) },
+  { name: 'tsyringe', dir: firstPackage(nodeModulesAbove(HOST_DIR), 'tsyringe') },
+];
+
+/** The first shared package that Node would find from `pluginDir` in another copy than the host's. */
+function secondCopyOfShared(pluginDir: string): { name: string; found: string; host: string } | undefined {
+  for (const shared of SHARED_PACKAGES) {
+    const found = firstPackage(nodeModulesAbove(pluginDir), shared.name);
+    if (found && shared.dir && found !== shared.dir) return { name: shared.name, found, host: shared.dir };
+  }
+  return undefined;
+}
+
+/** The folder (links resolved) of package `name` in the first of `folders` that holds it. */
+function firstPackage(folders: readonly string[], name: string): string | undefined {
+  for (const folder of folders) {
+    if (existsSync(path.join(folder, name, 'package.json')))
+      return realpathOrUndefined(path.join(folder, name));
+  }
+  return undefined;
+}
+
+function realpathOrUndefined(file: string): string | undefined {
+  try {
+    return realpathSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The folder (links resolved) of the nearest package.json above `dir`: this package's own. */
+function packageAbove(dir: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, 'package.json'))) return realpathOrUndefined(d);
+    if (path.dirname(d) === d) return undefined;
   }
 }

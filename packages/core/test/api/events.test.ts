@@ -94,11 +94,18 @@ const PUBLISHED: ReadonlyArray<readonly [number, EventName]> = [
   [2008, 'PluginDeactivationFailed'],
   [2009, 'PluginConfigurationInvalid'],
   [2100, 'PluginLog'],
-  [2220, 'AgentStarted'],
-  [2221, 'AgentStopped'],
-  [2222, 'AgentHomeGone'],
-  [2223, 'TriggerReceived'],
-  [2224, 'LoggedOff'],
+  [2200, 'AgentStarted'],
+  [2201, 'AgentStopped'],
+  [2202, 'AgentStartFailed'],
+  [2203, 'AgentAlreadyRunning'],
+  [2204, 'AgentSocketTakenOver'],
+  [2205, 'AgentSocketGone'],
+  [2206, 'AgentTriggerUnavailable'],
+  [2207, 'AgentTriggerFired'],
+  [2208, 'AgentKeysOpened'],
+  [2209, 'AgentKeysClosed'],
+  [2211, 'AgentSyncEnded'],
+  [2213, 'LoggedOff'],
 ];
 
 test('a published id keeps its name: numbers are never reused or removed', (t) => {

@@ -1,5 +1,8 @@
-import { stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { statSync } from 'node:fs';
+import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'ava';
 import {
   DirectoryStore,
@@ -7,6 +10,7 @@ import {
   EventLog,
   LocalStore,
   type LogRecord,
+  nodeModulesAbove,
   PluginHost,
   type PluginSpec,
 } from '../../src/index.js';
@@ -18,7 +22,7 @@ const trace = (): string[] => ((globalThis as { __credroamTrace?: string[] }).__
 async function host(
   t: Parameters<typeof tempDir>[0],
   specs: Array<string | PluginSpec>,
-  options: { activateTimeoutMs?: number; deactivateTimeoutMs?: number } = {},
+  options: { activateTimeoutMs?: number; deactivateTimeoutMs?: number; nodeModules?: string[] } = {},
 ) {
   const records: LogRecord[] = [];
   const log = new EventLog({ write: () => undefined });
@@ -257,3 +261,166 @@ test.serial('a plugin that cannot be found is reported, not thrown', async (t) =
   t.regex(info('./no-such-folder')?.reason ?? '', /cannot read .*no-such-folder\/package\.json/);
   t.regex(info('@credroam/no-such-package')?.reason ?? '', /cannot find plugin '@credroam\/no-such-package'/);
 });
+
+/**
+ * A plugin in pnpm's layout: `plugin/node_modules/dep` links to `.pnpm/dep@1.0.0/node_modules/dep`,
+ * and dep's own dependency `inner` is only beside it there.
+ */
+async function pnpmStylePlugin(root: string): Promise<string> {
+  const pkg = async (dir: string, json: Record<string, unknown>, code: string) => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ version: '1.0.0', type: 'module', exports: './index.js', ...json }),
+    );
+    await writeFile(path.join(dir, 'index.js'), code);
+  };
+  const store = path.join(root, '.pnpm');
+  await pkg(
+    path.join(store, 'inner@1.0.0/node_modules/inner'),
+    { name: 'inner' },
+    'export const inner = 1;\n',
+  );
+  await pkg(
+    path.join(store, 'dep@1.0.0/node_modules/dep'),
+    { name: 'dep' },
+    "import { inner } from 'inner';\nexport const dep = inner + 1;\n",
+  );
+  await symlink('../../inner@1.0.0/node_modules/inner', path.join(store, 'dep@1.0.0/node_modules/inner'));
+  const plugin = path.join(root, 'plugin');
+  await pkg(
+    plugin,
+    {
+      name: 'linked',
+      credroam: {
+        id: 'test.linked',
+        engines: { credroam: '*' },
+        main: 'index.js',
+        activationEvents: ['onStartup'],
+      },
+    },
+    "import { dep } from 'dep';\nexport function activate() { return { dep }; }\n",
+  );
+  await mkdir(path.join(plugin, 'node_modules'));
+  await symlink('../../.pnpm/dep@1.0.0/node_modules/dep', path.join(plugin, 'node_modules', 'dep'));
+  await writeFile(path.join(root, 'seen.js'), 'export {};\n');
+  return plugin;
+}
+
+test.serial(
+  'a plugin whose dependencies pnpm links in activates after other code stat’ed a socket (nodejs/node#51142)',
+  async (t) => {
+    const root = await tempDir(t);
+    const plugin = await pnpmStylePlugin(root);
+    // As in the agent: module resolution has already seen this tree...
+    await import(pathToFileURL(path.join(root, 'seen.js')).href);
+    // ...when something stats a socket through the buffer the process shares (a stale control socket).
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(path.join(root, 's.sock'), r));
+    t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+    t.true(statSync(path.join(root, 's.sock')).isSocket());
+    const { host: h, info } = await host(t, [{ from: plugin }]);
+    await h.start();
+    t.is(info('test.linked')?.state, 'active', info('test.linked')?.reason);
+    t.deepEqual(h.api('test.linked'), { dep: 2 });
+  },
+);
+
+/** A plugin package `name` in `<folder>/<name>`, exporting only its entry (not ./package.json). */
+async function installedPlugin(folder: string, name: string, id: string): Promise<void> {
+  const dir = path.join(folder, name);
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    path.join(dir, 'package.json'),
+    JSON.stringify({
+      name,
+      version: '2.0.0',
+      type: 'module',
+      exports: { '.': './index.js' },
+      credroam: { id, engines: { credroam: '*' }, main: 'index.js', activationEvents: ['onStartup'] },
+    }),
+  );
+  await writeFile(
+    path.join(dir, 'index.js'),
+    `(globalThis.__credroamImported ??= []).push(${JSON.stringify(id)});\n` +
+      `export function activate() { return { from: ${JSON.stringify(folder)} }; }\n`,
+  );
+}
+
+test.serial(
+  'a package name is looked up in each node_modules folder in turn; the first that holds it wins; its exports need not list package.json',
+  async (t) => {
+    const root = await tempDir(t);
+    const first = path.join(root, 'agent', 'node_modules');
+    const second = path.join(root, 'config', 'node_modules');
+    await installedPlugin(second, '@example/vault', 'example.vault');
+    await installedPlugin(second, 'shadowed', 'example.second');
+    await installedPlugin(first, 'shadowed', 'example.first');
+    const { host: h, info } = await host(t, [{ from: '@example/vault' }, { from: 'shadowed' }], {
+      nodeModules: [first, second],
+    });
+    await h.start();
+    t.is(info('example.vault')?.state, 'active', info('example.vault')?.reason);
+    t.deepEqual(h.api('example.vault'), { from: second });
+    t.is(info('example.first')?.state, 'active');
+    t.is(info('example.second'), undefined, 'the later folder’s copy is not loaded');
+  },
+);
+
+test.serial(
+  'a package name that is not found names the folders searched; one with .. is refused',
+  async (t) => {
+    const root = await tempDir(t);
+    const { info } = await host(t, [{ from: 'absent' }, { from: 'x/../../etc' }], {
+      nodeModules: [path.join(root, 'a'), path.join(root, 'b')],
+    });
+    t.is(
+      info('absent')?.reason,
+      `cannot find plugin 'absent': no absent/package.json in ${path.join(root, 'a')}, ${path.join(root, 'b')}`,
+    );
+    t.regex(info('x/../../etc')?.reason ?? '', /not a package name/);
+  },
+);
+
+test('nodeModulesAbove lists node_modules from a folder up to the root, as Node searches them', (t) => {
+  t.deepEqual(nodeModulesAbove('/usr/lib/credroam/node_modules/@credroam/agent/dist'), [
+    '/usr/lib/credroam/node_modules/@credroam/agent/dist/node_modules',
+    '/usr/lib/credroam/node_modules/@credroam/agent/node_modules',
+    '/usr/lib/credroam/node_modules/@credroam/node_modules',
+    '/usr/lib/credroam/node_modules',
+    '/usr/lib/node_modules',
+    '/usr/node_modules',
+    '/node_modules',
+  ]);
+});
+
+test.serial(
+  'a plugin that would load its own copy of @credroam/core is refused at load, naming both copies',
+  async (t) => {
+    const root = await tempDir(t);
+    await installedPlugin(path.join(root, 'node_modules'), '@example/vault', 'example.second-copy');
+    const copy = path.join(root, 'node_modules', '@credroam', 'core');
+    await mkdir(copy, { recursive: true });
+    await writeFile(
+      path.join(copy, 'package.json'),
+      JSON.stringify({ name: '@credroam/core', version: '0.1.0' }),
+    );
+    const {
+      host: h,
+      info,
+      records,
+    } = await host(t, [{ from: '@example/vault' }], {
+      nodeModules: [path.join(root, 'node_modules')],
+    });
+    await h.start();
+    t.is(info('example.second-copy')?.state, 'failed');
+    t.regex(
+      info('example.second-copy')?.reason ?? '',
+      new RegExp(`its own copy of @credroam/core \\(${copy}\\), not the agent's \\(.*/packages/core\\)`),
+    );
+    t.true(
+      records.some((r) => r.event === EventId.PluginManifestInvalid && r.plugin === 'example.second-copy'),
+    );
+    t.false(Object.hasOwn(globalThis, '__vaultImported'), 'its code was never imported');
+  },
+);

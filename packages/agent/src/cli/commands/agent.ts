@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CredroamError } from '@credroam/core';
-import type { AgentConfig } from '../../config.js';
+import { CredroamError, EventLog } from '@credroam/core';
+import { type AgentConfig, loadConfig } from '../../config.js';
 import { AGENT_EXEC_ARGV, askAgent, socketPath } from '../../daemon/ipc.js';
 import { ExitCode, UsageError } from '../io.js';
 import { stripNewline } from '../secrets.js';
@@ -14,7 +14,9 @@ import { type Args, agentAnswer, type Context, configOf, out } from './shared.js
 export async function agent(args: Args, ctx: Context): Promise<number> {
   const config = configOf(ctx);
   const { Agent } = await import('../../daemon/agent.js');
-  const daemon = new Agent(config, ctx.log);
+  // The daemon logs at info (journald keeps its start, plugins, keys and syncs); --verbose adds debug.
+  const log = new EventLog({ write: ctx.io.stderr, level: args.values.verbose ? 'debug' : 'info' });
+  const daemon = new Agent(config, log);
   const password = args.values['password-stdin'] ? stripNewline(await ctx.io.stdin()) : undefined;
   try {
     await daemon.start();
