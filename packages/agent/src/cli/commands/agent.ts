@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CredroamError, EventLog } from '@credroam/core';
-import { type AgentConfig, loadConfig } from '../../config.js';
+import type { AgentConfig } from '../../config.js';
 import { AGENT_EXEC_ARGV, askAgent, socketPath } from '../../daemon/ipc.js';
 import { ExitCode, UsageError } from '../io.js';
 import { stripNewline } from '../secrets.js';
