@@ -295,7 +295,7 @@ test('an agent whose required plugin fails exits 1 naming it, and leaves no sock
   t.is(r.code, 1, r.stderr);
   t.regex(
     r.stderr,
-    /credroam: required plugin failed: 'test\.broken-trigger' \(activation failed: the trigger is on fire\) \[E_REQUIRED_PLUGIN\]/,
+    /credroam agent: required plugin failed: 'test\.broken-trigger' \(activation failed: the trigger is on fire\) \[E_REQUIRED_PLUGIN\]/,
   );
   t.true(r.stderr.split('\n').some((l) => l.includes('"event":2202')));
   t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')).catch(() => []), [], 'no socket left');
@@ -312,7 +312,7 @@ test('an agent whose selected directory no plugin provides (its built-in turned 
   t.is(r.code, 1, r.stderr);
   t.regex(
     r.stderr,
-    /credroam: no plugin contributes DirectoryStore 'folder' \(known: ldap\) \[E_NO_CONTRIBUTION\]/,
+    /credroam agent: no plugin contributes DirectoryStore 'folder' \(known: ldap\) \[E_NO_CONTRIBUTION\]/,
   );
   t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')).catch(() => []), [], 'no socket left');
 });

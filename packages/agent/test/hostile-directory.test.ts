@@ -19,7 +19,7 @@ import test from 'ava';
 import { certificateId, privateKeyId } from '../src/cli/credentials.js';
 import { loadConfig } from '../src/config.js';
 import { openSession, type Session } from '../src/session.js';
-import { openssl, tempDir } from './support.js';
+import { openssl, opensslSelfSigned, tempDir } from './support.js';
 
 /**
  * The hostile-directory suite (issue 9): each row plants values on alice's entry as a writer
@@ -583,30 +583,10 @@ test.before(async () => {
   const os = await import('node:os');
   scratch = await mkdtemp(path.join(os.tmpdir(), 'credroam-hostile-'));
   for (const name of ['one', 'two']) {
+    await opensslSelfSigned(scratch, name);
+    await openssl(['x509', '-in', `${name}.cert.pem`, '-outform', 'DER', '-out', `${name}.der`], scratch);
     await openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${name}.key`,
-        '-outform',
-        'DER',
-        '-out',
-        `${name}.der`,
-        '-days',
-        '30',
-        '-subj',
-        `/CN=${name}`,
-      ],
-      scratch,
-    );
-    await openssl(
-      ['pkcs8', '-topk8', '-nocrypt', '-in', `${name}.key`, '-outform', 'DER', '-out', `${name}.p8`],
+      ['pkcs8', '-topk8', '-nocrypt', '-in', `${name}.key.pem`, '-outform', 'DER', '-out', `${name}.p8`],
       scratch,
     );
     const cert = new Uint8Array(await readFile(path.join(scratch, `${name}.der`)));

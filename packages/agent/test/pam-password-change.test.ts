@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { pamProofProblem } from '../src/daemon/pam-proof.js';
-import { BIN, type RunResult } from './support.js';
+import { BIN, runProgram } from './support.js';
 
 /**
  * The password-change channel for real: the project's PAM hook (packaging/pam/credroam-pam-hook),
@@ -15,14 +14,8 @@ import { BIN, type RunResult } from './support.js';
 const HOOK = fileURLToPath(new URL('../../../../packaging/pam/credroam-pam-hook', import.meta.url));
 const NOBODY = 65534;
 
-function run(cmd: string, args: readonly string[], input?: string): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, [...args], { env: { PATH: process.env.PATH } }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-    child.stdin!.end(input ?? '');
-  });
-}
+const run = (cmd: string, args: readonly string[], input?: string) =>
+  runProgram(cmd, args, input === undefined ? {} : { input });
 
 test('only a password that came through PAM re-wraps the keys; another program of the user cannot set its own', async (t) => {
   if (process.getuid?.() !== 0) {

@@ -15,15 +15,23 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+type RunOptions = { env?: NodeJS.ProcessEnv; input?: string; cwd?: string };
+
 /** Runs the real `credroam` executable in a child process. */
-export function credroam(
+export function credroam(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return runProgram(process.execPath, [BIN, ...args], options);
+}
+
+/** Runs a program with only PATH (and `env`) in its environment; its exit code, never a throw. */
+export function runProgram(
+  file: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+  options: RunOptions = {},
 ): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = execFile(
-      process.execPath,
-      [BIN, ...args],
+      file,
+      [...args],
       { env: { PATH: process.env.PATH, ...options.env }, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
@@ -131,12 +139,8 @@ export async function twoEndpoints(t: ExecutionContext, policy: Record<string, u
   return { dir, a: on('a'), b: on('b'), pw: ['--password-file', path.join(dir, 'pw')] as const };
 }
 
-/** A credential made and exported (PKCS#12, OpenSSL 3 defaults) by openssl in `dir`. */
-export async function opensslP12(
-  dir: string,
-  name = 'alice',
-  extra: readonly string[] = [],
-): Promise<{ file: string; fingerprint: string }> {
+/** A self-signed P-256 certificate and its key, made by openssl: `<name>.cert.pem`, `<name>.key.pem` in `dir`. */
+export async function opensslSelfSigned(dir: string, name: string): Promise<void> {
   await openssl(
     [
       'req',
@@ -157,6 +161,15 @@ export async function opensslP12(
     ],
     dir,
   );
+}
+
+/** A credential made and exported (PKCS#12, OpenSSL 3 defaults) by openssl in `dir`. */
+export async function opensslP12(
+  dir: string,
+  name = 'alice',
+  extra: readonly string[] = [],
+): Promise<{ file: string; fingerprint: string }> {
+  await opensslSelfSigned(dir, name);
   await openssl(
     [
       'pkcs12',
