@@ -71,6 +71,12 @@ test('only a password that came through PAM re-wraps the keys; another program o
     agent: { running: boolean; unlocked: boolean };
   };
   t.like(status.agent, { running: true, unlocked: true }, 'the hook started the agent, which holds the keys');
+  const { stat } = await import('node:fs/promises');
+  for (const d of ['/run/credroam', '/run/credroam/pam', `/run/credroam/pam/${NOBODY}`]) {
+    const st = await stat(d);
+    t.is(st.mode & 0o777, 0o711, `${d}: the user can reach a proof by its name, never list the tokens`);
+    t.is(st.uid, 0);
+  }
 
   // Another program of the user, straight to the agent: no proof, then a proof it made itself.
   const plain = await a(['logon', '--pam', '--password-stdin'], 'attacker password\n');

@@ -360,3 +360,30 @@ test('several master keys (two first logons at once): every endpoint opens all, 
   t.deepEqual(await pc.open({ kind: 'key', sealed: fromB, aad }), new Uint8Array([4]));
   await t.throwsAsync(pc.open({ kind: 'key', sealed: fromA, aad }), { code: 'E_AUTH' } as never);
 });
+
+test('keys already open are never replaced: with the local copy deleted and the directory emptied, another password makes no key', async (t) => {
+  const { root, directory, endpoint, plant } = await setup(t);
+  const a = endpoint('a');
+  await a.unlock('pw');
+  const key = a.primary().key;
+  const { rm } = await import('node:fs/promises');
+  await rm(path.join(root, 'a', 'keys.json'));
+  await plant([]);
+  await t.throwsAsync(a.unlock('attacker password'), { code: 'E_WRONG_PASSWORD' } as never);
+  t.deepEqual(a.primary().key, key, 'the open key is still the one that seals');
+  t.is((await directory.readKeys()).keys.length, 0, 'no key was made in the directory');
+});
+
+test('junk ahead of the real wrapped key: a new endpoint is told there are too many to try, not that its password is wrong', async (t) => {
+  const { directory, endpoint, plant } = await setup(t);
+  await endpoint('a').unlock('pw');
+  const [real] = (await directory.readKeys()).keys;
+  const junk = Array.from({ length: 6 }, (_, i) => hostileKey(`00000000000000d${i}`, FAST));
+  await plant([...junk, real!]);
+  await t.throwsAsync(endpoint('fresh').unlock('pw'), {
+    code: 'E_NO_USABLE_KEY',
+    message: /more wrapped keys for you than one logon tries/,
+  } as never);
+  // An endpoint that holds the key is not slowed: its own copy opens first.
+  t.deepEqual(await endpoint('a').unlock('pw'), { created: false, offline: false });
+});

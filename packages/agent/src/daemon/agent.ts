@@ -362,6 +362,9 @@ export class Agent {
       case 'logon': {
         let opened: { readonly created: boolean; readonly offline: boolean } | undefined;
         let rewrapped = false;
+        // A proof is good for one logon, whatever becomes of it.
+        const proofUsed = request.proof !== undefined && this.#usedProofs.has(request.proof);
+        if (request.proof) this.#usedProofs.add(request.proof);
         const previous = this.#password;
         this.#password = request.password; // the directory may bind with it
         try {
@@ -376,9 +379,10 @@ export class Agent {
           if (!wrong || !this.#session.protector.unlocked || !this.#session.protector.changePassword)
             throw error;
           const problem = request.pam
-            ? await pamProofProblem(request.proof, { uid: process.getuid?.() ?? -1, used: this.#usedProofs })
+            ? proofUsed
+              ? 'the proof token was used before'
+              : await pamProofProblem(request.proof, { uid: process.getuid?.() ?? -1 })
             : 'it was not a PAM logon';
-          if (request.proof) this.#usedProofs.add(request.proof);
           if (problem) {
             this.log.log(
               'warn',

@@ -110,16 +110,18 @@ export class Keyring {
       const key = await this.#tryOpen(w, password);
       if (key) opened.set(w.keyId, { keyId: w.keyId, created: w.created, key, value: v });
     }
-    // 2. The directory's values that may hold a key this endpoint lacks.
+    const fromLocalCopy = opened.size;
+    // 2. The directory's values that may hold a key this endpoint lacks (held keys and values
+    // refused before are left out before the count is bounded: they cannot crowd out new ones).
     const refused = new Set(local.refused);
     const failed: string[] = [];
     let tried = 0;
     let usable = 0;
-    const screened = dir ? this.#screen(dir.values) : [];
+    const screened = dir
+      ? this.#screen(dir.values, (w, value) => opened.has(w.keyId) || refused.has(sha256(value)))
+      : [];
     for (const { value, w } of screened) {
-      if (opened.has(w.keyId)) continue; // held already: nothing to gain from deriving again
       const hash = sha256(value);
-      if (refused.has(hash)) continue;
       usable++;
       if (tried >= MAX_DERIVATIONS_PER_UNLOCK) {
         this.#skipped(w.keyId, `more than ${MAX_DERIVATIONS_PER_UNLOCK} wrapped keys to try at one logon`);
@@ -130,9 +132,23 @@ export class Keyring {
       if (key) opened.set(w.keyId, { keyId: w.keyId, created: w.created, key, value });
       else failed.push(hash);
     }
+    // The local copy did not open but the directory's did: the password was changed elsewhere, and
+    // what was refused under the old one may open now.
+    if (local.keys.length > 0 && fromLocalCopy === 0 && opened.size > 0) refused.clear();
     // Values that did not open with a password that opened a key are not tried at the next logon.
     if (opened.size > 0) for (const h of failed) refused.add(h);
     if (opened.size === 0) {
+      // Keys already open in this process (an agent's) are never replaced by a new one, whatever
+      // happened to the local copy and the directory: this password is simply not theirs.
+      if (this.unlocked) await this.#wrongPassword();
+      if (usable > tried) {
+        throw new CredroamError(
+          'E_NO_USABLE_KEY',
+          `the directory holds more wrapped keys for you than one logon tries (${usable}; ${tried} tried, none opened with this password); ` +
+            'each one skipped is logged. Log on at an endpoint that has logged on before, or ask an administrator to remove the values credroam did not write.',
+          { user: this.#o.user, values: usable },
+        );
+      }
       if (local.keys.length > 0 || usable > 0) await this.#wrongPassword();
       if (!dir) {
         throw new CredroamError(
@@ -228,7 +244,10 @@ export class Keyring {
    * most MAX_WRAPPED_VALUES, each for this user and within the hard KDF bounds and the policy's
    * ceiling. Each value left out is an event naming it.
    */
-  #screen(values: readonly Uint8Array[]): Array<{ value: Uint8Array; w: WrappedKey & { wrap: 'password' } }> {
+  #screen(
+    values: readonly Uint8Array[],
+    leaveOut: (w: WrappedKey, value: Uint8Array) => boolean = () => false,
+  ): Array<{ value: Uint8Array; w: WrappedKey & { wrap: 'password' } }> {
     const out: Array<{ value: Uint8Array; w: WrappedKey & { wrap: 'password' } }> = [];
     const ceiling = this.#o.policy?.kdfCeiling ?? DEFAULT_KDF_CEILING;
     values.forEach((value, index) => {
@@ -254,6 +273,7 @@ export class Keyring {
         this.#skipped(w.keyId, reason);
         return;
       }
+      if (leaveOut(w, value)) return;
       if (out.length >= MAX_WRAPPED_VALUES) {
         this.#skipped(w.keyId, `more than ${MAX_WRAPPED_VALUES} wrapped keys in the directory`);
         return;
@@ -472,7 +492,8 @@ export class Keyring {
       );
     await this.#write(stamp, [], add);
     this.#keys.set(keyId, { keyId, created, key });
-    await writeCache(this.#o.cacheFile, { keys: [wrapped], refused: [] });
+    const local = await readCache(this.#o.cacheFile);
+    await writeCache(this.#o.cacheFile, { keys: [...local.keys, wrapped], refused: [] });
     this.#o.logger?.log('info', EventId.MasterKeyCreated, 'created a master key for this user', { keyId });
   }
 
