@@ -44,6 +44,3 @@ export function versionHash(kind: TokenKind, flags: number, content: Uint8Array)
     .update(content)
     .digest('hex');
 }
-
-/** Lower-case hex SHA-256, as token ids are written. */
-export const ID_PATTERN = /^[0-9a-f]{64}$/;
