@@ -434,8 +434,15 @@ test('passwd through the running agent needs the old password; the new one alone
   await write(path.join(w.dir, 'new-pw'), 'the new password\n');
   const alone = await w.a(['passwd', '--new-password-file', 'new-pw']);
   t.is(alone.code, 2);
-  const wrong = await w.a(['passwd', '--password-stdin'], { input: 'not the password\nthe new password\n' });
+  const wrong = await w.a(['passwd', '--password-stdin', '--json'], {
+    input: 'not the password\nthe new password\n',
+  });
   t.is(wrong.code, 1);
+  t.like(
+    JSON.parse(wrong.stdout),
+    { error: { code: 'E_WRONG_PASSWORD', ids: { user: 'alice' } } },
+    'the agent’s error comes back with the ids involved',
+  );
   const r = await w.a(['passwd', '--password-stdin'], {
     input: 'alice roaming password\nthe new password\n',
   });

@@ -12,6 +12,7 @@ export async function readSecretFile(file: string, what: string): Promise<string
     throw new CredroamError(
       'E_SECRET',
       `cannot read the ${what} from ${file}: ${(error as NodeJS.ErrnoException).code}`,
+      { file },
     );
   }
   return stripNewline(text);
@@ -36,7 +37,8 @@ export async function readPassArg(
       return readSecretFile(rest, what);
     case 'env': {
       const value = io.env[rest];
-      if (value === undefined) throw new CredroamError('E_SECRET', `the ${what} variable ${rest} is not set`);
+      if (value === undefined)
+        throw new CredroamError('E_SECRET', `the ${what} variable ${rest} is not set`, { variable: rest });
       return value;
     }
     case 'fd': {

@@ -421,7 +421,9 @@ export class Agent {
       case 'trigger': {
         const names = ['logon', 'logoff', 'lock', 'unlock', 'refresh', 'resume', 'storeChanged'];
         if (!names.includes(request.event))
-          throw new CredroamError('E_USAGE', `unknown trigger '${request.event}'`);
+          throw new CredroamError('E_USAGE', `unknown trigger '${request.event}'`, {
+            trigger: request.event,
+          });
         const name = request.event === 'refresh' ? 'policyRefresh' : (request.event as TriggerEvent['name']);
         if (name === 'logoff') return { event: name, ...(await this.logoff()), lastSync: this.#last ?? null };
         await this.#onTrigger({ name, source: 'cli', at: Date.now() });
@@ -451,7 +453,8 @@ export class Agent {
         return { ok: true, ...(await this.#handle(JSON.parse(line) as AgentRequest)) };
       } catch (error) {
         const code = error instanceof CredroamError ? error.code : 'E_INTERNAL';
-        return { ok: false, error: { code, message: errorMessage(error) } };
+        const details = error instanceof CredroamError ? error.details : {};
+        return { ok: false, error: { code, message: errorMessage(error), details } };
       }
     });
   }

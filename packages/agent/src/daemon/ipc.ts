@@ -42,7 +42,15 @@ export type AgentRequest =
 
 export type AgentAnswer =
   | ({ readonly ok: true } & Record<string, unknown>)
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | {
+      readonly ok: false;
+      /** The error's code, message and the ids involved (its `details`; never a secret). */
+      readonly error: {
+        readonly code: string;
+        readonly message: string;
+        readonly details?: Readonly<Record<string, unknown>>;
+      };
+    };
 
 /** Sends one request to a running agent; undefined when no agent listens. */
 export async function askAgent(
@@ -55,7 +63,11 @@ export async function askAgent(
     let data = '';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new CredroamError('E_AGENT', `the agent did not answer within ${timeoutMs} ms`));
+      reject(
+        new CredroamError('E_AGENT', `the agent did not answer within ${timeoutMs} ms`, {
+          socket: socketPath(config),
+        }),
+      );
     }, timeoutMs);
     socket.once('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('data', (chunk) => {
@@ -67,14 +79,23 @@ export async function askAgent(
         try {
           resolve(JSON.parse(data.slice(0, nl)) as AgentAnswer);
         } catch {
-          reject(new CredroamError('E_AGENT', 'the agent answered something that is not JSON'));
+          reject(
+            new CredroamError('E_AGENT', 'the agent answered something that is not JSON', {
+              socket: socketPath(config),
+            }),
+          );
         }
       }
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') resolve(undefined);
-      else reject(new CredroamError('E_AGENT', `cannot reach the agent: ${error.code}`));
+      else
+        reject(
+          new CredroamError('E_AGENT', `cannot reach the agent: ${error.code}`, {
+            socket: socketPath(config),
+          }),
+        );
     });
   });
 }

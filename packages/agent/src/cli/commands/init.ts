@@ -21,7 +21,7 @@ export async function init(args: Args, ctx: Context): Promise<number> {
     str(args.values.config) ?? (ctx.io.env.CREDROAM_CONFIG || defaultConfigPath(ctx.io.env)),
   );
   if (!args.values.force && (await exists(file))) {
-    throw new CredroamError('E_EXISTS', `${file} already exists; add --force to replace it`);
+    throw new CredroamError('E_EXISTS', `${file} already exists; add --force to replace it`, { file });
   }
   let url: URL;
   try {

@@ -44,7 +44,9 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
       try {
         return new Uint8Array(await readFile(f));
       } catch (error) {
-        throw new CredroamError('E_IMPORT', `cannot read ${f}: ${(error as NodeJS.ErrnoException).code}`);
+        throw new CredroamError('E_IMPORT', `cannot read ${f}: ${(error as NodeJS.ErrnoException).code}`, {
+          file: f,
+        });
       }
     }),
   );
@@ -163,7 +165,7 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
         () => false,
       ))
     ) {
-      throw new CredroamError('E_EXISTS', `${file} already exists; add --force to replace it`);
+      throw new CredroamError('E_EXISTS', `${file} already exists; add --force to replace it`, { file });
     }
     await writeFileAtomic(file, pfx);
     out(

@@ -52,7 +52,9 @@ export async function recover(args: Args, ctx: Context): Promise<number> {
       'recover needs --escrow-key FILE, and the new password (--new-password-file FILE or --password-stdin)',
     );
   const escrowPrivateKeyPem = await readFile(keyFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new CredroamError('E_ESCROW_KEY', `cannot read the escrow key ${keyFile}: ${error.code}`);
+    throw new CredroamError('E_ESCROW_KEY', `cannot read the escrow key ${keyFile}: ${error.code}`, {
+      file: keyFile,
+    });
   });
   const { next } = await passwordPair(args, ctx.io);
   if (next.length === 0) throw new UsageError('the new password is empty');

@@ -77,6 +77,7 @@ export async function askAgentWithKeys(
     throw new CredroamError(
       isErrorCode(answer.error.code) ? answer.error.code : 'E_AGENT',
       answer.error.message,
+      { ...answer.error.details },
     );
   return answer;
 }
@@ -115,6 +116,7 @@ export function agentAnswer(
     throw new CredroamError(
       isErrorCode(answer.error.code) ? answer.error.code : 'E_AGENT',
       answer.error.message,
+      { ...answer.error.details },
     );
   out(ctx, answer, text(answer));
   return ExitCode.Done;
