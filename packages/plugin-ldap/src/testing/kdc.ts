@@ -6,14 +6,14 @@
  * exists anywhere. `kinit(user)` puts a ticket into a cache file of that user's own, as a
  * Kerberos logon does.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stopWithProcess } from '@credroam/core/testing';
-import { freePort, listening } from './slapd.js';
+import { freePort, stopChild, waitForPort } from './slapd.js';
 
 export const REALM = 'CREDROAM.TEST';
 /** The host name the test slapd's service principal is for (its TLS certificate carries it too). */
@@ -53,19 +53,6 @@ function tool(
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(stdin ?? '');
   });
-}
-
-async function waitForPort(port: number, child: ChildProcess, log: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null)
-      throw new Error(
-        `krb5kdc exited with ${child.exitCode}:\n${await readFile(log, 'utf8').catch(() => '')}`,
-      );
-    if (await listening(port)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`krb5kdc did not listen on ${port} within 10 s`);
 }
 
 /** Writes the realm's configuration into `dir`, creates its database, principals and keytabs. */
@@ -148,17 +135,11 @@ export async function startKdc(options: { users: readonly string[] }): Promise<K
   child.stderr?.pipe(out);
   const pid = child.pid!;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      process.kill(pid, 'SIGTERM');
-      const timer = setTimeout(() => child.exitCode === null && process.kill(pid, 'SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child);
     out.end();
   };
   try {
-    await waitForPort(port, child, log);
+    await waitForPort('krb5kdc', port, child, log);
   } catch (error) {
     await stop();
     await rm(dir, { recursive: true, force: true });

@@ -119,15 +119,33 @@ export function listening(port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, log: string): Promise<void> {
+/** Waits until `child` (a server named `name`, logging to `log`) accepts connections on `port`. */
+export async function waitForPort(
+  name: string,
+  port: number,
+  child: ChildProcess,
+  log: string,
+): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
-      throw new Error(`slapd exited with ${child.exitCode}:\n${await readFile(log, 'utf8').catch(() => '')}`);
+      throw new Error(
+        `${name} exited with ${child.exitCode}:\n${await readFile(log, 'utf8').catch(() => '')}`,
+      );
     if (await listening(port)) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`slapd did not listen on ${port} within 10 s`);
+  throw new Error(`${name} did not listen on ${port} within 10 s`);
+}
+
+/** Stops a test server by its pid: SIGTERM, SIGKILL after 5 s; resolves once it has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  process.kill(child.pid, 'SIGTERM');
+  const timer = setTimeout(() => child.exitCode === null && process.kill(child.pid!, 'SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
 }
 
 export interface Slapd {
@@ -356,7 +374,7 @@ async function launch(s: ServerPlan, tls: TlsFiles): Promise<Slapd> {
   stopWithProcess(child);
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
-  await waitForPort(s.ldapPort, child, log);
+  await waitForPort('slapd', s.ldapPort, child, log);
   const pid = child.pid!;
   return {
     dir: s.dir,
@@ -367,12 +385,7 @@ async function launch(s: ServerPlan, tls: TlsFiles): Promise<Slapd> {
     log,
     restart: () => launch(s, tls),
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      process.kill(pid, 'SIGTERM');
-      const timer = setTimeout(() => child.exitCode === null && process.kill(pid, 'SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      await stopChild(child);
       out.end();
     },
   };
