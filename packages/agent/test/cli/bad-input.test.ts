@@ -256,3 +256,18 @@ test('doctor reports store files and folders that others can use; the next sync 
   const healthy = await w.a(['doctor', '--json']);
   t.is(healthy.code, 0, healthy.stdout);
 });
+
+test('an empty roaming password is refused before anything is made; a first logon says it made the master key', async (t) => {
+  const w = await twoEndpoints(t);
+  for (const input of ['', '\n']) {
+    const r = await w.a(['logon', '--password-stdin'], { input });
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, /the roaming password is empty/);
+  }
+  await writeFile(path.join(w.dir, 'empty'), '');
+  t.is((await w.a(['logon', '--password-file', 'empty'])).code, 2);
+  t.deepEqual(await readdir(path.join(w.dir, 'directory')).catch(() => []), [], 'no key was made');
+  const first = await w.a(['logon', ...w.pw]);
+  t.is(first.code, 0, first.stderr);
+  t.regex(first.stdout, /first logon: created your master key/);
+});

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CredroamError } from '@credroam/core';
+import { CredroamError, userFolderName } from '@credroam/core';
 import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import type { AgentConfig } from '../../config.js';
@@ -100,19 +101,25 @@ async function folderDoctor(
     ];
   }
   const { constants, access } = await import('node:fs/promises');
-  const writable = await access(root, constants.W_OK).then(
+  // The user writes their own folder once it exists (0700, theirs); until then, the root.
+  const own = path.join(root, userFolderName(config.user));
+  const target = (await stat(own).catch(() => undefined))?.isDirectory() ? own : root;
+  const writable = await access(target, constants.W_OK).then(
     () => true,
     () => false,
   );
   return [
     { check: 'reachability', ok: true, detail: `${root} is a folder` },
     writable
-      ? { check: 'write', ok: true, detail: 'this user may write it' }
+      ? { check: 'write', ok: true, detail: `this user may write ${target}` }
       : {
           check: 'write',
           ok: false,
-          detail: `${root} is not writable`,
-          fix: 'give the user write access to the folder',
+          detail: `${target} is not writable`,
+          fix:
+            target === own
+              ? `give the user their folder: chown ${config.user} ${own} && chmod 0700 ${own}`
+              : `create the user's folder: install -d -m 0700 -o ${config.user} ${own}`,
         },
   ];
 }

@@ -37,9 +37,18 @@ export function out(ctx: Context, value: unknown, text: string): void {
 
 /** The roaming password: --password-stdin, --password-file FILE, or $CREDROAM_PASSWORD_FILE. */
 export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
-  if (args.values['password-stdin']) return stripNewline(await io.stdin());
   const file = str(args.values['password-file']) ?? (io.env.CREDROAM_PASSWORD_FILE || undefined);
-  if (file) return readSecretFile(file, 'roaming password');
+  if (args.values['password-stdin'] || file) {
+    const password = args.values['password-stdin']
+      ? stripNewline(await io.stdin())
+      : await readSecretFile(file!, 'roaming password');
+    // An empty password would wrap the keys at a first logon with nothing at all.
+    if (password.replace(/\0+$/, '') === '')
+      throw new UsageError(
+        'the roaming password is empty (nothing came on standard input, or the file is empty)',
+      );
+    return password;
+  }
   throw new UsageError(
     'this command needs the roaming password: --password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE',
   );

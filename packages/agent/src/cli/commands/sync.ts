@@ -109,11 +109,10 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
     ctx,
     async (s) => {
       const opened = await unlock(s, password);
-      if (opened.created)
-        ctx.log.log(
-          'info',
-          EventId.MasterKeyCreated,
-          'first logon: created this user’s master key in the directory',
+      // The keyring logs the event (1025); the user is told in words, as it matters to them.
+      if (opened.created && !ctx.json)
+        ctx.io.stdout(
+          'first logon: created your master key in the directory, wrapped by this roaming password (it opens your keys on every endpoint)\n',
         );
       if (opened.offline) {
         out(
