@@ -56,16 +56,27 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Reads a regular file without following a link at its name; undefined when it does not exist. */
-export async function readFileNoFollow(file: string): Promise<Buffer | undefined> {
+/**
+ * Reads a regular file without following a link at its name; undefined when it does not exist.
+ * Anything but a regular file (a FIFO would block forever), or a file over `maxBytes`, is refused
+ * with an error naming it, before it is read.
+ */
+export async function readFileNoFollow(
+  file: string,
+  options: { readonly maxBytes?: number } = {},
+): Promise<Buffer | undefined> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
   try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+    if (options.maxBytes !== undefined && st.size > options.maxBytes)
+      throw new Error(`${file} holds ${st.size} bytes, more than the ${options.maxBytes} allowed`);
     return await readFile(handle);
   } finally {
     await handle.close();

@@ -173,3 +173,29 @@ test('several values for one token id in the folder follow the LDAP rule: one wi
   const content = b.local.items.get(tokenKey('cert', w.mine.id))?.content ?? new Uint8Array();
   t.is(Buffer.from(content).subarray(16).toString(), 'v2');
 });
+
+test('a FIFO or an oversized sparse file planted in the folder is refused at once with E_DIRECTORY naming it, never read', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { rm, truncate } = await import('node:fs/promises');
+  for (const name of ['stamp', 'values'] as const) {
+    const w = await folderWorld(t);
+    await rm(w.file(name));
+    await new Promise<void>((resolve, reject) =>
+      execFile('mkfifo', [w.file(name)], (error) => (error ? reject(error) : resolve())),
+    );
+    const store = new FolderDirectoryStore(w.root, 'alice');
+    await t.throwsAsync(
+      store.read(),
+      { code: 'E_DIRECTORY', message: /is not a regular file/ } as never,
+      name,
+    );
+    await rm(w.file(name));
+    await writeFile(w.file(name), '');
+    await truncate(w.file(name), 2 ** 30);
+    await t.throwsAsync(
+      store.read(),
+      { code: 'E_DIRECTORY', message: /more than the .* allowed/ } as never,
+      name,
+    );
+  }
+});

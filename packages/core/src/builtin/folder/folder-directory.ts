@@ -264,7 +264,7 @@ export class FolderDirectoryStore implements DirectoryStore {
   async #readStamp(): Promise<FileValues> {
     await this.#checkFolders();
     const file = path.join(this.dir, 'stamp');
-    const data = await readFileNoFollow(file);
+    const data = await readBounded(file, MAX_STAMP_FILE_BYTES);
     if (data === undefined) return noValues();
     const entries = parseJson(data);
     if (!Array.isArray(entries)) {
@@ -295,7 +295,7 @@ export class FolderDirectoryStore implements DirectoryStore {
    */
   async #readEntry(): Promise<EntryFile> {
     const file = path.join(this.dir, 'values');
-    const data = await readFileNoFollow(file);
+    const data = await readBounded(file, MAX_VALUES_FILE_BYTES);
     if (data === undefined) return { fields: {}, tokens: noValues(), keys: noValues() };
     const entry = parseJson(data);
     const damaged = (what: string) =>
@@ -350,4 +350,25 @@ function apply(current: string[], change: ValueChange | undefined, attribute: At
     set.add(s);
   }
   return [...set];
+}
+
+/** Files larger than these are refused before they are read (a writer's sparse file, a flood). */
+const MAX_STAMP_FILE_BYTES = 1024 * 1024;
+const MAX_VALUES_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads one of the user's files: never through a link, never anything but a regular file (a FIFO
+ * planted by a writer of the share would block every endpoint), never over `maxBytes`.
+ */
+async function readBounded(file: string, maxBytes: number): Promise<Buffer | undefined> {
+  try {
+    return await readFileNoFollow(file, { maxBytes });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== undefined) throw error;
+    throw new CredroamError(
+      'E_DIRECTORY',
+      `${(error as Error).message}: the folder directory's file cannot be read as it is; move it aside (the user's endpoints upload what they hold again)`,
+      { file },
+    );
+  }
 }
