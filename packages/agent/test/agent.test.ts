@@ -531,3 +531,17 @@ test('an Unlock signal from logind (sent by dbus-send on a private bus) makes th
   await eventually('B downloads after the unlock', async () => (await listJson(w.b)).length === 1);
   t.true((await agentB.log()).some((r) => r.message === 'trigger: unlock' && r.source === 'session'));
 });
+
+test('a link where the agent keeps its control folder is refused, and the folder behind it is left as it was', async (t) => {
+  const w = await twoEndpoints(t);
+  const { mkdir: makeDir, symlink, chmod: setMode } = await import('node:fs/promises');
+  const elsewhere = path.join(w.dir, 'elsewhere');
+  await makeDir(elsewhere);
+  await setMode(elsewhere, 0o755);
+  await makeDir(path.join(w.dir, 'a'), { recursive: true });
+  await symlink(elsewhere, path.join(w.dir, 'a', 'run'));
+  const r = await w.a(['agent']);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /is a link: the agent's control folder must be a real folder/);
+  t.is((await stat(elsewhere)).mode & 0o777, 0o755);
+});

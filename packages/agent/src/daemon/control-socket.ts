@@ -1,6 +1,7 @@
-import { chmod, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { CredroamError } from '@credroam/core';
 
 /**
  * The agent's control socket (`<home>/run/agent.sock`, in a 0700 folder): one JSON line in, one
@@ -44,7 +45,16 @@ export class ControlSocket {
   ): Promise<ControlSocket> {
     const dir = path.dirname(file);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700); // only the user may reach the socket, whoever made the folder
+    // Only the user may reach the socket, whoever made the folder; a link there is not followed.
+    if ((await lstat(dir)).isSymbolicLink())
+      throw new CredroamError(
+        'E_CONFIG',
+        `${dir} is a link: the agent's control folder must be a real folder`,
+        {
+          path: dir,
+        },
+      );
+    await chmod(dir, 0o700);
     const own = path.join(dir, `agent.${process.pid}.sock`);
     await unlink(own).catch(ignoreMissing); // left by a killed process that had this pid
     const server = net.createServer((socket) => serve(socket, handle));
