@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FolderDirectoryStore } from '@credroam/core';
-import { EXPORT_ITERATIONS, readPkcs12, writePkcs12 } from '../src/formats/pkcs12.js';
+import { readPkcs12 } from '../src/formats/pkcs12.js';
+import { EXPORT_ITERATIONS, writePkcs12 } from '../src/formats/pkcs12-write.js';
 import { CredentialFolderStore, DEFAULT_KDF, Keyring } from '../src/index.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

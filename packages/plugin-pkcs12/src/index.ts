@@ -6,7 +6,7 @@ import {
   type PluginContext,
   TokenProtector,
 } from '@credroam/core/api';
-import type { Credential, ReadResult } from './formats/pkcs12.js';
+import type { Credential, ReadResult } from './formats/assemble.js';
 import { Keyring, type ProtectionPolicy } from './keyring/keyring.js';
 import {
   aboveCeiling,
@@ -20,7 +20,7 @@ import { CredentialFolderStore, type StoreProblem } from './store/credential-fol
 
 // The formats (which load pkijs) are not re-exported here: the entry stays light, and they are
 // loaded on first use. Import them from './formats/*.js' directly.
-export type { Credential, ReadResult } from './formats/pkcs12.js';
+export type { Credential, ReadResult } from './formats/assemble.js';
 export { Keyring, type ProtectionPolicy } from './keyring/keyring.js';
 export { DEFAULT_KDF, KDF_BOUNDS, type KdfParams } from './keyring/master-key.js';
 export { MasterKeyProtector } from './protector.js';
@@ -34,14 +34,17 @@ export {
 
 /** What this plugin offers the agent and dependent plugins (the `activate` result). */
 export interface Pkcs12Api {
-  /** Reads a PKCS#12 file, or PEM texts (certificate and key, in one file or two). */
+  /**
+   * Reads the credentials in files of any form a user brings (PKCS#12, legacy-encrypted too;
+   * certificates in DER or PEM; PKCS#7 bundles; private keys), told apart by content.
+   */
   readCredentials(
     files: readonly Uint8Array[],
     password: string | undefined,
     options?: { maxIterations?: number },
   ): Promise<ReadResult>;
-  /** Writes a PKCS#12 file OpenSSL 3 opens without `-legacy`. */
-  writePkcs12(credential: Credential, password: string, friendlyName?: string): Promise<Uint8Array>;
+  /** Writes a PKCS#12 file OpenSSL 3 (without `-legacy`), NSS, GnuTLS and Java open: key, certificate, chain, friendly name. */
+  writePkcs12(credential: Credential, password: string): Promise<Uint8Array>;
   /**
    * What is wrong with the local store under `home` (links, modes others can use), without
    * repairing anything (`credroam doctor`); the store repairs modes itself at its next listing.
@@ -133,19 +136,12 @@ export function activate(context: PluginContext): Pkcs12Api {
   });
   return {
     async readCredentials(files, password, options) {
-      const { looksLikePem, readPem } = await import('./formats/pem.js');
-      if (files.length === 1 && !looksLikePem(files[0]!)) {
-        const { readPkcs12 } = await import('./formats/pkcs12.js');
-        return readPkcs12(files[0]!, password ?? '', options);
-      }
-      return readPem(
-        files.map((f) => Buffer.from(f).toString('utf8')),
-        password,
-      );
+      const { readCredentialFiles } = await import('./formats/read-files.js');
+      return readCredentialFiles(files, password, options);
     },
-    async writePkcs12(credential, password, friendlyName) {
-      const { writePkcs12 } = await import('./formats/pkcs12.js');
-      return writePkcs12(credential, password, friendlyName);
+    async writePkcs12(credential, password) {
+      const { writePkcs12 } = await import('./formats/pkcs12-write.js');
+      return writePkcs12(credential, password);
     },
     auditStore({ home }) {
       return new CredentialFolderStore(path.join(home, 'store'), undefined).audit();

@@ -23,6 +23,7 @@ test('a PKCS#12 from openssl roams from A to B; exported on B, openssl finds the
   t.deepEqual(JSON.parse(imported.stdout), {
     imported: [{ sha256: cred.fingerprint, hasKey: true }],
     ignoredCertificates: 0,
+    notices: [],
   });
   const sync = await w.a(['sync', ...w.pw, '--json']);
   t.is(sync.code, 0, sync.stderr);

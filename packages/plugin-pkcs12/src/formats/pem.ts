@@ -1,71 +1,40 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { CredroamError } from '@credroam/core/api';
-import { pairUp, type ReadResult } from './pkcs12.js';
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
-
-/**
- * Reads PEM: certificates plus private keys (PKCS#8, encrypted PKCS#8, or traditional RSA/EC),
- * from one text or several. Encrypted keys need `pass`.
- */
-export function readPem(texts: readonly string[], pass: string | undefined): ReadResult {
-  const certs: Uint8Array[] = [];
-  const keys: Uint8Array[] = [];
-  for (const text of texts) {
-    for (const match of text.matchAll(BLOCK)) {
-      const [block, label] = match;
-      if (label === 'CERTIFICATE') {
-        try {
-          certs.push(new Uint8Array(new X509Certificate(block).raw));
-        } catch {
-          throw new CredroamError(
-            'E_PEM',
-            `certificate ${certs.length + 1} in the PEM text is not a valid X.509 certificate (damaged or truncated base64?); nothing was imported`,
-          );
-        }
-      } else if (/PRIVATE KEY$/.test(label!)) {
-        if (isEncrypted(label!, block) && pass === undefined) {
-          throw new CredroamError(
-            'E_PASSWORD_REQUIRED',
-            'the private key is encrypted: give its password with --passin',
-          );
-        }
-        try {
-          const key = createPrivateKey({
-            key: block,
-            format: 'pem',
-            ...(pass !== undefined ? { passphrase: pass } : {}),
-          });
-          keys.push(new Uint8Array(key.export({ type: 'pkcs8', format: 'der' })));
-        } catch (error) {
-          throw keyError(label!, block, pass !== undefined, error);
-        }
-      }
-    }
-  }
-  return pairUp(certs, keys);
+/** One PEM block: its label, its text (as OpenSSL reads it) and its decoded bytes. */
+export interface PemBlock {
+  readonly label: string;
+  readonly text: string;
+  readonly der: Uint8Array;
 }
 
-const isEncrypted = (label: string, block: string): boolean =>
-  label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type: 4,ENCRYPTED/.test(block);
+const BLOCK = /-----BEGIN ([A-Z0-9 .#]+)-----\n([\s\S]*?)-----END \1-----/g;
+const BASE64 = /^[A-Za-z0-9+/=\n]*$/;
 
-/** The project's own error for a PEM key that does not read (what OpenSSL said is kept as the cause). */
-function keyError(label: string, block: string, withPassword: boolean, cause: unknown): CredroamError {
-  if (isEncrypted(label, block) && withPassword) {
-    return new CredroamError(
-      'E_WRONG_PASSWORD',
-      `the ${label} does not open with the --passin password; nothing was imported`,
-      {},
-      { cause },
-    );
+/**
+ * The PEM blocks of a text (RFC 7468, and OpenSSL's older forms): any line endings, text before,
+ * between and after the blocks (`openssl x509 -text` output), RFC 1421 headers (`Proc-Type`,
+ * `DEK-Info`) kept in the block's text for the key reader. A block whose base64 is damaged is an
+ * error naming it; nothing is guessed.
+ */
+export function pemBlocks(text: string): PemBlock[] {
+  const normalized = text.replace(/\r\n?/g, '\n');
+  const blocks: PemBlock[] = [];
+  for (const [block, label, body] of normalized.matchAll(BLOCK)) {
+    const lines = body!.split('\n').map((l) => l.trim());
+    const headerEnd = lines.indexOf('');
+    const hasHeaders = lines[0]?.includes(':') === true;
+    const base64 = (hasHeaders && headerEnd >= 0 ? lines.slice(headerEnd + 1) : lines).join('\n');
+    if (!BASE64.test(base64)) {
+      throw new CredroamError('E_PEM', `the ${label} block's base64 is damaged; nothing was imported`, {
+        label,
+      });
+    }
+    blocks.push({ label: label!, text: block, der: new Uint8Array(Buffer.from(base64, 'base64')) });
   }
-  return new CredroamError(
-    'E_PEM',
-    `the ${label} block is not a private key credroam can read (damaged, or an unsupported algorithm); nothing was imported`,
-    {},
-    { cause },
-  );
+  return blocks;
 }
 
 export const looksLikePem = (data: Uint8Array): boolean =>
-  Buffer.from(data.subarray(0, 4096)).toString('latin1').includes('-----BEGIN ');
+  Buffer.from(data.subarray(0, 64 * 1024))
+    .toString('latin1')
+    .includes('-----BEGIN ');

@@ -1,264 +1,321 @@
-import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { CredroamError, type ErrorCode } from '@credroam/core/api';
+import { CredroamError } from '@credroam/core/api';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { assemble, type Found, type ReadResult } from './assemble.js';
+import { type Decryption, octets, pbeDecrypt, type Secret, secretsFor, sequence, WorkBudget } from './pbe.js';
+import { algorithmLabel, OID } from './pkcs12-algorithms.js';
+import { macVerifies } from './pkcs12-mac.js';
 
-/** A certificate and, where present, its private key, in DER. */
-export interface Credential {
-  readonly cert: Uint8Array;
-  readonly key?: Uint8Array;
-}
+export type { Credential, ReadResult } from './assemble.js';
 
-export interface ReadResult {
-  readonly credentials: readonly Credential[];
-  /** Certificates in the file that belong to no key (a CA chain): not imported, reported. */
-  readonly ignoredCertificates: number;
-}
-
-const OID = {
-  data: '1.2.840.113549.1.7.1',
-  encryptedData: '1.2.840.113549.1.7.6',
-  pbes2: '1.2.840.113549.1.5.13',
-  pbkdf2: '1.2.840.113549.1.5.12',
-  keyBag: '1.2.840.113549.1.12.10.1.1',
-  shroudedKeyBag: '1.2.840.113549.1.12.10.1.2',
-  certBag: '1.2.840.113549.1.12.10.1.3',
-  x509Certificate: '1.2.840.113549.1.9.22.1',
-  localKeyId: '1.2.840.113549.1.9.21',
-  friendlyName: '1.2.840.113549.1.9.20',
-} as const;
-const LEGACY_PBE_PREFIX = '1.2.840.113549.1.12.1.';
-
-/** Iterations this implementation writes: PBKDF2-SHA256 for the key and certificate, and the MAC. */
-export const EXPORT_ITERATIONS = 100_000;
-/** Default bound on iterations in a file being imported (pkijs derives the MAC key in JavaScript). */
+/** Default bound on iterations of any one key derivation in a file being imported. */
 export const DEFAULT_MAX_ITERATIONS = 1_000_000;
+/** Bags in one file, nested bags included: far more than any real file, few enough to bound the work. */
+const MAX_BAGS = 1_000;
+const MAX_NESTING = 4;
 
-const fail = (code: ErrorCode, message: string): never => {
+const fail = (
+  code: 'E_PKCS12_MALFORMED' | 'E_PKCS12_UNSUPPORTED' | 'E_PKCS12_PASSWORD',
+  message: string,
+): never => {
   throw new CredroamError(code, message);
 };
 
-const toBuffer = (v: ArrayBuffer | Uint8Array) =>
-  new Uint8Array(v instanceof Uint8Array ? v : new Uint8Array(v));
-const password = (p: string) => new TextEncoder().encode(p.normalize('NFC')).buffer as ArrayBuffer;
-const spkiOf = (pkcs8: Uint8Array) =>
-  createPublicKey(createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' })).export({
-    type: 'spki',
-    format: 'der',
-  });
-const certSpki = (der: Uint8Array) =>
-  new X509Certificate(Buffer.from(der)).publicKey.export({ type: 'spki', format: 'der' });
+/** A [0] IMPLICIT OCTET STRING (CMS encryptedContent): primitive, or constructed of OCTET STRINGs. */
+function implicitOctets(block: asn1js.BaseBlock): Buffer {
+  if (!block.idBlock.isConstructed) return Buffer.from((block as asn1js.Primitive).valueBlock.valueHexView);
+  return Buffer.concat(
+    (block as asn1js.Constructed).valueBlock.value.map((part) =>
+      part instanceof asn1js.OctetString ? octets(part) : implicitOctets(part),
+    ),
+  );
+}
 
-/** Refuses legacy (RC2, 3DES, RC4) encryption and iteration counts above the bound, before deriving anything. */
-function checkAlgorithm(alg: pkijs.AlgorithmIdentifier, where: string, maxIterations: number): void {
-  if (alg.algorithmId.startsWith(LEGACY_PBE_PREFIX)) {
-    fail(
-      'E_PKCS12_LEGACY',
-      `the ${where} uses legacy PKCS#12 encryption (RC2/3DES/RC4, OID ${alg.algorithmId}), which credroam does not import. ` +
-        'Convert it with OpenSSL 3: openssl pkcs12 -legacy -in OLD.p12 -nodes | openssl pkcs12 -export -out NEW.p12',
-    );
+/** Parses exactly one DER/BER element that fills `data`. */
+function fromBer(data: Uint8Array, what: string): asn1js.BaseBlock {
+  const parsed = asn1js.fromBER(data);
+  if (parsed.offset === -1) fail('E_PKCS12_MALFORMED', `${what} cannot be parsed: ${parsed.result.error}`);
+  if (parsed.offset !== data.byteLength) fail('E_PKCS12_MALFORMED', `${what} has bytes after its end`);
+  return parsed.result;
+}
+
+const oidOf = (v: asn1js.BaseBlock | undefined): string => {
+  if (!(v instanceof asn1js.ObjectIdentifier)) throw new Error('expected an OBJECT IDENTIFIER');
+  return v.valueBlock.toString();
+};
+
+/** The value of an [0] EXPLICIT tag. */
+const explicit = (v: asn1js.BaseBlock | undefined): asn1js.BaseBlock => {
+  if (v?.idBlock.tagClass !== 3 || v.idBlock.tagNumber !== 0 || !v.idBlock.isConstructed) {
+    throw new Error('expected an [0] EXPLICIT value');
   }
-  if (alg.algorithmId !== OID.pbes2)
-    fail('E_PKCS12_UNSUPPORTED', `the ${where} uses an unsupported encryption (${alg.algorithmId})`);
-  const pbes2 = new pkijs.PBES2Params({ schema: alg.algorithmParams });
-  if (pbes2.keyDerivationFunc.algorithmId !== OID.pbkdf2) {
-    fail(
-      'E_PKCS12_UNSUPPORTED',
-      `the ${where} uses an unsupported key derivation (${pbes2.keyDerivationFunc.algorithmId})`,
-    );
+  const [inner] = (v as asn1js.Constructed).valueBlock.value;
+  if (!inner) throw new Error('an empty [0] EXPLICIT value');
+  return inner;
+};
+
+/** The friendly name and local key id of a bag (RFC 7292 4.2, PKCS#9). */
+function friendlyNameOf(attributes: asn1js.BaseBlock | undefined): string | undefined {
+  if (!(attributes instanceof asn1js.Set)) return undefined;
+  for (const a of attributes.valueBlock.value) {
+    const [type, values] = sequence(a, 'a bag attribute');
+    if (oidOf(type) !== OID.friendlyName || !(values instanceof asn1js.Set)) continue;
+    const [name] = values.valueBlock.value;
+    if (name instanceof asn1js.BmpString) return name.valueBlock.value;
   }
-  const kdf = new pkijs.PBKDF2Params({ schema: pbes2.keyDerivationFunc.algorithmParams });
-  if (kdf.iterationCount > maxIterations) {
-    fail(
-      'E_PKCS12_ITERATIONS',
-      `the ${where} asks for ${kdf.iterationCount} iterations; the limit is ${maxIterations}`,
-    );
-  }
+  return undefined;
 }
 
 /**
- * Reads a PKCS#12 file (OpenSSL 3 defaults: PBES2 with PBKDF2 and AES, HMAC-SHA256 MAC). Bounded
- * before any key derivation; a wrong password, a truncated file, a key without its certificate:
- * each a clear error. Pairs every key with the certificate carrying the same public key.
+ * Reads a PKCS#12 file as OpenSSL does: PBES2 (any PBKDF2 HMAC; AES, 3DES, Camellia, ARIA, SM4,
+ * DES, RC2), PKCS#12's legacy schemes (3DES, RC2, RC4) and PBES1, a MAC over any common digest
+ * (or PBMAC1), or no MAC at all. A password that does not verify the MAC is tried as the empty
+ * and the truly empty password (a file "without a password") before it is called wrong. Bounded
+ * before any key derivation (per derivation and in total); everything else a clear error.
+ * Notices say what the user should know: legacy encryption read, no password, no MAC.
  */
 export async function readPkcs12(
   data: Uint8Array,
-  pass: string,
+  password: string | undefined,
   options: { readonly maxIterations?: number } = {},
 ): Promise<ReadResult> {
-  const maxIterations = options.maxIterations ?? DEFAULT_MAX_ITERATIONS;
+  const { certs, keys, notices } = await pkcs12Contents(data, password, options);
+  return assemble(certs, keys, notices);
+}
+
+/** What a PKCS#12 file holds, before pairing: its certificates, its keys, and the notices. */
+export interface Contents {
+  readonly certs: readonly Found[];
+  readonly keys: readonly Found[];
+  readonly notices: readonly string[];
+}
+
+/** Reads the certificates and keys of a PKCS#12 file (see `readPkcs12`). */
+export async function pkcs12Contents(
+  data: Uint8Array,
+  password: string | undefined,
+  options: { readonly maxIterations?: number } = {},
+): Promise<Contents> {
+  const budget = new WorkBudget(options.maxIterations ?? DEFAULT_MAX_ITERATIONS);
+  const notices: string[] = [];
   let pfx: pkijs.PFX;
   try {
-    pfx = pkijs.PFX.fromBER(toBuffer(data).slice().buffer);
+    pfx = new pkijs.PFX({ schema: fromBer(data, 'the file') });
   } catch (error) {
+    if (error instanceof CredroamError)
+      throw new CredroamError(error.code, `not a PKCS#12 file, or truncated: ${error.message}`);
     return fail('E_PKCS12_MALFORMED', `not a PKCS#12 file, or truncated: ${(error as Error).message}`);
   }
-  if (pfx.macData && (pfx.macData.iterations ?? 1) > maxIterations) {
+  if (pfx.version !== 3)
+    fail('E_PKCS12_UNSUPPORTED', `the file is PKCS#12 version ${pfx.version}; only version 3 exists`);
+  if (pfx.authSafe.contentType === OID.signedData) {
     fail(
-      'E_PKCS12_ITERATIONS',
-      `the MAC asks for ${pfx.macData.iterations} iterations; the limit is ${maxIterations}`,
+      'E_PKCS12_UNSUPPORTED',
+      'the file is signed with a public key (PKCS#12 public-key integrity mode), which credroam does not read',
     );
   }
-  if (!pfx.macData)
-    fail('E_PKCS12_UNSUPPORTED', 'the file has no password MAC (integrity cannot be checked)');
-  try {
-    await pfx.parseInternalValues({ password: password(pass), checkIntegrity: true });
-  } catch (error) {
-    const m = (error as Error).message;
-    if (/integrity/i.test(m))
-      fail('E_PKCS12_PASSWORD', 'wrong password for the PKCS#12 file (its MAC does not verify)');
-    fail('E_PKCS12_MALFORMED', `the PKCS#12 file cannot be read: ${m}`);
+  if (pfx.authSafe.contentType !== OID.data) {
+    fail(
+      'E_PKCS12_UNSUPPORTED',
+      `the file's contents are of type ${pfx.authSafe.contentType}, which credroam does not read`,
+    );
   }
-  const authSafe = pfx.parsedValue?.authenticatedSafe;
-  if (!authSafe) return fail('E_PKCS12_MALFORMED', 'the PKCS#12 file has no content');
-  const params = authSafe.safeContents.map((ci) => {
-    if (ci.contentType === OID.encryptedData) {
-      // A copy: pkijs rewrites implicit tags in the schema it parses, and parses this one again later.
-      const enc = new pkijs.EncryptedData({ schema: asn1js.fromBER(ci.content.toBER(false)).result });
+  let content: Buffer;
+  try {
+    content = octets(pfx.authSafe.content as asn1js.BaseBlock);
+  } catch (error) {
+    return fail('E_PKCS12_MALFORMED', `the file's contents cannot be read: ${(error as Error).message}`);
+  }
 
-      checkAlgorithm(
-        enc.encryptedContentInfo.contentEncryptionAlgorithm,
-        'certificate container',
-        maxIterations,
+  const candidates = secretsFor(password);
+  let secret: Secret | undefined;
+  if (pfx.macData) {
+    secret = candidates.find((s) => macVerifies(pfx.macData!, content, s, budget));
+    if (!secret) {
+      fail(
+        'E_PKCS12_PASSWORD',
+        password
+          ? 'wrong password for the PKCS#12 file (its MAC does not verify; the empty password was tried too)'
+          : 'wrong password for the PKCS#12 file (its MAC does not verify with the empty password, nor with none)',
       );
-      return { password: password(pass) };
     }
-    if (ci.contentType !== OID.data)
-      fail('E_PKCS12_UNSUPPORTED', `unsupported PKCS#12 content type ${ci.contentType}`);
-    return {};
-  });
+    if (password && secret!.form !== 'given')
+      notices.push('the file has no password: the password given was not needed');
+    else if (!password && secret!.form === 'none')
+      notices.push('the file has no password (its MAC is keyed with none at all)');
+  } else {
+    notices.push('the file has no MAC: its integrity could not be checked');
+  }
+
+  const reader = new BagReader(
+    secret ? [secret] : candidates,
+    budget,
+    notices,
+    Boolean(secret),
+    password !== undefined && password !== '',
+  );
+  let safes: asn1js.BaseBlock[];
   try {
-    await authSafe.parseInternalValues({ safeContents: params });
+    safes = sequence(fromBer(content, 'the authenticated safe'), 'the authenticated safe');
   } catch (error) {
-    fail('E_PKCS12_MALFORMED', `the PKCS#12 contents cannot be decrypted: ${(error as Error).message}`);
+    if (error instanceof CredroamError) throw error;
+    return fail('E_PKCS12_MALFORMED', `the file's contents cannot be read: ${(error as Error).message}`);
   }
-  const certs: Uint8Array[] = [];
-  const keys: Uint8Array[] = [];
-  for (const sc of authSafe.parsedValue?.safeContents ?? []) {
-    for (const bag of sc.value.safeBags) {
-      if (bag.bagId === OID.certBag) {
-        const cb = bag.bagValue as pkijs.CertBag;
-        if (cb.certId !== OID.x509Certificate) continue;
-        const der =
-          cb.parsedValue instanceof pkijs.Certificate
-            ? cb.parsedValue.toSchema().toBER(false)
-            : (cb.certValue as asn1js.OctetString).getValue();
-        certs.push(toBuffer(der));
-      } else if (bag.bagId === OID.shroudedKeyBag) {
-        const kb = bag.bagValue as pkijs.PKCS8ShroudedKeyBag;
-        checkAlgorithm(kb.encryptionAlgorithm, 'private key', maxIterations);
-        try {
-          await (
-            kb as unknown as { parseInternalValues(p: { password: ArrayBuffer }): Promise<void> }
-          ).parseInternalValues({
-            password: password(pass),
-          });
-        } catch (error) {
-          fail('E_PKCS12_MALFORMED', `the private key cannot be decrypted: ${(error as Error).message}`);
-        }
-        keys.push(toBuffer(kb.parsedValue!.toSchema().toBER(false)));
-      } else if (bag.bagId === OID.keyBag) {
-        keys.push(toBuffer((bag.bagValue as pkijs.PrivateKeyInfo).toSchema().toBER(false)));
-      }
-    }
-  }
-  return pairUp(certs, keys);
+  for (const ci of safes) await reader.contentInfo(ci);
+  return { certs: reader.certs, keys: reader.keys, notices: [...new Set(notices)] };
 }
 
-/** Pairs keys with certificates by public key; a key without its certificate is an error. */
-export function pairUp(certs: readonly Uint8Array[], keys: readonly Uint8Array[]): ReadResult {
-  if (certs.length === 0) fail('E_IMPORT', 'the file holds no certificate');
-  if (keys.length === 0) return { credentials: certs.map((cert) => ({ cert })), ignoredCertificates: 0 };
-  const used = new Set<number>();
-  const credentials = keys.map((key) => {
-    let spki: Buffer;
+/** Walks the safe contents and their bags, decrypting what is encrypted. */
+class BagReader {
+  readonly certs: Found[] = [];
+  readonly keys: Found[] = [];
+  #bags = 0;
+
+  constructor(
+    private readonly secrets: readonly Secret[],
+    private readonly budget: WorkBudget,
+    private readonly notices: string[],
+    private readonly macVerified: boolean,
+    private readonly passwordGiven: boolean,
+  ) {}
+
+  async contentInfo(ci: asn1js.BaseBlock): Promise<void> {
+    let type: string;
+    let value: asn1js.BaseBlock;
     try {
-      spki = spkiOf(key);
+      const [t, v] = sequence(ci, 'a ContentInfo');
+      type = oidOf(t);
+      value = explicit(v);
     } catch (error) {
-      return fail('E_IMPORT', `the private key cannot be parsed: ${(error as Error).message}`);
+      return fail('E_PKCS12_MALFORMED', `the file's contents cannot be read: ${(error as Error).message}`);
     }
-    const i = certs.findIndex((c) => certSpki(c).equals(spki));
-    if (i < 0) fail('E_KEY_MISMATCH', 'the private key does not match any certificate in the file');
-    used.add(i);
-    return { cert: certs[i]!, key };
-  });
-  return { credentials, ignoredCertificates: certs.length - used.size };
-}
-
-/**
- * Writes a PKCS#12 file that OpenSSL 3 opens without `-legacy`: the key in a PKCS#8 shrouded bag
- * and the certificate in an encrypted container, both PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC),
- * and an HMAC-SHA256 MAC; both bags carry the certificate's SHA-1 as localKeyId.
- */
-export async function writePkcs12(
-  credential: Credential,
-  pass: string,
-  friendlyName?: string,
-): Promise<Uint8Array> {
-  const pw = password(pass);
-  const cert = pkijs.Certificate.fromBER(toBuffer(credential.cert).slice().buffer);
-  const localKeyId = createHash('sha1').update(credential.cert).digest();
-  const attributes = [
-    new pkijs.Attribute({ type: OID.localKeyId, values: [new asn1js.OctetString({ valueHex: localKeyId })] }),
-    ...(friendlyName
-      ? [
-          new pkijs.Attribute({
-            type: OID.friendlyName,
-            values: [new asn1js.BmpString({ value: friendlyName })],
-          }),
-        ]
-      : []),
-  ];
-  const encryption = {
-    password: pw,
-    contentEncryptionAlgorithm: {
-      name: 'AES-CBC',
-      length: 256,
-    } as unknown as pkijs.ContentEncryptionAlgorithm,
-    hmacHashAlgorithm: 'SHA-256',
-    iterationCount: EXPORT_ITERATIONS,
-  };
-  const safeContents: { privacyMode: number; value: pkijs.SafeContents }[] = [];
-  if (credential.key) {
-    const keyBag = new pkijs.PKCS8ShroudedKeyBag({
-      parsedValue: pkijs.PrivateKeyInfo.fromBER(toBuffer(credential.key).slice().buffer),
-    });
-    await keyBag.makeInternalValues(encryption);
-    safeContents.push({
-      privacyMode: 0,
-      value: new pkijs.SafeContents({
-        safeBags: [
-          new pkijs.SafeBag({ bagId: OID.shroudedKeyBag, bagValue: keyBag, bagAttributes: attributes }),
-        ],
-      }),
-    });
+    if (type === OID.data) return this.safeContents(octets(value), 0);
+    if (type !== OID.encryptedData) {
+      return fail(
+        'E_PKCS12_UNSUPPORTED',
+        `the file holds contents of type ${type} (encrypted to a public key?), which credroam does not read`,
+      );
+    }
+    let algorithm: pkijs.AlgorithmIdentifier;
+    let encrypted: Buffer;
+    try {
+      // EncryptedData ::= SEQUENCE { version, EncryptedContentInfo ::= SEQUENCE { contentType, algorithm, [0] IMPLICIT encryptedContent } }
+      const [, eci] = sequence(value, 'EncryptedData');
+      const [, alg, enc] = sequence(eci, 'EncryptedContentInfo');
+      algorithm = new pkijs.AlgorithmIdentifier({ schema: alg });
+      if (!enc) throw new Error('the encrypted content is missing');
+      encrypted = implicitOctets(enc);
+    } catch (error) {
+      return fail(
+        'E_PKCS12_MALFORMED',
+        `the certificate container cannot be read: ${(error as Error).message}`,
+      );
+    }
+    const plain = await this.decrypt(algorithm, encrypted, 'certificate container', (d) =>
+      sequence(fromBer(d, 'the certificate container'), 'SafeContents'),
+    );
+    return this.safeContents(plain, 0);
   }
-  safeContents.push({
-    privacyMode: 1,
-    value: new pkijs.SafeContents({
-      safeBags: [
-        new pkijs.SafeBag({
-          bagId: OID.certBag,
-          bagValue: new pkijs.CertBag({ parsedValue: cert }),
-          bagAttributes: attributes,
-        }),
-      ],
-    }),
-  });
-  const pfx = new pkijs.PFX({
-    parsedValue: {
-      integrityMode: 0,
-      authenticatedSafe: new pkijs.AuthenticatedSafe({ parsedValue: { safeContents } }),
-    },
-  });
-  await pfx.parsedValue!.authenticatedSafe!.makeInternalValues({
-    safeContents: safeContents.map((s) => (s.privacyMode === 1 ? encryption : {})),
-  });
-  await pfx.makeInternalValues({
-    password: pw,
-    iterations: EXPORT_ITERATIONS,
-    pbkdf2HashAlgorithm: { name: 'SHA-256' },
-    hmacHashAlgorithm: 'SHA-256',
-  });
-  return new Uint8Array(pfx.toSchema().toBER(false));
+
+  /**
+   * Decrypts with the password that verified the MAC, or (no MAC) with each form of the password
+   * in turn until one gives a value that parses. Tells the user what legacy encryption it read.
+   */
+  async decrypt(
+    algorithm: pkijs.AlgorithmIdentifier,
+    data: Buffer,
+    where: string,
+    check: (plain: Buffer) => unknown,
+  ): Promise<Buffer> {
+    let last: Decryption | undefined;
+    for (const secret of this.secrets) {
+      last = await pbeDecrypt(algorithm, data, secret, this.budget, where);
+      if (!last.result.ok) continue;
+      try {
+        check(last.result.data);
+      } catch {
+        continue;
+      }
+      if (last.legacy)
+        this.notices.push(
+          `read legacy encryption: ${last.algorithm} (the ${where}); credroam writes only PBES2 with AES-256`,
+        );
+      if (!this.macVerified && secret.form !== 'given' && this.passwordGiven)
+        this.notices.push('the file has no password: the password given was not needed');
+      return last.result.data;
+    }
+    if (this.macVerified) {
+      return fail(
+        'E_PKCS12_MALFORMED',
+        `the ${where} (${last?.algorithm ?? algorithmLabel(algorithm.algorithmId)}) does not decrypt with the password that verified the file's MAC: the file is damaged`,
+      );
+    }
+    return fail(
+      'E_PKCS12_PASSWORD',
+      `wrong password for the PKCS#12 file: its ${where} does not decrypt (the file has no MAC to check the password against)`,
+    );
+  }
+
+  async safeContents(der: Uint8Array, depth: number): Promise<void> {
+    let bags: asn1js.BaseBlock[];
+    try {
+      bags = sequence(fromBer(der, 'a SafeContents'), 'SafeContents');
+    } catch (error) {
+      if (error instanceof CredroamError) throw error;
+      return fail('E_PKCS12_MALFORMED', `the file's contents cannot be read: ${(error as Error).message}`);
+    }
+    for (const bag of bags) {
+      if (++this.#bags > MAX_BAGS) fail('E_PKCS12_UNSUPPORTED', `the file holds more than ${MAX_BAGS} bags`);
+      await this.bag(bag, depth);
+    }
+  }
+
+  async bag(bag: asn1js.BaseBlock, depth: number): Promise<void> {
+    let id: string;
+    let value: asn1js.BaseBlock;
+    let friendlyName: string | undefined;
+    try {
+      const [bagId, bagValue, attributes] = sequence(bag, 'a SafeBag');
+      id = oidOf(bagId);
+      value = explicit(bagValue);
+      friendlyName = friendlyNameOf(attributes);
+    } catch (error) {
+      return fail('E_PKCS12_MALFORMED', `a bag in the file cannot be read: ${(error as Error).message}`);
+    }
+    const named = friendlyName ? { friendlyName } : {};
+    try {
+      switch (id) {
+        case OID.certBag: {
+          const [certId, certValue] = sequence(value, 'CertBag');
+          if (oidOf(certId) !== OID.x509Certificate) {
+            this.notices.push(`a certificate of a type other than X.509 (${oidOf(certId)}) was not imported`);
+            return;
+          }
+          this.certs.push({ der: octets(explicit(certValue)), ...named });
+          return;
+        }
+        case OID.keyBag:
+          this.keys.push({ der: new Uint8Array(value.valueBeforeDecodeView), ...named });
+          return;
+        case OID.shroudedKeyBag: {
+          const [alg, encrypted] = sequence(value, 'EncryptedPrivateKeyInfo');
+          const algorithm = new pkijs.AlgorithmIdentifier({ schema: alg });
+          const plain = await this.decrypt(algorithm, octets(encrypted), 'private key', (d) =>
+            pkijs.PrivateKeyInfo.fromBER(new Uint8Array(d)),
+          );
+          this.keys.push({ der: new Uint8Array(plain), ...named });
+          return;
+        }
+        case OID.safeContentsBag:
+          if (depth >= MAX_NESTING)
+            fail('E_PKCS12_UNSUPPORTED', `the file nests bags more than ${MAX_NESTING} deep`);
+          return await this.safeContents(new Uint8Array(value.valueBeforeDecodeView), depth + 1);
+        default:
+          this.notices.push(`a bag of type ${id} (a CRL or a secret) was not imported`);
+      }
+    } catch (error) {
+      if (error instanceof CredroamError) throw error;
+      fail('E_PKCS12_MALFORMED', `a bag in the file cannot be read: ${(error as Error).message}`);
+    }
+  }
 }

@@ -67,10 +67,16 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
       }
       throw error;
     });
-    const ignored =
-      read.ignoredCertificates > 0
-        ? `\n(${read.ignoredCertificates} CA certificate(s) in the file are not imported)`
-        : '';
+    const ignored = [
+      ...read.notices,
+      ...(read.ignoredCertificates > 0
+        ? [
+            `${read.ignoredCertificates} certificate(s) in the file belong to no credential and were not imported`,
+          ]
+        : []),
+    ]
+      .map((n) => `\n(${n})`)
+      .join('');
     if (args.values['dry-run']) {
       const wouldImport = read.credentials.map((c) => ({
         sha256: certificateId(c.cert),
@@ -78,7 +84,7 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
       }));
       out(
         ctx,
-        { dryRun: true, wouldImport, ignoredCertificates: read.ignoredCertificates },
+        { dryRun: true, wouldImport, ignoredCertificates: read.ignoredCertificates, notices: read.notices },
         `${wouldImport
           .map((i) => `would import ${i.sha256}${i.hasKey ? ' with its private key' : ''}`)
           .join('\n')}${ignored}\n(dry run: nothing was written)`,
@@ -114,7 +120,7 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
     }
     out(
       ctx,
-      { imported, ignoredCertificates: read.ignoredCertificates },
+      { imported, ignoredCertificates: read.ignoredCertificates, notices: read.notices },
       imported.map((i) => `imported ${i.sha256}${i.hasKey ? ' with its private key' : ''}`).join('\n') +
         ignored,
     );

@@ -1,0 +1,135 @@
+import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { CredroamError, type ErrorCode } from '@credroam/core/api';
+
+/**
+ * A credential as a file carries it: a certificate (DER, byte for byte as the file had it), its
+ * private key (PKCS#8 DER) where present, the certificates that issued it (issuer first, the
+ * certificate itself excluded), and the friendly name the file gave it.
+ */
+export interface Credential {
+  readonly cert: Uint8Array;
+  readonly key?: Uint8Array;
+  readonly chain?: readonly Uint8Array[];
+  readonly friendlyName?: string;
+}
+
+export interface ReadResult {
+  readonly credentials: readonly Credential[];
+  /** Certificates in the file that belong to no credential (neither one nor its issuer): not imported. */
+  readonly ignoredCertificates: number;
+  /** What the reader did that the user should know: legacy encryption read, no password, no MAC. */
+  readonly notices: readonly string[];
+}
+
+/** One certificate or key found in a file, with the friendly name it carried. */
+export interface Found {
+  readonly der: Uint8Array;
+  readonly friendlyName?: string;
+}
+
+/** How deep a chain is followed: deeper than any real PKI, short enough to bound the work. */
+const MAX_CHAIN = 10;
+
+const fail = (code: ErrorCode, message: string, details?: Record<string, unknown>): never => {
+  throw new CredroamError(code, message, details);
+};
+
+/** The public key (SPKI DER) of a private key, or undefined when Node cannot read the key. */
+function keySpki(pkcs8: Uint8Array): Buffer {
+  try {
+    return createPublicKey(
+      createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }),
+    ).export({
+      type: 'spki',
+      format: 'der',
+    });
+  } catch (error) {
+    return fail('E_IMPORT', `the private key cannot be parsed: ${(error as Error).message}`);
+  }
+}
+
+/** The certificate's public key (SPKI DER), or undefined for a key type Node cannot read. */
+function certSpki(cert: X509Certificate): Buffer | undefined {
+  try {
+    return cert.publicKey.export({ type: 'spki', format: 'der' });
+  } catch {
+    return undefined;
+  }
+}
+
+function parse(der: Uint8Array, index: number): X509Certificate {
+  try {
+    return new X509Certificate(Buffer.from(der));
+  } catch {
+    return fail('E_IMPORT', `certificate ${index + 1} in the file is not a valid X.509 certificate`);
+  }
+}
+
+/**
+ * Makes credentials of what a file held: each key is paired with the certificate carrying its
+ * public key (a key without one is an error); with no keys, each certificate that issued none of
+ * the others is a credential of its own. Each credential gets the chain of certificates in the
+ * file that issued it (OpenSSL's issuer check: names, key identifiers); the rest are counted as
+ * ignored. Duplicates count once.
+ */
+export function assemble(
+  certsFound: readonly Found[],
+  keysFound: readonly Found[],
+  notices: readonly string[] = [],
+): ReadResult {
+  const seen = new Set<string>();
+  const certs = certsFound.filter((c) => {
+    const h = createHash('sha256').update(c.der).digest('hex');
+    if (seen.has(h)) return false;
+    seen.add(h);
+    return true;
+  });
+  if (certs.length === 0) fail('E_IMPORT', 'the file holds no certificate');
+  const parsed = certs.map((c, i) => parse(c.der, i));
+  const spkis = parsed.map(certSpki);
+  const leaves: Array<{ index: number; key?: Found }> = [];
+  if (keysFound.length > 0) {
+    for (const key of keysFound) {
+      const spki = keySpki(key.der);
+      const index = spkis.findIndex((s) => s?.equals(spki));
+      if (index < 0) fail('E_KEY_MISMATCH', 'the private key does not match any certificate in the file');
+      if (!leaves.some((l) => l.index === index)) leaves.push({ index, key });
+    }
+  } else {
+    for (const [index, cert] of parsed.entries()) {
+      const issuesAnother = parsed.some((other, j) => j !== index && issuedBy(other, cert));
+      if (!issuesAnother) leaves.push({ index });
+    }
+    // A file of certificates that all issue each other (a cross-signed pair): each is its own.
+    if (leaves.length === 0) for (const index of parsed.keys()) leaves.push({ index });
+  }
+  const used = new Set(leaves.map((l) => l.index));
+  const credentials = leaves.map(({ index, key }): Credential => {
+    const chain: number[] = [];
+    let current = parsed[index]!;
+    while (chain.length < MAX_CHAIN && !issuedBy(current, current)) {
+      const next = parsed.findIndex((c, j) => j !== index && !chain.includes(j) && issuedBy(current, c));
+      if (next < 0) break;
+      chain.push(next);
+      used.add(next);
+      current = parsed[next]!;
+    }
+    const friendlyName = key?.friendlyName ?? certs[index]!.friendlyName;
+    return {
+      cert: certs[index]!.der,
+      ...(key ? { key: key.der } : {}),
+      ...(chain.length > 0 ? { chain: chain.map((j) => certs[j]!.der) } : {}),
+      ...(friendlyName ? { friendlyName } : {}),
+    };
+  });
+  return { credentials, ignoredCertificates: certs.length - used.size, notices };
+}
+
+/** Whether `cert` was issued by `issuer` (OpenSSL's check: names, key identifiers, key usage). */
+function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(issuer);
+  } catch {
+    return false;
+  }
+}
