@@ -30,7 +30,7 @@ test('$CREDROAM_PASSWORD_FILE gives the roaming password', async (t) => {
   t.is(r.code, 0, r.stderr);
 });
 
-test('import: a wrong file password, a truncated file, a key that does not match — each a clear error, nothing written', async (t) => {
+test('import: a wrong file password, a truncated file, a key that does not match, a device, a huge file — each a clear error, nothing written', async (t) => {
   const w = await twoEndpoints(t);
   await w.a(['logon', ...w.pw]);
   const good = await opensslP12(w.dir, 'good');
@@ -45,6 +45,8 @@ test('import: a wrong file password, a truncated file, a key that does not match
       [path.join(w.dir, 'good.cert.pem'), path.join(w.dir, 'other.key.pem')],
       /does not match any certificate/,
     ],
+    [['/dev/zero'], /cannot read \/dev\/zero: not a regular file/],
+    [[path.join(w.dir, 'huge.p12')], /huge\.p12: larger than 16 MiB/],
     [
       [(await opensslP12(w.dir, 'slow', ['-iter', '1500000'])).file, '--passin', 'file:p12pw'],
       /asks for 1500000 iterations; the limit is 1000000/,
@@ -52,6 +54,7 @@ test('import: a wrong file password, a truncated file, a key that does not match
   ];
   const { readFile } = await import('node:fs/promises');
   await writeFile(path.join(w.dir, 'truncated.p12'), (await readFile(good.file)).subarray(0, 300));
+  await writeFile(path.join(w.dir, 'huge.p12'), Buffer.alloc(17 * 1024 * 1024));
   await openssl(
     ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.key.pem'],
     w.dir,

@@ -27,6 +27,9 @@ import {
 
 // --- import, export, remove ------------------------------------------------------------------------
 
+/** The largest file `import` reads: far above any credential file (a PKCS#12 with a long chain is kilobytes). */
+const MAX_IMPORT_BYTES = 16 * 1024 * 1024;
+
 export async function importCredential(args: Args, ctx: Context): Promise<number> {
   const files = args.positionals;
   if (files.length === 0 || files.length > 2) {
@@ -41,13 +44,21 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
   const filePassword = passin ? await readPassArg(passin, '--passin', ctx.io) : undefined;
   const data = await Promise.all(
     files.map(async (f) => {
+      let content: Buffer;
       try {
-        return new Uint8Array(await readFile(f));
+        // A FIFO or a device is not a credential file: only a regular file is read.
+        const st = await stat(f);
+        if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'not a regular file' });
+        if (st.size > MAX_IMPORT_BYTES) {
+          throw Object.assign(new Error('too large'), { code: `larger than ${MAX_IMPORT_BYTES >> 20} MiB` });
+        }
+        content = await readFile(f);
       } catch (error) {
         throw new CredroamError('E_IMPORT', `cannot read ${f}: ${(error as NodeJS.ErrnoException).code}`, {
           file: f,
         });
       }
+      return new Uint8Array(content);
     }),
   );
   return withSession(args, ctx, async (s) => {
