@@ -290,3 +290,13 @@ test('the key derivations of a whole file are bounded in total, not only each on
     code: 'E_PKCS12_ITERATIONS',
   } as never);
 });
+
+test('a friendly name with terminal escapes or bidirectional overrides is cleaned before it can roam, with a notice', async (t) => {
+  const dir = await tempDir(t);
+  const a = await opensslCredential(dir, { extra: ['-name', '\u001b[2Jpay\u202Egnp.exe'] });
+  const r = await readCredentialFiles([a.p12], 'p12-secret');
+  t.is(r.credentials[0]!.friendlyName, '[2Jpaygnp.exe');
+  t.true(
+    r.notices.includes('the friendly name was cleaned of control characters, or shortened to 256 characters'),
+  );
+});

@@ -27,6 +27,19 @@ export interface Found {
   readonly friendlyName?: string;
 }
 
+/** The longest friendly name kept: names roam and are shown on every endpoint. */
+export const MAX_FRIENDLY_NAME = 256;
+
+/**
+ * A friendly name as it may roam: without control or bidirectional-override characters (which
+ * would reorder or hide text in another endpoint's terminal or UI), trimmed, at most 256 characters.
+ */
+export function cleanFriendlyName(name: string): string {
+  return [...name.replace(/[\p{Cc}\u202A-\u202E\u2066-\u2069]/gu, '').trim()]
+    .slice(0, MAX_FRIENDLY_NAME)
+    .join('');
+}
+
 /** How deep a chain is followed: deeper than any real PKI, short enough to bound the work. */
 const MAX_CHAIN = 10;
 
@@ -104,6 +117,7 @@ export function assemble(
     if (leaves.length === 0) for (const index of parsed.keys()) leaves.push({ index });
   }
   const used = new Set(leaves.map((l) => l.index));
+  const cleaned: string[] = [];
   const credentials = leaves.map(({ index, key }): Credential => {
     const chain: number[] = [];
     let current = parsed[index]!;
@@ -114,7 +128,11 @@ export function assemble(
       used.add(next);
       current = parsed[next]!;
     }
-    const friendlyName = key?.friendlyName ?? certs[index]!.friendlyName;
+    const given = key?.friendlyName ?? certs[index]!.friendlyName;
+    const friendlyName = given === undefined ? undefined : cleanFriendlyName(given);
+    if (given !== undefined && friendlyName !== given) {
+      cleaned.push('the friendly name was cleaned of control characters, or shortened to 256 characters');
+    }
     return {
       cert: certs[index]!.der,
       ...(key ? { key: key.der } : {}),
@@ -122,7 +140,11 @@ export function assemble(
       ...(friendlyName ? { friendlyName } : {}),
     };
   });
-  return { credentials, ignoredCertificates: certs.length - used.size, notices };
+  return {
+    credentials,
+    ignoredCertificates: certs.length - used.size,
+    notices: [...new Set([...notices, ...cleaned])],
+  };
 }
 
 /** Whether `cert` was issued by `issuer` (OpenSSL's check: names, key identifiers, key usage). */
