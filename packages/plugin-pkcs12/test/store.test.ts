@@ -2,6 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EventId, EventLog, FolderDirectoryStore, type LogRecord } from '@credroam/core';
+import { HOSTILE_CERTIFICATES, makeHostileCertificate } from '@credroam/core/testing';
 import test from 'ava';
 import { readPkcs12 } from '../src/formats/pkcs12.js';
 import { CredentialFolderStore, Keyring } from '../src/index.js';
@@ -106,6 +107,26 @@ test('a certificate copied into the store by another tool (PEM) is picked up, it
   const { items } = await store.list();
   t.is(items.length, 1);
   t.is(items[0]!.id, c.fingerprint);
+});
+
+test('certificates OpenSSL reads but Node cannot fully describe are listed, put, inventoried and removed like any other', async (t) => {
+  const { root, store } = await setup(t);
+  await mkdir(path.join(root, 'store', 'certs'), { recursive: true });
+  const made = [];
+  for (const kind of HOSTILE_CERTIFICATES) made.push(await makeHostileCertificate(root, kind));
+  // One copied in as PEM by another tool, the others put as the engine does.
+  await writeFile(path.join(root, 'store', 'certs', 'copied-in.pem'), await readFile(made[0]!.pem));
+  for (const m of made.slice(1)) {
+    const content = new Uint8Array(await readFile(m.der));
+    await store.put({ kind: 'cert', id: m.sha256, content, archived: false, modified: 1_700_000_000_000 });
+  }
+  const ids = made.map((m) => m.sha256).sort();
+  const { items, unreadable } = await store.list();
+  t.deepEqual(unreadable, []);
+  t.deepEqual(items.map((i) => i.id).sort(), ids);
+  t.deepEqual((await store.inventory()).map((i) => i.id).sort(), ids);
+  for (const id of ids) await store.remove('cert', id);
+  t.deepEqual((await store.list()).items, []);
 });
 
 test('remove keeps a copy in removed/ until the given time; the revision changes with every change', async (t) => {

@@ -1,6 +1,8 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
+  type CertificateField,
   CredroamError,
+  describeCertificate,
   isTombstone,
   type LocalListing,
   type LocalStore,
@@ -15,14 +17,27 @@ import { UsageError } from './io.js';
 export interface CredentialView {
   readonly sha256: string;
   readonly sha1: string;
+  /** One line; `(empty subject)` for a subject without any RDN, `(unreadable subject)` (see `unreadableFields`). */
   readonly subject: string;
+  /** As `subject`: `(empty issuer)`, `(unreadable issuer)`. */
   readonly issuer: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
+  /** ISO 8601; null when the certificate's time cannot be read (`unreadableFields` names it). */
+  readonly notBefore: string | null;
+  /** ISO 8601; null when the certificate's time cannot be read (`unreadableFields` names it). */
+  readonly notAfter: string | null;
   readonly archived: boolean;
   /** Whether this endpoint holds the private key (`keyId` is its SubjectPublicKeyInfo's SHA-256). */
   readonly hasKey: boolean;
+  /**
+   * SHA-256 of the SubjectPublicKeyInfo as Node exports it; of its bytes in the certificate when
+   * the public key cannot be read (`unreadableFields` has `publicKey`; no private key matches).
+   */
   readonly keyId: string;
+  /**
+   * Only when some part of the certificate cannot be read: which (`subject`, `issuer`,
+   * `notBefore`, `notAfter`, `publicKey`). It is listed, exported and removed all the same.
+   */
+  readonly unreadableFields?: readonly CertificateField[];
   /**
    * Whether the private key opens: `opens`; `locked` (no roaming password given: not tried);
    * `unreadable` (held, but it cannot be decrypted or read: `keyProblem` says why); `none`.
@@ -33,7 +48,7 @@ export interface CredentialView {
   readonly state: 'synced' | 'changed' | 'new';
 }
 
-const iso = (s: string) => new Date(s).toISOString();
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
 /** Builds the credential views from a listing (certificates; keys by public key) and the sync state. */
 export function credentialViews(listing: LocalListing, state: SyncState | undefined): CredentialView[] {
@@ -44,27 +59,28 @@ export function credentialViews(listing: LocalListing, state: SyncState | undefi
   const views: CredentialView[] = [];
   for (const item of listing.items) {
     if (item.kind !== 'cert') continue;
-    const cert = new X509Certificate(Buffer.from(item.content));
-    const keyId = publicKeyId(cert);
+    const cert = describeCertificate(item.content);
+    const keyId = cert.keyId;
     const base = state?.base[`cert:${item.id}`];
     const hash = versionHash('cert', item.archived ? TokenFlag.Archived : 0, item.content);
     views.push({
       sha256: item.id,
       sha1: createHash('sha1').update(item.content).digest('hex'),
-      subject: cert.subject.replace(/\n/g, ', '),
-      issuer: cert.issuer.replace(/\n/g, ', '),
-      notBefore: iso(cert.validFrom),
-      notAfter: iso(cert.validTo),
+      subject: cert.subject,
+      issuer: cert.issuer,
+      notBefore: iso(cert.notBefore),
+      notAfter: iso(cert.notAfter),
       archived: item.archived,
       hasKey: keyIds.has(keyId) || problems.has(keyId),
       keyId,
+      ...(cert.unreadable.length > 0 ? { unreadableFields: cert.unreadable } : {}),
       ...keyState(keyIds.has(keyId), problems.get(keyId)),
       state: base === undefined || isTombstone(base) ? 'new' : base.hash === hash ? 'synced' : 'changed',
     });
   }
-  return views.sort((a, b) =>
-    a.notAfter < b.notAfter ? -1 : a.notAfter > b.notAfter ? 1 : a.sha256 < b.sha256 ? -1 : 1,
-  );
+  // By end of validity, those whose end cannot be read last; then by thumbprint.
+  const end = (v: CredentialView) => v.notAfter ?? '\u{10ffff}';
+  return views.sort((a, b) => (end(a) < end(b) ? -1 : end(a) > end(b) ? 1 : a.sha256 < b.sha256 ? -1 : 1));
 }
 
 function keyState(opened: boolean, problem: string | undefined): Pick<CredentialView, 'key' | 'keyProblem'> {
@@ -115,12 +131,6 @@ export function findCredential(
   return matches[0];
 }
 
-/** The id of the key that belongs to a certificate: its SubjectPublicKeyInfo's SHA-256. */
-const publicKeyId = (cert: X509Certificate): string =>
-  createHash('sha256')
-    .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
-    .digest('hex');
-
 /** A certificate (DER) and, if it has one here, its private key (PKCS#8, in clear). */
 export interface CredentialParts {
   readonly cert: Uint8Array;
@@ -137,7 +147,7 @@ export function checkCredentials(
   return credentials.map((c) => {
     const id = certificateId(c.cert);
     const keyId = c.key ? privateKeyId(c.key) : undefined;
-    if (keyId !== undefined && keyId !== publicKeyId(new X509Certificate(Buffer.from(c.cert)))) {
+    if (keyId !== undefined && keyId !== describeCertificate(c.cert).keyId) {
       throw new CredroamError('E_KEY_MISMATCH', `the private key does not belong to the certificate ${id}`, {
         sha256: id,
         keyId,

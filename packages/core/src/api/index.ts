@@ -4,6 +4,13 @@
  * and third-party alike; it changes only with care.
  */
 
+/** What a certificate says, read safely (the engine, the store and the commands all use it). */
+export {
+  type CertificateDescription,
+  type CertificateField,
+  describeCertificate,
+  opensslTime,
+} from '../engine/certificate.js';
 export { readFileNoFollow, syncDir, writeFileAtomic } from '../fs/atomic-file.js';
 /** Validates settings against a JSON Schema (defaults applied to a copy); problems as `where: what`. */
 export { configurationValidator } from '../host/manifest.js';

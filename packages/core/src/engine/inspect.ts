@@ -1,11 +1,15 @@
-import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import type { TokenKind } from '../api/extension-points.js';
+import { describeCertificate } from './certificate.js';
 
 /** What the engine learns from a credential's content. */
 export interface ContentFacts {
   /** SHA-256 (hex) of the certificate's DER, or of the key's SubjectPublicKeyInfo. */
   readonly id: string;
-  /** Certificates: the end of validity (ms since the epoch). */
+  /**
+   * Certificates: the end of validity (ms since the epoch); absent when the certificate's time
+   * cannot be read (not a date): such a certificate is never archived as expired.
+   */
   readonly notAfter?: number;
 }
 
@@ -24,10 +28,8 @@ const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).d
 export class X509ContentInspector implements ContentInspector {
   inspect(kind: TokenKind, content: Uint8Array): ContentFacts {
     if (kind === 'cert') {
-      const cert = new X509Certificate(content);
-      if (!Buffer.from(cert.raw).equals(Buffer.from(content)))
-        throw new Error('trailing bytes after the certificate');
-      return { id: sha256(content), notAfter: Date.parse(cert.validTo) };
+      const { id, notAfter } = describeCertificate(content);
+      return { id, ...(notAfter !== undefined ? { notAfter } : {}) };
     }
     const key = createPrivateKey({ key: Buffer.from(content), format: 'der', type: 'pkcs8' });
     const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });

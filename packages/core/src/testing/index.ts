@@ -5,5 +5,6 @@
  * Not for production use.
  */
 export * from './engine-harness.js';
+export * from './hostile-certificates.js';
 export * from './memory-stores.js';
 export * from './servers.js';

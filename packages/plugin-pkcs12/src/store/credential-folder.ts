@@ -3,6 +3,7 @@ import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CredroamError,
+  describeCertificate,
   EventId,
   type LocalItem,
   type LocalListing,
@@ -48,10 +49,14 @@ export function keyId(pkcs8: Uint8Array): string {
   return sha256(spki);
 }
 
-/** A certificate's DER from DER or PEM bytes; throws for anything else. */
+/**
+ * A certificate's DER from DER or PEM bytes; throws for anything else, and for a certificate that
+ * cannot be described (`describeCertificate`): what the store lists, every command can show.
+ */
 export function certificateDer(data: Uint8Array): Uint8Array {
-  const cert = new X509Certificate(Buffer.from(data));
-  return new Uint8Array(cert.raw);
+  const der = new Uint8Array(new X509Certificate(Buffer.from(data)).raw);
+  describeCertificate(der);
+  return der;
 }
 
 /**

@@ -1,0 +1,198 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import * as asn1js from 'asn1js';
+
+/** A part of a certificate that `describeCertificate` may find unreadable. */
+export type CertificateField = 'subject' | 'issuer' | 'notBefore' | 'notAfter' | 'publicKey';
+
+/**
+ * What credroam says about a certificate. Every certificate OpenSSL reads has one: a part that
+ * cannot be described is shown as such (and named in `unreadable`), never an exception.
+ */
+export interface CertificateDescription {
+  /** SHA-256 (hex) of the DER: the certificate's id. */
+  readonly id: string;
+  /**
+   * The subject on one line (`CN=alice, O=Example`); `(empty subject)` for a name without any
+   * RDN; `(unreadable subject)` when it cannot be printed (then `unreadable` names it).
+   */
+  readonly subject: string;
+  /** The issuer, as `subject` (`(empty issuer)`, `(unreadable issuer)`). */
+  readonly issuer: string;
+  /** Start of validity (ms since the epoch); undefined when the time cannot be read. */
+  readonly notBefore?: number;
+  /** End of validity (ms since the epoch); undefined when the time cannot be read. */
+  readonly notAfter?: number;
+  /**
+   * The id of the certificate's key: SHA-256 (hex) of its SubjectPublicKeyInfo as Node exports it
+   * (the id of the matching private key). For a public key Node cannot read (an unknown algorithm,
+   * damaged key bits) it is the SHA-256 of the SubjectPublicKeyInfo bytes in the certificate, and
+   * `unreadable` names `publicKey`: no private key can match it.
+   */
+  readonly keyId: string;
+  /** The parts that cannot be read (in this order): empty for a well-formed certificate. */
+  readonly unreadable: readonly CertificateField[];
+}
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/**
+ * Describes a certificate (DER) safely: the one place where credroam reads what a certificate says,
+ * for the engine (its id and end of validity) and for the commands that show it. It throws only
+ * for bytes that are not exactly one certificate OpenSSL reads (not DER, trailing bytes, PEM).
+ *
+ * OpenSSL reads certificates that Node cannot fully describe: an empty subject (Node gives no
+ * `subject` at all), a time that is not a valid date (`Bad time value`), a public key of an
+ * algorithm it does not know (`publicKey` throws). Node is asked first; where it gives nothing
+ * usable, the certificate's own bytes (their DER headers, through asn1js) tell an empty name from
+ * an unreadable one and give the SubjectPublicKeyInfo. A certificate whose SubjectPublicKeyInfo
+ * cannot even be found that way throws: the local store lists it as unreadable, never as a
+ * credential.
+ */
+export function describeCertificate(der: Uint8Array): CertificateDescription {
+  const cert = new X509Certificate(der);
+  if (!Buffer.from(cert.raw).equals(Buffer.from(der)))
+    throw new Error('not exactly one DER certificate (trailing bytes, or another encoding)');
+  const unreadable: CertificateField[] = [];
+  let fields: TbsFields | undefined;
+  const tbs = (): TbsFields => {
+    fields ??= tbsFields(der);
+    return fields;
+  };
+
+  const name = (printed: string | undefined, which: 'subject' | 'issuer'): string => {
+    if (printed) return printed.replace(/\n/g, ', ');
+    // A Name is a SEQUENCE of RDNs: empty content is a name without any.
+    if (tbs()[which]?.content.length === 0) return `(empty ${which})`;
+    unreadable.push(which);
+    return `(unreadable ${which})`;
+  };
+  const subject = name(cert.subject, 'subject');
+  const issuer = name(cert.issuer, 'issuer');
+
+  const notBefore = opensslTime(cert.validFrom);
+  if (notBefore === undefined) unreadable.push('notBefore');
+  const notAfter = opensslTime(cert.validTo);
+  if (notAfter === undefined) unreadable.push('notAfter');
+
+  let keyId: string;
+  try {
+    keyId = sha256(cert.publicKey.export({ type: 'spki', format: 'der' }));
+  } catch {
+    const spki = tbs().spki;
+    if (spki === undefined) throw new Error('its SubjectPublicKeyInfo cannot be found');
+    keyId = sha256(spki.bytes);
+    unreadable.push('publicKey');
+  }
+
+  return {
+    id: sha256(der),
+    subject,
+    issuer,
+    ...(notBefore !== undefined ? { notBefore } : {}),
+    ...(notAfter !== undefined ? { notAfter } : {}),
+    keyId,
+    unreadable,
+  };
+}
+
+interface Element {
+  /** The element's bytes, header included. */
+  readonly bytes: Uint8Array;
+  /** Its content (after the header). */
+  readonly content: Uint8Array;
+  readonly tagClass: number;
+  readonly tagNumber: number;
+}
+
+/**
+ * One DER element's header, read by asn1js without decoding its content (`maxDepth: 0`: nothing
+ * inside a constructed element is looked at, so a value asn1js throws on, such as a time that is
+ * not a date, is never read). Undefined for anything but a definite length that fits.
+ */
+function element(data: Uint8Array): Element | undefined {
+  let parsed: asn1js.FromBerResult;
+  try {
+    parsed = asn1js.fromBER(data, { maxDepth: 0, copyInput: false });
+  } catch {
+    return undefined;
+  }
+  const { idBlock, lenBlock } = parsed.result;
+  const header = idBlock.blockLength + lenBlock.blockLength;
+  if (idBlock.error || lenBlock.error || lenBlock.isIndefiniteForm || header < 2) return undefined;
+  if (header + lenBlock.length > data.length) return undefined;
+  return {
+    bytes: data.subarray(0, header + lenBlock.length),
+    content: data.subarray(header, header + lenBlock.length),
+    tagClass: idBlock.tagClass,
+    tagNumber: idBlock.tagNumber,
+  };
+}
+
+/** The elements of a constructed element's content, in order; undefined if one does not read. */
+function children(content: Uint8Array): Element[] | undefined {
+  const out: Element[] = [];
+  for (let at = 0; at < content.length; ) {
+    const e = element(content.subarray(at));
+    if (e === undefined) return undefined;
+    out.push(e);
+    at += e.bytes.length;
+  }
+  return out;
+}
+
+const UNIVERSAL = 1;
+const CONTEXT = 3;
+const SEQUENCE = 16;
+
+interface TbsFields {
+  readonly issuer?: Element;
+  readonly subject?: Element;
+  readonly spki?: Element;
+}
+
+/**
+ * The issuer, subject and SubjectPublicKeyInfo of a certificate (RFC 5280 4.1: TBSCertificate is
+ * [0] version (optional), serialNumber, signature, issuer, validity, subject,
+ * subjectPublicKeyInfo, ...), each only when it is a SEQUENCE where it should be.
+ */
+function tbsFields(der: Uint8Array): TbsFields {
+  const cert = element(der);
+  const tbs = cert && children(cert.content)?.[0];
+  const items = tbs && children(tbs.content);
+  if (!items) return {};
+  const at = items[0]?.tagClass === CONTEXT && items[0].tagNumber === 0 ? 1 : 0;
+  const sequence = (i: number) => {
+    const e = items[at + i];
+    return e?.tagClass === UNIVERSAL && e.tagNumber === SEQUENCE ? e : undefined;
+  };
+  return { issuer: sequence(2), subject: sequence(4), spki: sequence(5) };
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const OPENSSL_TIME = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(\.\d+)? (\d{1,4}) GMT$/;
+
+/**
+ * A time as OpenSSL prints it (`Jan  2 03:04:05 2025 GMT`, `Jan  2 03:04:05.5 2025 GMT`), in ms
+ * since the epoch; undefined for anything else (OpenSSL prints `Bad time value` for a time that
+ * is not a date). Read strictly, never by `Date.parse`: a date that does not exist is undefined.
+ */
+export function opensslTime(text: string | undefined): number | undefined {
+  const m = OPENSSL_TIME.exec(text ?? '');
+  if (!m) return undefined;
+  const [, mon, day, hh, mm, ss, fraction, year] = m;
+  const month = MONTHS.indexOf(mon!);
+  const parts = [Number(year), month, Number(day), Number(hh), Number(mm), Number(ss)] as const;
+  const date = new Date(0);
+  date.setUTCFullYear(parts[0], parts[1], parts[2]);
+  date.setUTCHours(parts[3], parts[4], parts[5], Math.floor(Number(`0${fraction ?? ''}`) * 1000));
+  const back = [
+    date.getUTCFullYear(),
+    date.getUTCMonth(),
+    date.getUTCDate(),
+    date.getUTCHours(),
+    date.getUTCMinutes(),
+    date.getUTCSeconds(),
+  ];
+  if (month < 0 || back.some((v, i) => v !== parts[i])) return undefined;
+  return date.getTime();
+}
