@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { HOSTILE_CERTIFICATES, makeHostileCertificate } from '@credroam/core/testing';
 import * as asn1js from 'asn1js';
 import test from 'ava';
 import { pkcs12Kdf } from '../src/formats/pbe.js';
@@ -299,4 +300,21 @@ test('a friendly name with terminal escapes or bidirectional overrides is cleane
   t.true(
     r.notices.includes('the friendly name was cleaned of control characters, or shortened to 256 characters'),
   );
+});
+
+test('certificates Node cannot fully describe import from files, beside a credential with a key, never paired with it', async (t) => {
+  const dir = await tempDir(t);
+  const a = await opensslCredential(dir);
+  for (const kind of HOSTILE_CERTIFICATES) {
+    const hostile = await makeHostileCertificate(dir, kind);
+    const alone = await readCredentialFiles([await readFile(hostile.pem)], undefined);
+    t.is(sha256(alone.credentials[0]!.cert), hostile.sha256, kind);
+    const beside = await readCredentialFiles(
+      [Buffer.from(a.certPem + (await readFile(hostile.pem, 'utf8'))), Buffer.from(a.keyPem)],
+      undefined,
+    );
+    t.is(beside.credentials.length, 1, kind);
+    t.is(sha256(beside.credentials[0]!.cert), a.fingerprint, kind);
+    t.is(beside.ignoredCertificates, 1, kind);
+  }
 });

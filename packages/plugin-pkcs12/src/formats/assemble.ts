@@ -43,6 +43,9 @@ export function cleanFriendlyName(name: string): string {
 /** How deep a chain is followed: deeper than any real PKI, short enough to bound the work. */
 const MAX_CHAIN = 10;
 
+/** Bytes as a plain Uint8Array of their own (never a Buffer view into a larger file). */
+const own = (b: Uint8Array): Uint8Array => Uint8Array.from(b);
+
 const fail = (code: ErrorCode, message: string, details?: Record<string, unknown>): never => {
   throw new CredroamError(code, message, details);
 };
@@ -134,9 +137,9 @@ export function assemble(
       cleaned.push('the friendly name was cleaned of control characters, or shortened to 256 characters');
     }
     return {
-      cert: certs[index]!.der,
-      ...(key ? { key: key.der } : {}),
-      ...(chain.length > 0 ? { chain: chain.map((j) => certs[j]!.der) } : {}),
+      cert: own(certs[index]!.der),
+      ...(key ? { key: own(key.der) } : {}),
+      ...(chain.length > 0 ? { chain: chain.map((j) => own(certs[j]!.der)) } : {}),
       ...(friendlyName ? { friendlyName } : {}),
     };
   });
