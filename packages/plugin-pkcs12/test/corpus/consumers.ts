@@ -11,13 +11,13 @@
  * - keytool: `keytool -list -rfc` (a PrivateKeyEntry and its certificate), and the key's value by a
  *   `keytool -importkeystore` copy that openssl reads.
  */
+import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ToolName } from './tools.js';
 import {
   gnutlsTemplate,
   keyIdentity,
-  mustRun,
   nssDb,
   pemCertificates,
   pemPrivateKey,
@@ -145,8 +145,17 @@ async function gnutlsConsumes(file: string, password: string, dir: string): Prom
     if (key.code !== 0) return failed('certtool --key-info --pkcs8 (the shrouded key)', key);
     keyPem = key.stdout.toString('utf8');
   }
-  const key = pemPrivateKey(keyPem);
+  const key = pemPrivateKey(keyPem, curveOf(pemCertificates(text)));
   return { opened: true, certs, ...(key ? { key: keyIdentity(key) } : {}) };
+}
+
+/** The named curve of the first EC certificate (GnuTLS prints EC keys without their curve). */
+function curveOf(certs: readonly Buffer[]): string | undefined {
+  for (const der of certs) {
+    const curve = new X509Certificate(der).publicKey.asymmetricKeyDetails?.namedCurve;
+    if (curve) return curve;
+  }
+  return undefined;
 }
 
 async function keytoolConsumes(file: string, password: string, dir: string): Promise<ConsumerResult> {

@@ -74,7 +74,9 @@ const imported = (
 ): Expect => ({
   class: 'imported',
   certSha256: truth.certSha256,
-  ...(truth.keySpkiSha256 ? { keySpkiSha256: truth.keySpkiSha256, keyPkcs8Sha256: truth.keyPkcs8Sha256! } : {}),
+  ...(truth.keySpkiSha256
+    ? { keySpkiSha256: truth.keySpkiSha256, keyPkcs8Sha256: truth.keyPkcs8Sha256! }
+    : {}),
   ...(extra.chain ? { chainLength: truth.chain.length } : {}),
   ...(truth.friendlyName !== undefined ? { friendlyName: truth.friendlyName } : {}),
   allCerts: truth.allCerts,
@@ -231,18 +233,21 @@ export function corpusSpecs(): CaseSpec[] {
     );
   }
   specs.push(
-    p12('openssl -legacy (its defaults: RC2-40 certificates, 3DES key, SHA-1 MAC), RSA', 'openssl', ossl(['-legacy']), {
-      keyType: 'rsa',
-      notice: true,
-    }),
+    p12(
+      'openssl -legacy (its defaults: RC2-40 certificates, 3DES key, SHA-1 MAC), RSA',
+      'openssl',
+      ossl(['-legacy']),
+      {
+        keyType: 'rsa',
+        notice: true,
+      },
+    ),
     p12('openssl 3 defaults (PBES2 AES-256, SHA-256 MAC), RSA', 'openssl', ossl([]), { keyType: 'rsa' }),
-    p12('openssl -keypbe aes-256-cbc -certpbe PBE-SHA1-RC2-40 -legacy (mixed)', 'openssl', ossl([
-      '-keypbe',
-      'aes-256-cbc',
-      '-certpbe',
-      'PBE-SHA1-RC2-40',
-      '-legacy',
-    ])),
+    p12(
+      'openssl -keypbe aes-256-cbc -certpbe PBE-SHA1-RC2-40 -legacy (mixed)',
+      'openssl',
+      ossl(['-keypbe', 'aes-256-cbc', '-certpbe', 'PBE-SHA1-RC2-40', '-legacy']),
+    ),
   );
   // --- OpenSSL: MAC digests.
   for (const { mac, legacy, promised } of OPENSSL_MACS) {
@@ -265,7 +270,11 @@ export function corpusSpecs(): CaseSpec[] {
     p12('openssl -nomaciter (MAC iteration count 1)', 'openssl', ossl(['-nomaciter'])),
     p12('openssl -legacy -nomaciter', 'openssl', ossl(['-legacy', '-nomaciter'])),
     p12('openssl -nomac (encrypted, no MAC)', 'openssl', ossl(['-nomac'])),
-    p12('openssl -keypbe NONE -certpbe NONE (MAC only)', 'openssl', ossl(['-keypbe', 'NONE', '-certpbe', 'NONE'])),
+    p12(
+      'openssl -keypbe NONE -certpbe NONE (MAC only)',
+      'openssl',
+      ossl(['-keypbe', 'NONE', '-certpbe', 'NONE']),
+    ),
     p12(
       'openssl -keypbe NONE -certpbe NONE -nomac, read without a password (no password at all)',
       'openssl',
@@ -286,10 +295,15 @@ export function corpusSpecs(): CaseSpec[] {
       password: '',
       check: macKeyedWith('BMP empty'),
     }),
-    p12('openssl -passout pass: (MAC keyed with the BMP empty password), read without a password', 'openssl', empty, {
-      password: undefined,
-      truthPassword: '',
-    }),
+    p12(
+      'openssl -passout pass: (MAC keyed with the BMP empty password), read without a password',
+      'openssl',
+      empty,
+      {
+        password: undefined,
+        truthPassword: '',
+      },
+    ),
     p12('openssl -legacy -passout pass:, read without a password', 'openssl', ossl(['-legacy'], ''), {
       password: undefined,
       truthPassword: '',
@@ -298,10 +312,13 @@ export function corpusSpecs(): CaseSpec[] {
     p12('openssl -legacy, password "pässwörd" (UTF-8)', 'openssl', ossl(['-legacy'], 'pässwörd'), {
       password: 'pässwörd',
     }),
-    p12('openssl, a 200-character password', 'openssl', ossl([], 'x'.repeat(199) + 'y'), {
+    p12('openssl, a 200-character password', 'openssl', ossl([], `${'x'.repeat(199)}y`), {
       password: `${'x'.repeat(199)}y`,
     }),
-    p12('openssl, a wrong password', 'openssl', ossl([]), { password: 'not the password', refused: ['E_PKCS12_PASSWORD'] }),
+    p12('openssl, a wrong password', 'openssl', ossl([]), {
+      password: 'not the password',
+      refused: ['E_PKCS12_PASSWORD'],
+    }),
     p12('openssl -legacy, a wrong password', 'openssl', ossl(['-legacy']), {
       password: 'not the password',
       refused: ['E_PKCS12_PASSWORD'],
@@ -371,9 +388,13 @@ export function corpusSpecs(): CaseSpec[] {
       { chain: true },
     ),
     p12('openssl -name "Alice at work"', 'openssl', ossl([], PASSWORD, { name: 'Alice at work' })),
-    p12('openssl -name "Ålice’s ключ 証明書 ☃" (non-ASCII)', 'openssl', ossl([], PASSWORD, {
-      name: 'Ålice’s ключ 証明書 ☃',
-    })),
+    p12(
+      'openssl -name "Ålice’s ключ 証明書 ☃" (non-ASCII)',
+      'openssl',
+      ossl([], PASSWORD, {
+        name: 'Ålice’s ключ 証明書 ☃',
+      }),
+    ),
     p12('openssl -nokeys (a certificate only)', 'openssl', ossl(['-nokeys'])),
   );
   // --- Certificate files.
@@ -382,7 +403,10 @@ export function corpusSpecs(): CaseSpec[] {
   for (const keyType of ['rsa', 'rsa-pss', 'p384', 'p521', 'ed25519', 'ed448', 'dsa'] as const) {
     specs.push(p12(`openssl 3 defaults, ${KEY_LABEL[keyType]} key`, 'openssl', ossl([]), { keyType }));
     specs.push(
-      p12(`openssl -legacy, ${KEY_LABEL[keyType]} key`, 'openssl', ossl(['-legacy']), { keyType, full: true }),
+      p12(`openssl -legacy, ${KEY_LABEL[keyType]} key`, 'openssl', ossl(['-legacy']), {
+        keyType,
+        full: true,
+      }),
     );
   }
   // --- NSS pk12util -o.
@@ -393,8 +417,10 @@ export function corpusSpecs(): CaseSpec[] {
   );
   for (const cipher of NSS_CIPHERS) {
     specs.push(
-      p12(`NSS pk12util -o -c "${cipher}" -C "${cipher}"`, 'nss', (m, out) =>
-        nssPkcs12(m, out, { password: PASSWORD, keyCipher: cipher, certCipher: cipher }),
+      p12(
+        `NSS pk12util -o -c "${cipher}" -C "${cipher}"`,
+        'nss',
+        (m, out) => nssPkcs12(m, out, { password: PASSWORD, keyCipher: cipher, certCipher: cipher }),
         { full: !/3KEY|40 Bit RC2|AES-256/.test(cipher), notice: /PKCS #12 V2/.test(cipher) },
       ),
     );
@@ -408,7 +434,9 @@ export function corpusSpecs(): CaseSpec[] {
   }
   // --- GnuTLS certtool --to-p12.
   specs.push(
-    p12('GnuTLS certtool --to-p12, its defaults', 'gnutls', (m, out) => gnutlsPkcs12(m, out, { password: PASSWORD })),
+    p12('GnuTLS certtool --to-p12, its defaults', 'gnutls', (m, out) =>
+      gnutlsPkcs12(m, out, { password: PASSWORD }),
+    ),
   );
   for (const cipher of GNUTLS_CIPHERS) {
     specs.push(
@@ -451,11 +479,15 @@ export function corpusSpecs(): CaseSpec[] {
   );
   // --- keytool (where a JRE is present).
   specs.push(
-    p12('keytool -storetype PKCS12, its defaults (Java 17: PBES2 AES-256, SHA-256 MAC)', 'keytool', (m, out) =>
-      keytoolPkcs12(m, out, { password: PASSWORD }),
+    p12(
+      'keytool -storetype PKCS12, its defaults (Java 17: PBES2 AES-256, SHA-256 MAC)',
+      'keytool',
+      (m, out) => keytoolPkcs12(m, out, { password: PASSWORD }),
     ),
-    p12('keytool -J-Dkeystore.pkcs12.legacy (RC2-40, 3DES, SHA-1 MAC)', 'keytool', (m, out) =>
-      keytoolPkcs12(m, out, { password: PASSWORD, jvm: ['-Dkeystore.pkcs12.legacy'] }),
+    p12(
+      'keytool -J-Dkeystore.pkcs12.legacy (RC2-40, 3DES, SHA-1 MAC)',
+      'keytool',
+      (m, out) => keytoolPkcs12(m, out, { password: PASSWORD, jvm: ['-Dkeystore.pkcs12.legacy'] }),
       { notice: true },
     ),
   );
@@ -492,7 +524,12 @@ function certificateSpecs(): CaseSpec[] {
     const m = await ctx.material('p256');
     const pem = await readFile(m.cert, 'utf8');
     await writeFile(path.join(ctx.dir, 'plain.pem'), pem);
-    await writeFile(out, pem.replaceAll('-----BEGIN CERTIFICATE-----', `-----BEGIN ${label}-----`).replaceAll('-----END CERTIFICATE-----', `-----END ${label}-----`));
+    await writeFile(
+      out,
+      pem
+        .replaceAll('-----BEGIN CERTIFICATE-----', `-----BEGIN ${label}-----`)
+        .replaceAll('-----END CERTIFICATE-----', `-----END ${label}-----`),
+    );
   };
   const genconf = (conf: (spki: string) => string) => async (ctx: CorpusContext, out: string) => {
     const m = await ctx.material('p256');
@@ -510,17 +547,19 @@ function certificateSpecs(): CaseSpec[] {
     cert('a PEM certificate with the old "X509 CERTIFICATE" label', 'pem', relabel('X509 CERTIFICATE'), {
       truthFile: 'plain.pem',
     }),
-    cert('a "TRUSTED CERTIFICATE" (openssl x509 -trustout -addtrust clientAuth)', 'pem', x509([
-      '-trustout',
-      '-addtrust',
-      'clientAuth',
-      '-setalias',
-      'trusted one',
-    ])),
-    cert('a PEM certificate with CRLF line ends and text before BEGIN (openssl x509 -text)', 'pem', async (ctx, out) => {
-      await x509(['-text'])(ctx, out);
-      await writeFile(out, (await readFile(out, 'utf8')).replace(/\r?\n/g, '\r\n'));
-    }),
+    cert(
+      'a "TRUSTED CERTIFICATE" (openssl x509 -trustout -addtrust clientAuth)',
+      'pem',
+      x509(['-trustout', '-addtrust', 'clientAuth', '-setalias', 'trusted one']),
+    ),
+    cert(
+      'a PEM certificate with CRLF line ends and text before BEGIN (openssl x509 -text)',
+      'pem',
+      async (ctx, out) => {
+        await x509(['-text'])(ctx, out);
+        await writeFile(out, (await readFile(out, 'utf8')).replace(/\r?\n/g, '\r\n'));
+      },
+    ),
     cert('a .p7b (openssl crl2pkcs7 -nocrl -certfile) with one certificate', 'p7b', async (ctx, out) => {
       const m = await ctx.material('p256');
       await openssl(['crl2pkcs7', '-nocrl', '-certfile', m.cert, '-out', out], ctx.dir);
@@ -528,7 +567,18 @@ function certificateSpecs(): CaseSpec[] {
     cert('a DER .p7b with a leaf, its intermediate and root CA', 'p7b', async (ctx, out) => {
       const c = await ctx.chain();
       await openssl(
-        ['crl2pkcs7', '-nocrl', '-certfile', c.leaf.cert, '-certfile', c.bundle, '-outform', 'DER', '-out', out],
+        [
+          'crl2pkcs7',
+          '-nocrl',
+          '-certfile',
+          c.leaf.cert,
+          '-certfile',
+          c.bundle,
+          '-outform',
+          'DER',
+          '-out',
+          out,
+        ],
         ctx.dir,
       );
     }),

@@ -51,7 +51,11 @@ export async function activatePlugin(): Promise<Plugin> {
     contribute: () => ({ dispose: quiet }),
   });
   // The writer's third argument (today's friendly name) is passed too; the rewrite reads it from the credential.
-  const write = api.writePkcs12 as unknown as (c: ReadCredential, p: string, n?: string) => Promise<Uint8Array>;
+  const write = api.writePkcs12 as unknown as (
+    c: ReadCredential,
+    p: string,
+    n?: string,
+  ) => Promise<Uint8Array>;
   return {
     api,
     read: (files, password) => api.readCredentials(files, password) as Promise<ReadOutcome>,
@@ -83,7 +87,9 @@ export async function judge(
   const expect = c.expect;
   if (expect.class === 'refused') {
     if (!error) {
-      t.fail(`imported ${result!.credentials.length} credential(s); it must be refused with ${expect.code.join(' or ')}`);
+      t.fail(
+        `imported ${result!.credentials.length} credential(s); it must be refused with ${expect.code.join(' or ')}`,
+      );
       return undefined;
     }
     t.true(
@@ -122,7 +128,11 @@ export async function judge(
     }
     const id = keyIdentity(cred.key);
     t.is(id.spkiSha256, expect.keySpkiSha256, 'the key is not the one openssl reads (public key)');
-    t.is(id.pkcs8Sha256, expect.keyPkcs8Sha256 ?? '(none)', 'the key is not the one openssl reads (private key)');
+    t.is(
+      id.pkcs8Sha256,
+      expect.keyPkcs8Sha256 ?? '(none)',
+      'the key is not the one openssl reads (private key)',
+    );
   } else {
     t.is(cred.key, undefined, 'a key came out of a file that has none');
   }
@@ -136,7 +146,10 @@ export async function judge(
     t.is(cred.friendlyName, expect.friendlyName, 'the friendly name is not kept');
   }
   if (expect.notice) {
-    t.true((out.notices ?? []).length > 0, 'a legacy-encrypted file imports with a notice saying what was read');
+    t.true(
+      (out.notices ?? []).length > 0,
+      'a legacy-encrypted file imports with a notice saying what was read',
+    );
   }
   return cred;
 }

@@ -136,9 +136,6 @@ export async function makeChain(
   });
   const leaf = await makeCredential(dir, leafType, 'chained-leaf', { issuer: intermediate });
   const bundle = path.join(dir, 'ca-bundle.pem');
-  await writeFile(
-    bundle,
-    `${await readFile(intermediate.cert, 'utf8')}${await readFile(root.cert, 'utf8')}`,
-  );
+  await writeFile(bundle, `${await readFile(intermediate.cert, 'utf8')}${await readFile(root.cert, 'utf8')}`);
   return { root, intermediate, leaf, bundle };
 }

@@ -122,11 +122,43 @@ export function pemCertificates(text: string): Buffer[] {
   return out;
 }
 
-/** The first private key in a PEM text (any of OpenSSL's labels), as PKCS#8 DER, or undefined. */
-export function pemPrivateKey(text: string): Buffer | undefined {
+/**
+ * The first private key in a PEM text (any of OpenSSL's labels), as PKCS#8 DER, or undefined. An
+ * `EC PRIVATE KEY` without its curve (as GnuTLS prints it) is read with `curve` (Node's name).
+ */
+export function pemPrivateKey(text: string, curve?: string): Buffer | undefined {
   const m = /-----BEGIN ((?:RSA |EC |DSA )?PRIVATE KEY)-----[\s\S]+?-----END \1-----/.exec(text);
   if (!m) return undefined;
-  return createPrivateKey(m[0]).export({ type: 'pkcs8', format: 'der' });
+  try {
+    return createPrivateKey(m[0]).export({ type: 'pkcs8', format: 'der' });
+  } catch (error) {
+    const oid = curve && CURVE_OIDS[curve];
+    if (m[1] !== 'EC PRIVATE KEY' || !oid) throw error;
+    const sec1 = Buffer.from(m[0].replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+    const pkcs8 = der(0x30, [
+      der(0x02, [Buffer.from([0])]),
+      der(0x30, [Buffer.from('06072a8648ce3d0201', 'hex'), Buffer.from(oid, 'hex')]),
+      der(0x04, [sec1]),
+    ]);
+    return createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({
+      type: 'pkcs8',
+      format: 'der',
+    });
+  }
+}
+
+const CURVE_OIDS: Readonly<Record<string, string>> = {
+  prime256v1: '06082a8648ce3d030107',
+  secp384r1: '06052b81040022',
+  secp521r1: '06052b81040023',
+};
+
+function der(tag: number, parts: readonly Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  const n = body.length;
+  const len =
+    n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), len, body]);
 }
 
 /** A key's identity for comparisons: Node's own PKCS#8 re-encoding of it, and its public key. */

@@ -34,9 +34,9 @@ export async function opensslReadsPkcs12(
   const passFile = path.join(cwd, `truth-${++counter}.pass`);
   await writeFile(passFile, password ?? '', { mode: 0o600 });
   const passin = password === undefined || password === '' ? 'pass:' : `file:${passFile}`;
-  const out = (
-    await openssl(['pkcs12', '-legacy', '-in', file, '-passin', passin, '-nodes'], cwd)
-  ).toString('utf8');
+  const out = (await openssl(['pkcs12', '-legacy', '-in', file, '-passin', passin, '-nodes'], cwd)).toString(
+    'utf8',
+  );
   const key = pemPrivateKey(out);
   const certs = pemCertificates(out);
   if (certs.length === 0) throw new Error(`openssl reads no certificate in ${file}`);
