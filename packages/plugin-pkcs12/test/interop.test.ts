@@ -129,6 +129,9 @@ async function consumersOpen(
       `${consumer} reads another key from ${producer}'s own file`,
     );
     const got: ConsumerResult = await consume(consumer, exportFile, EXPORT_PASSWORD, cdir);
+    t.log(
+      `${consumer}: opens ${producer}'s own file; the export: ${got.opened ? 'opens' : `DOES NOT OPEN (${got.why})`}`,
+    );
     if (!got.opened) {
       t.fail(`${consumer} opens ${producer}'s file but not credroam's export: ${got.why}`);
       continue;
