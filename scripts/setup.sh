@@ -25,6 +25,10 @@ else
     dbus-daemon
     dbus-bin
     pamtester
+    # The PKCS#12 interop corpus and matrix (issue 11): NSS's pk12util/certutil and GnuTLS's certtool
+    # make and open files beside openssl. No JRE here: keytool is used where one is installed.
+    libnss3-tools
+    gnutls-bin
     # Kerberos (SASL GSSAPI binds): the test KDC, kinit, slapd's GSSAPI module, and the addon's build.
     krb5-kdc
     krb5-admin-server
