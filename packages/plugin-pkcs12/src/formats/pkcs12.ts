@@ -131,6 +131,9 @@ export async function pkcs12Contents(
   let secret: Secret | undefined;
   if (pfx.macData) {
     secret = candidates.find((s) => macVerifies(pfx.macData!, content, s, budget));
+    if (!secret && password === undefined) {
+      throw new CredroamError('E_PASSWORD_REQUIRED', 'the PKCS#12 file is protected by a password: give it with --passin');
+    }
     if (!secret) {
       fail(
         'E_PKCS12_PASSWORD',

@@ -68,7 +68,7 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
       if (
         filePassword === undefined &&
         error instanceof CredroamError &&
-        error.code === 'E_PKCS12_PASSWORD'
+        (error.code === 'E_PKCS12_PASSWORD' || error.code === 'E_PASSWORD_REQUIRED')
       ) {
         throw new CredroamError(
           'E_PASSIN_NEEDED',
