@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   E_PKCS12_LEGACY:             { who: 'user',      meaning: 'The PKCS#12 file uses legacy encryption (RC2, 3DES, RC4).', action: 'Convert it with OpenSSL 3; the message shows the command.' },
   E_PKCS12_ITERATIONS:         { who: 'user',      meaning: 'The PKCS#12 file asks for more key-derivation iterations than the import limit.', action: 'Export it again with fewer iterations (OpenSSL\'s default is fine).' },
   E_KEY_MISMATCH:              { who: 'user',      meaning: 'The private key in the file to import matches no certificate in it.', action: 'Export the certificate and its own key together.' },
+  E_ATTRIBUTES_INVALID:        { who: 'user',      meaning: 'A credential\'s friendly name or CA chain is outside what credroam roams (a name over 256 characters or with control characters, more than 10 chain certificates, one that is not X.509 or over 16 KiB).', action: 'Give the credential a shorter plain name, or drop the extra certificates, and import it again (`openssl pkcs12` rewrites the file).' },
   E_KEY_UNREADABLE:            { who: 'user',      meaning: 'A private key on this endpoint cannot be opened: nothing was written.', action: 'Run `credroam doctor`; the message says why the key cannot be opened.' },
   // The user's keys.
   E_LOCKED:                    { who: 'user',      meaning: 'The keys are locked: this needs the roaming password, or a logon first.', action: 'Log on (`credroam logon`), or give the roaming password.' },

@@ -4,6 +4,15 @@
  * and third-party alike; it changes only with care.
  */
 
+/** The content of an `attrs` token: a certificate's friendly name and CA chain. */
+export {
+  ATTRIBUTE_LIMITS,
+  type CredentialAttributes,
+  checkCredentialAttributes,
+  decodeCredentialAttributes,
+  encodeCredentialAttributes,
+  friendlyNameProblem,
+} from '../engine/attributes.js';
 export { readFileNoFollow, syncDir, writeFileAtomic } from '../fs/atomic-file.js';
 /** Validates settings against a JSON Schema (defaults applied to a copy); problems as `where: what`. */
 export { configurationValidator } from '../host/manifest.js';

@@ -1,9 +1,13 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import type { TokenKind } from '../api/extension-points.js';
+import { decodeCredentialAttributes } from './attributes.js';
 
 /** What the engine learns from a credential's content. */
 export interface ContentFacts {
-  /** SHA-256 (hex) of the certificate's DER, or of the key's SubjectPublicKeyInfo. */
+  /**
+   * SHA-256 (hex) of the certificate's DER, or of the key's SubjectPublicKeyInfo; attributes: the
+   * id of the certificate they name.
+   */
   readonly id: string;
   /** Certificates: the end of validity (ms since the epoch). */
   readonly notAfter?: number;
@@ -29,6 +33,8 @@ export class X509ContentInspector implements ContentInspector {
         throw new Error('trailing bytes after the certificate');
       return { id: sha256(content), notAfter: Date.parse(cert.validTo) };
     }
+    if (kind === 'attrs') return { id: decodeCredentialAttributes(content).cert };
+    if (kind !== 'key') throw new Error(`unknown token kind ${String(kind)}`);
     const key = createPrivateKey({ key: Buffer.from(content), format: 'der', type: 'pkcs8' });
     const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
     return { id: sha256(spki) };
