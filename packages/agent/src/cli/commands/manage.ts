@@ -4,9 +4,9 @@ import { CredroamError, writeFileAtomic } from '@credroam/core';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import { MAX_REQUEST_CHARS } from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
-import type { CredentialParts } from '../credentials.js';
 import {
   attributesContent,
+  type CredentialParts,
   certificateId,
   checkCredentials,
   credentialParts,
