@@ -8,6 +8,7 @@ import {
   type DirectorySnapshot,
   EventId,
   EventLog,
+  encodeCredentialAttributes,
   encodeHeader,
   encodeToken,
   type LogRecord,
@@ -282,6 +283,40 @@ const ROWS: readonly Row[] = [
     name: 'a forged certificate under a key that is not alice’s',
     events: [E.TokenAuthenticationFailed],
     plant: (p) => add(p, 'tokens', [forge(p.user, { kind: 'cert', id: randomBytes(32).toString('hex') })]),
+  },
+  // Attributes (friendly name, CA chain: kind 3) forged without alice's keys.
+  {
+    name: 'forged attributes for alice’s certificate (a name and chain of the writer’s choosing)',
+    events: [E.TokenAuthenticationFailed],
+    plant: (p) =>
+      add(p, 'tokens', [
+        forge(p.user, {
+          kind: 'attrs',
+          id: p.creds[0]!.certId,
+          payload: encodeCredentialAttributes({
+            cert: p.creds[0]!.certId,
+            friendlyName: 'Pay here',
+            chain: [],
+          }),
+        }),
+      ]),
+  },
+  {
+    name: 'a certificate value re-kinded as attributes',
+    events: [E.TokenAuthenticationFailed],
+    plant: (p) => alter(p, 'cert', flip(3, 0x02)),
+  },
+  {
+    name: 'a flood of 300 forged attributes values',
+    events: [E.TokenAuthenticationFailed],
+    plant: (p) =>
+      add(
+        p,
+        'tokens',
+        Array.from({ length: 300 }, () =>
+          forge(p.user, { kind: 'attrs', id: randomBytes(32).toString('hex') }),
+        ),
+      ),
   },
   {
     name: 'a forged newer version of alice’s own certificate',

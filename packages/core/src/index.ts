@@ -3,6 +3,14 @@ import 'reflect-metadata';
 export * from './api/index.js';
 export { FolderDirectoryStore, folderFromUrl, userFolderName } from './builtin/folder/folder-directory.js';
 export {
+  ATTRIBUTE_LIMITS,
+  type CredentialAttributes,
+  checkCredentialAttributes,
+  decodeCredentialAttributes,
+  encodeCredentialAttributes,
+  friendlyNameProblem,
+} from './engine/attributes.js';
+export {
   associatedData,
   type DecodedHeader,
   decodeHeader,

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
+import type { CredentialAttributes } from '@credroam/core';
 import {
   type CertificateField,
   CredroamError,
+  decodeCredentialAttributes,
   describeCertificate,
+  encodeCredentialAttributes,
   isTombstone,
   type LocalListing,
   type LocalStore,
@@ -46,6 +49,10 @@ export interface CredentialView {
   readonly keyProblem?: string;
   /** `synced`: as the directory had it at the last sync; `changed`: changed here since; `new`: never synced. */
   readonly state: 'synced' | 'changed' | 'new';
+  /** The name the credential was imported with (PKCS#12 friendlyName), when it has one. */
+  readonly friendlyName?: string;
+  /** How many CA certificates come with it (its chain, the certificate itself not counted). */
+  readonly chainLength: number;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -56,6 +63,7 @@ export function credentialViews(listing: LocalListing, state: SyncState | undefi
   const problems = new Map<string, string>();
   for (const item of listing.items) if (item.kind === 'key') keyIds.add(item.id);
   for (const u of listing.unreadable) if (u.kind === 'key' && u.id) problems.set(u.id, u.reason);
+  const attributes = attributesByCertificate(listing);
   const views: CredentialView[] = [];
   for (const item of listing.items) {
     if (item.kind !== 'cert') continue;
@@ -76,11 +84,35 @@ export function credentialViews(listing: LocalListing, state: SyncState | undefi
       ...(cert.unreadable.length > 0 ? { unreadableFields: cert.unreadable } : {}),
       ...keyState(keyIds.has(keyId), problems.get(keyId)),
       state: base === undefined || isTombstone(base) ? 'new' : base.hash === hash ? 'synced' : 'changed',
+      ...attributeView(attributes.get(item.id)),
     });
   }
   // By end of validity, those whose end cannot be read last; then by thumbprint.
   const end = (v: CredentialView) => v.notAfter ?? '\u{10ffff}';
   return views.sort((a, b) => (end(a) < end(b) ? -1 : end(a) > end(b) ? 1 : a.sha256 < b.sha256 ? -1 : 1));
+}
+
+/** Each certificate's attributes in a listing (the store lists only ones that read). */
+function attributesByCertificate(listing: LocalListing): Map<string, CredentialAttributes> {
+  const out = new Map<string, CredentialAttributes>();
+  for (const item of listing.items) {
+    if (item.kind !== 'attrs') continue;
+    try {
+      out.set(item.id, decodeCredentialAttributes(item.content));
+    } catch {
+      // a store that lists what does not read: shown without attributes
+    }
+  }
+  return out;
+}
+
+function attributeView(
+  a: CredentialAttributes | undefined,
+): Pick<CredentialView, 'friendlyName' | 'chainLength'> {
+  return {
+    ...(a?.friendlyName !== undefined ? { friendlyName: a.friendlyName } : {}),
+    chainLength: a?.chain.length ?? 0,
+  };
 }
 
 function keyState(opened: boolean, problem: string | undefined): Pick<CredentialView, 'key' | 'keyProblem'> {
@@ -131,10 +163,32 @@ export function findCredential(
   return matches[0];
 }
 
-/** A certificate (DER) and, if it has one here, its private key (PKCS#8, in clear). */
+/**
+ * A certificate (DER) and, if it has one here, its private key (PKCS#8, in clear), with what the
+ * file carried besides: its CA chain (DER, issuer order, the certificate itself excluded) and its
+ * friendly name.
+ */
 export interface CredentialParts {
   readonly cert: Uint8Array;
   readonly key?: Uint8Array;
+  readonly chain?: readonly Uint8Array[];
+  readonly friendlyName?: string;
+}
+
+/**
+ * The attributes token content for a credential, or undefined when it carries no friendly name and
+ * no chain. The name is taken in Unicode normal form C (an empty one is no name). Throws
+ * `E_ATTRIBUTES_INVALID` for a name or chain outside the bounds (docs/decisions/009).
+ */
+export function attributesContent(id: string, c: CredentialParts): Uint8Array | undefined {
+  const friendlyName = c.friendlyName ? c.friendlyName.normalize('NFC') : undefined;
+  const chain = c.chain ?? [];
+  if (friendlyName === undefined && chain.length === 0) return undefined;
+  return encodeCredentialAttributes({
+    cert: id,
+    ...(friendlyName !== undefined ? { friendlyName } : {}),
+    chain,
+  });
 }
 
 /**
@@ -143,7 +197,9 @@ export interface CredentialParts {
  */
 export function checkCredentials(
   credentials: readonly CredentialParts[],
-): Array<CredentialParts & { readonly id: string; readonly keyId?: string }> {
+): Array<
+  CredentialParts & { readonly id: string; readonly keyId?: string; readonly attributes?: Uint8Array }
+> {
   return credentials.map((c) => {
     const id = certificateId(c.cert);
     const keyId = c.key ? privateKeyId(c.key) : undefined;
@@ -153,26 +209,44 @@ export function checkCredentials(
         keyId,
       });
     }
-    return { ...c, id, ...(keyId ? { keyId } : {}) };
+    const attributes = attributesContent(id, c);
+    return { ...c, id, ...(keyId ? { keyId } : {}), ...(attributes ? { attributes } : {}) };
   });
+}
+
+/** What `import` reports of each credential it stored. */
+export interface ImportedCredential {
+  readonly sha256: string;
+  readonly hasKey: boolean;
+  /** Present when the credential came with attributes: its friendly name, the CA certificates stored with it. */
+  readonly friendlyName?: string;
+  readonly chainLength?: number;
 }
 
 /**
  * Puts credentials into the local store, each key before its certificate (a store that encrypts
- * keys at rest needs its keys open); nothing is written unless all pass `checkCredentials`.
+ * keys at rest needs its keys open), then its attributes (friendly name, chain); nothing is
+ * written unless all pass `checkCredentials`. A credential imported again without attributes
+ * keeps the ones it has.
  */
 export async function storeCredentials(
   local: LocalStore,
   credentials: readonly CredentialParts[],
   now = Date.now(),
-): Promise<Array<{ sha256: string; hasKey: boolean }>> {
+): Promise<ImportedCredential[]> {
   const checked = checkCredentials(credentials);
   for (const c of checked) {
     if (c.key && c.keyId)
       await local.put({ kind: 'key', id: c.keyId, content: c.key, archived: false, modified: now });
     await local.put({ kind: 'cert', id: c.id, content: c.cert, archived: false, modified: now });
+    if (c.attributes)
+      await local.put({ kind: 'attrs', id: c.id, content: c.attributes, archived: false, modified: now });
   }
-  return checked.map((c) => ({ sha256: c.id, hasKey: Boolean(c.key) }));
+  return checked.map((c) => ({
+    sha256: c.id,
+    hasKey: Boolean(c.key),
+    ...(c.attributes ? attributeView(decodeCredentialAttributes(c.attributes)) : {}),
+  }));
 }
 
 /**
@@ -197,7 +271,14 @@ export function credentialParts(
   }
   const cert = listing.items.find((i) => i.kind === 'cert' && i.id === view.sha256)!;
   const key = listing.items.find((i) => i.kind === 'key' && i.id === view.keyId);
-  return { view, cert: cert.content, ...(key ? { key: key.content } : {}) };
+  const attrs = attributesByCertificate(listing).get(view.sha256);
+  return {
+    view,
+    cert: cert.content,
+    ...(key ? { key: key.content } : {}),
+    ...(attrs && attrs.chain.length > 0 ? { chain: attrs.chain } : {}),
+    ...(attrs?.friendlyName !== undefined ? { friendlyName: attrs.friendlyName } : {}),
+  };
 }
 
 const inspector = new X509ContentInspector();

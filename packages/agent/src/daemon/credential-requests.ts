@@ -1,4 +1,4 @@
-import { CredroamError } from '@credroam/core';
+import { ATTRIBUTE_LIMITS, CredroamError } from '@credroam/core';
 import { credentialParts, storeCredentials } from '../cli/credentials.js';
 import type { Session } from '../session.js';
 import type { AgentRequest } from './ipc.js';
@@ -23,8 +23,28 @@ export async function credentialRequest(
   if (request.cmd === 'import') {
     if (typeof request.cert !== 'string' || (request.key !== undefined && typeof request.key !== 'string'))
       throw new CredroamError('E_USAGE', 'import: cert (and key) must be base64 strings');
+    const chain: unknown = request.chain;
+    if (
+      chain !== undefined &&
+      !(
+        Array.isArray(chain) &&
+        chain.length <= ATTRIBUTE_LIMITS.chainCertificates &&
+        chain.every((c) => typeof c === 'string')
+      )
+    )
+      throw new CredroamError(
+        'E_USAGE',
+        `import: chain must be a list of at most ${ATTRIBUTE_LIMITS.chainCertificates} base64 strings`,
+      );
+    if (request.friendlyName !== undefined && typeof request.friendlyName !== 'string')
+      throw new CredroamError('E_USAGE', 'import: friendlyName must be a string');
     const [imported] = await storeCredentials(session.local, [
-      { cert: bytes(request.cert), ...(request.key !== undefined ? { key: bytes(request.key) } : {}) },
+      {
+        cert: bytes(request.cert),
+        ...(request.key !== undefined ? { key: bytes(request.key) } : {}),
+        ...(chain !== undefined ? { chain: (chain as string[]).map(bytes) } : {}),
+        ...(request.friendlyName !== undefined ? { friendlyName: request.friendlyName } : {}),
+      },
     ]);
     roam();
     return { ...imported };
@@ -36,5 +56,7 @@ export async function credentialRequest(
     sha256: parts.view.sha256,
     cert: base64(parts.cert),
     ...(parts.key ? { key: base64(parts.key) } : {}),
+    ...(parts.chain ? { chain: parts.chain.map(base64) } : {}),
+    ...(parts.friendlyName !== undefined ? { friendlyName: parts.friendlyName } : {}),
   };
 }

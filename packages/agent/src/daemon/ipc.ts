@@ -33,10 +33,20 @@ export type AgentRequest =
   | { readonly cmd: 'passwd'; readonly oldPassword: string; readonly newPassword: string }
   /**
    * `credroam import` while the agent holds the keys: one credential for the agent to store, the
-   * key encrypted at rest under them (base64 DER certificate, base64 PKCS#8 key).
+   * key encrypted at rest under them (base64 DER certificate, base64 PKCS#8 key), with its CA
+   * chain (base64 DER each, issuer order) and friendly name when the file had them.
    */
-  | { readonly cmd: 'import'; readonly cert: string; readonly key?: string }
-  /** `credroam export` while the agent holds the keys: answers `cert` and `key` (base64) of one credential. */
+  | {
+      readonly cmd: 'import';
+      readonly cert: string;
+      readonly key?: string;
+      readonly chain?: readonly string[];
+      readonly friendlyName?: string;
+    }
+  /**
+   * `credroam export` while the agent holds the keys: answers `cert`, `key`, `chain` (base64) and
+   * `friendlyName` of one credential.
+   */
   | { readonly cmd: 'export'; readonly sha256: string }
   | { readonly cmd: 'stop' };
 

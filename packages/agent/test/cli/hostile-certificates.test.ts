@@ -109,6 +109,7 @@ async function roundTrip(t: ExecutionContext, kind: HostileCertificate): Promise
         sha1,
         ...SHOWN[kind],
         archived: false,
+        chainLength: 0,
         hasKey: false,
         keyId,
         key: 'none',

@@ -63,6 +63,8 @@ export const EVENTS = {
   StoreModeRepaired:          { id: 1033, levels: ['warn'],          meaning: 'A local store file or folder that others could read or write: made owner-only.' },
   // 1040–1049: the site policy.
   PolicyRefreshFailed:        { id: 1040, levels: ['warn'],          meaning: 'A policy refresh could not load the site policy: the previous policy stays in force.' },
+  // 1050–1059: a credential's attributes (friendly name, CA chain), which travel with its certificate.
+  AttributesWithoutCertificate: { id: 1050, levels: ['warn'],        meaning: 'Attributes (friendly name, CA chain) of a certificate this endpoint does not hold, or that is not in the directory: not copied, left in place.' },
   // 2000–2099: the plugin host. A failure is an error for a required plugin, a warning for an optional one.
   PluginActivated:            { id: 2001, levels: ['info'],          meaning: 'A plugin was activated.' },
   PluginDeactivated:          { id: 2002, levels: ['info'],          meaning: 'A plugin was deactivated.' },
@@ -115,6 +117,7 @@ export const EVENT_RANGES: readonly EventRange[] = [
   { from: 1020, to: 1029, area: 'master keys' },
   { from: 1030, to: 1039, area: 'directory values and local store files that are not what they should be' },
   { from: 1040, to: 1049, area: 'the site policy' },
+  { from: 1050, to: 1059, area: "a credential's attributes" },
   { from: 2000, to: 2099, area: 'the plugin host' },
   { from: 2100, to: 2100, area: "a plugin's own free-form line" },
   { from: 2200, to: 2299, area: 'the agent' },

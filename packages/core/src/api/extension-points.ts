@@ -10,22 +10,28 @@ function token<T>(name: string): ExtensionPointToken<T> {
   return Symbol.for(`credroam.${name}`) as ExtensionPointToken<T>;
 }
 
-/** What a token carries: credroam roams certificates and private keys (enrollment adds requests). */
-export type TokenKind = 'cert' | 'key';
-export const TOKEN_KINDS: readonly TokenKind[] = ['cert', 'key'];
+/**
+ * What a token carries: certificates, private keys, and a certificate's attributes (its friendly
+ * name and CA chain, `CredentialAttributes`; enrollment may add requests).
+ */
+export type TokenKind = 'cert' | 'key' | 'attrs';
+export const TOKEN_KINDS: readonly TokenKind[] = ['cert', 'key', 'attrs'];
 
 /**
  * One credential part as an endpoint holds it: in clear, in memory only. `id` is derived from the
- * content (certificate: SHA-256 of its DER; key: SHA-256 of its SubjectPublicKeyInfo), never taken
- * from a name; the engine recomputes and checks it.
+ * content (certificate: SHA-256 of its DER; key: SHA-256 of its SubjectPublicKeyInfo; attributes:
+ * the id of the certificate they name), never taken from a name; the engine recomputes and checks it.
  */
 export interface LocalItem {
   readonly kind: TokenKind;
   /** Lower-case hex SHA-256, 64 characters. */
   readonly id: string;
-  /** Certificate: DER. Key: PKCS#8 DER (unencrypted; the store encrypts it at rest). */
+  /**
+   * Certificate: DER. Key: PKCS#8 DER (unencrypted; the store encrypts it at rest). Attributes:
+   * their canonical encoding (`encodeCredentialAttributes`).
+   */
   readonly content: Uint8Array;
-  /** Expired certificates are kept, flagged, out of the active set. */
+  /** Expired certificates are kept, flagged, out of the active set. Attributes: always false (they follow their certificate). */
   readonly archived: boolean;
   /** When this item last changed on this endpoint (ms since the epoch). */
   readonly modified: number;

@@ -4,6 +4,15 @@
  * and third-party alike; it changes only with care.
  */
 
+/** The content of an `attrs` token: a certificate's friendly name and CA chain. */
+export {
+  ATTRIBUTE_LIMITS,
+  type CredentialAttributes,
+  checkCredentialAttributes,
+  decodeCredentialAttributes,
+  encodeCredentialAttributes,
+  friendlyNameProblem,
+} from '../engine/attributes.js';
 /** What a certificate says, read safely (the engine, the store and the commands all use it). */
 export {
   type CertificateDescription,

@@ -8,7 +8,7 @@ import { KIND_BY_CODE, KIND_CODES, KNOWN_FLAGS, type VersionKey } from './token.
  * |---|---|---|
  * | 0 | 2 | magic `CR` |
  * | 2 | 1 | format version (1) |
- * | 3 | 1 | kind code (1 cert, 2 key) |
+ * | 3 | 1 | kind code (1 cert, 2 key, 3 attrs) |
  * | 4 | 1 | flags (1 tombstone, 2 archived, 4 unroamable) |
  * | 5 | 1 | reserved, 0 |
  * | 6 | 8 | modified, ms since the epoch |

@@ -1,10 +1,14 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import type { TokenKind } from '../api/extension-points.js';
+import { decodeCredentialAttributes } from './attributes.js';
 import { describeCertificate } from './certificate.js';
 
 /** What the engine learns from a credential's content. */
 export interface ContentFacts {
-  /** SHA-256 (hex) of the certificate's DER, or of the key's SubjectPublicKeyInfo. */
+  /**
+   * SHA-256 (hex) of the certificate's DER, or of the key's SubjectPublicKeyInfo; attributes: the
+   * id of the certificate they name.
+   */
   readonly id: string;
   /**
    * Certificates: the end of validity (ms since the epoch); absent when the certificate's time
@@ -31,6 +35,8 @@ export class X509ContentInspector implements ContentInspector {
       const { id, notAfter } = describeCertificate(content);
       return { id, ...(notAfter !== undefined ? { notAfter } : {}) };
     }
+    if (kind === 'attrs') return { id: decodeCredentialAttributes(content).cert };
+    if (kind !== 'key') throw new Error(`unknown token kind ${String(kind)}`);
     const key = createPrivateKey({ key: Buffer.from(content), format: 'der', type: 'pkcs8' });
     const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
     return { id: sha256(spki) };

@@ -61,6 +61,11 @@ export interface PlanOutput {
   readonly stale: readonly string[];
   /** Uploads refused by the token-count limit (event 1008). */
   readonly overLimit: readonly string[];
+  /**
+   * Attributes held back because their certificate does not travel with them (event 1050):
+   * `directory` ones not downloaded, `local` ones not uploaded. No entry is planned for them.
+   */
+  readonly orphaned: ReadonlyArray<{ readonly key: string; readonly where: 'directory' | 'local' }>;
 }
 
 /** Several values for one id: the greatest in `compareVersions` order, then by bytes. Any order in, one winner out. */
@@ -163,11 +168,16 @@ export function planSync(input: PlanInput): PlanOutput {
     });
   }
 
-  // R13: new tokens beyond the limit are refused, the same ones on every run (by id order).
+  // R13: new tokens beyond the limit are refused, the same ones on every run (certificates, then
+  // keys, then attributes; by id within a kind).
   const overLimit: string[] = [];
   const room = Math.max(0, input.maxTokens - valueCount);
   if (newUploads.length > room) {
-    newUploads.sort((a, b) => (entries[a]!.key < entries[b]!.key ? -1 : 1));
+    const rank = (e: PlanEntry) => KIND_RANK[e.kind] ?? 9;
+    newUploads.sort((a, b) => {
+      const [ea, eb] = [entries[a]!, entries[b]!];
+      return rank(ea) !== rank(eb) ? rank(ea) - rank(eb) : ea.key < eb.key ? -1 : 1;
+    });
     for (const i of newUploads.slice(room)) {
       const e = entries[i]!;
       e.action = 'none';
@@ -176,5 +186,44 @@ export function planSync(input: PlanInput): PlanOutput {
       overLimit.push(e.key);
     }
   }
-  return { entries, stale, overLimit };
+  const orphaned = holdBackOrphans(entries);
+  const held = new Set(orphaned.map((o) => o.key));
+  return { entries: entries.filter((e) => !held.has(e.key)), stale, overLimit, orphaned };
+}
+
+const KIND_RANK: Readonly<Record<string, number>> = { cert: 0, key: 1, attrs: 2 };
+
+/**
+ * Attributes move only with their certificate (same id): a download only when the certificate is
+ * here after this sync, an upload only when it is live in the directory after it. Anything else
+ * (attributes for a certificate the user does not have, a certificate held back, unreadable or
+ * over the limit) is left exactly as it is on both sides, base included, and reported; it follows
+ * once the certificate does. Deletions of attributes are never held back.
+ */
+function holdBackOrphans(
+  entries: readonly PlanEntry[],
+): Array<{ readonly key: string; readonly where: 'directory' | 'local' }> {
+  const certs = new Map<string, PlanEntry>();
+  for (const e of entries) if (e.kind === 'cert') certs.set(e.id, e);
+  const out: Array<{ key: string; where: 'directory' | 'local' }> = [];
+  for (const e of entries) {
+    if (e.kind !== 'attrs') continue;
+    const cert = certs.get(e.id);
+    if (e.action === 'download') {
+      const heldAfter =
+        cert !== undefined &&
+        (cert.action === 'download' || (cert.local !== undefined && cert.action !== 'remove-local'));
+      if (!heldAfter) out.push({ key: e.key, where: 'directory' });
+    } else if (e.action === 'upload') {
+      const liveAfter =
+        cert !== undefined &&
+        (cert.action === 'upload' ||
+          (cert.remote !== undefined &&
+            !isTombstone(cert.remote.version) &&
+            cert.action !== 'tombstone' &&
+            cert.action !== 'prune'));
+      if (!liveAfter) out.push({ key: e.key, where: 'local' });
+    }
+  }
+  return out;
 }

@@ -174,6 +174,11 @@ export async function readDirectory(
         skipped.push({ ...at, event: EventId.TokenAuthenticationFailed, reason: errorMessage(error) });
         continue;
       }
+      if (header.kind === 'attrs' && (header.flags & TokenFlag.Archived) !== 0) {
+        // Attributes follow their certificate, archived or not; a flag of their own would churn.
+        skipped.push({ ...at, event: EventId.TokenMalformed, reason: 'attributes flagged as archived' });
+        continue;
+      }
       if (isTombstone(header)) {
         if (content.length !== 0) {
           skipped.push({ ...at, event: EventId.TokenMalformed, reason: 'a tombstone with content' });

@@ -202,6 +202,16 @@ export class SyncEngine {
         EventId.TooManyTokens,
         `not uploaded: the directory holds the maximum of ${policy.maxTokens} tokens`,
       );
+      for (const o of plan.orphaned) {
+        skip(
+          [o.key],
+          o.where,
+          EventId.AttributesWithoutCertificate,
+          o.where === 'directory'
+            ? 'not downloaded: this endpoint does not hold their certificate, and the directory has none to download (left in place)'
+            : 'not uploaded: their certificate is not in the directory, nor uploaded by this sync (left in place)',
+        );
+      }
       const acting = plan.entries.filter(
         (e) => e.action !== 'none' || e.remove.length > 0 || e.local?.archivedNow,
       );

@@ -10,7 +10,7 @@ export const TokenFlag = {
 export const KNOWN_FLAGS = TokenFlag.Tombstone | TokenFlag.Archived | TokenFlag.Unroamable;
 
 /** Wire codes of the token kinds. A code this version does not know is skipped, never acted on. */
-export const KIND_CODES: Readonly<Record<TokenKind, number>> = { cert: 1, key: 2 };
+export const KIND_CODES: Readonly<Record<TokenKind, number>> = { cert: 1, key: 2, attrs: 3 };
 export const KIND_BY_CODE: ReadonlyMap<number, TokenKind> = new Map(
   Object.entries(KIND_CODES).map(([k, c]) => [c, k as TokenKind]),
 );

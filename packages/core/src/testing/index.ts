@@ -4,6 +4,8 @@
  * servers, and `makeEngine`, which composes a SyncEngine through the container as the agent does.
  * Not for production use.
  */
+
+export * from './certificates.js';
 export * from './engine-harness.js';
 export * from './hostile-certificates.js';
 export * from './memory-stores.js';

@@ -1,5 +1,14 @@
-import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  sign,
+  verify,
+  X509Certificate,
+} from 'node:crypto';
 import { CredroamError, type ErrorCode } from '@credroam/core/api';
+import { checkKeyCost } from './key-cost.js';
 
 /**
  * A credential as a file carries it: a certificate (DER, byte for byte as the file had it), its
@@ -31,14 +40,23 @@ export interface Found {
 export const MAX_FRIENDLY_NAME = 256;
 
 /**
- * A friendly name as it may roam: without control or bidirectional-override characters (which
- * would reorder or hide text in another endpoint's terminal or UI), trimmed, at most 256 characters.
+ * A friendly name as it may roam: without control, format (bidirectional, zero-width), line- or
+ * paragraph-separator, private-use or unpaired surrogate characters (which would reorder, hide or
+ * break text on another endpoint's screen), in Unicode normal form C, trimmed, at most 256
+ * characters; undefined when nothing is left.
  */
-export function cleanFriendlyName(name: string): string {
-  return [...name.replace(/[\p{Cc}\u202A-\u202E\u2066-\u2069]/gu, '').trim()]
-    .slice(0, MAX_FRIENDLY_NAME)
-    .join('');
+export function cleanFriendlyName(name: string): string | undefined {
+  const cleaned = name
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '')
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}]/gu, '')
+    .normalize('NFC')
+    .trim();
+  const kept = [...cleaned].slice(0, MAX_FRIENDLY_NAME).join('').trim();
+  return kept === '' ? undefined : kept;
 }
+
+/** At most this many certificates from all the files of one import: a CA bundle fits, a flood does not. */
+export const MAX_CERTIFICATES = 256;
 
 /** How deep a chain is followed: deeper than any real PKI, short enough to bound the work. */
 const MAX_CHAIN = 10;
@@ -52,6 +70,7 @@ const fail = (code: ErrorCode, message: string, details?: Record<string, unknown
 
 /** The public key (SPKI DER) of a private key, or undefined when Node cannot read the key. */
 function keySpki(pkcs8: Uint8Array): Buffer {
+  checkKeyCost(pkcs8);
   try {
     return createPublicKey(
       createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }),
@@ -101,6 +120,12 @@ export function assemble(
     return true;
   });
   if (certs.length === 0) fail('E_IMPORT', 'the file holds no certificate');
+  if (certs.length > MAX_CERTIFICATES) {
+    fail(
+      'E_IMPORT',
+      `the files hold ${certs.length} certificates; one import takes at most ${MAX_CERTIFICATES}`,
+    );
+  }
   const parsed = certs.map((c, i) => parse(c.der, i));
   const spkis = parsed.map(certSpki);
   const leaves: Array<{ index: number; key?: Found }> = [];
@@ -109,6 +134,12 @@ export function assemble(
       const spki = keySpki(key.der);
       const index = spkis.findIndex((s) => s?.equals(spki));
       if (index < 0) fail('E_KEY_MISMATCH', 'the private key does not match any certificate in the file');
+      if (!keyWorksWith(key.der, parsed[index]!)) {
+        fail(
+          'E_KEY_MISMATCH',
+          'the private key carries the certificate’s public key but does not sign for it (its private part belongs to another key)',
+        );
+      }
       if (!leaves.some((l) => l.index === index)) leaves.push({ index, key });
     }
   } else {
@@ -137,9 +168,9 @@ export function assemble(
       cleaned.push('the friendly name was cleaned of control characters, or shortened to 256 characters');
     }
     return {
-      cert: own(certs[index]!.der),
+      cert: own(parsed[index]!.raw),
       ...(key ? { key: own(key.der) } : {}),
-      ...(chain.length > 0 ? { chain: chain.map((j) => own(certs[j]!.der)) } : {}),
+      ...(chain.length > 0 ? { chain: chain.map((j) => own(parsed[j]!.raw)) } : {}),
       ...(friendlyName ? { friendlyName } : {}),
     };
   });
@@ -150,10 +181,33 @@ export function assemble(
   };
 }
 
-/** Whether `cert` was issued by `issuer` (OpenSSL's check: names, key identifiers, key usage). */
+/**
+ * Whether `cert` was issued by `issuer`: OpenSSL's check (names, key identifiers, key usage), and
+ * the signature verifies under the issuer's key (a look-alike CA with a copied name and key
+ * identifier is not taken for the real one).
+ */
 function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   try {
-    return cert.checkIssued(issuer);
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the private key really belongs to the certificate: it signs a random challenge that the
+ * certificate's public key verifies. OpenSSL takes an EC or RSA key's public part from the encoding
+ * without checking it against the private part, so equal public keys alone prove nothing. Keys that
+ * cannot sign (X25519, X448, DH) derive their public part from the private one and pass.
+ */
+function keyWorksWith(pkcs8: Uint8Array, cert: X509Certificate): boolean {
+  const key = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+  const type = key.asymmetricKeyType;
+  if (type === undefined || !['rsa', 'rsa-pss', 'dsa', 'ec', 'ed25519', 'ed448'].includes(type)) return true;
+  const challenge = randomBytes(32);
+  const digest = type === 'ed25519' || type === 'ed448' ? null : 'sha256';
+  try {
+    return verify(digest, challenge, cert.publicKey, sign(digest, challenge, key));
   } catch {
     return false;
   }

@@ -20,12 +20,14 @@ export async function decipher(
   key: Buffer,
   iv: Buffer | null,
   data: Buffer,
+  beforeChild: () => void = () => undefined,
 ): Promise<Deciphered> {
   let d: ReturnType<typeof createDecipheriv>;
   try {
     d = createDecipheriv(name, key, iv);
   } catch (error) {
     if ((error as { code?: string }).code !== 'ERR_OSSL_EVP_UNSUPPORTED') throw error;
+    beforeChild();
     return decipherWithLegacyProvider(name, key, iv, data);
   }
   try {
@@ -73,7 +75,10 @@ async function decipherWithLegacyProvider(
       out += c;
     });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : resolve(`UNSUPPORTED exit ${code}`)));
+    child.on('close', (code, signal) => {
+      if (signal) resolve('TIMEOUT');
+      else resolve(code === 0 ? out : `UNSUPPORTED exit ${code}`);
+    });
     child.stdin.on('error', () => undefined);
     child.stdin.end(
       JSON.stringify({
@@ -86,6 +91,13 @@ async function decipherWithLegacyProvider(
   });
   if (output.startsWith('OK ')) return { ok: true, data: Buffer.from(output.slice(3), 'base64') };
   if (output === 'BAD') return { ok: false };
+  if (output === 'TIMEOUT') {
+    throw new CredroamError(
+      'E_PKCS12_UNSUPPORTED',
+      `decrypting ${name.toUpperCase()} took longer than ${CHILD_TIMEOUT_MS / 1000} s and was stopped`,
+      { cipher: name },
+    );
+  }
   throw new CredroamError(
     'E_PKCS12_LEGACY',
     `the file is encrypted with ${name.toUpperCase()}, which this Node's OpenSSL cannot decrypt (it has no legacy provider). ` +

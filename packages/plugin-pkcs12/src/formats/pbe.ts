@@ -46,33 +46,59 @@ export function secretsFor(password: string | undefined): Secret[] {
   return [{ form: 'given', bmp: bmpPassword(password), utf8: Buffer.from(password, 'utf8') }, empty, none];
 }
 
+/**
+ * The total work of a file, in multiples of the bound on one derivation. GnuTLS and NSS write
+ * 3DES files with 600 000 iterations: key, IV and MAC derivations come to 4.2 million hash runs.
+ */
+const TOTAL_FACTOR = 8;
+
 /** The key-derivation work a file may ask for: per derivation, and in total (every bag, every try). */
 export class WorkBudget {
   #left: number;
   constructor(readonly maxIterations: number) {
-    this.#left = maxIterations * 4;
+    this.#left = maxIterations * TOTAL_FACTOR;
   }
-  spend(iterations: number, where: string): void {
+  #legacy = 0;
+
+  /**
+   * Pays for one derivation of `iterations`, each costing `blocks` hash or HMAC runs (PKCS#12's
+   * derivation runs the hash once per output block): refused above the bound for one derivation,
+   * or when the file's total would pass four times that bound.
+   */
+  spend(iterations: number, where: string, blocks = 1): void {
+    if (iterations === Number.POSITIVE_INFINITY || iterations > this.maxIterations) {
+      throw new CredroamError(
+        'E_PKCS12_ITERATIONS',
+        `the ${where} asks for ${iterations === Number.POSITIVE_INFINITY ? 'more than 2^53' : iterations} iterations; the limit is ${this.maxIterations}`,
+        { limit: this.maxIterations },
+      );
+    }
     if (!Number.isSafeInteger(iterations) || iterations < 1) {
       throw new CredroamError('E_PKCS12_MALFORMED', `the ${where} has an invalid iteration count`);
     }
-    if (iterations > this.maxIterations) {
-      throw new CredroamError(
-        'E_PKCS12_ITERATIONS',
-        `the ${where} asks for ${iterations} iterations; the limit is ${this.maxIterations}`,
-        { iterations, limit: this.maxIterations },
-      );
-    }
-    this.#left -= iterations;
+    this.#left -= iterations * blocks;
     if (this.#left < 0) {
       throw new CredroamError(
         'E_PKCS12_ITERATIONS',
-        `the file asks for more key derivations in total than the limit allows (${this.maxIterations * 4} iterations)`,
-        { limit: this.maxIterations * 4 },
+        `the file asks for more key derivations in total than the limit allows (${this.maxIterations * TOTAL_FACTOR} hash runs)`,
+        { limit: this.maxIterations * TOTAL_FACTOR },
+      );
+    }
+  }
+
+  /** Pays for one decryption by a legacy-provider child (about 0.1 s each): a few per file. */
+  spendLegacyChild(where: string): void {
+    if (++this.#legacy > MAX_LEGACY_CHILDREN) {
+      throw new CredroamError(
+        'E_PKCS12_UNSUPPORTED',
+        `the file holds more than ${MAX_LEGACY_CHILDREN} parts in legacy encryption (the ${where} is one too many)`,
       );
     }
   }
 }
+
+/** Legacy-encrypted parts one file may hold (a real file has one or two: certificates and key). */
+const MAX_LEGACY_CHILDREN = 8;
 
 /** PKCS#12's key derivation (RFC 7292 B.2): `id` 1 = key, 2 = IV, 3 = MAC key. Native hashing. */
 export function pkcs12Kdf(
@@ -127,9 +153,14 @@ const octets = (v: asn1js.BaseBlock | undefined): Buffer => {
   if (!v.idBlock.isConstructed) return Buffer.from(v.valueBlock.valueHexView);
   return Buffer.concat(v.valueBlock.value.map((part) => octets(part)));
 };
+/** An INTEGER's value; negative ones are -1, and ones beyond 2^53 are Infinity (over any bound). */
 const integer = (v: asn1js.BaseBlock | undefined): number => {
   if (!(v instanceof asn1js.Integer)) throw new Error('expected an INTEGER');
-  return v.valueBlock.valueDec;
+  const bytes = v.valueBlock.valueHexView;
+  if (bytes.length === 0) throw new Error('an empty INTEGER');
+  if (bytes[0]! & 0x80) return -1;
+  if (bytes.length > 7) return Number.POSITIVE_INFINITY;
+  return bytes.reduce((n, b) => n * 256 + b, 0);
 };
 /** The elements of a SEQUENCE, or an error naming what was expected. */
 const sequence = (v: asn1js.BaseBlock | undefined, what: string): asn1js.BaseBlock[] => {
@@ -161,6 +192,9 @@ export function pbkdf2Params(
       prf = name;
     }
   }
+  if (keyLength !== undefined && (keyLength < 1 || keyLength > 64)) {
+    throw new CredroamError('E_PKCS12_MALFORMED', `the ${where} asks PBKDF2 for a key of ${keyLength} bytes`);
+  }
   if (!(salt instanceof asn1js.OctetString)) {
     throw new CredroamError(
       'E_PKCS12_UNSUPPORTED',
@@ -191,11 +225,15 @@ export async function pbeDecrypt(
     if (p12) {
       const [salt, iterations] = sequence(alg.algorithmParams, 'pkcs-12PbeParams');
       const n = integer(iterations);
-      budget.spend(n, where);
       const sha1 = DIGESTS.get('1.3.14.3.2.26')!;
+      budget.spend(n, where, Math.ceil(p12.keyLength / sha1.u) + Math.ceil(p12.ivLength / sha1.u));
       const key = pkcs12Kdf(sha1, secret.bmp, octets(salt), 1, n, p12.keyLength);
       const iv = p12.ivLength ? pkcs12Kdf(sha1, secret.bmp, octets(salt), 2, n, p12.ivLength) : null;
-      return { result: await decipher(p12.name, key, iv, data), algorithm: p12.label, legacy: true };
+      return {
+        result: await decipher(p12.name, key, iv, data, () => budget.spendLegacyChild(where)),
+        algorithm: p12.label,
+        legacy: true,
+      };
     }
     const p1 = PBES1.get(id);
     if (p1) {
@@ -205,7 +243,9 @@ export async function pbeDecrypt(
       let t = hash(p1.digest, Buffer.concat([secret.utf8, octets(salt)]), 'buffer') as Buffer;
       for (let i = 1; i < n; i++) t = hash(p1.digest, t, 'buffer') as Buffer;
       return {
-        result: await decipher(p1.name, t.subarray(0, 8), t.subarray(8, 16), data),
+        result: await decipher(p1.name, t.subarray(0, 8), t.subarray(8, 16), data, () =>
+          budget.spendLegacyChild(where),
+        ),
         algorithm: p1.label,
         legacy: true,
       };
@@ -274,7 +314,7 @@ async function pbes2Decrypt(
   }
   const key = await pbkdf2Async(secret.utf8, salt, iterations, length, prf);
   return {
-    result: await decipher(cipher.name, key, iv, data),
+    result: await decipher(cipher.name, key, iv, data, () => budget.spendLegacyChild(where)),
     algorithm: `PBES2 (PBKDF2-HMAC-${prf.toUpperCase()}, ${cipher.name.toUpperCase()})`,
     legacy: cipher.legacy === true,
   };

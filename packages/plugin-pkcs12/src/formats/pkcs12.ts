@@ -13,6 +13,8 @@ export const DEFAULT_MAX_ITERATIONS = 1_000_000;
 /** Bags in one file, nested bags included: far more than any real file, few enough to bound the work. */
 const MAX_BAGS = 1_000;
 const MAX_NESTING = 4;
+/** The longest friendly name read (BMPString bytes); it is then cut to 256 characters. */
+const MAX_NAME_BYTES = 1024;
 
 const fail = (
   code: 'E_PKCS12_MALFORMED' | 'E_PKCS12_UNSUPPORTED' | 'E_PKCS12_PASSWORD',
@@ -61,7 +63,10 @@ function friendlyNameOf(attributes: asn1js.BaseBlock | undefined): string | unde
     const [type, values] = sequence(a, 'a bag attribute');
     if (oidOf(type) !== OID.friendlyName || !(values instanceof asn1js.Set)) continue;
     const [name] = values.valueBlock.value;
-    if (name instanceof asn1js.BmpString) return name.valueBlock.value;
+    // A name longer than any shown anywhere is not a name: it is dropped, never decoded further.
+    if (name instanceof asn1js.BmpString && name.valueBlock.valueHexView.length <= MAX_NAME_BYTES) {
+      return name.valueBlock.value;
+    }
   }
   return undefined;
 }
@@ -130,9 +135,19 @@ export async function pkcs12Contents(
   const candidates = secretsFor(password);
   let secret: Secret | undefined;
   if (pfx.macData) {
-    secret = candidates.find((s) => macVerifies(pfx.macData!, content, s, budget));
+    secret = candidates.find((s) => {
+      try {
+        return macVerifies(pfx.macData!, content, s, budget);
+      } catch (error) {
+        if (error instanceof CredroamError) throw error;
+        return fail('E_PKCS12_MALFORMED', `the file's MAC cannot be read: ${(error as Error).message}`);
+      }
+    });
     if (!secret && password === undefined) {
-      throw new CredroamError('E_PASSWORD_REQUIRED', 'the PKCS#12 file is protected by a password: give it with --passin');
+      throw new CredroamError(
+        'E_PASSWORD_REQUIRED',
+        'the PKCS#12 file is protected by a password: give it with --passin',
+      );
     }
     if (!secret) {
       fail(
@@ -192,7 +207,16 @@ class BagReader {
     } catch (error) {
       return fail('E_PKCS12_MALFORMED', `the file's contents cannot be read: ${(error as Error).message}`);
     }
-    if (type === OID.data) return this.safeContents(octets(value), 0);
+    if (++this.#bags > MAX_BAGS) fail('E_PKCS12_UNSUPPORTED', `the file holds more than ${MAX_BAGS} bags`);
+    if (type === OID.data) {
+      let der: Buffer;
+      try {
+        der = octets(value);
+      } catch (error) {
+        return fail('E_PKCS12_MALFORMED', `the file's contents cannot be read: ${(error as Error).message}`);
+      }
+      return this.safeContents(der, 0);
+    }
     if (type !== OID.encryptedData) {
       return fail(
         'E_PKCS12_UNSUPPORTED',

@@ -2,9 +2,10 @@ import { X509Certificate } from 'node:crypto';
 import { CredroamError } from '@credroam/core/api';
 import * as asn1js from 'asn1js';
 import { assemble, type Found, type ReadResult } from './assemble.js';
+import { WorkBudget } from './pbe.js';
 import { looksLikePem, pemBlocks } from './pem.js';
 import { pkcs7Certificates } from './pkcs7.js';
-import { pkcs12Contents } from './pkcs12.js';
+import { DEFAULT_MAX_ITERATIONS, pkcs12Contents } from './pkcs12.js';
 import { readPrivateKey } from './private-key.js';
 
 const CERTIFICATE_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE', 'X.509 CERTIFICATE']);
@@ -47,7 +48,12 @@ function trustedCertificate(der: Uint8Array, c: Collected): void {
   );
 }
 
-function pem(text: string, password: string | undefined, c: Collected): void {
+async function pem(
+  text: string,
+  password: string | undefined,
+  c: Collected,
+  budget: WorkBudget,
+): Promise<void> {
   const blocks = pemBlocks(text);
   if (blocks.length === 0)
     throw new CredroamError('E_PEM', 'the text holds no complete PEM block; nothing was imported');
@@ -61,7 +67,9 @@ function pem(text: string, password: string | undefined, c: Collected): void {
         throw new CredroamError('E_PEM', `the ${block.label} block is not a certificate bundle (SignedData)`);
       c.certs.push(...certs.map((der) => ({ der })));
     } else if (/PRIVATE KEY$/.test(block.label)) {
-      c.keys.push({ der: readPrivateKey({ pem: block.text, label: block.label }, password) });
+      c.keys.push({
+        der: await readPrivateKey({ pem: block.text, label: block.label, der: block.der }, password, budget),
+      });
     } else if (!QUIET_LABELS.has(block.label)) {
       c.notices.push(`a PEM block labelled ${block.label} was not imported`);
     }
@@ -73,6 +81,8 @@ function derKind(der: Uint8Array): 'pkcs12' | 'pkcs7' | 'certificate' | 'encrypt
   const { result, offset } = asn1js.fromBER(der);
   if (offset === -1) return looksLikePkcs12(der) ? 'pkcs12' : undefined;
   if (!(result instanceof asn1js.Sequence)) return undefined;
+  // A file that is not one DER element (text with a PEM block in it) is not DER.
+  if (offset !== der.byteLength) return looksLikePkcs12(der) ? 'pkcs12' : undefined;
   const [a, b, cc] = result.valueBlock.value;
   if (a instanceof asn1js.ObjectIdentifier && pkcs7Certificates(der)) return 'pkcs7';
   if (a instanceof asn1js.Integer && a.valueBlock.valueDec === 3 && b instanceof asn1js.Sequence)
@@ -103,12 +113,15 @@ export async function readCredentialFiles(
   options: { readonly maxIterations?: number } = {},
 ): Promise<ReadResult> {
   const c = new Collected();
+  const budget = new WorkBudget(options.maxIterations ?? DEFAULT_MAX_ITERATIONS);
   for (const data of files) {
-    if (looksLikePem(data)) {
-      pem(Buffer.from(data).toString('utf8'), password, c);
+    // DER first: a PKCS#12 file may hold PEM text in a bag, which must not be read around its MAC.
+    const kind = derKind(data);
+    if (kind === undefined && looksLikePem(data)) {
+      await pem(Buffer.from(data).toString('utf8'), password, c, budget);
       continue;
     }
-    switch (derKind(data)) {
+    switch (kind) {
       case 'pkcs12': {
         const found = await pkcs12Contents(data, password, options);
         c.certs.push(...found.certs);
@@ -125,7 +138,7 @@ export async function readCredentialFiles(
       case 'encrypted-key':
       case 'key':
         c.keys.push({
-          der: readPrivateKey({ der: data, encrypted: derKind(data) === 'encrypted-key' }, password),
+          der: await readPrivateKey({ der: data, encrypted: kind === 'encrypted-key' }, password, budget),
         });
         break;
       default:

@@ -3,6 +3,7 @@ import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CredroamError,
+  decodeCredentialAttributes,
   describeCertificate,
   EventId,
   type LocalItem,
@@ -17,11 +18,13 @@ import type { Keyring } from '../keyring/keyring.js';
 import { checkFolder, describeRepair, exposed, type ModeRepair, readPrivateFile } from './private-paths.js';
 
 const CANONICAL = /^([0-9a-f]{64})\.(der|p8)$/;
+/** `attrs/<certificate sha256>.json`: a credential's attributes (friendly name, CA chain). */
+const ATTRS_NAME = /^([0-9a-f]{64})\.json$/;
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 /** The store's folders; `''` is the store folder itself. */
-type Folder = '' | 'certs' | 'archived' | 'keys' | 'removed';
-const FOLDERS: readonly Folder[] = ['certs', 'archived', 'keys', 'removed'];
+type Folder = '' | 'certs' | 'archived' | 'keys' | 'attrs' | 'removed';
+const FOLDERS: readonly Folder[] = ['certs', 'archived', 'keys', 'attrs', 'removed'];
 
 /** Something `doctor` reports about the store: a link, a wrong kind of file, a mode others can use. */
 export interface StoreProblem {
@@ -67,6 +70,9 @@ export function certificateDer(data: Uint8Array): Uint8Array {
  * - `keys/<spki-sha256>.p8`: private keys as PKCS#8 EncryptedPrivateKeyInfo (PBES2, AES-256-CBC),
  *   under a key derived from the user's master key, so they open only after logon (as DPAPI ties
  *   Windows keys to the user's logon);
+ * - `attrs/<sha256>.json`: a certificate's attributes (friendly name, CA chain; the canonical
+ *   document of `encodeCredentialAttributes`), named by the certificate's id; they go with the
+ *   certificate when it is removed;
  * - `removed/`: what a roamed deletion took away, kept until the time the engine gives.
  *
  * Folders are 0700 and files 0600, written atomically; a folder or file that others could use is
@@ -95,7 +101,7 @@ export class CredentialFolderStore implements LocalStore {
 
   async revision(): Promise<string> {
     const hash = createHash('sha256');
-    for (const dir of ['certs', 'archived', 'keys'] as const) {
+    for (const dir of ['certs', 'archived', 'keys', 'attrs'] as const) {
       // A refused folder (a link) counts as a state of its own; it is reported by `list`.
       const names = await this.#names(dir, { repair: false }).catch((error: unknown) => {
         if (error instanceof CredroamError && error.code.startsWith('E_STORE_')) return undefined;
@@ -164,10 +170,47 @@ export class CredentialFolderStore implements LocalStore {
         unreadable.push({ name: `keys/${name}`, ...named, reason: (error as Error).message });
       }
     }
+    await this.#listAttributes(names, remember, items, unreadable);
     return { items, unreadable };
   }
 
+  /** `attrs/`: each file's id is the certificate its content names, which must be its name. */
+  async #listAttributes(
+    names: (dir: Folder) => Promise<string[]>,
+    remember: (kind: TokenKind, id: string, file: string) => void,
+    items: LocalItem[],
+    unreadable: UnreadableItem[],
+  ): Promise<void> {
+    for (const name of await names('attrs')) {
+      const file = path.join(this.root, 'attrs', name);
+      const named = ATTRS_NAME.exec(name);
+      try {
+        if (!named) throw new Error('not an attributes file (<sha256>.json)');
+        const { data, modified } = await this.#read(file);
+        const id = decodeCredentialAttributes(data).cert;
+        if (id !== named[1]) throw new Error(`it holds the attributes of certificate ${id}`);
+        remember('attrs', id, file);
+        items.push({ kind: 'attrs', id, content: data, archived: false, modified });
+      } catch (error) {
+        unreadable.push({
+          name: `attrs/${name}`,
+          ...(named ? { kind: 'attrs' as const, id: named[1] } : {}),
+          reason: (error as Error).message,
+        });
+      }
+    }
+  }
+
+  /** Writes attributes (checked: their content names `item.id`); never archived, they follow their certificate. */
+  async #putAttributes(item: LocalItem): Promise<void> {
+    const id = decodeCredentialAttributes(item.content).cert;
+    if (id !== item.id) throw new Error(`the attributes name certificate ${id}, not ${item.id}`);
+    const dir = await this.#folder('attrs', { create: true });
+    await this.#write(path.join(dir, `${id}.json`), item.content, item.modified);
+  }
+
   async put(item: LocalItem): Promise<void> {
+    if (item.kind === 'attrs') return this.#putAttributes(item);
     if (item.kind === 'cert') {
       const [into, from] = item.archived
         ? (['archived', 'certs'] as const)
@@ -195,10 +238,15 @@ export class CredentialFolderStore implements LocalStore {
 
   async remove(kind: TokenKind, id: string, options: { readonly keepUntil?: number } = {}): Promise<void> {
     const files = new Set(this.#paths.get(`${kind}:${id}`) ?? []);
+    if (kind === 'attrs' || kind === 'cert') {
+      // A certificate's attributes go with it: they describe it and nothing else.
+      for (const f of this.#paths.get(`attrs:${id}`) ?? []) files.add(f);
+      files.add(path.join(this.root, 'attrs', `${id}.json`));
+    }
     if (kind === 'cert') {
       files.add(path.join(this.root, 'certs', `${id}.der`));
       files.add(path.join(this.root, 'archived', `${id}.der`));
-    } else {
+    } else if (kind === 'key') {
       files.add(path.join(this.root, 'keys', `${id}.p8`));
     }
     // Every folder involved is checked before anything moves: none is a link.
@@ -210,13 +258,15 @@ export class CredentialFolderStore implements LocalStore {
       const st = await lstat(file).catch(() => undefined);
       if (!st?.isFile()) continue;
       if (options.keepUntil !== undefined) {
-        const kept = path.join(this.root, 'removed', `${options.keepUntil}-${kind}-${path.basename(file)}`);
+        const from = path.basename(path.dirname(file)) === 'attrs' ? 'attrs' : kind;
+        const kept = path.join(this.root, 'removed', `${options.keepUntil}-${from}-${path.basename(file)}`);
         await rename(file, kept);
       } else {
         await rm(file);
       }
     }
     this.#paths.delete(`${kind}:${id}`);
+    if (kind === 'cert') this.#paths.delete(`attrs:${id}`);
     await this.#purgeRemoved();
   }
 

@@ -108,6 +108,8 @@ function p12(
     full?: boolean;
     refused?: readonly ErrorCode[];
     check?: (file: string, dir: string) => Promise<void>;
+    /** The name the producer was given: OpenSSL 3.0 prints a BMPString name byte by byte. */
+    friendlyName?: string;
   } = {},
 ): CaseSpec {
   const password = 'password' in options ? options.password : PASSWORD;
@@ -127,7 +129,8 @@ function p12(
       await produce(m, out, ctx);
       if (options.check) await options.check(out, ctx.dir);
       if (options.refused) return fileCase(name, out, password, { class: 'refused', code: options.refused });
-      const truth = await opensslReadsPkcs12(out, options.truthPassword ?? password, ctx.dir);
+      const read = await opensslReadsPkcs12(out, options.truthPassword ?? password, ctx.dir);
+      const truth = options.friendlyName ? { ...read, friendlyName: options.friendlyName } : read;
       return fileCase(name, out, password, imported(truth, options));
     },
   };
@@ -394,6 +397,7 @@ export function corpusSpecs(): CaseSpec[] {
       ossl([], PASSWORD, {
         name: 'Ålice’s ключ 証明書 ☃',
       }),
+      { friendlyName: 'Ålice’s ключ 証明書 ☃' },
     ),
     p12('openssl -nokeys (a certificate only)', 'openssl', ossl(['-nokeys'])),
   );

@@ -108,7 +108,7 @@ export async function list(args: Args, ctx: Context): Promise<number> {
       const text = credentials
         .map(
           (v) =>
-            `${v.sha256}  ${v.subject}\n  sha1 ${v.sha1}  until ${v.notAfter ?? '(unreadable time)'}${v.archived ? ' (archived)' : ''}  key ${KEY_TEXT[v.key]}${v.keyProblem ? ` (${v.keyProblem})` : ''}  ${v.state}${v.unreadableFields ? `\n  cannot be read: ${v.unreadableFields.join(', ')}` : ''}`,
+            `${v.sha256}  ${v.subject}${v.friendlyName !== undefined ? `  ${JSON.stringify(v.friendlyName)}` : ''}${v.chainLength > 0 ? `  (+${v.chainLength} CA certificate${v.chainLength === 1 ? '' : 's'})` : ''}\n  sha1 ${v.sha1}  until ${v.notAfter ?? '(unreadable time)'}${v.archived ? ' (archived)' : ''}  key ${KEY_TEXT[v.key]}${v.keyProblem ? ` (${v.keyProblem})` : ''}  ${v.state}${v.unreadableFields ? `\n  cannot be read: ${v.unreadableFields.join(', ')}` : ''}`,
         )
         .concat(unreadable.map((u) => `unreadable ${u.name}: ${u.reason}`))
         .concat(

@@ -5,11 +5,14 @@ import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import { MAX_REQUEST_CHARS } from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
 import {
+  attributesContent,
+  type CredentialParts,
   certificateId,
   checkCredentials,
   credentialParts,
   credentialViews,
   findCredential,
+  type ImportedCredential,
   storeCredentials,
 } from '../credentials.js';
 import { ExitCode, UsageError } from '../io.js';
@@ -27,8 +30,8 @@ import {
 
 // --- import, export, remove ------------------------------------------------------------------------
 
-/** The largest file `import` reads: far above any credential file (a PKCS#12 with a long chain is kilobytes). */
-const MAX_IMPORT_BYTES = 16 * 1024 * 1024;
+/** The largest file `import` reads: far above any credential file (a PKCS#12 with a long chain is kilobytes, a CA bundle a few hundred). */
+const MAX_IMPORT_BYTES = 1024 * 1024;
 
 export async function importCredential(args: Args, ctx: Context): Promise<number> {
   const files = args.positionals;
@@ -89,15 +92,24 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
       .map((n) => `\n(${n})`)
       .join('');
     if (args.values['dry-run']) {
-      const wouldImport = read.credentials.map((c) => ({
-        sha256: certificateId(c.cert),
-        hasKey: Boolean(c.key),
-      }));
+      const wouldImport = read.credentials.map((c: CredentialParts) => {
+        const sha256 = certificateId(c.cert);
+        // Checked as the import would: a name or chain out of bounds is refused here too.
+        attributesContent(sha256, c);
+        return {
+          sha256,
+          hasKey: Boolean(c.key),
+          ...(c.friendlyName ? { friendlyName: c.friendlyName.normalize('NFC') } : {}),
+          ...(c.chain?.length ? { chainLength: c.chain.length } : {}),
+        };
+      });
       out(
         ctx,
         { dryRun: true, wouldImport, ignoredCertificates: read.ignoredCertificates, notices: read.notices },
         `${wouldImport
-          .map((i) => `would import ${i.sha256}${i.hasKey ? ' with its private key' : ''}`)
+          .map(
+            (i) => `would import ${i.sha256}${i.hasKey ? ' with its private key' : ''}${attributesText(i)}`,
+          )
           .join('\n')}${ignored}\n(dry run: nothing was written)`,
       );
       return ExitCode.Done;
@@ -105,15 +117,17 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
     // Everything was read and checked before anything is written.
     checkCredentials(read.credentials);
     const keys = read.credentials.some((c) => c.key) ? await userKeys(args, ctx) : undefined;
-    let imported: Array<{ sha256: string; hasKey: boolean }>;
+    let imported: ImportedCredential[];
     if (keys && 'agent' in keys) {
       // The agent encrypts the keys at rest with the keys it holds, one credential at a time.
       imported = [];
-      for (const c of read.credentials) {
+      for (const c of read.credentials as readonly CredentialParts[]) {
         const request = {
           cmd: 'import',
           cert: Buffer.from(c.cert).toString('base64'),
           ...(c.key ? { key: Buffer.from(c.key).toString('base64') } : {}),
+          ...(c.chain?.length ? { chain: c.chain.map((d) => Buffer.from(d).toString('base64')) } : {}),
+          ...(c.friendlyName ? { friendlyName: c.friendlyName } : {}),
         } as const;
         if (JSON.stringify(request).length >= MAX_REQUEST_CHARS) {
           throw new CredroamError(
@@ -123,7 +137,12 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
           );
         }
         const answer = await askAgentWithKeys(ctx, request);
-        imported.push({ sha256: String(answer.sha256), hasKey: answer.hasKey === true });
+        imported.push({
+          sha256: String(answer.sha256),
+          hasKey: answer.hasKey === true,
+          ...(typeof answer.friendlyName === 'string' ? { friendlyName: answer.friendlyName } : {}),
+          ...(typeof answer.chainLength === 'number' ? { chainLength: answer.chainLength } : {}),
+        });
       }
     } else {
       if (keys) await unlock(s, keys.password);
@@ -132,8 +151,9 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
     out(
       ctx,
       { imported, ignoredCertificates: read.ignoredCertificates, notices: read.notices },
-      imported.map((i) => `imported ${i.sha256}${i.hasKey ? ' with its private key' : ''}`).join('\n') +
-        ignored,
+      imported
+        .map((i) => `imported ${i.sha256}${i.hasKey ? ' with its private key' : ''}${attributesText(i)}`)
+        .join('\n') + ignored,
     );
     return ExitCode.Done;
   });
@@ -152,16 +172,22 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
     // Found without the keys (a prefix, a SHA-1); the keys are needed only for a private key.
     const { view } = credentialParts(await s.local.list(), thumbprint);
     const keys = view.hasKey ? await userKeys(args, ctx) : undefined;
-    let cert: Uint8Array;
-    let key: Uint8Array | undefined;
+    let parts: CredentialParts;
     if (keys && 'agent' in keys) {
       const answer = await askAgentWithKeys(ctx, { cmd: 'export', sha256: view.sha256 });
-      cert = new Uint8Array(Buffer.from(String(answer.cert), 'base64'));
-      key = typeof answer.key === 'string' ? new Uint8Array(Buffer.from(answer.key, 'base64')) : undefined;
+      const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
+      parts = {
+        cert: bytes(String(answer.cert)),
+        ...(typeof answer.key === 'string' ? { key: bytes(answer.key) } : {}),
+        ...(Array.isArray(answer.chain) ? { chain: answer.chain.map((c) => bytes(String(c))) } : {}),
+        ...(typeof answer.friendlyName === 'string' ? { friendlyName: answer.friendlyName } : {}),
+      };
     } else {
       if (keys) await unlock(s, keys.password);
-      ({ cert, key } = credentialParts(await s.local.list(), view.sha256));
+      const { view: _, ...found } = credentialParts(await s.local.list(), view.sha256);
+      parts = found;
     }
+    const { key } = parts;
     if (view.hasKey && !key) {
       throw new CredroamError(
         'E_KEY_UNREADABLE',
@@ -173,7 +199,8 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
       );
     }
     const api = await pkcs12Api(s, 'export');
-    const pfx = await api.writePkcs12({ cert, ...(key ? { key } : {}) }, filePassword);
+    // The chain and the friendly name go into the file with the certificate and key.
+    const pfx = await api.writePkcs12(parts, filePassword);
     const file = path.resolve(target);
     if (
       !args.values.force &&
@@ -214,6 +241,8 @@ export async function remove(args: Args, ctx: Context): Promise<number> {
     const keepUntil = Date.now() + s.policy.roaming.tombstoneLifetimeDays * 86_400_000;
     await s.local.remove('cert', view.sha256, { keepUntil });
     if (view.hasKey) await s.local.remove('key', view.keyId, { keepUntil });
+    // Its friendly name and chain go with it (a store may have taken them with the certificate).
+    await s.local.remove('attrs', view.sha256, { keepUntil });
     out(
       ctx,
       { removed: view.sha256, hasKey: view.hasKey, keptUntil: new Date(keepUntil).toISOString() },
@@ -221,6 +250,15 @@ export async function remove(args: Args, ctx: Context): Promise<number> {
     );
     return ExitCode.Done;
   });
+}
+
+/** ` (My VPN, 2 CA certificates)`: what an import carried besides the certificate and key. */
+function attributesText(i: { readonly friendlyName?: string; readonly chainLength?: number }): string {
+  const parts = [
+    ...(i.friendlyName !== undefined ? [JSON.stringify(i.friendlyName)] : []),
+    ...(i.chainLength ? [`${i.chainLength} CA certificate${i.chainLength === 1 ? '' : 's'}`] : []),
+  ];
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 
 /** The pkcs12 plugin's API, activated by the command's event; a clear error when it is not there. */
