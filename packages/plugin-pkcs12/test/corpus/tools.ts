@@ -101,14 +101,14 @@ export const TOOLS: Readonly<Record<ToolName, boolean>> = {
 export const FULL = process.env.CREDROAM_INTEROP === 'full';
 
 /**
- * Tools that must be present (`CREDROAM_INTEROP_REQUIRE=keytool,nss,gnutls`, or `all`): a missing
- * one then fails a test instead of being reported as not run. NSS and GnuTLS are always required
- * (scripts/setup.sh installs them); keytool only when asked (a JRE is not in setup).
+ * The tools a run uses, each then required (a missing one fails its tests, never passes unseen):
+ * OpenSSL, NSS and GnuTLS always (scripts/setup.sh installs them); keytool in the full mode, or when
+ * `CREDROAM_INTEROP_REQUIRE=keytool` (or `all`) asks for it (a JRE is not in setup: 189 MB).
  */
 export function required(tool: ToolName): boolean {
   if (tool === 'openssl' || tool === 'nss' || tool === 'gnutls') return true;
   const asked = (process.env.CREDROAM_INTEROP_REQUIRE ?? '').split(',').map((s) => s.trim());
-  return asked.includes(tool) || asked.includes('all');
+  return FULL || asked.includes(tool) || asked.includes('all');
 }
 
 export const sha256 = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');
