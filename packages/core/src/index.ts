@@ -91,5 +91,6 @@ export {
   type RoamingPolicy,
   type SitePolicy,
 } from './policy/policy.js';
+export type { AllowListEntry, PluginAllowList } from './policy/allow-list.js';
 
 export { CORE_VERSION } from './version.js';
