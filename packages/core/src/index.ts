@@ -81,6 +81,8 @@ export {
   type PluginState,
 } from './host/plugin-host.js';
 export { withTimeout } from './host/timebox.js';
+export type { AllowListEntry, PluginAllowList } from './policy/allow-list.js';
+export { hashPluginFiles } from './policy/plugin-files.js';
 export {
   DEFAULT_DIRECTORY_POLICY,
   DEFAULT_ROAMING_POLICY,
@@ -91,6 +93,5 @@ export {
   type RoamingPolicy,
   type SitePolicy,
 } from './policy/policy.js';
-export type { AllowListEntry, PluginAllowList } from './policy/allow-list.js';
 
 export { CORE_VERSION } from './version.js';

@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   // Plugins.
   E_NO_CONTRIBUTION:           { who: 'admin',     meaning: 'No plugin contributes the store, protector or trigger the agent manifest selects.', action: 'Fix `use` in the manifest, or add the plugin that contributes it; the message lists the known ones.' },
   E_PLUGIN_FAILED:             { who: 'admin',     meaning: 'A plugin this needs failed, or is not active.', action: '`credroam plugins list` shows why it failed.' },
+  E_PLUGIN_FILES:              { who: 'admin',     meaning: 'A plugin package cannot be hashed for the allow-list: no readable package.json, a link among its files, files outside the package, or too many files.', action: 'Install the plugin as a plain folder of its own files (npm pack, then unpack), owned by root.' },
   E_REQUIRED_PLUGIN:           { who: 'admin',     meaning: 'A required plugin failed: the agent does not run without it.', action: 'See the plugin\'s failure event (2003–2009) and `credroam plugins list`.' },
   E_TIMEOUT:                   { who: 'developer', meaning: 'A plugin\'s activate or deactivate did not finish in time.', action: 'Report it to the plugin\'s author; a slow machine may need the plugin marked optional meanwhile.' },
   E_CONTRIBUTION_NOT_PROVIDED: { who: 'developer', meaning: 'A plugin declared a contribution in its manifest but did not provide it when activated.', action: 'Report it to the plugin\'s author.' },

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { hashPluginFiles } from '../../src/policy/plugin-files.js';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+async function plugin(t: { teardown(f: () => Promise<void>): void }, files: Record<string, string>) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'credroam-plugin-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+    await writeFile(path.join(dir, rel), content);
+  }
+  return dir;
+}
+
+test('the files npm pack ships are hashed: package.json and what its "files" names, sorted, nothing else', async (t) => {
+  const pkg = JSON.stringify({ name: 'p', files: ['dist'] });
+  const dir = await plugin(t, {
+    'package.json': pkg,
+    'dist/index.js': 'export const a = 1;',
+    'dist/sub/b.js': 'b',
+    'src/index.ts': 'not shipped',
+    'node_modules/x/index.js': 'not shipped',
+  });
+  t.deepEqual(await hashPluginFiles(dir), {
+    'dist/index.js': sha256('export const a = 1;'),
+    'dist/sub/b.js': sha256('b'),
+    'package.json': sha256(pkg),
+  });
+});
+
+test('without a "files" field every file but node_modules is hashed', async (t) => {
+  const dir = await plugin(t, { 'package.json': '{}', 'index.js': 'i', 'node_modules/x.js': 'x' });
+  t.deepEqual(Object.keys(await hashPluginFiles(dir)), ['index.js', 'package.json']);
+});
+
+test('a link among the files, a "files" entry outside the package, or no package.json is refused', async (t) => {
+  const linked = await plugin(t, { 'package.json': JSON.stringify({ files: ['dist'] }), 'dist/a.js': 'a' });
+  await symlink('/etc/hostname', path.join(linked, 'dist', 'b.js'));
+  await t.throwsAsync(hashPluginFiles(linked), {
+    code: 'E_PLUGIN_FILES',
+    message: /b\.js is a link/,
+  } as never);
+  const outside = await plugin(t, { 'package.json': JSON.stringify({ files: ['../x'] }) });
+  await t.throwsAsync(hashPluginFiles(outside), {
+    code: 'E_PLUGIN_FILES',
+    message: /outside the package/,
+  } as never);
+  const none = await plugin(t, { 'index.js': 'i' });
+  await t.throwsAsync(hashPluginFiles(none), {
+    code: 'E_PLUGIN_FILES',
+    message: /no readable package\.json/,
+  } as never);
+});
