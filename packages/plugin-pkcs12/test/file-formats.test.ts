@@ -318,3 +318,64 @@ test('certificates Node cannot fully describe import from files, beside a creden
     t.is(beside.ignoredCertificates, 1, kind);
   }
 });
+
+test('an encrypted PKCS#8 key under scrypt imports; one whose scrypt asks for too much work or memory is refused first', async (t) => {
+  const dir = await tempDir(t);
+  const c = await chain(dir);
+  await c.o([
+    'pkcs8',
+    '-topk8',
+    '-scrypt',
+    '-in',
+    'leaf.key',
+    '-out',
+    'leaf.scrypt.pem',
+    '-passout',
+    'file:pw',
+  ]);
+  const r = await readCredentialFiles(
+    [await readFile(path.join(dir, 'leaf.pem')), await readFile(path.join(dir, 'leaf.scrypt.pem'))],
+    'chain secret',
+  );
+  t.is(sha256(r.credentials[0]!.cert), c.leaf);
+  t.truthy(r.credentials[0]!.key);
+  // Made with openssl's ASN.1 generator: OpenSSL itself refuses to write such parameters, and the
+  // refusal must come before any derivation (the encrypted bytes are junk).
+  const epki = (N: number, r: number, p: number) => `asn1=SEQUENCE:epki
+[epki]
+alg=SEQUENCE:alg
+data=FORMAT:HEX,OCTETSTRING:00112233445566778899AABBCCDDEEFF
+[alg]
+oid=OID:PBES2
+params=SEQUENCE:pbes2
+[pbes2]
+kdf=SEQUENCE:kdf
+enc=SEQUENCE:enc
+[kdf]
+oid=OID:id-scrypt
+p=SEQUENCE:sp
+[sp]
+salt=FORMAT:HEX,OCTETSTRING:0011223344556677
+N=INTEGER:${N}
+r=INTEGER:${r}
+p=INTEGER:${p}
+[enc]
+oid=OID:aes-256-cbc
+iv=FORMAT:HEX,OCTETSTRING:00112233445566778899AABBCCDDEEFF
+`;
+  for (const [N, r, p, message] of [
+    [16384, 8, 200, /N·r·p = 26214400; the limit is 16777216/],
+    [1048576, 8, 1, /1024 MiB; the limit is 256 MiB/],
+    [1000, 8, 1, /N = 1000, not a power of two/],
+  ] as const) {
+    await writeFile(path.join(dir, 'bomb.cnf'), epki(N, r, p));
+    await c.o(['asn1parse', '-genconf', 'bomb.cnf', '-noout', '-out', 'bomb.der']);
+    await t.throwsAsync(
+      readCredentialFiles(
+        [await c.der('leaf.pem'), await readFile(path.join(dir, 'bomb.der'))],
+        'chain secret',
+      ),
+      { code: 'E_PKCS12_ITERATIONS', message } as never,
+    );
+  }
+});

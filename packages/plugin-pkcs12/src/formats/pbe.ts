@@ -1,4 +1,4 @@
-import { createCipheriv, hash, pbkdf2, randomBytes } from 'node:crypto';
+import { createCipheriv, hash, pbkdf2, randomBytes, type ScryptOptions, scrypt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CredroamError } from '@credroam/core/api';
 import * as asn1js from 'asn1js';
@@ -19,6 +19,12 @@ import {
 } from './pkcs12-algorithms.js';
 
 const pbkdf2Async = promisify(pbkdf2);
+const scryptAsync = promisify(scrypt) as (
+  password: Buffer,
+  salt: Buffer,
+  length: number,
+  options: ScryptOptions,
+) => Promise<Buffer>;
 
 /**
  * A password in the forms PKCS#12 uses: `bmp` (UTF-16BE with a terminating NUL, for PKCS#12's own
@@ -273,7 +279,7 @@ async function pbes2Decrypt(
   const [kdf, scheme] = sequence(alg.algorithmParams, 'PBES2-params');
   const [kdfOid, kdfParams] = sequence(kdf, 'the key derivation');
   const kdfId = (kdfOid as asn1js.ObjectIdentifier).valueBlock.toString();
-  if (kdfId !== OID.pbkdf2) {
+  if (kdfId !== OID.pbkdf2 && kdfId !== OID.scrypt) {
     throw new CredroamError(
       'E_PKCS12_UNSUPPORTED',
       `the ${where} uses an unsupported key derivation (${kdfId})`,
@@ -304,20 +310,57 @@ async function pbes2Decrypt(
     }
     iv = octets(schemeParams);
   }
-  const { salt, iterations, keyLength, prf } = pbkdf2Params(kdfParams, budget, where);
-  const length = keyLength ?? cipher.keyLength;
+  const derivation =
+    kdfId === OID.scrypt ? scryptParams(kdfParams, where) : pbkdf2Params(kdfParams, budget, where);
+  const length = derivation.keyLength ?? cipher.keyLength;
   if (length !== cipher.keyLength || iv.length !== cipher.ivLength) {
     throw new CredroamError(
       'E_PKCS12_MALFORMED',
       `the ${where}'s ${cipher.name.toUpperCase()} key or IV has the wrong length`,
     );
   }
-  const key = await pbkdf2Async(secret.utf8, salt, iterations, length, prf);
+  const key =
+    'N' in derivation
+      ? await scryptAsync(secret.utf8, derivation.salt, length, {
+          N: derivation.N,
+          r: derivation.r,
+          p: derivation.p,
+          maxmem: SCRYPT_MAX_MEMORY + 1024 * 1024,
+        })
+      : await pbkdf2Async(secret.utf8, derivation.salt, derivation.iterations, length, derivation.prf);
+  const kdfName = 'N' in derivation ? 'scrypt' : `PBKDF2-HMAC-${derivation.prf.toUpperCase()}`;
   return {
-    result: await decipher(cipher.name, key, iv, data, () => budget.spendLegacyChild(where)),
-    algorithm: `PBES2 (PBKDF2-HMAC-${prf.toUpperCase()}, ${cipher.name.toUpperCase()})`,
+    result: await decipher(cipher.name, key as Buffer, iv, data, () => budget.spendLegacyChild(where)),
+    algorithm: `PBES2 (${kdfName}, ${cipher.name.toUpperCase()})`,
     legacy: cipher.legacy === true,
   };
+}
+
+/** The most memory a scrypt derivation in a file may take (128·N·r), as the keyring's default ceiling. */
+const SCRYPT_MAX_MEMORY = 256 * 1024 * 1024;
+/** The most work (N·r·p) one scrypt derivation may ask for: OpenSSL's `-scrypt` default is 2^14·8·1. */
+const SCRYPT_MAX_WORK = 2 ** 24;
+
+/** scrypt-params (RFC 7914 7): checked against the bounds before any derivation. */
+function scryptParams(
+  params: asn1js.BaseBlock | undefined,
+  where: string,
+): { salt: Buffer; N: number; r: number; p: number; keyLength?: number } {
+  const [salt, n, r, p, keyLength] = sequence(params, 'scrypt-params');
+  const N = integer(n);
+  const R = integer(r);
+  const P = integer(p);
+  const bad = (what: string): never => {
+    throw new CredroamError('E_PKCS12_ITERATIONS', `the ${where} asks scrypt for ${what}`);
+  };
+  if (!Number.isSafeInteger(N) || N < 2 || (N & (N - 1)) !== 0) bad(`N = ${N}, not a power of two it takes`);
+  if (!Number.isSafeInteger(R) || R < 1 || !Number.isSafeInteger(P) || P < 1) bad(`r = ${R}, p = ${P}`);
+  if (128 * N * R > SCRYPT_MAX_MEMORY)
+    bad(`${(128 * N * R) / 2 ** 20} MiB; the limit is ${SCRYPT_MAX_MEMORY / 2 ** 20} MiB`);
+  if (N * R * P > SCRYPT_MAX_WORK) bad(`N·r·p = ${N * R * P}; the limit is ${SCRYPT_MAX_WORK}`);
+  const length = keyLength === undefined ? undefined : integer(keyLength);
+  if (length !== undefined && (length < 1 || length > 64)) bad(`a key of ${length} bytes`);
+  return { salt: octets(salt), N, r: R, p: P, ...(length !== undefined ? { keyLength: length } : {}) };
 }
 
 /** What credroam writes: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC (RFC 8018 6.2, A.2, B.2.5). */
