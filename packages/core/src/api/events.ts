@@ -80,7 +80,7 @@ export const EVENTS = {
   PluginVersionNotAllowed:    { id: 2011, levels: ['warn', 'error'], meaning: 'A plugin\'s version is outside every range the site policy allows for its id: not loaded (or deactivated).' },
   PluginFilesDiffer:          { id: 2012, levels: ['warn', 'error'], meaning: 'A plugin\'s files differ from the hashes the site policy pins (a file added, removed or changed; the message names them): not loaded (or deactivated).' },
   PluginFilesUncheckable:     { id: 2013, levels: ['warn', 'error'], meaning: 'A plugin\'s files cannot be checked against the site policy (a link among them, unreadable, its entry module not among them): not loaded (or deactivated).' },
-  PluginAllowListApplied:     { id: 2014, levels: ['info'],          meaning: 'A refreshed site policy\'s plugin allow-list was applied to the running plugins: the message names those deactivated and those that need a restart to load.' },
+  PluginAllowListApplied:     { id: 2014, levels: ['info'],          meaning: 'A refreshed site policy\'s plugin allow-list was applied to the running plugins: the message names those it refused (deactivated if they ran) and those that need a restart to load.' },
   // 2100: a plugin's own free-form line (its logger's debug, info, warn, error): third-party plugins only.
   PluginLog:                  { id: 2100, levels: ['info', 'debug', 'warn', 'error'], meaning: 'A line a plugin wrote in its own words; the plugin field names it (and pluginEvent, an id it gave outside this table).' },
   // 2200–2299: the agent: its lifetime, control socket, triggers, keys and syncs.

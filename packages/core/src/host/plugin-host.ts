@@ -559,6 +559,8 @@ export class PluginHost {
       r.state = 'failed';
       r.reason = reason;
     }
+    // An activation already under way (begun before the marks) ends first, then is undone below.
+    await Promise.all([...gone].map((r) => r.activation));
     for (const r of [...this.#activated].reverse()) {
       if (!gone.has(r)) continue;
       this.#activated.splice(this.#activated.indexOf(r), 1);
@@ -570,9 +572,9 @@ export class PluginHost {
       'info',
       EventId.PluginAllowListApplied,
       `${list === undefined ? 'no site policy is in force' : `${this.#policyName()} applied`}: ` +
-        `${ids.length > 0 ? `deactivated ${ids.join(', ')}` : 'no plugin deactivated'}` +
+        `${ids.length > 0 ? `refused ${ids.join(', ')}` : 'no plugin refused'}` +
         `${restart.length > 0 ? `; restart the agent to load ${restart.join(', ')}` : ''}`,
-      { deactivated: ids, needRestart: restart, ...(serial !== undefined ? { serial } : {}) },
+      { refused: ids, needRestart: restart, ...(serial !== undefined ? { serial } : {}) },
     );
     this.#throwIfRequiredFailed([...refused.keys()]);
     return ids;

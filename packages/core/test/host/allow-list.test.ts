@@ -324,7 +324,10 @@ test.serial(
     });
     t.deepEqual(h.allowListState(), { state: 'enforced', serial: 8 });
     const applied = records.find((r) => r.event === EventId.PluginAllowListApplied);
-    t.regex(applied?.message ?? '', /the site policy \(serial 8\) applied: deactivated /);
+    t.regex(
+      applied?.message ?? '',
+      /the site policy \(serial 8\) applied: refused test\.policed(-child)?, test\.policed/,
+    );
     t.true(records.some((r) => r.event === EventId.PluginNotAllowed && r.plugin === 'test.policed'));
     t.true(records.some((r) => r.event === EventId.PluginDeactivated && r.plugin === 'test.policed'));
 
