@@ -14,6 +14,20 @@ const builtinFolder = path.dirname(
   createRequire(import.meta.url).resolve('@credroam/core/builtin/folder/package.json'),
 );
 
+/** A CliIo that keeps what is printed on standard output. */
+function capture() {
+  const printed: string[] = [];
+  const io = {
+    stdout: (text: string) => {
+      printed.push(text);
+    },
+    stderr: () => undefined,
+    env: {},
+    stdin: async () => '',
+  };
+  return { io, stdout: () => printed.join('') };
+}
+
 interface Listing {
   sitePolicy: { state: string; serial?: number; summary: string };
   plugins: PluginInfo[];
@@ -35,11 +49,9 @@ test('plugins list --json says, for each plugin, whether the site policy allows 
     allowList,
     policySerial: 7,
   });
-  let stdout = '';
-  const code = await listPlugins(host, {
-    json: true,
-    io: { stdout: (s) => void (stdout += s), stderr: () => undefined, env: {}, stdin: async () => '' },
-  });
+  const out = capture();
+  const code = await listPlugins(host, { json: true, io: out.io });
+  const stdout = out.stdout();
   t.is(code, 3, 'a refused plugin is a failed one: exit 3');
   const listing = JSON.parse(stdout) as Listing;
   t.deepEqual(listing.sitePolicy, {
@@ -76,11 +88,9 @@ test('plugins list as text prints the policy line, and each plugin’s verdict w
   const dir = await realpath(await tempDir(t));
   const config = await loadConfig(undefined, { XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir });
   const host = await createHost(config, new EventLog({ write: () => undefined }), { allowList: [] });
-  let stdout = '';
-  const code = await listPlugins(host, {
-    json: false,
-    io: { stdout: (s) => void (stdout += s), stderr: () => undefined, env: {}, stdin: async () => '' },
-  });
+  const out = capture();
+  const code = await listPlugins(host, { json: false, io: out.io });
+  const stdout = out.stdout();
   t.is(code, 3);
   t.true(
     stdout.startsWith('site policy: only the plugins on its allow-list may load; 0 allowed, 4 refused\n'),
