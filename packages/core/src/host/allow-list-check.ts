@@ -35,6 +35,14 @@ const NAMED_FILES = 3;
  * `import()` reads first. The code that module imports is pinned only as far as it lies among the
  * package's files (its own `node_modules` are not: docs/admin/policy-plugins.md says so).
  *
+ * A plugin shipped inside `@credroam/core` (the built-in folder: `builtin/folder/package.json` and
+ * an `index.js` that re-exports code compiled into core's `dist/`) is checked the same way, on its
+ * own folder: its id, version and those two files are pinned, so a site can forbid or pin it. The
+ * code it re-exports is the host's own and is not hashed: a host whose files were changed need not
+ * run this check at all, so hashing itself would prove nothing; the installation (root-owned files)
+ * is what vouches for it. A third-party plugin has no such exemption: its entry module must be one
+ * of its package's hashed files.
+ *
  * `policy` names the policy in the reasons, e.g. `the site policy (serial 7)`.
  */
 export async function checkAllowList(
