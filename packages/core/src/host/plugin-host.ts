@@ -137,6 +137,8 @@ export class PluginHost {
   #disposed = false;
   #allowList: PluginAllowList;
   #policySerial: number | undefined;
+  /** The allow-list refresh under way, if any: the next one waits for it. */
+  #applying: Promise<unknown> = Promise.resolve();
 
   constructor(options: PluginHostOptions) {
     this.#options = options;
@@ -500,8 +502,15 @@ export class PluginHost {
    * restart loads it (loading live would mean resolving its dependencies and contributions into a
    * running agent; a restart is the one tested path). `undefined` lifts the policy: nothing more is
    * refused. If a required plugin was refused, throws E_REQUIRED_PLUGIN after all that is done.
+   * Calls that overlap run one after the other, in the order made.
    */
-  async applyAllowList(list: PluginAllowList, serial?: number): Promise<string[]> {
+  applyAllowList(list: PluginAllowList, serial?: number): Promise<string[]> {
+    const run = this.#applying.then(() => this.#applyAllowList(list, serial));
+    this.#applying = run.catch(() => undefined);
+    return run;
+  }
+
+  async #applyAllowList(list: PluginAllowList, serial: number | undefined): Promise<string[]> {
     this.#allowList = list;
     this.#policySerial = serial;
     if (this.#disposed) return [];

@@ -414,3 +414,17 @@ test.serial(
     t.is(info('test.policed')?.state, 'failed');
   },
 );
+
+test.serial('overlapping refreshes apply in order: the last one made is the one in force', async (t) => {
+  const dir = await copyOf(t, 'policed');
+  const allowed = [await entry(dir, 'test.policed')];
+  const { host: h, info } = await host(t, [{ from: dir }], allowed);
+  await h.contribution(DirectoryStore, 'policed');
+  const [first, second] = await Promise.all([h.applyAllowList([], 8), h.applyAllowList(allowed, 9)]);
+  t.deepEqual(first, ['test.policed']);
+  t.deepEqual(second, []);
+  t.deepEqual(h.allowListState(), { state: 'enforced', serial: 9 });
+  t.is(info('test.policed')?.state, 'failed', 'refused by serial 8; serial 9 needs a restart to load it');
+  t.regex(info('test.policed')?.reason ?? '', /serial 9\) allows it: restart the agent to load it$/);
+  t.is(trace().filter((line) => line === 'deactivate policed').length, 1);
+});
