@@ -73,6 +73,7 @@ export {
   parseManifest,
 } from './host/manifest.js';
 export {
+  type AllowListState,
   nodeModulesAbove,
   PluginHost,
   type PluginHostOptions,

@@ -1,6 +1,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventLog, nodeModulesAbove, PluginHost, type PluginInfo } from '@credroam/core';
+import {
+  type EventLog,
+  nodeModulesAbove,
+  type PluginAllowList,
+  PluginHost,
+  type PluginInfo,
+} from '@credroam/core';
 import type { AgentConfig } from '../config.js';
 
 /**
@@ -15,24 +21,65 @@ export function pluginFolders(config: Pick<AgentConfig, 'file'>): string[] {
   return config.file ? [...agent, path.join(path.dirname(config.file), 'node_modules')] : agent;
 }
 
-/** Builds the plugin host the agent manifest describes (loaded, not yet started). */
-export async function createHost(config: AgentConfig, log: EventLog): Promise<PluginHost> {
+/** The site policy a plugin host obeys: its plugin allow-list and the serial of its bundle. */
+export interface HostPolicy {
+  /** `undefined`: no bundle installed, every configured plugin may load. */
+  readonly allowList?: PluginAllowList;
+  readonly policySerial?: number;
+}
+
+/**
+ * Builds the plugin host the agent manifest describes (loaded, not yet started). `policy`: the
+ * allow-list of the signed site policy in force, which every plugin is checked against before its
+ * code is imported (none given: no policy, every configured plugin may load).
+ */
+export async function createHost(
+  config: AgentConfig,
+  log: EventLog,
+  policy: HostPolicy = {},
+): Promise<PluginHost> {
   const host = new PluginHost({
     log,
     stateRoot: path.join(config.home, 'plugins'),
     nodeModules: pluginFolders(config),
     // A path in `from` is relative to the agent manifest's folder.
     baseDir: config.file ? path.dirname(config.file) : process.cwd(),
+    allowList: policy.allowList,
+    ...(policy.policySerial !== undefined ? { policySerial: policy.policySerial } : {}),
   });
   await host.load(config.plugins);
   return host;
 }
 
-/** `plugins list` as text: one block per plugin. */
-export function formatPluginList(plugins: readonly PluginInfo[]): string {
-  const lines: string[] = [];
+/** What `plugins list --json` says of the site policy: whether one is in force, in one line. */
+export interface SitePolicySummary {
+  readonly state: 'none' | 'enforced';
+  readonly serial?: number;
+  readonly summary: string;
+}
+
+export const NO_SITE_POLICY = 'no site policy: every configured plugin may load';
+
+/** The site policy line of `plugins list`: none, or its serial and how many plugins it allows. */
+export function sitePolicySummary(host: PluginHost, plugins: readonly PluginInfo[]): SitePolicySummary {
+  const state = host.allowListState();
+  if (state.state === 'none') return { state: 'none', summary: NO_SITE_POLICY };
+  const allowed = plugins.filter((p) => p.policy === 'allowed').length;
+  const refused = plugins.filter((p) => p.policy === 'refused').length;
+  const name = state.serial === undefined ? 'site policy' : `site policy (serial ${state.serial})`;
+  return {
+    state: 'enforced',
+    ...(state.serial !== undefined ? { serial: state.serial } : {}),
+    summary: `${name}: only the plugins on its allow-list may load; ${allowed} allowed, ${refused} refused`,
+  };
+}
+
+/** `plugins list` as text: the site policy line, then one block per plugin. */
+export function formatPluginList(plugins: readonly PluginInfo[], sitePolicy?: SitePolicySummary): string {
+  const lines: string[] = sitePolicy ? [sitePolicy.summary] : [];
   for (const p of plugins) {
     lines.push(`${p.id} ${p.version ?? '?'}  ${p.state}${p.required ? ' (required)' : ''}`);
+    if (p.policy) lines.push(`  site policy: ${p.policy}`);
     if (p.reason) lines.push(`  reason: ${p.reason}`);
     for (const [point, ids] of Object.entries(p.contributes)) lines.push(`  ${point}: ${ids.join(', ')}`);
     if (p.dependencies.length > 0) lines.push(`  depends on: ${p.dependencies.join(', ')}`);

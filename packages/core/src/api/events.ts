@@ -75,6 +75,12 @@ export const EVENTS = {
   PluginDependencyCycle:      { id: 2007, levels: ['warn', 'error'], meaning: 'Plugins depend on each other in a cycle (the message prints its path): not activated.' },
   PluginDeactivationFailed:   { id: 2008, levels: ['warn'],          meaning: 'A plugin\'s deactivate or its subscriptions threw or timed out: cut off.' },
   PluginConfigurationInvalid: { id: 2009, levels: ['warn', 'error'], meaning: 'A plugin\'s settings do not match its configuration schema: not activated.' },
+  // 2010–2019: the site policy's plugin allow-list (issue 12), checked before a plugin's code is imported.
+  PluginNotAllowed:           { id: 2010, levels: ['warn', 'error'], meaning: 'A plugin\'s id is not on the plugin allow-list of the site policy in force: not loaded (or, on a policy refresh, deactivated).' },
+  PluginVersionNotAllowed:    { id: 2011, levels: ['warn', 'error'], meaning: 'A plugin\'s version is outside every range the site policy allows for its id: not loaded (or deactivated).' },
+  PluginFilesDiffer:          { id: 2012, levels: ['warn', 'error'], meaning: 'A plugin\'s files differ from the hashes the site policy pins (a file added, removed or changed; the message names them): not loaded (or deactivated).' },
+  PluginFilesUncheckable:     { id: 2013, levels: ['warn', 'error'], meaning: 'A plugin\'s files cannot be checked against the site policy (a link among them, unreadable, its entry module not among them): not loaded (or deactivated).' },
+  PluginAllowListApplied:     { id: 2014, levels: ['info'],          meaning: 'A refreshed site policy\'s plugin allow-list was applied to the running plugins: the message names those it refused (deactivated if they ran) and those that need a restart to load.' },
   // 2100: a plugin's own free-form line (its logger's debug, info, warn, error): third-party plugins only.
   PluginLog:                  { id: 2100, levels: ['info', 'debug', 'warn', 'error'], meaning: 'A line a plugin wrote in its own words; the plugin field names it (and pluginEvent, an id it gave outside this table).' },
   // 2200–2299: the agent: its lifetime, control socket, triggers, keys and syncs.

@@ -14,7 +14,9 @@ import {
 } from '../api/extension-points.js';
 import { LoggerToken, type PluginContext, PluginContextToken, type PluginModule } from '../api/plugin.js';
 import { EventLog } from '../events/event-log.js';
+import type { AllowListEntry, PluginAllowList } from '../policy/allow-list.js';
 import { CORE_VERSION } from '../version.js';
+import { checkAllowList, recheckFiles } from './allow-list-check.js';
 import { resolveDependencies } from './dependencies.js';
 import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
 import { importPluginModule } from './module-import.js';
@@ -48,7 +50,17 @@ export interface PluginInfo {
   readonly activationEvents: readonly string[];
   readonly contributes: Record<string, readonly string[]>;
   readonly dependencies: readonly string[];
+  /**
+   * What the site policy's allow-list made of it: absent when no policy is in force (or the plugin
+   * failed before it could be checked), `allowed`, or `refused` (`reason` says why).
+   */
+  readonly policy?: 'allowed' | 'refused';
 }
+
+/** Whether a site policy's plugin allow-list is in force, and which (its serial, when known). */
+export type AllowListState =
+  | { readonly state: 'none' }
+  | { readonly state: 'enforced'; readonly serial: number | undefined };
 
 export interface PluginHostOptions {
   readonly log?: EventLog;
@@ -66,6 +78,13 @@ export interface PluginHostOptions {
   readonly deactivateTimeoutMs?: number;
   /** The container each plugin's child container derives from; default: tsyringe's root. */
   readonly container?: DependencyContainer;
+  /**
+   * The plugin allow-list of the site policy in force (issue 12): `undefined`, no policy, every
+   * configured plugin may load; else only those it allows, each checked before its code is imported.
+   */
+  readonly allowList?: PluginAllowList;
+  /** The serial of the policy bundle the allow-list comes from, named in the reasons. */
+  readonly policySerial?: number;
 }
 
 interface PluginRecord {
@@ -83,6 +102,19 @@ interface PluginRecord {
   api?: unknown;
   subscriptions?: DisposableStore;
   readonly provided: Map<string, ContributionFactory<unknown>>;
+  policy?: 'allowed' | 'refused';
+  /** The allow-list entry that allowed it: its files are checked again right before the import. */
+  allowedBy?: AllowListEntry;
+}
+
+/** Thrown inside an activation when the files changed since load: a refusal, not an activation failure. */
+class PolicyRefusal extends Error {
+  constructor(
+    readonly event: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
 }
 
 const key = (point: symbol, id: string) => `${extensionPointInfo(point).manifestKey}/${id}`;
@@ -103,10 +135,16 @@ export class PluginHost {
   readonly #activated: PluginRecord[] = [];
   #order: string[] = [];
   #disposed = false;
+  #allowList: PluginAllowList;
+  #policySerial: number | undefined;
+  /** The allow-list refresh under way, if any: the next one waits for it. */
+  #applying: Promise<unknown> = Promise.resolve();
 
   constructor(options: PluginHostOptions) {
     this.#options = options;
     this.#log = options.log ?? new EventLog();
+    this.#allowList = options.allowList;
+    this.#policySerial = options.policySerial;
   }
 
   /** Reads, validates and resolves the given plugins. Loads no plugin code. */
@@ -129,6 +167,10 @@ export class PluginHost {
         continue;
       }
       this.#byId.set(m.id, r);
+      if (!(await this.#admit(r))) {
+        failedBefore.set(r.id, r.reason!);
+        continue;
+      }
       if (!semver.satisfies(engine, m.engines.credroam, { includePrerelease: true })) {
         this.#fail(
           r,
@@ -246,6 +288,7 @@ export class PluginHost {
         activationEvents: r.manifest?.activationEvents ?? [],
         contributes,
         dependencies: r.manifest?.dependencies ?? [],
+        ...(r.policy !== undefined ? { policy: r.policy } : {}),
       };
     });
   }
@@ -362,6 +405,13 @@ export class PluginHost {
       const context = this.#context(r, stateDir, subscriptions);
       r.api = await withTimeout(
         async () => {
+          // Time of check, time of use: the files were hashed at load, and the import may come much
+          // later (a lazy activation). Hash them again now; what is left is the moment between this
+          // and Node reading each file (docs/admin/policy-plugins.md).
+          if (this.#allowList !== undefined && r.allowedBy) {
+            const changed = await recheckFiles(r.allowedBy, r.dir!, this.#policyName());
+            if (changed) throw new PolicyRefusal(changed.event, changed.reason);
+          }
           const mod = (await importPluginModule(mainFile)) as Partial<PluginModule>;
           if (typeof mod.activate !== 'function') throw new Error(`${m.main} exports no activate function`);
           r.module = mod as PluginModule;
@@ -380,7 +430,12 @@ export class PluginHost {
     } catch (error) {
       r.provided.clear();
       await subscriptions.dispose().catch(() => undefined);
-      this.#fail(r, EventId.PluginActivationFailed, `activation failed: ${errorMessage(error)}`);
+      if (error instanceof PolicyRefusal) {
+        r.policy = 'refused';
+        this.#fail(r, error.event, error.reason);
+      } else {
+        this.#fail(r, EventId.PluginActivationFailed, `activation failed: ${errorMessage(error)}`);
+      }
     }
   }
 
@@ -429,7 +484,145 @@ export class PluginHost {
     return context;
   }
 
-  async #deactivate(r: PluginRecord): Promise<void> {
+  /** Whether a site policy's allow-list is in force, and its serial. */
+  allowListState(): AllowListState {
+    return this.#allowList === undefined
+      ? { state: 'none' }
+      : { state: 'enforced', serial: this.#policySerial };
+  }
+
+  /**
+   * Applies the allow-list of a refreshed site policy to the loaded plugins, without a restart.
+   * Each plugin still usable is checked again (id, version, files hashed anew); those no longer
+   * allowed, and the plugins that depend on them, are deactivated (dependents first, each
+   * time-boxed as at `dispose`) and marked failed with the reason, so that `contribution()` refuses
+   * them with E_PLUGIN_FAILED. Returns their ids.
+   *
+   * A plugin the new list allows but that was refused before is NOT loaded now: its reason says a
+   * restart loads it (loading live would mean resolving its dependencies and contributions into a
+   * running agent; a restart is the one tested path). `undefined` lifts the policy: nothing more is
+   * refused. If a required plugin was refused, throws E_REQUIRED_PLUGIN after all that is done.
+   * Calls that overlap run one after the other, in the order made.
+   */
+  applyAllowList(list: PluginAllowList, serial?: number): Promise<string[]> {
+    const run = this.#applying.then(() => this.#applyAllowList(list, serial));
+    this.#applying = run.catch(() => undefined);
+    return run;
+  }
+
+  async #applyAllowList(list: PluginAllowList, serial: number | undefined): Promise<string[]> {
+    this.#allowList = list;
+    this.#policySerial = serial;
+    if (this.#disposed) return [];
+    const refused = new Map<PluginRecord, { event: number; reason: string }>();
+    const restart: string[] = [];
+    for (const r of this.#records) {
+      if (this.#byId.get(r.id) !== r || !r.manifest) continue;
+      if (r.state === 'failed') {
+        if (r.policy === 'refused') {
+          const now = list === undefined ? { ok: true as const } : await this.#verdict(r);
+          if (now.ok) {
+            restart.push(r.id);
+            const since =
+              list === undefined ? 'no site policy is in force now' : `${this.#policyName()} allows it`;
+            r.reason = `${r.reason!.split('; since then ')[0]}; since then ${since}: restart the agent to load it`;
+          }
+        }
+        continue;
+      }
+      if (r.activation) await r.activation.catch(() => undefined);
+      if (list === undefined) {
+        r.policy = undefined;
+        r.allowedBy = undefined;
+        continue;
+      }
+      if ((r.state as PluginState) === 'failed') continue;
+      const verdict = await this.#verdict(r);
+      if (verdict.ok) {
+        r.policy = 'allowed';
+        r.allowedBy = verdict.entry;
+      } else {
+        r.policy = 'refused';
+        refused.set(r, verdict);
+      }
+    }
+    // The plugins that depend, directly or not, on a refused one go with it.
+    const gone = new Set(refused.keys());
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const r of this.#records) {
+        if (gone.has(r) || r.state === 'failed' || this.#byId.get(r.id) !== r) continue;
+        const dep = r.manifest?.dependencies.find((d) => [...gone].some((g) => g.id === d));
+        if (dep !== undefined) {
+          gone.add(r);
+          refused.set(r, {
+            event: EventId.PluginDependencyFailed,
+            reason: `depends on plugin '${dep}', which ${this.#policyName()} no longer allows`,
+          });
+          grew = true;
+        }
+      }
+    }
+    // Mark them failed first, so that nothing activates or uses them while they are deactivated.
+    for (const [r, { reason }] of refused) {
+      r.state = 'failed';
+      r.reason = reason;
+    }
+    // An activation already under way (begun before the marks) ends first, then is undone below.
+    await Promise.all([...gone].map((r) => r.activation));
+    for (const r of [...this.#activated].reverse()) {
+      if (!gone.has(r)) continue;
+      this.#activated.splice(this.#activated.indexOf(r), 1);
+      await this.#deactivate(r, 'failed');
+    }
+    for (const [r, { event, reason }] of refused) this.#fail(r, event, reason);
+    const ids = [...refused.keys()].map((r) => r.id);
+    this.#log.log(
+      'info',
+      EventId.PluginAllowListApplied,
+      `${list === undefined ? 'no site policy is in force' : `${this.#policyName()} applied`}: ` +
+        `${ids.length > 0 ? `refused ${ids.join(', ')}` : 'no plugin refused'}` +
+        `${restart.length > 0 ? `; restart the agent to load ${restart.join(', ')}` : ''}`,
+      { refused: ids, needRestart: restart, ...(serial !== undefined ? { serial } : {}) },
+    );
+    this.#throwIfRequiredFailed([...refused.keys()]);
+    return ids;
+  }
+
+  /** `the site policy (serial 7)`: the policy named in reasons. */
+  #policyName(): string {
+    return this.#policySerial === undefined
+      ? 'the site policy'
+      : `the site policy (serial ${this.#policySerial})`;
+  }
+
+  #verdict(r: PluginRecord) {
+    const m = r.manifest!;
+    return checkAllowList(
+      this.#allowList ?? [],
+      { id: m.id, version: m.version, dir: r.dir!, main: m.main },
+      this.#policyName(),
+    );
+  }
+
+  /**
+   * Checks a plugin against the allow-list in force before any of its code is imported; a refused
+   * plugin becomes a failed record with its own event (2010–2013). False if refused.
+   */
+  async #admit(r: PluginRecord): Promise<boolean> {
+    if (this.#allowList === undefined) return true;
+    const verdict = await this.#verdict(r);
+    if (verdict.ok) {
+      r.policy = 'allowed';
+      r.allowedBy = verdict.entry;
+      return true;
+    }
+    r.policy = 'refused';
+    this.#fail(r, verdict.event, verdict.reason);
+    return false;
+  }
+
+  async #deactivate(r: PluginRecord, finalState: 'inactive' | 'failed' = 'inactive'): Promise<void> {
     const timeout = this.#options.deactivateTimeoutMs ?? 5_000;
     try {
       if (r.module?.deactivate)
@@ -451,7 +644,7 @@ export class PluginHost {
       });
     }
     r.provided.clear();
-    r.state = 'inactive';
+    r.state = finalState;
     r.activation = undefined;
     this.#log.log('info', EventId.PluginDeactivated, `plugin '${r.id}' deactivated`, { plugin: r.id });
   }

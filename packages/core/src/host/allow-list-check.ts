@@ -1,0 +1,179 @@
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import semver from 'semver';
+import { errorMessage } from '../api/errors.js';
+import { EventId } from '../api/events.js';
+import type { AllowListEntry } from '../policy/allow-list.js';
+import { hashPluginFiles } from '../policy/plugin-files.js';
+
+/** Whether the site policy lets a plugin load: the entry that allows it, or the event and reason why not. */
+export type AllowListVerdict =
+  | { readonly ok: true; readonly entry: AllowListEntry }
+  | { readonly ok: false; readonly event: number; readonly reason: string };
+
+/** What is checked of a plugin: its id and version (from its manifest), and its package folder. */
+export interface PluginUnderCheck {
+  readonly id: string;
+  readonly version: string;
+  /** The folder of its package.json, links resolved. */
+  readonly dir: string;
+  /** Its entry module, relative to `dir` (`credroam.main`). */
+  readonly main: string;
+}
+
+/** How many file names a reason names before it only counts the rest. */
+const NAMED_FILES = 3;
+
+/**
+ * Checks one plugin against the allow-list of the site policy in force, reading only its files
+ * (never importing them): its id is on the list, its version satisfies the range of an entry for
+ * that id, and the SHA-256 of every file of its package equals that entry's `files` exactly (a file
+ * added, removed or changed refuses it). Several entries may name one id (two versions allowed
+ * during a roll-out): any one that matches allows the plugin.
+ *
+ * Its entry module, links resolved, must be one of the hashed files: what is pinned is then what
+ * `import()` reads first. The code that module imports is pinned only as far as it lies among the
+ * package's files (its own `node_modules` are not: docs/admin/policy-plugins.md says so).
+ *
+ * A plugin shipped inside `@credroam/core` (the built-in folder: `builtin/folder/package.json` and
+ * an `index.js` that re-exports code compiled into core's `dist/`) is checked the same way, on its
+ * own folder: its id, version and those two files are pinned, so a site can forbid or pin it. The
+ * code it re-exports is the host's own and is not hashed: a host whose files were changed need not
+ * run this check at all, so hashing itself would prove nothing; the installation (root-owned files)
+ * is what vouches for it. A third-party plugin has no such exemption: its entry module must be one
+ * of its package's hashed files.
+ *
+ * `policy` names the policy in the reasons, e.g. `the site policy (serial 7)`.
+ */
+export async function checkAllowList(
+  list: readonly AllowListEntry[],
+  plugin: PluginUnderCheck,
+  policy: string,
+): Promise<AllowListVerdict> {
+  const refused = `not allowed by ${policy}`;
+  const entries = list.filter((e) => e.id === plugin.id);
+  if (entries.length === 0) {
+    return {
+      ok: false,
+      event: EventId.PluginNotAllowed,
+      reason: `${refused}: its id is not on the plugin allow-list`,
+    };
+  }
+  const inRange = entries.filter((e) => semver.satisfies(plugin.version, e.version));
+  if (inRange.length === 0) {
+    return {
+      ok: false,
+      event: EventId.PluginVersionNotAllowed,
+      reason: `${refused}: version ${plugin.version} is outside the allowed ${entries.map((e) => e.version).join(', ')}`,
+    };
+  }
+  let files: Record<string, string>;
+  try {
+    files = await hashPluginFiles(plugin.dir);
+  } catch (error) {
+    return {
+      ok: false,
+      event: EventId.PluginFilesUncheckable,
+      reason: `${refused}: its files cannot be checked: ${errorMessage(error)}`,
+    };
+  }
+  const main = await entryModule(plugin.dir, plugin.main);
+  if (main === undefined || !(main in files)) {
+    return {
+      ok: false,
+      event: EventId.PluginFilesUncheckable,
+      reason:
+        `${refused}: its entry module ${plugin.main} is not among the files its package ships ` +
+        '(package.json "files"), so the hashes would not cover the code that runs',
+    };
+  }
+  const differences = inRange.map((e) => ({ entry: e, diff: diffFiles(e.files, files) }));
+  const match = differences.find((d) => d.diff.count === 0);
+  if (match) return { ok: true, entry: match.entry };
+  return {
+    ok: false,
+    event: EventId.PluginFilesDiffer,
+    reason: `${refused}: its files differ from the allowed ones: ${describeDifference(differences[0]!.diff)}`,
+  };
+}
+
+/**
+ * Checks again, right before its code is imported, that a plugin's files are still those its
+ * entry pins (checked at load, used at a lazy activation, maybe much later): undefined when they
+ * are, else the event and reason.
+ */
+export async function recheckFiles(
+  entry: AllowListEntry,
+  dir: string,
+  policy: string,
+): Promise<{ readonly event: number; readonly reason: string } | undefined> {
+  let files: Record<string, string>;
+  try {
+    files = await hashPluginFiles(dir);
+  } catch (error) {
+    return {
+      event: EventId.PluginFilesUncheckable,
+      reason: `not allowed by ${policy}: its files cannot be checked: ${errorMessage(error)}`,
+    };
+  }
+  const diff = diffFiles(entry.files, files);
+  if (diff.count === 0) return undefined;
+  return {
+    event: EventId.PluginFilesDiffer,
+    reason: `not allowed by ${policy}: its files changed since they were checked: ${describeDifference(diff)}`,
+  };
+}
+
+/** The files added, removed and changed between the pinned hashes and the found ones. */
+export interface FileDifference {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+  readonly count: number;
+}
+
+export function diffFiles(
+  pinned: Readonly<Record<string, string>>,
+  found: Readonly<Record<string, string>>,
+): FileDifference {
+  const has = (o: object, k: string) => Object.hasOwn(o, k);
+  const added = Object.keys(found)
+    .filter((f) => !has(pinned, f))
+    .sort();
+  const removed = Object.keys(pinned)
+    .filter((f) => !has(found, f))
+    .sort();
+  const changed = Object.keys(found)
+    .filter((f) => has(pinned, f) && pinned[f]!.toLowerCase() !== found[f])
+    .sort();
+  return { added, removed, changed, count: added.length + removed.length + changed.length };
+}
+
+/** `changed index.js; added extra.js, more.js; and 4 more`: a few names, then a count. */
+export function describeDifference(diff: FileDifference): string {
+  const named: string[] = [];
+  let left = NAMED_FILES;
+  for (const [what, files] of [
+    ['changed', diff.changed],
+    ['added', diff.added],
+    ['removed', diff.removed],
+  ] as const) {
+    const shown = files.slice(0, left);
+    left -= shown.length;
+    if (shown.length > 0) named.push(`${what} ${shown.join(', ')}`);
+  }
+  const rest = diff.count - (NAMED_FILES - left);
+  return rest > 0 ? `${named.join('; ')}; and ${rest} more` : named.join('; ');
+}
+
+/** The entry module's path relative to the package folder, links resolved; undefined if it is not there. */
+async function entryModule(dir: string, main: string): Promise<string | undefined> {
+  try {
+    const real = await realpath(path.join(dir, main));
+    const rel = path.relative(await realpath(dir), real);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
+    return rel.split(path.sep).join('/');
+  } catch {
+    return undefined;
+  }
+}
