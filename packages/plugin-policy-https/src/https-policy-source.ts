@@ -35,6 +35,10 @@ const UNREACHABLE = new Set([
  * - 200: the body, byte for byte; refused (`E_POLICY_TOO_LARGE`) as soon as it announces or sends
  *   more than `POLICY_BUNDLE_MAX_BYTES`: the connection is cut, nothing more is read.
  * - 404: the server holds no bundle (`undefined`).
+ * - 304, to a conditional GET: the bundle this source fetched last is unchanged. After a 200 with
+ *   an `ETag`, the next fetch sends `If-None-Match` with it; the bytes it returns are then the ones
+ *   kept in memory (never a file: a bundle is re-verified by core each time anyway). A 304 to a
+ *   request that was not conditional is an error.
  * - A redirect is not followed, to HTTPS or anywhere else (`E_POLICY_SOURCE`, naming where it
  *   pointed): the address in the agent manifest is the one the site's administrators chose and the
  *   site's CA vouches for; a redirect that any writer of the web server's configuration can add
@@ -49,6 +53,8 @@ export class HttpsPolicySource implements PolicySource {
   readonly #url: URL;
   /** The URL as errors name it: no query. */
   readonly #shown: string;
+  /** The last 200's validator and body, for a conditional GET. */
+  #last: { readonly etag: string; readonly body: Uint8Array } | undefined;
 
   constructor(private readonly settings: HttpsPolicySettings) {
     this.#url = new URL(settings.url);
@@ -63,6 +69,7 @@ export class HttpsPolicySource implements PolicySource {
       });
     });
     const timeoutMs = s.timeoutSeconds * 1000;
+    const last = this.#last;
     return new Promise<Uint8Array | undefined>((resolve, reject) => {
       let settled = false;
       const finish = (error: unknown, value?: Uint8Array) => {
@@ -84,6 +91,7 @@ export class HttpsPolicySource implements PolicySource {
           accept: 'application/pkcs7-mime, application/octet-stream',
           'accept-encoding': 'identity',
           'user-agent': 'credroam-policy-https',
+          ...(last ? { 'if-none-match': last.etag } : {}),
         },
         ...(s.serverName
           ? {
@@ -99,7 +107,7 @@ export class HttpsPolicySource implements PolicySource {
       );
       request.on('error', (error) => finish(error));
       request.on('response', (response) => {
-        this.#read(response).then(
+        this.#read(response, last).then(
           (value) => finish(undefined, value),
           (error: unknown) => finish(error),
         );
@@ -109,14 +117,22 @@ export class HttpsPolicySource implements PolicySource {
   }
 
   /** The body of a 200, within the bound; undefined for a 404; an error for anything else. */
-  async #read(response: IncomingMessage): Promise<Uint8Array | undefined> {
+  async #read(
+    response: IncomingMessage,
+    last: { readonly etag: string; readonly body: Uint8Array } | undefined,
+  ): Promise<Uint8Array | undefined> {
     const status = response.statusCode ?? 0;
     const ids = { url: this.#shown, status };
     if (status === 404) {
+      this.#last = undefined;
       response.resume();
       return undefined;
     }
-    if (status >= 300 && status < 400) {
+    if (status === 304 && last) {
+      response.resume();
+      return last.body.slice();
+    }
+    if (status >= 300 && status < 400 && status !== 304) {
       const location = response.headers.location;
       throw new CredroamError(
         'E_POLICY_SOURCE',
@@ -159,7 +175,10 @@ export class HttpsPolicySource implements PolicySource {
         ids,
       );
     }
-    return new Uint8Array(Buffer.concat(chunks, length));
+    const body = new Uint8Array(Buffer.concat(chunks, length));
+    const etag = response.headers.etag;
+    this.#last = etag && etag.length <= 256 ? { etag, body: body.slice() } : undefined;
+    return body;
   }
 
   #tooLarge(what: string): CredroamError {

@@ -217,3 +217,43 @@ test('an unreadable caFile is a configuration error naming it', async (t) => {
     message: /cannot read caFile .*missing\.crt: ENOENT/,
   } as never);
 });
+
+test('conditional GET: after a 200 with an ETag the next fetch sends If-None-Match, and a 304 gives the same bytes; a new bundle replaces them', async (t) => {
+  let bundle = randomBytes(2000);
+  let etag = '"v1"';
+  const server = await serve(t, pki, (req, res) => {
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { etag });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { etag });
+    res.end(bundle);
+  });
+  const source = sourceFor({ url: `${server.origin}/p` });
+  t.true(Buffer.from((await source.fetch())!).equals(bundle));
+  t.true(Buffer.from((await source.fetch())!).equals(bundle));
+  t.deepEqual(
+    server.requests.map((r) => r.headers['if-none-match']),
+    [undefined, '"v1"'],
+  );
+  bundle = randomBytes(2000);
+  etag = '"v2"';
+  t.true(Buffer.from((await source.fetch())!).equals(bundle));
+  t.true(Buffer.from((await source.fetch())!).equals(bundle));
+  t.deepEqual(
+    server.requests.map((r) => r.headers['if-none-match']),
+    [undefined, '"v1"', '"v1"', '"v2"'],
+  );
+});
+
+test('a 304 to a request that was not conditional is an error, not an empty bundle', async (t) => {
+  const server = await serve(t, pki, (_req, res) => {
+    res.writeHead(304);
+    res.end();
+  });
+  await t.throwsAsync(sourceFor({ url: `${server.origin}/p` }).fetch(), {
+    code: 'E_POLICY_SOURCE',
+    message: /answered 304 Not Modified, where 200 \(the bundle\) or 404/,
+  } as never);
+});
