@@ -2,6 +2,7 @@ import 'reflect-metadata';
 
 export * from './api/index.js';
 export { FolderDirectoryStore, folderFromUrl, userFolderName } from './builtin/folder/folder-directory.js';
+export { FOLDER_POLICY_FILE, FolderPolicySource } from './builtin/folder/folder-policy-source.js';
 export {
   ATTRIBUTE_LIMITS,
   type CredentialAttributes,

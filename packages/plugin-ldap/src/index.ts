@@ -4,19 +4,32 @@ import {
   configurationValidator,
   DirectoryStore,
   type PluginContext,
+  PolicySource,
 } from '@credroam/core/api';
 import { simpleBindCredentials } from './bind-credentials.js';
 import { LdapSession } from './connection.js';
 import { type DoctorCheck, doctor } from './doctor.js';
 import { LdapDirectoryStore } from './ldap-directory.js';
+import { LdapPolicySource, POLICY_BUNDLE_ATTRIBUTE } from './ldap-policy-source.js';
 import { profileFor } from './profiles.js';
-import { LDAP_SETTINGS_SCHEMA, type LdapSettings } from './settings.js';
+import {
+  LDAP_POLICY_SOURCE_SETTINGS_SCHEMA,
+  LDAP_SETTINGS_SCHEMA,
+  type LdapPolicySourceSettings,
+  type LdapSettings,
+} from './settings.js';
 
 export { LdapSession } from './connection.js';
 export type { DoctorCheck } from './doctor.js';
 export { LdapDirectoryStore } from './ldap-directory.js';
+export { LdapPolicySource, POLICY_BUNDLE_ATTRIBUTE } from './ldap-policy-source.js';
 export { AD, OPENLDAP, profileFor } from './profiles.js';
-export { LDAP_SETTINGS_SCHEMA, type LdapSettings } from './settings.js';
+export {
+  LDAP_POLICY_SOURCE_SETTINGS_SCHEMA,
+  LDAP_SETTINGS_SCHEMA,
+  type LdapPolicySourceSettings,
+  type LdapSettings,
+} from './settings.js';
 
 /** What this plugin offers the agent (the `activate` result). */
 export interface LdapApi {
@@ -28,6 +41,36 @@ const validate = configurationValidator(
   LDAP_SETTINGS_SCHEMA as unknown as Record<string, unknown>,
   '/directory/settings',
 );
+
+const validatePolicySource = configurationValidator(
+  LDAP_POLICY_SOURCE_SETTINGS_SCHEMA as unknown as Record<string, unknown>,
+  '/policySources/settings',
+);
+
+/**
+ * The plugin's policy source for a contribution request (what the agent's `ldap` policy source
+ * gets): the signed bundle in `credroamPolicyBundle` of the site entry `policyDn`, else of the
+ * user's entry, read over the same connection code, binds and TLS as the directory store.
+ */
+export function ldapPolicySource(request: ContributionRequest): LdapPolicySource {
+  const checked = validatePolicySource(request.settings);
+  if (!checked.ok)
+    throw new CredroamError(
+      'E_CONFIG',
+      `invalid ldap policy source settings: ${checked.problems.join('; ')}`,
+    );
+  const { policyDn, policyAttribute, ...rest } = checked.value as unknown as LdapPolicySourceSettings;
+  const settings: LdapSettings = { ...rest, maxRequestBytes: 4_000_000 };
+  if (!policyDn && !settings.userDn && !(settings.base && settings.filter)) {
+    throw new CredroamError(
+      'E_CONFIG',
+      "the ldap policy source needs policyDn (the site entry that holds the bundle), or the user's entry: userDn, or base and filter",
+    );
+  }
+  const { session, store } = connect(settings, request);
+  const entry = policyDn ? async () => policyDn : () => store.dn();
+  return new LdapPolicySource(session, entry, policyAttribute ?? POLICY_BUNDLE_ATTRIBUTE, settings.url);
+}
 
 /**
  * The plugin's directory store for a contribution request (what the agent's `ldap` selection
@@ -50,6 +93,15 @@ function build(request: ContributionRequest): {
   if (!settings.userDn && !(settings.base && settings.filter)) {
     throw new CredroamError('E_CONFIG', 'the ldap directory needs userDn, or base and filter');
   }
+  const { session, store } = connect(settings, request);
+  return { settings, session, store, profile: profileFor(settings.profile, settings.attributes) };
+}
+
+/** The session (connection, TLS, bind) and the user's entry, as the settings say; shared by the store and the policy source. */
+function connect(
+  settings: LdapSettings,
+  request: ContributionRequest,
+): { session: LdapSession; store: LdapDirectoryStore } {
   const bindDn = (settings.bindDn ?? settings.userDn)?.replaceAll('{user}', request.user);
   if (settings.bind === 'simple' && !bindDn) {
     throw new CredroamError(
@@ -57,11 +109,10 @@ function build(request: ContributionRequest): {
       'a simple bind needs userDn or bindDn (which may use {user}, as in {user}@example.org)',
     );
   }
-  const profile = profileFor(settings.profile, settings.attributes);
   const session = new LdapSession(settings, simpleBindCredentials(settings, request, bindDn ?? ''));
   const store = new LdapDirectoryStore(
     session,
-    profile,
+    profileFor(settings.profile, settings.attributes),
     {
       name: request.user,
       ...(settings.userDn ? { dn: settings.userDn } : {}),
@@ -71,11 +122,12 @@ function build(request: ContributionRequest): {
     settings.maxRequestBytes,
     settings.rangeSize,
   );
-  return { settings, session, store, profile };
+  return { session, store };
 }
 
 export function activate(context: PluginContext): LdapApi {
   context.contribute(DirectoryStore, 'ldap', ldapDirectoryStore);
+  context.contribute(PolicySource, 'ldap', ldapPolicySource);
   return {
     async doctor(request) {
       const { settings, session, store, profile } = build(request);

@@ -75,6 +75,35 @@ export const LDAP_SETTINGS_SCHEMA = {
   },
 } as const;
 
+/**
+ * The `settings` of the ldap policy source: the directory store's (the same server, bind and TLS
+ * settings), and where the signed policy bundle is. `userDn` (or `base` and `filter`) is needed
+ * only to read the user's entry, or for a simple bind as the user.
+ */
+export interface LdapPolicySourceSettings
+  extends Omit<LdapSettings, 'attributes' | 'rangeSize' | 'maxRequestBytes'> {
+  /**
+   * The site entry that holds the bundle (an organizationalUnit or the domain object with the
+   * credroamSite class, as Group Policy lives on an OU); without it, the user's own entry.
+   */
+  readonly policyDn?: string;
+  /** The attribute, when a site's schema names it otherwise (default `credroamPolicyBundle`). */
+  readonly policyAttribute?: string;
+}
+
+const { attributes: _a, rangeSize: _r, maxRequestBytes: _m, ...storeOnly } = LDAP_SETTINGS_SCHEMA.properties;
+
+export const LDAP_POLICY_SOURCE_SETTINGS_SCHEMA = {
+  type: 'object',
+  required: ['url', 'caFile'],
+  additionalProperties: false,
+  properties: {
+    ...storeOnly,
+    policyDn: { type: 'string', minLength: 1 },
+    policyAttribute: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]*$' },
+  },
+} as const;
+
 export async function readPasswordFile(file: string): Promise<string> {
   try {
     return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');

@@ -154,3 +154,64 @@ test('values are read in ranges (attr;range=0-9, then the next ten, ...) until t
   t.teardown(() => ranged.close());
   t.deepEqual(dec((await ranged.read()).tokens), dec(values));
 });
+
+test('the policy bundle on the domain object (credroamSite, octet string): written by an administrator, read byte for byte by a user, who cannot write it', async (t) => {
+  const { ldapPolicySource } = await import('../src/index.js');
+  const { randomBytes } = await import('node:crypto');
+  const bundle = Buffer.concat([Buffer.from([0, 0x0a, 0x0d, 0xff, 0x80]), randomBytes(40_000)]);
+  const domain = dc.userDn('x').split(',').slice(2).join(',');
+  const c = await admin();
+  t.teardown(() => c.unbind());
+  const source = (policyDn?: string) =>
+    ldapPolicySource({
+      user: 'bob',
+      home: dc.dir,
+      settings: {
+        url: dc.ldapsUrl,
+        caFile: dc.tls.ca,
+        bind: 'simple',
+        profile: 'ad',
+        userDn: dc.userDn('bob'),
+        bindDn: `bob@${AD_REALM}`,
+        ...(policyDn ? { policyDn } : {}),
+      },
+      policy: { trustWithPassword: true },
+      password: async () => dc.password('bob'),
+    });
+  t.is(await source(domain).fetch(), undefined);
+  const put = (values: Buffer[]) =>
+    new Change({
+      operation: 'replace',
+      modification: new Attribute({ type: 'credroamPolicyBundle', values }),
+    });
+  await c.modify(domain, put([bundle]));
+  t.true(Buffer.from((await source(domain).fetch())!).equals(bundle));
+  // The schema's bounds: one value, at most 256 KiB (rangeUpper).
+  await t.throwsAsync(c.modify(domain, put([Buffer.from('a'), Buffer.from('b')])));
+  await t.throwsAsync(c.modify(domain, put([randomBytes(262_145)])));
+  t.true(Buffer.from((await source(domain).fetch())!).equals(bundle));
+  // A user writes it neither on the domain object nor on their own entry.
+  const { LdapSession } = await import('../src/index.js');
+  const bob = new LdapSession(
+    {
+      url: dc.ldapsUrl,
+      caFile: dc.tls.ca,
+      bind: 'simple',
+      profile: 'ad',
+      timeoutMs: 10_000,
+      maxRequestBytes: 4_000_000,
+    },
+    async () => ({ dn: `bob@${AD_REALM}`, password: async () => dc.password('bob') }),
+  );
+  t.teardown(() => bob.close());
+  for (const dn of [domain, dc.userDn('bob')]) {
+    await t.throwsAsync(
+      bob.run((s) => s.modify(dn, put([Buffer.from('forged')])), { dn }),
+      {
+        code: 'E_ACCESS',
+      } as never,
+    );
+  }
+  t.is(await source().fetch(), undefined);
+  t.true(Buffer.from((await source(domain).fetch())!).equals(bundle));
+});

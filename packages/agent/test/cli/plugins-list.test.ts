@@ -21,7 +21,10 @@ test('plugins list --json lists the first-party plugins with their contributions
     ['credroam.folder', 'credroam.pkcs12', 'credroam.ldap', 'credroam.triggers'],
   );
   const byId = Object.fromEntries(plugins.map((p) => [p.id, p]));
-  t.deepEqual(byId['credroam.folder']?.contributes, { directoryStores: ['folder'] });
+  t.deepEqual(byId['credroam.folder']?.contributes, {
+    directoryStores: ['folder'],
+    policySources: ['folder'],
+  });
   t.deepEqual(byId['credroam.ldap']?.contributes.directoryStores, ['ldap']);
   t.deepEqual(byId['credroam.pkcs12']?.contributes.localStores, ['pkcs12']);
   t.deepEqual(byId['credroam.pkcs12']?.contributes.tokenProtectors, ['pkcs12']);

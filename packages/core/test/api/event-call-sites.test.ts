@@ -29,7 +29,14 @@ const lineOf = (text: string, index: number) => text.slice(0, index).split('\n')
 
 test('the scan reads every package', async (t) => {
   const files = await sources();
-  for (const p of ['core', 'agent', 'plugin-ldap', 'plugin-pkcs12', 'plugin-triggers']) {
+  for (const p of [
+    'core',
+    'agent',
+    'plugin-ldap',
+    'plugin-pkcs12',
+    'plugin-triggers',
+    'plugin-policy-https',
+  ]) {
     t.true(
       files.some((f) => f.file.startsWith(`packages/${p}/src/`)),
       p,

@@ -271,9 +271,11 @@ olcDbIndex: uid eq
 olcDbIndex: entryCSN,entryUUID eq
 olcLimits: dn.exact="${ADMIN_DN}" time=unlimited size=unlimited
 olcAccess: {0}to attrs=credroamToken,credroamKey,credroamStamp by self write by dn.exact="${ADMIN_DN}" write by * none
-olcAccess: {1}to attrs=objectClass val=credroamUser by self write by dn.exact="${ADMIN_DN}" write by users read by * none
-olcAccess: {2}to attrs=userPassword by self =w by anonymous auth by * none
-olcAccess: {3}to * by self read by dn.exact="${ADMIN_DN}" write by users read by * none
+olcAccess: {1}to attrs=credroamPolicyBundle by dn.exact="${ADMIN_DN}" write by users read by * none
+olcAccess: {2}to attrs=objectClass val=credroamSite by dn.exact="${ADMIN_DN}" write by users read by * none
+olcAccess: {3}to attrs=objectClass val=credroamUser by self write by dn.exact="${ADMIN_DN}" write by users read by * none
+olcAccess: {4}to attrs=userPassword by self =w by anonymous auth by * none
+olcAccess: {5}to * by self read by dn.exact="${ADMIN_DN}" write by users read by * none
 ${syncrepl.join('\n')}
 ${replicating ? 'olcMultiProvider: TRUE' : ''}
 ${
