@@ -36,6 +36,7 @@ export const FIRST_PARTY_PLUGINS: readonly PluginSpec[] = [
   { from: '@credroam/plugin-pkcs12' },
   { from: '@credroam/plugin-ldap' },
   { from: '@credroam/plugin-triggers' },
+  { from: '@credroam/plugin-policy-https' },
 ];
 
 /** The triggers the agent always starts unless `triggers` lists one with `"enabled": false`. */

@@ -18,7 +18,7 @@ test('plugins list --json lists the first-party plugins with their contributions
   };
   t.deepEqual(
     plugins.map((p) => p.id),
-    ['credroam.folder', 'credroam.pkcs12', 'credroam.ldap', 'credroam.triggers'],
+    ['credroam.folder', 'credroam.pkcs12', 'credroam.ldap', 'credroam.triggers', 'credroam.policy-https'],
   );
   const byId = Object.fromEntries(plugins.map((p) => [p.id, p]));
   t.deepEqual(byId['credroam.folder']?.contributes, {
@@ -74,6 +74,7 @@ test('plugins in the agent manifest are added to the built-ins: a path relative 
       ['credroam.folder', '@credroam/core/builtin/folder', 'inactive'],
       ['credroam.pkcs12', '@credroam/plugin-pkcs12', 'inactive'],
       ['credroam.triggers', '@credroam/plugin-triggers', 'inactive'],
+      ['credroam.policy-https', '@credroam/plugin-policy-https', 'inactive'],
       ['test.broken-trigger', './plugins/broken', 'inactive'],
       ['example.hello', '@example/credroam-hello', 'inactive'],
     ],
