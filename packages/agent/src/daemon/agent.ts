@@ -307,7 +307,10 @@ export class Agent {
         return;
       case 'policyRefresh':
         try {
-          this.#session.updatePolicy(await loadPolicy(this.config));
+          // The whole fetch and verify again; any failure keeps the bundle in force (events 1040–1049).
+          // Lead: apply `loaded.allowList` to the host here (host.applyAllowList) once it lands.
+          const loaded = await loadPolicy(this.config, { host: this.#session.host, log: this.log });
+          this.#session.updatePolicy(loaded);
         } catch (error) {
           this.log.log(
             'warn',

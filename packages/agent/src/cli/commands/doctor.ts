@@ -5,6 +5,7 @@ import { CredroamError, userFolderName } from '@credroam/core';
 import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import type { AgentConfig } from '../../config.js';
+import { describePolicyOrigin } from '../../policy.js';
 import { loadPolicy } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { createHost } from '../plugins.js';
@@ -14,7 +15,8 @@ import { type Args, type Context, configOf, out, roamingPassword } from './share
 
 export async function doctor(args: Args, ctx: Context): Promise<number> {
   const config = configOf(ctx);
-  const policy = await loadPolicy(config);
+  const loaded = await loadPolicy(config);
+  const policy = loaded.policy;
   const host = await createHost(config, ctx.log);
   try {
     await host.start();
@@ -39,6 +41,14 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
       checks = await folderDoctor(config);
     }
     checks.unshift(...store);
+    checks.push({
+      check: 'policy',
+      ok: !(loaded.origin.kind === 'bundle' && loaded.origin.expired),
+      detail: describePolicyOrigin(loaded.origin),
+      ...(loaded.origin.kind === 'bundle' && loaded.origin.expired
+        ? { fix: 'sign and distribute a new bundle (docs/admin/policy.md)' }
+        : {}),
+    });
     const ok = checks.every((c) => c.ok);
     out(
       ctx,
