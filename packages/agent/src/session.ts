@@ -1,8 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ContentInspector,
-  CredroamError,
   type DirectoryPolicy,
   DirectoryStore,
   EngineOptions,
@@ -13,7 +12,6 @@ import {
   LocalStore,
   LoggerToken,
   type PluginHost,
-  parseSitePolicy,
   readFileNoFollow,
   type SitePolicy,
   type SkippedItem,
