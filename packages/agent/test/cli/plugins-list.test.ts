@@ -18,10 +18,11 @@ test('plugins list --json lists the first-party plugins with their contributions
   };
   t.deepEqual(
     plugins.map((p) => p.id),
-    ['credroam.folder', 'credroam.pkcs12', 'credroam.ldap', 'credroam.triggers'],
+    ['credroam.folder', 'credroam.pkcs12', 'credroam.ldap', 'credroam.triggers', 'credroam.policy-file'],
   );
   const byId = Object.fromEntries(plugins.map((p) => [p.id, p]));
   t.deepEqual(byId['credroam.folder']?.contributes, { directoryStores: ['folder'] });
+  t.deepEqual(byId['credroam.policy-file']?.contributes, { policySources: ['file'] });
   t.deepEqual(byId['credroam.ldap']?.contributes.directoryStores, ['ldap']);
   t.deepEqual(byId['credroam.pkcs12']?.contributes.localStores, ['pkcs12']);
   t.deepEqual(byId['credroam.pkcs12']?.contributes.tokenProtectors, ['pkcs12']);
@@ -71,6 +72,7 @@ test('plugins in the agent manifest are added to the built-ins: a path relative 
       ['credroam.folder', '@credroam/core/builtin/folder', 'inactive'],
       ['credroam.pkcs12', '@credroam/plugin-pkcs12', 'inactive'],
       ['credroam.triggers', '@credroam/plugin-triggers', 'inactive'],
+      ['credroam.policy-file', '@credroam/core/builtin/policy-file', 'inactive'],
       ['test.broken-trigger', './plugins/broken', 'inactive'],
       ['example.hello', '@example/credroam-hello', 'inactive'],
     ],
