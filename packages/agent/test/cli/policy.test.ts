@@ -252,3 +252,86 @@ test('the agent obeys the bundle of its file source: its settings apply, a highe
   };
   t.is(after.policy.roaming.maxTokens, 22);
 });
+
+test('a running agent: a policy refresh applies a higher serial without a restart, and keeps it when a lower one comes back (1047)', async (t) => {
+  const dir = await tempDir(t);
+  await sitePki(dir);
+  const bundle = path.join(dir, 'site.p7m');
+  for (const [serial, max] of [
+    [1, 11],
+    [2, 22],
+  ] as const) {
+    await writeFile(path.join(dir, `d${serial}.json`), JSON.stringify(doc(serial, max)));
+    const r = await credroam([
+      'policy',
+      'sign',
+      '--key',
+      path.join(dir, 'signer.key'),
+      '--cert',
+      path.join(dir, 'signer.pem'),
+      '--out',
+      path.join(dir, `${serial}.p7m`),
+      path.join(dir, `d${serial}.json`),
+    ]);
+    t.is(r.code, 0, r.stderr);
+  }
+  await writeFile(bundle, await readFile(path.join(dir, '1.p7m')));
+  await writeFile(
+    path.join(dir, 'agent.json'),
+    JSON.stringify({
+      home: './home',
+      policy: {
+        root: './root.pem',
+        siteId: 'example.org',
+        sources: [{ use: 'file', settings: { path: './site.p7m' } }],
+      },
+    }),
+  );
+  const { loadConfig } = await import('../../src/config.js');
+  const { Agent } = await import('../../src/daemon/agent.js');
+  const { askAgent } = await import('../../src/daemon/ipc.js');
+  const { EventLog } = await import('@credroam/core');
+  const config = await loadConfig(path.join(dir, 'agent.json'), {});
+  const records: Array<{ event: number; serial?: unknown }> = [];
+  const log = new EventLog({ write: () => undefined, level: 'debug' });
+  log.subscribe((r) => records.push(r));
+  const agent = new Agent(config, log);
+  await agent.start();
+  t.teardown(() => agent.stop());
+  const show = async () =>
+    JSON.parse(
+      (await credroam(['--config', path.join(dir, 'agent.json'), 'policy', 'show', '--json'])).stdout,
+    ) as {
+      origin: { serial: number };
+      policy: { roaming: { maxTokens: number } };
+    };
+  t.true(records.some((r) => r.event === 1041 && r.serial === 1));
+  t.is((await show()).policy.roaming.maxTokens, 11);
+
+  await writeFile(bundle, await readFile(path.join(dir, '2.p7m')));
+  await askAgent(config, { cmd: 'trigger', event: 'refresh' });
+  t.true(records.some((r) => r.event === 1041 && r.serial === 2));
+  t.is((await show()).policy.roaming.maxTokens, 22);
+
+  await writeFile(bundle, await readFile(path.join(dir, '1.p7m')));
+  await askAgent(config, { cmd: 'trigger', event: 'refresh' });
+  t.true(records.some((r) => r.event === 1047));
+  t.is((await show()).origin.serial, 2);
+});
+
+test('policy hash-plugin prints the allow-list entry of a plugin package: its id, a version range, each file hashed', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'x', version: '1.2.3', credroam: { id: 'example.x' } }),
+  );
+  await writeFile(path.join(dir, 'index.js'), 'export {};\n');
+  const r = await credroam(['policy', 'hash-plugin', dir]);
+  t.is(r.code, 0, r.stderr);
+  const entry = JSON.parse(r.stdout) as { id: string; version: string; files: Record<string, string> };
+  t.is(entry.id, 'example.x');
+  t.is(entry.version, '^1.2.3');
+  t.deepEqual(Object.keys(entry.files), ['index.js', 'package.json']);
+  const { createHash } = await import('node:crypto');
+  t.is(entry.files['index.js'], createHash('sha256').update('export {};\n').digest('hex'));
+});

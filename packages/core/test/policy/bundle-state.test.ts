@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
@@ -60,6 +60,11 @@ test('the policy root must be root-owned: a group-writable file, or one in a gro
   const e2 = await t.throwsAsync(readPolicyRoots(path.join(sub, 'root.pem')));
   t.is((e2 as { code?: string }).code, 'E_POLICY_ROOT');
   t.regex(e2!.message, /in .*open, which is writable/);
+  // Owned by another user: refused, whatever its mode.
+  await chown(pki.root, 65534, 65534);
+  const e4 = await t.throwsAsync(readPolicyRoots(pki.root));
+  t.regex(e4!.message, /owned by uid 65534, not root/);
+  await chown(pki.root, 0, 0);
   const e3 = await t.throwsAsync(readPolicyRoots(path.join(dir, 'missing.pem')));
   t.is((e3 as { code?: string }).code, 'E_POLICY_ROOT');
 });
