@@ -41,7 +41,8 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
       checks = await folderDoctor(config);
     }
     checks.unshift(...store);
-    checks.push({
+    // First: the checks after it stop at the first failure, which callers read as the last line.
+    checks.unshift({
       check: 'policy',
       ok: !(loaded.origin.kind === 'bundle' && loaded.origin.expired),
       detail: describePolicyOrigin(loaded.origin),

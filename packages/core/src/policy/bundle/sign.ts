@@ -24,13 +24,15 @@ export function certificatesOfPem(text: string): X509Certificate[] {
 }
 
 /**
- * Makes a policy bundle: a DER CMS SignedData (RFC 5652) with `content` attached (eContentType
+ * Makes a policy bundle: a DER CMS SignedData (RFC 5652) with `document` attached (eContentType
  * id-data), one signer identified by issuer and serial number, signed attributes (content type,
  * signing time, message digest), and the signer's certificate with `chainPems` in it. The digest is
- * SHA-256, except Ed25519, which RFC 8419 pairs with SHA-512. The caller passes the canonical JSON
- * of the document (`canonicalJson`). Throws `E_POLICY_SIGNER` when the key does not fit.
+ * SHA-256, except Ed25519, which RFC 8419 pairs with SHA-512. `document` is the JSON text (UTF-8
+ * when a string) as it is to be signed: `policy sign` passes `canonicalJson(document)`. Throws
+ * `E_POLICY_SIGNER` when the key does not fit.
  */
-export function signPolicyBundle(content: Uint8Array, signer: PolicySigner): Uint8Array {
+export function signPolicyBundle(document: Uint8Array | string, signer: PolicySigner): Uint8Array {
+  const content = typeof document === 'string' ? new TextEncoder().encode(document) : document;
   let key: KeyObject;
   let cert: X509Certificate;
   try {
