@@ -18,8 +18,11 @@ import { document, makeSitePki, sign, tempDir } from './bundle-support.js';
 const docs = fileURLToPath(new URL('../../../../../docs/', import.meta.url));
 
 test('docs/policy-bundle.schema.json is the schema the verifier uses (regenerate it from POLICY_BUNDLE_SCHEMA)', async (t) => {
-  const published = await readFile(path.join(docs, 'policy-bundle.schema.json'), 'utf8');
-  t.is(published, `${JSON.stringify(POLICY_BUNDLE_SCHEMA, null, 2)}\n`);
+  // Compared as JSON (biome formats the file): every keyword and value the same.
+  const published = JSON.parse(
+    await readFile(path.join(docs, 'policy-bundle.schema.json'), 'utf8'),
+  ) as unknown;
+  t.deepEqual(published, JSON.parse(JSON.stringify(POLICY_BUNDLE_SCHEMA)));
 });
 
 test('canonical JSON sorts members, drops whitespace, and is stable', (t) => {
@@ -216,5 +219,46 @@ test('a damaged record is reported and the defaults apply (never "unrestricted")
   t.deepEqual(
     records.map((r) => r.event),
     [EventId.PolicyBundleAccepted],
+  );
+});
+
+test('a recorded bundle that no longer verifies gives the defaults but keeps its serial as the rollback floor', async (t) => {
+  const dir = await tempDir(t);
+  const home = path.join(dir, 'home');
+  const pki = await makeSitePki(dir);
+  const signer = await pki.issue('signer');
+  const trust = {
+    roots: [new X509Certificate(await readFile(pki.root))],
+    siteId: 'example.org',
+    agentVersion: '0.1.0',
+  };
+  const { log, records } = memoryLog();
+  const now = new Date();
+  await updateSitePolicy({
+    home,
+    trust,
+    now,
+    log,
+    fetched: [{ source: 'file', bytes: sign(document({ serial: 3 }), signer.signer) }],
+  });
+  const stored = path.join(home, 'policy', 'accepted.p7m');
+  const bytes = await readFile(stored);
+  bytes[bytes.length - 3]! ^= 0x01;
+  await writeFile(stored, bytes);
+  const inForce = await policyInForce(home, trust, now);
+  t.is(inForce.kind, 'defaults');
+  if (inForce.kind === 'defaults') t.is(inForce.floor?.serial, 3);
+  records.length = 0;
+  const update = await updateSitePolicy({
+    home,
+    trust,
+    now,
+    log,
+    fetched: [{ source: 'file', bytes: sign(document({ serial: 2 }), signer.signer) }],
+  });
+  t.is(update.inForce.kind, 'defaults');
+  t.deepEqual(
+    records.map((r) => r.event),
+    [EventId.PolicyRollbackRefused, EventId.PolicyDefaultsInForce],
   );
 });

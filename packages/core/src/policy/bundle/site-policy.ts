@@ -40,6 +40,11 @@ export type PolicyInForce =
       readonly policy: SitePolicy;
       readonly reason: string;
       readonly damaged: boolean;
+      /**
+       * The serial and digest a record names whose bundle no longer verifies (a root replaced, an
+       * agent downgraded): still the rollback floor, so losing the bundle never re-opens older ones.
+       */
+      readonly floor?: { readonly serial: number; readonly digest: string };
     };
 
 /**
@@ -50,11 +55,16 @@ export type PolicyInForce =
  */
 export async function policyInForce(home: string, trust: PolicyTrust, now: Date): Promise<PolicyInForce> {
   const read = await readAcceptedRecord(home);
-  const defaults = (reason: string, damaged: boolean): PolicyInForce => ({
+  const defaults = (
+    reason: string,
+    damaged: boolean,
+    floor?: { serial: number; digest: string },
+  ): PolicyInForce => ({
     kind: 'defaults',
     policy: parseSitePolicy({}),
     reason,
     damaged,
+    ...(floor ? { floor } : {}),
   });
   if (read.state === 'none') return defaults('no policy bundle accepted on this endpoint yet', false);
   if (read.state === 'damaged')
@@ -65,10 +75,11 @@ export async function policyInForce(home: string, trust: PolicyTrust, now: Date)
     ...trust,
     now: Number.isNaN(acceptedAt.getTime()) ? now : acceptedAt,
   });
+  const floor = { serial: record.serial, digest: record.digest };
   if (!v.ok)
-    return defaults(`the accepted policy bundle no longer verifies (${v.failed}: ${v.reason})`, true);
+    return defaults(`the accepted policy bundle no longer verifies (${v.failed}: ${v.reason})`, true, floor);
   if (v.bundle.digest !== record.digest || v.bundle.document.serial !== record.serial)
-    return defaults('the accepted policy record does not match its bundle', true);
+    return defaults('the accepted policy record does not match its bundle', true, floor);
   return {
     kind: 'bundle',
     policy: v.bundle.policy,
@@ -119,7 +130,7 @@ export async function updateSitePolicy(options: {
           digest: current.record.digest,
           ...(current.document.nextSigners ? { nextSigners: current.document.nextSigners } : {}),
         }
-      : undefined;
+      : current.floor;
   const refused: Array<PolicyUpdate['refused'][number]> = [];
   let best:
     | {
