@@ -335,3 +335,18 @@ test('policy hash-plugin prints the allow-list entry of a plugin package: its id
   const { createHash } = await import('node:crypto');
   t.is(entry.files['index.js'], createHash('sha256').update('export {};\n').digest('hex'));
 });
+
+test('a site root that others can write is refused with a clear error: nothing runs on a root anyone could replace', async (t) => {
+  const dir = await tempDir(t);
+  await sitePki(dir);
+  await chmod(path.join(dir, 'root.pem'), 0o666);
+  await writeFile(
+    path.join(dir, 'agent.json'),
+    JSON.stringify({ home: './home', policy: { root: './root.pem', siteId: 'example.org', sources: [] } }),
+  );
+  const r = await credroam(['--config', path.join(dir, 'agent.json'), 'status', '--json']);
+  t.not(r.code, 0);
+  const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+  t.is(error.code, 'E_POLICY_ROOT');
+  t.regex(error.message, /root\.pem is writable by group or others/);
+});
