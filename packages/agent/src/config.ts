@@ -23,8 +23,26 @@ export interface AgentConfig {
   readonly protector: Selection;
   /** The triggers the agent starts: the default ones as the manifest leaves or changes them, then its own. */
   readonly triggers: readonly Selection[];
-  /** The site policy file, if any (absolute). */
+  /**
+   * The unsigned local policy file, if any (absolute): the manifest's `"policy": "FILE"` form. No
+   * site root: a local policy, and plugins unrestricted.
+   */
   readonly policy: string | undefined;
+  /**
+   * The signed site policy: the manifest's `"policy": { root, siteId, sources }` form (issue 12).
+   * Undefined with the string form or none (then `/etc/credroam/policy-root.pem`, when it exists,
+   * still governs the endpoint: see `loadPolicy`).
+   */
+  readonly sitePolicy?: SitePolicyConfig;
+}
+
+/** Where the signed policy comes from and what it must be signed by. */
+export interface SitePolicyConfig {
+  /** The PEM file of the site policy root(s) (absolute; default `/etc/credroam/policy-root.pem`). */
+  readonly root: string | undefined;
+  readonly siteId: string;
+  /** The PolicySource contributions to fetch from, in order; the highest valid serial wins. */
+  readonly sources: readonly Selection[];
 }
 
 /**
@@ -36,6 +54,7 @@ export const FIRST_PARTY_PLUGINS: readonly PluginSpec[] = [
   { from: '@credroam/plugin-pkcs12' },
   { from: '@credroam/plugin-ldap' },
   { from: '@credroam/plugin-triggers' },
+  { from: '@credroam/core/builtin/policy-file' },
   { from: '@credroam/plugin-policy-https' },
 ];
 
@@ -83,7 +102,21 @@ export const AGENT_CONFIG_SCHEMA = {
         properties: { ...selection.properties, enabled: { type: 'boolean', default: true } },
       },
     },
-    policy: { type: 'string', minLength: 1 },
+    policy: {
+      oneOf: [
+        { type: 'string', minLength: 1 },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['siteId'],
+          properties: {
+            root: { type: 'string', minLength: 1 },
+            siteId: { type: 'string', minLength: 1 },
+            sources: { type: 'array', items: selection, default: [] },
+          },
+        },
+      ],
+    },
   },
 } as const;
 
@@ -138,7 +171,8 @@ export async function loadConfig(explicit: string | undefined, env: NodeJS.Proce
       problems: checked.problems,
     });
   }
-  const c = checked.value as Partial<Omit<AgentConfig, 'file' | 'plugins' | 'triggers'>> & {
+  const c = checked.value as Partial<Omit<AgentConfig, 'file' | 'plugins' | 'triggers' | 'policy'>> & {
+    policy?: string | { root?: string; siteId: string; sources: Selection[] };
     plugins?: Array<PluginSpec & { enabled: boolean }>;
     triggers?: Array<Selection & { enabled: boolean }>;
   };
@@ -158,7 +192,21 @@ export async function loadConfig(explicit: string | undefined, env: NodeJS.Proce
     localStore: c.localStore ?? { use: 'pkcs12', settings: {} },
     protector: c.protector ?? { use: 'pkcs12', settings: {} },
     triggers,
-    policy: c.policy ? path.resolve(dir, c.policy) : undefined,
+    policy: typeof c.policy === 'string' ? path.resolve(dir, c.policy) : undefined,
+    ...(typeof c.policy === 'object'
+      ? {
+          sitePolicy: {
+            root: c.policy.root ? path.resolve(dir, c.policy.root) : undefined,
+            siteId: c.policy.siteId,
+            sources: c.policy.sources.map((s) =>
+              // A file source's path is relative to the manifest, as the other paths are.
+              s.use === 'file' && typeof s.settings.path === 'string'
+                ? { ...s, settings: { ...s.settings, path: path.resolve(dir, s.settings.path) } }
+                : s,
+            ),
+          },
+        }
+      : {}),
   };
 }
 

@@ -1,8 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ContentInspector,
-  CredroamError,
   type DirectoryPolicy,
   DirectoryStore,
   EngineOptions,
@@ -13,7 +12,6 @@ import {
   LocalStore,
   LoggerToken,
   type PluginHost,
-  parseSitePolicy,
   readFileNoFollow,
   type SitePolicy,
   type SkippedItem,
@@ -30,6 +28,7 @@ import {
 import { container, type DependencyContainer } from 'tsyringe';
 import { createHost } from './cli/plugins.js';
 import type { AgentConfig } from './config.js';
+import { hostPolicy, type LoadedPolicy, loadPolicy } from './policy.js';
 
 /** The classes the composition root builds through the container (checked by `checkInjection` in tests). */
 export const INJECTED_CLASSES = [SyncEngine] as const;
@@ -39,7 +38,9 @@ export interface Session {
   readonly config: AgentConfig;
   /** The site policy in force; `updatePolicy` replaces it (the agent's policy refresh). */
   readonly policy: SitePolicy;
-  updatePolicy(policy: SitePolicy): void;
+  /** Where it came from and the allow-list that goes with it (`status`, the host). */
+  readonly loadedPolicy: LoadedPolicy;
+  updatePolicy(loaded: LoadedPolicy): void;
   readonly host: PluginHost;
   readonly directory: DirectoryStore;
   readonly local: LocalStore;
@@ -50,29 +51,15 @@ export interface Session {
   dispose(): Promise<void>;
 }
 
-/** Reads the site policy the agent manifest names (none: the defaults). */
-export async function loadPolicy(config: Pick<AgentConfig, 'policy'>): Promise<SitePolicy> {
-  if (!config.policy) return parseSitePolicy({});
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(config.policy, 'utf8'));
-  } catch (error) {
-    throw new CredroamError(
-      'E_POLICY',
-      `cannot read the policy ${config.policy}: ${(error as Error).message}`,
-      { file: config.policy },
-    );
-  }
-  const policy = parseSitePolicy(raw);
-  const file = policy.protection.escrowPublicKeyFile;
-  if (typeof file === 'string') {
-    const pem = await readFile(path.resolve(path.dirname(config.policy), file), 'utf8');
-    return {
-      ...policy,
-      protection: { ...policy.protection, escrowPublicKeyFile: undefined, escrowPublicKeyPem: pem },
-    };
-  }
-  return policy;
+export { type LoadedPolicy, loadPolicy, type PolicyOrigin } from './policy.js';
+
+/**
+ * Makes the plugin host obey a (re)loaded policy: plugins its allow-list no longer allows are
+ * deactivated (event 2014 names them, and any newly allowed plugin that needs a restart).
+ */
+export async function applyHostPolicy(host: PluginHost, loaded: LoadedPolicy): Promise<string[]> {
+  const { allowList, policySerial } = hostPolicy(loaded);
+  return host.applyAllowList(allowList, policySerial);
 }
 
 /**
@@ -85,10 +72,16 @@ export async function openSession(
   options: { readonly password?: () => Promise<string> } = {},
 ): Promise<Session> {
   await mkdir(config.home, { recursive: true, mode: 0o700 });
-  let policy = await loadPolicy(config);
-  const host = await createHost(config, log);
+  // Bootstrapping (issue 12): what the record says is in force governs the plugins that load
+  // while the sources are fetched; a newer bundle the sources bring then applies to them at once
+  // (a plugin it no longer allows is deactivated before any contribution is used).
+  const initial = await loadPolicy(config);
+  const host = await createHost(config, log, hostPolicy(initial));
   try {
     await host.start();
+    let loaded = config.sitePolicy ? await loadPolicy(config, { host, log }) : initial;
+    if (loaded !== initial) await applyHostPolicy(host, loaded);
+    let policy = loaded.policy;
     const base = {
       user: config.user,
       home: config.home,
@@ -140,8 +133,12 @@ export async function openSession(
       get policy() {
         return policy;
       },
-      updatePolicy(next: SitePolicy) {
-        policy = next;
+      get loadedPolicy() {
+        return loaded;
+      },
+      updatePolicy(next: LoadedPolicy) {
+        loaded = next;
+        policy = next.policy;
       },
       host,
       directory,

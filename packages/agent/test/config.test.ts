@@ -41,6 +41,7 @@ test('a built-in listed with "enabled": false is not loaded; listed with setting
     '@credroam/core/builtin/folder',
     '@credroam/plugin-pkcs12',
     '@credroam/plugin-triggers',
+    '@credroam/core/builtin/policy-file',
     '@credroam/plugin-policy-https',
     '@example/credroam-vault',
   ]);

@@ -84,6 +84,7 @@ export {
 } from './host/plugin-host.js';
 export { withTimeout } from './host/timebox.js';
 export type { AllowListEntry, PluginAllowList } from './policy/allow-list.js';
+export * from './policy/bundle/index.js';
 export { hashPluginFiles } from './policy/plugin-files.js';
 export {
   DEFAULT_DIRECTORY_POLICY,

@@ -79,6 +79,17 @@ export const FLAGS = {
   'client-key-file': { type: 'string', value: 'FILE', help: 'external bind: its private key (PEM)' },
   'kerberos-service': { type: 'string', value: 'ldap@HOST', help: "gssapi bind: the server's service name" },
   profile: { type: 'string', value: 'openldap|ad', help: 'LDAP: the schema profile (default openldap)' },
+  // policy
+  key: { type: 'string', value: 'FILE', help: 'policy sign: the signing private key (PEM, owner-only file)' },
+  'key-stdin': { type: 'boolean', help: 'policy sign: read the signing private key from standard input' },
+  cert: { type: 'string', value: 'FILE', help: 'policy sign: the signing certificate (policy-signing EKU)' },
+  chain: { type: 'string', value: 'FILE', help: 'policy sign: intermediate CA certificates to carry (PEM)' },
+  root: { type: 'string', value: 'FILE', help: 'policy verify: the site policy root (PEM)' },
+  site: {
+    type: 'string',
+    value: 'ID',
+    help: "policy verify: the site to check for (default: the bundle's own)",
+  },
   'tls-server-name': { type: 'string', value: 'NAME', help: "LDAP: the name in the server's certificate" },
 } as const satisfies Record<
   string,
@@ -287,6 +298,18 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     flags: [],
     example: 'credroam plugins list --json',
     notes: 'Without an agent manifest: the first-party plugins that one would load.',
+    needsConfig: false,
+  },
+  policy: {
+    run: commands.policy,
+    summary: 'the signed site policy: validate, sign, verify, show, hash-plugin',
+    usage:
+      'validate FILE | sign --key FILE|--key-stdin --cert FILE [--chain FILE] [--out FILE] FILE\n' +
+      '      | verify BUNDLE --root FILE [--site ID] | show | hash-plugin DIR',
+    operands: { min: 1, max: 2, names: 'validate|sign|verify|show|hash-plugin [FILE|DIR]' },
+    flags: ['key', 'key-stdin', 'cert', 'chain', 'out', 'root', 'site'],
+    example: 'credroam policy verify site-policy.p7m --root policy-root.pem',
+    notes: 'docs/admin/policy.md: making a site root, signing, distributing, rolling keys.',
     needsConfig: false,
   },
 };

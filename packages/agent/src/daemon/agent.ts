@@ -11,6 +11,7 @@ import {
 } from '@credroam/core';
 import type { AgentConfig } from '../config.js';
 import {
+  applyHostPolicy,
   type LastSync,
   loadPolicy,
   openSession,
@@ -307,7 +308,11 @@ export class Agent {
         return;
       case 'policyRefresh':
         try {
-          this.#session.updatePolicy(await loadPolicy(this.config));
+          // The whole fetch and verify again; any failure keeps the bundle in force (events 1040–1049).
+          // Plugins the new allow-list refuses are deactivated before the settings change.
+          const loaded = await loadPolicy(this.config, { host: this.#session.host, log: this.log });
+          await applyHostPolicy(this.#session.host, loaded);
+          this.#session.updatePolicy(loaded);
         } catch (error) {
           this.log.log(
             'warn',

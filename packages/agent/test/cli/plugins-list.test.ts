@@ -18,13 +18,22 @@ test('plugins list --json lists the first-party plugins with their contributions
   };
   t.deepEqual(
     plugins.map((p) => p.id),
-    ['credroam.folder', 'credroam.pkcs12', 'credroam.ldap', 'credroam.triggers', 'credroam.policy-https'],
+    [
+      'credroam.folder',
+      'credroam.pkcs12',
+      'credroam.ldap',
+      'credroam.triggers',
+      'credroam.policy-file',
+      'credroam.policy-https',
+    ],
   );
   const byId = Object.fromEntries(plugins.map((p) => [p.id, p]));
   t.deepEqual(byId['credroam.folder']?.contributes, {
     directoryStores: ['folder'],
     policySources: ['folder'],
   });
+  t.deepEqual(byId['credroam.policy-file']?.contributes, { policySources: ['file'] });
+  t.deepEqual(byId['credroam.policy-https']?.contributes, { policySources: ['https'] });
   t.deepEqual(byId['credroam.ldap']?.contributes.directoryStores, ['ldap']);
   t.deepEqual(byId['credroam.pkcs12']?.contributes.localStores, ['pkcs12']);
   t.deepEqual(byId['credroam.pkcs12']?.contributes.tokenProtectors, ['pkcs12']);
@@ -74,6 +83,7 @@ test('plugins in the agent manifest are added to the built-ins: a path relative 
       ['credroam.folder', '@credroam/core/builtin/folder', 'inactive'],
       ['credroam.pkcs12', '@credroam/plugin-pkcs12', 'inactive'],
       ['credroam.triggers', '@credroam/plugin-triggers', 'inactive'],
+      ['credroam.policy-file', '@credroam/core/builtin/policy-file', 'inactive'],
       ['credroam.policy-https', '@credroam/plugin-policy-https', 'inactive'],
       ['test.broken-trigger', './plugins/broken', 'inactive'],
       ['example.hello', '@example/credroam-hello', 'inactive'],

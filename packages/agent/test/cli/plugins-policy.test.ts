@@ -6,7 +6,7 @@ import { EventLog, hashPluginFiles, type PluginInfo } from '@credroam/core';
 import test from 'ava';
 import { listPlugins } from '../../src/cli/commands/plugins.js';
 import { createHost } from '../../src/cli/plugins.js';
-import { loadConfig } from '../../src/config.js';
+import { FIRST_PARTY_PLUGINS, loadConfig } from '../../src/config.js';
 import { credroam, tempDir } from '../support.js';
 
 const coreFixtures = fileURLToPath(new URL('../../../../core/test/fixtures/plugins/', import.meta.url));
@@ -57,7 +57,7 @@ test('plugins list --json says, for each plugin, whether the site policy allows 
   t.deepEqual(listing.sitePolicy, {
     state: 'enforced',
     serial: 7,
-    summary: 'site policy (serial 7): only the plugins on its allow-list may load; 1 allowed, 4 refused',
+    summary: `site policy (serial 7): only the plugins on its allow-list may load; 1 allowed, ${FIRST_PARTY_PLUGINS.length} refused`,
   });
   const byId = Object.fromEntries(listing.plugins.map((p) => [p.id, p]));
   t.is(byId['credroam.folder']?.policy, 'allowed');
@@ -93,7 +93,9 @@ test('plugins list as text prints the policy line, and each plugin’s verdict w
   const stdout = out.stdout();
   t.is(code, 3);
   t.true(
-    stdout.startsWith('site policy: only the plugins on its allow-list may load; 0 allowed, 4 refused\n'),
+    stdout.startsWith(
+      `site policy: only the plugins on its allow-list may load; 0 allowed, ${FIRST_PARTY_PLUGINS.length} refused\n`,
+    ),
     stdout,
   );
   t.regex(

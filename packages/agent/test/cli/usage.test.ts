@@ -19,6 +19,7 @@ const COMMANDS = [
   'agent',
   'trigger',
   'plugins',
+  'policy',
 ];
 
 interface ErrorJson {

@@ -63,6 +63,15 @@ export const EVENTS = {
   StoreModeRepaired:          { id: 1033, levels: ['warn'],          meaning: 'A local store file or folder that others could read or write: made owner-only.' },
   // 1040–1049: the site policy.
   PolicyRefreshFailed:        { id: 1040, levels: ['warn'],          meaning: 'A policy refresh could not load the site policy: the previous policy stays in force.' },
+  PolicyBundleAccepted:       { id: 1041, levels: ['info'],          meaning: 'A signed policy bundle passed every check and is now in force: its site, serial, digest and source are in the record.' },
+  PolicySignatureRefused:     { id: 1042, levels: ['error'],         meaning: 'A policy bundle was refused at the signature check: not a CMS SignedData with attached content, a signature that does not verify, or a signer that does not chain to the site policy root. The policy in force stays.' },
+  PolicyEkuRefused:           { id: 1043, levels: ['error'],         meaning: 'A policy bundle was refused: its signer lacks the policy-signing extended key usage, or is not among the next signers the bundle in force names. The policy in force stays.' },
+  PolicySiteRefused:          { id: 1044, levels: ['error'],         meaning: 'A policy bundle for another site was refused. The policy in force stays.' },
+  PolicyExpiredRefused:       { id: 1045, levels: ['warn'],          meaning: 'A policy bundle was refused because its notAfter has passed, or its issuedAt is in the future. The policy in force stays.' },
+  PolicySchemaRefused:        { id: 1046, levels: ['error'],         meaning: 'A signed policy bundle was refused at the schema check (each problem with its place), or because it needs a newer agent (minAgentVersion). The policy in force stays.' },
+  PolicyRollbackRefused:      { id: 1047, levels: ['error'],         meaning: 'A policy bundle older than the one in force (a lower serial, or the same serial with other content) was refused: a replay, or a serial reused.' },
+  PolicyExpiredInForce:       { id: 1048, levels: ['warn'],          meaning: 'The bundle in force has expired: its settings and allow-list stay as they are (never widened) until a newer valid bundle is accepted.' },
+  PolicyDefaultsInForce:      { id: 1049, levels: ['warn'],          meaning: 'A site policy root is configured but no bundle is in force (none accepted yet, none reachable, or the record damaged): the built-in defaults apply, and only the first-party plugins as installed may load.' },
   // 1050–1059: a credential's attributes (friendly name, CA chain), which travel with its certificate.
   AttributesWithoutCertificate: { id: 1050, levels: ['warn'],        meaning: 'Attributes (friendly name, CA chain) of a certificate this endpoint does not hold, or that is not in the directory: not copied, left in place.' },
   // 2000–2099: the plugin host. A failure is an error for a required plugin, a warning for an optional one.

@@ -101,7 +101,7 @@ export interface DirectoryPolicy {
 
 export const DEFAULT_DIRECTORY_POLICY: DirectoryPolicy = Object.freeze({ trustWithPassword: false });
 
-const DIRECTORY_POLICY_SCHEMA = {
+export const DIRECTORY_POLICY_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -118,15 +118,21 @@ export interface SitePolicy {
   readonly directory: DirectoryPolicy;
 }
 
+/**
+ * The schema of each section of the site policy: the one copy that both the unsigned local policy
+ * file and the signed policy bundle (`bundle/document.ts`) use. `protection` is the token
+ * protector's own (its plugin validates it).
+ */
+export const SITE_POLICY_SECTION_SCHEMAS = {
+  roaming: { ...ROAMING_POLICY_SCHEMA, default: {} },
+  protection: { type: 'object', default: {} },
+  directory: { ...DIRECTORY_POLICY_SCHEMA, default: {} },
+} as const;
+
 const SITE_POLICY_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  properties: {
-    $schema: { type: 'string' },
-    roaming: { type: 'object', default: {} },
-    protection: { type: 'object', default: {} },
-    directory: { ...DIRECTORY_POLICY_SCHEMA, default: {} },
-  },
+  properties: { $schema: { type: 'string' }, ...SITE_POLICY_SECTION_SCHEMAS },
 } as const;
 const validateSite = configurationValidator(SITE_POLICY_SCHEMA as unknown as Record<string, unknown>, '');
 
@@ -134,7 +140,12 @@ const validateSite = configurationValidator(SITE_POLICY_SCHEMA as unknown as Rec
 export function parseSitePolicy(raw: unknown): SitePolicy {
   const checked = validateSite(raw ?? {});
   if (!checked.ok) throw new CredroamError('E_POLICY', `invalid policy: ${checked.problems.join('; ')}`);
-  const v = checked.value as {
+  return sitePolicyOf(checked.value);
+}
+
+/** The frozen `SitePolicy` of a document whose sections the schema above has checked (defaults applied). */
+export function sitePolicyOf(checked: Record<string, unknown>): SitePolicy {
+  const v = checked as {
     roaming: unknown;
     protection: Record<string, unknown>;
     directory: DirectoryPolicy;

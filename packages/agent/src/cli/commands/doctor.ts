@@ -5,6 +5,7 @@ import { CredroamError, userFolderName } from '@credroam/core';
 import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import type { AgentConfig } from '../../config.js';
+import { describePolicyOrigin, hostPolicy } from '../../policy.js';
 import { loadPolicy } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { createHost } from '../plugins.js';
@@ -14,8 +15,9 @@ import { type Args, type Context, configOf, out, roamingPassword } from './share
 
 export async function doctor(args: Args, ctx: Context): Promise<number> {
   const config = configOf(ctx);
-  const policy = await loadPolicy(config);
-  const host = await createHost(config, ctx.log);
+  const loaded = await loadPolicy(config);
+  const policy = loaded.policy;
+  const host = await createHost(config, ctx.log, hostPolicy(loaded));
   try {
     await host.start();
     let checks: Array<{ check: string; ok: boolean; detail: string; fix?: string; warning?: string }>;
@@ -39,6 +41,15 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
       checks = await folderDoctor(config);
     }
     checks.unshift(...store);
+    // First: the checks after it stop at the first failure, which callers read as the last line.
+    checks.unshift({
+      check: 'policy',
+      ok: !(loaded.origin.kind === 'bundle' && loaded.origin.expired),
+      detail: describePolicyOrigin(loaded.origin),
+      ...(loaded.origin.kind === 'bundle' && loaded.origin.expired
+        ? { fix: 'sign and distribute a new bundle (docs/admin/policy.md)' }
+        : {}),
+    });
     const ok = checks.every((c) => c.ok);
     out(
       ctx,

@@ -5,5 +5,6 @@ export { list, status } from './inventory.js';
 export { exportCredential, importCredential, remove } from './manage.js';
 export { passwd, recover } from './passwords.js';
 export { plugins } from './plugins.js';
+export { policy } from './policy.js';
 export { type Args, type Context, roamingPassword } from './shared.js';
 export { logoff, logon, sync } from './sync.js';

@@ -173,8 +173,8 @@ function ldapBind(args: Args): Record<string, string> {
 /** What a simple bind with the roaming password means, and whether the site policy allows it. */
 async function passwordBindWarning(policyFile: string | undefined): Promise<string> {
   const trusted = policyFile
-    ? await loadPolicy({ policy: policyFile }).then(
-        (p) => p.directory.trustWithPassword,
+    ? await loadPolicy({ policy: policyFile, file: undefined, home: '', user: '' }).then(
+        (p) => p.policy.directory.trustWithPassword,
         () => false,
       )
     : false;

@@ -1,6 +1,7 @@
 import { FileSyncStateStore, type LocalListing } from '@credroam/core';
 import type { AgentConfig } from '../../config.js';
 import { askAgent } from '../../daemon/ipc.js';
+import { describePolicyOrigin } from '../../policy.js';
 import { readLastSync, syncStatePath } from '../../session.js';
 import { type CredentialView, credentialViews } from '../credentials.js';
 import { ExitCode } from '../io.js';
@@ -36,6 +37,7 @@ export async function status(args: Args, ctx: Context): Promise<number> {
         unreadable: unreadableEntries(listing),
         lastSync: last ?? null,
         agent: await agentStatus(config),
+        policy: s.loadedPolicy.origin,
       };
       const lastText = last
         ? `${(last as { at: string }).at} ${(last as { outcome: string }).outcome}`
@@ -47,6 +49,7 @@ export async function status(args: Args, ctx: Context): Promise<number> {
           `user ${result.user} on ${config.directory.use} ${String(config.directory.settings.url ?? '')}`,
           `credentials ${result.credentials} (${result.archived} archived), ${result.pending.credentials} not yet in the directory`,
           `last sync: ${lastText}`,
+          `policy: ${describePolicyOrigin(result.policy)}`,
           ...(result.skipped.length > 0
             ? [
                 `skipped at the last sync: ${result.skipped.length} (as found at ${last?.skippedAt ?? '?'})`,

@@ -1,5 +1,7 @@
 import type { PluginHost } from '@credroam/core';
 import { loadConfig } from '../../config.js';
+import { hostPolicy } from '../../policy.js';
+import { loadPolicy } from '../../session.js';
 import { ExitCode, UsageError } from '../io.js';
 import { createHost, formatPluginList, sitePolicySummary } from '../plugins.js';
 import { type Args, type Context, str } from './shared.js';
@@ -11,7 +13,7 @@ export async function plugins(args: Args, ctx: Context): Promise<number> {
   if (args.positionals[0] !== 'list')
     throw new UsageError('the plugins command has one subcommand: credroam plugins list');
   const config = await loadConfig(str(args.values.config), ctx.io.env);
-  return listPlugins(await createHost(config, ctx.log), ctx);
+  return listPlugins(await createHost(config, ctx.log, hostPolicy(await loadPolicy(config))), ctx);
 }
 
 /**

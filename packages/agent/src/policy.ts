@@ -1,0 +1,255 @@
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  type AllowListEntry,
+  CORE_VERSION,
+  CredroamError,
+  DEFAULT_POLICY_ROOT,
+  EventId,
+  type EventLog,
+  errorMessage,
+  type FetchedBundle,
+  hashPluginFiles,
+  type PluginAllowList,
+  type PluginHost,
+  type PolicyInForce,
+  PolicySource,
+  parseSitePolicy,
+  policyInForce,
+  readPolicyRoots,
+  reportInForce,
+  type SitePolicy,
+  updateSitePolicy,
+} from '@credroam/core';
+import { type HostPolicy, pluginFolders } from './cli/plugins.js';
+import { type AgentConfig, FIRST_PARTY_PLUGINS } from './config.js';
+
+/** Where the policy in force came from, for `status`, `doctor` and `policy show`. */
+export type PolicyOrigin =
+  | { readonly kind: 'defaults'; readonly reason: string }
+  | { readonly kind: 'local-file'; readonly file: string }
+  | {
+      readonly kind: 'bundle';
+      readonly siteId: string;
+      readonly serial: number;
+      readonly source: string;
+      readonly issuedAt: string;
+      readonly notAfter: string;
+      readonly expired: boolean;
+      readonly digest: string;
+      readonly acceptedAt: string;
+    };
+
+/** What `loadPolicy` hands the composition root. */
+export interface LoadedPolicy {
+  readonly policy: SitePolicy;
+  /**
+   * What the plugin host obeys (`createHost(config, log, { allowList })`, `host.applyAllowList`):
+   * `undefined` without a site root (plugins unrestricted), else the bundle's entries, or — with a
+   * root and no bundle in force — the first-party plugins as installed (never "everything
+   * configured": deleting the bundle cannot add a third-party plugin).
+   */
+  readonly allowList: PluginAllowList;
+  readonly origin: PolicyOrigin;
+}
+
+/** What the plugin host is told of a loaded policy: its allow-list, and the serial its reasons name. */
+export function hostPolicy(loaded: LoadedPolicy): HostPolicy {
+  return {
+    allowList: loaded.allowList,
+    ...(loaded.origin.kind === 'bundle' ? { policySerial: loaded.origin.serial } : {}),
+  };
+}
+
+/** The site root this endpoint obeys: the manifest's, else the system one when it exists. */
+async function siteRoot(
+  config: Pick<AgentConfig, 'sitePolicy'>,
+  systemRoot: string,
+): Promise<string | undefined> {
+  if (config.sitePolicy?.root) return config.sitePolicy.root;
+  return (await access(systemRoot).then(
+    () => true,
+    () => false,
+  ))
+    ? systemRoot
+    : undefined;
+}
+
+export interface LoadPolicyOptions {
+  /** The started plugin host: with it, every configured source is fetched and verified; without, only the record is read. */
+  readonly host?: PluginHost;
+  readonly log?: EventLog;
+  readonly now?: Date;
+  /** The system root path (tests point it elsewhere). */
+  readonly systemRoot?: string;
+}
+
+/**
+ * The site policy this endpoint obeys.
+ * - With a site root (the manifest's `policy.root`, else `/etc/credroam/policy-root.pem` when it
+ *   exists — a root-owned system file governs the endpoint whatever the user's manifest says, and
+ *   then the unsigned local policy file is ignored): with `host`, fetches every configured source
+ *   through its PolicySource contribution, verifies each, accepts the highest valid serial, and
+ *   records it; a failure of any kind keeps the bundle in force (events 1040–1049). Without `host`
+ *   (`doctor`, `status`, `policy show`): what the record says is in force.
+ * - Without: the unsigned local policy file of the manifest's string form, or the defaults;
+ *   plugins unrestricted.
+ */
+export async function loadPolicy(
+  config: Pick<AgentConfig, 'policy' | 'sitePolicy' | 'home' | 'user' | 'file'>,
+  options: LoadPolicyOptions = {},
+): Promise<LoadedPolicy> {
+  const root = await siteRoot(config, options.systemRoot ?? DEFAULT_POLICY_ROOT);
+  if (!root) {
+    if (!config.policy)
+      return {
+        policy: parseSitePolicy({}),
+        allowList: undefined,
+        origin: { kind: 'defaults', reason: 'no site policy root and no local policy file' },
+      };
+    return {
+      policy: await readLocalPolicy(config.policy),
+      allowList: undefined,
+      origin: { kind: 'local-file', file: config.policy },
+    };
+  }
+  const now = options.now ?? new Date();
+  if (!config.sitePolicy) {
+    // A system root, and a manifest that names no site: nothing can be verified, nothing loosened.
+    const reason = `${root} is installed but the agent manifest names no policy.siteId`;
+    if (options.log && options.host)
+      reportInForce({ kind: 'defaults', policy: parseSitePolicy({}), reason, damaged: false }, options.log);
+    return {
+      policy: parseSitePolicy({}),
+      allowList: await firstPartyAllowList(config),
+      origin: { kind: 'defaults', reason },
+    };
+  }
+  const trust = {
+    roots: await readPolicyRoots(root),
+    siteId: config.sitePolicy.siteId,
+    agentVersion: CORE_VERSION,
+  };
+  let inForce: PolicyInForce;
+  if (options.host && options.log) {
+    const fetched = await fetchAll(options.host, config, options.log);
+    inForce = (await updateSitePolicy({ home: config.home, trust, now, fetched, log: options.log })).inForce;
+  } else {
+    inForce = await policyInForce(config.home, trust, now);
+  }
+  return fromInForce(inForce, config);
+}
+
+async function fromInForce(inForce: PolicyInForce, config: Pick<AgentConfig, 'file'>): Promise<LoadedPolicy> {
+  if (inForce.kind === 'defaults')
+    return {
+      policy: inForce.policy,
+      allowList: await firstPartyAllowList(config),
+      origin: { kind: 'defaults', reason: inForce.reason },
+    };
+  const r = inForce.record;
+  return {
+    policy: await withEscrowKey(inForce.policy, undefined),
+    allowList: inForce.allowList,
+    origin: {
+      kind: 'bundle',
+      siteId: r.siteId,
+      serial: r.serial,
+      source: r.source,
+      issuedAt: r.issuedAt,
+      notAfter: r.notAfter,
+      expired: inForce.expired,
+      digest: r.digest,
+      acceptedAt: r.acceptedAt,
+    },
+  };
+}
+
+/** Fetches from every configured source; one that fails is logged (1040) and skipped. */
+async function fetchAll(
+  host: PluginHost,
+  config: Pick<AgentConfig, 'sitePolicy' | 'home' | 'user'>,
+  log: EventLog,
+): Promise<FetchedBundle[]> {
+  const out: FetchedBundle[] = [];
+  for (const s of config.sitePolicy?.sources ?? []) {
+    try {
+      const source = await (await host.contribution(PolicySource, s.use))({
+        user: config.user,
+        home: config.home,
+        settings: s.settings,
+        policy: {},
+      });
+      const bytes = await source.fetch();
+      out.push({ source: s.use, ...(bytes ? { bytes } : {}) });
+    } catch (error) {
+      log.log(
+        'warn',
+        EventId.PolicyRefreshFailed,
+        `policy source ${s.use}: ${errorMessage(error)} (keeping the policy in force)`,
+        {
+          source: s.use,
+        },
+      );
+      out.push({ source: s.use, error: error as Error });
+    }
+  }
+  return out;
+}
+
+/**
+ * The allow-list of an endpoint with a site root and no bundle in force: each first-party plugin
+ * as installed (its exact version, the hashes of its files now). A third-party plugin is never on it.
+ */
+export async function firstPartyAllowList(config: Pick<AgentConfig, 'file'>): Promise<AllowListEntry[]> {
+  const entries: AllowListEntry[] = [];
+  for (const p of FIRST_PARTY_PLUGINS) {
+    for (const nm of pluginFolders(config)) {
+      const dir = path.join(nm, p.from);
+      const pkg = await readFile(path.join(dir, 'package.json'), 'utf8').then(
+        (text) => JSON.parse(text) as { version: string; credroam: { id: string } },
+        () => undefined,
+      );
+      if (!pkg) continue;
+      entries.push({ id: pkg.credroam.id, version: pkg.version, files: await hashPluginFiles(dir) });
+      break;
+    }
+  }
+  return entries;
+}
+
+/** Reads the unsigned local policy file (the manifest's string form). */
+async function readLocalPolicy(file: string): Promise<SitePolicy> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new CredroamError('E_POLICY', `cannot read the policy ${file}: ${(error as Error).message}`, {
+      file,
+    });
+  }
+  return withEscrowKey(parseSitePolicy(raw), file);
+}
+
+/** `protection.escrowPublicKeyFile`, relative to the local policy file, read into `escrowPublicKeyPem`. */
+async function withEscrowKey(policy: SitePolicy, file: string | undefined): Promise<SitePolicy> {
+  const escrow = policy.protection.escrowPublicKeyFile;
+  if (typeof escrow !== 'string' || file === undefined) return policy;
+  const pem = await readFile(path.resolve(path.dirname(file), escrow), 'utf8');
+  return {
+    ...policy,
+    protection: { ...policy.protection, escrowPublicKeyFile: undefined, escrowPublicKeyPem: pem },
+  };
+}
+
+/** One line: which policy is in force (`status`, `doctor`, `policy show`). */
+export function describePolicyOrigin(origin: PolicyOrigin): string {
+  switch (origin.kind) {
+    case 'defaults':
+      return `built-in defaults (${origin.reason})`;
+    case 'local-file':
+      return `unsigned local file ${origin.file} (no site root: plugins unrestricted)`;
+    case 'bundle':
+      return `signed bundle of site ${origin.siteId}, serial ${origin.serial}, from ${origin.source}, ${origin.expired ? 'EXPIRED at' : 'valid until'} ${origin.notAfter}`;
+  }
+}

@@ -1,0 +1,358 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { firstPartyAllowList } from '../../src/policy.js';
+import { credroam, openssl, tempDir } from '../support.js';
+
+const EKU = '2.25.216519607882879097454534830734979144005';
+
+/** A site root and a policy signer (EKU) under it, made by openssl in `dir`. */
+async function sitePki(dir: string) {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  await openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'root.key',
+      '-out',
+      'root.pem',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=site policy root',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ],
+    dir,
+  );
+  await writeFile(path.join(dir, 'signer.ext'), `basicConstraints=CA:FALSE\nextendedKeyUsage=${EKU}\n`);
+  await openssl(
+    ['req', ...ec, '-keyout', 'signer.key', '-out', 'signer.csr', '-subj', '/CN=policy signer'],
+    dir,
+  );
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'signer.csr',
+      '-CA',
+      'root.pem',
+      '-CAkey',
+      'root.key',
+      '-set_serial',
+      `0x${randomBytes(8).toString('hex')}`,
+      '-out',
+      'signer.pem',
+      '-days',
+      '30',
+      '-extfile',
+      'signer.ext',
+    ],
+    dir,
+  );
+  await chmod(path.join(dir, 'signer.key'), 0o600);
+}
+
+/** The first-party plugins as installed here: what a site's bundle lists for the agent to run at all. */
+const FIRST_PARTY = await firstPartyAllowList({ file: undefined });
+
+const doc = (serial: number, maxTokens: number, plugins: readonly unknown[] = FIRST_PARTY) => ({
+  siteId: 'example.org',
+  serial,
+  issuedAt: new Date(Date.now() - 60_000).toISOString(),
+  notAfter: new Date(Date.now() + 86_400_000).toISOString(),
+  roaming: { maxTokens },
+  plugins,
+});
+
+test('policy validate names each problem with its place; a valid document passes', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'bad.json'), JSON.stringify({ ...doc(0, 0), extra: 1 }));
+  const bad = await credroam(['policy', 'validate', path.join(dir, 'bad.json')]);
+  t.is(bad.code, 1, bad.stderr);
+  t.regex(bad.stdout, /\/serial/);
+  t.regex(bad.stdout, /\/roaming\/maxTokens/);
+  t.regex(bad.stdout, /extra/);
+  await writeFile(path.join(dir, 'good.json'), JSON.stringify(doc(1, 10)));
+  t.is((await credroam(['policy', 'validate', path.join(dir, 'good.json')])).code, 0);
+});
+
+test('policy sign makes a bundle that policy verify checks line by line and openssl cms -verify accepts; a key readable by others is refused', async (t) => {
+  const dir = await tempDir(t);
+  await sitePki(dir);
+  await writeFile(path.join(dir, 'site.json'), JSON.stringify(doc(1, 10)));
+  const signed = await credroam([
+    'policy',
+    'sign',
+    '--key',
+    path.join(dir, 'signer.key'),
+    '--cert',
+    path.join(dir, 'signer.pem'),
+    '--out',
+    path.join(dir, 'site.p7m'),
+    path.join(dir, 'site.json'),
+  ]);
+  t.is(signed.code, 0, signed.stderr + signed.stdout);
+  const verified = await credroam([
+    'policy',
+    'verify',
+    path.join(dir, 'site.p7m'),
+    '--root',
+    path.join(dir, 'root.pem'),
+  ]);
+  t.is(verified.code, 0, verified.stdout + verified.stderr);
+  t.deepEqual(
+    verified.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(':')[0]),
+    [
+      'ok   signature',
+      'ok   eku',
+      'ok   site',
+      'ok   expiry',
+      'ok   schema',
+      'ok   agentVersion',
+      'ok   rollback',
+    ],
+  );
+  const content = await openssl(
+    [
+      'cms',
+      '-verify',
+      '-binary',
+      '-inform',
+      'DER',
+      '-in',
+      'site.p7m',
+      '-CAfile',
+      'root.pem',
+      '-purpose',
+      'any',
+    ],
+    dir,
+  );
+  t.is(JSON.parse(content).serial, 1);
+  const other = await credroam([
+    'policy',
+    'verify',
+    path.join(dir, 'site.p7m'),
+    '--root',
+    path.join(dir, 'root.pem'),
+    '--site',
+    'other.example',
+  ]);
+  t.is(other.code, 1);
+  t.regex(other.stdout, /FAIL site: .*E_POLICY_SITE/);
+  // The key from stdin works too; a key file others can read is refused.
+  const stdin = await credroam(
+    [
+      'policy',
+      'sign',
+      '--key-stdin',
+      '--cert',
+      path.join(dir, 'signer.pem'),
+      '--out',
+      path.join(dir, 'b.p7m'),
+      path.join(dir, 'site.json'),
+    ],
+    { input: await readFile(path.join(dir, 'signer.key'), 'utf8') },
+  );
+  t.is(stdin.code, 0, stdin.stderr);
+  await chmod(path.join(dir, 'signer.key'), 0o644);
+  const open = await credroam([
+    'policy',
+    'sign',
+    '--key',
+    path.join(dir, 'signer.key'),
+    '--cert',
+    path.join(dir, 'signer.pem'),
+    path.join(dir, 'site.json'),
+  ]);
+  t.not(open.code, 0);
+  t.regex(open.stderr + open.stdout, /can be read by others/);
+});
+
+test('the agent obeys the bundle of its file source: its settings apply, a higher serial replaces it, a lower one is refused with its event', async (t) => {
+  const dir = await tempDir(t);
+  await sitePki(dir);
+  const bundle = path.join(dir, 'site.p7m');
+  const signAs = async (serial: number, maxTokens: number, out: string) => {
+    await writeFile(path.join(dir, `d${serial}.json`), JSON.stringify(doc(serial, maxTokens)));
+    const r = await credroam([
+      'policy',
+      'sign',
+      '--key',
+      path.join(dir, 'signer.key'),
+      '--cert',
+      path.join(dir, 'signer.pem'),
+      '--out',
+      out,
+      path.join(dir, `d${serial}.json`),
+    ]);
+    t.is(r.code, 0, r.stderr);
+  };
+  await signAs(1, 11, path.join(dir, 'one.p7m'));
+  await signAs(2, 22, path.join(dir, 'two.p7m'));
+  await writeFile(
+    path.join(dir, 'agent.json'),
+    JSON.stringify({
+      home: './home',
+      policy: {
+        root: './root.pem',
+        siteId: 'example.org',
+        sources: [{ use: 'file', settings: { path: './site.p7m' } }],
+      },
+    }),
+  );
+  const cfg = ['--config', path.join(dir, 'agent.json')];
+  const showDefaults = await credroam([...cfg, 'policy', 'show', '--json']);
+  t.is(showDefaults.code, 0, showDefaults.stderr);
+  const none = JSON.parse(showDefaults.stdout) as {
+    origin: { kind: string };
+    allowList: Array<{ id: string }>;
+  };
+  t.is(none.origin.kind, 'defaults');
+  // Root configured, no bundle: only the first-party plugins as installed.
+  t.true(none.allowList.length > 0 && none.allowList.every((e) => e.id.startsWith('credroam.')));
+
+  const status = async () => {
+    const r = await credroam([...cfg, 'status', '--json', '--verbose']);
+    t.is(r.code, 0, r.stderr);
+    return {
+      status: JSON.parse(r.stdout) as { policy: { kind: string; serial?: number } },
+      events: r.stderr
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { event: number }),
+    };
+  };
+  await writeFile(bundle, await readFile(path.join(dir, 'one.p7m')));
+  let s = await status();
+  t.is(s.status.policy.serial, 1);
+  t.true(s.events.some((e) => e.event === 1041));
+  const show = JSON.parse((await credroam([...cfg, 'policy', 'show', '--json'])).stdout) as {
+    policy: { roaming: { maxTokens: number } };
+  };
+  t.is(show.policy.roaming.maxTokens, 11);
+
+  await writeFile(bundle, await readFile(path.join(dir, 'two.p7m')));
+  s = await status();
+  t.is(s.status.policy.serial, 2);
+
+  await writeFile(bundle, await readFile(path.join(dir, 'one.p7m')));
+  s = await status();
+  t.is(s.status.policy.serial, 2);
+  t.true(
+    s.events.some((e) => e.event === 1047),
+    JSON.stringify(s.events),
+  );
+  const after = JSON.parse((await credroam([...cfg, 'policy', 'show', '--json'])).stdout) as {
+    policy: { roaming: { maxTokens: number } };
+  };
+  t.is(after.policy.roaming.maxTokens, 22);
+});
+
+test('a running agent: a policy refresh applies a higher serial without a restart, and keeps it when a lower one comes back (1047)', async (t) => {
+  const dir = await tempDir(t);
+  await sitePki(dir);
+  const bundle = path.join(dir, 'site.p7m');
+  for (const [serial, max] of [
+    [1, 11],
+    [2, 22],
+  ] as const) {
+    await writeFile(path.join(dir, `d${serial}.json`), JSON.stringify(doc(serial, max)));
+    const r = await credroam([
+      'policy',
+      'sign',
+      '--key',
+      path.join(dir, 'signer.key'),
+      '--cert',
+      path.join(dir, 'signer.pem'),
+      '--out',
+      path.join(dir, `${serial}.p7m`),
+      path.join(dir, `d${serial}.json`),
+    ]);
+    t.is(r.code, 0, r.stderr);
+  }
+  await writeFile(bundle, await readFile(path.join(dir, '1.p7m')));
+  await writeFile(
+    path.join(dir, 'agent.json'),
+    JSON.stringify({
+      home: './home',
+      policy: {
+        root: './root.pem',
+        siteId: 'example.org',
+        sources: [{ use: 'file', settings: { path: './site.p7m' } }],
+      },
+    }),
+  );
+  const { loadConfig } = await import('../../src/config.js');
+  const { Agent } = await import('../../src/daemon/agent.js');
+  const { askAgent } = await import('../../src/daemon/ipc.js');
+  const { EventLog } = await import('@credroam/core');
+  const config = await loadConfig(path.join(dir, 'agent.json'), {});
+  const records: Array<{ event: number; serial?: unknown }> = [];
+  const log = new EventLog({ write: () => undefined, level: 'debug' });
+  log.subscribe((r) => records.push(r));
+  const agent = new Agent(config, log);
+  await agent.start();
+  t.teardown(() => agent.stop());
+  const show = async () =>
+    JSON.parse(
+      (await credroam(['--config', path.join(dir, 'agent.json'), 'policy', 'show', '--json'])).stdout,
+    ) as {
+      origin: { serial: number };
+      policy: { roaming: { maxTokens: number } };
+    };
+  t.true(records.some((r) => r.event === 1041 && r.serial === 1));
+  t.is((await show()).policy.roaming.maxTokens, 11);
+
+  await writeFile(bundle, await readFile(path.join(dir, '2.p7m')));
+  await askAgent(config, { cmd: 'trigger', event: 'refresh' });
+  t.true(records.some((r) => r.event === 1041 && r.serial === 2));
+  t.is((await show()).policy.roaming.maxTokens, 22);
+
+  await writeFile(bundle, await readFile(path.join(dir, '1.p7m')));
+  await askAgent(config, { cmd: 'trigger', event: 'refresh' });
+  t.true(records.some((r) => r.event === 1047));
+  t.is((await show()).origin.serial, 2);
+});
+
+test('policy hash-plugin prints the allow-list entry of a plugin package: its id, a version range, each file hashed', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'x', version: '1.2.3', credroam: { id: 'example.x' } }),
+  );
+  await writeFile(path.join(dir, 'index.js'), 'export {};\n');
+  const r = await credroam(['policy', 'hash-plugin', dir]);
+  t.is(r.code, 0, r.stderr);
+  const entry = JSON.parse(r.stdout) as { id: string; version: string; files: Record<string, string> };
+  t.is(entry.id, 'example.x');
+  t.is(entry.version, '^1.2.3');
+  t.deepEqual(Object.keys(entry.files), ['index.js', 'package.json']);
+  const { createHash } = await import('node:crypto');
+  t.is(entry.files['index.js'], createHash('sha256').update('export {};\n').digest('hex'));
+});
+
+test('a site root that others can write is refused with a clear error: nothing runs on a root anyone could replace', async (t) => {
+  const dir = await tempDir(t);
+  await sitePki(dir);
+  await chmod(path.join(dir, 'root.pem'), 0o666);
+  await writeFile(
+    path.join(dir, 'agent.json'),
+    JSON.stringify({ home: './home', policy: { root: './root.pem', siteId: 'example.org', sources: [] } }),
+  );
+  const r = await credroam(['--config', path.join(dir, 'agent.json'), 'status', '--json']);
+  t.not(r.code, 0);
+  const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+  t.is(error.code, 'E_POLICY_ROOT');
+  t.regex(error.message, /root\.pem is writable by group or others/);
+});

@@ -1,0 +1,34 @@
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { FilePolicySource } from '../../src/builtin/policy-file/file-policy-source.js';
+import { POLICY_BUNDLE_MAX_BYTES } from '../../src/index.js';
+
+const dir = async (t: { teardown: (f: () => Promise<void>) => void }) => {
+  const d = await mkdtemp(path.join(os.tmpdir(), 'credroam-policy-file-'));
+  t.teardown(() => rm(d, { recursive: true, force: true }));
+  return d;
+};
+
+test('the file source hands over the bytes as they are, and undefined when there is no file', async (t) => {
+  const d = await dir(t);
+  await writeFile(path.join(d, 'b.p7m'), Uint8Array.of(0x30, 1, 2));
+  t.deepEqual(
+    await new FilePolicySource(path.join(d, 'b.p7m'), POLICY_BUNDLE_MAX_BYTES).fetch(),
+    Uint8Array.of(0x30, 1, 2),
+  );
+  t.is(await new FilePolicySource(path.join(d, 'none.p7m'), POLICY_BUNDLE_MAX_BYTES).fetch(), undefined);
+});
+
+test('the file source refuses a link and a file over the bound, reading neither', async (t) => {
+  const d = await dir(t);
+  await writeFile(path.join(d, 'real.p7m'), 'x');
+  await symlink(path.join(d, 'real.p7m'), path.join(d, 'link.p7m'));
+  const link = await t.throwsAsync(new FilePolicySource(path.join(d, 'link.p7m'), 100).fetch());
+  t.is((link as { code?: string }).code, 'E_POLICY_FORMAT');
+  t.regex(link!.message, /is a link/);
+  await writeFile(path.join(d, 'big.p7m'), new Uint8Array(101));
+  const big = await t.throwsAsync(new FilePolicySource(path.join(d, 'big.p7m'), 100).fetch());
+  t.regex(big!.message, /more than the 100 allowed/);
+});
