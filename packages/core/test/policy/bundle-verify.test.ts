@@ -4,6 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import {
   canonicalJson,
+  checkPolicyBundleDocument,
   fingerprintOf,
   POLICY_BUNDLE_MAX_BYTES,
   POLICY_CHECKS,
@@ -382,4 +383,15 @@ test('a bundle credroam signs verifies with openssl cms -verify, and its content
     ]);
     t.is(out.toString('utf8'), canonicalJson(doc), kind);
   }
+});
+
+test('the allow-list may name one plugin twice with different ranges (a roll-out), never with the same range', (t) => {
+  const files = { 'package.json': 'a'.repeat(64) };
+  const entry = (version: string) => ({ id: 'example.vault', version, files });
+  const rollout = checkPolicyBundleDocument(document({ plugins: [entry('~1.2.0'), entry('~1.3.0')] }));
+  t.true(rollout.ok, rollout.ok ? '' : rollout.problems.join('; '));
+  const twice = checkPolicyBundleDocument(document({ plugins: [entry('~1.2.0'), entry('~1.2.0')] }));
+  t.false(twice.ok);
+  if (!twice.ok)
+    t.deepEqual(twice.problems, ["/plugins/1: 'example.vault' is listed twice with the range '~1.2.0'"]);
 });

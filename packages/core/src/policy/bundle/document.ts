@@ -84,7 +84,7 @@ export interface CheckedPolicyBundle {
 
 /**
  * Checks a parsed document against the schema and what a schema cannot say (dates that exist,
- * notAfter after issuedAt, semver versions and ranges, one entry per plugin). Every problem is a
+ * notAfter after issuedAt, semver versions and ranges, one entry per plugin and range). Every problem is a
  * `place: what` line with its JSON pointer; a tagged result, never a throw.
  */
 export function checkPolicyBundleDocument(
@@ -101,12 +101,16 @@ export function checkPolicyBundleDocument(
   if (!(notAfter > issued)) problems.push('/notAfter: must be later than issuedAt');
   if (doc.minAgentVersion !== undefined && !semver.valid(doc.minAgentVersion))
     problems.push(`/minAgentVersion: '${doc.minAgentVersion}' is not a semver version`);
-  const ids = new Set<string>();
+  // One id may have several entries (two versions during a roll-out, each with its own files);
+  // the same id and range twice is a mistake.
+  const entries = new Set<string>();
   doc.plugins.forEach((p, i) => {
     if (!semver.validRange(p.version))
       problems.push(`/plugins/${i}/version: '${p.version}' is not a semver range`);
-    if (ids.has(p.id)) problems.push(`/plugins/${i}/id: '${p.id}' is listed twice`);
-    ids.add(p.id);
+    const entry = `${p.id}\u0000${p.version}`;
+    if (entries.has(entry))
+      problems.push(`/plugins/${i}: '${p.id}' is listed twice with the range '${p.version}'`);
+    entries.add(entry);
     for (const file of Object.keys(p.files)) {
       if (file.startsWith('/') || file.split('/').includes('..') || file.includes('\\'))
         problems.push(`/plugins/${i}/files: '${file}' is not a relative path inside the package`);
