@@ -458,7 +458,16 @@ export class NssStore implements LocalStore {
         this.#waiting.delete(spkiId);
         state.keys[spkiId] = { modified: waiting.modified };
       } else {
-        await this.#addCertificate(item.content, nickname, ',,');
+        await this.#addCertificate(item.content, nickname, ',,').catch((error: unknown) => {
+          const type = parsed.publicKey.asymmetricKeyType;
+          if (type === 'rsa' || type === 'ec') throw error;
+          throw new CredroamError(
+            'E_NSS_KEY_TYPE',
+            `the NSS database does not take a certificate for a ${type} key (${(error as Error).message}): ` +
+              'the credential stays in the directory; use the pkcs12 store for it',
+            { kind: 'cert', id: item.id, keyType: type },
+          );
+        });
       }
       state.nicknames[item.id] = nickname;
       if (attrs) await this.#addChain(attrs.chain, scan.certs);
