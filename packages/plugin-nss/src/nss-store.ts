@@ -173,12 +173,9 @@ export class NssStore implements LocalStore {
     return hash.digest('hex');
   }
 
+  /** Under the store's lock too: a listing never sees another process's put or remove half-done. */
   list(): Promise<LocalListing> {
-    return this.#serial(async () => {
-      await this.#openDatabase();
-      await this.#recover();
-      return this.#list();
-    });
+    return this.#exclusive(() => this.#list());
   }
 
   put(item: LocalItem): Promise<void> {

@@ -4,7 +4,16 @@ import { X509ContentInspector } from '@credroam/core';
 import { makeEngine, ReplicatedDirectory } from '@credroam/core/testing';
 import test from 'ava';
 import { NssStore } from '../src/index.js';
-import { certutil, credential, newDatabase, nicknames, pk12util, pkcs12Codec, signsFor, tempDir } from './support.js';
+import {
+  certutil,
+  credential,
+  newDatabase,
+  nicknames,
+  pk12util,
+  pkcs12Codec,
+  signsFor,
+  tempDir,
+} from './support.js';
 
 /** Two endpoints of one user, each with an NSS database as its local store, syncing through one directory. */
 async function endpoints(t: Parameters<typeof tempDir>[0]) {
@@ -44,7 +53,10 @@ test('a credential a browser imports on A roams to B’s NSS database with its k
   await b.engine.sync({ full: true });
   const { items, unreadable } = await b.store.list();
   t.deepEqual(unreadable, []);
-  t.deepEqual(items.map((i) => `${i.kind}:${i.id}`).sort(), [`attrs:${c.cert.id}`, `cert:${c.cert.id}`, `key:${c.key.id}`].sort());
+  t.deepEqual(
+    items.map((i) => `${i.kind}:${i.id}`).sort(),
+    [`attrs:${c.cert.id}`, `cert:${c.cert.id}`, `key:${c.key.id}`].sort(),
+  );
   t.true(signsFor(items.find((i) => i.kind === 'key')!.content, c.cert.content));
   t.regex(await certutil(['-L', '-d', `sql:${b.database}`]), /Roaming VPN\s+u,u,u/);
   const settled = await b.engine.sync({ full: true });
