@@ -913,6 +913,12 @@ export class NssStore implements LocalStore {
         );
       }
       try {
+        // Transfer files a killed run left behind (a key in PKCS#12, its password): this process
+        // holds the lock, so no other run is using them.
+        for (const name of await readdir(this.stateDir)) {
+          if (name.startsWith('.tmp-'))
+            await rm(path.join(this.stateDir, name), { recursive: true, force: true });
+        }
         await this.#recover();
         return await work();
       } finally {

@@ -291,3 +291,13 @@ test('no database where the settings say: an empty one is made (as Chromium make
   });
   await t.throwsAsync(none.list(), { code: 'E_NSS_DATABASE', message: /no NSS database/ } as never);
 });
+
+test('transfer files a killed run left behind (a PKCS#12, a password) are removed by the next operation', async (t) => {
+  const s = await setup(t);
+  await s.store.list();
+  const left = path.join(s.stateDir, '.tmp-killed');
+  await mkdir(left, { mode: 0o700 });
+  await writeFile(path.join(left, 'p12'), 'transfer-password', { mode: 0o600 });
+  await s.store.list();
+  t.false((await readdir(s.stateDir)).includes('.tmp-killed'));
+});
