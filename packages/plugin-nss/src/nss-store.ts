@@ -782,6 +782,15 @@ export class NssStore implements LocalStore {
     }
     const exists = await lstat(path.join(this.database, 'cert9.db')).catch(() => undefined);
     if (exists) return;
+    if (await lstat(path.join(this.database, 'cert8.db')).catch(() => undefined)) {
+      // A legacy (Berkeley DB) database: a new one beside it would hide what it holds.
+      throw new CredroamError(
+        'E_NSS_DATABASE',
+        `${this.database} holds a legacy NSS database (cert8.db, key3.db) and no cert9.db: open it once with the ` +
+          `application it belongs to, or run certutil -L -d sql:${this.database}, which converts it; then sync again`,
+        { path: this.database },
+      );
+    }
     if (!this.#create) {
       throw new CredroamError(
         'E_NSS_DATABASE',

@@ -301,3 +301,13 @@ test('transfer files a killed run left behind (a PKCS#12, a password) are remove
   await s.store.list();
   t.false((await readdir(s.stateDir)).includes('.tmp-killed'));
 });
+
+test('a legacy database (cert8.db, no cert9.db) is not hidden behind a new one: a clear error, nothing made', async (t) => {
+  const root = await tempDir(t);
+  const database = path.join(root, 'old-profile');
+  await mkdir(database);
+  await writeFile(path.join(database, 'cert8.db'), 'legacy');
+  const store = new NssStore({ database, stateDir: path.join(root, 's'), pkcs12: pkcs12Codec() });
+  await t.throwsAsync(store.list(), { code: 'E_NSS_DATABASE', message: /legacy NSS database/ } as never);
+  t.deepEqual(await readdir(database), ['cert8.db']);
+});
