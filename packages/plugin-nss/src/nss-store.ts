@@ -4,6 +4,7 @@ import path from 'node:path';
 import {
   CredroamError,
   decodeCredentialAttributes,
+  EventId,
   encodeCredentialAttributes,
   friendlyNameProblem,
   type LocalItem,
@@ -158,7 +159,7 @@ export class NssStore implements LocalStore {
 
   /** What a watcher should watch to see changes made by other programs (a browser's import). */
   watchPaths(): string[] {
-    return [this.database, this.stateDir];
+    return [this.database];
   }
 
   async revision(): Promise<string> {
@@ -706,10 +707,18 @@ export class NssStore implements LocalStore {
   }
 
   /** Puts back certificates a deletion took out with the one it deleted (see `#deleteCert`). */
-  async #recover(): Promise<void> {
+  async #recover(options: { readonly cutShort?: boolean } = {}): Promise<void> {
     const file = path.join(this.stateDir, 'journal.json');
     const data = await readFile(file).catch(() => undefined);
     if (data === undefined) return;
+    if (options.cutShort) {
+      this.#logger?.log(
+        'warn',
+        EventId.NssRemovalFinished,
+        `a removal from ${this.database} was cut short: the certificates it took out with the one removed are put back`,
+        { path: this.database },
+      );
+    }
     const journal = JSON.parse(data.toString('utf8')) as Journal;
     const present = new Set((await this.#scan({ keys: false })).certs.map((c) => c.id));
     for (const c of journal.certs) {
@@ -925,10 +934,16 @@ export class NssStore implements LocalStore {
         // Transfer files a killed run left behind (a key in PKCS#12, its password): this process
         // holds the lock, so no other run is using them.
         for (const name of await readdir(this.stateDir)) {
-          if (name.startsWith('.tmp-'))
-            await rm(path.join(this.stateDir, name), { recursive: true, force: true });
+          if (!name.startsWith('.tmp-')) continue;
+          await rm(path.join(this.stateDir, name), { recursive: true, force: true });
+          this.#logger?.log(
+            'warn',
+            EventId.NssTransferFilesRemoved,
+            `transfer files a killed run left were removed: ${path.join(this.stateDir, name)}`,
+            { path: path.join(this.stateDir, name) },
+          );
         }
-        await this.#recover();
+        await this.#recover({ cutShort: true });
         return await work();
       } finally {
         await release().catch(() => undefined);

@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { EventId, EventLog, type LogRecord } from '@credroam/core';
 import { HOSTILE_CERTIFICATES, makeHostileCertificate } from '@credroam/core/testing';
 import test from 'ava';
 import { NssStore, NssTools, type ToolRun } from '../src/index.js';
@@ -292,14 +293,33 @@ test('no database where the settings say: an empty one is made (as Chromium make
   await t.throwsAsync(none.list(), { code: 'E_NSS_DATABASE', message: /no NSS database/ } as never);
 });
 
-test('transfer files a killed run left behind (a PKCS#12, a password) are removed by the next operation', async (t) => {
+test('transfer files a killed run left behind (a PKCS#12, a password) are removed by the next operation (3001); a removal cut short is finished (3000)', async (t) => {
   const s = await setup(t);
-  await s.store.list();
+  const events: LogRecord[] = [];
+  const logger = new EventLog({ write: () => undefined });
+  logger.subscribe((r) => events.push(r));
+  const store = new NssStore({ database: s.database, stateDir: s.stateDir, pkcs12: pkcs12Codec(), logger });
+  await store.list();
   const left = path.join(s.stateDir, '.tmp-killed');
   await mkdir(left, { mode: 0o700 });
   await writeFile(path.join(left, 'p12'), 'transfer-password', { mode: 0o600 });
-  await s.store.list();
+  // A run killed between taking out the certificates of one nickname and putting the others back.
+  const c = await credential(s.root, 'taken-out', 'ec');
+  await writeFile(
+    path.join(s.stateDir, 'journal.json'),
+    JSON.stringify({
+      nickname: 'Taken out',
+      certs: [{ der: Buffer.from(c.cert.content).toString('base64'), trust: 'u,u,u' }],
+    }),
+    { mode: 0o600 },
+  );
+  await store.list();
   t.false((await readdir(s.stateDir)).includes('.tmp-killed'));
+  t.false((await readdir(s.stateDir)).includes('journal.json'));
+  t.deepEqual(await nicknames(s.database), ['Taken out']);
+  t.true(events.some((e) => e.event === EventId.NssTransferFilesRemoved && e.path === left));
+  t.true(events.some((e) => e.event === EventId.NssRemovalFinished));
+  t.false(events.some((e) => JSON.stringify(e).includes('transfer-password')));
 });
 
 test('a legacy database (cert8.db, no cert9.db) is not hidden behind a new one: a clear error, nothing made', async (t) => {
