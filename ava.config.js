@@ -1,7 +1,15 @@
 // One ava configuration for the workspace: tests are TypeScript under packages/*/test,
 // compiled by `tsc -b` (the only compiler that emits the decorator metadata tsyringe needs),
 // and run from each package's dist/ folder.
-const packages = ['core', 'plugin-ldap', 'plugin-pkcs12', 'plugin-triggers', 'plugin-policy-https', 'agent'];
+const packages = [
+  'core',
+  'plugin-ldap',
+  'plugin-pkcs12',
+  'plugin-nss',
+  'plugin-triggers',
+  'plugin-policy-https',
+  'agent',
+];
 
 export default {
   // scripts/test: the workspace's own scripts (plain JavaScript, not compiled).

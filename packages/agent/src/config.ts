@@ -52,6 +52,7 @@ export interface SitePolicyConfig {
 export const FIRST_PARTY_PLUGINS: readonly PluginSpec[] = [
   { from: '@credroam/core/builtin/folder' },
   { from: '@credroam/plugin-pkcs12' },
+  { from: '@credroam/plugin-nss' },
   { from: '@credroam/plugin-ldap' },
   { from: '@credroam/plugin-triggers' },
   { from: '@credroam/core/builtin/policy-file' },

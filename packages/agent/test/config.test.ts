@@ -40,6 +40,7 @@ test('a built-in listed with "enabled": false is not loaded; listed with setting
   t.deepEqual(froms(c), [
     '@credroam/core/builtin/folder',
     '@credroam/plugin-pkcs12',
+    '@credroam/plugin-nss',
     '@credroam/plugin-triggers',
     '@credroam/core/builtin/policy-file',
     '@credroam/plugin-policy-https',

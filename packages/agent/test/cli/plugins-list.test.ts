@@ -21,6 +21,7 @@ test('plugins list --json lists the first-party plugins with their contributions
     [
       'credroam.folder',
       'credroam.pkcs12',
+      'credroam.nss',
       'credroam.ldap',
       'credroam.triggers',
       'credroam.policy-file',
@@ -82,6 +83,7 @@ test('plugins in the agent manifest are added to the built-ins: a path relative 
     [
       ['credroam.folder', '@credroam/core/builtin/folder', 'inactive'],
       ['credroam.pkcs12', '@credroam/plugin-pkcs12', 'inactive'],
+      ['credroam.nss', '@credroam/plugin-nss', 'inactive'],
       ['credroam.triggers', '@credroam/plugin-triggers', 'inactive'],
       ['credroam.policy-file', '@credroam/core/builtin/policy-file', 'inactive'],
       ['credroam.policy-https', '@credroam/plugin-policy-https', 'inactive'],

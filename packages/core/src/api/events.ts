@@ -105,6 +105,9 @@ export const EVENTS = {
   AgentKeysClosed:            { id: 2209, levels: ['info'],          meaning: 'Logoff: the final sync ran and the keys were forgotten; removed counts credentials taken off (removeOnLogoff).' },
   LoggedOff:                  { id: 2213, levels: ['info'],          meaning: 'A logoff without an agent (`credroam logoff`): the final sync ran; removed counts credentials taken off (removeOnLogoff).' },
   AgentSyncEnded:             { id: 2211, levels: ['info'],          meaning: 'A sync the agent ran ended, or was not run because the keys are closed: why it ran, its outcome and counts. Failures are 1001.' },
+  // 3000–3019: an NSS database as the local store (packages/plugin-nss).
+  NssRemovalFinished:         { id: 3000, levels: ['warn'],          meaning: 'A removal from an NSS database that was cut short was finished: the certificates sharing the removed one\'s nickname, taken out with it, were put back.' },
+  NssTransferFilesRemoved:    { id: 3001, levels: ['warn'],          meaning: 'Transfer files a killed run left in the NSS store\'s folder (a PKCS#12 with a key, its password) were removed.' },
 } as const satisfies Record<string, EventKind>;
 
 export type EventName = keyof typeof EVENTS;
@@ -136,6 +139,7 @@ export const EVENT_RANGES: readonly EventRange[] = [
   { from: 2000, to: 2099, area: 'the plugin host' },
   { from: 2100, to: 2100, area: "a plugin's own free-form line" },
   { from: 2200, to: 2299, area: 'the agent' },
+  { from: 3000, to: 3019, area: 'an NSS database as the local store' },
 ];
 
 const KNOWN_IDS: ReadonlySet<number> = new Set(Object.values(EVENTS).map((kind) => kind.id));

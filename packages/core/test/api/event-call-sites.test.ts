@@ -34,6 +34,7 @@ test('the scan reads every package', async (t) => {
     'agent',
     'plugin-ldap',
     'plugin-pkcs12',
+    'plugin-nss',
     'plugin-triggers',
     'plugin-policy-https',
   ]) {
