@@ -124,11 +124,19 @@ export async function signPolicy(
   return readFile(out);
 }
 
-/** Writes `<dir>/agent.json`: home `<dir>/home`, the site root `<dir>/root.pem`, and `sources`; its `--config` arguments. */
-export async function policyAgent(dir: string, sources: readonly unknown[]): Promise<string[]> {
+/**
+ * Writes `<dir>/agent.json`: home `<dir>/home`, the site root `<dir>/root.pem`, and `sources`
+ * (`extra` on top: `plugins`…); its `--config` arguments.
+ */
+export async function policyAgent(
+  dir: string,
+  sources: readonly unknown[],
+  extra: Record<string, unknown> = {},
+): Promise<string[]> {
   await writeFile(
     path.join(dir, 'agent.json'),
     JSON.stringify({
+      ...extra,
       home: './home',
       policy: { root: './root.pem', siteId: SITE, sources },
     }),
