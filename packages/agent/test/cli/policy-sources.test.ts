@@ -153,8 +153,8 @@ test.serial(
     await web.close();
     await server.stop();
     events = await inForce(t, cfg, 5, 'ldap');
-    const failed = events.filter((e) => e.event === 1040).map((e) => e.source);
-    t.deepEqual(failed.sort(), ['https', 'ldap'], JSON.stringify(events));
+    const failed = events.filter((e) => e.event === 1040).map((e) => `${e.source} ${e.code}`);
+    t.deepEqual(failed.sort(), ['https E_UNREACHABLE', 'ldap E_UNREACHABLE'], JSON.stringify(events));
     t.false(events.some((e) => e.event === 1049));
   },
 );
