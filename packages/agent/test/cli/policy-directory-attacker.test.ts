@@ -232,3 +232,126 @@ test('an attacker who can write the directory’s policy attribute cannot change
   t.notDeepEqual(await acceptedRecord(home), record);
   t.like((await pluginsList(cfg)).sitePolicy, { state: 'enforced', serial: 6 });
 });
+
+test('a running agent: forged bundles in the user’s entry are refused at each refresh and its plugins stay as the bundle in force says; the site’s next serial applies without a restart', async (t) => {
+  const dir = await realpath(await tempDir(t));
+  await sitePki(dir);
+  await issueCertificate(dir, 'plain', { eku: false });
+  const own = path.join(dir, 'attacker');
+  await mkdir(own);
+  await sitePki(own);
+  await cp(path.join(coreFixtures, 'policed'), path.join(dir, 'policed'), { recursive: true });
+  const widened = [
+    ...FIRST_PARTY,
+    { id: 'test.policed', version: '^1.0.0', files: await hashPluginFiles(path.join(dir, 'policed')) },
+  ];
+  const pw = path.join(dir, 'alice.pw');
+  await writeFile(pw, 'alice password\n', { mode: 0o600 });
+  const cfg = await policyAgent(
+    dir,
+    [
+      {
+        use: 'ldap',
+        settings: {
+          url: server.ldapsUrl,
+          caFile: server.tls.ca,
+          bind: 'simple',
+          userDn: userDn('alice'),
+          bindPasswordFile: pw,
+        },
+      },
+    ],
+    { plugins: [{ from: './policed' }] },
+  );
+  const home = path.join(dir, 'home');
+  const publish = (value: Buffer | undefined) =>
+    ldapWriteBundle(
+      server,
+      { dn: ADMIN_DN, password: ADMIN_PASSWORD },
+      userDn('alice'),
+      value,
+      'credroamUser',
+    );
+  await publish(await signPolicy(dir, policyDocument(5, 55), 'five'));
+
+  const { loadConfig } = await import('../../src/config.js');
+  const { Agent } = await import('../../src/daemon/agent.js');
+  const { askAgent } = await import('../../src/daemon/ipc.js');
+  const { EventLog } = await import('@credroam/core');
+  const config = await loadConfig(path.join(dir, 'agent.json'), {});
+  const records: PolicyEvent[] = [];
+  const log = new EventLog({ write: () => undefined, level: 'debug' });
+  log.subscribe((r) => records.push(r as unknown as PolicyEvent));
+  const agent = new Agent(config, log);
+  await agent.start();
+  t.teardown(() => agent.stop());
+  t.true(records.some((r) => r.event === 1041 && r.serial === 5 && r.source === 'ldap'));
+  const shown = await policyShow(t, cfg);
+  t.like(shown.origin, { serial: 5, source: 'ldap' });
+  const record = await acceptedRecord(home);
+  const policedUrl = new URL(`file://${path.join(dir, 'policed', 'index.js')}`).href;
+  const imported = () =>
+    ((globalThis as { __credroamImported?: string[] }).__credroamImported ?? []).includes(policedUrl);
+
+  /** Publishes `value`, has the agent refresh, and returns what it logged meanwhile. */
+  const refreshWith = async (value: Buffer | undefined) => {
+    await publish(value);
+    const from = records.length;
+    const answer = await askAgent(config, { cmd: 'trigger', event: 'refresh' });
+    t.true(answer?.ok, JSON.stringify(answer));
+    return records.slice(from);
+  };
+  const attacks: Array<[string, Buffer | undefined, number]> = [
+    ['serial 9 from the attacker’s CA', await signPolicy(own, policyDocument(9, 999, widened), 'nine'), 1042],
+    [
+      'serial 9 without the EKU',
+      await signPolicy(dir, policyDocument(9, 999, widened), 'plain9', 'plain'),
+      1043,
+    ],
+    [
+      'serial 5, other content, validly signed',
+      await signPolicy(dir, policyDocument(5, 999, widened), 'five-b'),
+      1047,
+    ],
+    ['the attribute deleted', undefined, 0],
+  ];
+  for (const [what, value, event] of attacks) {
+    const logged = await refreshWith(value);
+    if (event)
+      t.like(
+        logged.find((e) => e.event === event),
+        { source: 'ldap' },
+        `${what}: ${JSON.stringify(logged)}`,
+      );
+    t.false(
+      logged.some((e) => e.event === 1041),
+      what,
+    );
+    // The allow-list the running host obeys is still serial 5's: nothing newly refused, and
+    // test.policed (which every forged bundle allows) is not among the plugins it now allows.
+    const applied = logged.filter((e) => e.event === 2014).at(-1) as
+      | (PolicyEvent & { refused: string[]; needRestart: string[] })
+      | undefined;
+    t.is(applied?.serial, 5, what);
+    t.deepEqual(applied?.refused, [], what);
+    t.deepEqual(applied?.needRestart, [], what);
+    t.false(
+      logged.some((e) => e.event === 2001 && JSON.stringify(e).includes('test.policed')),
+      what,
+    );
+    t.deepEqual(await policyShow(t, cfg), shown, what);
+    t.deepEqual(await acceptedRecord(home), record, what);
+  }
+  t.false(imported(), 'test.policed was never imported');
+
+  // Serial 6 in the same attribute, which no longer allows credroam.policy-https: applied live.
+  const six = FIRST_PARTY.filter((e) => e.id !== 'credroam.policy-https');
+  const logged = await refreshWith(await signPolicy(dir, policyDocument(6, 66, six), 'six'));
+  t.true(logged.some((e) => e.event === 1041 && e.serial === 6 && e.source === 'ldap'));
+  const applied = logged.filter((e) => e.event === 2014).at(-1) as
+    | (PolicyEvent & { refused: string[] })
+    | undefined;
+  t.is(applied?.serial, 6);
+  t.deepEqual(applied?.refused, ['credroam.policy-https']);
+  t.is((await policyShow(t, cfg)).policy.roaming.maxTokens, 66);
+});
