@@ -183,13 +183,14 @@ async function fetchAll(
       const bytes = await source.fetch();
       out.push({ source: s.use, ...(bytes ? { bytes } : {}) });
     } catch (error) {
+      const code = (error as { code?: unknown } | undefined)?.code;
       log.log(
         'warn',
         EventId.PolicyRefreshFailed,
         `policy source ${s.use}: ${errorMessage(error)} (keeping the policy in force)`,
-        {
-          source: s.use,
-        },
+        // The code says what failed (E_UNREACHABLE, E_TLS_UNTRUSTED, E_POLICY_TOO_LARGE…), as
+        // docs/admin/policy.md's table of failures has it.
+        { source: s.use, ...(typeof code === 'string' ? { code } : {}) },
       );
       out.push({ source: s.use, error: error as Error });
     }

@@ -1,75 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { firstPartyAllowList } from '../../src/policy.js';
+import { policyDocument, signPolicy, sitePki } from '../policy-support.js';
 import { credroam, openssl, tempDir } from '../support.js';
 
-const EKU = '2.25.216519607882879097454534830734979144005';
-
-/** A site root and a policy signer (EKU) under it, made by openssl in `dir`. */
-async function sitePki(dir: string) {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  await openssl(
-    [
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'root.key',
-      '-out',
-      'root.pem',
-      '-days',
-      '30',
-      '-subj',
-      '/CN=site policy root',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign',
-    ],
-    dir,
-  );
-  await writeFile(path.join(dir, 'signer.ext'), `basicConstraints=CA:FALSE\nextendedKeyUsage=${EKU}\n`);
-  await openssl(
-    ['req', ...ec, '-keyout', 'signer.key', '-out', 'signer.csr', '-subj', '/CN=policy signer'],
-    dir,
-  );
-  await openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      'signer.csr',
-      '-CA',
-      'root.pem',
-      '-CAkey',
-      'root.key',
-      '-set_serial',
-      `0x${randomBytes(8).toString('hex')}`,
-      '-out',
-      'signer.pem',
-      '-days',
-      '30',
-      '-extfile',
-      'signer.ext',
-    ],
-    dir,
-  );
-  await chmod(path.join(dir, 'signer.key'), 0o600);
-}
-
-/** The first-party plugins as installed here: what a site's bundle lists for the agent to run at all. */
-const FIRST_PARTY = await firstPartyAllowList({ file: undefined });
-
-const doc = (serial: number, maxTokens: number, plugins: readonly unknown[] = FIRST_PARTY) => ({
-  siteId: 'example.org',
-  serial,
-  issuedAt: new Date(Date.now() - 60_000).toISOString(),
-  notAfter: new Date(Date.now() + 86_400_000).toISOString(),
-  roaming: { maxTokens },
-  plugins,
-});
+const doc = policyDocument;
 
 test('policy validate names each problem with its place; a valid document passes', async (t) => {
   const dir = await tempDir(t);
@@ -183,21 +118,8 @@ test('the agent obeys the bundle of its file source: its settings apply, a highe
   const dir = await tempDir(t);
   await sitePki(dir);
   const bundle = path.join(dir, 'site.p7m');
-  const signAs = async (serial: number, maxTokens: number, out: string) => {
-    await writeFile(path.join(dir, `d${serial}.json`), JSON.stringify(doc(serial, maxTokens)));
-    const r = await credroam([
-      'policy',
-      'sign',
-      '--key',
-      path.join(dir, 'signer.key'),
-      '--cert',
-      path.join(dir, 'signer.pem'),
-      '--out',
-      out,
-      path.join(dir, `d${serial}.json`),
-    ]);
-    t.is(r.code, 0, r.stderr);
-  };
+  const signAs = async (serial: number, maxTokens: number, out: string) =>
+    writeFile(out, await signPolicy(dir, doc(serial, maxTokens), `d${serial}`));
   await signAs(1, 11, path.join(dir, 'one.p7m'));
   await signAs(2, 22, path.join(dir, 'two.p7m'));
   await writeFile(
@@ -267,19 +189,7 @@ test('a running agent: a policy refresh applies a higher serial without a restar
     [1, 11],
     [2, 22],
   ] as const) {
-    await writeFile(path.join(dir, `d${serial}.json`), JSON.stringify(doc(serial, max)));
-    const r = await credroam([
-      'policy',
-      'sign',
-      '--key',
-      path.join(dir, 'signer.key'),
-      '--cert',
-      path.join(dir, 'signer.pem'),
-      '--out',
-      path.join(dir, `${serial}.p7m`),
-      path.join(dir, `d${serial}.json`),
-    ]);
-    t.is(r.code, 0, r.stderr);
+    await writeFile(path.join(dir, `${serial}.p7m`), await signPolicy(dir, doc(serial, max), `d${serial}`));
   }
   await writeFile(bundle, await readFile(path.join(dir, '1.p7m')));
   await writeFile(
