@@ -54,6 +54,37 @@ export interface Session {
 export { type LoadedPolicy, loadPolicy, type PolicyOrigin } from './policy.js';
 
 /**
+ * A policy section as a contribution sees it: every read goes to the section in force, so a policy
+ * refresh reaches the contributions that keep the object (`ContributionRequest.policy`: "read it
+ * when it matters, not once"). Read-only.
+ */
+export function liveSection(current: () => object): Readonly<Record<string, unknown>> {
+  return new Proxy<Record<string, unknown>>(
+    {},
+    {
+      get: (_target, key) => Reflect.get(current(), key),
+      has: (_target, key) => Reflect.has(current(), key),
+      ownKeys: () => Reflect.ownKeys(current()),
+      getOwnPropertyDescriptor: (_target, key) => {
+        const d = Reflect.getOwnPropertyDescriptor(current(), key);
+        return d
+          ? { value: d.value, enumerable: d.enumerable, writable: false, configurable: true }
+          : undefined;
+      },
+      set: () => false,
+      defineProperty: () => false,
+      deleteProperty: () => false,
+    },
+  );
+}
+
+/** Whether two loads found the same policy in force (the same bundle, or both none). */
+function samePolicy(a: LoadedPolicy, b: LoadedPolicy): boolean {
+  if (a.origin.kind !== b.origin.kind) return false;
+  return a.origin.kind !== 'bundle' || a.origin.digest === (b.origin as typeof a.origin).digest;
+}
+
+/**
  * Makes the plugin host obey a (re)loaded policy: plugins its allow-list no longer allows are
  * deactivated (event 2014 names them, and any newly allowed plugin that needs a restart).
  */
@@ -73,14 +104,20 @@ export async function openSession(
 ): Promise<Session> {
   await mkdir(config.home, { recursive: true, mode: 0o700 });
   // Bootstrapping (issue 12): what the record says is in force governs the plugins that load
-  // while the sources are fetched; a newer bundle the sources bring then applies to them at once
-  // (a plugin it no longer allows is deactivated before any contribution is used).
+  // while the sources are fetched. A bundle the sources bring that differs from it starts the
+  // plugins again under its own allow-list, before any contribution but the sources' is used: a
+  // plugin it no longer allows never runs, and one it newly allows (a first start with no record
+  // yet) loads now rather than at the next restart.
   const initial = await loadPolicy(config);
-  const host = await createHost(config, log, hostPolicy(initial));
+  let host = await createHost(config, log, hostPolicy(initial));
   try {
     await host.start();
     let loaded = config.sitePolicy ? await loadPolicy(config, { host, log }) : initial;
-    if (loaded !== initial) await applyHostPolicy(host, loaded);
+    if (!samePolicy(loaded, initial)) {
+      await host.dispose();
+      host = await createHost(config, log, hostPolicy(loaded));
+      await host.start();
+    }
     let policy = loaded.policy;
     const base = {
       user: config.user,
@@ -100,7 +137,7 @@ export async function openSession(
     const protector = await (await host.contribution(TokenProtector, config.protector.use))({
       ...base,
       settings: config.protector.settings,
-      policy: policy.protection,
+      policy: liveSection(() => policy.protection),
       directory,
     });
     const local = await (await host.contribution(LocalStore, config.localStore.use))({

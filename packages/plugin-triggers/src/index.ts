@@ -52,10 +52,15 @@ export function activate(context: PluginContext): void {
     });
   });
   context.contribute(Trigger, 'policy-refresh', (request) => {
+    // Read at each scheduling: a refreshed policy's interval applies from the next refresh on.
     const p = request.policy as { refreshIntervalMinutes?: number; refreshRandomMinutes?: number };
     return new PolicyRefresh({
-      intervalMinutes: p.refreshIntervalMinutes ?? 90,
-      randomMinutes: p.refreshRandomMinutes ?? 30,
+      get intervalMinutes() {
+        return p.refreshIntervalMinutes ?? 90;
+      },
+      get randomMinutes() {
+        return p.refreshRandomMinutes ?? 30;
+      },
     });
   });
 }

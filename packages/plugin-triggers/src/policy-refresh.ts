@@ -1,5 +1,6 @@
 import { type Disposable, type Trigger, type TriggerEvent, toDisposable } from '@credroam/core/api';
 
+/** Read at each scheduling: getters let a refreshed policy change the next interval. */
 export interface PolicyRefreshOptions {
   /** Minutes between refreshes (Windows: 90). */
   readonly intervalMinutes: number;

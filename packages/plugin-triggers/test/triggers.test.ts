@@ -87,3 +87,20 @@ test('the policy refresh fires every interval plus a random 0..N minutes', async
   await c.until(2);
   t.deepEqual(c.events.slice(0, 2), ['policyRefresh', 'policyRefresh']);
 });
+
+test('the policy refresh reads its interval at each scheduling: a refreshed policy changes the next one', (t) => {
+  const policy = { refreshIntervalMinutes: 90, refreshRandomMinutes: 30 };
+  const trigger = new PolicyRefresh({
+    get intervalMinutes() {
+      return policy.refreshIntervalMinutes;
+    },
+    get randomMinutes() {
+      return policy.refreshRandomMinutes;
+    },
+    random: () => 0.5,
+  });
+  t.is(trigger.nextDelay(), 105 * 60_000);
+  policy.refreshIntervalMinutes = 15;
+  policy.refreshRandomMinutes = 0;
+  t.is(trigger.nextDelay(), 15 * 60_000);
+});

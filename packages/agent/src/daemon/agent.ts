@@ -13,6 +13,7 @@ import type { AgentConfig } from '../config.js';
 import {
   applyHostPolicy,
   type LastSync,
+  liveSection,
   loadPolicy,
   openSession,
   recordLastSync,
@@ -167,7 +168,8 @@ export class Agent {
           user: this.config.user,
           home: this.config.home,
           settings: t.settings,
-          policy: this.#session.policy.roaming as unknown as Record<string, unknown>,
+          // A refresh's new settings reach the triggers (the policy-refresh interval among them).
+          policy: liveSection(() => this.#session.policy.roaming),
         }),
       );
     }
@@ -363,6 +365,8 @@ export class Agent {
           unlocked: this.#session.protector.unlocked ?? true,
           syncing: this.#running !== undefined,
           lastSync: this.#last ?? null,
+          // What this agent obeys now (a refresh may have applied a bundle since it started).
+          policy: this.#session.loadedPolicy.origin,
         };
       case 'logon': {
         let opened: { readonly created: boolean; readonly offline: boolean } | undefined;

@@ -1,7 +1,7 @@
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { policyDocument, signPolicy, sitePki } from '../policy-support.js';
+import { FIRST_PARTY, policyDocument, signPolicy, sitePki } from '../policy-support.js';
 import { credroam, openssl, tempDir } from '../support.js';
 
 const doc = policyDocument;
@@ -181,21 +181,66 @@ test('the agent obeys the bundle of its file source: its settings apply, a highe
   t.is(after.policy.roaming.maxTokens, 22);
 });
 
-test('a running agent: a policy refresh applies a higher serial without a restart, and keeps it when a lower one comes back (1047)', async (t) => {
+/**
+ * A trigger plugin that keeps the policy section its contribution request was given, as the
+ * policy-refresh trigger keeps it to read its interval: what a refresh must reach.
+ */
+async function policyProbe(dir: string) {
+  const folder = path.join(dir, 'probe');
+  await mkdir(folder);
+  await writeFile(
+    path.join(folder, 'package.json'),
+    JSON.stringify({
+      name: 'policy-probe',
+      version: '1.0.0',
+      type: 'module',
+      credroam: {
+        id: 'test.policy-probe',
+        engines: { credroam: '*' },
+        main: 'index.js',
+        activationEvents: ['onTrigger:probe'],
+        contributes: { triggers: [{ id: 'probe' }] },
+      },
+    }),
+  );
+  await writeFile(
+    path.join(folder, 'index.js'),
+    `export function activate(context) {
+  context.contribute(Symbol.for('credroam.Trigger'), 'probe', (request) => {
+    globalThis.__credroamPolicyProbe = request.policy;
+    return { start: async () => ({ dispose() {} }) };
+  });
+}
+`,
+  );
+  const { hashPluginFiles } = await import('@credroam/core');
+  return {
+    entry: { id: 'test.policy-probe', version: '^1.0.0', files: await hashPluginFiles(folder) },
+    seen: () => (globalThis as { __credroamPolicyProbe?: { maxTokens?: number } }).__credroamPolicyProbe,
+  };
+}
+
+test('a running agent: a policy refresh applies a higher serial without a restart (the engine, the triggers and the agent’s status see it), and keeps it when a lower one comes back (1047)', async (t) => {
   const dir = await tempDir(t);
   await sitePki(dir);
+  const probe = await policyProbe(dir);
   const bundle = path.join(dir, 'site.p7m');
   for (const [serial, max] of [
     [1, 11],
     [2, 22],
   ] as const) {
-    await writeFile(path.join(dir, `${serial}.p7m`), await signPolicy(dir, doc(serial, max), `d${serial}`));
+    await writeFile(
+      path.join(dir, `${serial}.p7m`),
+      await signPolicy(dir, doc(serial, max, [...FIRST_PARTY, probe.entry]), `d${serial}`),
+    );
   }
   await writeFile(bundle, await readFile(path.join(dir, '1.p7m')));
   await writeFile(
     path.join(dir, 'agent.json'),
     JSON.stringify({
       home: './home',
+      plugins: [{ from: './probe' }],
+      triggers: [{ use: 'probe' }],
       policy: {
         root: './root.pem',
         siteId: 'example.org',
@@ -221,18 +266,26 @@ test('a running agent: a policy refresh applies a higher serial without a restar
       origin: { serial: number };
       policy: { roaming: { maxTokens: number } };
     };
+  const obeyed = async () =>
+    ((await askAgent(config, { cmd: 'status' })) as { policy?: { serial?: number } }).policy;
   t.true(records.some((r) => r.event === 1041 && r.serial === 1));
   t.is((await show()).policy.roaming.maxTokens, 11);
+  t.is(probe.seen()?.maxTokens, 11, JSON.stringify(records.filter((r) => r.event >= 2000)));
+  t.is((await obeyed())?.serial, 1);
 
   await writeFile(bundle, await readFile(path.join(dir, '2.p7m')));
   await askAgent(config, { cmd: 'trigger', event: 'refresh' });
   t.true(records.some((r) => r.event === 1041 && r.serial === 2));
   t.is((await show()).policy.roaming.maxTokens, 22);
+  t.is(probe.seen()?.maxTokens, 22, 'the trigger reads the refreshed policy through the object it was given');
+  t.is((await obeyed())?.serial, 2);
 
   await writeFile(bundle, await readFile(path.join(dir, '1.p7m')));
   await askAgent(config, { cmd: 'trigger', event: 'refresh' });
   t.true(records.some((r) => r.event === 1047));
   t.is((await show()).origin.serial, 2);
+  t.is(probe.seen()?.maxTokens, 22);
+  t.is((await obeyed())?.serial, 2);
 });
 
 test('policy hash-plugin prints the allow-list entry of a plugin package: its id, a version range, each file hashed', async (t) => {
