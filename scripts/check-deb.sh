@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian package for real: builds it (scripts/package-deb.sh, from a clean clone of HEAD) unless
 # given one, then in a clean Debian 12 root (scripts/lib/clean-root.sh, as check-clean-root.sh) with
-# no Node.js of its own runs packaging/deb/test-installed.sh: apt-get install of the .deb with
+# no Node.js of its own (after lintian, which must report no error) runs packaging/deb/test-installed.sh: apt-get install of the .deb with
 # Debian's packages only, credroam --help, the README's demo from /usr/bin/credroam,
 # pam-auth-update --enable credroam and a pamtester logon through common-auth, remove and purge
 # leaving the user's data; the sizes and start-up times it measures on the way.
@@ -25,6 +25,18 @@ fi
   echo "check-deb: no package at $deb" >&2
   exit 2
 }
+
+clean_root_phase "lintian (no errors; the warnings are explained in docs/decisions/014-debian-package.md)"
+if ! command -v lintian >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lintian >/dev/null
+fi
+lintian --tag-display-limit 0 "$deb" >"$CLEAN_ROOT_WORK/lintian.txt" 2>/dev/null || true
+sed 's/^/  /' "$CLEAN_ROOT_WORK/lintian.txt" >&2
+if grep -q '^E:' "$CLEAN_ROOT_WORK/lintian.txt"; then
+  echo "check-deb: lintian reports errors" >&2
+  exit 1
+fi
 
 clean_root_bootstrap
 clean_root_network

@@ -51,7 +51,7 @@ CREDROAM=/usr/bin/credroam CREDROAM_NODE=/usr/lib/credroam/node/bin/node bash "$
   cat /tmp/demo.log
   fail "the demo"
 }
-grep -E 'found in clear|^openssl:|^desktop:|^== Done' /tmp/demo.log
+grep -E 'found in clear|^openssl:|^desktop:|Done:' /tmp/demo.log
 o="$(sed -n 's/^openssl: .*=//p' /tmp/demo.log)"
 d="$(sed -n 's/^desktop: .*=//p' /tmp/demo.log)"
 { [ -n "$o" ] && [ "$o" = "$d" ]; } || fail "the desktop's fingerprint is not openssl's"
