@@ -27,10 +27,12 @@ clean_root_phase() {
 clean_root_cleanup() {
   local status=$?
   set +e
-  # The namespaces end with their last process; --kill-child kills it if we are interrupted.
+  # The namespaces end with their last process. unshare blocks SIGINT and SIGTERM while it waits
+  # for its child (and the namespace's PID 1 ignores them from outside), so it gets SIGKILL: then
+  # --kill-child sends the child SIGKILL, and the kernel kills every process of the namespace.
   if [ -n "$clean_root_ns_pid" ] && kill -0 "$clean_root_ns_pid" 2>/dev/null; then
-    kill -TERM "$clean_root_ns_pid"
-    wait "$clean_root_ns_pid"
+    kill -KILL "$clean_root_ns_pid"
+    wait "$clean_root_ns_pid" 2>/dev/null
   fi
   # Anything mounted below the folder in this namespace (mmdebstrap's own, if it was interrupted).
   findmnt -rn -o TARGET | grep -F "$CLEAN_ROOT_WORK/" | sort -r | xargs -r -d '\n' umount -l
