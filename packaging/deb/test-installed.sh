@@ -3,7 +3,7 @@
 # a machine of yours: it changes /etc/pam.d and adds a user). Installs the .deb with Debian's own
 # packages only, then: credroam --help and the man page, the README's two-endpoint demo from
 # /usr/bin/credroam, pam-auth-update --enable credroam and a logon through Debian's common-auth
-# and common-session with pamtester, remove and purge leaving the user's data. Prints the
+# and common-session with pamtester, an upgrade, remove and purge leaving the user's data. Prints the
 # measurements (sizes, start-up times) it makes on the way. Usage: test-installed.sh DEB DEMO_RUN
 set -euo pipefail
 deb="$1"
@@ -79,6 +79,18 @@ pamtester -v credroam-test alice open_session close_session
 status_json | grep -Eq '"unlocked": *false' || fail "the keys are still open after the session closed"
 { as_alice credroam status || true; } | grep -i agent
 as_alice credroam trigger stop || true
+
+step "an upgrade (the same files as version +1): the PAM lines stay enabled, alice's data stays"
+version="$(dpkg-query -W -f='${Version}' credroam)"
+rm -rf /tmp/next && dpkg-deb -R "$deb" /tmp/next
+sed -i "s/^Version: .*/Version: $version+1/" /tmp/next/DEBIAN/control
+dpkg-deb --build --root-owner-group /tmp/next "/tmp/credroam_${version}+1_amd64.deb" >/dev/null
+apt-get install -y -qq "/tmp/credroam_${version}+1_amd64.deb" 2>&1 | grep -E '^credroam:' || fail "no upgrade notice"
+dpkg-query -W -f='installed: ${Version}\n' credroam
+grep -q credroam-pam-hook /etc/pam.d/common-auth || fail "the upgrade took the enabled PAM lines out"
+{ [ -f /home/alice/.config/credroam/config.json ] && [ -d /home/alice/.local/share/credroam ]; } ||
+  fail "the upgrade touched alice's data"
+as_alice credroam --version
 
 step "apt-get remove: the PAM lines go, alice's data stays"
 ls -d /home/alice/.local/share/credroam /home/alice/.config/credroam/config.json
