@@ -3,7 +3,7 @@
 # given one, then in a clean Debian 12 root (scripts/lib/clean-root.sh, as check-clean-root.sh) with
 # no Node.js of its own (after lintian, which must report no error) runs packaging/deb/test-installed.sh: apt-get install of the .deb with
 # Debian's packages only, credroam --help, the README's demo from /usr/bin/credroam,
-# pam-auth-update --enable credroam and a pamtester logon through common-auth, remove and purge
+# pam-auth-update --enable credroam and a pamtester logon through common-auth, an upgrade, remove and purge
 # leaving the user's data; the sizes and start-up times it measures on the way.
 #
 # Needs root and the network to Debian's archive (and the npm registry to build). Not run by CI
