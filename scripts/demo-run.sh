@@ -2,8 +2,15 @@
 # The demo itself (needs a built workspace): two endpoints of one user on this machine, one shared
 # folder as the directory, a credential made on the spot with openssl.
 set -euo pipefail
+# CREDROAM=/usr/bin/credroam runs it with an installed credroam instead of this checkout's (with
+# CREDROAM_NODE=/usr/lib/credroam/node/bin/node for the demo's own checks where no node is installed).
 root="$(cd "$(dirname "$0")/.." && pwd)"
-credroam() { node "$root/packages/agent/dist/src/bin/credroam.js" "$@"; }
+node="${CREDROAM_NODE:-node}"
+if [ -n "${CREDROAM:-}" ]; then
+  credroam() { "$CREDROAM" "$@"; }
+else
+  credroam() { "$node" "$root/packages/agent/dist/src/bin/credroam.js" "$@"; }
+fi
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ credroam %s\n' "$*"; credroam "$@"; }
 
@@ -30,7 +37,7 @@ run --config laptop.json list
 
 say "The laptop syncs: the certificate and the key go to the directory, sealed (AES-256-GCM) under her master key"
 run --config laptop.json sync --password-file roaming-password
-node - "$work/directory/alice/values" alice.crt alice.key <<'JS'
+"$node" - "$work/directory/alice/values" alice.crt alice.key <<'JS'
 // Looks for the certificate's and the private key's bytes inside the directory's values.
 const fs = require('node:fs');
 const { X509Certificate, createPrivateKey } = require('node:crypto');
@@ -49,7 +56,7 @@ run --config desktop.json status
 run --config laptop.json status
 
 say "Both endpoints hold the same certificate"
-thumb="$(credroam --config desktop.json list --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).credentials[0].sha256))')"
+thumb="$(credroam --config desktop.json list --json | "$node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).credentials[0].sha256))')"
 echo "openssl: $(openssl x509 -in alice.crt -noout -fingerprint -sha256 | tr -d : | tr 'A-F' 'a-f')"
 echo "desktop: sha256 fingerprint=$thumb"
 
