@@ -219,11 +219,20 @@ export async function firstPartyAllowList(config: Pick<AgentConfig, 'file'>): Pr
   return entries;
 }
 
-/** Reads the unsigned local policy file (the manifest's string form). */
-async function readLocalPolicy(file: string): Promise<SitePolicy> {
+/**
+ * Reads the unsigned local policy file (the manifest's string form). A signed bundle named there
+ * (DER: a SEQUENCE, 0x30) is refused with where it goes instead, rather than as JSON that is not.
+ */
+export async function readLocalPolicy(file: string): Promise<SitePolicy> {
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    const data = await readFile(file);
+    if (data[0] === 0x30)
+      throw new Error(
+        'it is a signed policy bundle, not an unsigned policy file: an endpoint fetches a bundle through ' +
+          'the agent manifest\'s "policy": { "root", "siteId", "sources" } (docs/admin/policy.md)',
+      );
+    raw = JSON.parse(data.toString('utf8'));
   } catch (error) {
     throw new CredroamError('E_POLICY', `cannot read the policy ${file}: ${(error as Error).message}`, {
       file,

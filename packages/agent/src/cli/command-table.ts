@@ -55,7 +55,11 @@ export const FLAGS = {
     help: "this endpoint's store and state (default $XDG_DATA_HOME/credroam)",
   },
   user: { type: 'string', value: 'NAME', help: 'the user (default: the login name)' },
-  policy: { type: 'string', value: 'FILE', help: 'the site policy' },
+  policy: {
+    type: 'string',
+    value: 'FILE',
+    help: 'the unsigned local policy file (JSON; not a signed bundle)',
+  },
   'ca-file': { type: 'string', value: 'FILE', help: 'LDAP: the CA that issued the server certificate' },
   'user-dn': { type: 'string', value: 'DN', help: "LDAP: the user's entry" },
   base: { type: 'string', value: 'DN', help: "LDAP: where to search for the user's entry" },

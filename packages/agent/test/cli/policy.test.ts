@@ -319,3 +319,45 @@ test('a site root that others can write is refused with a clear error: nothing r
   t.is(error.code, 'E_POLICY_ROOT');
   t.regex(error.message, /root\.pem is writable by group or others/);
 });
+
+test('init --policy takes only an unsigned policy file: a signed bundle named there is refused with where it goes, and no manifest is written', async (t) => {
+  const dir = await tempDir(t);
+  await sitePki(dir);
+  await writeFile(path.join(dir, 'site.json'), JSON.stringify(doc(1, 10)));
+  const signed = await credroam([
+    'policy',
+    'sign',
+    '--key',
+    path.join(dir, 'signer.key'),
+    '--cert',
+    path.join(dir, 'signer.pem'),
+    '--out',
+    path.join(dir, 'site.p7m'),
+    path.join(dir, 'site.json'),
+  ]);
+  t.is(signed.code, 0, signed.stderr);
+  const init = (policy: string) =>
+    credroam([
+      'init',
+      '--config',
+      path.join(dir, 'config.json'),
+      '--directory',
+      `file://${path.join(dir, 'share')}`,
+      '--home',
+      path.join(dir, 'home'),
+      '--policy',
+      policy,
+    ]);
+  const bundle = await init(path.join(dir, 'site.p7m'));
+  t.is(bundle.code, 1, bundle.stdout);
+  t.regex(
+    bundle.stderr,
+    /is a signed policy bundle.*"policy": \{ "root", "siteId", "sources" \}.*\[E_POLICY\]/,
+  );
+  const missing = await init(path.join(dir, 'nowhere.json'));
+  t.is(missing.code, 1, missing.stdout);
+  t.regex(missing.stderr, /cannot read the policy .*nowhere\.json.*\[E_POLICY\]/);
+  await t.throwsAsync(readFile(path.join(dir, 'config.json')));
+  await writeFile(path.join(dir, 'local.json'), JSON.stringify({ roaming: { maxTokens: 9 } }));
+  t.is((await init(path.join(dir, 'local.json'))).code, 0);
+});

@@ -56,6 +56,16 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** What `readFileNoFollow` refuses before reading (no `code`: it is not the system's error). */
+export class RefusedFileError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'not-regular' | 'too-large',
+  ) {
+    super(message);
+  }
+}
+
 /**
  * Reads a regular file without following a link at its name; undefined when it does not exist.
  * Anything but a regular file (a FIFO would block forever), or a file over `maxBytes`, is refused
@@ -74,9 +84,12 @@ export async function readFileNoFollow(
   }
   try {
     const st = await handle.stat();
-    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+    if (!st.isFile()) throw new RefusedFileError(`${file} is not a regular file`, 'not-regular');
     if (options.maxBytes !== undefined && st.size > options.maxBytes)
-      throw new Error(`${file} holds ${st.size} bytes, more than the ${options.maxBytes} allowed`);
+      throw new RefusedFileError(
+        `${file} holds ${st.size} bytes, more than the ${options.maxBytes} allowed`,
+        'too-large',
+      );
     return await readFile(handle);
   } finally {
     await handle.close();

@@ -112,13 +112,14 @@ export type ManifestResult =
   | { readonly ok: true; readonly manifest: PluginManifest }
   | { readonly ok: false; readonly id: string; readonly problems: readonly string[] };
 
-/** Formats ajv errors as `where: what`, with `where` a JSON pointer into the given root. */
+/** Formats ajv errors as `where: what`, with `where` a JSON pointer into the given root (`/` for its top). */
 export function describeSchemaErrors(
   errors: readonly ErrorObject[] | null | undefined,
   root: string,
 ): string[] {
   return (errors ?? []).map((e) => {
-    const where = `${root}${e.instancePath}`;
+    // The document's own top (an unknown member there) is `/`, never an empty place.
+    const where = `${root}${e.instancePath}` || '/';
     const extra =
       e.keyword === 'additionalProperties'
         ? ` '${String((e.params as { additionalProperty: string }).additionalProperty)}'`

@@ -21,14 +21,18 @@ test('the file source hands over the bytes as they are, and undefined when there
   t.is(await new FilePolicySource(path.join(d, 'none.p7m'), POLICY_BUNDLE_MAX_BYTES).fetch(), undefined);
 });
 
-test('the file source refuses a link and a file over the bound, reading neither', async (t) => {
+test('the file source refuses a link, a folder and a file over the bound, reading none, with the codes every source uses', async (t) => {
   const d = await dir(t);
   await writeFile(path.join(d, 'real.p7m'), 'x');
   await symlink(path.join(d, 'real.p7m'), path.join(d, 'link.p7m'));
   const link = await t.throwsAsync(new FilePolicySource(path.join(d, 'link.p7m'), 100).fetch());
-  t.is((link as { code?: string }).code, 'E_POLICY_FORMAT');
+  t.is((link as { code?: string }).code, 'E_POLICY_SOURCE');
   t.regex(link!.message, /is a link/);
+  const folder = await t.throwsAsync(new FilePolicySource(d, 100).fetch());
+  t.is((folder as { code?: string }).code, 'E_POLICY_SOURCE');
+  t.regex(folder!.message, /not a regular file/);
   await writeFile(path.join(d, 'big.p7m'), new Uint8Array(101));
   const big = await t.throwsAsync(new FilePolicySource(path.join(d, 'big.p7m'), 100).fetch());
+  t.is((big as { code?: string }).code, 'E_POLICY_TOO_LARGE');
   t.regex(big!.message, /more than the 100 allowed/);
 });

@@ -395,3 +395,13 @@ test('the allow-list may name one plugin twice with different ranges (a roll-out
   if (!twice.ok)
     t.deepEqual(twice.problems, ["/plugins/1: 'example.vault' is listed twice with the range '~1.2.0'"]);
 });
+
+test('a problem at the top of the document is placed at /, not at an empty place', (t) => {
+  const checked = checkPolicyBundleDocument(document({ colour: 'red', roaming: { maxToken: 5 } }));
+  t.false(checked.ok);
+  if (!checked.ok)
+    t.deepEqual(checked.problems.toSorted(), [
+      "/: must NOT have additional properties 'colour'",
+      "/roaming: must NOT have additional properties 'maxToken'",
+    ]);
+});

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CredroamError, writeFileAtomic } from '@credroam/core';
 import { defaultConfigPath, defaultHome } from '../../config.js';
+import { readLocalPolicy } from '../../policy.js';
 import { loadPolicy } from '../../session.js';
 import { ExitCode, UsageError } from '../io.js';
 import { type Args, type Context, out, str } from './shared.js';
@@ -34,6 +35,8 @@ export async function init(args: Args, ctx: Context): Promise<number> {
   const home = path.resolve(str(args.values.home) ?? defaultHome(ctx.io.env));
   const user = str(args.values.user) ?? os.userInfo().username;
   const policyFile = str(args.values.policy) ? path.resolve(str(args.values.policy)!) : undefined;
+  // A manifest every command would refuse is not written: the file must read as a local policy.
+  if (policyFile) await readLocalPolicy(policyFile);
   const warnings: string[] = [];
   let selection: { use: string; settings: Record<string, unknown> };
   refuseUnused(args, url.protocol);
