@@ -204,19 +204,43 @@ async function fetchAll(
  */
 export async function firstPartyAllowList(config: Pick<AgentConfig, 'file'>): Promise<AllowListEntry[]> {
   const entries: AllowListEntry[] = [];
+  for (const { dir, pkg } of await firstPartyPackages(config)) {
+    entries.push({ id: pkg.credroam.id, version: pkg.version, files: await hashPluginFiles(dir) });
+  }
+  return entries;
+}
+
+/** The ids of the first-party plugins that fetch policy bundles (contribute a PolicySource). */
+export async function policySourcePlugins(config: Pick<AgentConfig, 'file'>): Promise<string[]> {
+  return (await firstPartyPackages(config))
+    .filter(({ pkg }) => (pkg.credroam.contributes?.policySources ?? []).length > 0)
+    .map(({ pkg }) => pkg.credroam.id);
+}
+
+interface FirstPartyPackage {
+  readonly dir: string;
+  readonly pkg: {
+    readonly version: string;
+    readonly credroam: { readonly id: string; readonly contributes?: { readonly policySources?: unknown[] } };
+  };
+}
+
+/** The package folder and package.json of each first-party plugin as installed here. */
+async function firstPartyPackages(config: Pick<AgentConfig, 'file'>): Promise<FirstPartyPackage[]> {
+  const found: FirstPartyPackage[] = [];
   for (const p of FIRST_PARTY_PLUGINS) {
     for (const nm of pluginFolders(config)) {
       const dir = path.join(nm, p.from);
       const pkg = await readFile(path.join(dir, 'package.json'), 'utf8').then(
-        (text) => JSON.parse(text) as { version: string; credroam: { id: string } },
+        (text) => JSON.parse(text) as FirstPartyPackage['pkg'],
         () => undefined,
       );
       if (!pkg) continue;
-      entries.push({ id: pkg.credroam.id, version: pkg.version, files: await hashPluginFiles(dir) });
+      found.push({ dir, pkg });
       break;
     }
   }
-  return entries;
+  return found;
 }
 
 /**

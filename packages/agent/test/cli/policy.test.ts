@@ -15,7 +15,31 @@ test('policy validate names each problem with its place; a valid document passes
   t.regex(bad.stdout, /\/roaming\/maxTokens/);
   t.regex(bad.stdout, /extra/);
   await writeFile(path.join(dir, 'good.json'), JSON.stringify(doc(1, 10)));
-  t.is((await credroam(['policy', 'validate', path.join(dir, 'good.json')])).code, 0);
+  const good = await credroam(['policy', 'validate', '--json', path.join(dir, 'good.json')]);
+  t.is(good.code, 0, good.stderr);
+  t.deepEqual((JSON.parse(good.stdout) as { warnings: string[] }).warnings, []);
+});
+
+test('policy validate warns of an allow-list that lets no plugin fetch a newer bundle: its endpoints could never receive one', async (t) => {
+  const dir = await tempDir(t);
+  const sourceless = FIRST_PARTY.filter(
+    (p) =>
+      !['credroam.policy-file', 'credroam.folder', 'credroam.ldap', 'credroam.policy-https'].includes(p.id),
+  );
+  await writeFile(path.join(dir, 'stuck.json'), JSON.stringify(doc(1, 10, sourceless)));
+  const r = await credroam(['policy', 'validate', path.join(dir, 'stuck.json')]);
+  t.is(r.code, 0, 'a warning, not a refusal: a site may fetch with a plugin of its own');
+  t.regex(
+    r.stdout,
+    /warning: \/plugins: allows none of the plugins that fetch policy bundles \(credroam\.folder, credroam\.ldap, credroam\.policy-file, credroam\.policy-https\)/,
+  );
+  await writeFile(
+    path.join(dir, 'file-only.json'),
+    JSON.stringify(doc(1, 10, [...sourceless, FIRST_PARTY.find((p) => p.id === 'credroam.policy-file')])),
+  );
+  const ok = await credroam(['policy', 'validate', path.join(dir, 'file-only.json')]);
+  t.is(ok.code, 0);
+  t.notRegex(ok.stdout, /warning/);
 });
 
 test('policy sign makes a bundle that policy verify checks line by line and openssl cms -verify accepts; a key readable by others is refused', async (t) => {

@@ -16,7 +16,7 @@ import {
   writeFileAtomic,
 } from '@credroam/core';
 import { loadConfig } from '../../config.js';
-import { describePolicyOrigin, loadPolicy } from '../../policy.js';
+import { describePolicyOrigin, loadPolicy, policySourcePlugins } from '../../policy.js';
 import { ExitCode, UsageError } from '../io.js';
 import { type Args, type Context, out, str } from './shared.js';
 
@@ -62,12 +62,31 @@ async function validate(file: string, ctx: Context): Promise<number> {
   const doc = await readDocument(file);
   const checked = doc.ok ? checkPolicyBundleDocument(doc.value) : doc;
   const problems = checked.ok ? [] : checked.problems;
+  const warnings = checked.ok ? await documentWarnings(checked.bundle.document.plugins) : [];
   out(
     ctx,
-    { ok: checked.ok, file, problems },
-    checked.ok ? `${file}: valid` : problems.map((p) => `${file}: ${p}`).join('\n'),
+    { ok: checked.ok, file, problems, warnings },
+    [
+      ...(checked.ok ? [`${file}: valid`] : problems.map((p) => `${file}: ${p}`)),
+      ...warnings.map((w) => `${file}: warning: ${w}`),
+    ].join('\n'),
   );
   return checked.ok ? ExitCode.Done : ExitCode.Failed;
+}
+
+/**
+ * What a valid document may still get wrong for the endpoints that obey it: said, not refused (a
+ * site may fetch bundles with a plugin of its own). An allow-list without any plugin that fetches
+ * bundles leaves its endpoints unable to receive a newer one: only a reinstall undoes it.
+ */
+async function documentWarnings(plugins: readonly { readonly id: string }[]): Promise<string[]> {
+  const sources = await policySourcePlugins({ file: undefined });
+  const allowed = new Set(plugins.map((p) => p.id));
+  if (sources.some((id) => allowed.has(id))) return [];
+  return [
+    `/plugins: allows none of the plugins that fetch policy bundles (${sources.join(', ')}): ` +
+      'an endpoint that obeys it can never receive a newer bundle (unless a plugin of your own fetches them)',
+  ];
 }
 
 /** Reads the signing key: a file only its owner can read (not a link), or standard input. */
@@ -118,10 +137,14 @@ async function sign(file: string, args: Args, ctx: Context): Promise<number> {
   const target = str(args.values.out) ?? `${file.replace(/\.json$/, '')}.p7m`;
   await writeFileAtomic(path.resolve(target), bytes, 0o644);
   const d = checked.bundle.document;
+  const warnings = await documentWarnings(d.plugins);
   out(
     ctx,
-    { out: target, siteId: d.siteId, serial: d.serial, bytes: bytes.byteLength },
-    `${target}: site ${d.siteId}, serial ${d.serial}, ${bytes.byteLength} bytes`,
+    { out: target, siteId: d.siteId, serial: d.serial, bytes: bytes.byteLength, warnings },
+    [
+      `${target}: site ${d.siteId}, serial ${d.serial}, ${bytes.byteLength} bytes`,
+      ...warnings.map((w) => `warning: ${w}`),
+    ].join('\n'),
   );
   return ExitCode.Done;
 }
