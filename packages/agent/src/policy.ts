@@ -90,8 +90,9 @@ export interface LoadPolicyOptions {
  *   exists — a root-owned system file governs the endpoint whatever the user's manifest says, and
  *   then the unsigned local policy file is ignored): with `host`, fetches every configured source
  *   through its PolicySource contribution, verifies each, accepts the highest valid serial, and
- *   records it; a failure of any kind keeps the bundle in force (events 1040–1049). Without `host`
- *   (`doctor`, `status`, `policy show`): what the record says is in force.
+ *   records it; a failure of any kind keeps the bundle in force (events 1040–1049): every command
+ *   that opens a session (`status`, `sync`, `list`, the agent) does this. Without `host`
+ *   (`doctor`, `plugins list`, `policy show`): what the record says is in force.
  * - Without: the unsigned local policy file of the manifest's string form, or the defaults;
  *   plugins unrestricted.
  */

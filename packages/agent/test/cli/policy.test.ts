@@ -167,6 +167,13 @@ test('the agent obeys the bundle of its file source: its settings apply, a highe
   t.is(none.origin.kind, 'defaults');
   // Root configured, no bundle: only the first-party plugins as installed.
   t.true(none.allowList.length > 0 && none.allowList.every((e) => e.id.startsWith('credroam.')));
+  const doctor = await credroam([...cfg, 'doctor', '--json']);
+  const policyCheck = (
+    JSON.parse(doctor.stdout) as { checks: Array<{ check: string; ok: boolean; warning?: string }> }
+  ).checks[0];
+  t.is(policyCheck?.check, 'policy');
+  t.true(policyCheck?.ok);
+  t.regex(policyCheck?.warning ?? '', /a site policy root is installed but no bundle was accepted yet/);
 
   const status = async () => {
     const r = await credroam([...cfg, 'status', '--json', '--verbose']);

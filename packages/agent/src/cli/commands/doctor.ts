@@ -49,6 +49,14 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
       ...(loaded.origin.kind === 'bundle' && loaded.origin.expired
         ? { fix: 'sign and distribute a new bundle (docs/admin/policy.md)' }
         : {}),
+      // A site root with no bundle accepted yet: only the first-party plugins may load.
+      ...(loaded.origin.kind === 'defaults' && loaded.allowList !== undefined
+        ? {
+            warning:
+              'a site policy root is installed but no bundle was accepted yet: only the first-party plugins may load; ' +
+              '`credroam status` fetches from the sources and names what each one failed (docs/admin/policy.md)',
+          }
+        : {}),
     });
     const ok = checks.every((c) => c.ok);
     out(
