@@ -47,10 +47,22 @@ const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).d
  * an unreadable one and give the SubjectPublicKeyInfo. A certificate whose SubjectPublicKeyInfo
  * cannot even be found that way throws: the local store lists it as unreadable, never as a
  * credential.
+ *
+ * OpenSSL itself grows stricter between versions (3.5, in Node 24, refuses a GeneralizedTime
+ * without seconds that 3.0, in Node 20, reads). Endpoints of one user may run either, and must
+ * agree on what is a credential: a certificate this OpenSSL refuses is described from its own
+ * bytes when they are exactly one DER Certificate (SEQUENCE of TBSCertificate, algorithm and
+ * signature BIT STRING, the SubjectPublicKeyInfo where RFC 5280 puts it), its unreadable parts
+ * named as such.
  */
 export function describeCertificate(der: Uint8Array): CertificateDescription {
-  const cert = new X509Certificate(der);
-  if (!Buffer.from(cert.raw).equals(Buffer.from(der)))
+  let cert: X509Certificate | undefined;
+  try {
+    cert = new X509Certificate(der);
+  } catch (error) {
+    if (!isCertificateShape(der)) throw error;
+  }
+  if (cert && !Buffer.from(cert.raw).equals(Buffer.from(der)))
     throw new Error('not exactly one DER certificate (trailing bytes, or another encoding)');
   const unreadable: CertificateField[] = [];
   let fields: TbsFields | undefined;
@@ -66,16 +78,17 @@ export function describeCertificate(der: Uint8Array): CertificateDescription {
     unreadable.push(which);
     return `(unreadable ${which})`;
   };
-  const subject = name(cert.subject, 'subject');
-  const issuer = name(cert.issuer, 'issuer');
+  const subject = name(cert?.subject, 'subject');
+  const issuer = name(cert?.issuer, 'issuer');
 
-  const notBefore = opensslTime(cert.validFrom);
+  const notBefore = opensslTime(cert?.validFrom);
   if (notBefore === undefined) unreadable.push('notBefore');
-  const notAfter = opensslTime(cert.validTo);
+  const notAfter = opensslTime(cert?.validTo);
   if (notAfter === undefined) unreadable.push('notAfter');
 
   let keyId: string;
   try {
+    if (!cert) throw new Error('not read by OpenSSL');
     keyId = sha256(cert.publicKey.export({ type: 'spki', format: 'der' }));
   } catch {
     const spki = tbs().spki;
@@ -143,6 +156,27 @@ function children(content: Uint8Array): Element[] | undefined {
 const UNIVERSAL = 1;
 const CONTEXT = 3;
 const SEQUENCE = 16;
+const BIT_STRING = 3;
+
+/**
+ * Whether `der` is exactly one DER Certificate by its structure (RFC 5280 4.1): a SEQUENCE of
+ * TBSCertificate (a SEQUENCE), signatureAlgorithm (a SEQUENCE) and signatureValue (a BIT STRING),
+ * nothing after it, with a SubjectPublicKeyInfo where the TBSCertificate holds it.
+ */
+function isCertificateShape(der: Uint8Array): boolean {
+  const cert = element(der);
+  if (!cert || cert.bytes.length !== der.length || cert.tagClass !== UNIVERSAL || cert.tagNumber !== SEQUENCE)
+    return false;
+  const parts = children(cert.content);
+  const is = (e: Element | undefined, tag: number) => e?.tagClass === UNIVERSAL && e.tagNumber === tag;
+  return (
+    parts?.length === 3 &&
+    is(parts[0], SEQUENCE) &&
+    is(parts[1], SEQUENCE) &&
+    is(parts[2], BIT_STRING) &&
+    tbsFields(der).spki !== undefined
+  );
+}
 
 interface TbsFields {
   readonly issuer?: Element;

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { CredroamError } from '@credroam/core/api';
+import { CredroamError, describeCertificate } from '@credroam/core/api';
 import * as asn1js from 'asn1js';
 import { assemble, type Found, type ReadResult } from './assemble.js';
 import { WorkBudget } from './pbe.js';
@@ -30,6 +30,14 @@ function certificate(der: Uint8Array, what: string): Uint8Array {
   try {
     return new Uint8Array(new X509Certificate(Buffer.from(der)).raw);
   } catch {
+    // One this OpenSSL refuses but another endpoint's may read (OpenSSL grows stricter between
+    // versions): taken when its structure is exactly one certificate, as every endpoint takes it.
+    try {
+      describeCertificate(der);
+      return der;
+    } catch {
+      // Not a certificate at all: the error below.
+    }
     throw new CredroamError(
       'E_PEM',
       `the ${what} is not a valid X.509 certificate (damaged or truncated?); nothing was imported`,

@@ -14,6 +14,7 @@ import {
   type UnreadableItem,
   writeFileAtomic,
 } from '@credroam/core/api';
+import { pemBlocks } from '../formats/pem.js';
 import type { Keyring } from '../keyring/keyring.js';
 import { checkFolder, describeRepair, exposed, type ModeRepair, readPrivateFile } from './private-paths.js';
 
@@ -57,7 +58,17 @@ export function keyId(pkcs8: Uint8Array): string {
  * cannot be described (`describeCertificate`): what the store lists, every command can show.
  */
 export function certificateDer(data: Uint8Array): Uint8Array {
-  const der = new Uint8Array(new X509Certificate(Buffer.from(data)).raw);
+  let der: Uint8Array;
+  try {
+    der = new Uint8Array(new X509Certificate(Buffer.from(data)).raw);
+  } catch (error) {
+    // One this OpenSSL refuses (a stricter version than another endpoint's): its bytes, DER or
+    // the one CERTIFICATE block of a PEM file, described from their structure.
+    const text = Buffer.from(data).toString('latin1');
+    const blocks = text.includes('-----BEGIN') ? pemBlocks(text) : undefined;
+    if (blocks && (blocks.length !== 1 || blocks[0]?.label !== 'CERTIFICATE')) throw error;
+    der = blocks ? blocks[0]!.der : data;
+  }
   describeCertificate(der);
   return der;
 }
