@@ -214,7 +214,11 @@ test.serial(
       await symlink('evil', path.join(dir, 'entry'));
       await h.contribution(DirectoryStore, 'policed').catch(() => undefined);
     }
-    t.is((globalThis as { pwnedThroughLink?: boolean }).pwnedThroughLink, undefined, 'the unhashed module ran');
+    t.is(
+      (globalThis as { pwnedThroughLink?: boolean }).pwnedThroughLink,
+      undefined,
+      'the unhashed module ran',
+    );
     t.is(info('test.policed')?.policy, 'refused');
     t.regex(info('test.policed')?.reason ?? '', /entry module entry\/index\.js/);
   },
