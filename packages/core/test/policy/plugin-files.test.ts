@@ -56,3 +56,15 @@ test('a link among the files, a "files" entry outside the package, or no package
     message: /no readable package\.json/,
   } as never);
 });
+
+test('a link in the folders on the way to a file "files" names is refused too: what is hashed is then read through it', async (t) => {
+  // "files" names dist/a.js; dist is a link to a folder elsewhere. lstat of dist/a.js alone would
+  // follow it: the link, which can be re-pointed at any time, would be hashed through, unseen.
+  const elsewhere = await plugin(t, { 'a.js': 'a' });
+  const linked = await plugin(t, { 'package.json': JSON.stringify({ files: ['dist/a.js'] }) });
+  await symlink(elsewhere, path.join(linked, 'dist'));
+  await t.throwsAsync(hashPluginFiles(linked), {
+    code: 'E_PLUGIN_FILES',
+    message: /dist is a link/,
+  } as never);
+});
