@@ -46,6 +46,9 @@ test('the file source never reads past the bound of a file whose size the file s
     (bytes) => bytes,
     (error: Error) => error,
   );
-  t.true(got instanceof Error, `read ${(got as Uint8Array | undefined)?.byteLength} bytes past a bound of 100`);
+  t.true(
+    got instanceof Error,
+    `read ${(got as Uint8Array | undefined)?.byteLength} bytes past a bound of 100`,
+  );
   t.regex((got as Error).message, /more than the 100 allowed/);
 });
