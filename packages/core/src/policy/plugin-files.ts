@@ -81,9 +81,15 @@ export async function hashPluginFiles(dir: string): Promise<Record<string, strin
   }
   const hashes: Record<string, string> = {};
   for (const rel of [...found].sort()) {
-    hashes[rel] = createHash('sha256')
-      .update(await readFile(path.join(root, rel)))
-      .digest('hex');
+    // Defined, not assigned: a file named `__proto__` would otherwise hit Object.prototype's setter.
+    Object.defineProperty(hashes, rel, {
+      value: createHash('sha256')
+        .update(await readFile(path.join(root, rel)))
+        .digest('hex'),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return hashes;
 }
