@@ -262,3 +262,33 @@ test('a recorded bundle that no longer verifies gives the defaults but keeps its
     [EventId.PolicyRollbackRefused, EventId.PolicyDefaultsInForce],
   );
 });
+
+test('updates that race (the agent refresh and a CLI command, each fetching) never record a lower serial over a higher one, nor a record and bundle of different serials', async (t) => {
+  // A network attacker can hand each fetch another signed bundle: an old one (serial 2) to one
+  // process, the newest (serial 6) to the other. Both start from the same record; whichever writes
+  // last must not roll the endpoint back.
+  const dir = await tempDir(t);
+  const home = path.join(dir, 'home');
+  const pki = await makeSitePki(dir);
+  const signer = await pki.issue('signer');
+  const trust = {
+    roots: [new X509Certificate(await readFile(pki.root))],
+    siteId: 'example.org',
+    agentVersion: '0.1.0',
+  };
+  const { log } = memoryLog();
+  const now = new Date();
+  const one = sign(document({ serial: 1 }), signer.signer);
+  await updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes: one }] });
+  const bundles = [6, 5, 4, 3, 2].map((serial) => sign(document({ serial }), signer.signer));
+  // Newest first: the older ones, verified as long, write after it.
+  await Promise.all(
+    bundles.map((bytes) => updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes }] })),
+  );
+  const read = await readAcceptedRecord(home);
+  t.is(read.state, 'ok', read.state === 'damaged' ? read.reason : '');
+  if (read.state === 'ok') t.is(read.record.serial, 6);
+  const inForce = await policyInForce(home, trust, now);
+  t.is(inForce.kind, 'bundle', inForce.kind === 'defaults' ? inForce.reason : '');
+  if (inForce.kind === 'bundle') t.is(inForce.document.serial, 6);
+});
