@@ -1,9 +1,18 @@
 import type { X509Certificate } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
 import type { ErrorCode } from '../../api/error-codes.js';
 import { EventId, type Logger } from '../../api/events.js';
+import { InProcessLock } from '../../engine/lock.js';
 import type { AllowListEntry } from '../allow-list.js';
 import { parseSitePolicy, type SitePolicy } from '../policy.js';
-import { type AcceptedBundleRecord, readAcceptedRecord, writeAcceptedRecord } from './accepted-record.js';
+import {
+  type AcceptedBundleRecord,
+  policyFolder,
+  readAcceptedRecord,
+  writeAcceptedRecord,
+} from './accepted-record.js';
 import { type PolicyCheckName, refusalEvent } from './checks.js';
 import type { PolicyBundleDocument } from './document.js';
 import { verifyPolicyBundle } from './verify.js';
@@ -121,6 +130,54 @@ export async function updateSitePolicy(options: {
   readonly fetched: readonly FetchedBundle[];
   readonly log: Logger;
 }): Promise<PolicyUpdate> {
+  // The record is read, the bundles verified against it and the winner written as one step, one
+  // update at a time (in this process and across processes): two updates that both read serial 1
+  // would otherwise each write theirs, and an older bundle written last would roll the endpoint back.
+  const locked = await underRecordLock(options.home, () => updateLocked(options));
+  if (locked.ok) return locked.value;
+  options.log.log(
+    'warn',
+    EventId.PolicyRefreshFailed,
+    `another credroam process is updating the policy record (${locked.file}): keeping the policy in force`,
+    { file: locked.file },
+  );
+  return { inForce: await policyInForce(options.home, options.trust, options.now), refused: [] };
+}
+
+const recordLocks = new Map<string, InProcessLock>();
+
+/** Runs `work` holding the policy record's lock (in-process, then a lock folder beside the record). */
+async function underRecordLock<T>(
+  home: string,
+  work: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; file: string }> {
+  const dir = policyFolder(home);
+  const file = path.join(dir, 'update.lock');
+  let inProcess = recordLocks.get(dir);
+  if (!inProcess) recordLocks.set(dir, (inProcess = new InProcessLock()));
+  return inProcess.run(async () => {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(dir, {
+        lockfilePath: file,
+        stale: 15_000,
+        update: 5_000,
+        retries: { retries: 150, minTimeout: 100, maxTimeout: 200 },
+        realpath: false,
+      });
+    } catch {
+      return { ok: false, file } as const;
+    }
+    try {
+      return { ok: true, value: await work() } as const;
+    } finally {
+      await release().catch(() => undefined);
+    }
+  });
+}
+
+async function updateLocked(options: Parameters<typeof updateSitePolicy>[0]): Promise<PolicyUpdate> {
   const { home, trust, now, log } = options;
   const current = await policyInForce(home, trust, now);
   const lastAccepted =
