@@ -292,3 +292,33 @@ test('updates that race (the agent refresh and a CLI command, each fetching) nev
   t.is(inForce.kind, 'bundle', inForce.kind === 'defaults' ? inForce.reason : '');
   if (inForce.kind === 'bundle') t.is(inForce.document.serial, 6);
 });
+
+test('a damaged record is repaired by the same bundle fetched again: the site bundle the record names comes back in force, not the defaults until the next serial', async (t) => {
+  // docs/admin/errors.md, E_POLICY_RECORD: "the next policy refresh accepts the site's bundle again".
+  // A damaged accepted.p7m (a disk that filled, an edit) must not leave the endpoint on the
+  // defaults — every first-party plugin, whatever the site forbade — while the site's bundle is
+  // published and valid.
+  const dir = await tempDir(t);
+  const home = path.join(dir, 'home');
+  const pki = await makeSitePki(dir);
+  const signer = await pki.issue('signer');
+  const trust = {
+    roots: [new X509Certificate(await readFile(pki.root))],
+    siteId: 'example.org',
+    agentVersion: '0.1.0',
+  };
+  const { log } = memoryLog();
+  const now = new Date();
+  const three = sign(document({ serial: 3, roaming: { maxTokens: 33 }, plugins: [] }), signer.signer);
+  await updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes: three }] });
+  const stored = path.join(home, 'policy', 'accepted.p7m');
+  const bytes = await readFile(stored);
+  bytes[bytes.length - 3]! ^= 0x01;
+  await writeFile(stored, bytes);
+  t.is((await policyInForce(home, trust, now)).kind, 'defaults');
+  const update = await updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes: three }] });
+  t.is(update.inForce.kind, 'bundle');
+  t.is(update.inForce.policy.roaming.maxTokens, 33);
+  const again = await policyInForce(home, trust, now);
+  t.is(again.kind, 'bundle', again.kind === 'defaults' ? again.reason : '');
+});
