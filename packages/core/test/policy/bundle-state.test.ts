@@ -316,7 +316,13 @@ test('a damaged record is repaired by the same bundle fetched again: the site bu
   bytes[bytes.length - 3]! ^= 0x01;
   await writeFile(stored, bytes);
   t.is((await policyInForce(home, trust, now)).kind, 'defaults');
-  const update = await updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes: three }] });
+  const update = await updateSitePolicy({
+    home,
+    trust,
+    now,
+    log,
+    fetched: [{ source: 'file', bytes: three }],
+  });
   t.is(update.inForce.kind, 'bundle');
   t.is(update.inForce.policy.roaming.maxTokens, 33);
   const again = await policyInForce(home, trust, now);

@@ -217,7 +217,9 @@ async function updateLocked(options: Parameters<typeof updateSitePolicy>[0]): Pr
     if (!best || v.bundle.document.serial > best.v.bundle.document.serial)
       best = { source: f.source, bytes: f.bytes, v };
   }
-  if (best && !best.v.bundle.alreadyInForce) {
+  // The serial and digest of a damaged record (the floor) are "already in force" for the rollback
+  // check, but the defaults are what is in force: the same bundle, fetched again, repairs the record.
+  if (best && (current.kind !== 'bundle' || !best.v.bundle.alreadyInForce)) {
     const doc = best.v.bundle.document;
     const record: AcceptedBundleRecord = {
       version: 1,
