@@ -6,6 +6,7 @@ import test from 'ava';
 import {
   canonicalJson,
   EventId,
+  fingerprintOf,
   type Logger,
   POLICY_BUNDLE_SCHEMA,
   policyInForce,
@@ -327,4 +328,48 @@ test('a damaged record is repaired by the same bundle fetched again: the site bu
   t.is(update.inForce.policy.roaming.maxTokens, 33);
   const again = await policyInForce(home, trust, now);
   t.is(again.kind, 'bundle', again.kind === 'defaults' ? again.reason : '');
+});
+
+test('a damaged record keeps the nextSigners of its bundle with its serial: a signer the site retired cannot slip in while the record is damaged', async (t) => {
+  // The site retired a (stolen) signing key: serial 3, signed by the new signer, names only the new
+  // signer. Then accepted.p7m is damaged; whoever holds the old key and can write a source hands
+  // over serial 4. It must be refused as it would have been before the damage.
+  const dir = await tempDir(t);
+  const home = path.join(dir, 'home');
+  const pki = await makeSitePki(dir);
+  const stolen = await pki.issue('stolen');
+  const next = await pki.issue('next');
+  const trust = {
+    roots: [new X509Certificate(await readFile(pki.root))],
+    siteId: 'example.org',
+    agentVersion: '0.1.0',
+  };
+  const { log } = memoryLog();
+  const now = new Date();
+  const fp = fingerprintOf(new X509Certificate(next.signer.certPem));
+  const three = sign(document({ serial: 3, nextSigners: [fp] }), next.signer);
+  await updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes: three }] });
+  const forged = sign(document({ serial: 4, roaming: { maxTokens: 4444 } }), stolen.signer);
+  // Before the damage: refused at the EKU check.
+  const before = await updateSitePolicy({
+    home,
+    trust,
+    now,
+    log,
+    fetched: [{ source: 'file', bytes: forged }],
+  });
+  t.is(before.refused[0]?.code, 'E_POLICY_EKU');
+  const stored = path.join(home, 'policy', 'accepted.p7m');
+  const bytes = await readFile(stored);
+  bytes[bytes.length - 3]! ^= 0x01;
+  await writeFile(stored, bytes);
+  const after = await updateSitePolicy({
+    home,
+    trust,
+    now,
+    log,
+    fetched: [{ source: 'file', bytes: forged }],
+  });
+  t.not(after.inForce.policy.roaming.maxTokens, 4444, 'the retired signer’s bundle is in force');
+  t.is(after.refused[0]?.code, 'E_POLICY_EKU');
 });
