@@ -53,7 +53,11 @@ export type PolicyInForce =
        * The serial and digest a record names whose bundle no longer verifies (a root replaced, an
        * agent downgraded): still the rollback floor, so losing the bundle never re-opens older ones.
        */
-      readonly floor?: { readonly serial: number; readonly digest: string };
+      readonly floor?: {
+        readonly serial: number;
+        readonly digest: string;
+        readonly nextSigners?: readonly string[];
+      };
     };
 
 /**
@@ -67,7 +71,7 @@ export async function policyInForce(home: string, trust: PolicyTrust, now: Date)
   const defaults = (
     reason: string,
     damaged: boolean,
-    floor?: { serial: number; digest: string },
+    floor?: { serial: number; digest: string; nextSigners?: readonly string[] },
   ): PolicyInForce => ({
     kind: 'defaults',
     policy: parseSitePolicy({}),
@@ -84,7 +88,11 @@ export async function policyInForce(home: string, trust: PolicyTrust, now: Date)
     ...trust,
     now: Number.isNaN(acceptedAt.getTime()) ? now : acceptedAt,
   });
-  const floor = { serial: record.serial, digest: record.digest };
+  const nextSigners =
+    Array.isArray(record.nextSigners) && record.nextSigners.every((s) => typeof s === 'string')
+      ? record.nextSigners
+      : undefined;
+  const floor = { serial: record.serial, digest: record.digest, ...(nextSigners ? { nextSigners } : {}) };
   if (!v.ok)
     return defaults(`the accepted policy bundle no longer verifies (${v.failed}: ${v.reason})`, true, floor);
   if (v.bundle.digest !== record.digest || v.bundle.document.serial !== record.serial)
@@ -231,6 +239,7 @@ async function updateLocked(options: Parameters<typeof updateSitePolicy>[0]): Pr
       issuedAt: doc.issuedAt,
       notAfter: doc.notAfter,
       signer: best.v.bundle.signer.subject.split('\n').join(', '),
+      ...(doc.nextSigners ? { nextSigners: doc.nextSigners } : {}),
     };
     await writeAcceptedRecord(home, record, best.bytes);
     log.log(
