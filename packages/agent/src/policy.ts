@@ -70,9 +70,11 @@ async function siteRoot(
   config: Pick<AgentConfig, 'sitePolicy'>,
   systemRoot: string,
 ): Promise<string | undefined> {
+  // Only a root that does not exist is absent: one the agent cannot even look at (a folder it may
+  // not search, a loop) is installed, and reading it fails with E_POLICY_ROOT, never "no policy".
   const installed = await access(systemRoot).then(
     () => true,
-    () => false,
+    (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
   );
   return installed ? systemRoot : config.sitePolicy?.root;
 }

@@ -58,17 +58,25 @@ test('a manifest cannot replace the installed system root with another root-owne
 test('a system root the agent cannot look at is not an absent one: the endpoint does not fall back to no site policy (plugins unrestricted)', async (t) => {
   // Only a root file that does not exist (ENOENT) means "no site root". /etc/credroam made 0700 by
   // root, or anything else that keeps the user's agent from even stat()ing the file (EACCES,
-  // ELOOP, ENOTDIR), must refuse to start (E_POLICY_ROOT), not run ungoverned. These tests run as
-  // root, who can stat anything: a path through a regular file (ENOTDIR) stands for them.
+  // ELOOP, ENOTDIR), must not make the endpoint ungoverned. These tests run as root, who can stat
+  // anything: a path through a regular file (ENOTDIR) stands for them.
   const dir = await tempDir(t);
   await writeFile(path.join(dir, 'etc-credroam'), 'not a folder');
+  const systemRoot = path.join(dir, 'etc-credroam', 'policy-root.pem');
+  // A manifest that names no site: the defaults, with only the first-party plugins.
   await writeFile(path.join(dir, 'agent.json'), JSON.stringify({ home: './home' }));
-  const config = await loadConfig(path.join(dir, 'agent.json'), {});
-  const loaded = await loadPolicy(config, {
-    systemRoot: path.join(dir, 'etc-credroam', 'policy-root.pem'),
-  }).then(
-    (l) => l,
-    (error: { code?: string }) => error,
+  const loaded = await loadPolicy(await loadConfig(path.join(dir, 'agent.json'), {}), { systemRoot });
+  t.not(
+    loaded.allowList,
+    undefined,
+    'the endpoint runs with no site policy: every configured plugin may load',
   );
-  t.is((loaded as { code?: string }).code, 'E_POLICY_ROOT', 'the endpoint ran with no site policy');
+  // A manifest that names its site: the root cannot be read, the agent does not start.
+  await writeFile(
+    path.join(dir, 'agent.json'),
+    JSON.stringify({ home: './home', policy: { siteId: 'example.org', sources: [] } }),
+  );
+  await t.throwsAsync(loadPolicy(await loadConfig(path.join(dir, 'agent.json'), {}), { systemRoot }), {
+    code: 'E_POLICY_ROOT',
+  } as never);
 });
