@@ -224,6 +224,33 @@ test.serial(
   },
 );
 
+test.serial(
+  'a copy of the built-in folder plugin elsewhere, its two pinned files unchanged, is not the built-in: the code it re-exports beside it is nobody’s',
+  async (t) => {
+    // The entry for credroam.folder pins package.json and index.js, which re-exports
+    // ../../dist/src/builtin/folder/plugin.js: core's code, not hashed because it is the host's.
+    // Copied elsewhere with a dist of one's own beside them, the same two files import that instead.
+    const root = await realpath(await tempDir(t));
+    const copy = path.join(root, 'builtin', 'folder');
+    await cp(builtinFolder, copy, { recursive: true });
+    const fake = path.join(root, 'dist', 'src', 'builtin', 'folder');
+    await mkdir(fake, { recursive: true });
+    await writeFile(
+      path.join(fake, 'plugin.js'),
+      'globalThis.pwnedThroughCopy = true;\nexport function activate() { return {}; }\n',
+    );
+    const allowed = [{ id: 'credroam.folder', version: '*', files: await hashPluginFiles(builtinFolder) }];
+    const { host: h, info } = await host(t, [{ from: copy }], allowed);
+    await h.contribution(DirectoryStore, 'folder').catch(() => undefined);
+    t.is(
+      (globalThis as { pwnedThroughCopy?: boolean }).pwnedThroughCopy,
+      undefined,
+      'the copy’s own code ran',
+    );
+    t.is(info('credroam.folder')?.policy, 'refused');
+  },
+);
+
 test.serial('a first-party plugin obeys the same list: a site may forbid the built-in folder', async (t) => {
   const { host: h, info, events } = await host(t, [{ from: builtinFolder }], []);
   await t.throwsAsync(h.contribution(DirectoryStore, 'folder'), {
