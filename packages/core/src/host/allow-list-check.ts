@@ -1,5 +1,7 @@
-import { realpath } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import semver from 'semver';
 import { errorMessage } from '../api/errors.js';
 import { EventId } from '../api/events.js';
@@ -40,7 +42,8 @@ const NAMED_FILES = 3;
  * own folder: its id, version and those two files are pinned, so a site can forbid or pin it. The
  * code it re-exports is the host's own and is not hashed: a host whose files were changed need not
  * run this check at all, so hashing itself would prove nothing; the installation (root-owned files)
- * is what vouches for it. A third-party plugin has no such exemption: its entry module must be one
+ * is what vouches for it. That holds only in core's own `builtin/` folder: a copy of those files
+ * elsewhere re-exports what lies beside it, and is refused. A third-party plugin has no such exemption: its entry module must be one
  * of its package's hashed files.
  *
  * `policy` names the policy in the reasons, e.g. `the site policy (serial 7)`.
@@ -79,6 +82,8 @@ export async function checkAllowList(
   }
   const main = await entryModuleProblem(plugin.dir, plugin.main, files);
   if (main) return { ok: false, event: EventId.PluginFilesUncheckable, reason: `${refused}: ${main}` };
+  const copy = await builtInElsewhere(plugin.dir);
+  if (copy) return { ok: false, event: EventId.PluginFilesUncheckable, reason: `${refused}: ${copy}` };
   const differences = inRange.map((e) => ({ entry: e, diff: diffFiles(e.files, files) }));
   const match = differences.find((d) => d.diff.count === 0);
   if (match) return { ok: true, entry: match.entry };
@@ -187,4 +192,36 @@ async function entryModuleProblem(
     return notShipped;
   }
   return undefined;
+}
+
+/** Core's own folder of built-in plugins, links resolved: `builtin/` beside core's `dist/`. */
+const CORE_BUILTIN_DIR = (() => {
+  try {
+    return realpathSync(fileURLToPath(new URL('../../../builtin/', import.meta.url)));
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
+ * Why a package of a plugin built into core (`@credroam/core-builtin-*`) is not the built-in one:
+ * it lies outside core's own `builtin/` folder. Its pinned files are a manifest and an `index.js`
+ * that re-exports `../../dist/…`; copied elsewhere, those same two files import whatever lies
+ * beside the copy, which no hash covers. Undefined for any other package, or the built-in itself.
+ */
+async function builtInElsewhere(dir: string): Promise<string | undefined> {
+  let name: unknown;
+  try {
+    name = (JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name;
+  } catch {
+    return undefined; // hashPluginFiles has read it already; a race is the recheck's to see
+  }
+  if (typeof name !== 'string' || !name.startsWith('@credroam/core-builtin-')) return undefined;
+  const real = await realpath(dir).catch(() => dir);
+  const rel = CORE_BUILTIN_DIR === undefined ? '..' : path.relative(CORE_BUILTIN_DIR, real);
+  if (rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)) return undefined;
+  return (
+    `it is a copy of ${name}, a plugin built into @credroam/core, outside core's own folder ` +
+    `(${CORE_BUILTIN_DIR ?? 'not found'}): its entry re-exports code beside the copy that no hash covers`
+  );
 }
