@@ -161,8 +161,8 @@ async function underRecordLock<T>(
 ): Promise<{ ok: true; value: T } | { ok: false; file: string }> {
   const dir = policyFolder(home);
   const file = path.join(dir, 'update.lock');
-  let inProcess = recordLocks.get(dir);
-  if (!inProcess) recordLocks.set(dir, (inProcess = new InProcessLock()));
+  const inProcess = recordLocks.get(dir) ?? new InProcessLock();
+  recordLocks.set(dir, inProcess);
   return inProcess.run(async () => {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
