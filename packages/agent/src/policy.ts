@@ -61,18 +61,22 @@ export function hostPolicy(loaded: LoadedPolicy): HostPolicy {
   };
 }
 
-/** The site root this endpoint obeys: the manifest's, else the system one when it exists. */
+/**
+ * The site root this endpoint obeys: the system one when it exists, whatever the manifest says (the
+ * manifest is the user's file: a `policy.root` of its own naming another root-owned PEM would let
+ * the user pick who signs their policy, decision 011); else the manifest's.
+ */
 async function siteRoot(
   config: Pick<AgentConfig, 'sitePolicy'>,
   systemRoot: string,
 ): Promise<string | undefined> {
-  if (config.sitePolicy?.root) return config.sitePolicy.root;
-  return (await access(systemRoot).then(
+  // Only a root that does not exist is absent: one the agent cannot even look at (a folder it may
+  // not search, a loop) is installed, and reading it fails with E_POLICY_ROOT, never "no policy".
+  const installed = await access(systemRoot).then(
     () => true,
-    () => false,
-  ))
-    ? systemRoot
-    : undefined;
+    (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+  );
+  return installed ? systemRoot : config.sitePolicy?.root;
 }
 
 export interface LoadPolicyOptions {
@@ -86,9 +90,9 @@ export interface LoadPolicyOptions {
 
 /**
  * The site policy this endpoint obeys.
- * - With a site root (the manifest's `policy.root`, else `/etc/credroam/policy-root.pem` when it
- *   exists — a root-owned system file governs the endpoint whatever the user's manifest says, and
- *   then the unsigned local policy file is ignored): with `host`, fetches every configured source
+ * - With a site root (`/etc/credroam/policy-root.pem` when it exists — a root-owned system file
+ *   governs the endpoint whatever the user's manifest says, its `policy.root` included, and then
+ *   the unsigned local policy file is ignored; else the manifest's `policy.root`): with `host`, fetches every configured source
  *   through its PolicySource contribution, verifies each, accepts the highest valid serial, and
  *   records it; a failure of any kind keeps the bundle in force (events 1040–1049): every command
  *   that opens a session (`status`, `sync`, `list`, the agent) does this. Without `host`

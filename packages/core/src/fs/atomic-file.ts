@@ -69,7 +69,8 @@ export class RefusedFileError extends Error {
 /**
  * Reads a regular file without following a link at its name; undefined when it does not exist.
  * Anything but a regular file (a FIFO would block forever), or a file over `maxBytes`, is refused
- * with an error naming it, before it is read.
+ * with an error naming it, before it is read (or, when the file's size was not known beforehand,
+ * as soon as the read passes the bound: never more than `maxBytes` + 1 bytes are read).
  */
 export async function readFileNoFollow(
   file: string,
@@ -85,12 +86,24 @@ export async function readFileNoFollow(
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw new RefusedFileError(`${file} is not a regular file`, 'not-regular');
-    if (options.maxBytes !== undefined && st.size > options.maxBytes)
-      throw new RefusedFileError(
-        `${file} holds ${st.size} bytes, more than the ${options.maxBytes} allowed`,
-        'too-large',
-      );
-    return await readFile(handle);
+    const max = options.maxBytes;
+    if (max === undefined) return await readFile(handle);
+    const tooLarge = (what: string) =>
+      new RefusedFileError(`${file} holds ${what}, more than the ${max} allowed`, 'too-large');
+    if (st.size > max) throw tooLarge(`${st.size} bytes`);
+    // The stat is not the bound: a file system may not know a file's size (procfs, some network and
+    // FUSE file systems say 0), and a file may grow after the stat. Never read more than max + 1.
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(max + 1 - length, Math.max(st.size + 1, 65_536), 1 << 20));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, length);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      length += bytesRead;
+      if (length > max) throw tooLarge('more bytes than its size said');
+    }
+    return Buffer.concat(chunks, length);
   } finally {
     await handle.close();
   }

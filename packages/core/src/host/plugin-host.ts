@@ -409,7 +409,11 @@ export class PluginHost {
           // later (a lazy activation). Hash them again now; what is left is the moment between this
           // and Node reading each file (docs/admin/policy-plugins.md).
           if (this.#allowList !== undefined && r.allowedBy) {
-            const changed = await recheckFiles(r.allowedBy, r.dir!, this.#policyName());
+            const changed = await recheckFiles(
+              r.allowedBy,
+              { dir: r.dir!, main: m.main },
+              this.#policyName(),
+            );
             if (changed) throw new PolicyRefusal(changed.event, changed.reason);
           }
           const mod = (await importPluginModule(mainFile)) as Partial<PluginModule>;

@@ -65,6 +65,15 @@ export async function hashPluginFiles(dir: string): Promise<Record<string, strin
           },
         );
       }
+      // The folders on the way to what it names: lstat of the entry follows them.
+      const parts = rel.split(path.sep);
+      for (let i = 1; i < parts.length; i++) {
+        const abs = path.join(root, ...parts.slice(0, i));
+        if ((await lstat(abs).catch(() => undefined))?.isSymbolicLink())
+          throw new CredroamError('E_PLUGIN_FILES', `${abs} is a link: a plugin's files must be its own`, {
+            file: abs,
+          });
+      }
       await walk(rel);
     }
   } else {
@@ -72,9 +81,15 @@ export async function hashPluginFiles(dir: string): Promise<Record<string, strin
   }
   const hashes: Record<string, string> = {};
   for (const rel of [...found].sort()) {
-    hashes[rel] = createHash('sha256')
-      .update(await readFile(path.join(root, rel)))
-      .digest('hex');
+    // Defined, not assigned: a file named `__proto__` would otherwise hit Object.prototype's setter.
+    Object.defineProperty(hashes, rel, {
+      value: createHash('sha256')
+        .update(await readFile(path.join(root, rel)))
+        .digest('hex'),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return hashes;
 }

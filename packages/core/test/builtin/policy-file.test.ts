@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,4 +36,23 @@ test('the file source refuses a link, a folder and a file over the bound, readin
   const big = await t.throwsAsync(new FilePolicySource(path.join(d, 'big.p7m'), 100).fetch());
   t.is((big as { code?: string }).code, 'E_POLICY_TOO_LARGE');
   t.regex(big!.message, /more than the 100 allowed/);
+});
+
+test('the file source never reads past the bound of a file whose size the file system does not tell (procfs, some network and FUSE file systems, a file grown after its stat)', async (t) => {
+  // /proc/PID/environ is a regular file whose stat says 0 bytes: a bound that trusts the stat
+  // reads it whole, however large. The environment of a child of ours makes its content.
+  const child = spawn('sleep', ['60'], { env: { FILLER: 'x'.repeat(1000) }, stdio: 'ignore' });
+  t.teardown(() => {
+    child.kill();
+  });
+  const file = `/proc/${child.pid}/environ`;
+  const got = await new FilePolicySource(file, 100).fetch().then(
+    (bytes) => bytes,
+    (error: Error) => error,
+  );
+  t.true(
+    got instanceof Error,
+    `read ${(got as Uint8Array | undefined)?.byteLength} bytes past a bound of 100`,
+  );
+  t.regex((got as Error).message, /more than the 100 allowed/);
 });

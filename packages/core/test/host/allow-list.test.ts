@@ -1,4 +1,4 @@
-import { cp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
@@ -184,6 +184,70 @@ test.serial(
     t.deepEqual(events('test.policed'), [EventId.PluginFilesDiffer]);
     t.false(wasImported(dir));
     t.is((globalThis as { pwned?: boolean }).pwned, undefined);
+  },
+);
+
+test.serial(
+  'an entry module reached through a link outside the hashed files is refused: re-pointing the link before a lazy activation would run other code',
+  async (t) => {
+    // The package ships `dist` (hashed); its credroam.main is `entry/index.js`, where `entry` is a
+    // link to `dist`, outside the hashed set. Allowed at load, the link is re-pointed to unhashed
+    // code before the first use: the recheck right before the import must not let that through.
+    const dir = await copyOf(t, 'policed');
+    await mkdir(path.join(dir, 'dist'));
+    await rename(path.join(dir, 'index.js'), path.join(dir, 'dist', 'index.js'));
+    await rename(path.join(dir, 'lib'), path.join(dir, 'dist', 'lib'));
+    const pkg = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8'));
+    pkg.files = ['dist'];
+    pkg.credroam.main = 'entry/index.js';
+    await writeFile(path.join(dir, 'package.json'), JSON.stringify(pkg));
+    await symlink('dist', path.join(dir, 'entry'));
+    await mkdir(path.join(dir, 'evil'));
+    await writeFile(
+      path.join(dir, 'evil', 'index.js'),
+      'globalThis.pwnedThroughLink = true;\nexport function activate() { return {}; }\n',
+    );
+    const allowed = [await entry(dir, 'test.policed')];
+    const { host: h, info } = await host(t, [{ from: dir }], allowed);
+    if (info('test.policed')?.policy === 'allowed') {
+      await rm(path.join(dir, 'entry'));
+      await symlink('evil', path.join(dir, 'entry'));
+      await h.contribution(DirectoryStore, 'policed').catch(() => undefined);
+    }
+    t.is(
+      (globalThis as { pwnedThroughLink?: boolean }).pwnedThroughLink,
+      undefined,
+      'the unhashed module ran',
+    );
+    t.is(info('test.policed')?.policy, 'refused');
+    t.regex(info('test.policed')?.reason ?? '', /entry module entry\/index\.js/);
+  },
+);
+
+test.serial(
+  'a copy of the built-in folder plugin elsewhere, its two pinned files unchanged, is not the built-in: the code it re-exports beside it is nobody’s',
+  async (t) => {
+    // The entry for credroam.folder pins package.json and index.js, which re-exports
+    // ../../dist/src/builtin/folder/plugin.js: core's code, not hashed because it is the host's.
+    // Copied elsewhere with a dist of one's own beside them, the same two files import that instead.
+    const root = await realpath(await tempDir(t));
+    const copy = path.join(root, 'builtin', 'folder');
+    await cp(builtinFolder, copy, { recursive: true });
+    const fake = path.join(root, 'dist', 'src', 'builtin', 'folder');
+    await mkdir(fake, { recursive: true });
+    await writeFile(
+      path.join(fake, 'plugin.js'),
+      'globalThis.pwnedThroughCopy = true;\nexport function activate() { return {}; }\n',
+    );
+    const allowed = [{ id: 'credroam.folder', version: '*', files: await hashPluginFiles(builtinFolder) }];
+    const { host: h, info } = await host(t, [{ from: copy }], allowed);
+    await h.contribution(DirectoryStore, 'folder').catch(() => undefined);
+    t.is(
+      (globalThis as { pwnedThroughCopy?: boolean }).pwnedThroughCopy,
+      undefined,
+      'the copy’s own code ran',
+    );
+    t.is(info('credroam.folder')?.policy, 'refused');
   },
 );
 

@@ -6,6 +6,7 @@ import test from 'ava';
 import {
   canonicalJson,
   EventId,
+  fingerprintOf,
   type Logger,
   POLICY_BUNDLE_SCHEMA,
   policyInForce,
@@ -261,4 +262,114 @@ test('a recorded bundle that no longer verifies gives the defaults but keeps its
     records.map((r) => r.event),
     [EventId.PolicyRollbackRefused, EventId.PolicyDefaultsInForce],
   );
+});
+
+test('updates that race (the agent refresh and a CLI command, each fetching) never record a lower serial over a higher one, nor a record and bundle of different serials', async (t) => {
+  // A network attacker can hand each fetch another signed bundle: an old one (serial 2) to one
+  // process, the newest (serial 6) to the other. Both start from the same record; whichever writes
+  // last must not roll the endpoint back.
+  const dir = await tempDir(t);
+  const home = path.join(dir, 'home');
+  const pki = await makeSitePki(dir);
+  const signer = await pki.issue('signer');
+  const trust = {
+    roots: [new X509Certificate(await readFile(pki.root))],
+    siteId: 'example.org',
+    agentVersion: '0.1.0',
+  };
+  const { log } = memoryLog();
+  const now = new Date();
+  const one = sign(document({ serial: 1 }), signer.signer);
+  await updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes: one }] });
+  const bundles = [6, 5, 4, 3, 2].map((serial) => sign(document({ serial }), signer.signer));
+  // Newest first: the older ones, verified as long, write after it.
+  await Promise.all(
+    bundles.map((bytes) => updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes }] })),
+  );
+  const read = await readAcceptedRecord(home);
+  t.is(read.state, 'ok', read.state === 'damaged' ? read.reason : '');
+  if (read.state === 'ok') t.is(read.record.serial, 6);
+  const inForce = await policyInForce(home, trust, now);
+  t.is(inForce.kind, 'bundle', inForce.kind === 'defaults' ? inForce.reason : '');
+  if (inForce.kind === 'bundle') t.is(inForce.document.serial, 6);
+});
+
+test('a damaged record is repaired by the same bundle fetched again: the site bundle the record names comes back in force, not the defaults until the next serial', async (t) => {
+  // docs/admin/errors.md, E_POLICY_RECORD: "the next policy refresh accepts the site's bundle again".
+  // A damaged accepted.p7m (a disk that filled, an edit) must not leave the endpoint on the
+  // defaults — every first-party plugin, whatever the site forbade — while the site's bundle is
+  // published and valid.
+  const dir = await tempDir(t);
+  const home = path.join(dir, 'home');
+  const pki = await makeSitePki(dir);
+  const signer = await pki.issue('signer');
+  const trust = {
+    roots: [new X509Certificate(await readFile(pki.root))],
+    siteId: 'example.org',
+    agentVersion: '0.1.0',
+  };
+  const { log } = memoryLog();
+  const now = new Date();
+  const three = sign(document({ serial: 3, roaming: { maxTokens: 33 }, plugins: [] }), signer.signer);
+  await updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes: three }] });
+  const stored = path.join(home, 'policy', 'accepted.p7m');
+  const bytes = await readFile(stored);
+  bytes[bytes.length - 3]! ^= 0x01;
+  await writeFile(stored, bytes);
+  t.is((await policyInForce(home, trust, now)).kind, 'defaults');
+  const update = await updateSitePolicy({
+    home,
+    trust,
+    now,
+    log,
+    fetched: [{ source: 'file', bytes: three }],
+  });
+  t.is(update.inForce.kind, 'bundle');
+  t.is(update.inForce.policy.roaming.maxTokens, 33);
+  const again = await policyInForce(home, trust, now);
+  t.is(again.kind, 'bundle', again.kind === 'defaults' ? again.reason : '');
+});
+
+test('a damaged record keeps the nextSigners of its bundle with its serial: a signer the site retired cannot slip in while the record is damaged', async (t) => {
+  // The site retired a (stolen) signing key: serial 3, signed by the new signer, names only the new
+  // signer. Then accepted.p7m is damaged; whoever holds the old key and can write a source hands
+  // over serial 4. It must be refused as it would have been before the damage.
+  const dir = await tempDir(t);
+  const home = path.join(dir, 'home');
+  const pki = await makeSitePki(dir);
+  const stolen = await pki.issue('stolen');
+  const next = await pki.issue('next');
+  const trust = {
+    roots: [new X509Certificate(await readFile(pki.root))],
+    siteId: 'example.org',
+    agentVersion: '0.1.0',
+  };
+  const { log } = memoryLog();
+  const now = new Date();
+  const fp = fingerprintOf(new X509Certificate(next.signer.certPem));
+  const three = sign(document({ serial: 3, nextSigners: [fp] }), next.signer);
+  await updateSitePolicy({ home, trust, now, log, fetched: [{ source: 'file', bytes: three }] });
+  const forged = sign(document({ serial: 4, roaming: { maxTokens: 4444 } }), stolen.signer);
+  // Before the damage: refused at the EKU check.
+  const before = await updateSitePolicy({
+    home,
+    trust,
+    now,
+    log,
+    fetched: [{ source: 'file', bytes: forged }],
+  });
+  t.is(before.refused[0]?.code, 'E_POLICY_EKU');
+  const stored = path.join(home, 'policy', 'accepted.p7m');
+  const bytes = await readFile(stored);
+  bytes[bytes.length - 3]! ^= 0x01;
+  await writeFile(stored, bytes);
+  const after = await updateSitePolicy({
+    home,
+    trust,
+    now,
+    log,
+    fetched: [{ source: 'file', bytes: forged }],
+  });
+  t.not(after.inForce.policy.roaming.maxTokens, 4444, 'the retired signer’s bundle is in force');
+  t.is(after.refused[0]?.code, 'E_POLICY_EKU');
 });

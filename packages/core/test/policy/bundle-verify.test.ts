@@ -228,6 +228,26 @@ test('JSON nested beyond the bound is refused at the schema check, without parsi
   if (!v.ok) t.regex(v.reason, /nested deeper than 32/);
 });
 
+test('a member named twice in one object is refused at the schema check: which one counts would be up to the reader', async (t) => {
+  // JSON.parse keeps the last; a reviewer's tool may show the first. `{"serial":1,"serial":9}`,
+  // `"plugins":[]` then `"plugins":[…]`, or a name spelt with an escape the second time
+  // (`"seria\u006c"`): the document signed must mean one thing.
+  const { site, signer } = await setup;
+  const { signPolicyBundle } = await import('../../src/index.js');
+  const base = canonicalJson(document({ serial: 1 }));
+  for (const text of [
+    base.replace('"serial":1', '"serial":1,"serial":9'),
+    base.replace('"serial":1', '"serial":1,"seria\\u006c":9'),
+    base.replace('"roaming":{', '"roaming":{"maxTokens":5,'),
+  ]) {
+    const v = await verifyPolicyBundle(signPolicyBundle(text, signer.signer), await options(site.root));
+    refused(t, v, 'schema', 'E_POLICY_SCHEMA');
+    if (!v.ok) t.regex(v.reason, /a member named "(serial|maxTokens)" twice/);
+  }
+  // The same name in two different objects is not a duplicate.
+  t.true((await verifyPolicyBundle(signPolicyBundle(base, signer.signer), await options(site.root))).ok);
+});
+
 test('a bundle asking for a newer agent is refused at its own check', async (t) => {
   const { site, signer } = await setup;
   const v = await verifyPolicyBundle(

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import { diffFiles } from '../../src/host/allow-list-check.js';
 import { hashPluginFiles } from '../../src/policy/plugin-files.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -55,4 +56,28 @@ test('a link among the files, a "files" entry outside the package, or no package
     code: 'E_PLUGIN_FILES',
     message: /no readable package\.json/,
   } as never);
+});
+
+test('a link in the folders on the way to a file "files" names is refused too: what is hashed is then read through it', async (t) => {
+  // "files" names dist/a.js; dist is a link to a folder elsewhere. lstat of dist/a.js alone would
+  // follow it: the link, which can be re-pointed at any time, would be hashed through, unseen.
+  const elsewhere = await plugin(t, { 'a.js': 'a' });
+  const linked = await plugin(t, { 'package.json': JSON.stringify({ files: ['dist/a.js'] }) });
+  await symlink(elsewhere, path.join(linked, 'dist'));
+  await t.throwsAsync(hashPluginFiles(linked), {
+    code: 'E_PLUGIN_FILES',
+    message: /dist is a link/,
+  } as never);
+});
+
+test('a file named __proto__ is hashed like any other: added beside pinned files, it refuses the plugin', async (t) => {
+  // `hashes['__proto__'] = hex` would hit Object.prototype's setter and drop the file unseen; Node
+  // imports such a file all the same (an extensionless module of a "type": "module" package).
+  const pinned = await plugin(t, { 'package.json': JSON.stringify({ type: 'module' }), 'index.js': 'i' });
+  const before = await hashPluginFiles(pinned);
+  await writeFile(path.join(pinned, '__proto__'), 'globalThis.pwned = true;\n');
+  const after = await hashPluginFiles(pinned);
+  t.true(Object.hasOwn(after, '__proto__'), 'the file __proto__ was not hashed');
+  t.is(Object.getOwnPropertyDescriptor(after, '__proto__')?.value, sha256('globalThis.pwned = true;\n'));
+  t.deepEqual(diffFiles(before, after).added, ['__proto__']);
 });

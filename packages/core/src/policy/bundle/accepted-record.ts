@@ -23,6 +23,11 @@ export interface AcceptedBundleRecord {
   readonly issuedAt: string;
   readonly notAfter: string;
   readonly signer: string;
+  /**
+   * The bundle's `nextSigners`, when it named them: kept with the serial as the floor when the
+   * bundle itself no longer verifies, so a retired signer stays retired while the record is damaged.
+   */
+  readonly nextSigners?: readonly string[];
 }
 
 export const policyFolder = (home: string): string => path.join(home, 'policy');

@@ -24,24 +24,50 @@ export function canonicalJson(value: unknown): string {
 export const MAX_JSON_DEPTH = 32;
 
 /**
- * Parses JSON text after checking, without recursion, that it nests at most `maxDepth` deep; a
- * tagged result, never a throw (the codec.ts way).
+ * Parses JSON text after checking, without recursion, that it nests at most `maxDepth` deep and
+ * that no object names a member twice (JSON.parse keeps the last, other readers the first: a
+ * signed document must mean one thing to whoever reads it; names are compared decoded, so
+ * `"serial"` and `"seria\u006c"` are one name); a tagged result, never a throw (the codec.ts way).
  */
 export function parseBoundedJson(
   text: string,
   maxDepth = MAX_JSON_DEPTH,
 ): { ok: true; value: unknown } | { ok: false; reason: string } {
-  let depth = 0;
-  let inString = false;
+  // One entry per open object (its member names so far) or array (null).
+  const open: Array<Set<string> | null> = [];
+  let expectName = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{' || c === '[') {
-      if (++depth > maxDepth) return { ok: false, reason: `JSON nested deeper than ${maxDepth}` };
-    } else if (c === '}' || c === ']') depth--;
+    if (c === '"') {
+      let end = i + 1;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const names = open.at(-1);
+      if (expectName && names) {
+        let name: string;
+        try {
+          name = JSON.parse(text.slice(i, end + 1)) as string;
+        } catch (error) {
+          return { ok: false, reason: `not JSON: ${(error as Error).message}` };
+        }
+        if (names.has(name))
+          return {
+            ok: false,
+            reason: `JSON with a member named ${JSON.stringify(name)} twice in one object`,
+          };
+        names.add(name);
+        expectName = false;
+      }
+      i = end;
+    } else if (c === '{' || c === '[') {
+      if (open.length + 1 > maxDepth) return { ok: false, reason: `JSON nested deeper than ${maxDepth}` };
+      open.push(c === '{' ? new Set() : null);
+      expectName = c === '{';
+    } else if (c === '}' || c === ']') {
+      open.pop();
+      expectName = false;
+    } else if (c === ',') {
+      expectName = open.at(-1) instanceof Set;
+    }
   }
   try {
     return { ok: true, value: JSON.parse(text) };

@@ -1,9 +1,18 @@
 import type { X509Certificate } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
 import type { ErrorCode } from '../../api/error-codes.js';
 import { EventId, type Logger } from '../../api/events.js';
+import { InProcessLock } from '../../engine/lock.js';
 import type { AllowListEntry } from '../allow-list.js';
 import { parseSitePolicy, type SitePolicy } from '../policy.js';
-import { type AcceptedBundleRecord, readAcceptedRecord, writeAcceptedRecord } from './accepted-record.js';
+import {
+  type AcceptedBundleRecord,
+  policyFolder,
+  readAcceptedRecord,
+  writeAcceptedRecord,
+} from './accepted-record.js';
 import { type PolicyCheckName, refusalEvent } from './checks.js';
 import type { PolicyBundleDocument } from './document.js';
 import { verifyPolicyBundle } from './verify.js';
@@ -44,7 +53,11 @@ export type PolicyInForce =
        * The serial and digest a record names whose bundle no longer verifies (a root replaced, an
        * agent downgraded): still the rollback floor, so losing the bundle never re-opens older ones.
        */
-      readonly floor?: { readonly serial: number; readonly digest: string };
+      readonly floor?: {
+        readonly serial: number;
+        readonly digest: string;
+        readonly nextSigners?: readonly string[];
+      };
     };
 
 /**
@@ -58,7 +71,7 @@ export async function policyInForce(home: string, trust: PolicyTrust, now: Date)
   const defaults = (
     reason: string,
     damaged: boolean,
-    floor?: { serial: number; digest: string },
+    floor?: { serial: number; digest: string; nextSigners?: readonly string[] },
   ): PolicyInForce => ({
     kind: 'defaults',
     policy: parseSitePolicy({}),
@@ -75,7 +88,11 @@ export async function policyInForce(home: string, trust: PolicyTrust, now: Date)
     ...trust,
     now: Number.isNaN(acceptedAt.getTime()) ? now : acceptedAt,
   });
-  const floor = { serial: record.serial, digest: record.digest };
+  const nextSigners =
+    Array.isArray(record.nextSigners) && record.nextSigners.every((s) => typeof s === 'string')
+      ? record.nextSigners
+      : undefined;
+  const floor = { serial: record.serial, digest: record.digest, ...(nextSigners ? { nextSigners } : {}) };
   if (!v.ok)
     return defaults(`the accepted policy bundle no longer verifies (${v.failed}: ${v.reason})`, true, floor);
   if (v.bundle.digest !== record.digest || v.bundle.document.serial !== record.serial)
@@ -121,6 +138,54 @@ export async function updateSitePolicy(options: {
   readonly fetched: readonly FetchedBundle[];
   readonly log: Logger;
 }): Promise<PolicyUpdate> {
+  // The record is read, the bundles verified against it and the winner written as one step, one
+  // update at a time (in this process and across processes): two updates that both read serial 1
+  // would otherwise each write theirs, and an older bundle written last would roll the endpoint back.
+  const locked = await underRecordLock(options.home, () => updateLocked(options));
+  if (locked.ok) return locked.value;
+  options.log.log(
+    'warn',
+    EventId.PolicyRefreshFailed,
+    `another credroam process is updating the policy record (${locked.file}): keeping the policy in force`,
+    { file: locked.file },
+  );
+  return { inForce: await policyInForce(options.home, options.trust, options.now), refused: [] };
+}
+
+const recordLocks = new Map<string, InProcessLock>();
+
+/** Runs `work` holding the policy record's lock (in-process, then a lock folder beside the record). */
+async function underRecordLock<T>(
+  home: string,
+  work: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; file: string }> {
+  const dir = policyFolder(home);
+  const file = path.join(dir, 'update.lock');
+  const inProcess = recordLocks.get(dir) ?? new InProcessLock();
+  recordLocks.set(dir, inProcess);
+  return inProcess.run(async () => {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(dir, {
+        lockfilePath: file,
+        stale: 15_000,
+        update: 5_000,
+        retries: { retries: 150, minTimeout: 100, maxTimeout: 200 },
+        realpath: false,
+      });
+    } catch {
+      return { ok: false, file } as const;
+    }
+    try {
+      return { ok: true, value: await work() } as const;
+    } finally {
+      await release().catch(() => undefined);
+    }
+  });
+}
+
+async function updateLocked(options: Parameters<typeof updateSitePolicy>[0]): Promise<PolicyUpdate> {
   const { home, trust, now, log } = options;
   const current = await policyInForce(home, trust, now);
   const lastAccepted =
@@ -160,7 +225,9 @@ export async function updateSitePolicy(options: {
     if (!best || v.bundle.document.serial > best.v.bundle.document.serial)
       best = { source: f.source, bytes: f.bytes, v };
   }
-  if (best && !best.v.bundle.alreadyInForce) {
+  // The serial and digest of a damaged record (the floor) are "already in force" for the rollback
+  // check, but the defaults are what is in force: the same bundle, fetched again, repairs the record.
+  if (best && (current.kind !== 'bundle' || !best.v.bundle.alreadyInForce)) {
     const doc = best.v.bundle.document;
     const record: AcceptedBundleRecord = {
       version: 1,
@@ -172,6 +239,7 @@ export async function updateSitePolicy(options: {
       issuedAt: doc.issuedAt,
       notAfter: doc.notAfter,
       signer: best.v.bundle.signer.subject.split('\n').join(', '),
+      ...(doc.nextSigners ? { nextSigners: doc.nextSigners } : {}),
     };
     await writeAcceptedRecord(home, record, best.bytes);
     log.log(
