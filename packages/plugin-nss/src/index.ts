@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CredroamError, configurationValidator, LocalStore, type PluginContext } from '@credroam/core/api';
+import { CredroamError, LocalStore, type PluginContext } from '@credroam/core/api';
+import { configurationValidator } from '@credroam/core/kit';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import { NssStore } from './nss-store.js';
 

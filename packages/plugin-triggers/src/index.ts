@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { CredroamError, configurationValidator, type PluginContext, Trigger } from '@credroam/core/api';
+import { CredroamError, type PluginContext, Trigger } from '@credroam/core/api';
+import { configurationValidator } from '@credroam/core/kit';
 import { PolicyRefresh } from './policy-refresh.js';
 import { SessionEvents, sessionPathFor } from './session-events.js';
 import { StoreWatcher } from './store-watcher.js';

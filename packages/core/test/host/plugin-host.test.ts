@@ -78,7 +78,10 @@ test.serial(
     const { host: h, info } = await host(t, ['engine-mismatch', 'disposal']);
     await h.start();
     t.is(info('test.future')?.state, 'failed');
-    t.regex(info('test.future')?.reason ?? '', /requires credroam >=99\.0\.0, but this is credroam 0\.1\.0/);
+    t.regex(
+      info('test.future')?.reason ?? '',
+      /requires the credroam plugin API >=99\.0\.0, but this agent provides API 0\.1\.0/,
+    );
     t.is(info('test.disposal')?.state, 'active');
   },
 );
@@ -220,12 +223,79 @@ test.serial(
   },
 );
 
-test.serial("one plugin's registrations are invisible to another", async (t) => {
-  const { host: h } = await host(t, ['isolated-a', 'isolated-b']);
+test.serial('the context a plugin gets holds no dependency-injection container, only the API', async (t) => {
+  const { host: h } = await host(t, ['context-shape']);
   await h.start();
-  t.deepEqual(h.api('test.isolated-a'), { mine: 'only for a' });
-  t.deepEqual(h.api('test.isolated-b'), { seen: 'unresolvable', contextIsMine: 'test.isolated-b' });
+  t.deepEqual(h.api('test.context-shape'), {
+    keys: [
+      'configuration',
+      'contribute',
+      'dependency',
+      'id',
+      'logger',
+      'stateDir',
+      'subscriptions',
+      'version',
+    ],
+    frozen: true,
+  });
 });
+
+test.serial(
+  "a contribution's settings are validated against its manifest's schema, defaults applied, before its factory runs",
+  async (t) => {
+    const { host: h } = await host(t, ['settings']);
+    const factory = await h.contribution(DirectoryStore, 'checked');
+    const request = { user: 'alice', home: '/tmp', policy: {} };
+    t.deepEqual(await factory({ ...request, settings: { url: 'mem:one' } }), {
+      user: 'alice',
+      settings: { url: 'mem:one', retries: 3 },
+    });
+    const given = { url: 'mem:two' };
+    await factory({ ...request, settings: given });
+    t.deepEqual(given, { url: 'mem:two' }, "the caller's settings are not changed");
+    trace().length = 0;
+    const error = await t.throwsAsync(
+      async () => factory({ ...request, settings: { url: 'http://x', retries: -1, colour: 'red' } }),
+      { code: 'E_CONFIG' } as never,
+    );
+    t.regex(
+      error?.message ?? '',
+      /^invalid settings for DirectoryStore 'checked' \(plugin 'test\.settings'\): /,
+    );
+    t.regex(error?.message ?? '', /\/settings\/url: must match pattern "\^mem:"/);
+    t.regex(error?.message ?? '', /\/settings\/retries: must be >= 0/);
+    t.regex(error?.message ?? '', /\/settings: must NOT have additional properties 'colour'/);
+    t.like((error as unknown as { details: object }).details, {
+      plugin: 'test.settings',
+      point: 'DirectoryStore',
+      contribution: 'checked',
+    });
+    await t.throwsAsync(async () => factory({ ...request, settings: {} }), {
+      message: /\/settings: must have required property 'url'/,
+    });
+    t.deepEqual(trace(), [], 'the factory never saw a bad value');
+    // A contribution that declares no schema gets its settings as written.
+    const unchecked = await h.contribution(DirectoryStore, 'unchecked');
+    t.deepEqual(await unchecked({ ...request, settings: { anything: 1 } }), {
+      user: 'alice',
+      settings: { anything: 1 },
+    });
+  },
+);
+
+test.serial(
+  "a contribution's configuration that is not a usable JSON Schema makes the manifest invalid",
+  async (t) => {
+    const { info } = await host(t, ['bad-settings-schema']);
+    t.is(info('test.bad-settings-schema')?.state, 'failed');
+    t.true(
+      (info('test.bad-settings-schema')?.problems ?? []).some((p) =>
+        p.startsWith('/credroam/contributes/triggers/0/configuration: not a usable JSON Schema'),
+      ),
+    );
+  },
+);
 
 test.serial(
   'subscriptions are disposed in reverse order after deactivate, plugins in reverse activation order',
