@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'ava';
 import {
+  API_VERSION,
   DirectoryStore,
   EventId,
   EventLog,
@@ -73,11 +74,12 @@ test.serial('a main path leaving the package is refused', async (t) => {
 });
 
 test.serial(
-  'an engine range that excludes this credroam fails only that plugin, naming both versions',
+  'an engines.credroam range that excludes this plugin API (API_VERSION, not the core version) fails only that plugin, naming both',
   async (t) => {
-    const { host: h, info } = await host(t, ['engine-mismatch', 'disposal']);
+    const { host: h, info, records } = await host(t, ['engine-mismatch', 'disposal']);
     await h.start();
     t.is(info('test.future')?.state, 'failed');
+    t.true(records.some((r) => r.event === 2005 && r.event === EventId.PluginEngineIncompatible));
     t.regex(
       info('test.future')?.reason ?? '',
       /requires the credroam plugin API >=99\.0\.0, but this agent provides API 0\.1\.0/,
@@ -85,6 +87,30 @@ test.serial(
     t.is(info('test.disposal')?.state, 'active');
   },
 );
+
+test.serial('engines.credroam is checked against the API version the host provides', async (t) => {
+  const records: LogRecord[] = [];
+  const log = new EventLog({ write: () => undefined });
+  log.subscribe((r) => records.push(r));
+  const make = async (apiVersion?: string) => {
+    const h = new PluginHost({
+      log,
+      stateRoot: await tempDir(t),
+      baseDir: fixtures,
+      ...(apiVersion ? { apiVersion } : {}),
+    });
+    t.teardown(() => h.dispose());
+    await h.load([{ from: './provider' }]);
+    return h.list().find((p) => p.id === 'test.provider');
+  };
+  // The fixture asks for ^0.1.0: today's API, and not an API 0.2.0 (a breaking change while 0.x).
+  t.is((await make())?.state, 'inactive');
+  t.is(API_VERSION, '0.1.0');
+  const newer = await make('0.2.0');
+  t.is(newer?.state, 'failed');
+  t.is(newer?.reason, 'requires the credroam plugin API ^0.1.0, but this agent provides API 0.2.0');
+  t.true(records.some((r) => r.event === EventId.PluginEngineIncompatible && r.plugin === 'test.provider'));
+});
 
 test.serial('a dependency cycle fails every plugin on it and prints the path', async (t) => {
   const { host: h, info, records } = await host(t, ['cycle-a', 'cycle-b', 'cycle-c', 'disposal']);
