@@ -20,7 +20,8 @@ export interface NssSettings {
   readonly create: boolean;
 }
 
-const SCHEMA = {
+/** The `localStore.settings` of the nss store: its manifest's `contributes.localStores[0].configuration`. */
+export const NSS_SETTINGS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -43,7 +44,7 @@ const expand = (p: string, home: string) =>
   p === '~' ? home : p.startsWith('~/') ? path.join(home, p.slice(2)) : p;
 
 export function parseSettings(raw: unknown, home = os.homedir()): NssSettings & { database: string } {
-  const checked = configurationValidator(SCHEMA, '/localStore/settings')(raw);
+  const checked = configurationValidator(NSS_SETTINGS_SCHEMA, '/localStore/settings')(raw);
   if (!checked.ok) {
     throw new CredroamError('E_CONFIG', `the nss store's settings: ${checked.problems.join('; ')}`);
   }
