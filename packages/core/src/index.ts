@@ -4,14 +4,6 @@ export * from './api/index.js';
 export { FolderDirectoryStore, folderFromUrl, userFolderName } from './builtin/folder/folder-directory.js';
 export { FOLDER_POLICY_FILE, FolderPolicySource } from './builtin/folder/folder-policy-source.js';
 export {
-  ATTRIBUTE_LIMITS,
-  type CredentialAttributes,
-  checkCredentialAttributes,
-  decodeCredentialAttributes,
-  encodeCredentialAttributes,
-  friendlyNameProblem,
-} from './engine/attributes.js';
-export {
   associatedData,
   type DecodedHeader,
   decodeHeader,
@@ -23,6 +15,7 @@ export {
 } from './engine/codec.js';
 export { type ContentFacts, ContentInspector, X509ContentInspector } from './engine/inspect.js';
 export { FileUserLock, InProcessLock, UserLock } from './engine/lock.js';
+export { LoggerToken } from './engine/logger-token.js';
 export {
   type BaseEntry,
   type MergeAction,
@@ -60,17 +53,12 @@ export {
   versionHash,
 } from './engine/token.js';
 export { EventLog, type EventLogOptions } from './events/event-log.js';
-
 export { type DependencyNode, type DependencyResolution, resolveDependencies } from './host/dependencies.js';
 export { checkInjection } from './host/injection-check.js';
 export {
-  type ContributionDeclaration,
-  type Contributions,
-  configurationValidator,
   describeSchemaErrors,
   MANIFEST_SCHEMA,
   type ManifestResult,
-  type PluginManifest,
   parseManifest,
 } from './host/manifest.js';
 export {
@@ -83,6 +71,7 @@ export {
   type PluginState,
 } from './host/plugin-host.js';
 export { withTimeout } from './host/timebox.js';
+export * from './kit/index.js';
 export type { AllowListEntry, PluginAllowList } from './policy/allow-list.js';
 export * from './policy/bundle/index.js';
 export { hashPluginFiles } from './policy/plugin-files.js';

@@ -18,13 +18,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import {
-  type LocalItem,
-  type LocalListing,
-  type LocalStore,
-  type TokenKind,
-  writeFileAtomic,
-} from '@credroam/core/api';
+import { type LocalItem, type LocalListing, type LocalStore, type TokenKind } from '@credroam/core/api';
+import { writeFileAtomic } from '@credroam/core/kit';
 import { FakeInspector, fakeContent, makeEngine } from '@credroam/core/testing';
 import { Client } from 'ldapts';
 import { LdapDirectoryStore, LdapSession, OPENLDAP } from '../src/index.js';

@@ -1,11 +1,11 @@
 import {
   type ContributionRequest,
   CredroamError,
-  configurationValidator,
   DirectoryStore,
   type PluginContext,
   PolicySource,
 } from '@credroam/core/api';
+import { configurationValidator } from '@credroam/core/kit';
 import { simpleBindCredentials } from './bind-credentials.js';
 import { LdapSession } from './connection.js';
 import { type DoctorCheck, doctor } from './doctor.js';

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CredroamError, configurationValidator, LocalStore, type PluginContext } from '@credroam/core/api';
+import { CredroamError, LocalStore, type PluginContext } from '@credroam/core/api';
+import { configurationValidator } from '@credroam/core/kit';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import { NssStore } from './nss-store.js';
 
@@ -19,7 +20,8 @@ export interface NssSettings {
   readonly create: boolean;
 }
 
-const SCHEMA = {
+/** The `localStore.settings` of the nss store: its manifest's `contributes.localStores[0].configuration`. */
+export const NSS_SETTINGS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -42,7 +44,7 @@ const expand = (p: string, home: string) =>
   p === '~' ? home : p.startsWith('~/') ? path.join(home, p.slice(2)) : p;
 
 export function parseSettings(raw: unknown, home = os.homedir()): NssSettings & { database: string } {
-  const checked = configurationValidator(SCHEMA, '/localStore/settings')(raw);
+  const checked = configurationValidator(NSS_SETTINGS_SCHEMA, '/localStore/settings')(raw);
   if (!checked.ok) {
     throw new CredroamError('E_CONFIG', `the nss store's settings: ${checked.problems.join('; ')}`);
   }

@@ -3,19 +3,21 @@ import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CredroamError,
-  decodeCredentialAttributes,
   EventId,
-  encodeCredentialAttributes,
-  friendlyNameProblem,
   type LocalItem,
   type LocalListing,
   type LocalStore,
   type Logger,
-  readFileNoFollow,
   type TokenKind,
   type UnreadableItem,
-  writeFileAtomic,
 } from '@credroam/core/api';
+import {
+  decodeCredentialAttributes,
+  encodeCredentialAttributes,
+  friendlyNameProblem,
+  readFileNoFollow,
+  writeFileAtomic,
+} from '@credroam/core/kit';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import lockfile from 'proper-lockfile';
 import {

@@ -6,6 +6,7 @@ import {
   activate,
   cleanNickname,
   defaultDatabase,
+  NSS_SETTINGS_SCHEMA,
   NssStore,
   parseSettings,
   stateDirFor,
@@ -77,4 +78,12 @@ test('nicknames: no ":" (a token separator), no control or format characters, sp
   t.is(cleanNickname('  x   y  '), 'x y');
   t.is([...cleanNickname('é'.repeat(100))].length, 64);
   t.is(cleanNickname('\u0007'), 'credroam');
+});
+
+test("the manifest declares the nss store's settings schema, the one parseSettings checks", async (t) => {
+  const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+  t.deepEqual(
+    manifest.credroam.contributes.localStores[0].configuration,
+    JSON.parse(JSON.stringify(NSS_SETTINGS_SCHEMA)),
+  );
 });

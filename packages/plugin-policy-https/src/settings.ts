@@ -1,4 +1,5 @@
-import { CredroamError, configurationValidator } from '@credroam/core/api';
+import { CredroamError } from '@credroam/core/api';
+import { configurationValidator } from '@credroam/core/kit';
 
 /** The `settings` of the `https` policy source in the agent manifest. */
 export interface HttpsPolicySettings {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CredroamError, configurationValidator, type PluginContext, Trigger } from '@credroam/core/api';
+import { type PluginContext, Trigger } from '@credroam/core/api';
 import { PolicyRefresh } from './policy-refresh.js';
 import { SessionEvents, sessionPathFor } from './session-events.js';
 import { StoreWatcher } from './store-watcher.js';
@@ -8,43 +8,18 @@ export { PolicyRefresh, type PolicyRefreshOptions } from './policy-refresh.js';
 export { SessionEvents, type SessionEventsOptions, sessionPathFor } from './session-events.js';
 export { StoreWatcher, type StoreWatcherOptions } from './store-watcher.js';
 
-function settings<T>(raw: unknown, schema: Record<string, unknown>, where: string): T {
-  const checked = configurationValidator(schema, where)(raw);
-  if (!checked.ok)
-    throw new CredroamError('E_CONFIG', `invalid trigger settings: ${checked.problems.join('; ')}`);
-  return checked.value as T;
-}
-
+/**
+ * Each trigger's settings are checked by the host against the `configuration` schema of its entry
+ * in this package's manifest (`contributes.triggers`), defaults applied, before its factory runs:
+ * the factories read them as given.
+ */
 export function activate(context: PluginContext): void {
   context.contribute(Trigger, 'store-watcher', (request) => {
-    const s = settings<{ path?: string; debounceMs: number }>(
-      request.settings,
-      {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          path: { type: 'string' },
-          debounceMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 200 },
-        },
-      },
-      '/triggers/store-watcher/settings',
-    );
+    const s = request.settings as { path?: string; debounceMs: number };
     return new StoreWatcher({ path: s.path ?? path.join(request.home, 'store'), debounceMs: s.debounceMs });
   });
   context.contribute(Trigger, 'session', (request) => {
-    const s = settings<{ busAddress?: string; sessionPath?: string; sessionId?: string }>(
-      request.settings,
-      {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          busAddress: { type: 'string' },
-          sessionPath: { type: 'string' },
-          sessionId: { type: 'string' },
-        },
-      },
-      '/triggers/session/settings',
-    );
+    const s = request.settings as { busAddress?: string; sessionPath?: string; sessionId?: string };
     const id = s.sessionId ?? process.env.XDG_SESSION_ID;
     return new SessionEvents({
       ...(s.busAddress ? { busAddress: s.busAddress } : {}),

@@ -79,7 +79,7 @@ export const EVENTS = {
   PluginDeactivated:          { id: 2002, levels: ['info'],          meaning: 'A plugin was deactivated.' },
   PluginActivationFailed:     { id: 2003, levels: ['warn', 'error'], meaning: 'A plugin\'s activate threw or timed out: the plugin is failed.' },
   PluginManifestInvalid:      { id: 2004, levels: ['warn', 'error'], meaning: 'A plugin was not found, or its manifest is unreadable or invalid (or its id is taken): not loaded.' },
-  PluginEngineIncompatible:   { id: 2005, levels: ['warn', 'error'], meaning: 'A plugin requires another credroam version (engines.credroam): not loaded.' },
+  PluginEngineIncompatible:   { id: 2005, levels: ['warn', 'error'], meaning: 'A plugin requires another version of the plugin API (engines.credroam, checked against API_VERSION): not loaded.' },
   PluginDependencyFailed:     { id: 2006, levels: ['warn', 'error'], meaning: 'A plugin depends on a plugin that is unknown or failed: not activated.' },
   PluginDependencyCycle:      { id: 2007, levels: ['warn', 'error'], meaning: 'Plugins depend on each other in a cycle (the message prints its path): not activated.' },
   PluginDeactivationFailed:   { id: 2008, levels: ['warn'],          meaning: 'A plugin\'s deactivate or its subscriptions threw or timed out: cut off.' },

@@ -1,32 +1,23 @@
 /**
- * The credroam plugin API: the extension-point interfaces and their DI tokens, the plugin context,
- * disposables, errors and event ids. This is the one module of core that plugins import, first-party
- * and third-party alike; it changes only with care.
+ * The credroam plugin API: contracts only. The extension-point interfaces and their tokens (one
+ * file each under `points/`, and the one table of them), the plugin context and module, the
+ * manifest types, disposables, errors and event ids, and `API_VERSION`, which plugins'
+ * `engines.credroam` is checked against. It imports nothing from the host, the engine or the file
+ * helpers, and no dependency-injection library: a plugin needs neither tsyringe nor
+ * reflect-metadata. Helpers for plugin authors (settings validation, atomic files, certificate
+ * reading, the attributes codec) are in `@credroam/core/kit`.
+ *
+ * Its public surface is recorded in packages/core/api-report.md; a test fails when it changes
+ * (`pnpm api-report` rewrites it). It changes only with care.
  */
 
-/** The content of an `attrs` token: a certificate's friendly name and CA chain. */
-export {
-  ATTRIBUTE_LIMITS,
-  type CredentialAttributes,
-  checkCredentialAttributes,
-  decodeCredentialAttributes,
-  encodeCredentialAttributes,
-  friendlyNameProblem,
-} from '../engine/attributes.js';
-/** What a certificate says, read safely (the engine, the store and the commands all use it). */
-export {
-  type CertificateDescription,
-  type CertificateField,
-  describeCertificate,
-  opensslTime,
-} from '../engine/certificate.js';
-export { readFileNoFollow, syncDir, writeFileAtomic } from '../fs/atomic-file.js';
-/** Validates settings against a JSON Schema (defaults applied to a copy); problems as `where: what`. */
-export { configurationValidator } from '../host/manifest.js';
-
+export type { CredentialAttributes } from './attributes.js';
+export * from './contribution.js';
 export * from './disposable.js';
 export * from './error-codes.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './extension-points.js';
+export * from './manifest.js';
 export * from './plugin.js';
+export * from './version.js';

@@ -1,11 +1,13 @@
-import type { DependencyContainer } from 'tsyringe';
+import type { ContributionFactory } from './contribution.js';
 import type { Disposable, DisposableStore } from './disposable.js';
 import type { Logger } from './events.js';
-import type { ContributionFactory, ExtensionPointToken } from './extension-points.js';
+import type { ExtensionPointToken } from './points/extension-point.js';
 
 /**
  * What the host hands a plugin's `activate`. Everything a plugin registers goes through here, so the
- * host can take it all back at deactivation.
+ * host can take it all back at deactivation. It exposes no dependency-injection container: a plugin
+ * builds its objects as it likes (with or without a container of its own) and hands them over
+ * through `contribute`, so the API needs neither tsyringe nor decorator metadata.
  */
 export interface PluginContext {
   /** The plugin's id from its manifest. */
@@ -19,8 +21,6 @@ export interface PluginContext {
   readonly configuration: Readonly<Record<string, unknown>>;
   /** A folder private to this plugin (mode 0700), created before `activate`. */
   readonly stateDir: string;
-  /** The plugin's own child container: what it registers here is invisible to other plugins. */
-  readonly container: DependencyContainer;
   /**
    * The API that a plugin this one depends on (manifest `dependencies`) returned from its `activate`.
    * Throws for an id not listed in the manifest.
@@ -42,7 +42,3 @@ export interface PluginModule {
   activate(context: PluginContext): unknown;
   deactivate?(): void | Promise<void>;
 }
-
-/** DI tokens the host registers in every plugin's child container. */
-export const PluginContextToken = Symbol.for('credroam.PluginContext');
-export const LoggerToken = Symbol.for('credroam.Logger');

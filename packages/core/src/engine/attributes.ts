@@ -1,19 +1,14 @@
 import { createHash, X509Certificate } from 'node:crypto';
+import type { CredentialAttributes } from '../api/attributes.js';
 import { CredroamError } from '../api/errors.js';
 
-/**
+/*
  * What a credential carries besides its certificate and key: the name the user knows it by
  * (PKCS#12 friendlyName) and the CA certificates that chain it to a root. It roams as its own token
- * kind, `attrs`, one per certificate, with the certificate's id (docs/decisions/009).
+ * kind, `attrs`, one per certificate, with the certificate's id (docs/decisions/009). The type is
+ * the API's (`CredentialAttributes`); this is its codec.
  */
-export interface CredentialAttributes {
-  /** The id (SHA-256 of the DER, lower-case hex) of the certificate these attributes belong to. */
-  readonly cert: string;
-  /** 1..256 characters, NFC, no control, line-separator or bidi-control characters. */
-  readonly friendlyName?: string;
-  /** CA certificates (DER), issuer order, the credential's own certificate excluded. */
-  readonly chain: readonly Uint8Array[];
-}
+export type { CredentialAttributes };
 
 /** Bounds checked before any parsing work beyond them. */
 export const ATTRIBUTE_LIMITS = {

@@ -1,52 +1,22 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import semver from 'semver';
+import { EXTENSION_POINTS } from '../api/extension-points.js';
+import {
+  type ContributionDeclaration,
+  type JsonSchema,
+  LIFECYCLE_ACTIVATION_EVENTS,
+  OTHER_ACTIVATION_EVENT_PREFIXES,
+  type PluginManifest,
+} from '../api/manifest.js';
 
-/** The `credroam` section of a plugin's package.json, after validation. */
-export interface PluginManifest {
-  /** `publisher.name`, lower case: the id other plugins and the agent manifest use. */
-  readonly id: string;
-  /** The npm package's `version` (one source of truth). */
-  readonly version: string;
-  readonly packageName: string;
-  readonly displayName?: string;
-  readonly description?: string;
-  readonly engines: { readonly credroam: string };
-  /** Entry module, relative to the package folder, never outside it. */
-  readonly main: string;
-  readonly activationEvents: readonly string[];
-  readonly contributes: Contributions;
-  /** Ids of plugins this one depends on; their `activate` results reach it by `context.dependency(id)`. */
-  readonly dependencies: readonly string[];
-  /** A required plugin that fails stops the agent; an optional one is reported and skipped. */
-  readonly required: boolean;
-}
-
-export interface ContributionDeclaration {
-  readonly id: string;
-  readonly title?: string;
-  readonly description?: string;
-  /** For directory stores: the URL schemes it serves (`file`, `ldap`, `ldaps`). */
-  readonly schemes?: readonly string[];
-  /** For triggers: the events it fires. */
-  readonly events?: readonly string[];
-}
-
-export interface Contributions {
-  readonly localStores?: readonly ContributionDeclaration[];
-  readonly directoryStores?: readonly ContributionDeclaration[];
-  readonly tokenProtectors?: readonly ContributionDeclaration[];
-  readonly triggers?: readonly ContributionDeclaration[];
-  readonly policySources?: readonly ContributionDeclaration[];
-  readonly commands?: readonly ContributionDeclaration[];
-  /** JSON Schema of the plugin's settings in the agent manifest. */
-  readonly configuration?: Record<string, unknown>;
-}
+export type { ContributionDeclaration, Contributions, PluginManifest } from '../api/manifest.js';
 
 const ID = '^[a-z0-9][a-z0-9-]*(\\.[a-z0-9][a-z0-9-]*)+$';
 const CONTRIBUTION_ID = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+/** Activation events: from the manifest types' lists and the extension-point table, nowhere else. */
 const EVENT =
-  '^(\\*|onStartup|onLogon|onLogoff|onLock|onUnlock|onPolicyRefresh|' +
-  '(onStoreChanged|onDirectory|onCommand|onLocalStore|onTokenProtector|onTrigger|onPolicySource):[A-Za-z0-9][A-Za-z0-9._-]*)$';
+  `^(\\*|${LIFECYCLE_ACTIVATION_EVENTS.join('|')}|` +
+  `(${[...OTHER_ACTIVATION_EVENT_PREFIXES, ...EXTENSION_POINTS.map((p) => p.event)].join('|')}):${CONTRIBUTION_ID.slice(1, -1)})$`;
 
 const contributionList = {
   type: 'array',
@@ -60,6 +30,7 @@ const contributionList = {
       description: { type: 'string', maxLength: 2000 },
       schemes: { type: 'array', items: { type: 'string', pattern: '^[a-z][a-z0-9+.-]*$' } },
       events: { type: 'array', items: { type: 'string', maxLength: 64 } },
+      configuration: { type: 'object' },
     },
   },
 } as const;
@@ -86,11 +57,7 @@ export const MANIFEST_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        localStores: contributionList,
-        directoryStores: contributionList,
-        tokenProtectors: contributionList,
-        triggers: contributionList,
-        policySources: contributionList,
+        ...Object.fromEntries(EXTENSION_POINTS.map((p) => [p.manifestKey, contributionList])),
         commands: contributionList,
         configuration: { type: 'object' },
       },
@@ -181,6 +148,15 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
         if (seen.has(c.id))
           problems.push(`/credroam/contributes/${key}/${i}/id: '${c.id}' is declared twice`);
         seen.add(c.id);
+        if (c.configuration !== undefined) {
+          try {
+            ajv.compile(c.configuration);
+          } catch (error) {
+            problems.push(
+              `/credroam/contributes/${key}/${i}/configuration: not a usable JSON Schema: ${(error as Error).message}`,
+            );
+          }
+        }
       });
     }
     if (problems.length === 0) {
@@ -198,7 +174,7 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
  * that applies defaults to a copy and reports problems as `where: what` lines under `root`.
  */
 export function configurationValidator(
-  schema: Record<string, unknown> | undefined,
+  schema: JsonSchema | undefined,
   root = '/settings',
 ): (settings: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; problems: string[] } {
   let validate: ValidateFunction | undefined;

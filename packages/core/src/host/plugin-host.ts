@@ -3,7 +3,6 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import semver from 'semver';
-import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { type Disposable, DisposableStore, toDisposable } from '../api/disposable.js';
 import { CredroamError, errorMessage } from '../api/errors.js';
 import { EventId } from '../api/events.js';
@@ -12,10 +11,11 @@ import {
   type ExtensionPointToken,
   extensionPointInfo,
 } from '../api/extension-points.js';
-import { LoggerToken, type PluginContext, PluginContextToken, type PluginModule } from '../api/plugin.js';
+import type { ContributionDeclaration } from '../api/manifest.js';
+import type { PluginContext, PluginModule } from '../api/plugin.js';
+import { API_VERSION } from '../api/version.js';
 import { EventLog } from '../events/event-log.js';
 import type { AllowListEntry, PluginAllowList } from '../policy/allow-list.js';
-import { CORE_VERSION } from '../version.js';
 import { checkAllowList, recheckFiles } from './allow-list-check.js';
 import { resolveDependencies } from './dependencies.js';
 import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
@@ -73,11 +73,10 @@ export interface PluginHostOptions {
   readonly nodeModules?: readonly string[];
   /** Paths in specs are relative to this folder (the agent manifest's). */
   readonly baseDir?: string;
-  readonly engineVersion?: string;
+  /** The plugin API version that manifests' `engines.credroam` must accept; default `API_VERSION`. */
+  readonly apiVersion?: string;
   readonly activateTimeoutMs?: number;
   readonly deactivateTimeoutMs?: number;
-  /** The container each plugin's child container derives from; default: tsyringe's root. */
-  readonly container?: DependencyContainer;
   /**
    * The plugin allow-list of the site policy in force (issue 12): `undefined`, no policy, every
    * configured plugin may load; else only those it allows, each checked before its code is imported.
@@ -150,7 +149,7 @@ export class PluginHost {
   /** Reads, validates and resolves the given plugins. Loads no plugin code. */
   async load(specs: readonly PluginSpec[]): Promise<void> {
     for (const spec of specs) this.#records.push(await this.#readManifest(spec));
-    const engine = this.#options.engineVersion ?? CORE_VERSION;
+    const api = this.#options.apiVersion ?? API_VERSION;
     const failedBefore = new Map<string, string>();
     for (const r of this.#records) {
       if (r.state === 'failed') {
@@ -171,11 +170,11 @@ export class PluginHost {
         failedBefore.set(r.id, r.reason!);
         continue;
       }
-      if (!semver.satisfies(engine, m.engines.credroam, { includePrerelease: true })) {
+      if (!semver.satisfies(api, m.engines.credroam, { includePrerelease: true })) {
         this.#fail(
           r,
           EventId.PluginEngineIncompatible,
-          `requires credroam ${m.engines.credroam}, but this is credroam ${engine}`,
+          `requires the credroam plugin API ${m.engines.credroam}, but this agent provides API ${api}`,
         );
         failedBefore.set(r.id, r.reason!);
         continue;
@@ -254,7 +253,8 @@ export class PluginHost {
         { plugin: owner.id, contribution: id },
       );
     }
-    return factory as ContributionFactory<T>;
+    const declared = owner.manifest!.contributes[info.manifestKey]!.find((c) => c.id === id)!;
+    return withValidatedSettings(owner.id, info.name, declared, factory as ContributionFactory<T>);
   }
 
   /** The ids of all usable contributions to `point` (from manifests; no plugin is activated). */
@@ -445,7 +445,6 @@ export class PluginHost {
 
   #context(r: PluginRecord, stateDir: string, subscriptions: DisposableStore): PluginContext {
     const m = r.manifest!;
-    const child = (this.#options.container ?? rootContainer).createChildContainer();
     const logger = this.#log.scoped(m.id);
     const context: PluginContext = {
       id: m.id,
@@ -454,7 +453,6 @@ export class PluginHost {
       logger,
       configuration: Object.freeze(r.configuration ?? {}),
       stateDir,
-      container: child,
       dependency: <T>(pluginId: string): T => {
         if (!m.dependencies.includes(pluginId)) {
           throw new CredroamError(
@@ -483,8 +481,6 @@ export class PluginHost {
         return subscriptions.add(toDisposable(() => void r.provided.delete(k)));
       },
     };
-    child.register(PluginContextToken, { useValue: context });
-    child.register(LoggerToken, { useValue: logger });
     return context;
   }
 
@@ -670,6 +666,33 @@ export class PluginHost {
       plugins: failed.map((r) => r.id),
     });
   }
+}
+
+/**
+ * The factory the agent calls for a contribution: when the manifest declares the contribution's
+ * `configuration` schema, the request's settings are validated against it first (defaults applied
+ * to a copy) and a bad value is E_CONFIG naming the plugin, the contribution and each place; the
+ * factory never sees it. Without a schema, the factory itself as provided.
+ */
+function withValidatedSettings<T>(
+  plugin: string,
+  point: string,
+  declared: ContributionDeclaration,
+  factory: ContributionFactory<T>,
+): ContributionFactory<T> {
+  if (declared.configuration === undefined) return factory;
+  const validate = configurationValidator(declared.configuration, '/settings');
+  return (request) => {
+    const checked = validate(request.settings);
+    if (!checked.ok) {
+      throw new CredroamError(
+        'E_CONFIG',
+        `invalid settings for ${point} '${declared.id}' (plugin '${plugin}'): ${checked.problems.join('; ')}`,
+        { plugin, point, contribution: declared.id, problems: checked.problems },
+      );
+    }
+    return factory({ ...request, settings: checked.value });
+  };
 }
 
 /**

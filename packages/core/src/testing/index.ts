@@ -3,7 +3,12 @@
  * protector, a fake content inspector for synthetic credentials, replicating in-memory directory
  * servers, and `makeEngine`, which composes a SyncEngine through the container as the agent does.
  * Not for production use.
+ *
+ * It loads reflect-metadata itself (before tsyringe, which the engine harness uses): an author's
+ * test need not preload it.
  */
+
+import 'reflect-metadata';
 
 export * from './certificates.js';
 export * from './engine-harness.js';

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'ava';
 import {
+  API_VERSION,
   DirectoryStore,
   EventId,
   EventLog,
@@ -73,15 +74,43 @@ test.serial('a main path leaving the package is refused', async (t) => {
 });
 
 test.serial(
-  'an engine range that excludes this credroam fails only that plugin, naming both versions',
+  'an engines.credroam range that excludes this plugin API (API_VERSION, not the core version) fails only that plugin, naming both',
   async (t) => {
-    const { host: h, info } = await host(t, ['engine-mismatch', 'disposal']);
+    const { host: h, info, records } = await host(t, ['engine-mismatch', 'disposal']);
     await h.start();
     t.is(info('test.future')?.state, 'failed');
-    t.regex(info('test.future')?.reason ?? '', /requires credroam >=99\.0\.0, but this is credroam 0\.1\.0/);
+    t.true(records.some((r) => r.event === 2005 && r.event === EventId.PluginEngineIncompatible));
+    t.regex(
+      info('test.future')?.reason ?? '',
+      /requires the credroam plugin API >=99\.0\.0, but this agent provides API 0\.1\.0/,
+    );
     t.is(info('test.disposal')?.state, 'active');
   },
 );
+
+test.serial('engines.credroam is checked against the API version the host provides', async (t) => {
+  const records: LogRecord[] = [];
+  const log = new EventLog({ write: () => undefined });
+  log.subscribe((r) => records.push(r));
+  const make = async (apiVersion?: string) => {
+    const h = new PluginHost({
+      log,
+      stateRoot: await tempDir(t),
+      baseDir: fixtures,
+      ...(apiVersion ? { apiVersion } : {}),
+    });
+    t.teardown(() => h.dispose());
+    await h.load([{ from: './provider' }]);
+    return h.list().find((p) => p.id === 'test.provider');
+  };
+  // The fixture asks for ^0.1.0: today's API, and not an API 0.2.0 (a breaking change while 0.x).
+  t.is((await make())?.state, 'inactive');
+  t.is(API_VERSION, '0.1.0');
+  const newer = await make('0.2.0');
+  t.is(newer?.state, 'failed');
+  t.is(newer?.reason, 'requires the credroam plugin API ^0.1.0, but this agent provides API 0.2.0');
+  t.true(records.some((r) => r.event === EventId.PluginEngineIncompatible && r.plugin === 'test.provider'));
+});
 
 test.serial('a dependency cycle fails every plugin on it and prints the path', async (t) => {
   const { host: h, info, records } = await host(t, ['cycle-a', 'cycle-b', 'cycle-c', 'disposal']);
@@ -220,12 +249,79 @@ test.serial(
   },
 );
 
-test.serial("one plugin's registrations are invisible to another", async (t) => {
-  const { host: h } = await host(t, ['isolated-a', 'isolated-b']);
+test.serial('the context a plugin gets holds no dependency-injection container, only the API', async (t) => {
+  const { host: h } = await host(t, ['context-shape']);
   await h.start();
-  t.deepEqual(h.api('test.isolated-a'), { mine: 'only for a' });
-  t.deepEqual(h.api('test.isolated-b'), { seen: 'unresolvable', contextIsMine: 'test.isolated-b' });
+  t.deepEqual(h.api('test.context-shape'), {
+    keys: [
+      'configuration',
+      'contribute',
+      'dependency',
+      'id',
+      'logger',
+      'stateDir',
+      'subscriptions',
+      'version',
+    ],
+    frozen: true,
+  });
 });
+
+test.serial(
+  "a contribution's settings are validated against its manifest's schema, defaults applied, before its factory runs",
+  async (t) => {
+    const { host: h } = await host(t, ['settings']);
+    const factory = await h.contribution(DirectoryStore, 'checked');
+    const request = { user: 'alice', home: '/tmp', policy: {} };
+    t.deepEqual(await factory({ ...request, settings: { url: 'mem:one' } }), {
+      user: 'alice',
+      settings: { url: 'mem:one', retries: 3 },
+    });
+    const given = { url: 'mem:two' };
+    await factory({ ...request, settings: given });
+    t.deepEqual(given, { url: 'mem:two' }, "the caller's settings are not changed");
+    trace().length = 0;
+    const error = await t.throwsAsync(
+      async () => factory({ ...request, settings: { url: 'http://x', retries: -1, colour: 'red' } }),
+      { code: 'E_CONFIG' } as never,
+    );
+    t.regex(
+      error?.message ?? '',
+      /^invalid settings for DirectoryStore 'checked' \(plugin 'test\.settings'\): /,
+    );
+    t.regex(error?.message ?? '', /\/settings\/url: must match pattern "\^mem:"/);
+    t.regex(error?.message ?? '', /\/settings\/retries: must be >= 0/);
+    t.regex(error?.message ?? '', /\/settings: must NOT have additional properties 'colour'/);
+    t.like((error as unknown as { details: object }).details, {
+      plugin: 'test.settings',
+      point: 'DirectoryStore',
+      contribution: 'checked',
+    });
+    await t.throwsAsync(async () => factory({ ...request, settings: {} }), {
+      message: /\/settings: must have required property 'url'/,
+    });
+    t.deepEqual(trace(), [], 'the factory never saw a bad value');
+    // A contribution that declares no schema gets its settings as written.
+    const unchecked = await h.contribution(DirectoryStore, 'unchecked');
+    t.deepEqual(await unchecked({ ...request, settings: { anything: 1 } }), {
+      user: 'alice',
+      settings: { anything: 1 },
+    });
+  },
+);
+
+test.serial(
+  "a contribution's configuration that is not a usable JSON Schema makes the manifest invalid",
+  async (t) => {
+    const { info } = await host(t, ['bad-settings-schema']);
+    t.is(info('test.bad-settings-schema')?.state, 'failed');
+    t.true(
+      (info('test.bad-settings-schema')?.problems ?? []).some((p) =>
+        p.startsWith('/credroam/contributes/triggers/0/configuration: not a usable JSON Schema'),
+      ),
+    );
+  },
+);
 
 test.serial(
   'subscriptions are disposed in reverse order after deactivate, plugins in reverse activation order',

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { CredroamError, describeCertificate } from '@credroam/core/api';
+import { CredroamError } from '@credroam/core/api';
+import { describeCertificate } from '@credroam/core/kit';
 import * as asn1js from 'asn1js';
 import { assemble, type Found, type ReadResult } from './assemble.js';
 import { WorkBudget } from './pbe.js';

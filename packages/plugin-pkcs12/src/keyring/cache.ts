@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readFileNoFollow, writeFileAtomic } from '@credroam/core/api';
+import { readFileNoFollow, writeFileAtomic } from '@credroam/core/kit';
 
 /**
  * The endpoint's own copy of the user's wrapped master keys (owner-only, written atomically): the

@@ -3,8 +3,6 @@ import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CredroamError,
-  decodeCredentialAttributes,
-  describeCertificate,
   EventId,
   type LocalItem,
   type LocalListing,
@@ -12,8 +10,8 @@ import {
   type Logger,
   type TokenKind,
   type UnreadableItem,
-  writeFileAtomic,
 } from '@credroam/core/api';
+import { decodeCredentialAttributes, describeCertificate, writeFileAtomic } from '@credroam/core/kit';
 import { pemBlocks } from '../formats/pem.js';
 import type { Keyring } from '../keyring/keyring.js';
 import { checkFolder, describeRepair, exposed, type ModeRepair, readPrivateFile } from './private-paths.js';

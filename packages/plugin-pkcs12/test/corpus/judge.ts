@@ -44,7 +44,6 @@ export async function activatePlugin(): Promise<Plugin> {
     logger: { log: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet },
     configuration: {},
     stateDir,
-    container: undefined as never,
     dependency: () => {
       throw new Error('no dependencies in this test');
     },

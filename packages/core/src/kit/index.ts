@@ -1,0 +1,25 @@
+/**
+ * `@credroam/core/kit`: helpers for plugin authors, beside the contracts of `@credroam/core/api`.
+ * Unlike the API, these are implementations (they import the host's validator, the engine's codecs
+ * and Node's file system) and may grow; none needs tsyringe or reflect-metadata.
+ */
+
+/** The attributes codec: checks, encodes and decodes `CredentialAttributes` (the type is in the API). */
+export {
+  ATTRIBUTE_LIMITS,
+  checkCredentialAttributes,
+  decodeCredentialAttributes,
+  encodeCredentialAttributes,
+  friendlyNameProblem,
+} from '../engine/attributes.js';
+/** What a certificate says, read safely (the engine, the stores and the commands all use it). */
+export {
+  type CertificateDescription,
+  type CertificateField,
+  describeCertificate,
+  opensslTime,
+} from '../engine/certificate.js';
+/** Files written atomically (write, fsync, rename), owner-only; read without following links. */
+export { readFileNoFollow, syncDir, writeFileAtomic } from '../fs/atomic-file.js';
+/** Validates settings against a JSON Schema (defaults applied to a copy); problems as `where: what`. */
+export { configurationValidator } from '../host/manifest.js';
