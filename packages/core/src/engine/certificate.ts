@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 
 /** A part of a certificate that `describeCertificate` may find unreadable. */
@@ -62,6 +62,20 @@ export function describeCertificate(der: Uint8Array): CertificateDescription {
   } catch (error) {
     if (!isCertificateShape(der)) throw error;
   }
+  return describe(der, cert);
+}
+
+/**
+ * What `describeCertificate` says of a certificate this OpenSSL refuses: read from its structure
+ * alone. Exported for the test that holds it to OpenSSL's reading of the certificates OpenSSL does
+ * read; not part of the kit.
+ */
+export function describeCertificateStructure(der: Uint8Array): CertificateDescription {
+  if (!isCertificateShape(der)) throw new Error('not exactly one DER certificate');
+  return describe(der, undefined);
+}
+
+function describe(der: Uint8Array, cert: X509Certificate | undefined): CertificateDescription {
   if (cert && !Buffer.from(cert.raw).equals(Buffer.from(der)))
     throw new Error('not exactly one DER certificate (trailing bytes, or another encoding)');
   const unreadable: CertificateField[] = [];
@@ -74,22 +88,27 @@ export function describeCertificate(der: Uint8Array): CertificateDescription {
   const name = (printed: string | undefined, which: 'subject' | 'issuer'): string => {
     if (printed) return printed.replace(/\n/g, ', ');
     // A Name is a SEQUENCE of RDNs: empty content is a name without any.
-    if (tbs()[which]?.content.length === 0) return `(empty ${which})`;
+    const element = tbs()[which];
+    if (element?.content.length === 0) return `(empty ${which})`;
+    const text = !cert && element ? nameText(element.bytes) : undefined;
+    if (text) return text;
     unreadable.push(which);
     return `(unreadable ${which})`;
   };
   const subject = name(cert?.subject, 'subject');
   const issuer = name(cert?.issuer, 'issuer');
 
-  const notBefore = opensslTime(cert?.validFrom);
+  const notBefore = cert ? opensslTime(cert.validFrom) : asn1Time(tbs().validity?.[0]);
   if (notBefore === undefined) unreadable.push('notBefore');
-  const notAfter = opensslTime(cert?.validTo);
+  const notAfter = cert ? opensslTime(cert.validTo) : asn1Time(tbs().validity?.[1]);
   if (notAfter === undefined) unreadable.push('notAfter');
 
   let keyId: string;
   try {
-    if (!cert) throw new Error('not read by OpenSSL');
-    keyId = sha256(cert.publicKey.export({ type: 'spki', format: 'der' }));
+    const key = cert
+      ? cert.publicKey
+      : createPublicKey({ key: Buffer.from(tbs().spki?.bytes ?? []), format: 'der', type: 'spki' });
+    keyId = sha256(key.export({ type: 'spki', format: 'der' }));
   } catch {
     const spki = tbs().spki;
     if (spki === undefined) throw new Error('its SubjectPublicKeyInfo cannot be found');
@@ -182,6 +201,8 @@ interface TbsFields {
   readonly issuer?: Element;
   readonly subject?: Element;
   readonly spki?: Element;
+  /** notBefore and notAfter, as they are (UTCTime or GeneralizedTime). */
+  readonly validity?: readonly Element[];
 }
 
 /**
@@ -199,7 +220,96 @@ function tbsFields(der: Uint8Array): TbsFields {
     const e = items[at + i];
     return e?.tagClass === UNIVERSAL && e.tagNumber === SEQUENCE ? e : undefined;
   };
-  return { issuer: sequence(2), subject: sequence(4), spki: sequence(5) };
+  const validity = sequence(3);
+  const times = validity && children(validity.content);
+  return {
+    issuer: sequence(2),
+    subject: sequence(4),
+    spki: sequence(5),
+    ...(times?.length === 2 ? { validity: times } : {}),
+  };
+}
+
+/** Short names of the attribute types OpenSSL prints by name; others print as their OID. */
+const NAME_TYPES: Readonly<Record<string, string>> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.4': 'SN',
+  '2.5.4.5': 'serialNumber',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.12': 'title',
+  '2.5.4.42': 'GN',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+  '0.9.2342.19200300.100.1.1': 'UID',
+  '0.9.2342.19200300.100.1.25': 'DC',
+};
+
+/**
+ * A Name as OpenSSL prints it (`CN=x, O=y`), read from its DER for a certificate this OpenSSL
+ * refuses; undefined when any attribute is not a type and a string.
+ */
+function nameText(der: Uint8Array): string | undefined {
+  const parsed = asn1js.fromBER(der);
+  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) return undefined;
+  const parts: string[] = [];
+  for (const rdn of parsed.result.valueBlock.value) {
+    if (!(rdn instanceof asn1js.Set)) return undefined;
+    for (const atv of rdn.valueBlock.value) {
+      const [type, value] = atv instanceof asn1js.Sequence ? atv.valueBlock.value : [];
+      const text = (value as { valueBlock?: { value?: unknown } } | undefined)?.valueBlock?.value;
+      if (!(type instanceof asn1js.ObjectIdentifier) || typeof text !== 'string') return undefined;
+      const oid = type.valueBlock.toString();
+      parts.push(`${NAME_TYPES[oid] ?? oid}=${text}`);
+    }
+  }
+  return parts.join(', ');
+}
+
+const UTC_TIME = 23;
+const GENERALIZED_TIME = 24;
+
+/**
+ * A certificate time from its DER, as OpenSSL 3.0 reads it: UTCTime `YYMMDDhhmm[ss]Z` (years 50–99
+ * are 19xx) or GeneralizedTime `YYYYMMDDhhmm[ss[.f]]Z`, in ms since the epoch; undefined for
+ * anything else or a date that does not exist.
+ */
+function asn1Time(e: Element | undefined): number | undefined {
+  if (e?.tagClass !== UNIVERSAL) return undefined;
+  const text = Buffer.from(e.content).toString('latin1');
+  const m =
+    e.tagNumber === UTC_TIME
+      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(text)
+      : e.tagNumber === GENERALIZED_TIME
+        ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(?:(\d{2})(\.\d+)?)?Z$/.exec(text)
+        : null;
+  if (!m) return undefined;
+  let year = Number(m[1]);
+  if (e.tagNumber === UTC_TIME) year += year < 50 ? 2000 : 1900;
+  const fraction = e.tagNumber === GENERALIZED_TIME ? m[7] : undefined;
+  return utcDate(
+    [year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)],
+    fraction,
+  );
+}
+
+/** [year, month 0–11, day, hour, minute, second] as ms since the epoch; undefined if no such date. */
+function utcDate(parts: readonly number[], fraction: string | undefined): number | undefined {
+  const date = new Date(0);
+  date.setUTCFullYear(parts[0]!, parts[1]!, parts[2]!);
+  date.setUTCHours(parts[3]!, parts[4]!, parts[5]!, Math.floor(Number(`0${fraction ?? ''}`) * 1000));
+  const back = [
+    date.getUTCFullYear(),
+    date.getUTCMonth(),
+    date.getUTCDate(),
+    date.getUTCHours(),
+    date.getUTCMinutes(),
+    date.getUTCSeconds(),
+  ];
+  if (parts[1]! < 0 || back.some((v, i) => v !== parts[i])) return undefined;
+  return date.getTime();
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -215,18 +325,5 @@ export function opensslTime(text: string | undefined): number | undefined {
   if (!m) return undefined;
   const [, mon, day, hh, mm, ss, fraction, year] = m;
   const month = MONTHS.indexOf(mon!);
-  const parts = [Number(year), month, Number(day), Number(hh), Number(mm), Number(ss)] as const;
-  const date = new Date(0);
-  date.setUTCFullYear(parts[0], parts[1], parts[2]);
-  date.setUTCHours(parts[3], parts[4], parts[5], Math.floor(Number(`0${fraction ?? ''}`) * 1000));
-  const back = [
-    date.getUTCFullYear(),
-    date.getUTCMonth(),
-    date.getUTCDate(),
-    date.getUTCHours(),
-    date.getUTCMinutes(),
-    date.getUTCSeconds(),
-  ];
-  if (month < 0 || back.some((v, i) => v !== parts[i])) return undefined;
-  return date.getTime();
+  return utcDate([Number(year), month, Number(day), Number(hh), Number(mm), Number(ss)], fraction);
 }

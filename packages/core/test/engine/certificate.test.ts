@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
+import { describeCertificateStructure } from '../../src/engine/certificate.js';
 import { describeCertificate, opensslTime, X509ContentInspector } from '../../src/index.js';
 import {
   HOSTILE_CERTIFICATES,
@@ -216,4 +217,47 @@ test('a sync keeps a certificate whose time is unreadable active, and its next d
   );
   // The empty-subject certificate ends on 2099-12-31T23:59:59Z; NaN would have made it null.
   t.is((await state.load())?.nextDue, Date.UTC(2099, 11, 31, 23, 59, 59) + 1);
+});
+
+test('read from its structure alone (what an endpoint whose stricter OpenSSL refuses a certificate does), a certificate is described as OpenSSL describes it', async (t) => {
+  const dir = await tempDir(t);
+  const subject = '/C=DE/ST=Berlin/L=Berlin/O=Example/OU=IT/CN=alice/emailAddress=alice@example.org';
+  const made: Array<[string, readonly string[]]> = [
+    ['rsa', ['-newkey', 'rsa:2048', '-days', '30']],
+    ['ec', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-days', '30']],
+    // After 2049 the notAfter is a GeneralizedTime.
+    ['ed25519', ['-newkey', 'ed25519', '-days', '20000']],
+  ];
+  for (const [name, args] of made) {
+    await openssl(
+      [
+        'req',
+        '-x509',
+        ...args,
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-outform',
+        'DER',
+        '-out',
+        `${name}.der`,
+        '-subj',
+        subject,
+      ],
+      dir,
+    );
+    const der = new Uint8Array(await readFile(path.join(dir, `${name}.der`)));
+    t.deepEqual(describeCertificateStructure(der), describeCertificate(der), name);
+  }
+  for (const kind of HOSTILE_CERTIFICATES) {
+    const cert = await makeHostileCertificate(dir, kind);
+    const der = new Uint8Array(await readFile(cert.der));
+    const structure = describeCertificateStructure(der);
+    const openssl = describeCertificate(der);
+    t.is(structure.id, openssl.id, kind);
+    t.is(structure.keyId, openssl.keyId, kind);
+    t.is(structure.notAfter, openssl.notAfter, kind);
+  }
+  const junk = Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x00]);
+  t.throws(() => describeCertificateStructure(junk), { message: /not exactly one DER certificate/ });
 });

@@ -2,12 +2,14 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
+  type KeyObject,
   randomBytes,
   sign,
   verify,
   X509Certificate,
 } from 'node:crypto';
 import { CredroamError, type ErrorCode } from '@credroam/core/api';
+import { describeCertificate } from '@credroam/core/kit';
 import { checkKeyCost } from './key-cost.js';
 
 /**
@@ -83,22 +85,34 @@ function keySpki(pkcs8: Uint8Array): Buffer {
   }
 }
 
-/** The certificate's public key (SPKI DER), or undefined for a key type Node cannot read. */
-function certSpki(cert: X509Certificate): Buffer | undefined {
-  try {
-    return cert.publicKey.export({ type: 'spki', format: 'der' });
-  } catch {
-    return undefined;
-  }
+/**
+ * A certificate of the file: its DER, its public key's id (SHA-256 of the SubjectPublicKeyInfo),
+ * and OpenSSL's view of it when this OpenSSL reads it. One it refuses but another endpoint's reads
+ * (`describeCertificate` takes it from its structure) comes in as a certificate of its own: it can
+ * carry a key (the key's own public part is then its public key), never issue or be issued.
+ */
+interface FileCertificate {
+  readonly der: Uint8Array;
+  readonly keyId: string;
+  readonly x509?: X509Certificate;
 }
 
-function parse(der: Uint8Array, index: number): X509Certificate {
+function parse(der: Uint8Array, index: number): FileCertificate {
+  let x509: X509Certificate | undefined;
   try {
-    return new X509Certificate(Buffer.from(der));
+    x509 = new X509Certificate(Buffer.from(der));
+  } catch {
+    x509 = undefined;
+  }
+  const raw = x509 ? new Uint8Array(x509.raw) : der;
+  try {
+    return { der: raw, keyId: describeCertificate(raw).keyId, ...(x509 ? { x509 } : {}) };
   } catch {
     return fail('E_IMPORT', `certificate ${index + 1} in the file is not a valid X.509 certificate`);
   }
 }
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 /**
  * Makes credentials of what a file held: each key is paired with the certificate carrying its
@@ -127,14 +141,14 @@ export function assemble(
     );
   }
   const parsed = certs.map((c, i) => parse(c.der, i));
-  const spkis = parsed.map(certSpki);
   const leaves: Array<{ index: number; key?: Found }> = [];
   if (keysFound.length > 0) {
     for (const key of keysFound) {
       const spki = keySpki(key.der);
-      const index = spkis.findIndex((s) => s?.equals(spki));
+      const index = parsed.findIndex((c) => c.keyId === sha256(spki));
       if (index < 0) fail('E_KEY_MISMATCH', 'the private key does not match any certificate in the file');
-      if (!keyWorksWith(key.der, parsed[index]!)) {
+      // The certificate carries exactly these SPKI bytes: they are its public key.
+      if (!keyWorksWith(key.der, createPublicKey({ key: spki, format: 'der', type: 'spki' }))) {
         fail(
           'E_KEY_MISMATCH',
           'the private key carries the certificate’s public key but does not sign for it (its private part belongs to another key)',
@@ -168,9 +182,9 @@ export function assemble(
       cleaned.push('the friendly name was cleaned of control characters, or shortened to 256 characters');
     }
     return {
-      cert: own(parsed[index]!.raw),
+      cert: own(parsed[index]!.der),
       ...(key ? { key: own(key.der) } : {}),
-      ...(chain.length > 0 ? { chain: chain.map((j) => own(parsed[j]!.raw)) } : {}),
+      ...(chain.length > 0 ? { chain: chain.map((j) => own(parsed[j]!.der)) } : {}),
       ...(friendlyName ? { friendlyName } : {}),
     };
   });
@@ -186,9 +200,10 @@ export function assemble(
  * the signature verifies under the issuer's key (a look-alike CA with a copied name and key
  * identifier is not taken for the real one).
  */
-function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+function issuedBy(cert: FileCertificate, issuer: FileCertificate): boolean {
+  if (!cert.x509 || !issuer.x509) return false;
   try {
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+    return cert.x509.checkIssued(issuer.x509) && cert.x509.verify(issuer.x509.publicKey);
   } catch {
     return false;
   }
@@ -200,14 +215,14 @@ function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
  * without checking it against the private part, so equal public keys alone prove nothing. Keys that
  * cannot sign (X25519, X448, DH) derive their public part from the private one and pass.
  */
-function keyWorksWith(pkcs8: Uint8Array, cert: X509Certificate): boolean {
+function keyWorksWith(pkcs8: Uint8Array, publicKey: KeyObject): boolean {
   const key = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
   const type = key.asymmetricKeyType;
   if (type === undefined || !['rsa', 'rsa-pss', 'dsa', 'ec', 'ed25519', 'ed448'].includes(type)) return true;
   const challenge = randomBytes(32);
   const digest = type === 'ed25519' || type === 'ed448' ? null : 'sha256';
   try {
-    return verify(digest, challenge, cert.publicKey, sign(digest, challenge, key));
+    return verify(digest, challenge, publicKey, sign(digest, challenge, key));
   } catch {
     return false;
   }
