@@ -8,6 +8,7 @@ import { CredroamError, errorMessage } from '../api/errors.js';
 import { EventId } from '../api/events.js';
 import {
   type ContributionFactory,
+  EXTENSION_POINTS,
   type ExtensionPointToken,
   extensionPointInfo,
 } from '../api/extension-points.js';
@@ -18,6 +19,9 @@ import { EventLog } from '../events/event-log.js';
 import type { AllowListEntry, PluginAllowList } from '../policy/allow-list.js';
 import { checkAllowList, recheckFiles } from './allow-list-check.js';
 import { resolveDependencies } from './dependencies.js';
+import { missingGrants } from './isolation/permissions.js';
+import { PluginProcess } from './isolation/plugin-process.js';
+import { planLaunch } from './isolation/sandbox.js';
 import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
 import { importPluginModule } from './module-import.js';
 import { withTimeout } from './timebox.js';
@@ -84,6 +88,30 @@ export interface PluginHostOptions {
   readonly allowList?: PluginAllowList;
   /** The serial of the policy bundle the allow-list comes from, named in the reasons. */
   readonly policySerial?: number;
+  /**
+   * Third-party plugins out of process (docs/plugins/isolation.md): a plugin that is not
+   * first-party (an `@credroam/` package installed beside core) and that the site's allow-list does
+   * not keep `inProcess` runs in a sandboxed process of its own. `false` or absent: every plugin
+   * runs in process, as before.
+   */
+  readonly isolation?: IsolationOptions | false;
+  /**
+   * The permissions granted to each isolated plugin (by id) when no site policy is in force (with
+   * one, its allow-list entry's `grants` say). Absent: none.
+   */
+  readonly grants?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** How isolated plugins' processes are watched and restarted. */
+export interface IsolationOptions {
+  /** How many times a lost process is started again before the plugin is failed; default 3. */
+  readonly restarts?: number;
+  /** The delay before the first restart, doubled each time up to `maxRestartDelayMs`; default 1 s, 30 s. */
+  readonly restartDelayMs?: number;
+  readonly maxRestartDelayMs?: number;
+  /** How often the host checks that the process answers, and how long it waits; default 5 s and 10 s. */
+  readonly pingIntervalMs?: number;
+  readonly pingTimeoutMs?: number;
 }
 
 interface PluginRecord {
@@ -104,6 +132,11 @@ interface PluginRecord {
   policy?: 'allowed' | 'refused';
   /** The allow-list entry that allowed it: its files are checked again right before the import. */
   allowedBy?: AllowListEntry;
+  /** Runs out of process (docs/plugins/isolation.md), with these permissions. */
+  isolated?: { readonly granted: readonly string[] };
+  /** Its process while it runs; restarts counted over the plugin's life. */
+  process?: PluginProcess;
+  restarts?: number;
 }
 
 /** Thrown inside an activation when the files changed since load: a refusal, not an activation failure. */
@@ -138,6 +171,8 @@ export class PluginHost {
   #policySerial: number | undefined;
   /** The allow-list refresh under way, if any: the next one waits for it. */
   #applying: Promise<unknown> = Promise.resolve();
+  /** Wakes the restart delays under way (at dispose). */
+  readonly #wakers = new Set<() => void>();
 
   constructor(options: PluginHostOptions) {
     this.#options = options;
@@ -187,6 +222,9 @@ export class PluginHost {
         continue;
       }
       r.configuration = checked.value;
+      if (!this.#isolate(r)) {
+        failedBefore.set(r.id, r.reason!);
+      }
     }
     const candidates = this.#records.filter((r) => r.state !== 'failed' && this.#byId.get(r.id) === r);
     const resolution = resolveDependencies(
@@ -297,7 +335,9 @@ export class PluginHost {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    for (const wake of this.#wakers) wake();
     for (const r of [...this.#activated].reverse()) await this.#deactivate(r);
+    await Promise.all(this.#records.map((r) => r.process?.kill()));
   }
 
   async #readManifest(spec: PluginSpec): Promise<PluginRecord> {
@@ -416,6 +456,7 @@ export class PluginHost {
             );
             if (changed) throw new PolicyRefusal(changed.event, changed.reason);
           }
+          if (r.isolated) return this.#startProcess(r, stateDir, subscriptions);
           const mod = (await importPluginModule(mainFile)) as Partial<PluginModule>;
           if (typeof mod.activate !== 'function') throw new Error(`${m.main} exports no activate function`);
           r.module = mod as PluginModule;
@@ -425,6 +466,9 @@ export class PluginHost {
         `activate of plugin '${m.id}'`,
         () => void subscriptions.dispose().catch(() => undefined),
       );
+      if (r.isolated && !r.process) {
+        throw new CredroamError('E_PLUGIN_CRASHED', 'its process was lost as it activated', { plugin: m.id });
+      }
       r.state = 'active';
       this.#activated.push(r);
       this.#log.log('info', EventId.PluginActivated, `plugin '${m.id}' activated`, {
@@ -434,7 +478,9 @@ export class PluginHost {
     } catch (error) {
       r.provided.clear();
       await subscriptions.dispose().catch(() => undefined);
-      if (error instanceof PolicyRefusal) {
+      if (error instanceof CredroamError && error.code === 'E_PLUGIN_SANDBOX') {
+        this.#fail(r, EventId.PluginSandboxUnavailable, `cannot run out of process: ${error.message}`);
+      } else if (error instanceof PolicyRefusal) {
         r.policy = 'refused';
         this.#fail(r, error.event, error.reason);
       } else {
@@ -482,6 +528,163 @@ export class PluginHost {
       },
     };
     return context;
+  }
+
+  /**
+   * Decides whether a plugin runs out of process, and with what: every permission its manifest asks
+   * for must be granted (by its allow-list entry, or `grants` without a policy), or it is refused
+   * here, before any of its code is loaded. False if refused.
+   */
+  #isolate(r: PluginRecord): boolean {
+    const isolation = this.#options.isolation;
+    if (!isolation || isFirstParty(r.manifest!.packageName, r.dir!) || r.allowedBy?.inProcess === true) {
+      r.isolated = undefined;
+      return true;
+    }
+    const granted =
+      this.#allowList !== undefined ? (r.allowedBy?.grants ?? []) : (this.#options.grants?.[r.id] ?? []);
+    const missing = missingGrants(r.manifest!.permissions ?? [], granted);
+    if (missing.length > 0) {
+      const by =
+        this.#allowList !== undefined ? `${this.#policyName()} does not grant` : 'no site policy grants';
+      this.#fail(r, EventId.PluginPermissionNotGranted, `asks for ${missing.join(', ')}, which ${by} it`);
+      return false;
+    }
+    // Exactly what it asked for: a grant it did not ask for is not given.
+    r.isolated = { granted: [...(r.manifest!.permissions ?? [])] };
+    return true;
+  }
+
+  /** Starts the plugin's process and activates it there; its contributions become proxies. */
+  async #startProcess(r: PluginRecord, stateDir: string, subscriptions: DisposableStore): Promise<undefined> {
+    const m = r.manifest!;
+    const isolation = this.#options.isolation || {};
+    const declared = EXTENSION_POINTS.flatMap((p) =>
+      (m.contributes[p.manifestKey] ?? []).map((c) => `${p.name}/${c.id}`),
+    );
+    const launch = planLaunch({
+      dir: r.dir!,
+      stateDir,
+      granted: r.isolated!.granted,
+      runner: path.join(HOST_DIR, 'isolation', 'child-runner.js'),
+      hostReads: RUNNER_READS,
+    });
+    const proc = new PluginProcess({
+      launch,
+      params: {
+        id: m.id,
+        version: m.version,
+        mainFile: path.join(r.dir!, m.main),
+        stateDir,
+        configuration: r.configuration ?? {},
+        granted: r.isolated!.granted,
+        declared,
+      },
+      logger: this.#log.scoped(m.id),
+      pingIntervalMs: isolation.pingIntervalMs ?? 5_000,
+      pingTimeoutMs: isolation.pingTimeoutMs ?? 10_000,
+      onLost: (reason) => void this.#lost(r, proc, reason),
+    });
+    r.process = proc;
+    if (!r.module) {
+      r.module = { activate: () => undefined, deactivate: () => r.process?.deactivate() };
+      subscriptions.add(toDisposable(() => r.process?.kill()));
+    }
+    try {
+      const provided = await proc.activate();
+      for (const c of provided) {
+        const [pointName, id] = [c.slice(0, c.indexOf('/')), c.slice(c.indexOf('/') + 1)];
+        const point = EXTENSION_POINTS.find((p) => p.name === pointName)!;
+        r.provided.set(`${point.manifestKey}/${id}`, (request) => {
+          if (!r.process) {
+            throw new CredroamError('E_PLUGIN_CRASHED', `plugin '${m.id}' has no process now (restarting)`, {
+              plugin: m.id,
+              contribution: id,
+            });
+          }
+          return r.process.create(pointName, id, request);
+        });
+      }
+    } catch (error) {
+      r.process = undefined;
+      await proc.kill();
+      throw error;
+    }
+    this.#log.log('info', EventId.PluginIsolated, `plugin '${m.id}' runs in process ${proc.pid}`, {
+      plugin: m.id,
+      pid: proc.pid,
+      network: launch.network,
+      granted: r.isolated!.granted,
+    });
+    return undefined;
+  }
+
+  /** An isolated plugin's process was lost: started again after a growing delay, a bounded number of times. */
+  async #lost(r: PluginRecord, proc: PluginProcess, reason: string): Promise<void> {
+    if (r.process !== proc) return;
+    r.process = undefined;
+    r.provided.clear();
+    await proc.kill();
+    if (r.state !== 'active' || this.#disposed) return;
+    const isolation = this.#options.isolation || {};
+    const max = isolation.restarts ?? 3;
+    r.state = 'activating';
+    const restart = (async () => {
+      for (;;) {
+        r.restarts = (r.restarts ?? 0) + 1;
+        if (r.restarts > max) {
+          this.#activated.splice(this.#activated.indexOf(r), 1);
+          await r.subscriptions?.dispose().catch(() => undefined);
+          this.#fail(r, EventId.PluginProcessGaveUp, `${reason}, after ${max} restarts: given up`);
+          return;
+        }
+        const delay = Math.min(
+          (isolation.restartDelayMs ?? 1_000) * 2 ** (r.restarts - 1),
+          isolation.maxRestartDelayMs ?? 30_000,
+        );
+        this.#log.log(
+          'warn',
+          EventId.PluginProcessLost,
+          `plugin '${r.id}': ${reason}; restart ${r.restarts} of ${max} in ${delay} ms`,
+          {
+            plugin: r.id,
+            restart: r.restarts,
+            delayMs: delay,
+          },
+        );
+        await this.#sleep(delay);
+        if (this.#disposed || (r.state as PluginState) === 'failed') return;
+        try {
+          const timeout = this.#options.activateTimeoutMs ?? 10_000;
+          await withTimeout(
+            () => this.#startProcess(r, path.join(this.#options.stateRoot, r.id), r.subscriptions!),
+            timeout,
+            `activate of plugin '${r.id}'`,
+          );
+          if (!r.process) throw new Error('its process was lost as it activated');
+          r.state = 'active';
+          return;
+        } catch (error) {
+          await r.process?.kill();
+          r.process = undefined;
+          reason = `its restart failed: ${errorMessage(error)}`;
+        }
+      }
+    })();
+    r.activation = restart;
+    await restart;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
   }
 
   /** Whether a site policy's allow-list is in force, and its serial. */
@@ -711,6 +914,28 @@ export function nodeModulesAbove(folder: string): string[] {
 }
 
 const HOST_DIR = path.dirname(fileURLToPath(import.meta.url));
+
+/** What an isolated plugin's process may read of the host: the runner, the plugin API, core's package.json. */
+const RUNNER_READS: readonly string[] = (() => {
+  const core = packageAbove(HOST_DIR);
+  return [
+    path.join(HOST_DIR, 'isolation'),
+    path.join(path.dirname(HOST_DIR), 'api'),
+    ...(core ? [path.join(core, 'package.json')] : []),
+  ];
+})();
+
+/**
+ * First-party: an `@credroam/` package that lies beside core (its workspace's `packages/`, or the
+ * `node_modules/@credroam/` core is installed in) or inside it (the built-ins). A package that only
+ * takes the name elsewhere is third-party.
+ */
+function isFirstParty(packageName: string, dir: string): boolean {
+  const core = SHARED_PACKAGES[0]!.dir;
+  if (!packageName.startsWith('@credroam/') || !core) return false;
+  const inside = (parent: string) => dir === parent || dir.startsWith(`${parent}${path.sep}`);
+  return inside(core) || path.dirname(dir) === path.dirname(core);
+}
 
 /**
  * The packages a plugin must share with the host, each with the host's own copy (links resolved):

@@ -80,9 +80,9 @@ test.serial(
     await h.start();
     t.is(info('test.future')?.state, 'failed');
     t.true(records.some((r) => r.event === 2005 && r.event === EventId.PluginEngineIncompatible));
-    t.regex(
-      info('test.future')?.reason ?? '',
-      /requires the credroam plugin API >=99\.0\.0, but this agent provides API 0\.1\.0/,
+    t.is(
+      info('test.future')?.reason,
+      `requires the credroam plugin API >=99.0.0, but this agent provides API ${API_VERSION}`,
     );
     t.is(info('test.disposal')?.state, 'active');
   },
@@ -105,7 +105,7 @@ test.serial('engines.credroam is checked against the API version the host provid
   };
   // The fixture asks for ^0.1.0: today's API, and not an API 0.2.0 (a breaking change while 0.x).
   t.is((await make())?.state, 'inactive');
-  t.is(API_VERSION, '0.1.0');
+  t.regex(API_VERSION, /^0\.1\.\d+$/);
   const newer = await make('0.2.0');
   t.is(newer?.state, 'failed');
   t.is(newer?.reason, 'requires the credroam plugin API ^0.1.0, but this agent provides API 0.2.0');

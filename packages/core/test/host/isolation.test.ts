@@ -1,0 +1,362 @@
+import { spawn } from 'node:child_process';
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import test, { type ExecutionContext } from 'ava';
+import {
+  ConflictError,
+  CredroamError,
+  DirectoryStore,
+  EventId,
+  EventLog,
+  hashPluginFiles,
+  type LogRecord,
+  PluginHost,
+  type PluginHostOptions,
+  type PluginSpec,
+  Trigger,
+  type TriggerEvent,
+} from '../../src/index.js';
+import { fakeItem, MemoryLocalStore, makeEngine } from '../../src/testing/index.js';
+import { tempDir } from '../support/temp.js';
+
+const fixtures = fileURLToPath(new URL('../../../test/fixtures/plugins/', import.meta.url));
+const hostScript = fileURLToPath(new URL('../../../test/fixtures/isolated-host.mjs', import.meta.url));
+
+/** Fast restarts and pings, so that the tests wait little; the rule (doubling, bounded) is the agent's. */
+const ISOLATION = {
+  restarts: 3,
+  restartDelayMs: 20,
+  maxRestartDelayMs: 1_000,
+  pingIntervalMs: 200,
+  pingTimeoutMs: 2_000,
+};
+
+async function host(
+  t: ExecutionContext,
+  specs: Array<string | PluginSpec>,
+  options: Partial<PluginHostOptions> = {},
+) {
+  const records: LogRecord[] = [];
+  const log = new EventLog({ write: () => undefined });
+  log.subscribe((r) => records.push(r));
+  const stateRoot = await tempDir(t);
+  const h = new PluginHost({ log, stateRoot, baseDir: fixtures, isolation: ISOLATION, ...options });
+  t.teardown(() => h.dispose());
+  await h.load(specs.map((s) => (typeof s === 'string' ? { from: `./${s}` } : s)));
+  const info = (id: string) => h.list().find((p) => p.id === id);
+  return { host: h, records, info, stateRoot };
+}
+
+/** Waits until `check` holds, up to `ms` (a bound on the wait, not a timing assertion). */
+async function until(check: () => boolean | Promise<boolean>, ms = 20_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A listener on loopback that records what reaches it. */
+async function listener(t: ExecutionContext) {
+  const received: string[] = [];
+  let connections = 0;
+  const server = net.createServer((s) => {
+    connections++;
+    s.on('data', (d) => received.push(d.toString()));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  return { port: (server.address() as net.AddressInfo).port, received, connections: () => connections };
+}
+
+const request = (home: string) => ({ user: 'alice', settings: {}, home, policy: {} });
+
+interface Outcome {
+  ok: boolean;
+  code?: string;
+  value?: unknown;
+}
+interface ProbeReport {
+  readKeys: Outcome;
+  writeOutside: Outcome;
+  writeState: Outcome;
+  spawn: Outcome;
+  worker: Outcome;
+  addon: Outcome;
+  socket: Outcome;
+  env: string[];
+}
+interface Probe extends Trigger {
+  probe(targets: Record<string, unknown>): Promise<ProbeReport>;
+  fail(kind: string): Promise<never>;
+  spin(): Promise<never>;
+}
+
+/** A copy of the probe under another id, asking for `permissions`. */
+async function probeCopy(t: ExecutionContext, id: string, permissions: string[]): Promise<string> {
+  const dir = path.join(await tempDir(t), id);
+  await cp(path.join(fixtures, 'isolated-probe'), dir, { recursive: true });
+  const pkg = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8'));
+  pkg.credroam.id = id;
+  pkg.credroam.permissions = permissions;
+  await writeFile(path.join(dir, 'package.json'), JSON.stringify(pkg));
+  return dir;
+}
+
+async function probeTargets(t: ExecutionContext, stateRoot: string, id: string, port: number) {
+  const keys = await tempDir(t, 'credroam-keys-');
+  const keysFile = path.join(keys, 'alice.key');
+  await writeFile(keysFile, 'PRIVATE KEY BYTES');
+  const outside = await tempDir(t, 'credroam-outside-');
+  const outsideFile = path.join(outside, 'untouched');
+  await writeFile(outsideFile, 'as the test wrote it');
+  return { keysFile, outsideFile, addonFile: keysFile, port, stateDir: path.join(stateRoot, id) };
+}
+
+test('a third-party plugin runs in a process of its own: the key store, files outside its folders, processes, workers, addons and sockets are refused, and the host goes on', async (t) => {
+  const { host: h, info, records, stateRoot } = await host(t, ['isolated-probe', 'disposal']);
+  await h.start();
+  t.is(info('test.isolated-probe')?.state, 'active');
+  t.is(info('test.disposal')?.state, 'active');
+  const isolated = records.find(
+    (r) => r.event === EventId.PluginIsolated && r.plugin === 'test.isolated-probe',
+  );
+  t.truthy(isolated, 'logged as isolated');
+  t.is(isolated?.network, 'netns');
+  t.not(isolated?.pid, process.pid);
+  t.true(
+    records.some(
+      (r) =>
+        r.event === EventId.PluginLog && r.message === 'probe active' && r.plugin === 'test.isolated-probe',
+    ),
+  );
+
+  const net = await listener(t);
+  const targets = await probeTargets(t, stateRoot, 'test.isolated-probe', net.port);
+  const probe = (await (await h.contribution(Trigger, 'probe'))(request(stateRoot))) as Probe;
+  const report = await probe.probe(targets);
+
+  t.deepEqual(report.readKeys, { ok: false, code: 'ERR_ACCESS_DENIED' });
+  t.deepEqual(report.writeOutside, { ok: false, code: 'ERR_ACCESS_DENIED' });
+  t.is(report.writeState.ok, true, 'its own state folder is writable');
+  t.deepEqual(report.spawn, { ok: false, code: 'ERR_ACCESS_DENIED' });
+  t.deepEqual(report.worker, { ok: false, code: 'ERR_ACCESS_DENIED' });
+  t.is(report.addon.ok, false);
+  t.is(report.addon.code, 'ERR_DLOPEN_DISABLED');
+  t.is(report.socket.ok, false);
+  t.is(report.socket.code, 'ENETUNREACH');
+  t.is(net.connections(), 0, 'nothing reached the listener');
+  t.is(await readFile(targets.outsideFile, 'utf8'), 'as the test wrote it');
+  t.deepEqual(
+    report.env.filter(
+      (k) => !['HOME', 'LANG', 'TMPDIR', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE'].includes(k),
+    ),
+    [],
+    'nothing of the agent’s environment',
+  );
+
+  // The host goes on: the in-process path, and the isolated plugin itself, still answer.
+  const fired: TriggerEvent[] = [];
+  const stop = await probe.start((e) => fired.push(e));
+  t.true(await until(() => fired.length === 1));
+  t.is(fired[0]?.source, 'probe');
+  await stop.dispose();
+  t.is(info('test.isolated-probe')?.state, 'active');
+});
+
+test('a plugin granted network reaches a listener on loopback; the grant is what it asked for', async (t) => {
+  const dir = await probeCopy(t, 'test.network-probe', ['network']);
+  const {
+    host: h,
+    info,
+    records,
+    stateRoot,
+  } = await host(t, [{ from: dir }], {
+    grants: { 'test.network-probe': ['network'] },
+  });
+  await h.start();
+  t.is(info('test.network-probe')?.state, 'active', info('test.network-probe')?.reason);
+  t.is(records.find((r) => r.event === EventId.PluginIsolated)?.network, 'granted');
+  const net = await listener(t);
+  const probe = (await (await h.contribution(Trigger, 'probe'))(request(stateRoot))) as Probe;
+  const report = await probe.probe(await probeTargets(t, stateRoot, 'test.network-probe', net.port));
+  t.deepEqual(report.socket, { ok: true, value: 'connected' });
+  t.true(await until(() => net.received.join('') === 'hello from the plugin'));
+  // Only the network: files stay refused.
+  t.deepEqual(report.readKeys, { ok: false, code: 'ERR_ACCESS_DENIED' });
+});
+
+test('a plugin asking for a permission nobody grants is refused before its code is loaded, with event 2021', async (t) => {
+  const dir = await probeCopy(t, 'test.greedy-probe', ['network', 'password']);
+  const {
+    host: h,
+    info,
+    records,
+  } = await host(t, [{ from: dir }, 'disposal'], {
+    grants: { 'test.greedy-probe': ['password'] },
+  });
+  await h.start();
+  const greedy = info('test.greedy-probe');
+  t.is(greedy?.state, 'failed');
+  t.regex(greedy?.reason ?? '', /asks for network, which no site policy grants it/);
+  t.true(
+    records.some((r) => r.event === EventId.PluginPermissionNotGranted && r.plugin === 'test.greedy-probe'),
+  );
+  t.false(records.some((r) => r.event === EventId.PluginIsolated && r.plugin === 'test.greedy-probe'));
+  t.is(info('test.disposal')?.state, 'active');
+});
+
+test('the site policy grants through the allow-list entry, and may keep a signed third-party plugin in process', async (t) => {
+  const dir = await probeCopy(t, 'test.listed-probe', ['network']);
+  const files = await hashPluginFiles(dir);
+  const entry = { id: 'test.listed-probe', version: '^1.0.0', files };
+  const denied = await host(t, [{ from: dir }], { allowList: [entry], policySerial: 4 });
+  t.regex(
+    denied.info('test.listed-probe')?.reason ?? '',
+    /asks for network, which the site policy \(serial 4\) does not grant it/,
+  );
+
+  const granted = await host(t, [{ from: dir }], { allowList: [{ ...entry, grants: ['network'] }] });
+  await granted.host.start();
+  t.is(granted.info('test.listed-probe')?.state, 'active');
+  t.is(granted.records.find((r) => r.event === EventId.PluginIsolated)?.network, 'granted');
+
+  const inside = await host(t, [{ from: dir }], { allowList: [{ ...entry, inProcess: true }] });
+  await inside.host.start();
+  t.is(inside.info('test.listed-probe')?.state, 'active');
+  t.false(
+    inside.records.some((r) => r.event === EventId.PluginIsolated),
+    'runs in the agent’s process',
+  );
+});
+
+test('errors cross the boundary as registry codes (unknown ones as E_PLUGIN), without the plugin’s stack', async (t) => {
+  const { host: h, stateRoot } = await host(t, ['isolated-probe']);
+  await h.start();
+  const probe = (await (await h.contribution(Trigger, 'probe'))(request(stateRoot))) as Probe;
+  const registry = await t.throwsAsync(probe.fail('registry'), { instanceOf: CredroamError });
+  t.is((registry as CredroamError).code, 'E_CONFIG');
+  t.is((registry as CredroamError).details.plugin, 'test.isolated-probe');
+  const invented = (await t.throwsAsync(probe.fail('invented'))) as CredroamError;
+  t.is(invented.code, 'E_PLUGIN');
+  t.is(invented.details.pluginCode, 'E_MADE_UP');
+  const plain = (await t.throwsAsync(probe.fail('plain'))) as CredroamError;
+  t.is(plain.code, 'E_PLUGIN');
+  t.false((plain.stack ?? '').includes('isolated-probe/index.js'), plain.stack);
+});
+
+test('a contribution works across the boundary: a sync runs through an isolated directory store, and a lost race is a ConflictError', async (t) => {
+  const { host: h, stateRoot } = await host(t, ['isolated-directory']);
+  await h.start();
+  const factory = await h.contribution(DirectoryStore, 'state-file');
+  const directory = await factory(request(stateRoot));
+  const first = new MemoryLocalStore();
+  await first.put(fakeItem('cert', 'alice', 'v1', 1_000));
+  const up = await makeEngine({ directory, local: first }).engine.sync();
+  t.is(up.outcome, 'synced');
+  t.is(up.counts.uploaded, 1);
+  const second = new MemoryLocalStore();
+  const down = await makeEngine({ directory, local: second }).engine.sync();
+  t.is(down.counts.downloaded, 1);
+  t.deepEqual(
+    (await second.list()).items.map((i) => i.id),
+    (await first.list()).items.map((i) => i.id),
+  );
+  await t.throwsAsync(directory.write({ stamp: { remove: [new Uint8Array([1, 2, 3])], add: [] } }), {
+    instanceOf: ConflictError,
+  });
+});
+
+test('a process that keeps crashing is restarted with a doubling delay, then the plugin is failed; the rest go on', async (t) => {
+  const { host: h, info, records } = await host(t, ['isolated-crash', 'disposal']);
+  await h.start();
+  t.true(await until(() => info('test.isolated-crash')?.state === 'failed'));
+  const lost = records.filter((r) => r.event === EventId.PluginProcessLost);
+  t.deepEqual(
+    lost.map((r) => r.delayMs),
+    [20, 40, 80],
+  );
+  t.regex(lost[0]?.message ?? '', /exited with code 7/);
+  const gaveUp = records.find((r) => r.event === EventId.PluginProcessGaveUp);
+  t.regex(gaveUp?.message ?? '', /after 3 restarts: given up/);
+  t.is(info('test.disposal')?.state, 'active');
+  await t.throwsAsync(h.contribution(Trigger, 'crashy'), { message: /unavailable/ });
+});
+
+test('a process that crashes is started again, and its contributions work after the restart', async (t) => {
+  const {
+    host: h,
+    info,
+    records,
+    stateRoot,
+  } = await host(t, [{ from: './isolated-crash', settings: { crashes: 2 } }]);
+  await h.start();
+  t.true(await until(() => records.filter((r) => r.event === EventId.PluginProcessLost).length === 2));
+  const crashy = (await (
+    await h.contribution(Trigger, 'crashy')
+  )(request(stateRoot))) as unknown as {
+    starts(): Promise<number>;
+  };
+  t.is(await crashy.starts(), 3);
+  t.is(info('test.isolated-crash')?.state, 'active');
+});
+
+test('a process that stops answering is killed and started again', async (t) => {
+  const { host: h, info, records, stateRoot } = await host(t, ['isolated-probe']);
+  await h.start();
+  const firstPid = records.find((r) => r.event === EventId.PluginIsolated)?.pid as number;
+  const probe = (await (await h.contribution(Trigger, 'probe'))(request(stateRoot))) as Probe;
+  const spinning = probe.spin();
+  await t.throwsAsync(spinning, { instanceOf: CredroamError, message: /was killed/ });
+  t.regex(records.find((r) => r.event === EventId.PluginProcessLost)?.message ?? '', /stopped answering/);
+  t.true(await until(() => !alive(firstPid)));
+  t.true(await until(() => records.filter((r) => r.event === EventId.PluginIsolated).length === 2));
+  t.is(info('test.isolated-probe')?.state, 'active');
+  const again = (await (await h.contribution(Trigger, 'probe'))(request(stateRoot))) as Probe;
+  const fired: TriggerEvent[] = [];
+  await again.start((e) => fired.push(e));
+  t.true(await until(() => fired.length === 1));
+});
+
+test('a process that hangs in activate is killed at the time box; the plugin is failed and the rest go on', async (t) => {
+  const {
+    host: h,
+    info,
+    stateRoot,
+  } = await host(t, ['isolated-hang', 'disposal'], { activateTimeoutMs: 1_500 });
+  await h.start();
+  const hang = info('test.isolated-hang');
+  t.is(hang?.state, 'failed');
+  t.regex(hang?.reason ?? '', /did not finish within 1500 ms/);
+  const pid = Number(await readFile(path.join(stateRoot, 'test.isolated-hang', 'pid'), 'utf8'));
+  t.true(pid > 0);
+  t.true(await until(() => !alive(pid)), 'the hung process is gone');
+  t.is(info('test.disposal')?.state, 'active');
+});
+
+test('a plugin’s process never outlives its host: SIGKILL to the host ends it', async (t) => {
+  const stateRoot = await tempDir(t);
+  const child = spawn(process.execPath, [hostScript, stateRoot], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((resolve) => lines.once('line', resolve));
+  const { pid } = JSON.parse(first) as { pid: number };
+  t.true(pid > 0 && alive(pid));
+  child.kill('SIGKILL');
+  t.true(await until(() => !alive(pid)), 'the plugin process exited with its host');
+});
