@@ -91,8 +91,8 @@ export interface PluginHostOptions {
   /**
    * Third-party plugins out of process (docs/plugins/isolation.md): a plugin that is not
    * first-party (an `@credroam/` package installed beside core) and that the site's allow-list does
-   * not keep `inProcess` runs in a sandboxed process of its own. `false` or absent: every plugin
-   * runs in process, as before.
+   * not keep `inProcess` runs in a sandboxed process of its own. Default: on, with the default
+   * options. `false`: every plugin runs in process (tests of in-process behaviour, a diagnosis).
    */
   readonly isolation?: IsolationOptions | false;
   /**
@@ -536,8 +536,11 @@ export class PluginHost {
    * here, before any of its code is loaded. False if refused.
    */
   #isolate(r: PluginRecord): boolean {
-    const isolation = this.#options.isolation;
-    if (!isolation || isFirstParty(r.manifest!.packageName, r.dir!) || r.allowedBy?.inProcess === true) {
+    if (
+      this.#options.isolation === false ||
+      isFirstParty(r.manifest!.packageName, r.dir!) ||
+      r.allowedBy?.inProcess === true
+    ) {
       r.isolated = undefined;
       return true;
     }

@@ -103,6 +103,7 @@ interface Probe extends Trigger {
   probe(targets: Record<string, unknown>): Promise<ProbeReport>;
   fail(kind: string): Promise<never>;
   spin(): Promise<never>;
+  seen(): Promise<{ user: string; policy: unknown; directory: string; password: string }>;
 }
 
 /** A copy of the probe under another id, asking for `permissions`. */
@@ -241,6 +242,43 @@ test('the site policy grants through the allow-list entry, and may keep a signed
     inside.records.some((r) => r.event === EventId.PluginIsolated),
     'runs in the agent’s process',
   );
+});
+
+test('a request crosses as data: a live policy view as it is now, no directory store nor password without their grants', async (t) => {
+  const { host: h, stateRoot } = await host(t, ['isolated-probe']);
+  await h.start();
+  let section: Record<string, unknown> = { trustWithPassword: false, limits: { maxTokens: 7 } };
+  const live = new Proxy(
+    {},
+    {
+      get: (_t, k) => Reflect.get(section, k),
+      ownKeys: () => Reflect.ownKeys(section),
+      getOwnPropertyDescriptor: (_t, k) => ({
+        ...Reflect.getOwnPropertyDescriptor(section, k),
+        configurable: true,
+      }),
+    },
+  );
+  const probe = (await (
+    await h.contribution(Trigger, 'probe')
+  )({
+    ...request(stateRoot),
+    policy: live,
+    directory: {
+      readStamp: async () => [],
+      read: async () => ({ stamp: [], tokens: [], keys: [] }),
+      readKeys: async () => ({ stamp: [], keys: [] }),
+      write: async () => undefined,
+    },
+    password: async () => 'the roaming password',
+  })) as Probe;
+  section = { trustWithPassword: true };
+  t.deepEqual(await probe.seen(), {
+    user: 'alice',
+    policy: { trustWithPassword: false, limits: { maxTokens: 7 } },
+    directory: 'undefined',
+    password: 'undefined',
+  });
 });
 
 test('errors cross the boundary as registry codes (unknown ones as E_PLUGIN), without the plugin’s stack', async (t) => {

@@ -28,7 +28,14 @@ async function host(
   const records: LogRecord[] = [];
   const log = new EventLog({ write: () => undefined });
   log.subscribe((r) => records.push(r));
-  const h = new PluginHost({ log, stateRoot: await tempDir(t), baseDir: fixtures, ...options });
+  // In process: these tests are of the in-process host (isolation.test.ts has the out-of-process one).
+  const h = new PluginHost({
+    log,
+    stateRoot: await tempDir(t),
+    baseDir: fixtures,
+    isolation: false,
+    ...options,
+  });
   t.teardown(() => h.dispose());
   await h.load(specs.map((s) => (typeof s === 'string' ? { from: `./${s}` } : s)));
   const info = (id: string) => h.list().find((p) => p.id === id);

@@ -90,13 +90,15 @@ export class PluginProcess {
    */
   async create(point: string, contribution: string, request: ContributionRequest): Promise<unknown> {
     const granted = this.#options.params.granted;
+    // Copies as plain data: the agent's `policy` is a live view of the section in force (a Proxy),
+    // which does not cross; the plugin sees the section as it was when the contribution was made.
     const wire: Record<string, unknown> = {
-      user: request.user,
-      settings: request.settings,
-      home: request.home,
-      policy: request.policy,
+      user: request?.user,
+      settings: this.#peer.encode(request?.settings ?? {}),
+      home: request?.home,
+      policy: this.#peer.encode(request?.policy ?? {}),
     };
-    if (request.directory && (granted.includes('directory:write') || granted.includes('directory:read'))) {
+    if (request?.directory && (granted.includes('directory:write') || granted.includes('directory:read'))) {
       const store = request.directory as unknown as Record<string, unknown>;
       const allowed = granted.includes('directory:write')
         ? [...READ_ONLY_DIRECTORY, 'write']
@@ -108,7 +110,8 @@ export class PluginProcess {
       }
       wire.directory = this.#peer.encode(view);
     }
-    if (request.password && granted.includes('password')) wire.password = this.#peer.encode(request.password);
+    if (request?.password && granted.includes('password'))
+      wire.password = this.#peer.encode(request.password);
     return this.#peer.request({ t: 'create', point, contribution, request: wire as unknown as WireRequest });
   }
 
