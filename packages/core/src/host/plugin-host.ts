@@ -13,13 +13,14 @@ import {
   extensionPointInfo,
 } from '../api/extension-points.js';
 import type { ContributionDeclaration } from '../api/manifest.js';
-import type { PluginContext, PluginModule } from '../api/plugin.js';
+import type { PluginContext, PluginModule, PluginServices } from '../api/plugin.js';
+import type { LocalStore } from '../api/points/local-store.js';
 import { API_VERSION } from '../api/version.js';
 import { EventLog } from '../events/event-log.js';
 import type { AllowListEntry, PluginAllowList } from '../policy/allow-list.js';
 import { checkAllowList, recheckFiles } from './allow-list-check.js';
 import { resolveDependencies } from './dependencies.js';
-import { missingGrants } from './isolation/permissions.js';
+import { certificateReader, missingGrants } from './isolation/permissions.js';
 import { PluginProcess } from './isolation/plugin-process.js';
 import { planLaunch } from './isolation/sandbox.js';
 import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
@@ -100,6 +101,11 @@ export interface PluginHostOptions {
    * one, its allow-list entry's `grants` say). Absent: none.
    */
   readonly grants?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * The host's services a plugin may be granted (`PluginContext.services`): `localStore` gives the
+   * user's local store, of which a plugin with `localStore:read` sees the certificates only.
+   */
+  readonly services?: { readonly localStore?: () => LocalStore | Promise<LocalStore> };
 }
 
 /** How isolated plugins' processes are watched and restarted. */
@@ -442,7 +448,7 @@ export class PluginHost {
       const stateDir = path.join(this.#options.stateRoot, m.id);
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       const mainFile = path.join(r.dir!, m.main);
-      const context = this.#context(r, stateDir, subscriptions);
+      const context = this.#context(r, stateDir, subscriptions, this.#services(r));
       r.api = await withTimeout(
         async () => {
           // Time of check, time of use: the files were hashed at load, and the import may come much
@@ -489,7 +495,33 @@ export class PluginHost {
     }
   }
 
-  #context(r: PluginRecord, stateDir: string, subscriptions: DisposableStore): PluginContext {
+  /**
+   * The services a plugin asked for (`localStore:read`) that the host has: an isolated plugin has
+   * been granted them by then (`#isolate`); one in process could reach them anyway.
+   */
+  #services(r: PluginRecord): PluginServices {
+    const asked = r.manifest!.permissions ?? [];
+    const local = this.#options.services?.localStore;
+    if (!asked.includes('localStore:read') || !local) return {};
+    let reader: Promise<ReturnType<typeof certificateReader>> | undefined;
+    const open = () => {
+      reader ??= Promise.resolve(local()).then(certificateReader);
+      return reader;
+    };
+    return {
+      certificates: {
+        revision: async () => (await open()).revision(),
+        certificates: async () => (await open()).certificates(),
+      },
+    };
+  }
+
+  #context(
+    r: PluginRecord,
+    stateDir: string,
+    subscriptions: DisposableStore,
+    services: PluginServices,
+  ): PluginContext {
     const m = r.manifest!;
     const logger = this.#log.scoped(m.id);
     const context: PluginContext = {
@@ -499,6 +531,7 @@ export class PluginHost {
       logger,
       configuration: Object.freeze(r.configuration ?? {}),
       stateDir,
+      services: Object.freeze(services),
       dependency: <T>(pluginId: string): T => {
         if (!m.dependencies.includes(pluginId)) {
           throw new CredroamError(
@@ -583,6 +616,7 @@ export class PluginHost {
         granted: r.isolated!.granted,
         declared,
       },
+      services: this.#services(r),
       logger: this.#log.scoped(m.id),
       pingIntervalMs: isolation.pingIntervalMs ?? 5_000,
       pingTimeoutMs: isolation.pingTimeoutMs ?? 10_000,

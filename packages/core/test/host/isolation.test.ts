@@ -281,6 +281,37 @@ test('a request crosses as data: a live policy view as it is now, no directory s
   });
 });
 
+test('a plugin granted localStore:read reads the certificates through the host, never a key, and not the store’s files', async (t) => {
+  const local = new MemoryLocalStore();
+  const cert = fakeItem('cert', 'alice', 'certificate bytes', 1_000);
+  const key = fakeItem('key', 'alice', 'PRIVATE KEY BYTES', 1_000);
+  await local.put(cert);
+  await local.put(key);
+  const storeFolder = await tempDir(t, 'credroam-store-');
+  await writeFile(path.join(storeFolder, 'alice.key'), 'PRIVATE KEY BYTES');
+  const { host: h, stateRoot } = await host(t, ['isolated-certs'], {
+    grants: { 'test.isolated-certs': ['localStore:read'] },
+    services: { localStore: () => local },
+  });
+  await h.start();
+  const certs = (await (
+    await h.contribution(Trigger, 'certs')
+  )(request(stateRoot))) as unknown as {
+    look(folder: string): Promise<{
+      services: string[];
+      revision: string;
+      items: Array<{ kind: string; id: string; content: Uint8Array }>;
+      direct: unknown;
+    }>;
+  };
+  const seen = await certs.look(storeFolder);
+  t.deepEqual(seen.services, ['certificates']);
+  t.is(seen.revision, await local.revision());
+  t.deepEqual(seen.items, [{ kind: 'cert', id: cert.id, content: cert.content }]);
+  t.is(seen.direct, 'ERR_ACCESS_DENIED');
+  t.false(seen.items.some((i) => Buffer.from(i.content).includes('PRIVATE KEY BYTES')));
+});
+
 test('errors cross the boundary as registry codes (unknown ones as E_PLUGIN), without the plugin’s stack', async (t) => {
   const { host: h, stateRoot } = await host(t, ['isolated-probe']);
   await h.start();

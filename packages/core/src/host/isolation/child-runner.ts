@@ -10,7 +10,7 @@ import type { ContributionFactory } from '../../api/contribution.js';
 import { DisposableStore } from '../../api/disposable.js';
 import { CredroamError } from '../../api/errors.js';
 import type { Logger, LogLevel } from '../../api/events.js';
-import type { PluginContext, PluginModule } from '../../api/plugin.js';
+import type { PluginContext, PluginModule, PluginServices } from '../../api/plugin.js';
 import { Peer, toWireError } from './peer.js';
 import type { ActivateParams, HostMessage, WireRequest } from './protocol.js';
 
@@ -77,6 +77,7 @@ async function activate(params: ActivateParams): Promise<{ contributions: string
     logger: logger(),
     configuration: Object.freeze(params.configuration),
     stateDir: params.stateDir,
+    services: Object.freeze((peer.decode(params.services) ?? {}) as PluginServices),
     dependency: (pluginId: string) => {
       throw new CredroamError(
         'E_UNSUPPORTED',

@@ -1,3 +1,6 @@
+import type { CertificateReader } from '../../api/plugin.js';
+import type { LocalStore } from '../../api/points/local-store.js';
+
 /**
  * What an isolated plugin may ask for (`credroam.permissions` in its manifest) and the site grants
  * (the allow-list entry's `grants`). Without a permission, a plugin's process reads only its own
@@ -12,10 +15,26 @@
  * | `directory:read`    | a protector's request carries the user's directory store, read methods only |
  * | `directory:write`   | the same with `write`                                                      |
  * | `password`          | a request carries the roaming password (`request.password`)                |
+ * | `localStore:read`   | `context.services.certificates`: the user's certificates, never a key       |
  */
 
 /** The pattern a permission matches; the manifest schema uses it. */
-export const PERMISSION_PATTERN = '^(network|password|directory:read|directory:write|(read|write):/.*)$';
+export const PERMISSION_PATTERN =
+  '^(network|password|localStore:read|directory:read|directory:write|(read|write):/.*)$';
+
+/**
+ * The user's local store as a plugin reads it (`localStore:read`): certificates only, copied; the
+ * keys and attributes it holds are never handed over.
+ */
+export function certificateReader(store: LocalStore): CertificateReader {
+  return {
+    revision: () => store.revision(),
+    certificates: async () =>
+      (await store.list()).items
+        .filter((item) => item.kind === 'cert')
+        .map((item) => ({ ...item, content: new Uint8Array(item.content) })),
+  };
+}
 
 /** The folders a `read:`/`write:` permission names. */
 export function folderGrants(granted: readonly string[]): { read: string[]; write: string[] } {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { ContributionRequest } from '../../api/contribution.js';
 import { CredroamError } from '../../api/errors.js';
 import type { Logger } from '../../api/events.js';
+import type { PluginServices } from '../../api/plugin.js';
 import { Peer } from './peer.js';
 import type { ActivateParams, PluginMessage, WireRequest } from './protocol.js';
 import type { Launch } from './sandbox.js';
@@ -9,6 +10,8 @@ import type { Launch } from './sandbox.js';
 export interface PluginProcessOptions {
   readonly launch: Launch;
   readonly params: ActivateParams;
+  /** The services granted (`PluginServices`): they cross as remotes. */
+  readonly services?: PluginServices;
   /** The plugin's scoped logger: its `log` lines land there. */
   readonly logger: Logger;
   /** How often the host checks that the process still answers, and how long it waits for the answer. */
@@ -74,7 +77,9 @@ export class PluginProcess {
 
   /** Runs the plugin's `activate` in the process; resolves with the contributions it provided (`Trigger/id`). */
   async activate(): Promise<string[]> {
-    const result = (await this.#peer.request({ t: 'activate', params: this.#options.params })) as {
+    const services = this.#options.services ? this.#peer.encode(this.#options.services) : undefined;
+    const params = { ...this.#options.params, ...(services !== undefined ? { services } : {}) };
+    const result = (await this.#peer.request({ t: 'activate', params })) as {
       contributions?: unknown;
     };
     const list = Array.isArray(result?.contributions) ? result.contributions : [];

@@ -50,6 +50,8 @@ export interface ActivateParams {
   readonly granted: readonly string[];
   /** The contributions its manifest declares, as `<point name>/<id>` (`Trigger/sessions`). */
   readonly declared: readonly string[];
+  /** The host's services granted (`PluginServices`), their methods as remotes. */
+  readonly services?: unknown;
 }
 
 /** The serialisable part of a contribution request (functions and stores cross as remotes). */
