@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { chown, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -416,15 +416,50 @@ test('a process that hangs in activate is killed at the time box; the plugin is 
   t.is(info('test.disposal')?.state, 'active');
 });
 
-test('a plugin’s process never outlives its host: SIGKILL to the host ends it', async (t) => {
-  const stateRoot = await tempDir(t);
-  const child = spawn(process.execPath, [hostScript, stateRoot], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts fixtures/isolated-host.mjs (as `prefix` says) and reads the line it prints. */
+async function separateHost(t: ExecutionContext, prefix: string[], args: string[]) {
+  const [command, ...rest] = [...prefix, process.execPath, hostScript, ...args];
+  const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   const lines = createInterface({ input: child.stdout! });
-  const first = await new Promise<string>((resolve) => lines.once('line', resolve));
-  const { pid } = JSON.parse(first) as { pid: number };
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the host exited with ${code}`)));
+  });
+  return {
+    child,
+    line: JSON.parse(first) as {
+      pid: number;
+      network: string;
+      hostNetns: string;
+      pluginNetns: string;
+      socket?: { ok: boolean; code?: string };
+    },
+  };
+}
+
+test('an agent that is not root cuts its plugins off the network too (an unprivileged user namespace)', async (t) => {
+  // As root (CI, this machine), the host runs as nobody; as anyone else, as that user.
+  const root = process.getuid?.() === 0;
+  const stateRoot = await mkdtemp('/tmp/credroam-unprivileged-');
+  t.teardown(() => rm(stateRoot, { recursive: true, force: true }));
+  if (root) await chown(stateRoot, 65534, 65534);
+  const net = await listener(t);
+  const prefix = root ? ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+  const { line } = await separateHost(t, prefix, [stateRoot, String(net.port)]);
+  t.is(line.network, 'netns');
+  t.not(line.pluginNetns, line.hostNetns, 'the plugin has a network namespace of its own');
+  t.deepEqual(line.socket, { ok: false, code: 'ENETUNREACH' });
+  t.is(net.connections(), 0);
+  const uid = (await readFile(`/proc/${line.pid}/status`, 'utf8')).match(/^Uid:\s+(\d+)/m)?.[1];
+  t.is(uid, root ? '65534' : String(process.getuid?.()));
+});
+
+test('a plugin’s process never outlives its host: SIGKILL to the host ends it', async (t) => {
+  const { child, line } = await separateHost(t, [], [await tempDir(t)]);
+  const { pid } = line;
   t.true(pid > 0 && alive(pid));
   child.kill('SIGKILL');
   t.true(await until(() => !alive(pid)), 'the plugin process exited with its host');
