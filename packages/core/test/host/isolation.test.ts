@@ -431,11 +431,14 @@ async function separateHost(t: ExecutionContext, prefix: string[], args: string[
   return {
     child,
     line: JSON.parse(first) as {
-      pid: number;
+      pid?: number;
       network: string;
       hostNetns: string;
       pluginNetns: string;
       socket?: { ok: boolean; code?: string };
+      state: string;
+      reason?: string;
+      events: number[];
     },
   };
 }
@@ -457,9 +460,24 @@ test('an agent that is not root cuts its plugins off the network too (an unprivi
   t.is(uid, root ? '65534' : String(process.getuid?.()));
 });
 
+test('where no network namespace can be made, a plugin without network is refused (2022), never run with the network', async (t) => {
+  // A user namespace of the test's own in which no further namespace may be made (its limits 0).
+  const limits =
+    'echo 0 > /proc/sys/user/max_net_namespaces && echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"';
+  const prefix = ['/usr/bin/unshare', '--user', '--map-root-user', '--', '/bin/sh', '-c', limits, 'sh'];
+  const { line } = await separateHost(t, prefix, [await tempDir(t), '']);
+  t.is(line.state, 'failed');
+  t.regex(
+    line.reason ?? '',
+    /cannot run out of process: the plugin's network cannot be cut off: no network namespace can be made here/,
+  );
+  t.deepEqual(line.events, [EventId.PluginSandboxUnavailable]);
+  t.is(line.pid, undefined, 'no process was started for it');
+});
+
 test('a plugin’s process never outlives its host: SIGKILL to the host ends it', async (t) => {
   const { child, line } = await separateHost(t, [], [await tempDir(t)]);
-  const { pid } = line;
+  const pid = line.pid ?? 0;
   t.true(pid > 0 && alive(pid));
   child.kill('SIGKILL');
   t.true(await until(() => !alive(pid)), 'the plugin process exited with its host');
