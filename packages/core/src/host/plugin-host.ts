@@ -60,6 +60,8 @@ export interface PluginInfo {
    * failed before it could be checked), `allowed`, or `refused` (`reason` says why).
    */
   readonly policy?: 'allowed' | 'refused';
+  /** Present when it runs out of process (docs/plugins/isolation.md): the permissions it was given. */
+  readonly isolated?: { readonly granted: readonly string[] };
 }
 
 /** Whether a site policy's plugin allow-list is in force, and which (its serial, when known). */
@@ -333,6 +335,7 @@ export class PluginHost {
         contributes,
         dependencies: r.manifest?.dependencies ?? [],
         ...(r.policy !== undefined ? { policy: r.policy } : {}),
+        ...(r.isolated !== undefined ? { isolated: { granted: [...r.isolated.granted] } } : {}),
       };
     });
   }
@@ -778,7 +781,16 @@ export class PluginHost {
       }
       if ((r.state as PluginState) === 'failed') continue;
       const verdict = await this.#verdict(r);
-      if (verdict.ok) {
+      // An isolated plugin whose new entry no longer grants what it asks for goes too.
+      const revoked =
+        verdict.ok && r.isolated ? missingGrants(r.manifest.permissions ?? [], verdict.entry.grants) : [];
+      if (revoked.length > 0) {
+        r.policy = 'refused';
+        refused.set(r, {
+          event: EventId.PluginPermissionNotGranted,
+          reason: `asks for ${revoked.join(', ')}, which ${this.#policyName()} no longer grants it`,
+        });
+      } else if (verdict.ok) {
         r.policy = 'allowed';
         r.allowedBy = verdict.entry;
       } else {

@@ -312,6 +312,31 @@ test('a plugin granted localStore:read reads the certificates through the host, 
   t.false(seen.items.some((i) => Buffer.from(i.content).includes('PRIVATE KEY BYTES')));
 });
 
+test('a policy refresh that no longer grants what a running isolated plugin asks for stops it and its process', async (t) => {
+  const dir = await probeCopy(t, 'test.revoked-probe', ['network']);
+  const entry = { id: 'test.revoked-probe', version: '^1.0.0', files: await hashPluginFiles(dir) };
+  const {
+    host: h,
+    info,
+    records,
+  } = await host(t, [{ from: dir }], {
+    allowList: [{ ...entry, grants: ['network'] }],
+    policySerial: 1,
+  });
+  await h.start();
+  t.deepEqual(info('test.revoked-probe')?.isolated, { granted: ['network'] });
+  const pid = records.find((r) => r.event === EventId.PluginIsolated)?.pid as number;
+  t.true(alive(pid));
+  t.deepEqual(await h.applyAllowList([entry], 2), ['test.revoked-probe']);
+  const revoked = info('test.revoked-probe');
+  t.is(revoked?.state, 'failed');
+  t.is(revoked?.reason, 'asks for network, which the site policy (serial 2) no longer grants it');
+  t.true(
+    records.some((r) => r.event === EventId.PluginPermissionNotGranted && r.plugin === 'test.revoked-probe'),
+  );
+  t.true(await until(() => !alive(pid)), 'its process is gone');
+});
+
 test('errors cross the boundary as registry codes (unknown ones as E_PLUGIN), without the plugin’s stack', async (t) => {
   const { host: h, stateRoot } = await host(t, ['isolated-probe']);
   await h.start();
