@@ -111,7 +111,7 @@ export class Peer {
     if (Array.isArray(value)) return value.map((v) => this.decode(v, depth + 1));
     if (isRemote(value)) return this.#proxy(value, depth);
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = this.decode(v, depth + 1);
+    for (const [k, v] of Object.entries(value)) if (k !== '__proto__') out[k] = this.decode(v, depth + 1);
     return out;
   }
 
@@ -145,8 +145,11 @@ export class Peer {
       };
     if (!Array.isArray(remote.methods)) return call(undefined);
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(remote.data ?? {})) out[k] = this.decode(v, depth + 1);
-    for (const m of remote.methods) if (typeof m === 'string' && m !== '__proto__') out[m] = call(m);
+    for (const [k, v] of Object.entries(remote.data ?? {}))
+      if (k !== '__proto__') out[k] = this.decode(v, depth + 1);
+    // Never a thenable: awaiting a proxy must not hand the other side the await's callbacks.
+    for (const m of remote.methods)
+      if (typeof m === 'string' && m !== '__proto__' && m !== 'then') out[m] = call(m);
     return out;
   }
 
