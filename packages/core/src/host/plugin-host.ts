@@ -606,7 +606,7 @@ export class PluginHost {
       stateDir,
       granted: r.isolated!.granted,
       runner: path.join(HOST_DIR, 'isolation', 'child-runner.js'),
-      hostReads: RUNNER_READS,
+      hostReads: hostReads(r.dir!),
     });
     const proc = new PluginProcess({
       launch,
@@ -964,15 +964,25 @@ export function nodeModulesAbove(folder: string): string[] {
 
 const HOST_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-/** What an isolated plugin's process may read of the host: the runner, the plugin API, core's package.json. */
-const RUNNER_READS: readonly string[] = (() => {
-  const core = packageAbove(HOST_DIR);
-  return [
-    path.join(HOST_DIR, 'isolation'),
-    path.join(path.dirname(HOST_DIR), 'api'),
-    ...(core ? [path.join(core, 'package.json')] : []),
-  ];
-})();
+/**
+ * What an isolated plugin's process may read of the host: core's package folder (the runner and the
+ * plugin API are in it; public code, no state), under its real path and under the path the plugin
+ * finds it by (`node_modules/@credroam/core`, often a link): Node's permission model checks the path
+ * as given, and module resolution stats the package folder itself, so the folder must be granted
+ * whole (a folder grants what is under it).
+ */
+function hostReads(pluginDir: string): string[] {
+  const core = SHARED_PACKAGES[0]!.dir;
+  const reads = core ? [core] : [path.dirname(path.dirname(HOST_DIR))];
+  for (const folder of nodeModulesAbove(pluginDir)) {
+    const found = path.join(folder, '@credroam', 'core');
+    if (existsSync(path.join(found, 'package.json'))) {
+      if (!reads.includes(found)) reads.push(found);
+      break;
+    }
+  }
+  return reads;
+}
 
 /**
  * First-party: an `@credroam/` package that lies beside core (its workspace's `packages/`, or the

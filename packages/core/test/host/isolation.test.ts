@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { chown, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, cp, mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import {
+  API_VERSION,
   ConflictError,
   CredroamError,
   DirectoryStore,
@@ -335,6 +336,41 @@ test('a policy refresh that no longer grants what a running isolated plugin asks
     records.some((r) => r.event === EventId.PluginPermissionNotGranted && r.plugin === 'test.revoked-probe'),
   );
   t.true(await until(() => !alive(pid)), 'its process is gone');
+});
+
+test('an isolated plugin imports the plugin API by its package name, installed beside it through a link', async (t) => {
+  const root = await tempDir(t);
+  const modules = path.join(root, 'node_modules');
+  await mkdir(path.join(modules, '@credroam'), { recursive: true });
+  await symlink(
+    await realpath(fileURLToPath(new URL('../../../', import.meta.url))),
+    path.join(modules, '@credroam', 'core'),
+  );
+  await cp(path.join(fixtures, 'isolated-api-user'), path.join(modules, '@example', 'isolated-api-user'), {
+    recursive: true,
+  });
+  const {
+    host: h,
+    info,
+    records,
+    stateRoot,
+  } = await host(t, [{ from: '@example/isolated-api-user' }], {
+    nodeModules: [modules],
+  });
+  await h.start();
+  t.is(info('test.isolated-api-user')?.state, 'active', info('test.isolated-api-user')?.reason);
+  t.deepEqual(info('test.isolated-api-user')?.isolated, { granted: [] });
+  t.true(
+    records.some(
+      (r) => r.message === `built against API ${API_VERSION}` && r.plugin === 'test.isolated-api-user',
+    ),
+  );
+  const user = (await (
+    await h.contribution(Trigger, 'api-user')
+  )(request(stateRoot))) as unknown as { fail(): Promise<never> };
+  const error = (await t.throwsAsync(user.fail())) as CredroamError;
+  t.like(error, { code: 'E_PLUGIN', message: 'the badge reader is gone' });
+  t.like(error.details, { plugin: 'test.isolated-api-user', pluginCode: 'BADGE_READER_GONE' });
 });
 
 test('errors cross the boundary as registry codes (unknown ones as E_PLUGIN), without the plugin’s stack', async (t) => {
