@@ -536,10 +536,44 @@ test('where no network namespace can be made, a plugin without network is refuse
   t.is(line.pid, undefined, 'no process was started for it');
 });
 
+test('deactivation: a deactivate that never ends is cut off at its time box and the process killed; one that ends lets it go', async (t) => {
+  const {
+    host: h,
+    info,
+    records,
+  } = await host(t, ['slow-deactivate', 'isolated-probe'], { deactivateTimeoutMs: 500 });
+  await h.start();
+  const pids = new Map(
+    records.filter((r) => r.event === EventId.PluginIsolated).map((r) => [r.plugin, r.pid as number]),
+  );
+  t.is(pids.size, 2);
+  await h.dispose();
+  const cut = records.find((r) => r.event === EventId.PluginDeactivationFailed);
+  t.is(cut?.plugin, 'test.slow-deactivate');
+  t.regex(cut?.message ?? '', /did not finish within 500 ms/);
+  t.deepEqual(
+    records
+      .filter((r) => r.event === EventId.PluginDeactivated)
+      .map((r) => r.plugin)
+      .sort(),
+    ['test.isolated-probe', 'test.slow-deactivate'],
+  );
+  for (const pid of pids.values()) t.false(alive(pid), 'its process is gone when dispose() returns');
+  t.is(info('test.isolated-probe')?.state, 'inactive');
+});
+
 test('a plugin’s process never outlives its host: SIGKILL to the host ends it', async (t) => {
   const { child, line } = await separateHost(t, [], [await tempDir(t)]);
   const pid = line.pid ?? 0;
   t.true(pid > 0 && alive(pid));
   child.kill('SIGKILL');
   t.true(await until(() => !alive(pid)), 'the plugin process exited with its host');
+});
+
+test('a plugin stuck in a busy loop dies with its host too (the parent-death signal)', async (t) => {
+  const { child, line } = await separateHost(t, [], [await tempDir(t), '', 'spin']);
+  const pid = line.pid ?? 0;
+  t.true(pid > 0 && alive(pid));
+  child.kill('SIGKILL');
+  t.true(await until(() => !alive(pid)), 'the spinning plugin process exited with its host');
 });
