@@ -21,6 +21,7 @@ import type { AllowListEntry, PluginAllowList } from '../policy/allow-list.js';
 import { checkAllowList, recheckFiles } from './allow-list-check.js';
 import { resolveDependencies } from './dependencies.js';
 import { certificateReader, missingGrants } from './isolation/permissions.js';
+import { hostReads, isFirstParty, restartDelay } from './isolation/placement.js';
 import { PluginProcess } from './isolation/plugin-process.js';
 import { planLaunch } from './isolation/sandbox.js';
 import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
@@ -574,7 +575,7 @@ export class PluginHost {
   #isolate(r: PluginRecord): boolean {
     if (
       this.#options.isolation === false ||
-      isFirstParty(r.manifest!.packageName, r.dir!) ||
+      isFirstParty(r.manifest!.packageName, r.dir!, SHARED_PACKAGES[0]!.dir) ||
       r.allowedBy?.inProcess === true
     ) {
       r.isolated = undefined;
@@ -606,7 +607,7 @@ export class PluginHost {
       stateDir,
       granted: r.isolated!.granted,
       runner: path.join(HOST_DIR, 'isolation', 'child-runner.js'),
-      hostReads: hostReads(r.dir!),
+      hostReads: hostReads(r.dir!, SHARED_PACKAGES[0]!.dir),
     });
     const proc = new PluginProcess({
       launch,
@@ -678,10 +679,7 @@ export class PluginHost {
           this.#fail(r, EventId.PluginProcessGaveUp, `${reason}, after ${max} restarts: given up`);
           return;
         }
-        const delay = Math.min(
-          (isolation.restartDelayMs ?? 1_000) * 2 ** (r.restarts - 1),
-          isolation.maxRestartDelayMs ?? 30_000,
-        );
+        const delay = restartDelay(r.restarts, isolation);
         this.#log.log(
           'warn',
           EventId.PluginProcessLost,
@@ -963,38 +961,6 @@ export function nodeModulesAbove(folder: string): string[] {
 }
 
 const HOST_DIR = path.dirname(fileURLToPath(import.meta.url));
-
-/**
- * What an isolated plugin's process may read of the host: core's package folder (the runner and the
- * plugin API are in it; public code, no state), under its real path and under the path the plugin
- * finds it by (`node_modules/@credroam/core`, often a link): Node's permission model checks the path
- * as given, and module resolution stats the package folder itself, so the folder must be granted
- * whole (a folder grants what is under it).
- */
-function hostReads(pluginDir: string): string[] {
-  const core = SHARED_PACKAGES[0]!.dir;
-  const reads = core ? [core] : [path.dirname(path.dirname(HOST_DIR))];
-  for (const folder of nodeModulesAbove(pluginDir)) {
-    const found = path.join(folder, '@credroam', 'core');
-    if (existsSync(path.join(found, 'package.json'))) {
-      if (!reads.includes(found)) reads.push(found);
-      break;
-    }
-  }
-  return reads;
-}
-
-/**
- * First-party: an `@credroam/` package that lies beside core (its workspace's `packages/`, or the
- * `node_modules/@credroam/` core is installed in) or inside it (the built-ins). A package that only
- * takes the name elsewhere is third-party.
- */
-function isFirstParty(packageName: string, dir: string): boolean {
-  const core = SHARED_PACKAGES[0]!.dir;
-  if (!packageName.startsWith('@credroam/') || !core) return false;
-  const inside = (parent: string) => dir === parent || dir.startsWith(`${parent}${path.sep}`);
-  return inside(core) || path.dirname(dir) === path.dirname(core);
-}
 
 /**
  * The packages a plugin must share with the host, each with the host's own copy (links resolved):
