@@ -90,6 +90,12 @@ export const EVENTS = {
   PluginFilesDiffer:          { id: 2012, levels: ['warn', 'error'], meaning: 'A plugin\'s files differ from the hashes the site policy pins (a file added, removed or changed; the message names them): not loaded (or deactivated).' },
   PluginFilesUncheckable:     { id: 2013, levels: ['warn', 'error'], meaning: 'A plugin\'s files cannot be checked against the site policy (a link among them, unreadable, its entry module not among them): not loaded (or deactivated).' },
   PluginAllowListApplied:     { id: 2014, levels: ['info'],          meaning: 'A refreshed site policy\'s plugin allow-list was applied to the running plugins: the message names those it refused (deactivated if they ran) and those that need a restart to load.' },
+  // 2020–2039: third-party plugins out of process (docs/plugins/isolation.md).
+  PluginIsolated:             { id: 2020, levels: ['info'],          meaning: 'A plugin runs in a process of its own: its pid, how its network is cut, the permissions granted.' },
+  PluginPermissionNotGranted: { id: 2021, levels: ['warn', 'error'], meaning: 'A plugin\'s manifest asks for permissions the site policy does not grant it (the message names them): not loaded.' },
+  PluginSandboxUnavailable:   { id: 2022, levels: ['warn', 'error'], meaning: 'A plugin that must run out of process cannot be cut off as its grants say (no network namespace on this machine): not run.' },
+  PluginProcessLost:          { id: 2023, levels: ['warn'],          meaning: 'An isolated plugin\'s process exited or stopped answering: killed, and started again after the delay the record gives.' },
+  PluginProcessGaveUp:        { id: 2024, levels: ['warn', 'error'], meaning: 'An isolated plugin\'s process was lost again after its last restart: the plugin is failed.' },
   // 2100: a plugin's own free-form line (its logger's debug, info, warn, error): third-party plugins only.
   PluginLog:                  { id: 2100, levels: ['info', 'debug', 'warn', 'error'], meaning: 'A line a plugin wrote in its own words; the plugin field names it (and pluginEvent, an id it gave outside this table).' },
   // 2200–2299: the agent: its lifetime, control socket, triggers, keys and syncs.

@@ -28,6 +28,12 @@ export interface PluginManifest {
   readonly dependencies: readonly string[];
   /** A required plugin that fails stops the agent; an optional one is reported and skipped. */
   readonly required: boolean;
+  /**
+   * What the plugin asks for when it runs out of process (`network`, `read:<folder>`,
+   * `write:<folder>`, `directory:read`, `directory:write`, `password`): the site must grant every
+   * one, or it is refused. Default: none. docs/plugins/isolation.md lists them.
+   */
+  readonly permissions: readonly string[];
 }
 
 /** One entry of `contributes.<point>[]`. */

@@ -2,6 +2,24 @@ import type { ContributionFactory } from './contribution.js';
 import type { Disposable, DisposableStore } from './disposable.js';
 import type { Logger } from './events.js';
 import type { ExtensionPointToken } from './points/extension-point.js';
+import type { LocalItem } from './points/local-store.js';
+
+/**
+ * The user's local store as a plugin may read it with the `localStore:read` permission:
+ * certificates only. Private keys (and attributes) never reach a plugin through it.
+ */
+export interface CertificateReader {
+  /** Changes whenever the store's contents change. */
+  revision(): Promise<string>;
+  /** The store's certificates (`kind: 'cert'`), archived ones included. */
+  certificates(): Promise<readonly LocalItem[]>;
+}
+
+/** What the host offers a plugin beyond its context, each only when its manifest asks for it and the site grants it. */
+export interface PluginServices {
+  /** `localStore:read`: the user's certificates. */
+  readonly certificates?: CertificateReader;
+}
 
 /**
  * What the host hands a plugin's `activate`. Everything a plugin registers goes through here, so the
@@ -21,6 +39,11 @@ export interface PluginContext {
   readonly configuration: Readonly<Record<string, unknown>>;
   /** A folder private to this plugin (mode 0700), created before `activate`. */
   readonly stateDir: string;
+  /**
+   * The host's services this plugin asked for in `credroam.permissions` and was granted
+   * (docs/plugins/isolation.md); absent or empty when none.
+   */
+  readonly services?: PluginServices;
   /**
    * The API that a plugin this one depends on (manifest `dependencies`) returned from its `activate`.
    * Throws for an id not listed in the manifest.

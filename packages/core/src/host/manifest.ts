@@ -8,6 +8,7 @@ import {
   OTHER_ACTIVATION_EVENT_PREFIXES,
   type PluginManifest,
 } from '../api/manifest.js';
+import { PERMISSION_PATTERN } from './isolation/permissions.js';
 
 export type { ContributionDeclaration, Contributions, PluginManifest } from '../api/manifest.js';
 
@@ -64,6 +65,13 @@ export const MANIFEST_SCHEMA = {
     },
     dependencies: { type: 'array', items: { type: 'string', pattern: ID }, uniqueItems: true, default: [] },
     required: { type: 'boolean', default: false },
+    permissions: {
+      type: 'array',
+      items: { type: 'string', pattern: PERMISSION_PATTERN, maxLength: 1024 },
+      uniqueItems: true,
+      maxItems: 64,
+      default: [],
+    },
   },
 } as const;
 

@@ -8,16 +8,22 @@ import { CredroamError, errorMessage } from '../api/errors.js';
 import { EventId } from '../api/events.js';
 import {
   type ContributionFactory,
+  EXTENSION_POINTS,
   type ExtensionPointToken,
   extensionPointInfo,
 } from '../api/extension-points.js';
 import type { ContributionDeclaration } from '../api/manifest.js';
-import type { PluginContext, PluginModule } from '../api/plugin.js';
+import type { PluginContext, PluginModule, PluginServices } from '../api/plugin.js';
+import type { LocalStore } from '../api/points/local-store.js';
 import { API_VERSION } from '../api/version.js';
 import { EventLog } from '../events/event-log.js';
 import type { AllowListEntry, PluginAllowList } from '../policy/allow-list.js';
 import { checkAllowList, recheckFiles } from './allow-list-check.js';
 import { resolveDependencies } from './dependencies.js';
+import { certificateReader, missingGrants } from './isolation/permissions.js';
+import { hostReads, isFirstParty, restartDelay } from './isolation/placement.js';
+import { PluginProcess } from './isolation/plugin-process.js';
+import { planLaunch } from './isolation/sandbox.js';
 import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
 import { importPluginModule } from './module-import.js';
 import { withTimeout } from './timebox.js';
@@ -55,6 +61,8 @@ export interface PluginInfo {
    * failed before it could be checked), `allowed`, or `refused` (`reason` says why).
    */
   readonly policy?: 'allowed' | 'refused';
+  /** Present when it runs out of process (docs/plugins/isolation.md): the permissions it was given. */
+  readonly isolated?: { readonly granted: readonly string[] };
 }
 
 /** Whether a site policy's plugin allow-list is in force, and which (its serial, when known). */
@@ -84,6 +92,35 @@ export interface PluginHostOptions {
   readonly allowList?: PluginAllowList;
   /** The serial of the policy bundle the allow-list comes from, named in the reasons. */
   readonly policySerial?: number;
+  /**
+   * Third-party plugins out of process (docs/plugins/isolation.md): a plugin that is not
+   * first-party (an `@credroam/` package installed beside core) and that the site's allow-list does
+   * not keep `inProcess` runs in a sandboxed process of its own. Default: on, with the default
+   * options. `false`: every plugin runs in process (tests of in-process behaviour, a diagnosis).
+   */
+  readonly isolation?: IsolationOptions | false;
+  /**
+   * The permissions granted to each isolated plugin (by id) when no site policy is in force (with
+   * one, its allow-list entry's `grants` say). Absent: none.
+   */
+  readonly grants?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * The host's services a plugin may be granted (`PluginContext.services`): `localStore` gives the
+   * user's local store, of which a plugin with `localStore:read` sees the certificates only.
+   */
+  readonly services?: { readonly localStore?: () => LocalStore | Promise<LocalStore> };
+}
+
+/** How isolated plugins' processes are watched and restarted. */
+export interface IsolationOptions {
+  /** How many times a lost process is started again before the plugin is failed; default 3. */
+  readonly restarts?: number;
+  /** The delay before the first restart, doubled each time up to `maxRestartDelayMs`; default 1 s, 30 s. */
+  readonly restartDelayMs?: number;
+  readonly maxRestartDelayMs?: number;
+  /** How often the host checks that the process answers, and how long it waits; default 5 s and 10 s. */
+  readonly pingIntervalMs?: number;
+  readonly pingTimeoutMs?: number;
 }
 
 interface PluginRecord {
@@ -104,6 +141,11 @@ interface PluginRecord {
   policy?: 'allowed' | 'refused';
   /** The allow-list entry that allowed it: its files are checked again right before the import. */
   allowedBy?: AllowListEntry;
+  /** Runs out of process (docs/plugins/isolation.md), with these permissions. */
+  isolated?: { readonly granted: readonly string[] };
+  /** Its process while it runs; restarts counted over the plugin's life. */
+  process?: PluginProcess;
+  restarts?: number;
 }
 
 /** Thrown inside an activation when the files changed since load: a refusal, not an activation failure. */
@@ -138,6 +180,8 @@ export class PluginHost {
   #policySerial: number | undefined;
   /** The allow-list refresh under way, if any: the next one waits for it. */
   #applying: Promise<unknown> = Promise.resolve();
+  /** Wakes the restart delays under way (at dispose). */
+  readonly #wakers = new Set<() => void>();
 
   constructor(options: PluginHostOptions) {
     this.#options = options;
@@ -187,6 +231,9 @@ export class PluginHost {
         continue;
       }
       r.configuration = checked.value;
+      if (!this.#isolate(r)) {
+        failedBefore.set(r.id, r.reason!);
+      }
     }
     const candidates = this.#records.filter((r) => r.state !== 'failed' && this.#byId.get(r.id) === r);
     const resolution = resolveDependencies(
@@ -289,6 +336,7 @@ export class PluginHost {
         contributes,
         dependencies: r.manifest?.dependencies ?? [],
         ...(r.policy !== undefined ? { policy: r.policy } : {}),
+        ...(r.isolated !== undefined ? { isolated: { granted: [...r.isolated.granted] } } : {}),
       };
     });
   }
@@ -297,7 +345,9 @@ export class PluginHost {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    for (const wake of this.#wakers) wake();
     for (const r of [...this.#activated].reverse()) await this.#deactivate(r);
+    await Promise.all(this.#records.map((r) => r.process?.kill()));
   }
 
   async #readManifest(spec: PluginSpec): Promise<PluginRecord> {
@@ -402,7 +452,7 @@ export class PluginHost {
       const stateDir = path.join(this.#options.stateRoot, m.id);
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       const mainFile = path.join(r.dir!, m.main);
-      const context = this.#context(r, stateDir, subscriptions);
+      const context = this.#context(r, stateDir, subscriptions, this.#services(r));
       r.api = await withTimeout(
         async () => {
           // Time of check, time of use: the files were hashed at load, and the import may come much
@@ -416,6 +466,7 @@ export class PluginHost {
             );
             if (changed) throw new PolicyRefusal(changed.event, changed.reason);
           }
+          if (r.isolated) return this.#startProcess(r, stateDir, subscriptions);
           const mod = (await importPluginModule(mainFile)) as Partial<PluginModule>;
           if (typeof mod.activate !== 'function') throw new Error(`${m.main} exports no activate function`);
           r.module = mod as PluginModule;
@@ -425,6 +476,9 @@ export class PluginHost {
         `activate of plugin '${m.id}'`,
         () => void subscriptions.dispose().catch(() => undefined),
       );
+      if (r.isolated && !r.process) {
+        throw new CredroamError('E_PLUGIN_CRASHED', 'its process was lost as it activated', { plugin: m.id });
+      }
       r.state = 'active';
       this.#activated.push(r);
       this.#log.log('info', EventId.PluginActivated, `plugin '${m.id}' activated`, {
@@ -434,7 +488,9 @@ export class PluginHost {
     } catch (error) {
       r.provided.clear();
       await subscriptions.dispose().catch(() => undefined);
-      if (error instanceof PolicyRefusal) {
+      if (error instanceof CredroamError && error.code === 'E_PLUGIN_SANDBOX') {
+        this.#fail(r, EventId.PluginSandboxUnavailable, `cannot run out of process: ${error.message}`);
+      } else if (error instanceof PolicyRefusal) {
         r.policy = 'refused';
         this.#fail(r, error.event, error.reason);
       } else {
@@ -443,7 +499,33 @@ export class PluginHost {
     }
   }
 
-  #context(r: PluginRecord, stateDir: string, subscriptions: DisposableStore): PluginContext {
+  /**
+   * The services a plugin asked for (`localStore:read`) that the host has: an isolated plugin has
+   * been granted them by then (`#isolate`); one in process could reach them anyway.
+   */
+  #services(r: PluginRecord): PluginServices {
+    const asked = r.manifest!.permissions ?? [];
+    const local = this.#options.services?.localStore;
+    if (!asked.includes('localStore:read') || !local) return {};
+    let reader: Promise<ReturnType<typeof certificateReader>> | undefined;
+    const open = () => {
+      reader ??= Promise.resolve(local()).then(certificateReader);
+      return reader;
+    };
+    return {
+      certificates: {
+        revision: async () => (await open()).revision(),
+        certificates: async () => (await open()).certificates(),
+      },
+    };
+  }
+
+  #context(
+    r: PluginRecord,
+    stateDir: string,
+    subscriptions: DisposableStore,
+    services: PluginServices,
+  ): PluginContext {
     const m = r.manifest!;
     const logger = this.#log.scoped(m.id);
     const context: PluginContext = {
@@ -453,6 +535,7 @@ export class PluginHost {
       logger,
       configuration: Object.freeze(r.configuration ?? {}),
       stateDir,
+      services: Object.freeze(services),
       dependency: <T>(pluginId: string): T => {
         if (!m.dependencies.includes(pluginId)) {
           throw new CredroamError(
@@ -482,6 +565,164 @@ export class PluginHost {
       },
     };
     return context;
+  }
+
+  /**
+   * Decides whether a plugin runs out of process, and with what: every permission its manifest asks
+   * for must be granted (by its allow-list entry, or `grants` without a policy), or it is refused
+   * here, before any of its code is loaded. False if refused.
+   */
+  #isolate(r: PluginRecord): boolean {
+    if (
+      this.#options.isolation === false ||
+      isFirstParty(r.manifest!.packageName, r.dir!, SHARED_PACKAGES[0]!.dir) ||
+      r.allowedBy?.inProcess === true
+    ) {
+      r.isolated = undefined;
+      return true;
+    }
+    const granted =
+      this.#allowList !== undefined ? (r.allowedBy?.grants ?? []) : (this.#options.grants?.[r.id] ?? []);
+    const missing = missingGrants(r.manifest!.permissions ?? [], granted);
+    if (missing.length > 0) {
+      const by =
+        this.#allowList !== undefined ? `${this.#policyName()} does not grant` : 'no site policy grants';
+      this.#fail(r, EventId.PluginPermissionNotGranted, `asks for ${missing.join(', ')}, which ${by} it`);
+      return false;
+    }
+    // Exactly what it asked for: a grant it did not ask for is not given.
+    r.isolated = { granted: [...(r.manifest!.permissions ?? [])] };
+    return true;
+  }
+
+  /** Starts the plugin's process and activates it there; its contributions become proxies. */
+  async #startProcess(r: PluginRecord, stateDir: string, subscriptions: DisposableStore): Promise<undefined> {
+    const m = r.manifest!;
+    const isolation = this.#options.isolation || {};
+    const declared = EXTENSION_POINTS.flatMap((p) =>
+      (m.contributes[p.manifestKey] ?? []).map((c) => `${p.name}/${c.id}`),
+    );
+    const launch = planLaunch({
+      dir: r.dir!,
+      stateDir,
+      granted: r.isolated!.granted,
+      runner: path.join(HOST_DIR, 'isolation', 'child-runner.js'),
+      hostReads: hostReads(r.dir!, SHARED_PACKAGES[0]!.dir),
+    });
+    const proc = new PluginProcess({
+      launch,
+      params: {
+        id: m.id,
+        version: m.version,
+        mainFile: path.join(r.dir!, m.main),
+        stateDir,
+        configuration: r.configuration ?? {},
+        granted: r.isolated!.granted,
+        declared,
+      },
+      services: this.#services(r),
+      logger: this.#log.scoped(m.id),
+      pingIntervalMs: isolation.pingIntervalMs ?? 5_000,
+      pingTimeoutMs: isolation.pingTimeoutMs ?? 10_000,
+      onLost: (reason) => void this.#lost(r, proc, reason),
+    });
+    r.process = proc;
+    if (!r.module) {
+      r.module = { activate: () => undefined, deactivate: () => r.process?.deactivate() };
+      subscriptions.add(toDisposable(() => r.process?.kill()));
+    }
+    try {
+      const provided = await proc.activate();
+      for (const c of provided) {
+        const [pointName, id] = [c.slice(0, c.indexOf('/')), c.slice(c.indexOf('/') + 1)];
+        const point = EXTENSION_POINTS.find((p) => p.name === pointName)!;
+        r.provided.set(`${point.manifestKey}/${id}`, (request) => {
+          if (!r.process) {
+            throw new CredroamError('E_PLUGIN_CRASHED', `plugin '${m.id}' has no process now (restarting)`, {
+              plugin: m.id,
+              contribution: id,
+            });
+          }
+          return r.process.create(pointName, id, request);
+        });
+      }
+    } catch (error) {
+      r.process = undefined;
+      await proc.kill();
+      throw error;
+    }
+    this.#log.log('info', EventId.PluginIsolated, `plugin '${m.id}' runs in process ${proc.pid}`, {
+      plugin: m.id,
+      pid: proc.pid,
+      network: launch.network,
+      granted: r.isolated!.granted,
+    });
+    return undefined;
+  }
+
+  /** An isolated plugin's process was lost: started again after a growing delay, a bounded number of times. */
+  async #lost(r: PluginRecord, proc: PluginProcess, reason: string): Promise<void> {
+    if (r.process !== proc) return;
+    r.process = undefined;
+    r.provided.clear();
+    await proc.kill();
+    if (r.state !== 'active' || this.#disposed) return;
+    const isolation = this.#options.isolation || {};
+    const max = isolation.restarts ?? 3;
+    r.state = 'activating';
+    const restart = (async () => {
+      for (;;) {
+        r.restarts = (r.restarts ?? 0) + 1;
+        if (r.restarts > max) {
+          this.#activated.splice(this.#activated.indexOf(r), 1);
+          await r.subscriptions?.dispose().catch(() => undefined);
+          this.#fail(r, EventId.PluginProcessGaveUp, `${reason}, after ${max} restarts: given up`);
+          return;
+        }
+        const delay = restartDelay(r.restarts, isolation);
+        this.#log.log(
+          'warn',
+          EventId.PluginProcessLost,
+          `plugin '${r.id}': ${reason}; restart ${r.restarts} of ${max} in ${delay} ms`,
+          {
+            plugin: r.id,
+            restart: r.restarts,
+            delayMs: delay,
+          },
+        );
+        await this.#sleep(delay);
+        if (this.#disposed || (r.state as PluginState) === 'failed') return;
+        try {
+          const timeout = this.#options.activateTimeoutMs ?? 10_000;
+          await withTimeout(
+            () => this.#startProcess(r, path.join(this.#options.stateRoot, r.id), r.subscriptions!),
+            timeout,
+            `activate of plugin '${r.id}'`,
+          );
+          if (!r.process) throw new Error('its process was lost as it activated');
+          r.state = 'active';
+          return;
+        } catch (error) {
+          await r.process?.kill();
+          r.process = undefined;
+          reason = `its restart failed: ${errorMessage(error)}`;
+        }
+      }
+    })();
+    r.activation = restart;
+    await restart;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
   }
 
   /** Whether a site policy's allow-list is in force, and its serial. */
@@ -538,7 +779,16 @@ export class PluginHost {
       }
       if ((r.state as PluginState) === 'failed') continue;
       const verdict = await this.#verdict(r);
-      if (verdict.ok) {
+      // An isolated plugin whose new entry no longer grants what it asks for goes too.
+      const revoked =
+        verdict.ok && r.isolated ? missingGrants(r.manifest.permissions ?? [], verdict.entry.grants) : [];
+      if (revoked.length > 0) {
+        r.policy = 'refused';
+        refused.set(r, {
+          event: EventId.PluginPermissionNotGranted,
+          reason: `asks for ${revoked.join(', ')}, which ${this.#policyName()} no longer grants it`,
+        });
+      } else if (verdict.ok) {
         r.policy = 'allowed';
         r.allowedBy = verdict.entry;
       } else {

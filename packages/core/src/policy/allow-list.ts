@@ -15,6 +15,16 @@ export interface AllowListEntry {
    * `credroam policy hash-plugin DIR` prints.
    */
   readonly files: Readonly<Record<string, string>>;
+  /**
+   * The permissions the site grants a plugin that runs out of process (docs/plugins/isolation.md):
+   * every permission its manifest asks for must be here, or it is refused. Absent: none.
+   */
+  readonly grants?: readonly string[];
+  /**
+   * A third-party plugin the site has vetted and signed may run inside the agent, as first-party
+   * plugins do (with everything the agent can reach). Absent or false: it runs out of process.
+   */
+  readonly inProcess?: boolean;
 }
 
 /**

@@ -44,7 +44,8 @@ async function host(
   const records: LogRecord[] = [];
   const log = new EventLog({ write: () => undefined });
   log.subscribe((r) => records.push(r));
-  const h = new PluginHost({ log, stateRoot: await tempDir(t), allowList, policySerial });
+  // In process: these fixtures trace through a global; isolation.test.ts covers grants and inProcess.
+  const h = new PluginHost({ log, stateRoot: await tempDir(t), allowList, policySerial, isolation: false });
   t.teardown(() => h.dispose());
   await h.load(specs);
   const info = (id: string) => h.list().find((p) => p.id === id);

@@ -1,4 +1,5 @@
 import semver from 'semver';
+import { PERMISSION_PATTERN } from '../../host/isolation/permissions.js';
 import { configurationValidator } from '../../host/manifest.js';
 import type { AllowListEntry } from '../allow-list.js';
 import { SITE_POLICY_SECTION_SCHEMAS, type SitePolicy, sitePolicyOf } from '../policy.js';
@@ -67,6 +68,13 @@ export const POLICY_BUNDLE_SCHEMA = {
             maxProperties: 10_000,
             additionalProperties: { type: 'string', pattern: SHA256_HEX },
           },
+          grants: {
+            type: 'array',
+            maxItems: 64,
+            uniqueItems: true,
+            items: { type: 'string', pattern: PERMISSION_PATTERN, maxLength: 1024 },
+          },
+          inProcess: { type: 'boolean' },
         },
       },
     },
