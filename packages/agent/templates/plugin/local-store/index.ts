@@ -12,6 +12,7 @@ import {
 } from '@credroam/core/api';
 import { readFileNoFollow, writeFileAtomic } from '@credroam/core/kit';
 
+const PLUGIN_ID = '__PLUGIN_ID__';
 const KINDS: readonly TokenKind[] = ['cert', 'key', 'attrs'];
 const ID = /^[0-9a-f]{64}$/;
 const FILE = /^(cert|key|attrs)-([0-9a-f]{64})\.json$/;
@@ -105,7 +106,7 @@ export class FolderLocalStore implements LocalStore {
 
   #file(kind: TokenKind, id: string): string {
     if (!KINDS.includes(kind) || !ID.test(id))
-      throw new PluginError('__PLUGIN_ID__', 'NOT_AN_ITEM', `not an item this store keeps: ${kind} ${id}`, {
+      throw new PluginError(PLUGIN_ID, 'NOT_AN_ITEM', `not an item this store keeps: ${kind} ${id}`, {
         kind,
         id,
       });
