@@ -222,9 +222,7 @@ try {
     work,
   );
   credroam(['--config', 'laptop.json', 'import', 'alice.p12', '--passin', 'file:p12-password', ...pw]);
-  const files = readdirSync(path.join(work, 'laptop')).includes('acme-credentials')
-    ? readdirSync(path.join(work, 'laptop', 'acme-credentials'))
-    : findFolder(path.join(work, 'laptop'), 'acme-credentials');
+  const files = readdirSync(path.join(work, 'laptop', 'acme-credentials'));
   check(
     files.some((f) => f.startsWith('cert-')) && files.some((f) => f.startsWith('key-')),
     `the plugin's folder holds the certificate and the key (${files.join(', ')})`,
@@ -259,12 +257,4 @@ try {
 } finally {
   if (process.env.KEEP) console.log(`kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
-}
-
-/** The entries of the first folder named `name` under `dir` (the store's folder is under the user's data folder). */
-function findFolder(dir, name) {
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isDirectory() && e.name === name) return readdirSync(path.join(e.parentPath ?? e.path, e.name));
-  }
-  return [];
 }
