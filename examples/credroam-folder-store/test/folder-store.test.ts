@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
@@ -42,7 +42,6 @@ test('a file that is not an item is reported, never deleted', async (t) => {
     home: root,
     settings: { folder: 'creds' },
   });
-  const { writeFile, mkdir, readdir } = await import('node:fs/promises');
   await mkdir(path.join(root, 'creds'));
   await writeFile(path.join(root, 'creds', `cert-${'a'.repeat(64)}.json`), 'not json');
   const { items, unreadable } = await store.list();

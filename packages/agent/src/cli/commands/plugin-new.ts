@@ -180,12 +180,14 @@ export async function pluginFiles(name: string, kind: PluginKind): Promise<Map<s
     point: string;
     manifestKey: string;
   }) {
+    // One line, spaced as people write it: {"folder": "credentials"}.
+    const settings = JSON.stringify(spec.exampleSettings).replaceAll('","', '", "').replaceAll('":', '": ');
     const use = {
-      trigger: `"triggers": [{ "use": "${r.contribution}", "settings": ${JSON.stringify(spec.exampleSettings)} }]`,
-      'local-store': `"localStore": { "use": "${r.contribution}", "settings": ${JSON.stringify(spec.exampleSettings)} }`,
-      'directory-store': `"directory": { "use": "${r.contribution}", "settings": ${JSON.stringify(spec.exampleSettings)} }`,
-      'token-protector': `"protector": { "use": "${r.contribution}", "settings": ${JSON.stringify(spec.exampleSettings)} }`,
-      'policy-source': `"policySources": [{ "use": "${r.contribution}", "settings": ${JSON.stringify(spec.exampleSettings)} }]`,
+      trigger: `"triggers": [{ "use": "${r.contribution}", "settings": ${settings} }]`,
+      'local-store': `"localStore": { "use": "${r.contribution}", "settings": ${settings} }`,
+      'directory-store': `"directory": { "use": "${r.contribution}", "settings": ${settings} }`,
+      'token-protector': `"protector": { "use": "${r.contribution}", "settings": ${settings} }`,
+      'policy-source': `"policySources": [{ "use": "${r.contribution}", "settings": ${settings} }]`,
     }[r.kind];
     return `# ${r.name}
 
@@ -211,7 +213,7 @@ npm test          # tsc, then node --test: the testing kit's ${r.point} contract
 
 \`\`\`sh
 npm pack                                  # ${r.name.replace(/^@/, '').replace('/', '-')}-0.1.0.tgz
-cd /usr/lib/credroam && npm install /path/to/that.tgz
+npm install /path/to/that.tgz             # in the agent's installation folder
 credroam policy hash-plugin node_modules/${r.name}   # what a site's policy allow-list pins
 \`\`\`
 
