@@ -12,6 +12,11 @@ export interface ActivationOptions {
   readonly dir: string;
   /** The plugin's settings, as an agent manifest's `plugins[].settings` gives them. */
   readonly settings?: Record<string, unknown>;
+  /**
+   * Folders of the plugins it depends on (its manifest's `dependencies`), loaded beside it, as an
+   * agent manifest's `plugins` would list them.
+   */
+  readonly dependencies?: readonly string[];
   /** Where plugins' state folders go; default: a new temporary folder, removed by `dispose`. */
   readonly stateRoot?: string;
 }
@@ -49,16 +54,20 @@ export async function activatePlugin(options: ActivationOptions): Promise<Activa
   const events: LogRecord[] = [];
   const log = new EventLog({ write: () => undefined, level: 'debug' });
   log.subscribe((r) => events.push(r));
+  const from = path.resolve(options.dir);
   const host = new PluginHost({ log, stateRoot: options.stateRoot ?? path.join(temp, 'state') });
   const cleanup = async () => {
     await host.dispose();
     await rm(temp, { recursive: true, force: true });
   };
   try {
-    await host.load([{ from: path.resolve(options.dir), settings: options.settings, required: true }]);
+    await host.load([
+      { from, settings: options.settings, required: true },
+      ...(options.dependencies ?? []).map((d) => ({ from: path.resolve(d), required: true })),
+    ]);
     await host.start();
   } catch (error) {
-    const info = host.list()[0];
+    const info = host.list().find((p) => p.from === from);
     await cleanup();
     const why = info ? `${info.reason ?? ''} ${(info.problems ?? []).join('; ')}`.trim() : '';
     throw new Error(`the host did not load ${options.dir}: ${why || (error as Error).message}`, {
@@ -66,8 +75,8 @@ export async function activatePlugin(options: ActivationOptions): Promise<Activa
     });
   }
   const info = () => {
-    const found = host.list()[0];
-    if (!found) throw new Error('the host holds no plugin');
+    const found = host.list().find((p) => p.from === from);
+    if (!found) throw new Error(`the host holds no plugin from ${from}`);
     return found;
   };
   if (info().state === 'failed') {

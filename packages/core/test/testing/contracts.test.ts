@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -10,7 +10,7 @@ import {
   FolderPolicySource,
   POLICY_BUNDLE_MAX_BYTES,
   PolicySource,
-  type Trigger,
+  Trigger,
   type TriggerEvent,
   toDisposable,
 } from '../../src/index.js';
@@ -117,4 +117,44 @@ test('the activation harness refuses a plugin whose manifest is invalid, with th
   const error = await t.throwsAsync(() => activatePlugin({ dir }));
   t.regex(error.message, /did not load/);
   t.regex(error.message, /\/credroam\/id/);
+});
+
+test('the activation harness loads the plugins a plugin depends on, and hands it what they returned', async (t) => {
+  const root = await temp(t);
+  const write = async (name: string, manifest: object, code: string) => {
+    await mkdir(path.join(root, name));
+    await writeFile(
+      path.join(root, name, 'package.json'),
+      JSON.stringify({
+        name,
+        version: '1.0.0',
+        type: 'module',
+        credroam: { engines: { credroam: '^0.1.0' }, main: 'index.js', ...manifest },
+      }),
+    );
+    await writeFile(path.join(root, name, 'index.js'), code);
+  };
+  await write('base', { id: 'test.base' }, 'export function activate() { return { answer: 42 }; }');
+  await write(
+    'dependent',
+    {
+      id: 'test.dependent',
+      dependencies: ['test.base'],
+      activationEvents: ['onTrigger:tick'],
+      contributes: { triggers: [{ id: 'tick' }] },
+    },
+    `export function activate(context) {
+      const { answer } = context.dependency('test.base');
+      context.contribute(Symbol.for('credroam.Trigger'), 'tick', () => ({ answer, start: async () => ({ dispose() {} }) }));
+    }`,
+  );
+  const plugin = await activatePlugin({
+    dir: path.join(root, 'dependent'),
+    dependencies: [path.join(root, 'base')],
+  });
+  t.teardown(() => plugin.dispose());
+  t.is(plugin.info().id, 'test.dependent');
+  const trigger = (await plugin.contribution(Trigger, 'tick')) as unknown as { answer: number };
+  t.is(trigger.answer, 42);
+  await t.throwsAsync(() => activatePlugin({ dir: path.join(root, 'dependent') }), { message: /test\.base/ });
 });
