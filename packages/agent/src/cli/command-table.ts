@@ -40,6 +40,12 @@ export const FLAGS = {
   'dry-run': { type: 'boolean', help: 'say what would be done; write nothing' },
   full: { type: 'boolean', help: 'read everything, not just the change stamp' },
   force: { type: 'boolean', help: 'replace an existing file' },
+  kind: {
+    type: 'string',
+    value: 'KIND',
+    help: 'plugin new: trigger, local-store, directory-store, token-protector or policy-source',
+  },
+  dir: { type: 'string', value: 'DIR', help: 'plugin new: the folder to write (default ./NAME)' },
   out: { type: 'string', value: 'FILE', help: 'the file to write' },
   'start-agent': { type: 'boolean', help: 'start an agent that holds the keys for the session' },
   pam: { type: 'boolean', help: "what the PAM hook runs (the password may carry the hook's proof)" },
@@ -302,6 +308,18 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     flags: [],
     example: 'credroam plugins list --json',
     notes: 'Without an agent manifest: the first-party plugins that one would load.',
+    needsConfig: false,
+  },
+  plugin: {
+    run: commands.plugin,
+    summary: 'write a new plugin package: manifest, source, a test with the testing kit, README',
+    usage:
+      'new NAME --kind trigger|local-store|directory-store|token-protector|policy-source [--dir DIR] [--force]',
+    operands: { min: 2, max: 2, names: 'new NAME' },
+    flags: ['kind', 'dir', 'force'],
+    flagHelp: { force: 'replace files it generated before' },
+    example: 'credroam plugin new @acme/credroam-badge --kind trigger',
+    notes: 'docs/plugins/worked-example.md: from here to a plugin an agent loads.',
     needsConfig: false,
   },
   policy: {

@@ -4,6 +4,7 @@ export { init } from './init.js';
 export { list, status } from './inventory.js';
 export { exportCredential, importCredential, remove } from './manage.js';
 export { passwd, recover } from './passwords.js';
+export { plugin } from './plugin-new.js';
 export { plugins } from './plugins.js';
 export { policy } from './policy.js';
 export { type Args, type Context, roamingPassword } from './shared.js';
