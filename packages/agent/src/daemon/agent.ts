@@ -261,6 +261,8 @@ export class Agent {
     try {
       const report = await this.#session.engine.sync({ full });
       if (full) this.#lastFullSync = Date.now();
+      // The mirrors, after the primary: one that fails is logged (3021) and does not fail the sync.
+      await this.#session.mirrors.update();
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
       await this.#record({ outcome: report.outcome, counts: report.counts, skippedItems: report.skipped });
       this.log.log('info', EventId.AgentSyncEnded, `sync (${reason}): ${report.outcome}`, {
