@@ -42,6 +42,7 @@ export function readableName(cert: Uint8Array, attrs: Uint8Array | undefined): s
   }
   const slug = (name ?? '')
     .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
     .replace(/[^A-Za-z0-9._-]+/g, '-')
     .replace(/^[-.]+|-+$/g, '')
     .slice(0, 48);
