@@ -350,6 +350,8 @@ export class Agent {
     let removed = 0;
     if (this.#session.policy.roaming.removeOnLogoff && this.#last?.outcome !== 'failed') {
       removed = await removeSafelyRoamed(this.#session);
+      // What left the store leaves the browsers and folders too.
+      if (removed > 0) await this.#session.mirrors.update();
     }
     this.#session.protector.lock?.();
     this.#password = undefined;

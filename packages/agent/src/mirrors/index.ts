@@ -65,20 +65,24 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
  * engine's business: the engine syncs the primary only, and nothing a mirror holds roams.
  */
 export class Mirrors {
-  readonly destinations: readonly Destination[];
   readonly #options: MirrorsOptions;
+  readonly #primaryDatabase: string | undefined;
   /** One mirror per destination for the session's life (an NSS store keeps the keys it exported). */
   readonly #mirrors = new Map<string, Mirror>();
 
   constructor(options: MirrorsOptions) {
     this.#options = options;
-    const primaryDatabase =
+    this.#primaryDatabase =
       options.config.localStore.use === 'nss'
         ? parseSettings(options.config.localStore.settings, options.userHome).database
         : undefined;
-    this.destinations = resolveMirrors(options.config.mirrors, {
-      ...(options.userHome !== undefined ? { home: options.userHome } : {}),
-      ...(primaryDatabase !== undefined ? { primaryDatabase } : {}),
+  }
+
+  /** The destinations found now: profiles are looked for again each time (one made since is found). */
+  get destinations(): Destination[] {
+    return resolveMirrors(this.#options.config.mirrors, {
+      ...(this.#options.userHome !== undefined ? { home: this.#options.userHome } : {}),
+      ...(this.#primaryDatabase !== undefined ? { primaryDatabase: this.#primaryDatabase } : {}),
     });
   }
 
@@ -90,16 +94,19 @@ export class Mirrors {
   /**
    * Brings every mirror in step with the primary. A mirror that fails (a locked database, an
    * unknown password, a folder that is a link) is reported (event 3021) and tried again next time;
-   * the others go on, and the sync does not fail for it.
+   * the others go on, and the sync does not fail for it. Never throws.
    */
   async update(): Promise<MirrorReport[]> {
-    if (this.destinations.length === 0) return [];
-    const wanted = await this.wanted();
+    const destinations = this.destinations;
+    if (destinations.length === 0) return [];
+    // The primary unreadable now: every mirror is left as it is (never emptied for it).
+    const wanted = await this.wanted().catch((error: unknown) => error as Error);
     const reports: MirrorReport[] = [];
-    for (const d of this.destinations) {
+    for (const d of destinations) {
       const destination = destinationId(d);
       const description = describeDestination(d);
       try {
+        if (wanted instanceof Error) throw wanted;
         const outcome = await (await this.#mirror(d)).update(wanted);
         if (outcome.put + outcome.repaired + outcome.removed > 0) {
           this.#options.log.log(

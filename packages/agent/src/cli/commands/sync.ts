@@ -161,6 +161,8 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
       const code = await runSync(s, ctx, {}); // throws if the final sync failed: then nothing is removed
       if (s.policy.roaming.removeOnLogoff) {
         const removed = await removeSafelyRoamed(s);
+        // What left the store leaves the mirrors too (browsers, folders).
+        if (removed > 0) await s.mirrors.update();
         ctx.log.log('info', EventId.LoggedOff, 'logged off', { removed });
         if (!ctx.json)
           ctx.io.stdout(`removed ${removed} credential part(s) that the directory holds (removeOnLogoff)\n`);
