@@ -152,6 +152,16 @@ test('B’s mirrors (Chromium’s database, every Firefox profile, PEM and PKCS#
     '-k',
     '/dev/null',
   ]);
+  // And in the first Firefox profile, renamed.
+  await certutil([
+    '--rename',
+    '-n',
+    'Roaming VPN',
+    '--new-n',
+    'Renamed by hand',
+    '-d',
+    `sql:${desk.firefox[0]}`,
+  ]);
   const doctor = JSON.parse((await w.b(['doctor', '--json'], { env })).stdout) as {
     checks: Array<{ check: string; ok: boolean; detail: string; warning?: string }>;
   };
@@ -160,20 +170,27 @@ test('B’s mirrors (Chromium’s database, every Firefox profile, PEM and PKCS#
   );
   t.regex(chromiumCheck?.detail ?? '', /not current/);
   t.regex(chromiumCheck?.warning ?? '', /1 credential\(s\) missing/);
-  t.is(doctor.checks.filter((c) => c.check === 'destination' && /: current/.test(c.detail)).length, 6);
+  t.regex(
+    doctor.checks.find((c) => c.check === 'destination' && c.detail.includes(desk.firefox[0]))?.detail ?? '',
+    /not current/,
+  );
+  t.is(doctor.checks.filter((c) => c.check === 'destination' && /: current/.test(c.detail)).length, 5);
 
   const repair = JSON.parse((await w.b(['sync', ...w.pw, '--json'], { env })).stdout) as {
     mirrors: Array<{ destination: string; outcome: { repaired: number } }>;
   };
   t.is(repair.mirrors.find((m) => m.destination === `nss:${desk.chromium}`)?.outcome.repaired, 1);
+  t.is(repair.mirrors.find((m) => m.destination === `nss:${desk.firefox[0]}`)?.outcome.repaired, 1);
+  t.true((await certificatesIn(desk.firefox[0])).includes('Roaming VPN u,u,u'), 'its name given back');
   t.true((await certificatesIn(desk.chromium)).includes('Roaming VPN u,u,u'));
   t.true((await certificatesIn(desk.chromium)).includes('By Hand u,u,u'), 'what the user put there stays');
   // Neither the hand import nor the hand deletion roams: A holds what it held.
   t.is((await w.a(['sync', ...w.pw])).code, 0);
   const onA = JSON.parse((await w.a(['list', '--json'])).stdout) as {
-    credentials: Array<{ sha256: string }>;
+    credentials: Array<{ sha256: string; friendlyName?: string }>;
   };
   t.deepEqual(onA.credentials.map((c) => c.sha256).sort(), [vpn.fingerprint, old.fingerprint].sort());
+  t.is(onA.credentials.find((c) => c.sha256 === vpn.fingerprint)?.friendlyName, 'Roaming VPN');
 
   // Removed on A: gone from every mirror, with its key; the user's own stay.
   t.is((await w.a(['remove', vpn.fingerprint.slice(0, 16)])).code, 0);
