@@ -167,13 +167,25 @@ export class Agent {
         await factory({
           user: this.config.user,
           home: this.config.home,
-          settings: t.settings,
+          settings: this.#triggerSettings(t),
           // A refresh's new settings reach the triggers (the policy-refresh interval among them).
           policy: liveSection(() => this.#session.policy.roaming),
         }),
       );
     }
     return triggers;
+  }
+
+  /**
+   * A trigger's settings; the store watcher, given no `path`, watches what the primary store says
+   * other programs change (an NSS database's folder: a browser's import roams at once), else its
+   * own default (credroam's folder).
+   */
+  #triggerSettings(t: AgentConfig['triggers'][number]): Record<string, unknown> {
+    if (t.use !== 'store-watcher' || t.settings.path !== undefined) return t.settings;
+    const local = this.#session.local as { watchPaths?: () => readonly string[] };
+    const watched = typeof local.watchPaths === 'function' ? local.watchPaths()[0] : undefined;
+    return watched === undefined ? t.settings : { ...t.settings, path: watched };
   }
 
   /** True when the protector holds the user's keys (or needs none). */
