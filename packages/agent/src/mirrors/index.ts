@@ -116,6 +116,14 @@ export class Mirrors {
             { destination, ...outcome },
           );
         }
+        for (const f of outcome.failed) {
+          this.#options.log.log(
+            'warn',
+            EventId.MirrorFailed,
+            `mirror ${description}: credential ${f.certId} not mirrored: ${f.reason}`,
+            { destination, kind: 'cert', id: f.certId },
+          );
+        }
         reports.push({ destination, description, ok: true, outcome });
       } catch (error) {
         this.#options.log.log(

@@ -94,6 +94,11 @@ export interface MirrorOutcome {
   readonly put: number;
   readonly repaired: number;
   readonly removed: number;
+  /**
+   * Credentials that could not be written or taken out (a key type the database does not take):
+   * the others were, and these are tried again next time.
+   */
+  readonly failed: readonly { readonly certId: string; readonly reason: string }[];
 }
 
 /** Whether a destination holds exactly what it should, and what it holds. */
@@ -132,6 +137,8 @@ export class Mirror {
     let put = 0;
     let repaired = 0;
     let removed = 0;
+    const failed: { certId: string; reason: string }[] = [];
+    const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
     const wantedIds = new Set(wanted.map((c) => c.certId));
     for (const c of wanted) {
       const given = state.given[c.certId];
@@ -146,23 +153,33 @@ export class Mirror {
         // Recorded first: a credential half-written is still credroam's to finish or take out.
         state.given[c.certId] = { keyId: c.keyId };
         await this.#save(state);
-        await this.target.put(c, parts);
-        if (given) repaired++;
-        else put++;
+        try {
+          await this.target.put(c, parts);
+          if (given) repaired++;
+          else put++;
+        } catch (error) {
+          failed.push({ certId: c.certId, reason: reason(error) });
+        }
       }
       state.given[c.certId] = { keyId: c.keyId };
     }
     for (const [certId, given] of Object.entries(state.given)) {
       if (wantedIds.has(certId)) continue;
       if (!given.own && (holding.certs.has(certId) || holding.keys.has(given.keyId))) {
-        await this.target.remove(certId, given.keyId);
-        removed++;
+        try {
+          await this.target.remove(certId, given.keyId);
+          removed++;
+        } catch (error) {
+          // Still credroam's: taken out at the next mirroring.
+          failed.push({ certId, reason: reason(error) });
+          continue;
+        }
       }
       delete state.given[certId];
       await this.#save(state);
     }
     await this.#save(state);
-    return { put, repaired, removed };
+    return { put, repaired, removed, failed };
   }
 
   /** Whether the destination holds what it should, without changing it. */

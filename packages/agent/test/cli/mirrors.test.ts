@@ -220,7 +220,7 @@ test('B’s mirrors (Chromium’s database, every Firefox profile, PEM and PKCS#
   t.deepEqual(await readdir(path.join(desk.home, 'p12')), []);
 });
 
-test('a mirror that cannot be written (a database with a password credroam was not given) is reported and does not fail the sync', async (t) => {
+test('a mirror that cannot be written (a database with a password credroam was not given) is reported and does not fail the sync; a credential one database cannot take (Ed25519) is reported, the others mirrored', async (t) => {
   const w = await twoEndpoints(t);
   await testCa(w.dir);
   await writeFile(path.join(w.dir, 'dbpw'), 'db secret\n', { mode: 0o600 });
@@ -234,8 +234,45 @@ test('a mirror that cannot be written (a database with a password credroam was n
     ],
   });
   const c = await clientCredential(w.dir, 'alice', { friendlyName: 'Alice' });
+  // An Ed25519 credential, which NSS 3.87 does not take: reported, and the others are mirrored.
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ed25519',
+      '-nodes',
+      '-keyout',
+      'ed.key.pem',
+      '-out',
+      'ed.cert.pem',
+      '-subj',
+      '/CN=ed',
+      '-days',
+      '30',
+    ],
+    w.dir,
+  );
+  await openssl(
+    [
+      'pkcs12',
+      '-export',
+      '-in',
+      'ed.cert.pem',
+      '-inkey',
+      'ed.key.pem',
+      '-out',
+      'ed.p12',
+      '-passout',
+      'file:p12pw',
+    ],
+    w.dir,
+  );
   await w.a(['logon', ...w.pw]);
-  await w.a(['import', c.file, '--passin', 'file:p12pw', ...w.pw]);
+  for (const file of [c.file, path.join(w.dir, 'ed.p12')]) {
+    const r = await w.a(['import', file, '--passin', 'file:p12pw', ...w.pw]);
+    t.is(r.code, 0, r.stderr);
+  }
   await w.a(['sync', ...w.pw]);
   const logon = await w.b(['logon', ...w.pw, '--json'], { env: { HOME: w.dir } });
   t.is(logon.code, 0, logon.stderr);
@@ -243,16 +280,19 @@ test('a mirror that cannot be written (a database with a password credroam was n
     counts: { downloaded: number };
     mirrors: Array<{ destination: string; ok: boolean; error?: string }>;
   };
-  t.is(report.counts.downloaded, 3);
+  t.is(report.counts.downloaded, 5);
   t.like(
     report.mirrors.find((m) => m.destination === `nss:${locked}`),
     { ok: false },
   );
   t.regex(report.mirrors.find((m) => m.destination === `nss:${locked}`)?.error ?? '', /has a password/);
-  t.like(
-    report.mirrors.find((m) => m.destination === `nss:${open}`),
-    { ok: true },
-  );
+  const opened = report.mirrors.find((m) => m.destination === `nss:${open}`) as unknown as {
+    ok: boolean;
+    outcome: { put: number; failed: Array<{ reason: string }> };
+  };
+  t.like(opened, { ok: true, outcome: { put: 1 } });
+  t.is(opened.outcome.failed.length, 1);
+  t.regex(opened.outcome.failed[0]?.reason ?? '', /ed25519/i);
   t.regex(logon.stderr, /"event":3021/);
   t.true((await certificatesIn(open)).includes('Alice u,u,u'));
   t.deepEqual(await certificatesIn(locked), []);

@@ -110,7 +110,7 @@ export const EVENTS = {
   NssTransferFilesRemoved:    { id: 3001, levels: ['warn'],          meaning: 'Transfer files a killed run left in the NSS store\'s folder (a PKCS#12 with a key, its password) were removed.' },
   // 3020–3039: mirrors, the destinations kept holding what the primary local store holds (the agent).
   MirrorUpdated:              { id: 3020, levels: ['info'],          meaning: 'A mirror was brought in step with the primary store: put counts credentials it received, repaired those put back after a change made there by hand, removed those the primary lost.' },
-  MirrorFailed:               { id: 3021, levels: ['warn'],          meaning: 'A mirror could not be brought in step (a locked or missing database, a password credroam was not given, a folder that is a link): the sync is not failed, and the next one tries again. The message says why.' },
+  MirrorFailed:               { id: 3021, levels: ['warn'],          meaning: 'A mirror could not be brought in step (a locked or missing database, a password credroam was not given, a folder that is a link), or one credential could not be mirrored there (a key type the database does not take): the sync is not failed, the rest is mirrored, and the next sync tries again. The message says why.' },
 } as const satisfies Record<string, EventKind>;
 
 export type EventName = keyof typeof EVENTS;

@@ -80,6 +80,13 @@ function formatReport(
         ? `  mirror ${m.description}: ${m.outcome.put + m.outcome.repaired + m.outcome.removed === 0 ? 'current' : `put ${m.outcome.put}, repaired ${m.outcome.repaired}, removed ${m.outcome.removed}`}`
         : `  mirror ${m.description}: NOT UPDATED (event 3021): ${m.error}`,
     );
+    if (m.ok) {
+      for (const f of m.outcome.failed) {
+        lines.push(
+          `  mirror ${m.description}: ${f.certId.slice(0, 16)}… not mirrored (event 3021): ${f.reason}`,
+        );
+      }
+    }
   }
   return lines.join('\n');
 }
