@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CredroamError, LocalStore, userFolderName } from '@credroam/core';
@@ -6,6 +7,7 @@ import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import type { AgentConfig } from '../../config.js';
 import { Mirrors } from '../../mirrors/index.js';
+import { discoverProfiles, PROFILE_ROOTS } from '../../mirrors/profiles.js';
 import { describePolicyOrigin, hostPolicy } from '../../policy.js';
 import { loadPolicy } from '../../session.js';
 import { ExitCode } from '../io.js';
@@ -113,7 +115,7 @@ async function destinationChecks(
     checks.push({
       check: 'destination',
       ok: true,
-      detail: `${d.description}: ${d.current ? 'current' : 'not current'}, ${holds}`,
+      detail: `${d.description}: ${d.role === 'primary' ? holds : `${d.current ? 'current' : 'not current'}, ${holds}`}`,
       ...(d.current
         ? {}
         : {
@@ -121,13 +123,15 @@ async function destinationChecks(
           }),
     });
   }
-  if (mirrors.destinations.length === 0) {
+  // A profile mirror that finds no profile here: said, as it is probably not what the site meant.
+  for (const app of ['firefox', 'thunderbird'] as const) {
+    if (!config.mirrors.some((m) => m.use === app) || discoverProfiles(os.homedir(), app).length > 0)
+      continue;
     checks.push({
       check: 'destination',
       ok: true,
-      detail:
-        "no mirror found on this endpoint for the manifest's mirrors (no Chromium database, no profiles)",
-      warning: 'mirrors are named in the agent manifest but none was found here',
+      detail: `${app}: no profile found (${path.join(os.homedir(), PROFILE_ROOTS[app][0]!, 'profiles.ini')})`,
+      warning: `the manifest mirrors to every ${app} profile, and this user has none yet: the first sync after ${app} makes one fills it`,
     });
   }
   return checks;
