@@ -50,6 +50,21 @@ test('profiles.ini: each [Profile*] Path, relative to the ini when IsRelative=1,
     ],
   );
   t.deepEqual(discoverProfiles(h, 'thunderbird'), [], 'no ~/.thunderbird: none');
+  await mkdir(path.join(h, '.thunderbird', 'm1.default-release'), { recursive: true });
+  await writeFile(
+    path.join(h, '.thunderbird', 'profiles.ini'),
+    '[Profile0]\nName=default-release\nIsRelative=1\nPath=m1.default-release\nDefault=1\n',
+  );
+  t.deepEqual(discoverProfiles(h, 'thunderbird'), [
+    {
+      app: 'thunderbird',
+      name: 'default-release',
+      folder: path.join(h, '.thunderbird', 'm1.default-release'),
+    },
+  ]);
+  t.deepEqual(resolveMirrors([{ use: 'thunderbird', settings: {} }], { home: h }).map(destinationId), [
+    `nss:${path.join(h, '.thunderbird', 'm1.default-release')}`,
+  ]);
 });
 
 test('an INI parser that keeps sections and keys, and ignores comments and stray lines', (t) => {
