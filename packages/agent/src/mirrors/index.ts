@@ -21,7 +21,7 @@ import {
 import { StoreTarget } from './store-target.js';
 
 export { type Destination, describeDestination, destinationId, resolveMirrors } from './destinations.js';
-export { discoverProfiles, parseIni } from './profiles.js';
+export { discoverProfiles, PROFILE_ROOTS, parseIni } from './profiles.js';
 
 /** What one mirroring did at one destination: its outcome, or why it failed (the sync goes on). */
 export type MirrorReport =
@@ -43,10 +43,7 @@ export type DestinationStatus = {
   readonly role: 'primary' | 'mirror';
   readonly destination: string;
   readonly description: string;
-} & (
-  | ({ readonly ok: true } & Omit<MirrorInspection, never>)
-  | { readonly ok: false; readonly error: string }
-);
+} & (({ readonly ok: true } & MirrorInspection) | { readonly ok: false; readonly error: string });
 
 export interface MirrorsOptions {
   readonly config: AgentConfig;

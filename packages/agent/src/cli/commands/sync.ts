@@ -77,7 +77,7 @@ function formatReport(
   for (const m of r.mirrors ?? []) {
     lines.push(
       m.ok
-        ? `  mirror ${m.description}: ${m.outcome.put + m.outcome.repaired + m.outcome.removed === 0 ? 'current' : `put ${m.outcome.put}, repaired ${m.outcome.repaired}, removed ${m.outcome.removed}`}`
+        ? `  mirror ${m.description}: ${m.outcome.put + m.outcome.repaired + m.outcome.removed === 0 ? (m.outcome.failed.length > 0 ? 'nothing written' : 'current') : `put ${m.outcome.put}, repaired ${m.outcome.repaired}, removed ${m.outcome.removed}`}`
         : `  mirror ${m.description}: NOT UPDATED (event 3021): ${m.error}`,
     );
     if (m.ok) {
