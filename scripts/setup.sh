@@ -29,6 +29,9 @@ else
     # make and open files beside openssl. No JRE here: keytool is used where one is installed.
     libnss3-tools
     gnutls-bin
+    # A real browser for the mirrors' end-to-end test (issue 14): Firefox ESR, headless, on a
+    # private profile whose NSS database is the endpoint's store (packages/agent/test/cli/browser.test.ts).
+    firefox-esr
     # Kerberos (SASL GSSAPI binds): the test KDC, kinit, slapd's GSSAPI module, and the addon's build.
     krb5-kdc
     krb5-admin-server

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CredroamError, configurationValidator, type PluginSpec } from '@credroam/core';
+import { checkMirror } from './mirrors/destinations.js';
 
 /** A contribution the agent uses, and the settings it passes to it. */
 export interface Selection {
@@ -20,6 +21,11 @@ export interface AgentConfig {
   readonly plugins: readonly PluginSpec[];
   readonly directory: Selection;
   readonly localStore: Selection;
+  /**
+   * Where else credentials land: the mirrors kept holding what the primary store (`localStore`)
+   * holds (Chromium's database, Firefox and Thunderbird profiles, NSS databases, folders of files).
+   */
+  readonly mirrors: readonly Selection[];
   readonly protector: Selection;
   /** The triggers the agent starts: the default ones as the manifest leaves or changes them, then its own. */
   readonly triggers: readonly Selection[];
@@ -95,6 +101,7 @@ export const AGENT_CONFIG_SCHEMA = {
     },
     directory: selection,
     localStore: selection,
+    mirrors: { type: 'array', items: selection, default: [] },
     protector: selection,
     triggers: {
       type: 'array',
@@ -172,7 +179,10 @@ export async function loadConfig(explicit: string | undefined, env: NodeJS.Proce
       problems: checked.problems,
     });
   }
-  const c = checked.value as Partial<Omit<AgentConfig, 'file' | 'plugins' | 'triggers' | 'policy'>> & {
+  const c = checked.value as Partial<
+    Omit<AgentConfig, 'file' | 'plugins' | 'triggers' | 'policy' | 'mirrors'>
+  > & {
+    mirrors: Selection[];
     policy?: string | { root?: string; siteId: string; sources: Selection[] };
     plugins?: Array<PluginSpec & { enabled: boolean }>;
     triggers?: Array<Selection & { enabled: boolean }>;
@@ -191,6 +201,10 @@ export async function loadConfig(explicit: string | undefined, env: NodeJS.Proce
       settings: { url: `file://${path.join(home, 'directory')}` },
     },
     localStore: c.localStore ?? { use: 'pkcs12', settings: {} },
+    mirrors: c.mirrors.map((m, i) => {
+      checkMirror(m, `${file}: /mirrors/${i}`);
+      return m;
+    }),
     protector: c.protector ?? { use: 'pkcs12', settings: {} },
     triggers,
     policy: typeof c.policy === 'string' ? path.resolve(dir, c.policy) : undefined,

@@ -28,6 +28,7 @@ import {
 import { container, type DependencyContainer } from 'tsyringe';
 import { createHost } from './cli/plugins.js';
 import type { AgentConfig } from './config.js';
+import { Mirrors } from './mirrors/index.js';
 import { hostPolicy, type LoadedPolicy, loadPolicy } from './policy.js';
 
 /** The classes the composition root builds through the container (checked by `checkInjection` in tests). */
@@ -43,7 +44,10 @@ export interface Session {
   updatePolicy(loaded: LoadedPolicy): void;
   readonly host: PluginHost;
   readonly directory: DirectoryStore;
+  /** The primary local store: what it holds roams. */
   readonly local: LocalStore;
+  /** The other destinations, kept holding what `local` holds (`mirrors.update()` after each sync). */
+  readonly mirrors: Mirrors;
   readonly protector: TokenProtector;
   readonly container: DependencyContainer;
   readonly engine: SyncEngine;
@@ -146,6 +150,7 @@ export async function openSession(
       policy: {},
       directory,
     });
+    const mirrors = new Mirrors({ config, host, log, primary: local });
     const statePath = path.join(config.home, 'state');
     const c = container.createChildContainer();
     c.register(DirectoryStore, { useValue: directory });
@@ -180,6 +185,7 @@ export async function openSession(
       host,
       directory,
       local,
+      mirrors,
       protector,
       container: c,
       engine,

@@ -142,6 +142,47 @@ test('an import on a running agent’s endpoint roams without anyone typing sync
   t.true(syncs <= 3, `${syncs} syncs: logon, the import, at most one settling sync`);
 });
 
+test('with an NSS database as its store, the running agent sees a browser’s import there (no watcher path set), uploads it, and its PEM folder mirror receives it', async (t) => {
+  const w = await twoEndpoints(t);
+  const { certutil, clientCredential, nssDatabase, pk12util, testCa } = await import(
+    './cli/mirror-support.js'
+  );
+  await testCa(w.dir);
+  const database = await nssDatabase(path.join(w.dir, 'browser-db'));
+  await editConfig(w.dir, 'b', (c) => {
+    c.localStore = { use: 'nss', settings: { database } };
+    c.mirrors = [{ use: 'pem-folder', settings: { path: path.join(w.dir, 'files') } }];
+  });
+  const agent = await startAgent(t, w.dir, 'b', 'alice roaming password');
+  const cred = await clientCredential(w.dir, 'imported', { friendlyName: 'From The Browser' });
+  await pk12util([
+    '-i',
+    cred.file,
+    '-d',
+    `sql:${database}`,
+    '-w',
+    path.join(w.dir, 'p12pw'),
+    '-k',
+    '/dev/null',
+  ]);
+  t.regex(await certutil(['-L', '-d', `sql:${database}`]), /From The Browser/);
+  await eventually('the agent mirrors it into the folder', async () =>
+    (await readdir(path.join(w.dir, 'files')).catch(() => [] as string[])).includes(
+      `From-The-Browser-${cred.fingerprint.slice(0, 8)}.crt`,
+    ),
+  );
+  t.true(
+    (await agent.log()).some((r) => r.message === 'trigger: storeChanged'),
+    'the store watcher watched the database folder',
+  );
+  await w.a(['logon', ...w.pw]);
+  await eventually('it roams to A', async () => {
+    await w.a(['sync', ...w.pw]);
+    return (await listJson(w.a)).some((c) => c.sha256 === cred.fingerprint);
+  });
+  t.true((await listJson(w.a)).some((c) => c.sha256 === cred.fingerprint));
+});
+
 test('credroam trigger unlock makes the agent sync; status shows it running with its keys open', async (t) => {
   const w = await twoEndpoints(t);
   const agentB = await startAgent(t, w.dir, 'b', 'alice roaming password');

@@ -167,13 +167,25 @@ export class Agent {
         await factory({
           user: this.config.user,
           home: this.config.home,
-          settings: t.settings,
+          settings: this.#triggerSettings(t),
           // A refresh's new settings reach the triggers (the policy-refresh interval among them).
           policy: liveSection(() => this.#session.policy.roaming),
         }),
       );
     }
     return triggers;
+  }
+
+  /**
+   * A trigger's settings; the store watcher, given no `path`, watches what the primary store says
+   * other programs change (an NSS database's folder: a browser's import roams at once), else its
+   * own default (credroam's folder).
+   */
+  #triggerSettings(t: AgentConfig['triggers'][number]): Record<string, unknown> {
+    if (t.use !== 'store-watcher' || t.settings.path !== undefined) return t.settings;
+    const local = this.#session.local as { watchPaths?: () => readonly string[] };
+    const watched = typeof local.watchPaths === 'function' ? local.watchPaths()[0] : undefined;
+    return watched === undefined ? t.settings : { ...t.settings, path: watched };
   }
 
   /** True when the protector holds the user's keys (or needs none). */
@@ -261,6 +273,8 @@ export class Agent {
     try {
       const report = await this.#session.engine.sync({ full });
       if (full) this.#lastFullSync = Date.now();
+      // The mirrors, after the primary: one that fails is logged (3021) and does not fail the sync.
+      await this.#session.mirrors.update();
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
       await this.#record({ outcome: report.outcome, counts: report.counts, skippedItems: report.skipped });
       this.log.log('info', EventId.AgentSyncEnded, `sync (${reason}): ${report.outcome}`, {
@@ -348,6 +362,8 @@ export class Agent {
     let removed = 0;
     if (this.#session.policy.roaming.removeOnLogoff && this.#last?.outcome !== 'failed') {
       removed = await removeSafelyRoamed(this.#session);
+      // What left the store leaves the browsers and folders too.
+      if (removed > 0) await this.#session.mirrors.update();
     }
     this.#session.protector.lock?.();
     this.#password = undefined;

@@ -114,6 +114,9 @@ export const EVENTS = {
   // 3000–3019: an NSS database as the local store (packages/plugin-nss).
   NssRemovalFinished:         { id: 3000, levels: ['warn'],          meaning: 'A removal from an NSS database that was cut short was finished: the certificates sharing the removed one\'s nickname, taken out with it, were put back.' },
   NssTransferFilesRemoved:    { id: 3001, levels: ['warn'],          meaning: 'Transfer files a killed run left in the NSS store\'s folder (a PKCS#12 with a key, its password) were removed.' },
+  // 3020–3039: mirrors, the destinations kept holding what the primary local store holds (the agent).
+  MirrorUpdated:              { id: 3020, levels: ['info'],          meaning: 'A mirror was brought in step with the primary store: put counts credentials it received, repaired those put back after a change made there by hand, removed those the primary lost.' },
+  MirrorFailed:               { id: 3021, levels: ['warn'],          meaning: 'A mirror could not be brought in step (a locked or missing database, a password credroam was not given, a folder that is a link), or one credential could not be mirrored there (a key type the database does not take): the sync is not failed, the rest is mirrored, and the next sync tries again. The message says why.' },
 } as const satisfies Record<string, EventKind>;
 
 export type EventName = keyof typeof EVENTS;
@@ -146,6 +149,7 @@ export const EVENT_RANGES: readonly EventRange[] = [
   { from: 2100, to: 2100, area: "a plugin's own free-form line" },
   { from: 2200, to: 2299, area: 'the agent' },
   { from: 3000, to: 3019, area: 'an NSS database as the local store' },
+  { from: 3020, to: 3039, area: 'mirrors' },
 ];
 
 const KNOWN_IDS: ReadonlySet<number> = new Set(Object.values(EVENTS).map((kind) => kind.id));

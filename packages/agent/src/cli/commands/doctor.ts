@@ -1,10 +1,12 @@
 import { stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CredroamError, userFolderName } from '@credroam/core';
+import { CredroamError, LocalStore, userFolderName } from '@credroam/core';
 import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import type { AgentConfig } from '../../config.js';
+import { discoverProfiles, Mirrors, PROFILE_ROOTS } from '../../mirrors/index.js';
 import { describePolicyOrigin, hostPolicy } from '../../policy.js';
 import { loadPolicy } from '../../session.js';
 import { ExitCode } from '../io.js';
@@ -40,7 +42,7 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
     } else {
       checks = await folderDoctor(config);
     }
-    checks.unshift(...store);
+    checks.unshift(...store, ...(await destinationChecks(host, config, ctx)));
     // First: the checks after it stop at the first failure, which callers read as the last line.
     checks.unshift({
       check: 'policy',
@@ -76,7 +78,63 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
   }
 }
 
-type Check = { check: string; ok: boolean; detail: string; fix?: string };
+type Check = { check: string; ok: boolean; detail: string; fix?: string; warning?: string };
+
+/**
+ * Where credentials land: the primary store and each mirror found (Chromium's database, each
+ * Firefox and Thunderbird profile, databases and folders named), and whether each holds exactly
+ * what it should. Reads only; a mirror that is not current is a warning (the next sync repairs it),
+ * one that cannot be read is a failure.
+ */
+async function destinationChecks(
+  host: Awaited<ReturnType<typeof createHost>>,
+  config: AgentConfig,
+  ctx: Context,
+): Promise<Check[]> {
+  if (config.mirrors.length === 0) return [];
+  const primary = await (await host.contribution(LocalStore, config.localStore.use))({
+    user: config.user,
+    home: config.home,
+    settings: config.localStore.settings,
+    policy: {},
+  });
+  const mirrors = new Mirrors({ config, host, log: ctx.log, primary });
+  const checks: Check[] = [];
+  for (const d of await mirrors.inspect()) {
+    if (!d.ok) {
+      checks.push({
+        check: 'destination',
+        ok: false,
+        detail: `${d.description}: ${d.error}`,
+        fix: 'docs/admin/stores.md (mirrors); the sync goes on without this mirror (event 3021)',
+      });
+      continue;
+    }
+    const holds = `holds ${d.holds.length} credential(s)${d.others > 0 ? (d.role === 'primary' ? `, ${d.others} archived` : `, and ${d.others} certificate(s) of the user's own (left alone)`) : ''}`;
+    checks.push({
+      check: 'destination',
+      ok: true,
+      detail: `${d.description}: ${d.role === 'primary' ? holds : `${d.current ? 'current' : 'not current'}, ${holds}`}`,
+      ...(d.current
+        ? {}
+        : {
+            warning: `${d.missing.length} credential(s) missing or changed by hand, ${d.extra.length} the primary no longer holds: the next sync brings it in step`,
+          }),
+    });
+  }
+  // A profile mirror that finds no profile here: said, as it is probably not what the site meant.
+  for (const app of ['firefox', 'thunderbird'] as const) {
+    if (!config.mirrors.some((m) => m.use === app) || discoverProfiles(os.homedir(), app).length > 0)
+      continue;
+    checks.push({
+      check: 'destination',
+      ok: true,
+      detail: `${app}: no profile found (${path.join(os.homedir(), PROFILE_ROOTS[app][0]!, 'profiles.ini')})`,
+      warning: `the manifest mirrors to every ${app} profile, and this user has none yet: the first sync after ${app} makes one fills it`,
+    });
+  }
+  return checks;
+}
 
 /** The local store (pkcs12), checked first: links inside it, and files or folders that others could use. */
 async function storeDoctor(

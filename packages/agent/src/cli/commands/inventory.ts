@@ -38,6 +38,8 @@ export async function status(args: Args, ctx: Context): Promise<number> {
         lastSync: last ?? null,
         agent: await agentStatus(config),
         policy: s.loadedPolicy.origin,
+        // Where credentials land: the primary, then each mirror, with what each holds.
+        destinations: await s.mirrors.inspect(),
       };
       const lastText = last
         ? `${(last as { at: string }).at} ${(last as { outcome: string }).outcome}`
@@ -57,6 +59,13 @@ export async function status(args: Args, ctx: Context): Promise<number> {
               ]
             : []),
           ...result.unreadable.map((u) => `unreadable here: ${u.name}: ${u.reason}`),
+          ...(config.mirrors.length > 0
+            ? result.destinations.map((d) =>
+                d.ok
+                  ? `${d.role} ${d.description}: ${d.holds.length} credential(s)${d.role === 'mirror' ? (d.current ? ', current' : `, NOT current (${d.missing.length} missing, ${d.extra.length} extra)`) : ''}`
+                  : `${d.role} ${d.description}: cannot be read: ${d.error}`,
+              )
+            : []),
           result.agent.running
             ? `agent: running (pid ${String(result.agent.pid)}), keys ${result.agent.unlocked ? 'open' : 'locked: log on'}${result.agent.syncing ? ', syncing' : ''}`
             : 'agent: not running',

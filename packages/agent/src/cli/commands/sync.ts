@@ -1,6 +1,7 @@
 import { EventId, type SkippedItem, type SyncReport } from '@credroam/core';
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
+import type { MirrorReport } from '../../mirrors/index.js';
 import { recordLastSync, removeSafelyRoamed, type Session } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { stripNewline } from '../secrets.js';
@@ -35,7 +36,12 @@ async function runSync(
     }
     throw error;
   }
-  let shown: SyncReport & { readonly skippedAt?: string } = report;
+  // The mirrors, after the primary: each holds what it holds now (a failed one is reported, event 3021).
+  const mirrors = options.dryRun ? [] : await session.mirrors.update();
+  let shown: SyncReport & { readonly skippedAt?: string; readonly mirrors?: MirrorReport[] } = {
+    ...report,
+    ...(mirrors.length > 0 ? { mirrors } : {}),
+  };
   if (!options.dryRun) {
     const last = await recordLastSync(session.config, {
       outcome: report.outcome,
@@ -45,7 +51,7 @@ async function runSync(
     // A sync with nothing to do read neither side: what the last one skipped is still skipped.
     if (report.outcome === 'unchanged' && last.skippedItems?.length) {
       shown = {
-        ...report,
+        ...shown,
         skipped: last.skippedItems,
         ...(last.skippedAt ? { skippedAt: last.skippedAt } : {}),
       };
@@ -55,7 +61,9 @@ async function runSync(
   return shown.skipped.length > 0 ? ExitCode.Skipped : ExitCode.Done;
 }
 
-function formatReport(r: SyncReport & { readonly skippedAt?: string }): string {
+function formatReport(
+  r: SyncReport & { readonly skippedAt?: string; readonly mirrors?: MirrorReport[] },
+): string {
   const c = r.counts;
   const lines = [
     r.outcome === 'unchanged'
@@ -66,6 +74,20 @@ function formatReport(r: SyncReport & { readonly skippedAt?: string }): string {
   ];
   for (const ch of r.changes) lines.push(`  ${ch.action} ${ch.kind} ${ch.id.slice(0, 16)}…  ${ch.reason}`);
   lines.push(...r.skipped.map(skippedLine));
+  for (const m of r.mirrors ?? []) {
+    lines.push(
+      m.ok
+        ? `  mirror ${m.description}: ${m.outcome.put + m.outcome.repaired + m.outcome.removed === 0 ? (m.outcome.failed.length > 0 ? 'nothing written' : 'current') : `put ${m.outcome.put}, repaired ${m.outcome.repaired}, removed ${m.outcome.removed}`}`
+        : `  mirror ${m.description}: NOT UPDATED (event 3021): ${m.error}`,
+    );
+    if (m.ok) {
+      for (const f of m.outcome.failed) {
+        lines.push(
+          `  mirror ${m.description}: ${f.certId.slice(0, 16)}… not mirrored (event 3021): ${f.reason}`,
+        );
+      }
+    }
+  }
   return lines.join('\n');
 }
 
@@ -146,6 +168,8 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
       const code = await runSync(s, ctx, {}); // throws if the final sync failed: then nothing is removed
       if (s.policy.roaming.removeOnLogoff) {
         const removed = await removeSafelyRoamed(s);
+        // What left the store leaves the mirrors too (browsers, folders).
+        if (removed > 0) await s.mirrors.update();
         ctx.log.log('info', EventId.LoggedOff, 'logged off', { removed });
         if (!ctx.json)
           ctx.io.stdout(`removed ${removed} credential part(s) that the directory holds (removeOnLogoff)\n`);
