@@ -13,6 +13,7 @@ import {
 } from '@credroam/core/api';
 import {
   decodeCredentialAttributes,
+  describeCertificate,
   encodeCredentialAttributes,
   friendlyNameProblem,
   readFileNoFollow,
@@ -334,13 +335,11 @@ export class NssStore implements LocalStore {
       for (const der of pemCertificates(out.stdout.toString('utf8'))) {
         const id = sha256(der);
         try {
-          const parsed = new X509Certificate(Buffer.from(der));
-          let spkiId: string | undefined;
-          try {
-            spkiId = sha256(parsed.publicKey.export({ type: 'spki', format: 'der' }));
-          } catch {
-            // a public key Node cannot read: the certificate cannot be matched with a key
-          }
+          // describeCertificate, not X509Certificate: a certificate a stricter OpenSSL refuses but
+          // another endpoint's reads is read from its structure, as every endpoint reads it.
+          const described = describeCertificate(der);
+          // A public key Node cannot read: the certificate cannot be matched with a key.
+          const spkiId = described.unreadable.includes('publicKey') ? undefined : described.keyId;
           certs.push({
             nickname,
             trust: trustOf.get(nickname) ?? ',,',
@@ -438,7 +437,7 @@ export class NssStore implements LocalStore {
 
   async #putCert(item: LocalItem): Promise<void> {
     if (sha256(item.content) !== item.id) throw new Error(`the certificate's SHA-256 is not ${item.id}`);
-    const parsed = new X509Certificate(Buffer.from(item.content));
+    const described = describeCertificate(item.content);
     const state = await this.#loadState();
     const scan = await this.#scan({ keys: false });
     const existing = scan.certs.find((c) => c.id === item.id);
@@ -447,11 +446,11 @@ export class NssStore implements LocalStore {
         ? decodeCredentialAttributes(Buffer.from(state.attrs[item.id]!.doc, 'base64'))
         : undefined;
       const nickname = this.#uniqueNickname(
-        attrs?.friendlyName ?? commonName(parsed.subject) ?? `credroam ${item.id.slice(0, 12)}`,
-        parsed.subject,
+        attrs?.friendlyName ?? commonName(described.subject) ?? `credroam ${item.id.slice(0, 12)}`,
+        described.subject,
         scan.certs,
       );
-      const spkiId = sha256(parsed.publicKey.export({ type: 'spki', format: 'der' }));
+      const spkiId = described.keyId;
       const waiting = this.#waiting.get(spkiId);
       if (waiting) {
         await this.#importPkcs12({ cert: item.content, key: waiting.content, friendlyName: nickname });
@@ -459,7 +458,7 @@ export class NssStore implements LocalStore {
         state.keys[spkiId] = { modified: waiting.modified };
       } else {
         await this.#addCertificate(item.content, nickname, ',,').catch((error: unknown) => {
-          const type = parsed.publicKey.asymmetricKeyType;
+          const type = keyTypeOf(item.content);
           if (type === 'rsa' || type === 'ec') throw error;
           throw new CredroamError(
             'E_NSS_KEY_TYPE',
@@ -508,7 +507,7 @@ export class NssStore implements LocalStore {
     if (cert) {
       let nickname = cert.nickname;
       if (attrs.friendlyName !== undefined && cleanNickname(attrs.friendlyName) !== cert.nickname) {
-        const subject = new X509Certificate(Buffer.from(cert.der)).subject;
+        const subject = describeCertificate(cert.der).subject;
         nickname = this.#uniqueNickname(attrs.friendlyName, subject, scan.certs);
         const out = await this.#tools.run('certutil', [
           '--rename',
@@ -533,7 +532,7 @@ export class NssStore implements LocalStore {
     const taken = [...present];
     for (const der of chain) {
       if (have.has(sha256(der))) continue;
-      const subject = new X509Certificate(Buffer.from(der)).subject;
+      const subject = describeCertificate(der).subject;
       const nickname = this.#uniqueNickname(commonName(subject) ?? 'CA', subject, taken);
       await this.#addCertificate(der, nickname, ',,');
       taken.push({ nickname, trust: ',,', der, id: sha256(der) });
@@ -897,7 +896,7 @@ export class NssStore implements LocalStore {
   #uniqueNickname(wanted: string, subject: string, certs: readonly DbCert[]): string {
     const base = cleanNickname(wanted);
     const taken = new Set(
-      certs.filter((c) => new X509Certificate(Buffer.from(c.der)).subject !== subject).map((c) => c.nickname),
+      certs.filter((c) => describeCertificate(c.der).subject !== subject).map((c) => c.nickname),
     );
     let name = base;
     for (let n = 2; taken.has(name); n++) name = `${base} (${n})`;
@@ -964,9 +963,19 @@ function keyIdOf(pkcs8: Uint8Array): string {
   return sha256(spki);
 }
 
+/** The CN of a subject as `describeCertificate` prints it (`C=DE, O=Example, CN=alice`). */
 function commonName(subject: string): string | undefined {
-  for (const line of subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3) || undefined;
+  for (const part of subject.split(', ')) if (part.startsWith('CN=')) return part.slice(3) || undefined;
   return undefined;
+}
+
+/** The certificate's key type as Node names it (`rsa`, `ec`, `ed25519`…), or `unknown`. */
+function keyTypeOf(der: Uint8Array): string {
+  try {
+    return new X509Certificate(Buffer.from(der)).publicKey.asymmetricKeyType ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 function firstLine(out: ToolResult): string {
