@@ -25,6 +25,8 @@ const MEANING = {
     'The semver range of plugin **API** versions it works with (`API_VERSION` of `@credroam/core/api`, not the agent version). Another API: not loaded (event 2005).',
   main: 'The entry module, relative to the package folder and inside it; one of the files the package ships (`files`).',
   activationEvents: 'When the host imports and activates the plugin (the list below).',
+  permissions:
+    'What a third-party plugin, run out of process, asks to be given: `network`, `read:<folder>`, `write:<folder>`, `localStore:read`, `directory:read`, `directory:write`, `password`; the site policy must grant each (docs/plugins/isolation.md).',
   contributes:
     'What the plugin provides: one list per extension point, `commands`, and the schema of its own settings.',
   'contributes.configuration':

@@ -46,6 +46,10 @@ export async function createHost(
     baseDir: config.file ? path.dirname(config.file) : process.cwd(),
     allowList: policy.allowList,
     ...(policy.policySerial !== undefined ? { policySerial: policy.policySerial } : {}),
+    // Out of process, with only what the site grants, once a site policy governs the endpoint
+    // (docs/plugins/isolation.md). Without one, plugins are unrestricted and run in process, as
+    // docs/admin/policy.md says: nobody has said what a plugin may be given.
+    ...(policy.allowList === undefined ? { isolation: false as const } : {}),
   });
   await host.load(config.plugins);
   return host;

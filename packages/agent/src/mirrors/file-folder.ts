@@ -1,12 +1,32 @@
-import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { CredroamError, decodeCredentialAttributes, readFileNoFollow, writeFileAtomic } from '@credroam/core';
+import {
+  CredroamError,
+  decodeCredentialAttributes,
+  describeCertificate,
+  readFileNoFollow,
+  writeFileAtomic,
+} from '@credroam/core';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import type { Holding, MirrorCredential, MirrorTarget, Parts } from './mirror.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The DER of the one certificate of a `.crt` file this mirror wrote (a single CERTIFICATE block),
+ * checked as every endpoint reads certificates; throws for anything else.
+ */
+function pemCertificate(data: Uint8Array): Uint8Array {
+  const m = /^-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----\r?\n?$/.exec(
+    Buffer.from(data).toString('latin1'),
+  );
+  if (!m) throw new Error('not one PEM certificate');
+  const der = new Uint8Array(Buffer.from(m[1]!, 'base64'));
+  describeCertificate(der);
+  return der;
+}
 
 /** How a folder mirror writes each credential. */
 export type FileFormat = 'pem' | 'pkcs12';
@@ -31,9 +51,9 @@ export function readableName(cert: Uint8Array, attrs: Uint8Array | undefined): s
   }
   if (name === undefined) {
     try {
-      const subject = new X509Certificate(Buffer.from(cert)).subject;
-      name = subject
-        .split('\n')
+      // describeCertificate: a certificate a stricter OpenSSL refuses is read from its structure.
+      name = describeCertificate(cert)
+        .subject.split(', ')
         .find((l) => l.startsWith('CN='))
         ?.slice(3);
     } catch {
@@ -91,7 +111,7 @@ export class FileFolder implements MirrorTarget {
       const ext = m[3];
       try {
         if (ext === 'crt' && this.options.format === 'pem') {
-          const id = sha256(new Uint8Array(new X509Certificate(data).raw));
+          const id = sha256(pemCertificate(data));
           if (!id.startsWith(m[2]!)) continue;
           certs.add(id);
           names.set(id, `${m[1]}-${m[2]}`);

@@ -1,7 +1,13 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { CredroamError, type LocalListing, readFileNoFollow, writeFileAtomic } from '@credroam/core';
+import {
+  CredroamError,
+  describeCertificate,
+  type LocalListing,
+  readFileNoFollow,
+  writeFileAtomic,
+} from '@credroam/core';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -37,9 +43,8 @@ export function activeCredentials(listing: LocalListing): MirrorCredential[] {
     if (item.kind !== 'cert' || item.archived) continue;
     let keyId: string;
     try {
-      keyId = sha256(
-        new X509Certificate(Buffer.from(item.content)).publicKey.export({ type: 'spki', format: 'der' }),
-      );
+      // As every endpoint reads it: a certificate a stricter OpenSSL refuses, from its structure.
+      keyId = describeCertificate(item.content).keyId;
     } catch {
       continue;
     }

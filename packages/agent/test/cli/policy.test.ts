@@ -246,7 +246,13 @@ async function policyProbe(dir: string) {
   );
   const { hashPluginFiles } = await import('@credroam/core');
   return {
-    entry: { id: 'test.policy-probe', version: '^1.0.0', files: await hashPluginFiles(folder) },
+    // In process (the site says so): the test reads what it was given from this process.
+    entry: {
+      id: 'test.policy-probe',
+      version: '^1.0.0',
+      files: await hashPluginFiles(folder),
+      inProcess: true,
+    },
     seen: () => (globalThis as { __credroamPolicyProbe?: { maxTokens?: number } }).__credroamPolicyProbe,
   };
 }

@@ -19,6 +19,12 @@ export interface ActivationOptions {
   readonly dependencies?: readonly string[];
   /** Where plugins' state folders go; default: a new temporary folder, removed by `dispose`. */
   readonly stateRoot?: string;
+  /**
+   * Run it out of process, sandboxed, as the agent runs a third-party plugin, with the permissions
+   * `grants` gives by plugin id (docs/plugins/isolation.md); default: in this process, where a test
+   * can reach it and its dependencies' APIs.
+   */
+  readonly isolated?: { readonly grants?: Readonly<Record<string, readonly string[]>> };
 }
 
 /** A plugin loaded and started by a real plugin host, as the agent does it. */
@@ -55,7 +61,12 @@ export async function activatePlugin(options: ActivationOptions): Promise<Activa
   const log = new EventLog({ write: () => undefined, level: 'debug' });
   log.subscribe((r) => events.push(r));
   const from = path.resolve(options.dir);
-  const host = new PluginHost({ log, stateRoot: options.stateRoot ?? path.join(temp, 'state') });
+  const host = new PluginHost({
+    log,
+    stateRoot: options.stateRoot ?? path.join(temp, 'state'),
+    isolation: options.isolated ? {} : false,
+    ...(options.isolated?.grants ? { grants: options.isolated.grants } : {}),
+  });
   const cleanup = async () => {
     await host.dispose();
     await rm(temp, { recursive: true, force: true });
