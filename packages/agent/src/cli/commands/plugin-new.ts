@@ -124,7 +124,7 @@ export async function pluginFiles(name: string, kind: PluginKind): Promise<Map<s
     files: ['dist/src'],
     scripts: {
       build: 'tsc',
-      test: 'tsc && node --test dist/test/',
+      test: 'tsc && node --test dist/test/*.test.js',
       prepack: 'tsc',
     },
     peerDependencies: { '@credroam/core': `^${CORE_VERSION}` },
