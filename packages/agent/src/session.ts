@@ -113,13 +113,20 @@ export async function openSession(
   // plugin it no longer allows never runs, and one it newly allows (a first start with no record
   // yet) loads now rather than at the next restart.
   const initial = await loadPolicy(config);
-  let host = await createHost(config, log, hostPolicy(initial));
+  // The local store, once it is made: what a plugin granted `localStore:read` reads (certificates
+  // only, through the host: docs/plugins/isolation.md).
+  let madeLocal: (store: LocalStore) => void = () => undefined;
+  const localStore = new Promise<LocalStore>((resolve) => {
+    madeLocal = resolve;
+  });
+  const services = { localStore: () => localStore };
+  let host = await createHost(config, log, hostPolicy(initial), services);
   try {
     await host.start();
     let loaded = config.sitePolicy ? await loadPolicy(config, { host, log }) : initial;
     if (!samePolicy(loaded, initial)) {
       await host.dispose();
-      host = await createHost(config, log, hostPolicy(loaded));
+      host = await createHost(config, log, hostPolicy(loaded), services);
       await host.start();
     }
     let policy = loaded.policy;
@@ -150,6 +157,7 @@ export async function openSession(
       policy: {},
       directory,
     });
+    madeLocal(local);
     const mirrors = new Mirrors({ config, host, log, primary: local });
     const statePath = path.join(config.home, 'state');
     const c = container.createChildContainer();

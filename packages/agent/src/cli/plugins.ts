@@ -5,6 +5,7 @@ import {
   nodeModulesAbove,
   type PluginAllowList,
   PluginHost,
+  type PluginHostOptions,
   type PluginInfo,
 } from '@credroam/core';
 import type { AgentConfig } from '../config.js';
@@ -37,6 +38,7 @@ export async function createHost(
   config: AgentConfig,
   log: EventLog,
   policy: HostPolicy = {},
+  services?: PluginHostOptions['services'],
 ): Promise<PluginHost> {
   const host = new PluginHost({
     log,
@@ -50,6 +52,7 @@ export async function createHost(
     // (docs/plugins/isolation.md). Without one, plugins are unrestricted and run in process, as
     // docs/admin/policy.md says: nobody has said what a plugin may be given.
     ...(policy.allowList === undefined ? { isolation: false as const } : {}),
+    ...(services ? { services } : {}),
   });
   await host.load(config.plugins);
   return host;
@@ -84,6 +87,10 @@ export function formatPluginList(plugins: readonly PluginInfo[], sitePolicy?: Si
   for (const p of plugins) {
     lines.push(`${p.id} ${p.version ?? '?'}  ${p.state}${p.required ? ' (required)' : ''}`);
     if (p.policy) lines.push(`  site policy: ${p.policy}`);
+    if (p.isolated) {
+      const granted = p.isolated.granted.length > 0 ? p.isolated.granted.join(', ') : 'nothing';
+      lines.push(`  runs: out of process, granted ${granted} (docs/plugins/isolation.md)`);
+    }
     if (p.reason) lines.push(`  reason: ${p.reason}`);
     for (const [point, ids] of Object.entries(p.contributes)) lines.push(`  ${point}: ${ids.join(', ')}`);
     if (p.dependencies.length > 0) lines.push(`  depends on: ${p.dependencies.join(', ')}`);
