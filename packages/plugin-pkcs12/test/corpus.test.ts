@@ -19,6 +19,7 @@ test.before(async () => {
   plugin = await activatePlugin();
 });
 test.after.always(async () => {
+  await plugin?.dispose();
   if (root) await rm(root, { recursive: true, force: true });
 });
 

@@ -2,7 +2,7 @@
  * The plugin as the agent sees it (`activate(context)`), and the verdict on one corpus case: did
  * `readCredentials` put the file in the class it must fall in?
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DisposableStore } from '@credroam/core/api';
@@ -29,6 +29,8 @@ export interface Plugin {
   /** `writePkcs12` with the credential as read (chain and friendly name in it). */
   write(credential: ReadCredential, password: string): Promise<Uint8Array>;
   readonly api: Pkcs12Api;
+  /** Ends its subscriptions and removes its state folder. */
+  dispose(): Promise<void>;
 }
 
 const quiet = () => undefined;
@@ -59,6 +61,10 @@ export async function activatePlugin(): Promise<Plugin> {
     api,
     read: (files, password) => api.readCredentials(files, password) as Promise<ReadOutcome>,
     write: (credential, password) => write(credential, password, credential.friendlyName),
+    dispose: async () => {
+      await subscriptions.dispose();
+      await rm(stateDir, { recursive: true, force: true });
+    },
   };
 }
 
