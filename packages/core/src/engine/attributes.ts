@@ -1,6 +1,8 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import * as asn1js from 'asn1js';
 import type { CredentialAttributes } from '../api/attributes.js';
 import { CredroamError } from '../api/errors.js';
+import { describeCertificate } from './certificate.js';
 
 /*
  * What a credential carries besides its certificate and key: the name the user knows it by
@@ -49,15 +51,25 @@ export function friendlyNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** The length of the SEQUENCE `der` starts with, when it is one (at most 16 KiB: checked before). */
+function certificateLength(der: Uint8Array): number | undefined {
+  const { offset, result } = asn1js.fromBER(der);
+  return offset === -1 || !(result instanceof asn1js.Sequence) ? undefined : offset;
+}
+
 /** What is wrong with one chain certificate, or undefined. */
 function certificateProblem(der: Uint8Array, index: number): string | undefined {
   if (der.length > ATTRIBUTE_LIMITS.certificateBytes)
     return `chain certificate ${index} is ${der.length} bytes, the limit is ${ATTRIBUTE_LIMITS.certificateBytes}`;
+  // As every endpoint reads certificates (describeCertificate): one DER certificate, nothing after
+  // it, read from its structure where this OpenSSL is stricter than another endpoint's.
   try {
-    const cert = new X509Certificate(Buffer.from(der));
-    if (!Buffer.from(cert.raw).equals(Buffer.from(der)))
-      return `chain certificate ${index} has bytes after the certificate`;
+    describeCertificate(der);
   } catch (error) {
+    // A certificate with bytes after it: said as such (one that fills the whole value reads).
+    const length = certificateLength(der);
+    if (length !== undefined && length < der.length)
+      return `chain certificate ${index} has bytes after the certificate`;
     return `chain certificate ${index} is not an X.509 certificate (${(error as Error).message})`;
   }
   return undefined;
