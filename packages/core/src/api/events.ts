@@ -117,6 +117,17 @@ export const EVENTS = {
   // 3020–3039: mirrors, the destinations kept holding what the primary local store holds (the agent).
   MirrorUpdated:              { id: 3020, levels: ['info'],          meaning: 'A mirror was brought in step with the primary store: put counts credentials it received, repaired those put back after a change made there by hand, removed those the primary lost.' },
   MirrorFailed:               { id: 3021, levels: ['warn'],          meaning: 'A mirror could not be brought in step (a locked or missing database, a password credroam was not given, a folder that is a link), or one credential could not be mirrored there (a key type the database does not take): the sync is not failed, the rest is mirrored, and the next sync tries again. The message says why.' },
+  // 3100–3119: enrollment (R4, R5): certificates requested, renewed and finished from the site policy's profiles.
+  EnrollmentIssued:           { id: 3100, levels: ['info'],          meaning: 'A CA issued a certificate for a profile; it is in the local store with its key and roams like any credential.' },
+  EnrollmentRenewed:          { id: 3101, levels: ['info'],          meaning: 'A certificate due for renewal was renewed; the one it replaces is archived once its successor is in place (R8).' },
+  EnrollmentPending:          { id: 3102, levels: ['info'],          meaning: 'The CA will answer later: the request roams (a request token) and any of the user\'s endpoints finishes it.' },
+  EnrollmentClaimedElsewhere: { id: 3103, levels: ['debug'],         meaning: 'Another endpoint of the user holds the claim on a profile (it is enrolling): this one waits for the result to roam in.' },
+  EnrollmentUnreachable:      { id: 3104, levels: ['warn'],          meaning: 'The CA could not be reached: the profile is tried again in an hour (or at `credroam enroll`).' },
+  EnrollmentRefused:          { id: 3105, levels: ['error'],         meaning: 'The CA refused the request (a wrong challenge, a subject it does not sign): the profile is tried again in a day, so an account is not locked out.' },
+  EnrollmentCaMismatch:       { id: 3106, levels: ['error'],         meaning: 'The CA did not prove to be the one the profile pins (no certificate with its fingerprint, or an issued certificate it did not sign, or for another key): nothing was sent after the check, nothing is stored; tried again in a day.' },
+  EnrollmentFailed:           { id: 3107, levels: ['error'],         meaning: 'Enrollment for a profile failed otherwise (a profile the enroller cannot serve, a challenge file that cannot be read, an enroller missing): tried again in a day. The message says why.' },
+  EnrollmentTokenSkipped:     { id: 3108, levels: ['warn'],          meaning: 'A claim or request token in the directory failed a check (authentication, size, format, a date from the future): it is ignored and left where it is.' },
+  EnrollmentPlanned:          { id: 3109, levels: ['info'],          meaning: 'A dry run (`credroam enroll --dry-run`) listed what enrollment would do and did nothing.' },
 } as const satisfies Record<string, EventKind>;
 
 export type EventName = keyof typeof EVENTS;
@@ -150,6 +161,7 @@ export const EVENT_RANGES: readonly EventRange[] = [
   { from: 2200, to: 2299, area: 'the agent' },
   { from: 3000, to: 3019, area: 'an NSS database as the local store' },
   { from: 3020, to: 3039, area: 'mirrors' },
+  { from: 3100, to: 3119, area: 'enrollment' },
 ];
 
 const KNOWN_IDS: ReadonlySet<number> = new Set(Object.values(EVENTS).map((kind) => kind.id));

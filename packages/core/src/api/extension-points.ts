@@ -1,4 +1,5 @@
 import { DirectoryStore } from './points/directory-store.js';
+import { Enroller } from './points/enroller.js';
 import { LocalStore } from './points/local-store.js';
 import { PolicySource } from './points/policy-source.js';
 import { TokenProtector } from './points/token-protector.js';
@@ -6,6 +7,7 @@ import { Trigger } from './points/trigger.js';
 
 export type { ContributionFactory, ContributionRequest } from './contribution.js';
 export * from './points/directory-store.js';
+export * from './points/enroller.js';
 export * from './points/extension-point.js';
 export * from './points/local-store.js';
 export * from './points/policy-source.js';
@@ -30,6 +32,7 @@ export const EXTENSION_POINTS = [
   },
   { token: Trigger, name: 'Trigger', manifestKey: 'triggers', event: 'onTrigger' },
   { token: PolicySource, name: 'PolicySource', manifestKey: 'policySources', event: 'onPolicySource' },
+  { token: Enroller, name: 'Enroller', manifestKey: 'enrollers', event: 'onEnroller' },
 ] as const;
 
 export type ExtensionPointInfo = (typeof EXTENSION_POINTS)[number];

@@ -73,7 +73,7 @@ test('the manifest schema takes a contribution list for each extension point, an
         id: 'test.x',
         engines: { credroam: '*' },
         main: 'i.js',
-        activationEvents: ['onEnroller:one'],
+        activationEvents: ['onRenewer:one'],
       },
     },
     'x',
