@@ -38,6 +38,10 @@ else
     krb5-user
     libsasl2-modules-gssapi-mit
     libkrb5-dev
+    # Enrollment (issue 15): Debian's SCEP server and client (micromdm scep), and `ip` to bring up the
+    # loopback of the private network namespace the CA servers run in (they bind every interface).
+    scep
+    iproute2
     g++
     make
     python3

@@ -35,12 +35,21 @@ export function checkIssuedCertificate(
     issued = new X509Certificate(certificate);
     ca = new X509Certificate(caCertificate);
   } catch (error) {
-    throw new CredroamError('E_ENROLL_CA_MISMATCH', `the issued certificate cannot be read: ${(error as Error).message}`);
+    throw new CredroamError(
+      'E_ENROLL_CA_MISMATCH',
+      `the issued certificate cannot be read: ${(error as Error).message}`,
+    );
   }
   if (!issued.checkIssued(ca) || !issued.verify(ca.publicKey))
-    throw new CredroamError('E_ENROLL_CA_MISMATCH', 'the issued certificate is not signed by the pinned CA certificate');
+    throw new CredroamError(
+      'E_ENROLL_CA_MISMATCH',
+      'the issued certificate is not signed by the pinned CA certificate',
+    );
   const want = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
   if (!issued.publicKey.equals(want))
-    throw new CredroamError('E_ENROLL_CA_MISMATCH', 'the issued certificate is for another key than the one credroam made');
+    throw new CredroamError(
+      'E_ENROLL_CA_MISMATCH',
+      'the issued certificate is for another key than the one credroam made',
+    );
   return issued;
 }

@@ -23,4 +23,5 @@ export * from './credentials.js';
 export * from './engine-harness.js';
 export * from './hostile-certificates.js';
 export * from './memory-stores.js';
+export * from './netns.js';
 export * from './servers.js';
