@@ -2,13 +2,14 @@ import { extensionPointToken } from './extension-point.js';
 
 /**
  * The certificate authority a profile enrolls with, as the site policy names it. `fingerprint` is
- * pinned: the SHA-256 (lower-case hex) of the CA certificate's DER. `settings` are the protocol's
- * own (a CMP server's sender reference, a SCEP CA identifier), checked by the enroller.
+ * pinned: the SHA-256 (lower-case hex) of the CA certificate's DER. The protocol's own settings (a
+ * CMP server's sender reference, a SCEP CA identifier) are the profile's `ca.settings`: core asks
+ * the host for one enroller per profile, with those as the contribution's `settings`, checked
+ * against the contribution's `configuration` schema.
  */
 export interface EnrollmentCa {
   readonly url: string;
   readonly fingerprint: string;
-  readonly settings: Readonly<Record<string, unknown>>;
 }
 
 /** A subject alternative name, from the profile's templates with the user's values filled in. */
