@@ -52,6 +52,32 @@ export {
   tokenKey,
   versionHash,
 } from './engine/token.js';
+export { readChallenge } from './enroll/challenge.js';
+export {
+  type EnrollmentMemory,
+  EnrollmentMemoryFile,
+  type ProfileMemory,
+} from './enroll/enrollment-state.js';
+export { type HeldCertificate, type ProfileStanding, renewalTime, standingOf } from './enroll/evaluate.js';
+export { checkIssuedCertificate, pinnedCertificate } from './enroll/pin.js';
+export {
+  DEFAULT_ENROLLMENT_POLICY,
+  ENROLLMENT_POLICY_SCHEMA,
+  type EnrollmentKeySpec,
+  type EnrollmentPolicy,
+  type EnrollmentProfile,
+  escapeDnValue,
+  fillTemplates,
+} from './enroll/profile.js';
+export {
+  type EnrollmentDeps,
+  type EnrollmentReport,
+  EnrollmentService,
+  type EnrollOptions,
+  makeKey,
+  type ProfileReport,
+} from './enroll/service.js';
+export { encodeEnrollmentToken, enrollmentTokenId, readEnrollmentTokens } from './enroll/tokens.js';
 export { EventLog, type EventLogOptions } from './events/event-log.js';
 export { type DependencyNode, type DependencyResolution, resolveDependencies } from './host/dependencies.js';
 export { checkInjection } from './host/injection-check.js';
@@ -85,5 +111,4 @@ export {
   type RoamingPolicy,
   type SitePolicy,
 } from './policy/policy.js';
-
 export { CORE_VERSION } from './version.js';

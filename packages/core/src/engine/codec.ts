@@ -1,5 +1,5 @@
 import type { TokenKind } from '../api/extension-points.js';
-import { KIND_BY_CODE, KIND_CODES, KNOWN_FLAGS, type VersionKey } from './token.js';
+import { KIND_BY_CODE, KIND_CODES, KNOWN_FLAGS, type VersionKey, type WireKind } from './token.js';
 
 /**
  * The token wire format, version 1 (big-endian):
@@ -8,7 +8,7 @@ import { KIND_BY_CODE, KIND_CODES, KNOWN_FLAGS, type VersionKey } from './token.
  * |---|---|---|
  * | 0 | 2 | magic `CR` |
  * | 2 | 1 | format version (1) |
- * | 3 | 1 | kind code (1 cert, 2 key, 3 attrs) |
+ * | 3 | 1 | kind code (1 cert, 2 key, 3 attrs, 4 request, 5 claim) |
  * | 4 | 1 | flags (1 tombstone, 2 archived, 4 unroamable) |
  * | 5 | 1 | reserved, 0 |
  * | 6 | 8 | modified, ms since the epoch |
@@ -35,7 +35,7 @@ const AAD_LABEL = new TextEncoder().encode('credroam-token-v1\0');
 const ZERO_HASH = '0'.repeat(64);
 
 export interface TokenHeader {
-  readonly kind: TokenKind;
+  readonly kind: WireKind;
   readonly flags: number;
   readonly modified: number;
   readonly id: string;

@@ -13,7 +13,7 @@ import type { ContentInspector } from './inspect.js';
 import type { BaseEntry } from './merge.js';
 import type { DirectoryValue, LocalVersion } from './plan.js';
 import type { SkippedItem } from './sync-engine.js';
-import { isTombstone, TokenFlag, type TokenVersion, tokenKey, versionHash } from './token.js';
+import { isRoamedKind, isTombstone, TokenFlag, type TokenVersion, tokenKey, versionHash } from './token.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -146,7 +146,10 @@ export async function readDirectory(
       });
       continue;
     }
-    const { header, sealed } = decoded;
+    // Enrollment's own tokens (a pending request, a claim) are not merged: enroll/ reads them.
+    if (!isRoamedKind(decoded.header.kind)) continue;
+    const header = { ...decoded.header, kind: decoded.header.kind };
+    const { sealed } = decoded;
     const key = tokenKey(header.kind, header.id);
     const at = { where: 'directory' as const, kind: header.kind, id: header.id };
     if (header.modified > maxFuture) {

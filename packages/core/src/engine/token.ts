@@ -9,11 +9,27 @@ export const TokenFlag = {
 } as const;
 export const KNOWN_FLAGS = TokenFlag.Tombstone | TokenFlag.Archived | TokenFlag.Unroamable;
 
+/**
+ * Every kind a token value in the directory may be: the roamed ones (`TokenKind`, merged by the
+ * engine) and enrollment's own, which the engine leaves alone (`enroll/tokens.ts` reads them).
+ */
+export type WireKind = TokenKind | 'request' | 'claim';
+
 /** Wire codes of the token kinds. A code this version does not know is skipped, never acted on. */
-export const KIND_CODES: Readonly<Record<TokenKind, number>> = { cert: 1, key: 2, attrs: 3 };
-export const KIND_BY_CODE: ReadonlyMap<number, TokenKind> = new Map(
-  Object.entries(KIND_CODES).map(([k, c]) => [c, k as TokenKind]),
+export const KIND_CODES: Readonly<Record<WireKind, number>> = {
+  cert: 1,
+  key: 2,
+  attrs: 3,
+  request: 4,
+  claim: 5,
+};
+export const KIND_BY_CODE: ReadonlyMap<number, WireKind> = new Map(
+  Object.entries(KIND_CODES).map(([k, c]) => [c, k as WireKind]),
 );
+
+/** Whether a kind is one the engine merges (what a local store holds). */
+export const isRoamedKind = (kind: WireKind): kind is TokenKind =>
+  kind === 'cert' || kind === 'key' || kind === 'attrs';
 
 /** A point in the order of versions: `modified` first, then the version hash. */
 export interface VersionKey {
@@ -35,10 +51,10 @@ export interface TokenVersion {
 }
 
 export const isTombstone = (v: { flags: number }): boolean => (v.flags & TokenFlag.Tombstone) !== 0;
-export const tokenKey = (kind: TokenKind, id: string): string => `${kind}:${id}`;
+export const tokenKey = (kind: WireKind, id: string): string => `${kind}:${id}`;
 
 /** The version hash: SHA-256 over (kind code, flags without time, content). */
-export function versionHash(kind: TokenKind, flags: number, content: Uint8Array): string {
+export function versionHash(kind: WireKind, flags: number, content: Uint8Array): string {
   return createHash('sha256')
     .update(Uint8Array.of(KIND_CODES[kind], flags & 0xff))
     .update(content)

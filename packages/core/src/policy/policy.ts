@@ -1,4 +1,10 @@
 import { CredroamError } from '../api/errors.js';
+import {
+  DEFAULT_ENROLLMENT_POLICY,
+  ENROLLMENT_POLICY_SCHEMA,
+  type EnrollmentPolicy,
+  enrollmentPolicyProblems,
+} from '../enroll/profile.js';
 import { configurationValidator } from '../host/manifest.js';
 
 /** The settings of the site policy that the roaming engine obeys (docs/design.md §1 defaults). */
@@ -116,6 +122,8 @@ export interface SitePolicy {
   readonly protection: Readonly<Record<string, unknown>>;
   /** Given to the directory store. */
   readonly directory: DirectoryPolicy;
+  /** R4, R5: the certificates each user should have, and from which CA (docs/admin/enrollment.md). */
+  readonly enrollment: EnrollmentPolicy;
 }
 
 /**
@@ -127,6 +135,7 @@ export const SITE_POLICY_SECTION_SCHEMAS = {
   roaming: { ...ROAMING_POLICY_SCHEMA, default: {} },
   protection: { type: 'object', default: {} },
   directory: { ...DIRECTORY_POLICY_SCHEMA, default: {} },
+  enrollment: { ...ENROLLMENT_POLICY_SCHEMA, default: {} },
 } as const;
 
 const SITE_POLICY_SCHEMA = {
@@ -149,10 +158,23 @@ export function sitePolicyOf(checked: Record<string, unknown>): SitePolicy {
     roaming: unknown;
     protection: Record<string, unknown>;
     directory: DirectoryPolicy;
+    enrollment?: EnrollmentPolicy;
   };
+  const enrollment = deepFreeze({ ...DEFAULT_ENROLLMENT_POLICY, ...v.enrollment });
+  const problems = enrollmentPolicyProblems(enrollment);
+  if (problems.length > 0) throw new CredroamError('E_POLICY', `invalid policy: ${problems.join('; ')}`);
   return Object.freeze({
     roaming: parseRoamingPolicy(v.roaming),
     protection: Object.freeze(v.protection),
     directory: Object.freeze({ ...DEFAULT_DIRECTORY_POLICY, ...v.directory }),
+    enrollment,
   });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }

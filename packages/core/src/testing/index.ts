@@ -21,6 +21,7 @@ export * from './contracts/token-protector.js';
 export * from './contracts/trigger.js';
 export * from './credentials.js';
 export * from './engine-harness.js';
+export * from './enrollment.js';
 export * from './hostile-certificates.js';
 export * from './memory-stores.js';
 export * from './netns.js';
