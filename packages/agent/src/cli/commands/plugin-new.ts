@@ -202,7 +202,7 @@ docs/plugins/worked-example.md.
 
 \`@credroam/core\` is a development dependency (for its types and its testing kit) and a peer
 dependency (at run time the plugin uses the agent's copy). Install it from the tarball credroam's
-\`scripts/pack-kit.sh\` writes (or from your registry), then build and test:
+\`node scripts/pack-kit.mjs\` writes (or from your registry), then build and test:
 
 \`\`\`sh
 npm install --save-dev /path/to/credroam-core-${CORE_VERSION}.tgz
