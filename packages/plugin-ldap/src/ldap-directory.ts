@@ -72,6 +72,26 @@ export class LdapDirectoryStore implements DirectoryStore {
     return { stamp: r.stamp, tokens: r.tokens, keys: r.keys };
   }
 
+  /** Text attributes of the user's entry (enrollment templates); absent ones are left out. */
+  async readAttributes(names: readonly string[]): Promise<Readonly<Record<string, readonly string[]>>> {
+    const dn = await this.dn();
+    const found = await this.session.run((c) =>
+      c.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: [...names], sizeLimit: 1 }),
+    );
+    const entry = found.searchEntries[0];
+    const out: Record<string, readonly string[]> = {};
+    for (const name of names) {
+      const key = Object.keys(entry ?? {}).find((k) => k.toLowerCase() === name.toLowerCase());
+      const raw = key === undefined ? undefined : entry![key];
+      if (raw === undefined) continue;
+      const values = (Array.isArray(raw) ? raw : [raw]).map((v) =>
+        Buffer.isBuffer(v) ? v.toString('utf8') : String(v),
+      );
+      if (values.length > 0) out[name] = values;
+    }
+    return out;
+  }
+
   async readKeys(): Promise<Pick<DirectorySnapshot, 'stamp' | 'keys'>> {
     const r = await this.#read(['stamp', 'keys']);
     return { stamp: r.stamp, keys: r.keys };

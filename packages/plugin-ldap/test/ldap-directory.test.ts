@@ -317,3 +317,10 @@ test('server gone: a clear unreachable error; when it is back, the next call rec
   await new Promise((r) => setTimeout(r, 600)); // past the first backoff pause
   t.deepEqual(dec((await s.read()).tokens), ['t1']);
 });
+
+test("the user's entry's attributes are read as text for enrollment templates; an attribute the entry lacks is left out", async (t) => {
+  const s = storeFor(server, 'bob');
+  t.teardown(() => s.close());
+  const attrs = await s.readAttributes!(['mail', 'cn', 'displayName']);
+  t.deepEqual(attrs, { mail: ['bob@example.org'], cn: ['bob'] });
+});

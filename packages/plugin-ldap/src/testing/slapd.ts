@@ -316,6 +316,7 @@ objectClass: inetOrgPerson
 uid: ${u}
 cn: ${u}
 sn: ${u}
+mail: ${u}@example.org
 userPassword: ${passwords[u] ?? `${u} password`}
 `,
   )

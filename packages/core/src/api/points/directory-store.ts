@@ -60,6 +60,12 @@ export interface DirectoryStore {
   /** Reads the stamp and the wrapped keys only (logon needs nothing else). */
   readKeys(): Promise<Pick<DirectorySnapshot, 'stamp' | 'keys'>>;
   write(change: DirectoryChange): Promise<void>;
+  /**
+   * Reads attributes of the user's entry as text (an LDAP `mail`, `displayName`): what enrollment
+   * profiles' `{attr:NAME}` templates are filled with. An attribute the entry lacks is absent from
+   * the result. Optional: a store without attributes (the embedded folder) leaves it out.
+   */
+  readAttributes?(names: readonly string[]): Promise<Readonly<Record<string, readonly string[]>>>;
   /** Releases connections. */
   close?(): Promise<void>;
 }
