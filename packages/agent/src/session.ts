@@ -5,6 +5,8 @@ import {
   type DirectoryPolicy,
   DirectoryStore,
   EngineOptions,
+  Enroller,
+  EnrollmentService,
   EventId,
   type EventLog,
   FileSyncStateStore,
@@ -51,6 +53,8 @@ export interface Session {
   readonly protector: TokenProtector;
   readonly container: DependencyContainer;
   readonly engine: SyncEngine;
+  /** R4, R5: the site policy's enrollment profiles (`run` after a sync; `standing` for status). */
+  readonly enrollment: EnrollmentService;
   readonly statePath: string;
   dispose(): Promise<void>;
 }
@@ -178,6 +182,36 @@ export async function openSession(
       } satisfies EngineOptions,
     });
     const engine = c.resolve(SyncEngine);
+    const enrollment = new EnrollmentService({
+      user: config.user,
+      home: config.home,
+      directory,
+      local,
+      protector,
+      policy: () => policy,
+      // One enroller per profile, its settings the profile's ca.settings (checked by the host).
+      enroller: async (profile) =>
+        (await host.contribution(Enroller, profile.enroller))({
+          ...base,
+          settings: profile.ca.settings,
+          policy: {},
+        }),
+      // R4: the sync after an enrollment, so what was issued roams (and reaches the mirrors).
+      sync: async () => {
+        const report = await engine.sync({});
+        await mirrors.update();
+        await recordLastSync(config, {
+          outcome: report.outcome,
+          counts: report.counts,
+          skippedItems: report.skipped,
+        });
+        return report;
+      },
+      event: (level, id, message, fields) => log.log(level, id as EventId, message, fields),
+      ...(directory.readAttributes
+        ? { attributes: (names: readonly string[]) => directory.readAttributes!(names) }
+        : {}),
+    });
     return {
       config,
       get policy() {
@@ -197,6 +231,7 @@ export async function openSession(
       protector,
       container: c,
       engine,
+      enrollment,
       statePath,
       async dispose() {
         protector.lock?.();

@@ -198,6 +198,18 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     notes: 'Exit code 3: done, with skipped items (listed, each with its event id), until they are fixed.',
     needsConfig: true,
   },
+  enroll: {
+    run: commands.enroll,
+    summary:
+      "request, renew or finish the certificates the site policy's enrollment profiles say the user should have",
+    usage: '(--password-stdin | --password-file FILE) [--dry-run]',
+    flags: [...ROAMING_PASSWORD, 'dry-run'],
+    flagHelp: { 'dry-run': 'print what each profile needs (request, renew, poll); do nothing' },
+    example: 'credroam enroll --dry-run --password-file ~/.credroam-password',
+    notes:
+      'The agent enrolls by itself after the logon sync and each policy refresh; this runs it now, retry times aside. Exit code 1: a profile is failing (the line says why).',
+    needsConfig: true,
+  },
   status: {
     run: commands.status,
     summary: 'the user, the directory, the credentials, what is skipped, the last sync, the agent',

@@ -53,6 +53,8 @@ export class Agent {
   readonly #triggers: Disposable[] = [];
   #running: Promise<void> | undefined;
   #again: { full: boolean } | undefined;
+  /** A logon or policy refresh asked for enrollment after its sync. */
+  #enrollDue = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay: number;
   #last: LastSync | undefined;
@@ -220,6 +222,8 @@ export class Agent {
   /** Schedules a sync; while one runs, exactly one more is scheduled (bursts coalesce). */
   requestSync(reason: string, full = false): Promise<void> {
     if (this.#stopping) return Promise.resolve();
+    // R4: enrollment follows the sync of a logon and of each policy refresh.
+    if (reason === 'logon' || reason === 'policy refresh') this.#enrollDue = true;
     if (this.#running) {
       this.#again = { full: full || (this.#again?.full ?? false) };
       return this.#running;
@@ -233,7 +237,11 @@ export class Agent {
   async #loop(reason: string, full: boolean): Promise<void> {
     let next: { reason: string; full: boolean } | undefined = { reason, full };
     while (next && !this.#stopping) {
-      await this.#syncOnce(next.reason, next.full);
+      const synced = await this.#syncOnce(next.reason, next.full);
+      if (synced && this.#enrollDue && !this.#stopping) {
+        this.#enrollDue = false;
+        await this.#enrollOnce();
+      }
       next = this.#again ? { reason: 'coalesced trigger', full: this.#again.full } : undefined;
       this.#again = undefined;
     }
@@ -253,6 +261,15 @@ export class Agent {
     );
     void this.stop();
     return true;
+  }
+
+  /** Enrollment after a sync (it syncs again itself when it stored something); a failure is logged. */
+  async #enrollOnce(): Promise<void> {
+    try {
+      await this.#session.enrollment.run();
+    } catch (error) {
+      this.log.log('warn', EventId.EnrollmentFailed, `enrollment: ${errorMessage(error)}`);
+    }
   }
 
   async #syncOnce(reason: string, full: boolean): Promise<SyncReport | undefined> {

@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import type { LocalItem } from '../api/extension-points.js';
+import type { LocalListing } from '../api/extension-points.js';
 import { decodeCredentialAttributes } from '../engine/attributes.js';
 import type { EnrollmentProfile } from './profile.js';
 
@@ -10,7 +10,8 @@ const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest(
 export interface HeldCertificate {
   readonly id: string;
   readonly certificate: Uint8Array;
-  readonly privateKey: Uint8Array;
+  /** Its key (PKCS#8), when the store could hand it over (a locked store lists only that it is there). */
+  readonly privateKey?: Uint8Array;
   readonly notBefore: number;
   readonly notAfter: number;
   /** When it is due for renewal under the profile's `renew` (ms). */
@@ -34,12 +35,14 @@ export function renewalTime(notBefore: number, notAfter: number, renew: Enrollme
  * whose attributes carry the pinned CA certificate, which signed them, and whose key this endpoint
  * holds. Of several, the one valid longest counts: `met` before its renewal time, else `due`.
  */
-export function standingOf(
-  profile: EnrollmentProfile,
-  items: readonly LocalItem[],
-  now: number,
-): ProfileStanding {
-  const keys = new Map(items.filter((i) => i.kind === 'key').map((i) => [i.id, i.content]));
+export function standingOf(profile: EnrollmentProfile, listing: LocalListing, now: number): ProfileStanding {
+  const items = listing.items;
+  const keys = new Map<string, Uint8Array | undefined>(
+    items.filter((i) => i.kind === 'key').map((i) => [i.id, i.content]),
+  );
+  // A key the store lists but cannot open now (locked) is still held.
+  for (const u of listing.unreadable)
+    if (u.kind === 'key' && u.id && !keys.has(u.id)) keys.set(u.id, undefined);
   const attrs = new Map(items.filter((i) => i.kind === 'attrs').map((i) => [i.id, i.content]));
   let best: HeldCertificate | undefined;
   for (const item of items) {
@@ -53,8 +56,8 @@ export function standingOf(
 
 function heldBy(
   profile: EnrollmentProfile,
-  item: LocalItem,
-  keys: ReadonlyMap<string, Uint8Array>,
+  item: LocalListing['items'][number],
+  keys: ReadonlyMap<string, Uint8Array | undefined>,
   attrs: ReadonlyMap<string, Uint8Array>,
 ): HeldCertificate | undefined {
   try {
@@ -66,14 +69,15 @@ function heldBy(
     const cert = new X509Certificate(item.content);
     const caCert = new X509Certificate(ca);
     if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) return undefined;
-    const privateKey = keys.get(sha256(cert.publicKey.export({ type: 'spki', format: 'der' })));
-    if (!privateKey) return undefined;
+    const keyId = sha256(cert.publicKey.export({ type: 'spki', format: 'der' }));
+    if (!keys.has(keyId)) return undefined;
+    const privateKey = keys.get(keyId);
     const notBefore = Date.parse(cert.validFrom);
     const notAfter = Date.parse(cert.validTo);
     return {
       id: item.id,
       certificate: item.content,
-      privateKey,
+      ...(privateKey ? { privateKey } : {}),
       notBefore,
       notAfter,
       renewAt: renewalTime(notBefore, notAfter, profile.renew),

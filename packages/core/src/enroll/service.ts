@@ -127,10 +127,10 @@ export class EnrollmentService {
     const { enrollment } = this.#d.policy();
     if (enrollment.profiles.length === 0) return [];
     const memory = await this.#memory.load();
-    const items = (await this.#d.local.list()).items;
+    const listing = await this.#d.local.list();
     const now = this.#now();
     return enrollment.profiles.map((p) =>
-      this.#describe(p, standingOf(p, items, now), memory.profiles[p.id]),
+      this.#describe(p, standingOf(p, listing, now), memory.profiles[p.id]),
     );
   }
 
@@ -139,9 +139,9 @@ export class EnrollmentService {
     if (enrollment.profiles.length === 0) return { profiles: [], changed: false };
     const memory = await this.#memory.load();
     const profiles: Record<string, ProfileMemory> = { ...memory.profiles };
-    const items = (await this.#d.local.list()).items;
+    const listing = await this.#d.local.list();
     const now = this.#now();
-    const standings = enrollment.profiles.map((p) => ({ profile: p, standing: standingOf(p, items, now) }));
+    const standings = enrollment.profiles.map((p) => ({ profile: p, standing: standingOf(p, listing, now) }));
     const reports: ProfileReport[] = [];
     const release: Uint8Array[] = [];
     let changed = false;
@@ -339,7 +339,7 @@ export class EnrollmentService {
           subjectAltNames: names.subjectAltNames,
           key,
           ...(challenge !== undefined ? { challenge } : {}),
-          ...(work.renewing
+          ...(work.renewing?.privateKey
             ? { renewing: { certificate: work.renewing.certificate, privateKey: work.renewing.privateKey } }
             : {}),
         });

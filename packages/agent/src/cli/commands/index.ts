@@ -1,5 +1,6 @@
 export { agent, trigger } from './agent.js';
 export { doctor } from './doctor.js';
+export { enroll } from './enroll.js';
 export { init } from './init.js';
 export { list, status } from './inventory.js';
 export { exportCredential, importCredential, remove } from './manage.js';

@@ -5,6 +5,7 @@ import { describePolicyOrigin } from '../../policy.js';
 import { readLastSync, syncStatePath } from '../../session.js';
 import { type CredentialView, credentialViews } from '../credentials.js';
 import { ExitCode } from '../io.js';
+import { profileLine } from './enroll.js';
 import { type Args, type Context, configOf, out, roamingPassword, unlock, withSession } from './shared.js';
 import { skippedLine } from './sync.js';
 
@@ -40,6 +41,8 @@ export async function status(args: Args, ctx: Context): Promise<number> {
         policy: s.loadedPolicy.origin,
         // Where credentials land: the primary, then each mirror, with what each holds.
         destinations: await s.mirrors.inspect(),
+        // Each enrollment profile: met, due for renewal, pending, failing (from this endpoint's view).
+        enrollment: await s.enrollment.standing(),
       };
       const lastText = last
         ? `${(last as { at: string }).at} ${(last as { outcome: string }).outcome}`
@@ -66,6 +69,7 @@ export async function status(args: Args, ctx: Context): Promise<number> {
                   : `${d.role} ${d.description}: cannot be read: ${d.error}`,
               )
             : []),
+          ...(result.enrollment.length > 0 ? ['enrollment:', ...result.enrollment.map(profileLine)] : []),
           result.agent.running
             ? `agent: running (pid ${String(result.agent.pid)}), keys ${result.agent.unlocked ? 'open' : 'locked: log on'}${result.agent.syncing ? ', syncing' : ''}`
             : 'agent: not running',

@@ -1,4 +1,4 @@
-import { EventId, type SkippedItem, type SyncReport } from '@credroam/core';
+import { EventId, errorMessage, type SkippedItem, type SyncReport } from '@credroam/core';
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
@@ -6,6 +6,7 @@ import { recordLastSync, removeSafelyRoamed, type Session } from '../../session.
 import { ExitCode } from '../io.js';
 import { stripNewline } from '../secrets.js';
 import { startAgent } from './agent.js';
+import { profileLine } from './enroll.js';
 import {
   type Args,
   agentAnswer,
@@ -144,7 +145,16 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
         );
         return ExitCode.Done;
       }
-      return runSync(s, ctx, { full: true });
+      const code = await runSync(s, ctx, { full: true });
+      // R4: after the logon sync, enrollment (which syncs again when it stored something).
+      try {
+        const enrolled = await s.enrollment.run();
+        if (enrolled.profiles.length > 0 && !ctx.json)
+          ctx.io.stdout(`${['enrollment:', ...enrolled.profiles.map(profileLine)].join('\n')}\n`);
+      } catch (error) {
+        ctx.log.log('warn', EventId.EnrollmentFailed, `enrollment: ${errorMessage(error)}`);
+      }
+      return code;
     },
     config,
   );
