@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import type { ContributionRequest } from '../../api/contribution.js';
 import { CredroamError } from '../../api/errors.js';
 import type { Logger } from '../../api/events.js';
 import type { PluginServices } from '../../api/plugin.js';
+import { Channel } from './channel.js';
 import { Peer } from './peer.js';
 import type { ActivateParams, PluginMessage, WireRequest } from './protocol.js';
 import type { Launch } from './sandbox.js';
@@ -33,6 +35,7 @@ export class PluginProcess {
   readonly #options: PluginProcessOptions;
   readonly #child: ChildProcess;
   readonly #peer: Peer;
+  readonly #channel: Channel;
   readonly exited: Promise<void>;
   #ending = false;
   #lost = false;
@@ -44,12 +47,21 @@ export class PluginProcess {
     const { launch } = options;
     this.#child = spawn(launch.command, [...launch.args], {
       env: { ...launch.env },
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-      serialization: 'advanced',
+      // The channel is a socket pair of its own (channel.ts), not Node's IPC: bytes that are no
+      // message must cost the plugin its process, never the host its own.
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       cwd: options.params.stateDir,
     });
     const plugin = options.params.id;
-    this.#peer = new Peer((m) => this.#child.send(m as never), plugin);
+    this.#channel = new Channel(this.#child.stdio[3] as Duplex, {
+      message: (raw) => this.#receive(raw as PluginMessage),
+      bad: (reason) => {
+        this.#lose(`its process sent ${reason}: cut off`);
+        this.#child.kill('SIGKILL');
+      },
+      closed: () => undefined,
+    });
+    this.#peer = new Peer((m) => this.#channel.send(m), plugin);
     this.exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => {
         const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
@@ -66,7 +78,6 @@ export class PluginProcess {
         resolve();
       });
     });
-    this.#child.on('message', (raw: unknown) => this.#receive(raw as PluginMessage));
     this.#ping = setInterval(() => this.#sendPing(), options.pingIntervalMs);
     this.#ping.unref();
   }
@@ -173,7 +184,7 @@ export class PluginProcess {
   #sendPing(): void {
     if (this.#pingDeadline !== undefined || this.#lost) return;
     try {
-      this.#child.send({ t: 'ping', id: 0 });
+      this.#channel.send({ t: 'ping', id: 0 });
     } catch {
       return;
     }
