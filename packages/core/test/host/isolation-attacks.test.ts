@@ -1,7 +1,7 @@
 // Attacks on plugin isolation (issue 13) by the plugin itself: what a hostile third-party plugin in
 // its own process tries against the host. Each test names the attack it refuses.
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -130,4 +130,51 @@ await host.dispose();
   t.true(line.alive);
   t.not(line.answer, 'written', 'a plugin that garbles its channel is cut off, not answered');
   t.true(line.events.includes(EventId.PluginProcessLost), JSON.stringify(line.events));
+});
+
+test('attack: a link in the plugin package (outside its hashed files) does not let it read what the link points to', async (t) => {
+  const secrets = await tempDir(t, 'credroam-keys-');
+  await writeFile(path.join(secrets, 'alice.key'), 'PRIVATE KEY BYTES');
+  const dir = await hostilePlugin(t, { files: ['index.js'] });
+  await mkdir(path.join(dir, 'node_modules'));
+  await symlink(secrets, path.join(dir, 'node_modules', 'leak'));
+  const { host: h, info, stateRoot, records } = await inProcessHost(t, dir);
+  const state = info()?.state;
+  if (state === 'active') {
+    const evil = (await (await h.contribution(Trigger, 'evil'))(request(stateRoot))) as unknown as Evil;
+    const read = await evil.read(path.join(dir, 'node_modules', 'leak', 'alice.key'));
+    t.not(read, 'PRIVATE KEY BYTES', 'the plugin read the key through a link in its package');
+  } else {
+    t.is(state, 'failed');
+    t.regex(info()?.reason ?? '', /link/);
+    t.true(records.some((r) => r.event === EventId.PluginSandboxUnavailable && r.plugin === 'test.hostile'));
+  }
+  t.is(await readFile(path.join(secrets, 'alice.key'), 'utf8'), 'PRIVATE KEY BYTES');
+});
+
+test('attack: an isolated plugin’s log fields cannot pass for another event, level, message or time', async (t) => {
+  const dir = await hostilePlugin(t);
+  const { host: h, info, stateRoot, records } = await inProcessHost(t, dir);
+  t.is(info()?.state, 'active', info()?.reason);
+  const evil = (await (await h.contribution(Trigger, 'evil'))(request(stateRoot))) as unknown as Evil;
+  await evil.forge({
+    event: EventId.SyncSucceeded,
+    level: 'error',
+    message: 'a forged line',
+    time: '1999-01-01T00:00:00.000Z',
+    plugin: 'credroam.core',
+    pluginEvent: 7,
+    ['__proto__']: { polluted: true },
+    note: 'kept',
+  });
+  const lines = records.filter((r) => r.plugin === 'test.hostile' && r.event === EventId.PluginLog);
+  const line = lines.find((r) => r.note === 'kept');
+  t.truthy(line, JSON.stringify(lines));
+  t.is(line?.message, 'from the plugin');
+  t.is(line?.level, 'info');
+  t.not(line?.time, '1999-01-01T00:00:00.000Z');
+  t.false(records.some((r) => r.message === 'a forged line'));
+  t.false(records.some((r) => r.event === EventId.SyncSucceeded));
+  t.is(({} as Record<string, unknown>).polluted, undefined);
+  t.is(Object.getPrototypeOf(line), Object.prototype);
 });

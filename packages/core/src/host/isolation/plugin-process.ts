@@ -23,6 +23,33 @@ export interface PluginProcessOptions {
   readonly onLost: (reason: string) => void;
 }
 
+/** What a log record's own members are: a plugin's fields never stand for them. */
+const RECORD_KEYS = new Set(['time', 'level', 'event', 'message', 'plugin', 'pluginEvent', '__proto__']);
+const MAX_FIELDS = 64;
+const MAX_FIELDS_JSON = 16 * 1024;
+
+/**
+ * The fields of a plugin's log line as they go into the event log: its own keys but those a record
+ * is made of (a field `event`, `level` or `plugin` would pass the line off as another record), at
+ * most 64, and at most 16 KiB as JSON (else only a note that they were dropped).
+ */
+export function logFields(raw: unknown): Record<string, unknown> | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const out: Record<string, unknown> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(raw)) {
+    if (RECORD_KEYS.has(k)) continue;
+    if (++n > MAX_FIELDS) break;
+    out[k] = v;
+  }
+  try {
+    if (JSON.stringify(out).length <= MAX_FIELDS_JSON) return out;
+  } catch {
+    // not JSON (nested too deep, a BigInt): dropped as too big is
+  }
+  return { fieldsDropped: `not JSON of at most ${MAX_FIELDS_JSON} bytes` };
+}
+
 const READ_ONLY_DIRECTORY = ['readStamp', 'read', 'readKeys', 'close'];
 
 /**
@@ -164,8 +191,7 @@ export class PluginProcess {
       case 'log': {
         const { logger } = this.#options;
         const text = String(message.message).slice(0, 4096);
-        const fields =
-          typeof message.fields === 'object' && message.fields !== null ? { ...message.fields } : undefined;
+        const fields = logFields(message.fields);
         const level = ['debug', 'info', 'warn', 'error'].includes(message.level) ? message.level : 'info';
         if (typeof message.event === 'number') logger.log(level, message.event, text, fields);
         else logger[level](text, fields);
