@@ -29,6 +29,11 @@ class Evil {
   read(file) {
     try { return fs.readFileSync(file, 'utf8'); } catch (e) { return 'refused: ' + String(e.code); }
   }
+  /** Floods the host with log lines. */
+  flood(n) {
+    for (let i = 0; i < n; i++) this.logger.info('flood ' + i);
+    return n;
+  }
   /** Sends log lines whose fields try to pass for other records. */
   forge(fields) {
     this.logger.info('from the plugin', fields);
@@ -90,6 +95,7 @@ interface Evil {
   garble(): Promise<string>;
   read(file: string): Promise<string>;
   forge(fields: Record<string, unknown>): Promise<string>;
+  flood(n: number): Promise<number>;
 }
 
 test('attack: a plugin writing bytes that are no message to its channel does not bring the host down', async (t) => {
@@ -177,4 +183,19 @@ test('attack: an isolated plugin’s log fields cannot pass for another event, l
   t.false(records.some((r) => r.event === EventId.SyncSucceeded));
   t.is(({} as Record<string, unknown>).polluted, undefined);
   t.is(Object.getPrototypeOf(line), Object.prototype);
+});
+
+test('attack: a plugin flooding the host with log lines is cut to a bounded number, and the drop is said once', async (t) => {
+  const dir = await hostilePlugin(t);
+  const { host: h, info, stateRoot, records } = await inProcessHost(t, dir);
+  t.is(info()?.state, 'active', info()?.reason);
+  const evil = (await (await h.contribution(Trigger, 'evil'))(request(stateRoot))) as unknown as Evil;
+  t.is(await evil.flood(50_000), 50_000);
+  // The lines crossed before the answer (one channel, in order).
+  const flood = records.filter((r) => r.plugin === 'test.hostile' && String(r.message).startsWith('flood '));
+  t.true(flood.length > 0);
+  t.true(flood.length <= 1_000, `${flood.length} lines reached the log`);
+  const dropped = records.filter((r) => r.plugin === 'test.hostile' && r.event === EventId.PluginLogDropped);
+  t.is(dropped.length, 1);
+  t.is(info()?.state, 'active', 'the plugin goes on');
 });

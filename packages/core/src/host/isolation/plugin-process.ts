@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import type { ContributionRequest } from '../../api/contribution.js';
 import { CredroamError } from '../../api/errors.js';
-import type { Logger } from '../../api/events.js';
+import { EventId, type Logger } from '../../api/events.js';
 import type { PluginServices } from '../../api/plugin.js';
 import { Channel } from './channel.js';
 import { Peer } from './peer.js';
@@ -26,6 +26,9 @@ export interface PluginProcessOptions {
 /** What a log record's own members are: a plugin's fields never stand for them. */
 const RECORD_KEYS = new Set(['time', 'level', 'event', 'message', 'plugin', 'pluginEvent', '__proto__']);
 const MAX_FIELDS = 64;
+/** Log lines an isolated plugin may write per window. */
+const LOG_LINES = 1_000;
+const LOG_WINDOW_MS = 10_000;
 const MAX_FIELDS_JSON = 16 * 1024;
 
 /**
@@ -67,6 +70,8 @@ export class PluginProcess {
   #ending = false;
   #lost = false;
   #ping: NodeJS.Timeout | undefined;
+  #logWindow = 0;
+  #logLines = 0;
   #pingDeadline: NodeJS.Timeout | undefined;
 
   constructor(options: PluginProcessOptions) {
@@ -190,6 +195,7 @@ export class PluginProcess {
         break;
       case 'log': {
         const { logger } = this.#options;
+        if (!this.#logAllowed()) break;
         const text = String(message.message).slice(0, 4096);
         const fields = logFields(message.fields);
         const level = ['debug', 'info', 'warn', 'error'].includes(message.level) ? message.level : 'info';
@@ -198,6 +204,27 @@ export class PluginProcess {
         break;
       }
     }
+  }
+
+  /**
+   * Whether one more log line of the plugin goes to the event log: at most LOG_LINES per
+   * LOG_WINDOW_MS (a plugin that floods would fill the journal); past that, one PluginLogDropped.
+   */
+  #logAllowed(): boolean {
+    const now = Date.now();
+    if (now - this.#logWindow >= LOG_WINDOW_MS) {
+      this.#logWindow = now;
+      this.#logLines = 0;
+    }
+    if (++this.#logLines <= LOG_LINES) return true;
+    if (this.#logLines === LOG_LINES + 1) {
+      this.#options.logger.log(
+        'warn',
+        EventId.PluginLogDropped,
+        `plugin '${this.#options.params.id}' wrote more than ${LOG_LINES} log lines in ${LOG_WINDOW_MS / 1000} s: the rest of them are dropped`,
+      );
+    }
+    return false;
   }
 
   #ended(reason: string, message: string): void {
