@@ -100,6 +100,32 @@ interface Journal {
   readonly certs: readonly { readonly der: string; readonly trust: string }[];
 }
 
+/**
+ * Refuses (E_NSS_DATABASE) a database folder or file another user owns or can write, and a
+ * key4.db others can read: a browser makes its database 0700/0600, and a key put into one that
+ * another user reaches (a profile folder elsewhere, named by profiles.ini or the settings) would be
+ * theirs. Where the process has no uid (not POSIX), nothing is checked.
+ */
+function reachedByOthers(
+  file: string,
+  st: { readonly uid: number; readonly mode: number },
+  what: 'folder' | 'file' | 'keys',
+): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  const refuse = (why: string) => {
+    throw new CredroamError(
+      'E_NSS_DATABASE',
+      `${file} ${why}: credroam puts no credential where another user reaches it (the owner's alone: folder 0700, files 0600)`,
+      { path: file },
+    );
+  };
+  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  if (st.uid !== uid) refuse(`is owned by uid ${st.uid}, not by this user (uid ${uid})`);
+  if ((st.mode & 0o022) !== 0) refuse(`can be written by other users (mode ${mode})`);
+  if (what === 'keys' && (st.mode & 0o044) !== 0) refuse(`can be read by other users (mode ${mode})`);
+}
+
 /** NSS nicknames: no `:` (it separates a token name), no control characters, bounded. */
 export function cleanNickname(name: string): string {
   const cleaned = name
@@ -780,6 +806,7 @@ export class NssStore implements LocalStore {
         { path: this.database },
       );
     }
+    if (st) reachedByOthers(this.database, st, 'folder');
     for (const name of ['cert9.db', 'key4.db']) {
       const f = await lstat(path.join(this.database, name)).catch(() => undefined);
       if (f && !f.isFile()) {
@@ -789,6 +816,7 @@ export class NssStore implements LocalStore {
           { path: path.join(this.database, name) },
         );
       }
+      if (f) reachedByOthers(path.join(this.database, name), f, name === 'key4.db' ? 'keys' : 'file');
     }
     const exists = await lstat(path.join(this.database, 'cert9.db')).catch(() => undefined);
     if (exists) return;

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EventId, EventLog, type LogRecord } from '@credroam/core';
 import { HOSTILE_CERTIFICATES, makeHostileCertificate } from '@credroam/core/testing';
@@ -330,4 +330,39 @@ test('a legacy database (cert8.db, no cert9.db) is not hidden behind a new one: 
   const store = new NssStore({ database, stateDir: path.join(root, 's'), pkcs12: pkcs12Codec() });
   await t.throwsAsync(store.list(), { code: 'E_NSS_DATABASE', message: /legacy NSS database/ } as never);
   t.deepEqual(await readdir(database), ['cert8.db']);
+});
+
+test('attack: a database another user owns or can write, or whose key4.db others can read, is refused (E_NSS_DATABASE): no key lands where another user reaches it', async (t) => {
+  const root = await tempDir(t);
+  const c = await credential(root, 'shared', 'ec');
+  const cases: Array<[string, (db: string) => Promise<void>, RegExp]> = [
+    ['folder writable by all', (db) => chmod(db, 0o777), /written by other users/],
+    ['key4.db readable by all', (db) => chmod(path.join(db, 'key4.db'), 0o644), /read by other users/],
+    ['cert9.db writable by group', (db) => chmod(path.join(db, 'cert9.db'), 0o620), /written by other users/],
+  ];
+  if (process.getuid?.() === 0) {
+    cases.push(['folder owned by another user', (db) => chown(db, 65534, 65534), /owned by uid 65534/]);
+    cases.push([
+      'key4.db owned by another user',
+      (db) => chown(path.join(db, 'key4.db'), 65534, 65534),
+      /owned by uid 65534/,
+    ]);
+  }
+  for (const [i, [what, spoil, reason]] of cases.entries()) {
+    const dir = path.join(root, `case${i}`);
+    await mkdir(dir);
+    const database = await newDatabase(dir);
+    await spoil(database);
+    const runs: ToolRun[] = [];
+    const store = new NssStore({
+      database,
+      stateDir: path.join(dir, 'state'),
+      pkcs12: pkcs12Codec(),
+      tools: new NssTools({ onSpawn: (r) => runs.push(r) }),
+    });
+    await t.throwsAsync(store.put(c.cert), { code: 'E_NSS_DATABASE', message: reason } as never, what);
+    await t.throwsAsync(store.put(c.key), { code: 'E_NSS_DATABASE' } as never, what);
+    t.deepEqual(runs, [], `${what}: no tool ran`);
+    t.deepEqual(await nicknames(database), [], `${what}: nothing written`);
+  }
 });

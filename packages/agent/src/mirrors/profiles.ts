@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 
 /** The sections of an INI file (`profiles.ini`, `installs.ini`): name → key → value. */
@@ -18,6 +18,33 @@ export function parseIni(text: string): Map<string, Map<string, string>> {
     if (current && eq > 0) current.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
   }
   return sections;
+}
+
+/** The largest `profiles.ini` or `installs.ini` read: a real one is a few hundred bytes. */
+const MAX_INI_BYTES = 1024 * 1024;
+
+/**
+ * An INI file's text, or undefined when it is not a regular file of at most MAX_INI_BYTES: opened
+ * without following a link and without blocking (a FIFO there would stop the agent for ever: the
+ * discovery is synchronous), checked through the open descriptor, never more than the bound read.
+ */
+export function readIniFile(file: string): string | undefined {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_INI_BYTES) return undefined;
+    const buffer = Buffer.alloc(MAX_INI_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, length);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_INI_BYTES) return undefined;
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The Mozilla applications whose profiles hold an NSS database each. */
@@ -53,7 +80,9 @@ export function discoverProfiles(home: string, app: MozillaApp): Profile[] {
     for (const file of ['profiles.ini', 'installs.ini']) {
       let text: string;
       try {
-        text = readFileSync(path.join(root, file), 'utf8');
+        const read = readIniFile(path.join(root, file));
+        if (read === undefined) continue;
+        text = read;
       } catch {
         continue;
       }

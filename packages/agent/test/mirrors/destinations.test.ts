@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,4 +99,37 @@ test('a file name’s readable part keeps letters, digits, dot, dash and undersc
   t.is(readableName(new Uint8Array(), attrs('../../etc/passwd')), 'etc-passwd');
   t.is(readableName(new Uint8Array(), attrs('Ümlaut café')), 'Umlaut-cafe');
   t.is(readableName(new Uint8Array(), attrs('///')), 'credential');
+});
+
+test('attack: a profiles.ini that is a FIFO (or a huge file) does not hang or swamp the agent; the installs.ini beside it is still read', async (t) => {
+  const h = await home(t);
+  const root = path.join(h, '.mozilla', 'firefox');
+  await mkdir(path.join(root, 'kept.default'), { recursive: true });
+  execFileSync('mkfifo', [path.join(root, 'profiles.ini')]);
+  await writeFile(path.join(root, 'installs.ini'), '[ABC]\nDefault=kept.default\n');
+  const th = path.join(h, '.thunderbird');
+  await mkdir(path.join(th, 'big.default'), { recursive: true });
+  await writeFile(
+    path.join(th, 'profiles.ini'),
+    `[Profile0]\nPath=big.default\n${'; padding\n'.repeat(300_000)}`,
+  );
+  const module = new URL('../../src/mirrors/profiles.js', import.meta.url).href;
+  const run = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { discoverProfiles } = await import(${JSON.stringify(module)});
+       const h = ${JSON.stringify(h)};
+       console.log(JSON.stringify([discoverProfiles(h, 'firefox'), discoverProfiles(h, 'thunderbird')]));`,
+    ],
+    { timeout: 10_000, encoding: 'utf8', killSignal: 'SIGKILL' },
+  );
+  t.is(run.signal, null, 'discovery finished (a FIFO read would block it for ever)');
+  const [firefox, thunderbird] = JSON.parse(run.stdout) as Array<Array<{ folder: string }>>;
+  t.deepEqual(
+    firefox!.map((p) => p.folder),
+    [path.join(root, 'kept.default')],
+  );
+  t.deepEqual(thunderbird, [], 'a profiles.ini over the bound is not read');
 });

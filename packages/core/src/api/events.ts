@@ -96,6 +96,7 @@ export const EVENTS = {
   PluginSandboxUnavailable:   { id: 2022, levels: ['warn', 'error'], meaning: 'A plugin that must run out of process cannot be cut off as its grants say (no network namespace on this machine): not run.' },
   PluginProcessLost:          { id: 2023, levels: ['warn'],          meaning: 'An isolated plugin\'s process exited or stopped answering: killed, and started again after the delay the record gives.' },
   PluginProcessGaveUp:        { id: 2024, levels: ['warn', 'error'], meaning: 'An isolated plugin\'s process was lost again after its last restart: the plugin is failed.' },
+  PluginLogDropped:           { id: 2025, levels: ['warn'],          meaning: 'An isolated plugin wrote more log lines than the host takes (1000 per 10 s): the rest of that window was dropped; said once per window.' },
   // 2100: a plugin's own free-form line (its logger's debug, info, warn, error): third-party plugins only.
   PluginLog:                  { id: 2100, levels: ['info', 'debug', 'warn', 'error'], meaning: 'A line a plugin wrote in its own words; the plugin field names it (and pluginEvent, an id it gave outside this table).' },
   // 2200–2299: the agent: its lifetime, control socket, triggers, keys and syncs.

@@ -20,6 +20,7 @@ import { EventLog } from '../events/event-log.js';
 import type { AllowListEntry, PluginAllowList } from '../policy/allow-list.js';
 import { checkAllowList, recheckFiles } from './allow-list-check.js';
 import { resolveDependencies } from './dependencies.js';
+import { refuseLinksLeaving } from './isolation/package-links.js';
 import { certificateReader, missingGrants } from './isolation/permissions.js';
 import { hostReads, isFirstParty, restartDelay } from './isolation/placement.js';
 import { PluginProcess } from './isolation/plugin-process.js';
@@ -602,6 +603,8 @@ export class PluginHost {
     const declared = EXTENSION_POINTS.flatMap((p) =>
       (m.contributes[p.manifestKey] ?? []).map((c) => `${p.name}/${c.id}`),
     );
+    // Its process reads its whole package folder: a link there must not lead out of it.
+    await refuseLinksLeaving(r.dir!);
     const launch = planLaunch({
       dir: r.dir!,
       stateDir,

@@ -5,28 +5,35 @@
  *
  * It exits when the channel closes (the host exited or was killed): a plugin never outlives its host.
  */
+import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { ContributionFactory } from '../../api/contribution.js';
 import { DisposableStore } from '../../api/disposable.js';
 import { CredroamError } from '../../api/errors.js';
 import type { Logger, LogLevel } from '../../api/events.js';
 import type { PluginContext, PluginModule, PluginServices } from '../../api/plugin.js';
+import { CHANNEL_FD, Channel } from './channel.js';
 import { Peer, toWireError } from './peer.js';
 import type { ActivateParams, HostMessage, WireRequest } from './protocol.js';
 
-if (typeof process.send !== 'function') {
+if (process.env.CREDROAM_PLUGIN_CHANNEL !== String(CHANNEL_FD)) {
   process.stderr.write('credroam: the plugin runner is started by the plugin host only\n');
   process.exit(2);
 }
-const send = (message: unknown) => process.send!(message);
-process.on('disconnect', () => process.exit(0));
+// The host's end closed (it exited or was killed), or it sent what is no message: this ends too.
+const channel = new Channel(new net.Socket({ fd: CHANNEL_FD, readable: true, writable: true }), {
+  message: (raw) => receive(raw),
+  bad: () => process.exit(1),
+  closed: () => process.exit(0),
+});
+const send = (message: unknown) => channel.send(message);
 
 let peer = new Peer(send, 'plugin');
 let plugin: PluginModule | undefined;
 let subscriptions: DisposableStore | undefined;
 const factories = new Map<string, ContributionFactory<unknown>>();
 
-process.on('message', (raw: unknown) => {
+function receive(raw: unknown): void {
   const message = raw as HostMessage;
   switch (message?.t) {
     case 'activate':
@@ -51,7 +58,7 @@ process.on('message', (raw: unknown) => {
       send({ t: 'pong', id: message.id });
       break;
   }
-});
+}
 
 function reply(id: number, work: () => unknown): void {
   Promise.resolve()

@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import type { ContributionRequest } from '../../api/contribution.js';
 import { CredroamError } from '../../api/errors.js';
-import type { Logger } from '../../api/events.js';
+import { EventId, type Logger } from '../../api/events.js';
 import type { PluginServices } from '../../api/plugin.js';
+import { Channel } from './channel.js';
 import { Peer } from './peer.js';
 import type { ActivateParams, PluginMessage, WireRequest } from './protocol.js';
 import type { Launch } from './sandbox.js';
@@ -21,6 +23,36 @@ export interface PluginProcessOptions {
   readonly onLost: (reason: string) => void;
 }
 
+/** What a log record's own members are: a plugin's fields never stand for them. */
+const RECORD_KEYS = new Set(['time', 'level', 'event', 'message', 'plugin', 'pluginEvent', '__proto__']);
+const MAX_FIELDS = 64;
+/** Log lines an isolated plugin may write per window. */
+const LOG_LINES = 1_000;
+const LOG_WINDOW_MS = 10_000;
+const MAX_FIELDS_JSON = 16 * 1024;
+
+/**
+ * The fields of a plugin's log line as they go into the event log: its own keys but those a record
+ * is made of (a field `event`, `level` or `plugin` would pass the line off as another record), at
+ * most 64, and at most 16 KiB as JSON (else only a note that they were dropped).
+ */
+export function logFields(raw: unknown): Record<string, unknown> | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const out: Record<string, unknown> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(raw)) {
+    if (RECORD_KEYS.has(k)) continue;
+    if (++n > MAX_FIELDS) break;
+    out[k] = v;
+  }
+  try {
+    if (JSON.stringify(out).length <= MAX_FIELDS_JSON) return out;
+  } catch {
+    // not JSON (nested too deep, a BigInt): dropped as too big is
+  }
+  return { fieldsDropped: `not JSON of at most ${MAX_FIELDS_JSON} bytes` };
+}
+
 const READ_ONLY_DIRECTORY = ['readStamp', 'read', 'readKeys', 'close'];
 
 /**
@@ -33,10 +65,13 @@ export class PluginProcess {
   readonly #options: PluginProcessOptions;
   readonly #child: ChildProcess;
   readonly #peer: Peer;
+  readonly #channel: Channel;
   readonly exited: Promise<void>;
   #ending = false;
   #lost = false;
   #ping: NodeJS.Timeout | undefined;
+  #logWindow = 0;
+  #logLines = 0;
   #pingDeadline: NodeJS.Timeout | undefined;
 
   constructor(options: PluginProcessOptions) {
@@ -44,12 +79,21 @@ export class PluginProcess {
     const { launch } = options;
     this.#child = spawn(launch.command, [...launch.args], {
       env: { ...launch.env },
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-      serialization: 'advanced',
+      // The channel is a socket pair of its own (channel.ts), not Node's IPC: bytes that are no
+      // message must cost the plugin its process, never the host its own.
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       cwd: options.params.stateDir,
     });
     const plugin = options.params.id;
-    this.#peer = new Peer((m) => this.#child.send(m as never), plugin);
+    this.#channel = new Channel(this.#child.stdio[3] as Duplex, {
+      message: (raw) => this.#receive(raw as PluginMessage),
+      bad: (reason) => {
+        this.#lose(`its process sent ${reason}: cut off`);
+        this.#child.kill('SIGKILL');
+      },
+      closed: () => undefined,
+    });
+    this.#peer = new Peer((m) => this.#channel.send(m), plugin);
     this.exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => {
         const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
@@ -66,7 +110,6 @@ export class PluginProcess {
         resolve();
       });
     });
-    this.#child.on('message', (raw: unknown) => this.#receive(raw as PluginMessage));
     this.#ping = setInterval(() => this.#sendPing(), options.pingIntervalMs);
     this.#ping.unref();
   }
@@ -152,15 +195,36 @@ export class PluginProcess {
         break;
       case 'log': {
         const { logger } = this.#options;
+        if (!this.#logAllowed()) break;
         const text = String(message.message).slice(0, 4096);
-        const fields =
-          typeof message.fields === 'object' && message.fields !== null ? { ...message.fields } : undefined;
+        const fields = logFields(message.fields);
         const level = ['debug', 'info', 'warn', 'error'].includes(message.level) ? message.level : 'info';
         if (typeof message.event === 'number') logger.log(level, message.event, text, fields);
         else logger[level](text, fields);
         break;
       }
     }
+  }
+
+  /**
+   * Whether one more log line of the plugin goes to the event log: at most LOG_LINES per
+   * LOG_WINDOW_MS (a plugin that floods would fill the journal); past that, one PluginLogDropped.
+   */
+  #logAllowed(): boolean {
+    const now = Date.now();
+    if (now - this.#logWindow >= LOG_WINDOW_MS) {
+      this.#logWindow = now;
+      this.#logLines = 0;
+    }
+    if (++this.#logLines <= LOG_LINES) return true;
+    if (this.#logLines === LOG_LINES + 1) {
+      this.#options.logger.log(
+        'warn',
+        EventId.PluginLogDropped,
+        `plugin '${this.#options.params.id}' wrote more than ${LOG_LINES} log lines in ${LOG_WINDOW_MS / 1000} s: the rest of them are dropped`,
+      );
+    }
+    return false;
   }
 
   #ended(reason: string, message: string): void {
@@ -173,7 +237,7 @@ export class PluginProcess {
   #sendPing(): void {
     if (this.#pingDeadline !== undefined || this.#lost) return;
     try {
-      this.#child.send({ t: 'ping', id: 0 });
+      this.#channel.send({ t: 'ping', id: 0 });
     } catch {
       return;
     }

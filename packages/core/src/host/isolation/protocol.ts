@@ -1,6 +1,7 @@
 /**
  * The messages between the plugin host and an isolated plugin's process (docs/plugins/isolation.md),
- * sent over Node's IPC channel with `serialization: 'advanced'` (structured clone: byte arrays pass
+ * sent over a socket pair of their own (channel.ts: length-prefixed `v8.serialize` frames, bounded;
+ * not Node's IPC channel, whose reader dies on a bad frame) as structured clones (byte arrays pass
  * as they are; functions and class instances do not).
  *
  * | direction      | message      | answered by             | what                                            |

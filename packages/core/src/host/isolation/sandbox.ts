@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CredroamError } from '../../api/errors.js';
+import { CHANNEL_FD } from './channel.js';
 import { folderGrants } from './permissions.js';
 
 /**
@@ -119,7 +120,12 @@ export function planLaunch(spec: LaunchSpec): Launch {
   return {
     command: command!,
     args: rest,
-    env: { HOME: spec.stateDir, TMPDIR: spec.stateDir, LANG: 'C.UTF-8' },
+    env: {
+      HOME: spec.stateDir,
+      TMPDIR: spec.stateDir,
+      LANG: 'C.UTF-8',
+      CREDROAM_PLUGIN_CHANNEL: String(CHANNEL_FD),
+    },
     network,
   };
 }
