@@ -27,7 +27,7 @@ export const implicitPrimitive = (tagNumber: number, content: Uint8Array): asn1j
 
 /** Parses DER, the whole buffer one value, or throws `MalformedAsn1`. */
 export function decode(input: Uint8Array, what: string): asn1js.BaseBlock {
-  const copy = input.slice().buffer;
+  const copy = new Uint8Array(input).buffer; // a copy: a Buffer may be a view of a larger pool
   const parsed = asn1js.fromBER(copy);
   if (parsed.offset === -1 || parsed.result.error) throw new MalformedAsn1(`${what} is not DER`);
   if (parsed.offset !== input.length) throw new MalformedAsn1(`${what} has trailing bytes`);
