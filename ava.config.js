@@ -8,6 +8,7 @@ const packages = [
   'plugin-nss',
   'plugin-triggers',
   'plugin-policy-https',
+  'plugin-enroll-cmp',
   'agent',
 ];
 

@@ -17,6 +17,7 @@ export const KIT_PACKAGES = [
   'plugin-ldap',
   'plugin-triggers',
   'plugin-policy-https',
+  'plugin-enroll-cmp',
   'agent',
 ];
 

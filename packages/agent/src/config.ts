@@ -63,6 +63,7 @@ export const FIRST_PARTY_PLUGINS: readonly PluginSpec[] = [
   { from: '@credroam/plugin-triggers' },
   { from: '@credroam/core/builtin/policy-file' },
   { from: '@credroam/plugin-policy-https' },
+  { from: '@credroam/plugin-enroll-cmp' },
 ];
 
 /** The triggers the agent always starts unless `triggers` lists one with `"enabled": false`. */

@@ -37,6 +37,7 @@ test('the scan reads every package', async (t) => {
     'plugin-nss',
     'plugin-triggers',
     'plugin-policy-https',
+    'plugin-enroll-cmp',
   ]) {
     t.true(
       files.some((f) => f.file.startsWith(`packages/${p}/src/`)),
