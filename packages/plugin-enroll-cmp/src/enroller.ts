@@ -229,7 +229,10 @@ export class CmpEnroller implements Enroller {
   }
 
   private malformed(profile: string, why: string): CredroamError {
-    return new CredroamError('E_ENROLL_REFUSED', `profile '${profile}': the CA's reply is malformed: ${why}`);
+    return new CredroamError(
+      'E_ENROLL_PROTOCOL',
+      `profile '${profile}': the CA's reply is malformed: ${why}`,
+    );
   }
 }
 

@@ -40,7 +40,7 @@ const HEX = /^(?:[0-9a-f]{2}){1,64}$/;
 export function decodeState(bytes: Uint8Array, profile: string): PendingState {
   const refuse = (why: string): CredroamError =>
     new CredroamError(
-      'E_ENROLL_REFUSED',
+      'E_ENROLL_PROTOCOL',
       `profile '${profile}': the pending CMP request cannot be resumed: ${why}`,
     );
   if (bytes.length > ENROLLMENT_STATE_MAX_BYTES) throw refuse('its state is too large');

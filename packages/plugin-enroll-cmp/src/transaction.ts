@@ -11,8 +11,8 @@ import { postCmp } from './transport.js';
 /**
  * One CMP transaction with the CA: each `exchange` sends a protected request (the CA's last nonce
  * as its recipNonce), and returns the checked reply, or throws: `E_ENROLL_REFUSED` for an `error`
- * reply (the CA's status named) or a reply that fails a check (replies.ts), `E_UNREACHABLE` from
- * the transport.
+ * reply (the CA's status named), `E_ENROLL_PROTOCOL` for a reply that fails a check (replies.ts),
+ * `E_UNREACHABLE` from the transport.
  */
 export class CmpTransaction {
   /** The CA's senderNonce in its last reply (the next request's recipNonce). */
@@ -45,7 +45,7 @@ export class CmpTransaction {
       senderNonce: sent.senderNonce,
     });
     const what = `profile '${this.profile}': the CA's answer to ${bodyName(bodyTag)}`;
-    if (!checked.ok) throw new CredroamError('E_ENROLL_REFUSED', `${what} is refused: ${checked.reason}`);
+    if (!checked.ok) throw new CredroamError('E_ENROLL_PROTOCOL', `${what} is refused: ${checked.reason}`);
     const { message } = checked;
     if (message.bodyType === BODY.error) {
       let status: string;
@@ -62,7 +62,7 @@ export class CmpTransaction {
     }
     if (!expected.includes(message.bodyType))
       throw new CredroamError(
-        'E_ENROLL_REFUSED',
+        'E_ENROLL_PROTOCOL',
         `${what} is refused: ${bodyName(message.bodyType)}, not ${expected.map(bodyName).join(' or ')}`,
       );
     this.caNonce = message.senderNonce;

@@ -100,7 +100,7 @@ export function postCmp({ url, body, timeoutMs }: PostOptions): Promise<Uint8Arr
       if (type !== CONTENT_TYPE) {
         fail(
           new CredroamError(
-            'E_ENROLL_REFUSED',
+            'E_ENROLL_PROTOCOL',
             `the CMP server at ${where} answered ${JSON.stringify(type ?? '')}, not ${CONTENT_TYPE}: is the URL a CMP endpoint?`,
             {
               url: where,
@@ -139,7 +139,7 @@ export function postCmp({ url, body, timeoutMs }: PostOptions): Promise<Uint8Arr
 
 const tooLarge = (where: string): CredroamError =>
   new CredroamError(
-    'E_ENROLL_REFUSED',
+    'E_ENROLL_PROTOCOL',
     `the CMP server at ${where} sent a reply larger than ${MAX_REPLY_BYTES} bytes: refused`,
     {
       url: where,

@@ -67,7 +67,7 @@ test.serial('a state that is not one the enroller wrote is refused, naming the p
     await t.throwsAsync(
       enroller().poll({ profile: 'vpn', ca, key: alice.key, challenge: SECRET, state: Buffer.from(state) }),
       {
-        code: 'E_ENROLL_REFUSED',
+        code: 'E_ENROLL_PROTOCOL',
         message: /^profile 'vpn': the pending CMP request cannot be resumed: its state is not/,
       } as never,
     );
