@@ -33,9 +33,16 @@ export function renewalTime(notBefore: number, notAfter: number, renew: Enrollme
 /**
  * The profile's standing among the local store's items: its certificates are the active ones
  * whose attributes carry the pinned CA certificate, which signed them, and whose key this endpoint
- * holds. Of several, the one valid longest counts: `met` before its renewal time, else `due`.
+ * holds (and, when profiles share a CA, whose friendly name is the profile's id, as enrollment
+ * names them). Of several, the one valid longest counts: `met` before its renewal time, else `due`.
  */
-export function standingOf(profile: EnrollmentProfile, listing: LocalListing, now: number): ProfileStanding {
+export function standingOf(
+  profile: EnrollmentProfile,
+  listing: LocalListing,
+  now: number,
+  /** Another profile pins the same CA: only certificates named after this profile (friendly name) are its. */
+  byName = false,
+): ProfileStanding {
   const items = listing.items;
   const keys = new Map<string, Uint8Array | undefined>(
     items.filter((i) => i.kind === 'key').map((i) => [i.id, i.content]),
@@ -47,7 +54,7 @@ export function standingOf(profile: EnrollmentProfile, listing: LocalListing, no
   let best: HeldCertificate | undefined;
   for (const item of items) {
     if (item.kind !== 'cert' || item.archived) continue;
-    const held = heldBy(profile, item, keys, attrs);
+    const held = heldBy(profile, item, keys, attrs, byName);
     if (held && held.notAfter > now && (!best || held.notAfter > best.notAfter)) best = held;
   }
   if (!best) return { state: 'missing' };
@@ -59,11 +66,14 @@ function heldBy(
   item: LocalListing['items'][number],
   keys: ReadonlyMap<string, Uint8Array | undefined>,
   attrs: ReadonlyMap<string, Uint8Array>,
+  byName: boolean,
 ): HeldCertificate | undefined {
   try {
     const encoded = attrs.get(item.id);
     if (!encoded) return undefined;
-    const chain = decodeCredentialAttributes(encoded).chain ?? [];
+    const decoded = decodeCredentialAttributes(encoded);
+    if (byName && decoded.friendlyName !== profile.id) return undefined;
+    const chain = decoded.chain ?? [];
     const ca = chain.find((der) => sha256(der) === profile.ca.fingerprint);
     if (!ca) return undefined;
     const cert = new X509Certificate(item.content);

@@ -100,6 +100,10 @@ export async function makeKey(spec: EnrollmentKeySpec): Promise<EnrollmentKey> {
   };
 }
 
+/** Whether another profile pins the same CA certificate. */
+const sharesCa = (enrollment: EnrollmentPolicy, profile: EnrollmentProfile): boolean =>
+  enrollment.profiles.some((o) => o !== profile && o.ca.fingerprint === profile.ca.fingerprint);
+
 type Work =
   | { readonly kind: 'request'; readonly renewing?: HeldCertificate }
   | { readonly kind: 'poll'; readonly request: EnrollmentToken & { kind: 'request' } };
@@ -130,7 +134,7 @@ export class EnrollmentService {
     const listing = await this.#d.local.list();
     const now = this.#now();
     return enrollment.profiles.map((p) =>
-      this.#describe(p, standingOf(p, listing, now), memory.profiles[p.id]),
+      this.#describe(p, standingOf(p, listing, now, sharesCa(enrollment, p)), memory.profiles[p.id]),
     );
   }
 
@@ -141,7 +145,10 @@ export class EnrollmentService {
     const profiles: Record<string, ProfileMemory> = { ...memory.profiles };
     const listing = await this.#d.local.list();
     const now = this.#now();
-    const standings = enrollment.profiles.map((p) => ({ profile: p, standing: standingOf(p, listing, now) }));
+    const standings = enrollment.profiles.map((p) => ({
+      profile: p,
+      standing: standingOf(p, listing, now, sharesCa(enrollment, p)),
+    }));
     const reports: ProfileReport[] = [];
     const release: Uint8Array[] = [];
     let changed = false;

@@ -323,3 +323,22 @@ test('a profile the user has no value for is failing with E_ENROLL_PROFILE, befo
   t.is(w.enroller.calls.length, 0);
   t.true(a.events.some((e) => e.id === EventId.EnrollmentFailed));
 });
+
+test('two profiles on the same CA each get their own certificate, told apart by name', async (t) => {
+  const w = await world(t);
+  const a = w.endpoint('a');
+  w.policy.enrollment.profiles.push({ ...w.profile, id: 'mail-signing' });
+  const report = await a.service.run();
+  t.deepEqual(
+    report.profiles.map((p) => [p.id, p.state]),
+    [
+      ['user-auth', 'issued'],
+      ['mail-signing', 'issued'],
+    ],
+  );
+  t.deepEqual(
+    (await a.service.standing()).map((p) => p.state),
+    ['met', 'met'],
+  );
+  t.is(w.enroller.calls.length, 2);
+});
