@@ -202,7 +202,13 @@ export class EnrollmentService {
         continue;
       }
       release.push(claim.held);
-      const outcome = await this.#attempt(profile, work, claim.held, release);
+      let outcome = await this.#attempt(profile, work, claim.held, release);
+      // A pending request the CA will not finish (refused, or a request token a directory writer
+      // put back after it was finished) is over: start afresh now, not after a day's wait.
+      if (!outcome.ok && work.kind === 'poll' && outcome.code !== 'E_UNREACHABLE') {
+        const fresh: Work = { kind: 'request', ...(standing.state === 'due' ? { renewing: standing.held } : {}) };
+        outcome = await this.#attempt(profile, fresh, claim.held, release);
+      }
       if (outcome.ok) {
         if (outcome.stored) changed = true;
         profiles[profile.id] = outcome.memory;

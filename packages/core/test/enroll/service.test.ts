@@ -342,3 +342,26 @@ test('two profiles on the same CA each get their own certificate, told apart by 
   );
   t.is(w.enroller.calls.length, 2);
 });
+
+test('a request token the CA will not finish (a finished one a directory writer put back) costs no day: a fresh request at once', async (t) => {
+  const w = await world(t);
+  const a = w.endpoint('a');
+  const server = w.directory.server(0);
+  w.enroller.script = ['pending', 'issue'];
+  await a.service.run(); // pending: a request token
+  const request = (await server.read()).tokens.find((v) => v[3] === 4)!;
+  await a.service.run(); // finished: the token is gone
+  t.is((await a.service.standing())[0]?.state, 'met');
+  // The writer puts the old request back, and the certificate is lost from this endpoint.
+  const snapshot = await server.read();
+  await server.write({ tokens: { remove: [], add: [request] }, stamp: { remove: snapshot.stamp, add: [Buffer.from('r')] } });
+  const b = w.endpoint('b');
+  w.enroller.script = ['refuse', 'issue'];
+  const report = await b.service.run();
+  t.is(report.profiles[0]?.state, 'issued', 'the refused poll is followed by a fresh request in the same run');
+  t.deepEqual(
+    w.enroller.calls.map((c) => c.op),
+    ['request', 'poll', 'poll', 'request'],
+  );
+  t.false((await server.read()).tokens.some((v) => v[3] === 4), 'the replayed request is removed');
+});
