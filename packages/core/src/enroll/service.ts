@@ -28,6 +28,16 @@ const DAY = 24 * HOUR;
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const generate = promisify(generateKeyPair);
+/**
+ * The stamp written when the entry has none: the same bytes from every endpoint, so that of two
+ * writers that both found no stamp, the second finds the value there already and loses the
+ * compare-and-swap (an empty stamp guards nothing; a claim must be exclusive).
+ */
+const FIRST_STAMP = createHash('sha256').update('credroam/enroll/first-stamp').digest();
+const stampSwap = (read: readonly Uint8Array[]) => ({
+  remove: read,
+  add: [read.length === 0 ? FIRST_STAMP : randomBytes(16)],
+});
 
 /** What one profile came to in a run (and `status` shows). */
 export interface ProfileReport {
@@ -206,7 +216,10 @@ export class EnrollmentService {
       // A pending request the CA will not finish (refused, or a request token a directory writer
       // put back after it was finished) is over: start afresh now, not after a day's wait.
       if (!outcome.ok && work.kind === 'poll' && outcome.code !== 'E_UNREACHABLE') {
-        const fresh: Work = { kind: 'request', ...(standing.state === 'due' ? { renewing: standing.held } : {}) };
+        const fresh: Work = {
+          kind: 'request',
+          ...(standing.state === 'due' ? { renewing: standing.held } : {}),
+        };
         outcome = await this.#attempt(profile, fresh, claim.held, release);
       }
       if (outcome.ok) {
@@ -297,7 +310,7 @@ export class EnrollmentService {
       try {
         await this.#d.directory.write({
           tokens: { remove: current?.values ?? [], add: [value] },
-          stamp: { remove: snapshot.stamp, add: [randomBytes(16)] },
+          stamp: stampSwap(snapshot.stamp),
         });
         return { held: value, until: expires };
       } catch (error) {
@@ -487,7 +500,7 @@ export class EnrollmentService {
       try {
         await this.#d.directory.write({
           tokens: { remove: gone, add: fresh },
-          stamp: { remove: snapshot.stamp, add: [randomBytes(16)] },
+          stamp: stampSwap(snapshot.stamp),
         });
         return;
       } catch (error) {

@@ -219,6 +219,11 @@ export class ReplicatedDirectory {
       for (const v of changes[a]?.remove ?? []) {
         if (!r[a].has(b64(v))) throw new ConflictError(`no such value in ${a}`, { attribute: a });
       }
+      // As slapd (code 20): a value to add that is there already means another writer got in first.
+      for (const v of changes[a]?.add ?? []) {
+        if (r[a].has(b64(v)) && !(changes[a]?.remove ?? []).some((x) => b64(x) === b64(v)))
+          throw new ConflictError(`value already in ${a}`, { attribute: a });
+      }
     }
     for (const a of ATTRIBUTES) {
       for (const v of changes[a]?.remove ?? []) {

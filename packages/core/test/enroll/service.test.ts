@@ -44,9 +44,8 @@ async function world(t: { teardown(fn: () => Promise<void> | void): void }, opti
     enrollment: { ...DEFAULT_ENROLLMENT_POLICY, profiles: [profile] },
     roaming: DEFAULT_ROAMING_POLICY,
   };
-  const endpoint = (name: string): Endpoint => {
+  const endpoint = (name: string, server = directory.server(0)): Endpoint => {
     const local = new MemoryLocalStore();
-    const server = directory.server(0);
     const { engine } = makeEngine({
       directory: server,
       local,
@@ -354,14 +353,54 @@ test('a request token the CA will not finish (a finished one a directory writer 
   t.is((await a.service.standing())[0]?.state, 'met');
   // The writer puts the old request back, and the certificate is lost from this endpoint.
   const snapshot = await server.read();
-  await server.write({ tokens: { remove: [], add: [request] }, stamp: { remove: snapshot.stamp, add: [Buffer.from('r')] } });
+  await server.write({
+    tokens: { remove: [], add: [request] },
+    stamp: { remove: snapshot.stamp, add: [Buffer.from('r')] },
+  });
   const b = w.endpoint('b');
   w.enroller.script = ['refuse', 'issue'];
   const report = await b.service.run();
-  t.is(report.profiles[0]?.state, 'issued', 'the refused poll is followed by a fresh request in the same run');
+  t.is(
+    report.profiles[0]?.state,
+    'issued',
+    'the refused poll is followed by a fresh request in the same run',
+  );
   t.deepEqual(
     w.enroller.calls.map((c) => c.op),
     ['request', 'poll', 'poll', 'request'],
   );
-  t.false((await server.read()).tokens.some((v) => v[3] === 4), 'the replayed request is removed');
+  t.false(
+    (await server.read()).tokens.some((v) => v[3] === 4),
+    'the replayed request is removed',
+  );
+});
+
+test('two endpoints that read the entry at the same instant, before it has any stamp: still one enrollment', async (t) => {
+  const w = await world(t);
+  // Each endpoint reads twice (the tokens, then the claim) before it writes its claim: hold every
+  // write until all four reads are done, so both claims are made from the same, stamp-less entry.
+  const server = w.directory.server(0);
+  let reads = 0;
+  let allRead!: () => void;
+  const barrier = new Promise<void>((resolve) => {
+    allRead = resolve;
+  });
+  const read = server.read.bind(server);
+  const write = server.write.bind(server);
+  server.read = async () => {
+    const snapshot = await read();
+    if (++reads === 4) allRead();
+    return snapshot;
+  };
+  server.write = async (change) => {
+    await barrier;
+    return write(change);
+  };
+  const a = w.endpoint('a', server);
+  const b = w.endpoint('b', server);
+  const states = (await Promise.all([a.service.run(), b.service.run()]))
+    .map((r) => r.profiles[0]?.state)
+    .sort();
+  t.deepEqual(states, ['claimed-elsewhere', 'issued']);
+  t.is(w.enroller.calls.length, 1);
 });
