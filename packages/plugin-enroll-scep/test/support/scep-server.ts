@@ -17,6 +17,8 @@ export interface ScepServer {
   readonly fingerprint: string;
   /** The operations that reached the server through the proxy, in order (`GetCACert`, `PKIOperation`, …). */
   readonly operations: string[];
+  /** The body of each POST PKIOperation that reached it (a pkiMessage, DER), in order. */
+  readonly pkiMessages: Uint8Array[];
   readonly challenge: string;
   stop(): Promise<void>;
 }
@@ -58,8 +60,15 @@ export async function startScepServer(dir: string, challenge: string): Promise<S
     port: INNER_PORT,
   });
   const operations: string[] = [];
+  const pkiMessages: Uint8Array[] = [];
   const proxy = http.createServer((req, res) => {
-    operations.push(new URL(req.url ?? '/', 'http://x').searchParams.get('operation') ?? '?');
+    const operation = new URL(req.url ?? '/', 'http://x').searchParams.get('operation') ?? '?';
+    operations.push(operation);
+    if (operation === 'PKIOperation' && req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => pkiMessages.push(new Uint8Array(Buffer.concat(chunks))));
+    }
     const upstream = http.request(
       {
         host: server.host,
@@ -85,6 +94,7 @@ export async function startScepServer(dir: string, challenge: string): Promise<S
     caPem,
     fingerprint,
     operations,
+    pkiMessages,
     challenge,
     async stop() {
       proxy.closeAllConnections();
