@@ -14,8 +14,8 @@ export interface SignedMessage {
   readonly senderNonce: Uint8Array;
   /** The signer's certificate (DER), the one the reply is encrypted to. */
   readonly signer: Uint8Array;
-  /** The signed attributes in the order they were encoded, by OID. */
-  readonly attributeOrder: readonly string[];
+  /** The signed attributes' encodings (DER), in the order they were sent. */
+  readonly attributeEncodings: readonly Uint8Array[];
   /** The digest algorithm's OID. */
   readonly digest: string;
 }
@@ -31,7 +31,9 @@ export function signedMessage(der: Uint8Array): SignedMessage {
     transactionId: (value(OID.transactionID) as asn1js.PrintableString).valueBlock.value,
     senderNonce: new Uint8Array((value(OID.senderNonce) as asn1js.OctetString).valueBlock.valueHexView),
     signer: new Uint8Array((signed.certificates![0] as pkijs.Certificate).toSchema().toBER()),
-    attributeOrder: attrs.map((a) => a.type),
+    attributeEncodings: (
+      asn1js.fromBER(signer.signedAttrs!.encodedValue).result as asn1js.Set
+    ).valueBlock.value.map((a) => new Uint8Array(a.valueBeforeDecodeView)),
     digest: signer.digestAlgorithm.algorithmId,
   };
 }
