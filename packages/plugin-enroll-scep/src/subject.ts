@@ -124,19 +124,21 @@ export function parseSubject(text: string): ParsedSubject {
 export function subjectName(
   rdns: readonly (readonly SubjectAttribute[])[],
 ): pkijs.RelativeDistinguishedNames {
-  // pkijs writes one SET per attribute; a multi-valued RDN needs its attributes in one SET.
-  const sets = [...rdns].reverse().map(
-    (rdn) =>
-      new asn1js.Set({
-        value: rdn.map((a) => {
-          const spec = ATTRIBUTES[a.type]!;
-          return new pkijs.AttributeTypeAndValue({
-            type: spec.oid,
-            value: stringOf(spec.kind, a.value),
-          }).toSchema();
-        }),
-      }),
-  );
+  // pkijs writes one SET per attribute; a multi-valued RDN needs its attributes in one SET, in DER
+  // SET OF order (sorted by their encodings).
+  const sets = [...rdns].reverse().map((rdn) => {
+    const encoded = rdn
+      .map((a) => {
+        const spec = ATTRIBUTES[a.type]!;
+        return Buffer.from(
+          new pkijs.AttributeTypeAndValue({ type: spec.oid, value: stringOf(spec.kind, a.value) })
+            .toSchema()
+            .toBER(),
+        );
+      })
+      .sort(Buffer.compare);
+    return new asn1js.Set({ value: encoded.map((der) => asn1js.fromBER(der).result) });
+  });
   const der = new asn1js.Sequence({ value: sets }).toBER();
   return pkijs.RelativeDistinguishedNames.fromBER(der);
 }
