@@ -73,6 +73,7 @@ export function readCertRep(
   if (!info.signedAttrs) throw fail('it has no signed attributes');
   const attrs = attributesOf(info.signedAttrs.attributes);
   if (!attrs) throw fail('a signed attribute is repeated or has other than one value');
+  if (signed.encapContentInfo.eContentType !== OID.data) throw fail('its content is not of type data');
   const content = contentOf(signed);
   const messageDigest = attrs.get(OID.messageDigest);
   const contentType = attrs.get(OID.contentType);

@@ -2,7 +2,15 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import type { EnrollmentKey, EnrollmentRequest } from '@credroam/core/api';
 import test from 'ava';
 import { SCEP_REPLY_MAX_BYTES, ScepEnroller } from '../src/index.js';
-import { certRep, fakeCa, issuedEnvelope, type TestSigner, testSigner } from './support/fake-ca.js';
+import {
+  certRep,
+  certsOnly,
+  fakeCa,
+  issueCertificate,
+  issuedEnvelope,
+  type TestSigner,
+  testSigner,
+} from './support/fake-ca.js';
 
 // SCEP replies built here, signed by a test CA and served on 127.0.0.1: the paths scepserver never
 // takes (PENDING, FAILURE) and replies no honest server sends.
@@ -273,4 +281,44 @@ test('an unknown subject attribute, or a bad SAN: E_ENROLL_PROFILE before anythi
     { code: 'E_ENROLL_PROFILE', message: /printable ASCII/ } as never,
   );
   t.is(server.requests.length, 0);
+});
+
+/** An RA certificate for a fresh key, issued by `issuer`, for keyEncipherment and digitalSignature. */
+function raOf(issuer: TestSigner, name: string): TestSigner {
+  const own = testSigner(name);
+  const spki = new Uint8Array(
+    new X509Certificate(own.certificate).publicKey.export({ format: 'der', type: 'spki' }),
+  );
+  return { ...own, certificate: issueCertificate(issuer, own.certificate, spki, 0xa0) };
+}
+const serialOf = (der: Uint8Array) => new X509Certificate(der).serialNumber.toLowerCase();
+const raCerts = (certs: readonly Uint8Array[]) => ({
+  headers: { 'content-type': 'application/x-x509-ca-ra-cert' },
+  body: certsOnly(certs),
+});
+
+test('an RA the pinned CA issued: requests are encrypted to it, and its signature on the CertRep accepted', async (t) => {
+  const ra = raOf(ca, 'CN=Fake RA');
+  const server = await fakeCa(t, ca, success(ra), { caCert: raCerts([ra.certificate, ca.certificate]) });
+  const outcome = await enroller().request(requestFor(server.url));
+  t.is(outcome.status, 'issued');
+  if (outcome.status !== 'issued') return;
+  t.is(outcome.caCertificates.length, 2);
+  t.is(
+    server.requests.find((r) => r.operation === 'PKIOperation')?.message?.recipientSerial,
+    serialOf(ra.certificate),
+  );
+});
+
+test('an "RA" the pinned CA did not issue is ignored: the request goes to the CA, and its CertRep is refused', async (t) => {
+  const ra = raOf(impostor, 'CN=Impostor RA');
+  const server = await fakeCa(t, ca, success(ra), { caCert: raCerts([ra.certificate, ca.certificate]) });
+  await t.throwsAsync(
+    enroller().request(requestFor(server.url)),
+    protocolRefusal(/not signed by the pinned CA/),
+  );
+  t.is(
+    server.requests.find((r) => r.operation === 'PKIOperation')?.message?.recipientSerial,
+    serialOf(ca.certificate),
+  );
 });

@@ -204,19 +204,32 @@ export function certRep(c: CertRepContent): Uint8Array {
 }
 
 /**
- * The content of a SUCCESS: a certificate for `spki` issued by `ca`, in a certs-only SignedData,
- * enveloped (AES-128) for the request's signer certificate.
+ * A certificate for `spki` issued by `ca` (SHA-256), with the subject of `subjectOf` (a
+ * certificate, DER), and a keyUsage extension when `keyUsage` (the first byte of its bits) is given.
  */
-export function issuedEnvelope(ca: TestSigner, request: SignedMessage, spki: Uint8Array): Uint8Array {
+export function issueCertificate(
+  ca: TestSigner,
+  subjectOf: Uint8Array,
+  spki: Uint8Array,
+  keyUsage?: number,
+): Uint8Array {
   const caCert = pkijs.Certificate.fromBER(ca.certificate);
   const cert = new pkijs.Certificate();
   cert.version = 2;
   cert.serialNumber = new asn1js.Integer({ valueHex: Buffer.from([0x42, ...randomBytes(8)]) });
   cert.issuer = caCert.subject;
-  cert.subject = pkijs.Certificate.fromBER(request.signer).subject;
+  cert.subject = pkijs.Certificate.fromBER(subjectOf).subject;
   cert.notBefore = new pkijs.Time({ type: 0, value: new Date(Date.now() - 3_600_000) });
   cert.notAfter = new pkijs.Time({ type: 0, value: new Date(Date.now() + 86_400_000) });
   cert.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(spki);
+  if (keyUsage !== undefined)
+    cert.extensions = [
+      new pkijs.Extension({
+        extnID: '2.5.29.15',
+        critical: true,
+        extnValue: new asn1js.BitString({ valueHex: Uint8Array.of(keyUsage), unusedBits: 0 }).toBER(),
+      }),
+    ];
   const alg = new pkijs.AlgorithmIdentifier({
     algorithmId: OID.sha256WithRSA,
     algorithmParams: new asn1js.Null(),
@@ -225,17 +238,30 @@ export function issuedEnvelope(ca: TestSigner, request: SignedMessage, spki: Uin
   cert.signatureAlgorithm = alg;
   cert.tbsView = new Uint8Array(cert.encodeTBS().toBER());
   cert.signatureValue = new asn1js.BitString({ valueHex: sign('sha256', cert.tbsView, ca.privateKey) });
-  const certsOnly = contentInfo(
+  return new Uint8Array(cert.toSchema().toBER());
+}
+
+/** A degenerate certs-only SignedData (DER) holding `certificates`. */
+export function certsOnly(certificates: readonly Uint8Array[]): Uint8Array {
+  return contentInfo(
     OID.signedData,
     new asn1js.Sequence({
       value: [
         new asn1js.Integer({ value: 1 }),
         new asn1js.Set({ value: [] }),
         new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: OID.data })] }),
-        tagged0([cert.toSchema()]),
+        tagged0(certificates.map((c) => asn1js.fromBER(c).result)),
         new asn1js.Set({ value: [] }),
       ],
     }),
   );
-  return envelope(certsOnly, pkijs.Certificate.fromBER(request.signer), 'aes-128-cbc');
+}
+
+/**
+ * The content of a SUCCESS: a certificate for `spki` issued by `ca`, in a certs-only SignedData,
+ * enveloped (AES-128) for the request's signer certificate.
+ */
+export function issuedEnvelope(ca: TestSigner, request: SignedMessage, spki: Uint8Array): Uint8Array {
+  const issued = issueCertificate(ca, request.signer, spki);
+  return envelope(certsOnly([issued]), pkijs.Certificate.fromBER(request.signer), 'aes-128-cbc');
 }

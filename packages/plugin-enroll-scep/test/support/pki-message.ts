@@ -18,6 +18,8 @@ export interface SignedMessage {
   readonly attributeEncodings: readonly Uint8Array[];
   /** The digest algorithm's OID. */
   readonly digest: string;
+  /** The serial number (hex) of the certificate the request is encrypted to. */
+  readonly recipientSerial: string;
 }
 
 export function signedMessage(der: Uint8Array): SignedMessage {
@@ -35,5 +37,14 @@ export function signedMessage(der: Uint8Array): SignedMessage {
       asn1js.fromBER(signer.signedAttrs!.encodedValue).result as asn1js.Set
     ).valueBlock.value.map((a) => new Uint8Array(a.valueBeforeDecodeView)),
     digest: signer.digestAlgorithm.algorithmId,
+    recipientSerial: recipientSerialOf(signed),
   };
+}
+
+function recipientSerialOf(signed: pkijs.SignedData): string {
+  const content = signed.encapContentInfo.eContent!.valueBlock.valueHexView;
+  const enveloped = new pkijs.EnvelopedData({ schema: pkijs.ContentInfo.fromBER(content).content });
+  const rid = (enveloped.recipientInfos[0]!.value as pkijs.KeyTransRecipientInfo)
+    .rid as pkijs.IssuerAndSerialNumber;
+  return Buffer.from(rid.serialNumber.valueBlock.valueHexView).toString('hex');
 }
