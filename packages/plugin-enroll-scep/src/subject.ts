@@ -59,6 +59,7 @@ export function parseSubject(text: string): ParsedSubject {
     const spec = ATTRIBUTES[type];
     if (!spec) return { ok: false, reason: `unknown attribute type '${text.slice(i, eq).trim()}'` };
     i = eq + 1;
+    while (text[i] === ' ') i++; // unescaped spaces before a value are not part of it
     if (text[i] === '#')
       return { ok: false, reason: `the ${type} value is in #hex form, which credroam does not take` };
     const bytes: number[] = [];
@@ -66,6 +67,7 @@ export function parseSubject(text: string): ParsedSubject {
     let end: string | undefined;
     while (i < text.length) {
       const c = text[i]!;
+      const code = text.codePointAt(i)!;
       if (c === ',' || c === '+') {
         end = c;
         i++;
@@ -85,18 +87,19 @@ export function parseSubject(text: string): ParsedSubject {
       }
       if (c === '"' || c === ';' || c === '<' || c === '>' || c === '=')
         return { ok: false, reason: `'${c}' must be escaped in the ${type} value` };
-      if (c.codePointAt(0)! < 0x20) return { ok: false, reason: `a control character in the ${type} value` };
-      const encoded = Buffer.from(String.fromCodePoint(c.codePointAt(0)!), 'utf8');
-      i += c.codePointAt(0)! > 0xffff ? 2 : 1;
+      if (code < 0x20 || code === 0x7f)
+        return { ok: false, reason: `a control character in the ${type} value` };
+      const encoded = Buffer.from(String.fromCodePoint(code), 'utf8');
+      i += code > 0xffff ? 2 : 1;
       if (c === ' ') trailingSpaces++;
       else trailingSpaces = 0;
       bytes.push(...encoded);
     }
-    // Unescaped spaces around a value are not part of it (RFC 4514 §3 allows none; be lenient on input).
+    // Unescaped spaces after a value are not part of it either (RFC 4514 §3 allows none; lenient on input).
     const raw = Buffer.from(bytes.slice(0, bytes.length - trailingSpaces));
     let value: string;
     try {
-      value = UTF8.decode(raw).replace(/^ +/, '');
+      value = UTF8.decode(raw);
     } catch {
       return { ok: false, reason: `the ${type} value is not UTF-8` };
     }

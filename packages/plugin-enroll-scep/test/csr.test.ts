@@ -25,13 +25,13 @@ test('RFC 4514: escapes, hex-escaped UTF-8, multi-valued RDNs, types in any case
       [{ type: 'DC', value: 'org' }],
     ],
   });
-  t.deepEqual(parseSubject('UID=alice,E=alice@example.org,emailAddress=a@b.c,ST=Île'), {
+  t.deepEqual(parseSubject('UID=alice 😀, E = alice@example.org,emailAddress=a@b.c,ST=\\ Île\\ '), {
     ok: true,
     rdns: [
-      [{ type: 'UID', value: 'alice' }],
+      [{ type: 'UID', value: 'alice 😀' }],
       [{ type: 'E', value: 'alice@example.org' }],
       [{ type: 'E', value: 'a@b.c' }],
-      [{ type: 'ST', value: 'Île' }],
+      [{ type: 'ST', value: ' Île ' }],
     ],
   });
 });
