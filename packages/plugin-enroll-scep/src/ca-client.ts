@@ -19,7 +19,7 @@ export class ScepCaClient {
     /** Words that must never appear in an error (the challenge). */
     private readonly secrets: readonly string[] = [],
   ) {
-    this.shown = shownUrl(new URL(url));
+    this.shown = shownUrl(checkedUrl(url));
     this.#timeoutMs = settings.timeoutSeconds * 1000;
   }
 
@@ -77,4 +77,23 @@ function excerpt(body: Uint8Array, secrets: readonly string[]): string {
   for (const secret of secrets) if (secret !== '') text = text.split(secret).join('…');
   text = text.slice(0, 200);
   return text === '' ? '' : `: "${text}"`;
+}
+
+/** The profile's `ca.url`: http: or https:, with no user name or password, or `E_POLICY`. */
+function checkedUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CredroamError('E_POLICY', "an enrollment profile's ca.url is not a URL");
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new CredroamError('E_POLICY', `a SCEP ca.url must be http: or https:, not ${parsed.protocol}`, {
+      url: shownUrl(parsed),
+    });
+  if (parsed.username || parsed.password)
+    throw new CredroamError('E_POLICY', 'a SCEP ca.url must not carry a user name or password', {
+      url: shownUrl(parsed),
+    });
+  return parsed;
 }

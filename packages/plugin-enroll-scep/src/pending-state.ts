@@ -1,4 +1,5 @@
 import { ENROLLMENT_STATE_MAX_BYTES } from '@credroam/core/api';
+import * as pkijs from 'pkijs';
 import { protocolError } from './protocol-error.js';
 
 /**
@@ -46,5 +47,11 @@ export function decodePendingState(bytes: Uint8Array, profile: string): PendingS
     Object.keys(value).length !== 3
   )
     throw fail();
-  return { transactionId: v.transactionId, subject: new Uint8Array(Buffer.from(v.subject, 'base64')) };
+  const subject = new Uint8Array(Buffer.from(v.subject, 'base64'));
+  try {
+    pkijs.RelativeDistinguishedNames.fromBER(subject);
+  } catch {
+    throw fail();
+  }
+  return { transactionId: v.transactionId, subject };
 }

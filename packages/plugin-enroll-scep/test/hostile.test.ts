@@ -106,7 +106,12 @@ test('PENDING: a state to poll with (no challenge in it); CertPoll with it, then
 test('a poll state this plugin did not write is refused', async (t) => {
   const server = await fakeCa(t, ca, success());
   const poll = { profile: 'user-auth', ca: { url: server.url, fingerprint: ca.fingerprint }, key };
-  for (const state of ['{"v":2}', 'garbage', '{"v":1,"transactionId":"x","subject":"!!","more":1}'])
+  for (const state of [
+    '{"v":2}',
+    'garbage',
+    '{"v":1,"transactionId":"x","subject":"!!","more":1}',
+    '{"v":1,"transactionId":"x","subject":"AAAA"}',
+  ])
     await t.throwsAsync(enroller().poll({ ...poll, state: new TextEncoder().encode(state) }), {
       code: 'E_PLUGIN',
       message: /state this plugin did not write/,
@@ -321,4 +326,9 @@ test('an "RA" the pinned CA did not issue is ignored: the request goes to the CA
     server.requests.find((r) => r.operation === 'PKIOperation')?.message?.recipientSerial,
     serialOf(ca.certificate),
   );
+});
+
+test('a ca.url that is not http(s), or carries a password: E_POLICY, nothing sent', async (t) => {
+  for (const url of ['ftp://ca.example.org/scep', 'http://user:pw@ca.example.org/scep', 'not a url'])
+    await t.throwsAsync(enroller().request(requestFor(url)), { code: 'E_POLICY' } as never);
 });
