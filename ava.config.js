@@ -9,6 +9,7 @@ const packages = [
   'plugin-triggers',
   'plugin-policy-https',
   'plugin-enroll-cmp',
+  'plugin-enroll-scep',
   'agent',
 ];
 

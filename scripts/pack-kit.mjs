@@ -18,6 +18,7 @@ export const KIT_PACKAGES = [
   'plugin-triggers',
   'plugin-policy-https',
   'plugin-enroll-cmp',
+  'plugin-enroll-scep',
   'agent',
 ];
 

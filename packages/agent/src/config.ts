@@ -64,6 +64,7 @@ export const FIRST_PARTY_PLUGINS: readonly PluginSpec[] = [
   { from: '@credroam/core/builtin/policy-file' },
   { from: '@credroam/plugin-policy-https' },
   { from: '@credroam/plugin-enroll-cmp' },
+  { from: '@credroam/plugin-enroll-scep' },
 ];
 
 /** The triggers the agent always starts unless `triggers` lists one with `"enabled": false`. */

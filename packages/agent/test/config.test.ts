@@ -45,6 +45,7 @@ test('a built-in listed with "enabled": false is not loaded; listed with setting
     '@credroam/core/builtin/policy-file',
     '@credroam/plugin-policy-https',
     '@credroam/plugin-enroll-cmp',
+    '@credroam/plugin-enroll-scep',
     '@example/credroam-vault',
   ]);
   t.deepEqual(c.plugins[1], { from: '@credroam/plugin-pkcs12', required: true });
