@@ -12,7 +12,7 @@ const MAX_CA_CERTIFICATES = 16;
  * The certificates of a GetCACert reply (RFC 8894 §4.2.1), DER: one certificate
  * (`application/x-x509-ca-cert`) or a degenerate certs-only SignedData of several
  * (`application/x-x509-ca-ra-cert`). Judged by what the body is, not by its content type alone;
- * anything else is `SCEP_PROTOCOL`.
+ * anything else is `E_ENROLL_PROTOCOL`.
  */
 export function caCertificatesOf(body: Uint8Array, shown: string): Uint8Array[] {
   const fail = (why: string) =>

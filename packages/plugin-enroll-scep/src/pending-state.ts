@@ -22,7 +22,7 @@ export function encodePendingState(state: PendingState): Uint8Array {
   );
 }
 
-/** The state `encodePendingState` made, or `SCEP_PROTOCOL` for anything else. */
+/** The state `encodePendingState` made, or `E_ENROLL_PROTOCOL` for anything else. */
 export function decodePendingState(bytes: Uint8Array, profile: string): PendingState {
   const fail = () =>
     protocolError(`the pending SCEP request of profile '${profile}' has a state this plugin did not write`, {

@@ -39,7 +39,7 @@ const DIGESTS: Readonly<Record<string, { readonly name: string; readonly withRsa
  * Reads a CertRep: one SignedData, one signer, which must be one of `signers` (the pinned CA or an
  * RA it issued, never a certificate the reply carries), its signature over the signed attributes
  * and their messageDigest over the content checked; then messageType CertRep, the transactionID
- * and the recipientNonce of `request`, and pkiStatus. Throws `SCEP_PROTOCOL` for anything else.
+ * and the recipientNonce of `request`, and pkiStatus. Throws `E_ENROLL_PROTOCOL` for anything else.
  */
 export function readCertRep(
   body: Uint8Array,

@@ -40,7 +40,7 @@ const UNREACHABLE = new Set([
  * verifies by default, nothing switched off. No redirect is followed, nothing pooled.
  *
  * Bounded: the whole exchange ends within `timeoutMs`, and a reply larger than
- * `SCEP_REPLY_MAX_BYTES` is cut off as it comes (`SCEP_PROTOCOL`, see protocol-error.ts).
+ * `SCEP_REPLY_MAX_BYTES` is cut off as it comes (`E_ENROLL_PROTOCOL`, see protocol-error.ts).
  * Unreachable (refused, reset, no route, no name, timed out) is `E_UNREACHABLE`. Any HTTP status
  * is returned, for the caller to judge. Errors name the URL without its query.
  */

@@ -40,8 +40,8 @@ const requestFor = (url: string, overrides: Partial<EnrollmentRequest> = {}): En
   ...overrides,
 });
 
-/** The SCEP_PROTOCOL refusal, its message matching `message`, the challenge nowhere in it. */
-const protocolRefusal = (message: RegExp) => ({ code: 'E_PLUGIN', message }) as never;
+/** The E_ENROLL_PROTOCOL refusal, its message matching `message`, the challenge nowhere in it. */
+const protocolRefusal = (message: RegExp) => ({ code: 'E_ENROLL_PROTOCOL', message }) as never;
 
 function assertNoChallenge(t: { false(v: boolean): void }, error: unknown): void {
   t.false(
@@ -113,7 +113,7 @@ test('a poll state this plugin did not write is refused', async (t) => {
     '{"v":1,"transactionId":"x","subject":"AAAA"}',
   ])
     await t.throwsAsync(enroller().poll({ ...poll, state: new TextEncoder().encode(state) }), {
-      code: 'E_PLUGIN',
+      code: 'E_ENROLL_PROTOCOL',
       message: /state this plugin did not write/,
     } as never);
   t.is(server.requests.length, 0);
