@@ -94,15 +94,26 @@ export class ScepEnroller implements Enroller {
     const caps = await client.capabilities();
     const subject = pkijs.RelativeDistinguishedNames.fromBER(state.subject);
     const issuer = new Uint8Array(pkijs.Certificate.fromBER(ca.pinned.raw).subject.toSchema().toBER());
+    // Signed as the request was: with the certificate it renews, when there is one.
+    const oldKey = input.renewing
+      ? rsaKey(input.renewing, input.profile, 'key of the certificate being renewed')
+      : undefined;
     const outcome = await this.#exchange(client, ca, caps, {
       messageType: MESSAGE_TYPE.certPoll,
       transactionId: state.transactionId,
       content: issuerAndSubject(issuer, state.subject),
-      signer: {
-        certificate: selfSignedCertificate(subject, key),
-        privateKey: key.privateKey,
-        pkcs8: input.key.privateKey,
-      },
+      signer:
+        input.renewing && oldKey
+          ? {
+              certificate: input.renewing.certificate,
+              privateKey: oldKey.privateKey,
+              pkcs8: input.renewing.privateKey,
+            }
+          : {
+              certificate: selfSignedCertificate(subject, key),
+              privateKey: key.privateKey,
+              pkcs8: input.key.privateKey,
+            },
       key,
     });
     return outcome === 'pending' ? pending(state.transactionId, state.subject) : outcome;

@@ -103,6 +103,36 @@ test('PENDING: a state to poll with (no challenge in it); CertPoll with it, then
   t.is(new Set(pkiOps.map((m) => m.transactionId)).size, 1);
 });
 
+test('a renewal that comes back PENDING is polled signed with the certificate it renews, and the reply opened with its key', async (t) => {
+  const old = rsaKey();
+  const oldCert = issueCertificate(ca, ca.certificate, old.publicKey);
+  const server = await fakeCa(t, ca, (m) =>
+    m.messageType === '20' ? success()(m) : { body: certRep({ signer: ca, request: m, pkiStatus: '3' }) },
+  );
+  const renewing = { certificate: oldCert, privateKey: old.privateKey };
+  const outcome = await enroller().request(requestFor(server.url, { renewing }));
+  if (outcome.status !== 'pending') return t.fail(`not pending: ${outcome.status}`);
+  const issued = await enroller().poll({
+    profile: 'user-auth',
+    ca: { url: server.url, fingerprint: ca.fingerprint },
+    key,
+    challenge: CHALLENGE,
+    state: outcome.state,
+    renewing,
+  });
+  t.is(issued.status, 'issued');
+  const pkiOps = server.requests.filter((r) => r.operation === 'PKIOperation').map((r) => r.message!);
+  t.deepEqual(
+    pkiOps.map((m) => m.messageType),
+    ['17', '20'],
+  );
+  for (const m of pkiOps)
+    t.true(
+      Buffer.from(m.signer).equals(Buffer.from(oldCert)),
+      `message ${m.messageType} signed with the old certificate`,
+    );
+});
+
 test('a poll state this plugin did not write is refused', async (t) => {
   const server = await fakeCa(t, ca, success());
   const poll = { profile: 'user-auth', ca: { url: server.url, fingerprint: ca.fingerprint }, key };

@@ -116,7 +116,12 @@ const sharesCa = (enrollment: EnrollmentPolicy, profile: EnrollmentProfile): boo
 
 type Work =
   | { readonly kind: 'request'; readonly renewing?: HeldCertificate }
-  | { readonly kind: 'poll'; readonly request: EnrollmentToken & { kind: 'request' } };
+  | {
+      readonly kind: 'poll';
+      readonly request: EnrollmentToken & { kind: 'request' };
+      /** The certificate the request renews, when this endpoint holds it. */
+      readonly renewing?: HeldCertificate;
+    };
 
 /**
  * R4, R5: after a sync, requests what the user's profiles say they should have, renews what is
@@ -182,7 +187,13 @@ export class EnrollmentService {
         | undefined;
       const usable = request && request.payload.enroller === profile.enroller ? request : undefined;
       const work: Work = usable
-        ? { kind: 'poll', request: usable }
+        ? {
+            kind: 'poll',
+            request: usable,
+            ...(standing.state !== 'missing' && standing.held.id === usable.payload.renewing
+              ? { renewing: standing.held }
+              : {}),
+          }
         : { kind: 'request', ...(standing.state === 'due' ? { renewing: standing.held } : {}) };
       if (usable && usable.payload.checkAfter > now && !options.now) {
         profiles[profile.id] = { ...remembered, pendingSince: usable.payload.since };
@@ -350,6 +361,9 @@ export class EnrollmentService {
           key,
           state: r.state,
           ...(challenge !== undefined ? { challenge } : {}),
+          ...(work.renewing?.privateKey
+            ? { renewing: { certificate: work.renewing.certificate, privateKey: work.renewing.privateKey } }
+            : {}),
         });
       } else {
         const names = await fillTemplates(profile, {

@@ -85,6 +85,11 @@ export interface EnrollmentPoll {
   readonly key: EnrollmentKey;
   readonly challenge?: string;
   readonly state: Uint8Array;
+  /**
+   * The certificate the pending request renews and its key, when this endpoint holds them (a
+   * protocol that signs its polls as it signed the request: SCEP's CertPoll after a RenewalReq).
+   */
+  readonly renewing?: { readonly certificate: Uint8Array; readonly privateKey: Uint8Array };
 }
 
 /** The largest `state` an enroller may hand back for a pending request (16 KiB). */
