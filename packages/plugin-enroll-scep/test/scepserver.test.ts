@@ -9,7 +9,7 @@ import type { EnrollmentKey, EnrollmentRequest } from '@credroam/core/api';
 import test from 'ava';
 import { ScepEnroller } from '../src/index.js';
 import { signedMessage } from './support/pki-message.js';
-import { type ScepServer, startScepServer } from './support/scep-server.js';
+import { type ScepServer, startScepServer } from '../src/testing/index.js';
 
 const run = promisify(execFile);
 let dir: string;

@@ -1,0 +1,1 @@
+export { type ScepServer, startScepServer } from './scep-server.js';
