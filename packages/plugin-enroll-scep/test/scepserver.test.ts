@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import type { EnrollmentKey, EnrollmentRequest } from '@credroam/core/api';
 import test from 'ava';
 import { ScepEnroller } from '../src/index.js';
-import { signedMessage } from './support/pki-message.js';
 import { type ScepServer, startScepServer } from '../src/testing/index.js';
+import { signedMessage } from './support/pki-message.js';
 
 const run = promisify(execFile);
 let dir: string;
