@@ -224,10 +224,10 @@ export interface ImportedCredential {
 }
 
 /**
- * Puts credentials into the local store, each key before its certificate (a store that encrypts
- * keys at rest needs its keys open), then its attributes (friendly name, chain); nothing is
- * written unless all pass `checkCredentials`. A credential imported again without attributes
- * keeps the ones it has.
+ * Puts credentials into the local store: each certificate, then its key (a store such as NSS keeps
+ * a key only with its certificate), then its attributes (friendly name, chain); nothing is written
+ * unless all pass `checkCredentials`. A store that encrypts keys at rest needs its keys open before
+ * this is called. A credential imported again without attributes keeps the ones it has.
  */
 export async function storeCredentials(
   local: LocalStore,
@@ -236,9 +236,9 @@ export async function storeCredentials(
 ): Promise<ImportedCredential[]> {
   const checked = checkCredentials(credentials);
   for (const c of checked) {
+    await local.put({ kind: 'cert', id: c.id, content: c.cert, archived: false, modified: now });
     if (c.key && c.keyId)
       await local.put({ kind: 'key', id: c.keyId, content: c.key, archived: false, modified: now });
-    await local.put({ kind: 'cert', id: c.id, content: c.cert, archived: false, modified: now });
     if (c.attributes)
       await local.put({ kind: 'attrs', id: c.id, content: c.attributes, archived: false, modified: now });
   }
