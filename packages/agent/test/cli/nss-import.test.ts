@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { twoEndpoints } from '../support.js';
+import { openssl, twoEndpoints } from '../support.js';
 import {
   amendManifest,
   certificatesIn,
@@ -44,4 +44,18 @@ test('import into an nss primary store: a PKCS#12 and a PEM certificate and key 
   t.true(certs.includes('Alice VPN u,u,u'), certs.join('\n'));
   t.true(certs.includes('bob u,u,u'), certs.join('\n'));
   t.is((await keysIn(database)).length, 2);
+
+  // A bundle of the CA and alice's certificate imported after: the nickname stays "Alice VPN".
+  await openssl(
+    ['crl2pkcs7', '-nocrl', '-certfile', 'alice.cert.pem', '-certfile', 'ca.pem', '-out', 'chain.p7b'],
+    w.dir,
+  );
+  const bundle = await w.a(['import', path.join(w.dir, 'chain.p7b')]);
+  t.is(bundle.code, 0, bundle.stderr);
+  const again = JSON.parse((await w.a(['list', '--json', ...w.pw])).stdout) as ListJson;
+  t.like(
+    again.credentials.find((c) => c.sha256 === alice.fingerprint),
+    { hasKey: true, friendlyName: 'Alice VPN' },
+  );
+  t.true((await certificatesIn(database)).includes('Alice VPN u,u,u'));
 });
