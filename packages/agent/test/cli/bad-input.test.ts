@@ -261,6 +261,11 @@ test('doctor reports store files and folders that others can use; the next sync 
   t.false(store?.ok);
   t.true(store?.detail.includes(`${path.join(keys, keyFile!)}: mode 644`), store?.detail);
   t.true(store?.detail.includes(`${path.join(w.dir, 'a', 'store')}: mode 755`), store?.detail);
+  // The primary is not listed while its check fails: listing it would repair the modes.
+  t.regex(
+    report.checks.find((c) => c.check === 'destination')?.detail ?? '',
+    /not listed while the store check fails/,
+  );
   t.is((await lstat(path.join(keys, keyFile!))).mode & 0o777, 0o644, 'doctor only reports');
   const sync = await w.a(['sync', ...w.pw, '--verbose']);
   t.is(sync.code, 0, sync.stderr);

@@ -11,7 +11,7 @@ import {
   testCa,
 } from './mirror-support.js';
 
-/** Issue: `credroam import` into an nss primary store failed (E_NSS_KEY_WAITS), nothing stored. */
+/** An NSS database as the primary local store, without mirrors: import, list, doctor, status. */
 
 interface ListJson {
   credentials: Array<{ sha256: string; friendlyName?: string; hasKey: boolean; key: string }>;
@@ -58,4 +58,32 @@ test('import into an nss primary store: a PKCS#12 and a PEM certificate and key 
     { hasKey: true, friendlyName: 'Alice VPN' },
   );
   t.true((await certificatesIn(database)).includes('Alice VPN u,u,u'));
+});
+
+test('doctor and status show the primary store when nss is the primary and there are no mirrors', async (t) => {
+  const w = await twoEndpoints(t);
+  await testCa(w.dir);
+  const database = path.join(w.dir, 'nssdb');
+  await nssDatabase(database);
+  await amendManifest(path.join(w.dir, 'a.json'), {
+    localStore: { use: 'nss', settings: { database, create: false } },
+  });
+  const alice = await clientCredential(w.dir, 'alice', { friendlyName: 'Alice VPN' });
+  t.is((await w.a(['import', alice.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+
+  const doctor = await w.a(['doctor', '--json']);
+  const report = JSON.parse(doctor.stdout) as {
+    checks: Array<{ check: string; ok: boolean; detail: string }>;
+  };
+  t.deepEqual(
+    report.checks.filter((c) => c.check === 'destination'),
+    [{ check: 'destination', ok: true, detail: 'the nss store (primary): holds 1 credential(s)' }],
+  );
+  // Right after the policy: the local store is checked before the directory.
+  t.is(report.checks[1]?.check, 'destination');
+  t.regex(
+    (await w.a(['doctor'])).stdout,
+    /^ok {3}destination: the nss store \(primary\): holds 1 credential\(s\)$/m,
+  );
+  t.regex((await w.a(['status'])).stdout, /^primary the nss store \(primary\): 1 credential\(s\)$/m);
 });
