@@ -289,3 +289,42 @@ test('an empty roaming password is refused before anything is made; a first logo
   t.is(first.code, 0, first.stderr);
   t.regex(first.stdout, /first logon: created your master key/);
 });
+
+test('import opens the file once and checks what it opened: a FIFO, /dev/zero, a link and a file larger than its size says are refused at once, nothing written', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const { execFile } = await import('node:child_process');
+  const { symlink } = await import('node:fs/promises');
+  const fifo = path.join(w.dir, 'fifo.p12');
+  await new Promise<void>((resolve, reject) =>
+    execFile('mkfifo', [fifo], (error) => (error ? reject(error) : resolve())),
+  );
+  const good = await opensslP12(w.dir, 'good');
+  await symlink(good.file, path.join(w.dir, 'link.p12'));
+  const cases: Array<[string, RegExp]> = [
+    [fifo, new RegExp(`cannot read ${fifo}: not a regular file`)],
+    ['/dev/zero', /cannot read \/dev\/zero: not a regular file/],
+    [path.join(w.dir, 'link.p12'), /link\.p12: a symbolic link: give the file it points to/],
+    // procfs says 0 bytes and holds megabytes: the bound is on what is read, not on the size said.
+    ['/proc/kallsyms', /cannot read \/proc\/kallsyms: larger than 1 MiB/],
+  ];
+  for (const [file, message] of cases) {
+    const started = Date.now();
+    const r = await w.a(['import', file, '--passin', 'file:p12pw', ...w.pw]);
+    t.is(r.code, 1, `${file}: ${r.stderr}`);
+    t.regex(r.stderr, message);
+    t.regex(r.stderr, /\[E_IMPORT\]/);
+    t.true(Date.now() - started < 10_000, `${file} took ${Date.now() - started} ms`);
+  }
+  t.true(await storeIsEmpty(w.dir));
+});
+
+test('import of a file that is not there names the full path it tried (pnpm runs the CLI from the checkout root)', async (t) => {
+  const w = await twoEndpoints(t);
+  const r = await w.a(['import', 'alice.crt']);
+  t.is(r.code, 1);
+  t.regex(
+    r.stderr,
+    new RegExp(`cannot read ${path.join(w.dir, 'alice.crt')}: no such file \\(ENOENT\\) \\[E_IMPORT\\]`),
+  );
+});
