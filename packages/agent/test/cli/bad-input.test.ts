@@ -328,3 +328,24 @@ test('import of a file that is not there names the full path it tried (pnpm runs
     new RegExp(`cannot read ${path.join(w.dir, 'alice.crt')}: no such file \\(ENOENT\\) \\[E_IMPORT\\]`),
   );
 });
+
+test('a password file is read to at most 64 KiB: a larger one, or /dev/zero, is a clear error at once (--passin file:, --password-file)', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await writeFile(path.join(w.dir, 'big'), Buffer.alloc(64 * 1024 + 1, 'a'));
+  for (const args of [
+    ['import', cred.file, '--passin', `file:${path.join(w.dir, 'big')}`, ...w.pw],
+    ['import', cred.file, '--passin', 'file:/dev/zero', ...w.pw],
+    ['sync', '--password-file', path.join(w.dir, 'big')],
+  ]) {
+    const started = Date.now();
+    const r = await w.a(args);
+    t.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, /holds more than 64 KiB: not a password file \[E_SECRET\]/);
+    t.true(Date.now() - started < 10_000, `${args.join(' ')} took ${Date.now() - started} ms`);
+  }
+  // Exactly at the bound, with its newline: still read (a wrong password, not a refused file).
+  await writeFile(path.join(w.dir, 'edge'), `${'a'.repeat(64 * 1024 - 1)}\n`);
+  const edge = await w.a(['import', cred.file, '--passin', `file:${path.join(w.dir, 'edge')}`, ...w.pw]);
+  t.regex(edge.stderr, /wrong password for the PKCS#12 file/);
+});

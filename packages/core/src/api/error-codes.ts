@@ -29,7 +29,7 @@ export const ERROR_CODES = {
   E_EXISTS:                    { who: 'user',      meaning: 'The file to write already exists.', action: 'Add --force to replace it, or write to another name.' },
   E_NOT_FOUND:                 { who: 'user',      meaning: 'No credential on this endpoint has that thumbprint.', action: 'Check the thumbprint with `credroam list`.' },
   E_AMBIGUOUS:                 { who: 'user',      meaning: 'A thumbprint prefix matches more than one credential.', action: 'Give more digits of the thumbprint (`credroam list` shows them).' },
-  E_SECRET:                    { who: 'user',      meaning: 'A password cannot be read from where it was said to be (a file, a variable).', action: 'Check the file or variable the message names, and that the user can read it.' },
+  E_SECRET:                    { who: 'user',      meaning: 'A password cannot be read from where it was said to be (a file, a variable), or its file holds more than 64 KiB (not a password file).', action: 'Check the file or variable the message names, and that the user can read it.' },
   E_CONFIG:                    { who: 'admin',     meaning: 'The agent manifest, or a plugin\'s settings in it, is missing or invalid, or names a file that cannot be read.', action: 'Fix what the message names; `credroam init` writes a manifest (docs/admin/deploying.md).' },
   E_POLICY:                    { who: 'admin',     meaning: 'The site policy cannot be read or is invalid.', action: 'Fix the policy file; the message names each problem.' },
   // The signed site policy bundle (issue 12).
