@@ -9,8 +9,8 @@
 # docs/decisions/014-debian-package.md for what is in it and why.
 #
 # Needs Debian 12 (or newer) with what `bash scripts/setup.sh` installs (the kerberos addon's
-# compiler and headers: g++, make, python3, libkrb5-dev), pnpm, the npm registry, and dpkg-dev and
-# help2man (installed when missing, as root). Usage:
+# compiler and headers: g++, make, python3, libkrb5-dev), pnpm, the npm registry, and git, dpkg-dev
+# and help2man (installed when missing, as root). Usage:
 #   bash scripts/package-deb.sh [OUT_DIR]     # default OUT_DIR: .tmp/ in this checkout
 # It prints the paths of the .deb and the tarball on its last two lines.
 set -euo pipefail
@@ -33,7 +33,7 @@ die() {
 }
 
 missing=()
-for tool in dpkg-shlibdeps:dpkg-dev help2man:help2man; do
+for tool in git:git dpkg-shlibdeps:dpkg-dev help2man:help2man; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
 done
 if ((${#missing[@]} > 0)); then

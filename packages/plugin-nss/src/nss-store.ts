@@ -154,7 +154,8 @@ export function cleanNickname(name: string): string {
  * - Passwords (the database's, each transfer file's) go to the tools in files, owner-only, in a
  *   private folder removed after each run; never in an argument list.
  * - A key put before its certificate waits in memory (`E_NSS_KEY_WAITS`: NSS keeps a key with its
- *   certificate) and goes in with it.
+ *   certificate) and goes in with it; one whose certificate never comes (in this process) is not
+ *   stored. A key whose certificate is already in the database goes in at once.
  * - `remove` with `keepUntil` keeps the certificate (DER), key (PKCS#8, encrypted under the
  *   database password when there is one) and attributes in `removed/`, owner-only.
  */
@@ -509,7 +510,8 @@ export class NssStore implements LocalStore {
       this.#waiting.set(item.id, item);
       throw new CredroamError(
         'E_NSS_KEY_WAITS',
-        `private key ${item.id} waits for its certificate: NSS keeps a key with its certificate, and it goes in with it`,
+        `private key ${item.id} waits for its certificate: NSS keeps a key only with its certificate, so it goes in when the certificate is put; ` +
+          'if the certificate never comes, the key is not stored: import the certificate with its key (PKCS#12, or PEM certificate and key)',
         { kind: 'key', id: item.id },
       );
     }

@@ -224,10 +224,10 @@ export interface ImportedCredential {
 }
 
 /**
- * Puts credentials into the local store, each key before its certificate (a store that encrypts
- * keys at rest needs its keys open), then its attributes (friendly name, chain); nothing is
- * written unless all pass `checkCredentials`. A credential imported again without attributes
- * keeps the ones it has.
+ * Puts credentials into the local store: each certificate, then its key (a store such as NSS keeps
+ * a key only with its certificate), then its attributes (friendly name, chain); nothing is written
+ * unless all pass `checkCredentials`. A store that encrypts keys at rest needs its keys open before
+ * this is called. A credential imported again without attributes keeps the ones it has.
  */
 export async function storeCredentials(
   local: LocalStore,
@@ -235,18 +235,50 @@ export async function storeCredentials(
   now = Date.now(),
 ): Promise<ImportedCredential[]> {
   const checked = checkCredentials(credentials);
-  for (const c of checked) {
+  // What the credentials have already: the attributes an import adds to, never silently drops.
+  const stored = checked.some((c) => c.attributes)
+    ? attributesByCertificate(await local.list())
+    : new Map<string, CredentialAttributes>();
+  const merged = checked.map((c) => {
+    const had = stored.get(c.id);
+    if (!c.attributes || !had) return { ...c, put: c.attributes };
+    const attributes = encodeCredentialAttributes(
+      mergeAttributes(had, decodeCredentialAttributes(c.attributes)),
+    );
+    const unchanged = Buffer.from(attributes).equals(encodeCredentialAttributes(had));
+    return { ...c, attributes, put: unchanged ? undefined : attributes };
+  });
+  for (const c of merged) {
+    await local.put({ kind: 'cert', id: c.id, content: c.cert, archived: false, modified: now });
     if (c.key && c.keyId)
       await local.put({ kind: 'key', id: c.keyId, content: c.key, archived: false, modified: now });
-    await local.put({ kind: 'cert', id: c.id, content: c.cert, archived: false, modified: now });
-    if (c.attributes)
-      await local.put({ kind: 'attrs', id: c.id, content: c.attributes, archived: false, modified: now });
+    if (c.put) await local.put({ kind: 'attrs', id: c.id, content: c.put, archived: false, modified: now });
   }
-  return checked.map((c) => ({
+  return merged.map((c) => ({
     sha256: c.id,
     hasKey: Boolean(c.key),
     ...(c.attributes ? attributeView(decodeCredentialAttributes(c.attributes)) : {}),
   }));
+}
+
+/**
+ * A credential's attributes after an import that brought some: the import's friendly name when it
+ * has one, else the stored one; the import's chain, unless it brings none or the stored chain
+ * starts with it (the stored one goes further up the same path). Pure.
+ */
+export function mergeAttributes(
+  stored: CredentialAttributes,
+  incoming: CredentialAttributes,
+): CredentialAttributes {
+  const friendlyName = incoming.friendlyName ?? stored.friendlyName;
+  const storedGoesFurther =
+    stored.chain.length >= incoming.chain.length &&
+    incoming.chain.every((der, i) => Buffer.from(der).equals(stored.chain[i]!));
+  return {
+    cert: incoming.cert,
+    ...(friendlyName !== undefined ? { friendlyName } : {}),
+    chain: storedGoesFurther ? stored.chain : incoming.chain,
+  };
 }
 
 /**

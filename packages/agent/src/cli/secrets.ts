@@ -1,21 +1,45 @@
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { CredroamError } from '@credroam/core';
 import { UsageError } from './io.js';
 
-/** Reads a secret file; one trailing newline is not part of the secret. */
+/** The most a password file may hold: far above any password, far below what could exhaust memory. */
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+/**
+ * Reads a secret file; one trailing newline is not part of the secret. Links are followed and a
+ * pipe is read (`--passin file:<(pass show vpn)`), but never more than `MAX_SECRET_BYTES` + 1
+ * bytes: a larger file, or a device without end (/dev/zero), is `E_SECRET` at once.
+ */
 export async function readSecretFile(file: string, what: string): Promise<string> {
-  let text: string;
+  const fail = (why: string): never => {
+    throw new CredroamError('E_SECRET', `cannot read the ${what} from ${file}: ${why}`, { file });
+  };
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
-    text = await readFile(file, 'utf8');
+    handle = await open(file, 'r');
   } catch (error) {
-    throw new CredroamError(
-      'E_SECRET',
-      `cannot read the ${what} from ${file}: ${(error as NodeJS.ErrnoException).code}`,
-      { file },
-    );
+    return fail(String((error as NodeJS.ErrnoException).code));
   }
-  return stripNewline(text);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const chunk = Buffer.alloc(MAX_SECRET_BYTES + 1 - length);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      length += bytesRead;
+      if (length > MAX_SECRET_BYTES)
+        fail(`it holds more than ${MAX_SECRET_BYTES / 1024} KiB: not a password file`);
+    }
+  } catch (error) {
+    if (error instanceof CredroamError) throw error;
+    return fail(String((error as NodeJS.ErrnoException).code));
+  } finally {
+    await handle.close();
+  }
+  return stripNewline(Buffer.concat(chunks, length).toString('utf8'));
 }
 
 export const stripNewline = (s: string): string => s.replace(/\r?\n$/, '');

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { credentialRequest } from '../../src/daemon/credential-requests.js';
 import { openSession, type Session } from '../../src/session.js';
 import { fingerprintOf, openssl, twoEndpoints } from '../support.js';
+import { clientCredential, testCa } from './mirror-support.js';
 
 /**
  * Issue 11: what a PKCS#12 file carried besides the certificate and key (its CA chain, its
@@ -194,4 +195,54 @@ test('a PKCS#12 with a chain and a name, imported on A, exported on B: openssl f
     const pem = (await readFile(path.join(w.dir, f), 'utf8')).trim();
     t.true(info.includes(pem.split('\n').slice(1, 3).join('\n')), `${f} is in the export`);
   }
+});
+
+test('a certificate bundle imported after the credential keeps its friendly name: list and export still have "Alice VPN", the chain stays', async (t) => {
+  const w = await twoEndpoints(t);
+  await testCa(w.dir);
+  const alice = await clientCredential(w.dir, 'alice', { friendlyName: 'Alice VPN' });
+  // A PKCS#7 bundle of the CA and alice's certificate, as a CA's web page hands it out.
+  await openssl(
+    ['crl2pkcs7', '-nocrl', '-certfile', 'alice.cert.pem', '-certfile', 'ca.pem', '-out', 'chain.p7b'],
+    w.dir,
+  );
+  t.is((await w.a(['import', alice.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  const bundle = await w.a(['import', path.join(w.dir, 'chain.p7b'), '--json']);
+  t.is(bundle.code, 0, bundle.stderr);
+  t.like(JSON.parse(bundle.stdout).imported[0], { sha256: alice.fingerprint, friendlyName: 'Alice VPN' });
+  const list = JSON.parse((await w.a(['list', '--json'])).stdout) as ListJson;
+  t.like(list.credentials[0], { sha256: alice.fingerprint, friendlyName: 'Alice VPN', chainLength: 1 });
+  const parts = await within(w.dir, 'a', async (s) =>
+    credentialParts(await s.local.list(), alice.fingerprint),
+  );
+  t.is(parts.friendlyName, 'Alice VPN');
+  t.is(parts.chain?.length, 1);
+});
+
+test('attributes merge on import: a name of its own replaces the old one; a chain the stored one extends keeps the longer; another chain replaces it', async (t) => {
+  const w = await twoEndpoints(t);
+  const c = await opensslChain(w.dir);
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  const store = (parts: Parameters<typeof storeCredentials>[1][number]) =>
+    within(w.dir, 'a', async (s) => (await storeCredentials(s.local, [parts]))[0]);
+  const attributes = () =>
+    within(w.dir, 'a', async (s) => {
+      const { friendlyName, chain } = credentialParts(await s.local.list(), certId);
+      return { friendlyName, chain: chain?.map((d) => Buffer.from(d)) };
+    });
+  const [first] = await within(w.dir, 'a', (s) =>
+    storeCredentials(s.local, [{ cert: c.leaf, chain: [c.intermediate, c.root], friendlyName: 'Old' }]),
+  );
+  const certId = first!.sha256;
+  // Part of the stored chain, no name: both kept.
+  t.like(await store({ cert: c.leaf, chain: [c.intermediate] }), { friendlyName: 'Old', chainLength: 2 });
+  t.deepEqual(await attributes(), {
+    friendlyName: 'Old',
+    chain: [Buffer.from(c.intermediate), Buffer.from(c.root)],
+  });
+  // A name of its own: it replaces the old one; the chain stays.
+  t.like(await store({ cert: c.leaf, friendlyName: 'New' }), { friendlyName: 'New', chainLength: 2 });
+  // Another chain (not the start of the stored one): it replaces it; the name stays.
+  t.like(await store({ cert: c.leaf, chain: [c.root] }), { friendlyName: 'New', chainLength: 1 });
+  t.deepEqual(await attributes(), { friendlyName: 'New', chain: [Buffer.from(c.root)] });
 });

@@ -261,6 +261,11 @@ test('doctor reports store files and folders that others can use; the next sync 
   t.false(store?.ok);
   t.true(store?.detail.includes(`${path.join(keys, keyFile!)}: mode 644`), store?.detail);
   t.true(store?.detail.includes(`${path.join(w.dir, 'a', 'store')}: mode 755`), store?.detail);
+  // The primary is not listed while its check fails: listing it would repair the modes.
+  t.regex(
+    report.checks.find((c) => c.check === 'destination')?.detail ?? '',
+    /not listed while the store check fails/,
+  );
   t.is((await lstat(path.join(keys, keyFile!))).mode & 0o777, 0o644, 'doctor only reports');
   const sync = await w.a(['sync', ...w.pw, '--verbose']);
   t.is(sync.code, 0, sync.stderr);
@@ -283,4 +288,64 @@ test('an empty roaming password is refused before anything is made; a first logo
   const first = await w.a(['logon', ...w.pw]);
   t.is(first.code, 0, first.stderr);
   t.regex(first.stdout, /first logon: created your master key/);
+});
+
+test('import opens the file once and checks what it opened: a FIFO, /dev/zero, a link and a file larger than its size says are refused at once, nothing written', async (t) => {
+  const w = await twoEndpoints(t);
+  await w.a(['logon', ...w.pw]);
+  const { execFile } = await import('node:child_process');
+  const { symlink } = await import('node:fs/promises');
+  const fifo = path.join(w.dir, 'fifo.p12');
+  await new Promise<void>((resolve, reject) =>
+    execFile('mkfifo', [fifo], (error) => (error ? reject(error) : resolve())),
+  );
+  const good = await opensslP12(w.dir, 'good');
+  await symlink(good.file, path.join(w.dir, 'link.p12'));
+  const cases: Array<[string, RegExp]> = [
+    [fifo, new RegExp(`cannot read ${fifo}: not a regular file`)],
+    ['/dev/zero', /cannot read \/dev\/zero: not a regular file/],
+    [path.join(w.dir, 'link.p12'), /link\.p12: a symbolic link: give the file it points to/],
+    // procfs says 0 bytes and holds megabytes: the bound is on what is read, not on the size said.
+    ['/proc/kallsyms', /cannot read \/proc\/kallsyms: larger than 1 MiB/],
+  ];
+  for (const [file, message] of cases) {
+    const started = Date.now();
+    const r = await w.a(['import', file, '--passin', 'file:p12pw', ...w.pw]);
+    t.is(r.code, 1, `${file}: ${r.stderr}`);
+    t.regex(r.stderr, message);
+    t.regex(r.stderr, /\[E_IMPORT\]/);
+    t.true(Date.now() - started < 10_000, `${file} took ${Date.now() - started} ms`);
+  }
+  t.true(await storeIsEmpty(w.dir));
+});
+
+test('import of a file that is not there names the full path it tried (pnpm runs the CLI from the checkout root)', async (t) => {
+  const w = await twoEndpoints(t);
+  const r = await w.a(['import', 'alice.crt']);
+  t.is(r.code, 1);
+  t.regex(
+    r.stderr,
+    new RegExp(`cannot read ${path.join(w.dir, 'alice.crt')}: no such file \\(ENOENT\\) \\[E_IMPORT\\]`),
+  );
+});
+
+test('a password file is read to at most 64 KiB: a larger one, or /dev/zero, is a clear error at once (--passin file:, --password-file)', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  await writeFile(path.join(w.dir, 'big'), Buffer.alloc(64 * 1024 + 1, 'a'));
+  for (const args of [
+    ['import', cred.file, '--passin', `file:${path.join(w.dir, 'big')}`, ...w.pw],
+    ['import', cred.file, '--passin', 'file:/dev/zero', ...w.pw],
+    ['sync', '--password-file', path.join(w.dir, 'big')],
+  ]) {
+    const started = Date.now();
+    const r = await w.a(args);
+    t.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, /holds more than 64 KiB: not a password file \[E_SECRET\]/);
+    t.true(Date.now() - started < 10_000, `${args.join(' ')} took ${Date.now() - started} ms`);
+  }
+  // Exactly at the bound, with its newline: still read (a wrong password, not a refused file).
+  await writeFile(path.join(w.dir, 'edge'), `${'a'.repeat(64 * 1024 - 1)}\n`);
+  const edge = await w.a(['import', cred.file, '--passin', `file:${path.join(w.dir, 'edge')}`, ...w.pw]);
+  t.regex(edge.stderr, /wrong password for the PKCS#12 file/);
 });

@@ -117,7 +117,7 @@ test('doctor passes on a healthy setup, warns about a bind with the roaming pass
   t.true(report.ok);
   t.deepEqual(
     report.checks.map((c) => c.check),
-    ['policy', 'store', 'reachability', 'tls', 'bind', 'entry', 'schema', 'write'],
+    ['policy', 'store', 'destination', 'reachability', 'tls', 'bind', 'entry', 'schema', 'write'],
   );
   t.regex(
     report.checks.find((c) => c.check === 'bind')?.warning ?? '',

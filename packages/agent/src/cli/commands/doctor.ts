@@ -42,7 +42,18 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
     } else {
       checks = await folderDoctor(config);
     }
-    checks.unshift(...store, ...(await destinationChecks(host, config, ctx)));
+    // A store that fails its check is not listed: listing it would repair what doctor reports.
+    const destinations = store.every((c) => c.ok)
+      ? await destinationChecks(host, config, ctx)
+      : [
+          {
+            check: 'destination',
+            ok: false,
+            detail: `the ${config.localStore.use} store (primary): not listed while the store check fails (listing it would change what that check reports)`,
+            fix: 'fix what the store check names, then run doctor again',
+          },
+        ];
+    checks.unshift(...store, ...destinations);
     // First: the checks after it stop at the first failure, which callers read as the last line.
     checks.unshift({
       check: 'policy',
@@ -81,7 +92,7 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
 type Check = { check: string; ok: boolean; detail: string; fix?: string; warning?: string };
 
 /**
- * Where credentials land: the primary store and each mirror found (Chromium's database, each
+ * Where credentials land: the primary store (always) and each mirror found (Chromium's database, each
  * Firefox and Thunderbird profile, databases and folders named), and whether each holds exactly
  * what it should. Reads only; a mirror that is not current is a warning (the next sync repairs it),
  * one that cannot be read is a failure.
@@ -91,16 +102,28 @@ async function destinationChecks(
   config: AgentConfig,
   ctx: Context,
 ): Promise<Check[]> {
-  if (config.mirrors.length === 0) return [];
-  const primary = await (await host.contribution(LocalStore, config.localStore.use))({
-    user: config.user,
-    home: config.home,
-    settings: config.localStore.settings,
-    policy: {},
-  });
-  const mirrors = new Mirrors({ config, host, log: ctx.log, primary });
   const checks: Check[] = [];
-  for (const d of await mirrors.inspect()) {
+  // The primary is always shown, mirrors or not; one that cannot be listed is a failure, said here.
+  let destinations: Awaited<ReturnType<Mirrors['inspect']>>;
+  try {
+    const primary = await (await host.contribution(LocalStore, config.localStore.use))({
+      user: config.user,
+      home: config.home,
+      settings: config.localStore.settings,
+      policy: {},
+    });
+    destinations = await new Mirrors({ config, host, log: ctx.log, primary }).inspect();
+  } catch (error) {
+    return [
+      {
+        check: 'destination',
+        ok: false,
+        detail: `the ${config.localStore.use} store (primary): ${error instanceof CredroamError ? `${error.message} [${error.code}]` : (error as Error).message}`,
+        fix: 'docs/admin/stores.md; docs/admin/errors.md for the code',
+      },
+    ];
+  }
+  for (const d of destinations) {
     if (!d.ok) {
       checks.push({
         check: 'destination',

@@ -62,7 +62,7 @@ export async function status(args: Args, ctx: Context): Promise<number> {
               ]
             : []),
           ...result.unreadable.map((u) => `unreadable here: ${u.name}: ${u.reason}`),
-          ...(config.mirrors.length > 0
+          ...(result.destinations.length > 0
             ? result.destinations.map((d) =>
                 d.ok
                   ? `${d.role} ${d.description}: ${d.holds.length} credential(s)${d.role === 'mirror' ? (d.current ? ', current' : `, NOT current (${d.missing.length} missing, ${d.extra.length} extra)`) : ''}`

@@ -1,6 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { CredroamError, writeFileAtomic } from '@credroam/core';
+import { CredroamError, RefusedFileError, readFileNoFollow, writeFileAtomic } from '@credroam/core';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import { MAX_REQUEST_CHARS } from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
@@ -33,6 +33,33 @@ import {
 /** The largest file `import` reads: far above any credential file (a PKCS#12 with a long chain is kilobytes, a CA bundle a few hundred). */
 const MAX_IMPORT_BYTES = 1024 * 1024;
 
+/**
+ * Reads one file `import` was given: opened once, without following a link at its name, and what
+ * was opened is checked (a regular file; at most `MAX_IMPORT_BYTES` read, whatever its size says),
+ * so nothing can be swapped in between. Errors name the full path tried (`pnpm credroam` runs the
+ * CLI from the checkout's root, not the folder the user typed it in).
+ */
+async function readImportFile(file: string): Promise<Uint8Array> {
+  const full = path.resolve(file);
+  const refuse = (why: string): never => {
+    throw new CredroamError('E_IMPORT', `cannot read ${full}: ${why}`, { file: full });
+  };
+  const content = await readFileNoFollow(full, { maxBytes: MAX_IMPORT_BYTES }).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error instanceof RefusedFileError)
+        return refuse(
+          error.reason === 'too-large' ? `larger than ${MAX_IMPORT_BYTES >> 20} MiB` : 'not a regular file',
+        );
+      if (error.code === 'ELOOP')
+        return refuse('a symbolic link: give the file it points to (credroam follows no links)');
+      if (error.code === 'EACCES') return refuse('permission denied (EACCES)');
+      if (error.code === 'EISDIR') return refuse('a folder, not a file (EISDIR)');
+      return refuse(error.code ?? error.message);
+    },
+  );
+  return content ? new Uint8Array(content) : refuse('no such file (ENOENT)');
+}
+
 export async function importCredential(args: Args, ctx: Context): Promise<number> {
   const files = args.positionals;
   if (files.length === 0 || files.length > 2) {
@@ -45,25 +72,7 @@ export async function importCredential(args: Args, ctx: Context): Promise<number
     throw new UsageError('--passin stdin and --password-stdin cannot both read standard input');
   }
   const filePassword = passin ? await readPassArg(passin, '--passin', ctx.io) : undefined;
-  const data = await Promise.all(
-    files.map(async (f) => {
-      let content: Buffer;
-      try {
-        // A FIFO or a device is not a credential file: only a regular file is read.
-        const st = await stat(f);
-        if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'not a regular file' });
-        if (st.size > MAX_IMPORT_BYTES) {
-          throw Object.assign(new Error('too large'), { code: `larger than ${MAX_IMPORT_BYTES >> 20} MiB` });
-        }
-        content = await readFile(f);
-      } catch (error) {
-        throw new CredroamError('E_IMPORT', `cannot read ${f}: ${(error as NodeJS.ErrnoException).code}`, {
-          file: f,
-        });
-      }
-      return new Uint8Array(content);
-    }),
-  );
+  const data = await Promise.all(files.map((f) => readImportFile(f)));
   return withSession(args, ctx, async (s) => {
     const api = await pkcs12Api(s, 'import');
     const read = await api.readCredentials(data, filePassword).catch((error: unknown) => {

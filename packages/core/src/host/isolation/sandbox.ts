@@ -11,14 +11,17 @@ import { folderGrants } from './permissions.js';
  * - Node's permission model: reads limited to the plugin's package folder, its state folder, the
  *   runner and the plugin API it imports, and folders granted `read:`/`write:`; writes to its state
  *   folder and `write:` folders; no child processes, no workers, no native addons, no WASI (none of
- *   `--allow-child-process`, `--allow-worker`, `--allow-addons`, `--allow-wasi` is given).
+ *   `--allow-child-process`, `--allow-worker`, `--allow-addons`, `--allow-wasi` is given). Node
+ *   follows links out of a granted folder: the package folder is checked for them before each
+ *   start (package-links.ts); `read:`/`write:` folders are not (a check could not hold against a
+ *   link made after it), so granting a folder grants what its links reach (docs/plugins/isolation.md).
  * - No network unless granted `network`: Node's model does not cover sockets, so the process runs
  *   in a network namespace of its own (`unshare --net`, with `--user --map-root-user` when the
  *   agent is not root), which has no interface but a loopback that is down. Where no namespace can
  *   be made, a plugin without `network` is refused, never run with the network.
  * - An explicit, minimal environment: `HOME` and `TMPDIR` are its state folder, nothing else of the
  *   agent's (no session bus address, no secrets).
- * - `setpriv --pdeathsig KILL` when present, and the runner exits when the IPC channel closes: the
+ * - `setpriv --pdeathsig KILL` when present, and the runner exits when its channel (channel.ts) closes: the
  *   process never outlives the host.
  */
 export interface LaunchSpec {
