@@ -190,7 +190,8 @@ test('attack: a plugin flooding the host with log lines is cut to a bounded numb
   const { host: h, info, stateRoot, records } = await inProcessHost(t, dir);
   t.is(info()?.state, 'active', info()?.reason);
   const evil = (await (await h.contribution(Trigger, 'evil'))(request(stateRoot))) as unknown as Evil;
-  t.is(await evil.flood(50_000), 50_000);
+  // Five times the bound: enough to prove the cut, few enough not to starve a loaded machine's ping.
+  t.is(await evil.flood(5_000), 5_000);
   // The lines crossed before the answer (one channel, in order).
   const flood = records.filter((r) => r.plugin === 'test.hostile' && String(r.message).startsWith('flood '));
   t.true(flood.length > 0);

@@ -460,15 +460,20 @@ test('a process that stops answering is killed and started again', async (t) => 
 });
 
 test('a process that hangs in activate is killed at the time box; the plugin is failed and the rest go on', async (t) => {
+  // A time box long enough for a loaded machine to start the process (it writes its pid first),
+  // and pings patient enough not to kill it before the time box does.
   const {
     host: h,
     info,
     stateRoot,
-  } = await host(t, ['isolated-hang', 'disposal'], { activateTimeoutMs: 1_500 });
+  } = await host(t, ['isolated-hang', 'disposal'], {
+    activateTimeoutMs: 4_000,
+    isolation: { ...ISOLATION, pingTimeoutMs: 30_000 },
+  });
   await h.start();
   const hang = info('test.isolated-hang');
   t.is(hang?.state, 'failed');
-  t.regex(hang?.reason ?? '', /did not finish within 1500 ms/);
+  t.regex(hang?.reason ?? '', /did not finish within 4000 ms/);
   const pid = Number(await readFile(path.join(stateRoot, 'test.isolated-hang', 'pid'), 'utf8'));
   t.true(pid > 0);
   t.true(await until(() => !alive(pid)), 'the hung process is gone');
