@@ -26,6 +26,8 @@ test('plugins list --json lists the first-party plugins with their contributions
       'credroam.triggers',
       'credroam.policy-file',
       'credroam.policy-https',
+      'credroam.enroll-cmp',
+      'credroam.enroll-scep',
     ],
   );
   const byId = Object.fromEntries(plugins.map((p) => [p.id, p]));
@@ -35,6 +37,8 @@ test('plugins list --json lists the first-party plugins with their contributions
   });
   t.deepEqual(byId['credroam.policy-file']?.contributes, { policySources: ['file'] });
   t.deepEqual(byId['credroam.policy-https']?.contributes, { policySources: ['https'] });
+  t.deepEqual(byId['credroam.enroll-cmp']?.contributes, { enrollers: ['cmp'] });
+  t.deepEqual(byId['credroam.enroll-scep']?.contributes, { enrollers: ['scep'] });
   t.deepEqual(byId['credroam.ldap']?.contributes.directoryStores, ['ldap']);
   t.deepEqual(byId['credroam.pkcs12']?.contributes.localStores, ['pkcs12']);
   t.deepEqual(byId['credroam.pkcs12']?.contributes.tokenProtectors, ['pkcs12']);
@@ -87,6 +91,8 @@ test('plugins in the agent manifest are added to the built-ins: a path relative 
       ['credroam.triggers', '@credroam/plugin-triggers', 'inactive'],
       ['credroam.policy-file', '@credroam/core/builtin/policy-file', 'inactive'],
       ['credroam.policy-https', '@credroam/plugin-policy-https', 'inactive'],
+      ['credroam.enroll-cmp', '@credroam/plugin-enroll-cmp', 'inactive'],
+      ['credroam.enroll-scep', '@credroam/plugin-enroll-scep', 'inactive'],
       ['test.broken-trigger', './plugins/broken', 'inactive'],
       ['example.hello', '@example/credroam-hello', 'inactive'],
     ],
