@@ -6,12 +6,18 @@ import {
   type EnrollmentPoll,
   type EnrollmentRequest,
 } from '@credroam/core/api';
-import { pinnedCertificate } from '@credroam/core/kit';
+import {
+  distinguishedNameDer,
+  parseDistinguishedName,
+  pinnedCertificate,
+  type RelativeDistinguishedName,
+} from '@credroam/core/kit';
+import type * as asn1js from 'asn1js';
 import { certConfContent } from './asn1/cert-conf.js';
 import { type CertRep, readCertRep } from './asn1/cert-rep.js';
 import { certHashAlgorithm, issuerAndSerial } from './asn1/certificate.js';
 import { certReqMessages, certRequest } from './asn1/crmf.js';
-import { MalformedAsn1 } from './asn1/der.js';
+import { decode, MalformedAsn1 } from './asn1/der.js';
 import { generalNames } from './asn1/general-names.js';
 import { BODY, type ReceivedMessage } from './asn1/pki-message.js';
 import { describeStatus, PKI_STATUS, sanitize } from './asn1/pki-status.js';
@@ -20,8 +26,12 @@ import { newTransactionId } from './messages.js';
 import type { CmpSettings } from './settings.js';
 import { signerFor } from './signing.js';
 import { decodeState, encodeState } from './state.js';
-import { nameOf, parseSubject } from './subject.js';
 import { CmpTransaction } from './transaction.js';
+
+/** The Name (asn1js, for the CMP structures) of RDNs the kit parsed; no RDNs are the empty Name. */
+function nameOf(rdns: readonly RelativeDistinguishedName[]): asn1js.Sequence {
+  return decode(distinguishedNameDer(rdns), 'the Name') as asn1js.Sequence;
+}
 
 /** The one request of a transaction (RFC 9483 §4.1: certReqId 0). */
 const CERT_REQ_ID = 0;
@@ -39,7 +49,7 @@ export class CmpEnroller implements Enroller {
 
   async request(request: EnrollmentRequest): Promise<EnrollmentOutcome> {
     const { profile } = request;
-    const subject = parseSubject(request.subject);
+    const subject = parseDistinguishedName(request.subject);
     if (!subject.ok)
       throw new CredroamError(
         'E_ENROLL_PROFILE',
@@ -93,8 +103,9 @@ export class CmpEnroller implements Enroller {
         'E_POLICY',
         `profile '${on.profile}': the cmp enroller needs the shared secret as the profile's challenge`,
       );
-    const parsed = parseSubject(subject);
-    const recipient = parseSubject(this.settings.recipient ?? '');
+    const parsed = parseDistinguishedName(subject);
+    const recipient =
+      this.settings.recipient === undefined ? undefined : parseDistinguishedName(this.settings.recipient);
     const url = new URL(on.ca.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw new CredroamError(
@@ -105,7 +116,7 @@ export class CmpEnroller implements Enroller {
     return new CmpTransaction(
       {
         sender: nameOf(parsed.ok ? parsed.rdns : []),
-        recipient: nameOf(recipient.ok ? recipient.rdns : []),
+        recipient: nameOf(recipient?.ok ? recipient.rdns : []),
         reference: this.settings.reference,
         secret: on.challenge,
         pbmIterations: this.settings.pbmIterations,

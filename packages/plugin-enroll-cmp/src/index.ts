@@ -4,7 +4,6 @@ import { cmpSettings } from './settings.js';
 
 export { CmpEnroller } from './enroller.js';
 export { CMP_SETTINGS_SCHEMA, type CmpSettings, cmpSettings } from './settings.js';
-export { parseSubject } from './subject.js';
 
 /** The `cmp` enroller for a contribution request, as the host makes it (settings checked here). */
 export function cmpEnroller(request: Pick<ContributionRequest, 'settings'>): CmpEnroller {

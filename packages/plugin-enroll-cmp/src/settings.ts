@@ -1,6 +1,5 @@
 import { CredroamError } from '@credroam/core/api';
-import { configurationValidator } from '@credroam/core/kit';
-import { parseSubject } from './subject.js';
+import { configurationValidator, parseDistinguishedName } from '@credroam/core/kit';
 
 /** The profile's `ca.settings` for the `cmp` enroller (the CA's URL and pinned fingerprint are the profile's `ca`). */
 export interface CmpSettings {
@@ -44,7 +43,7 @@ export function cmpSettings(raw: unknown): CmpSettings {
     throw new CredroamError('E_CONFIG', `invalid cmp enroller settings: ${checked.problems.join('; ')}`);
   const settings = checked.value as unknown as Partial<CmpSettings> & { reference: string };
   if (settings.recipient !== undefined) {
-    const parsed = parseSubject(settings.recipient);
+    const parsed = parseDistinguishedName(settings.recipient);
     if (!parsed.ok)
       throw new CredroamError(
         'E_CONFIG',

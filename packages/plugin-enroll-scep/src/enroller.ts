@@ -6,6 +6,7 @@ import {
   type EnrollmentPoll,
   type EnrollmentRequest,
 } from '@credroam/core/api';
+import { distinguishedNameDer, parseDistinguishedName } from '@credroam/core/kit';
 import * as pkijs from 'pkijs';
 import { generalNames } from './alt-names.js';
 import { type ScepCa, scepCa } from './ca-certs.js';
@@ -21,7 +22,6 @@ import { readCertRep } from './reply.js';
 import { type RsaKey, rsaKey } from './request-key.js';
 import type { ScepSettings } from './settings.js';
 import { selfSignedCertificate } from './signer-certificate.js';
-import { parseSubject, subjectName } from './subject.js';
 
 /** How long a pending request's holder should wait before polling (RFC 8894 gives no hint in CertRep). */
 const POLL_AFTER_SECONDS = 3600;
@@ -42,14 +42,14 @@ export class ScepEnroller implements Enroller {
 
   async request(request: EnrollmentRequest): Promise<EnrollmentOutcome> {
     const key = rsaKey(request.key, request.profile);
-    const parsed = parseSubject(request.subject);
+    const parsed = parseDistinguishedName(request.subject);
     if (!parsed.ok)
       throw new CredroamError(
         'E_ENROLL_PROFILE',
         `the subject of profile '${request.profile}' is not an RFC 4514 name credroam can encode: ${parsed.reason}`,
         { profile: request.profile },
       );
-    const subject = subjectName(parsed.rdns);
+    const subject = pkijs.RelativeDistinguishedNames.fromBER(distinguishedNameDer(parsed.rdns));
     const altNames = request.subjectAltNames.length > 0 ? generalNames(request.subjectAltNames) : undefined;
     if (altNames && !altNames.ok)
       throw new CredroamError('E_ENROLL_PROFILE', `profile '${request.profile}': ${altNames.reason}`, {

@@ -19,6 +19,14 @@ export {
   describeCertificate,
   opensslTime,
 } from '../engine/certificate.js';
+/** Enrollers: certificate subjects, one strict RFC 4514 parser and the DER of the X.501 Name (E_ENROLL_PROFILE when refused is the enroller's call). */
+export {
+  type AttributeTypeAndValue,
+  distinguishedNameDer,
+  type ParsedDistinguishedName,
+  parseDistinguishedName,
+  type RelativeDistinguishedName,
+} from '../enroll/distinguished-name.js';
 /** Enrollers: the pinned CA certificate among those a CA sent, and the check that an issued certificate is for our key and signed by it (E_ENROLL_CA_MISMATCH). */
 export { checkIssuedCertificate, pinnedCertificate } from '../enroll/pin.js';
 /** Files written atomically (write, fsync, rename), owner-only; read without following links. */

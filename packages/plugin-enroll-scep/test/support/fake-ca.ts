@@ -1,11 +1,11 @@
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import http from 'node:http';
+import { distinguishedNameDer, parseDistinguishedName } from '@credroam/core/kit';
 import * as asn1js from 'asn1js';
 import type { ExecutionContext } from 'ava';
 import * as pkijs from 'pkijs';
 import { envelope } from '../../src/envelope.js';
 import { selfSignedCertificate } from '../../src/signer-certificate.js';
-import { parseSubject, subjectName } from '../../src/subject.js';
 import { type SignedMessage, signedMessage } from './pki-message.js';
 
 /** A certificate and its key, as a test CA (or an impostor) holds them. */
@@ -20,9 +20,12 @@ export interface TestSigner {
 export function testSigner(name: string): TestSigner {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
-  const parsed = parseSubject(name);
+  const parsed = parseDistinguishedName(name);
   if (!parsed.ok) throw new Error(parsed.reason);
-  const certificate = selfSignedCertificate(subjectName(parsed.rdns), { privateKey, publicKey, spki });
+  const certificate = selfSignedCertificate(
+    pkijs.RelativeDistinguishedNames.fromBER(distinguishedNameDer(parsed.rdns)),
+    { privateKey, publicKey, spki },
+  );
   return { certificate, privateKey, fingerprint: createHash('sha256').update(certificate).digest('hex') };
 }
 
