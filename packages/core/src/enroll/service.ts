@@ -176,7 +176,14 @@ export class EnrollmentService {
         reports.push(this.#describe(profile, standing, undefined));
         continue;
       }
-      if (remembered?.failing && remembered.failing.nextAttempt > now && !options.now) {
+      // A retry time beyond the longest back-off (a day) is not this endpoint's: not believed, so an
+      // enrollment.json another program wrote cannot hold a profile back forever.
+      if (
+        remembered?.failing &&
+        remembered.failing.nextAttempt > now &&
+        remembered.failing.nextAttempt <= now + DAY &&
+        !options.now
+      ) {
         reports.push(this.#describe(profile, standing, remembered));
         continue;
       }
@@ -250,7 +257,11 @@ export class EnrollmentService {
       }
     }
     if (!options.dryRun) {
-      await this.#memory.save({ endpoint: memory.endpoint, profiles });
+      // Only the policy's profiles are remembered (an entry of a profile gone is dropped).
+      const kept = Object.fromEntries(
+        enrollment.profiles.flatMap((p) => (profiles[p.id] ? [[p.id, profiles[p.id]!]] : [])),
+      );
+      await this.#memory.save({ endpoint: memory.endpoint, profiles: kept });
       // R4: what was issued roams before the claims go, so no endpoint sees the profile unmet.
       if (changed) await this.#d.sync();
       if (release.length > 0) await this.#swap(release, [], roaming);
