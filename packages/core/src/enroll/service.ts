@@ -14,7 +14,7 @@ import type { RoamingPolicy } from '../policy/policy.js';
 import { readChallenge } from './challenge.js';
 import { type EnrollmentMemory, EnrollmentMemoryFile, type ProfileMemory } from './enrollment-state.js';
 import { type HeldCertificate, standingOf } from './evaluate.js';
-import { checkIssuedCertificate, pinnedCertificate } from './pin.js';
+import { checkIssuedCertificate, checkIssuedUsable, pinnedCertificate, verifiedChain } from './pin.js';
 import {
   type EnrollmentKeySpec,
   type EnrollmentPolicy,
@@ -28,6 +28,16 @@ const DAY = 24 * HOUR;
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const generate = promisify(generateKeyPair);
+/**
+ * Text from outside (a CA's refusal, an enroller's error, a certificate's subject) as it may go into
+ * an event, enrollment.json and `status`: control and bidirectional-override characters become
+ * spaces (no terminal escapes, no forged log lines), and it is cut at 512 characters.
+ */
+const printable = (text: string): string => {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, ' ');
+  return flat.length > 512 ? `${flat.slice(0, 511)}…` : flat;
+};
 /**
  * The stamp written when the entry has none: the same bytes from every endpoint, so that of two
  * writers that both found no stamp, the second finds the value there already and loses the
@@ -401,7 +411,10 @@ export class EnrollmentService {
             'E_PLUGIN',
             `the enroller's pending state is ${outcome.state.length} bytes, over ${ENROLLMENT_STATE_MAX_BYTES}`,
           );
-        const checkAfter = now + Math.max(0, Math.min(outcome.checkAfterSeconds, 7 * 86_400)) * 1000;
+        // Whole milliseconds within [0, 7 days] (a token's times are integers: a fractional one would
+        // make the request unreadable everywhere); what is not a number is an hour.
+        const after = Number.isFinite(outcome.checkAfterSeconds) ? outcome.checkAfterSeconds : 3600;
+        const checkAfter = Math.ceil(now + Math.max(0, Math.min(after, 7 * 86_400)) * 1000);
         const value = await encodeEnrollmentToken(
           this.#d.protector,
           this.#d.user,
@@ -418,6 +431,12 @@ export class EnrollmentService {
           },
           now,
         );
+        // A value no endpoint would read (over maxTokenBytes) is not written: the request would be lost.
+        if (value.length > roaming.maxTokenBytes)
+          throw new CredroamError(
+            'E_ENROLL_PROTOCOL',
+            `the pending request (with the enroller's state of ${outcome.state.length} bytes) is ${value.length} bytes sealed, over the policy's maxTokenBytes ${roaming.maxTokenBytes}`,
+          );
         // The request replaces the one it continues, and the claim goes with it: one write.
         await this.#swap([claim, ...(work.kind === 'poll' ? work.request.values : [])], [value], roaming);
         release.splice(release.indexOf(claim), 1);
@@ -439,8 +458,9 @@ export class EnrollmentService {
       }
       const caCert = pinnedCertificate(outcome.caCertificates, profile.ca.fingerprint);
       const issued = checkIssuedCertificate(outcome.certificate, caCert, key.publicKey);
+      checkIssuedUsable(issued, this.#now(), roaming.clockSkewSeconds * 1000);
       const certId = sha256(outcome.certificate);
-      const chain = outcome.caCertificates.filter((c) => sha256(c) !== certId).slice(0, 10);
+      const chain = verifiedChain(caCert, outcome.caCertificates, 10);
       const modified = this.#now();
       await this.#d.local.put({
         kind: 'key',
@@ -469,7 +489,7 @@ export class EnrollmentService {
       this.#d.event(
         'info',
         renewed ? EventId.EnrollmentRenewed : EventId.EnrollmentIssued,
-        `profile '${profile.id}': ${renewed ? 'renewed' : 'issued'} ${issued.subject.replace(/\n/g, ', ')}, valid to ${issued.validTo}`,
+        `profile '${profile.id}': ${renewed ? 'renewed' : 'issued'} ${printable(issued.subject.replace(/\n/g, ', '))}, valid to ${issued.validTo}`,
         { profile: profile.id, certificate: certId },
       );
       return {
@@ -485,7 +505,7 @@ export class EnrollmentService {
       };
     } catch (error) {
       const code = error instanceof CredroamError ? error.code : 'E_PLUGIN';
-      const reason = errorMessage(error);
+      const reason = printable(errorMessage(error));
       const refusedPoll = work.kind === 'poll' && code !== 'E_UNREACHABLE';
       const [event, level] =
         code === 'E_UNREACHABLE'
