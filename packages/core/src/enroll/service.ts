@@ -124,6 +124,13 @@ export async function makeKey(spec: EnrollmentKeySpec): Promise<EnrollmentKey> {
 const sharesCa = (enrollment: EnrollmentPolicy, profile: EnrollmentProfile): boolean =>
   enrollment.profiles.some((o) => o !== profile && o.ca.fingerprint === profile.ca.fingerprint);
 
+/** A claim taken (`held`, the value written) or not (another endpoint's lasts `until`), and what was read to decide. */
+interface ClaimResult {
+  readonly held?: Uint8Array;
+  readonly until: number;
+  readonly tokens: ReadonlyMap<string, EnrollmentToken>;
+}
+
 type Work =
   | { readonly kind: 'request'; readonly renewing?: HeldCertificate }
   | {
@@ -199,21 +206,26 @@ export class EnrollmentService {
       }
       // Unmet: what the directory says (a pending request, another endpoint's claim) decides.
       tokens ??= await this.#readTokens(enrollment, roaming);
-      const request = tokens.get(`request:${profile.id}`) as
-        | (EnrollmentToken & { kind: 'request' })
-        | undefined;
-      const usable = request && request.payload.enroller === profile.enroller ? request : undefined;
-      const work: Work = usable
-        ? {
-            kind: 'poll',
-            request: usable,
-            ...(standing.state !== 'missing' && standing.held.id === usable.payload.renewing
-              ? { renewing: standing.held }
-              : {}),
-          }
-        : { kind: 'request', ...(standing.state === 'due' ? { renewing: standing.held } : {}) };
-      if (usable && usable.payload.checkAfter > now && !options.now) {
-        profiles[profile.id] = { ...remembered, pendingSince: usable.payload.since };
+      const decide = (read: ReadonlyMap<string, EnrollmentToken>) => {
+        const request = read.get(`request:${profile.id}`) as
+          | (EnrollmentToken & { kind: 'request' })
+          | undefined;
+        const usable = request && request.payload.enroller === profile.enroller ? request : undefined;
+        const work: Work = usable
+          ? {
+              kind: 'poll',
+              request: usable,
+              ...(standing.state !== 'missing' && standing.held.id === usable.payload.renewing
+                ? { renewing: standing.held }
+                : {}),
+            }
+          : { kind: 'request', ...(standing.state === 'due' ? { renewing: standing.held } : {}) };
+        const waiting = usable !== undefined && usable.payload.checkAfter > now && !options.now;
+        return { usable, work, waiting };
+      };
+      const first = decide(tokens);
+      if (first.waiting) {
+        profiles[profile.id] = { ...remembered, pendingSince: first.usable!.payload.since };
         reports.push(this.#describe(profile, standing, profiles[profile.id]));
         continue;
       }
@@ -221,11 +233,27 @@ export class EnrollmentService {
         reports.push({
           id: profile.id,
           state: 'planned',
-          action: work.kind === 'poll' ? 'poll' : standing.state === 'due' ? 'renew' : 'request',
+          action: first.work.kind === 'poll' ? 'poll' : standing.state === 'due' ? 'renew' : 'request',
         });
         continue;
       }
-      const claim = await this.#claim(profile, memory.endpoint, enrollment, roaming);
+      let claim: ClaimResult;
+      try {
+        claim = await this.#claim(profile, memory.endpoint, enrollment, roaming);
+      } catch (error) {
+        // The directory would not take the claim (a writer who keeps changing the entry, a
+        // directory gone): this profile tries again in an hour; the others go on.
+        const code = error instanceof CredroamError ? error.code : 'E_PLUGIN';
+        const reason = printable(errorMessage(error));
+        this.#d.event('warn', EventId.EnrollmentFailed, `profile '${profile.id}': no claim: ${reason}`, {
+          profile: profile.id,
+          code,
+        });
+        const failing = { since: remembered?.failing?.since ?? now, code, reason, nextAttempt: now + HOUR };
+        profiles[profile.id] = { ...remembered, failing };
+        reports.push(this.#describe(profile, standing, profiles[profile.id]));
+        continue;
+      }
       if (claim.held === undefined) {
         this.#d.event(
           'debug',
@@ -237,6 +265,15 @@ export class EnrollmentService {
           },
         );
         reports.push({ id: profile.id, state: 'claimed-elsewhere' });
+        continue;
+      }
+      // Decided again from what the claim read: since the first read, another endpoint may have
+      // made a request pending (poll it, do not make a second one) or finished one (do not poll it).
+      const { usable, work, waiting } = decide(claim.tokens);
+      if (waiting) {
+        release.push(claim.held);
+        profiles[profile.id] = { ...remembered, pendingSince: usable!.payload.since };
+        reports.push(this.#describe(profile, standing, profiles[profile.id]));
         continue;
       }
       release.push(claim.held);
@@ -274,7 +311,15 @@ export class EnrollmentService {
       await this.#memory.save({ endpoint: memory.endpoint, profiles: kept });
       // R4: what was issued roams before the claims go, so no endpoint sees the profile unmet.
       if (changed) await this.#d.sync();
-      if (release.length > 0) await this.#swap(release, [], roaming);
+      // A claim that cannot be removed now expires by itself: the run's report still stands.
+      if (release.length > 0)
+        await this.#swap(release, [], roaming).catch((error: unknown) =>
+          this.#d.event(
+            'warn',
+            EventId.EnrollmentFailed,
+            `enrollment: the claims could not be released (they expire by themselves): ${printable(errorMessage(error))}`,
+          ),
+        );
     } else {
       this.#d.event('info', EventId.EnrollmentPlanned, 'enrollment dry run: nothing was done', {
         profiles: reports.map((r) => `${r.id}:${r.action ?? r.state}`).join(' '),
@@ -317,7 +362,7 @@ export class EnrollmentService {
     endpoint: string,
     enrollment: EnrollmentPolicy,
     roaming: RoamingPolicy,
-  ): Promise<{ held?: Uint8Array; until: number }> {
+  ): Promise<ClaimResult> {
     for (let attempt = 1; ; attempt++) {
       const snapshot = await this.#d.directory.read();
       const { tokens } = await readEnrollmentTokens(snapshot.tokens, {
@@ -330,7 +375,7 @@ export class EnrollmentService {
       const now = this.#now();
       const current = tokens.get(`claim:${profile.id}`) as (EnrollmentToken & { kind: 'claim' }) | undefined;
       if (current && current.payload.endpoint !== endpoint && current.payload.expires > now)
-        return { until: current.payload.expires };
+        return { until: current.payload.expires, tokens };
       const expires = now + enrollment.claimMinutes * 60_000;
       const value = await encodeEnrollmentToken(
         this.#d.protector,
@@ -344,7 +389,7 @@ export class EnrollmentService {
           tokens: { remove: current?.values ?? [], add: [value] },
           stamp: stampSwap(snapshot.stamp),
         });
-        return { held: value, until: expires };
+        return { held: value, until: expires, tokens };
       } catch (error) {
         if (!(error instanceof ConflictError) || attempt >= roaming.casAttempts) throw error;
       }
