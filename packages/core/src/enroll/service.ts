@@ -340,7 +340,8 @@ export class EnrollmentService {
       maxTokenBytes: roaming.maxTokenBytes,
       maxFuture: this.#now() + roaming.clockSkewSeconds * 1000,
     });
-    for (const s of skipped)
+    // Each value a writer planted is not an event of its own: the first ten, then how many more.
+    for (const s of skipped.slice(0, 10))
       this.#d.event(
         'warn',
         EventId.EnrollmentTokenSkipped,
@@ -349,6 +350,13 @@ export class EnrollmentService {
           kind: s.kind,
           id: s.id,
         },
+      );
+    if (skipped.length > 10)
+      this.#d.event(
+        'warn',
+        EventId.EnrollmentTokenSkipped,
+        `enrollment tokens skipped: ${skipped.length - 10} more that failed a check`,
+        { more: skipped.length - 10 },
       );
     return tokens;
   }

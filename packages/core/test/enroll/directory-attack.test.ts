@@ -2,6 +2,9 @@ import 'reflect-metadata';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
+import { EventId } from '../../src/api/events.js';
+import { encodeEnrollmentToken } from '../../src/enroll/tokens.js';
+import { TestProtector } from '../../src/testing/memory-stores.js';
 import { requestTokens, world } from './rogue.js';
 
 // --- (1) a directory writer, and races --------------------------------------------------------
@@ -95,4 +98,31 @@ test('a dry run writes nothing locally either: no enrollment.json, no local chan
   t.is(w.directory.ops.write, before);
   t.is((await a.local.list()).items.length, 0);
   await t.throwsAsync(readFile(path.join(a.home, 'enrollment.json')));
+});
+
+test('a writer who plants many forged claims gets a bounded number of events, and enrollment goes on', async (t) => {
+  const w = await world(t);
+  const a = w.endpoint('a');
+  const server = w.directory.server(0);
+  const forger = new TestProtector();
+  const values = await Promise.all(
+    Array.from({ length: 200 }, (_, i) =>
+      encodeEnrollmentToken(
+        forger,
+        'alice',
+        'claim',
+        { profile: 'user-auth', endpoint: 'e'.repeat(32), expires: w.clock.now + 60_000 },
+        w.clock.now - i,
+      ),
+    ),
+  );
+  const snapshot = await server.read();
+  await server.write({
+    tokens: { remove: [], add: values },
+    stamp: { remove: snapshot.stamp, add: [Buffer.from('f')] },
+  });
+  t.is((await a.service.run()).profiles[0]?.state, 'issued');
+  const skipped = a.events.filter((e) => e.id === EventId.EnrollmentTokenSkipped);
+  t.true(skipped.length <= 11, `${skipped.length} events`);
+  t.regex(skipped.at(-1)!.message, /190 more/);
 });
