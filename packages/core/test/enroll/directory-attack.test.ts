@@ -126,3 +126,12 @@ test('a writer who plants many forged claims gets a bounded number of events, an
   t.true(skipped.length <= 11, `${skipped.length} events`);
   t.regex(skipped.at(-1)!.message, /190 more/);
 });
+
+test('a directory attribute of a megabyte is not sent to the CA: the profile fails before a key is made', async (t) => {
+  const w = await world(t);
+  w.policy.enrollment.profiles[0] = { ...w.profile, subject: 'CN={attr:displayName}' };
+  const a = w.endpoint('a', undefined, async () => ({ displayName: ['a'.repeat(1 << 20)] }));
+  const report = await a.service.run();
+  t.is(report.profiles[0]?.code, 'E_ENROLL_PROFILE');
+  t.deepEqual(w.enroller.calls, []);
+});

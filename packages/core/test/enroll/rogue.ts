@@ -118,7 +118,11 @@ export async function world(t: { teardown(fn: () => Promise<void> | void): void 
     enrollment: { ...DEFAULT_ENROLLMENT_POLICY, profiles: [profile] },
     roaming: { ...DEFAULT_ROAMING_POLICY },
   };
-  const endpoint = (name: string, server = directory.server(0)) => {
+  const endpoint = (
+    name: string,
+    server = directory.server(0),
+    attributes?: (names: readonly string[]) => Promise<Record<string, string[]>>,
+  ) => {
     const local = new MemoryLocalStore();
     const { engine } = makeEngine({
       directory: server,
@@ -140,6 +144,7 @@ export async function world(t: { teardown(fn: () => Promise<void> | void): void 
       sync,
       event: (level, id, message, fields) => events.push({ level, id, message, fields }),
       now: () => clock.now,
+      ...(attributes ? { attributes } : {}),
     });
     return { local, service, events, sync, home };
   };
