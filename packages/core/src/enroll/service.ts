@@ -12,7 +12,7 @@ import {
 import { encodeCredentialAttributes } from '../engine/attributes.js';
 import type { RoamingPolicy } from '../policy/policy.js';
 import { readChallenge } from './challenge.js';
-import { type EnrollmentMemory, EnrollmentMemoryFile, type ProfileMemory } from './enrollment-state.js';
+import { EnrollmentMemoryFile, type ProfileMemory } from './enrollment-state.js';
 import { type HeldCertificate, standingOf } from './evaluate.js';
 import { checkIssuedCertificate, checkIssuedUsable, pinnedCertificate, verifiedChain } from './pin.js';
 import {
