@@ -157,9 +157,9 @@ export function escapeDnValue(value: string): string {
 }
 
 /**
- * The profile's subject and alternative names for one user. A value with a control character, or
- * an attribute the entry lacks, is `E_ENROLL_PROFILE`: a certificate is never asked for with a
- * name part missing.
+ * The profile's subject and alternative names for one user. A value with a control character or
+ * over 1024 characters, or an attribute the entry lacks, is `E_ENROLL_PROFILE`: a certificate is
+ * never asked for with a name part missing.
  */
 export async function fillTemplates(
   profile: EnrollmentProfile,
@@ -186,6 +186,12 @@ export async function fillTemplates(
       throw new CredroamError(
         'E_ENROLL_PROFILE',
         `profile '${profile.id}' needs the directory attribute '${name}', which the user's entry does not have`,
+      );
+    // The directory's value is bounded as the templates are: a megabyte is not sent to a CA.
+    if (v.length > 1024)
+      throw new CredroamError(
+        'E_ENROLL_PROFILE',
+        `profile '${profile.id}': the value of ${name === undefined ? '{user}' : `'${name}'`} has ${v.length} characters, more than 1024`,
       );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
     if (/[\u0000-\u001f\u007f]/.test(v))

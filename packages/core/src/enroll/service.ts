@@ -12,9 +12,9 @@ import {
 import { encodeCredentialAttributes } from '../engine/attributes.js';
 import type { RoamingPolicy } from '../policy/policy.js';
 import { readChallenge } from './challenge.js';
-import { type EnrollmentMemory, EnrollmentMemoryFile, type ProfileMemory } from './enrollment-state.js';
+import { EnrollmentMemoryFile, type ProfileMemory } from './enrollment-state.js';
 import { type HeldCertificate, standingOf } from './evaluate.js';
-import { checkIssuedCertificate, pinnedCertificate } from './pin.js';
+import { checkIssuedCertificate, checkIssuedUsable, pinnedCertificate, verifiedChain } from './pin.js';
 import {
   type EnrollmentKeySpec,
   type EnrollmentPolicy,
@@ -28,6 +28,16 @@ const DAY = 24 * HOUR;
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const generate = promisify(generateKeyPair);
+/**
+ * Text from outside (a CA's refusal, an enroller's error, a certificate's subject) as it may go into
+ * an event, enrollment.json and `status`: control and bidirectional-override characters become
+ * spaces (no terminal escapes, no forged log lines), and it is cut at 512 characters.
+ */
+const printable = (text: string): string => {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, ' ');
+  return flat.length > 512 ? `${flat.slice(0, 511)}…` : flat;
+};
 /**
  * The stamp written when the entry has none: the same bytes from every endpoint, so that of two
  * writers that both found no stamp, the second finds the value there already and loses the
@@ -114,6 +124,13 @@ export async function makeKey(spec: EnrollmentKeySpec): Promise<EnrollmentKey> {
 const sharesCa = (enrollment: EnrollmentPolicy, profile: EnrollmentProfile): boolean =>
   enrollment.profiles.some((o) => o !== profile && o.ca.fingerprint === profile.ca.fingerprint);
 
+/** A claim taken (`held`, the value written) or not (another endpoint's lasts `until`), and what was read to decide. */
+interface ClaimResult {
+  readonly held?: Uint8Array;
+  readonly until: number;
+  readonly tokens: ReadonlyMap<string, EnrollmentToken>;
+}
+
 type Work =
   | { readonly kind: 'request'; readonly renewing?: HeldCertificate }
   | {
@@ -176,27 +193,39 @@ export class EnrollmentService {
         reports.push(this.#describe(profile, standing, undefined));
         continue;
       }
-      if (remembered?.failing && remembered.failing.nextAttempt > now && !options.now) {
+      // A retry time beyond the longest back-off (a day) is not this endpoint's: not believed, so an
+      // enrollment.json another program wrote cannot hold a profile back forever.
+      if (
+        remembered?.failing &&
+        remembered.failing.nextAttempt > now &&
+        remembered.failing.nextAttempt <= now + DAY &&
+        !options.now
+      ) {
         reports.push(this.#describe(profile, standing, remembered));
         continue;
       }
       // Unmet: what the directory says (a pending request, another endpoint's claim) decides.
       tokens ??= await this.#readTokens(enrollment, roaming);
-      const request = tokens.get(`request:${profile.id}`) as
-        | (EnrollmentToken & { kind: 'request' })
-        | undefined;
-      const usable = request && request.payload.enroller === profile.enroller ? request : undefined;
-      const work: Work = usable
-        ? {
-            kind: 'poll',
-            request: usable,
-            ...(standing.state !== 'missing' && standing.held.id === usable.payload.renewing
-              ? { renewing: standing.held }
-              : {}),
-          }
-        : { kind: 'request', ...(standing.state === 'due' ? { renewing: standing.held } : {}) };
-      if (usable && usable.payload.checkAfter > now && !options.now) {
-        profiles[profile.id] = { ...remembered, pendingSince: usable.payload.since };
+      const decide = (read: ReadonlyMap<string, EnrollmentToken>) => {
+        const request = read.get(`request:${profile.id}`) as
+          | (EnrollmentToken & { kind: 'request' })
+          | undefined;
+        const usable = request && request.payload.enroller === profile.enroller ? request : undefined;
+        const work: Work = usable
+          ? {
+              kind: 'poll',
+              request: usable,
+              ...(standing.state !== 'missing' && standing.held.id === usable.payload.renewing
+                ? { renewing: standing.held }
+                : {}),
+            }
+          : { kind: 'request', ...(standing.state === 'due' ? { renewing: standing.held } : {}) };
+        const waiting = usable !== undefined && usable.payload.checkAfter > now && !options.now;
+        return { usable, work, waiting };
+      };
+      const first = decide(tokens);
+      if (first.waiting) {
+        profiles[profile.id] = { ...remembered, pendingSince: first.usable!.payload.since };
         reports.push(this.#describe(profile, standing, profiles[profile.id]));
         continue;
       }
@@ -204,11 +233,27 @@ export class EnrollmentService {
         reports.push({
           id: profile.id,
           state: 'planned',
-          action: work.kind === 'poll' ? 'poll' : standing.state === 'due' ? 'renew' : 'request',
+          action: first.work.kind === 'poll' ? 'poll' : standing.state === 'due' ? 'renew' : 'request',
         });
         continue;
       }
-      const claim = await this.#claim(profile, memory.endpoint, enrollment, roaming);
+      let claim: ClaimResult;
+      try {
+        claim = await this.#claim(profile, memory.endpoint, enrollment, roaming);
+      } catch (error) {
+        // The directory would not take the claim (a writer who keeps changing the entry, a
+        // directory gone): this profile tries again in an hour; the others go on.
+        const code = error instanceof CredroamError ? error.code : 'E_PLUGIN';
+        const reason = printable(errorMessage(error));
+        this.#d.event('warn', EventId.EnrollmentFailed, `profile '${profile.id}': no claim: ${reason}`, {
+          profile: profile.id,
+          code,
+        });
+        const failing = { since: remembered?.failing?.since ?? now, code, reason, nextAttempt: now + HOUR };
+        profiles[profile.id] = { ...remembered, failing };
+        reports.push(this.#describe(profile, standing, profiles[profile.id]));
+        continue;
+      }
       if (claim.held === undefined) {
         this.#d.event(
           'debug',
@@ -220,6 +265,15 @@ export class EnrollmentService {
           },
         );
         reports.push({ id: profile.id, state: 'claimed-elsewhere' });
+        continue;
+      }
+      // Decided again from what the claim read: since the first read, another endpoint may have
+      // made a request pending (poll it, do not make a second one) or finished one (do not poll it).
+      const { usable, work, waiting } = decide(claim.tokens);
+      if (waiting) {
+        release.push(claim.held);
+        profiles[profile.id] = { ...remembered, pendingSince: usable!.payload.since };
+        reports.push(this.#describe(profile, standing, profiles[profile.id]));
         continue;
       }
       release.push(claim.held);
@@ -250,10 +304,22 @@ export class EnrollmentService {
       }
     }
     if (!options.dryRun) {
-      await this.#memory.save({ endpoint: memory.endpoint, profiles });
+      // Only the policy's profiles are remembered (an entry of a profile gone is dropped).
+      const kept = Object.fromEntries(
+        enrollment.profiles.flatMap((p) => (profiles[p.id] ? [[p.id, profiles[p.id]!]] : [])),
+      );
+      await this.#memory.save({ endpoint: memory.endpoint, profiles: kept });
       // R4: what was issued roams before the claims go, so no endpoint sees the profile unmet.
       if (changed) await this.#d.sync();
-      if (release.length > 0) await this.#swap(release, [], roaming);
+      // A claim that cannot be removed now expires by itself: the run's report still stands.
+      if (release.length > 0)
+        await this.#swap(release, [], roaming).catch((error: unknown) =>
+          this.#d.event(
+            'warn',
+            EventId.EnrollmentFailed,
+            `enrollment: the claims could not be released (they expire by themselves): ${printable(errorMessage(error))}`,
+          ),
+        );
     } else {
       this.#d.event('info', EventId.EnrollmentPlanned, 'enrollment dry run: nothing was done', {
         profiles: reports.map((r) => `${r.id}:${r.action ?? r.state}`).join(' '),
@@ -274,7 +340,8 @@ export class EnrollmentService {
       maxTokenBytes: roaming.maxTokenBytes,
       maxFuture: this.#now() + roaming.clockSkewSeconds * 1000,
     });
-    for (const s of skipped)
+    // Each value a writer planted is not an event of its own: the first ten, then how many more.
+    for (const s of skipped.slice(0, 10))
       this.#d.event(
         'warn',
         EventId.EnrollmentTokenSkipped,
@@ -283,6 +350,13 @@ export class EnrollmentService {
           kind: s.kind,
           id: s.id,
         },
+      );
+    if (skipped.length > 10)
+      this.#d.event(
+        'warn',
+        EventId.EnrollmentTokenSkipped,
+        `enrollment tokens skipped: ${skipped.length - 10} more that failed a check`,
+        { more: skipped.length - 10 },
       );
     return tokens;
   }
@@ -296,7 +370,7 @@ export class EnrollmentService {
     endpoint: string,
     enrollment: EnrollmentPolicy,
     roaming: RoamingPolicy,
-  ): Promise<{ held?: Uint8Array; until: number }> {
+  ): Promise<ClaimResult> {
     for (let attempt = 1; ; attempt++) {
       const snapshot = await this.#d.directory.read();
       const { tokens } = await readEnrollmentTokens(snapshot.tokens, {
@@ -309,7 +383,7 @@ export class EnrollmentService {
       const now = this.#now();
       const current = tokens.get(`claim:${profile.id}`) as (EnrollmentToken & { kind: 'claim' }) | undefined;
       if (current && current.payload.endpoint !== endpoint && current.payload.expires > now)
-        return { until: current.payload.expires };
+        return { until: current.payload.expires, tokens };
       const expires = now + enrollment.claimMinutes * 60_000;
       const value = await encodeEnrollmentToken(
         this.#d.protector,
@@ -323,7 +397,7 @@ export class EnrollmentService {
           tokens: { remove: current?.values ?? [], add: [value] },
           stamp: stampSwap(snapshot.stamp),
         });
-        return { held: value, until: expires };
+        return { held: value, until: expires, tokens };
       } catch (error) {
         if (!(error instanceof ConflictError) || attempt >= roaming.casAttempts) throw error;
       }
@@ -390,7 +464,10 @@ export class EnrollmentService {
             'E_PLUGIN',
             `the enroller's pending state is ${outcome.state.length} bytes, over ${ENROLLMENT_STATE_MAX_BYTES}`,
           );
-        const checkAfter = now + Math.max(0, Math.min(outcome.checkAfterSeconds, 7 * 86_400)) * 1000;
+        // Whole milliseconds within [0, 7 days] (a token's times are integers: a fractional one would
+        // make the request unreadable everywhere); what is not a number is an hour.
+        const after = Number.isFinite(outcome.checkAfterSeconds) ? outcome.checkAfterSeconds : 3600;
+        const checkAfter = Math.ceil(now + Math.max(0, Math.min(after, 7 * 86_400)) * 1000);
         const value = await encodeEnrollmentToken(
           this.#d.protector,
           this.#d.user,
@@ -407,6 +484,12 @@ export class EnrollmentService {
           },
           now,
         );
+        // A value no endpoint would read (over maxTokenBytes) is not written: the request would be lost.
+        if (value.length > roaming.maxTokenBytes)
+          throw new CredroamError(
+            'E_ENROLL_PROTOCOL',
+            `the pending request (with the enroller's state of ${outcome.state.length} bytes) is ${value.length} bytes sealed, over the policy's maxTokenBytes ${roaming.maxTokenBytes}`,
+          );
         // The request replaces the one it continues, and the claim goes with it: one write.
         await this.#swap([claim, ...(work.kind === 'poll' ? work.request.values : [])], [value], roaming);
         release.splice(release.indexOf(claim), 1);
@@ -428,8 +511,9 @@ export class EnrollmentService {
       }
       const caCert = pinnedCertificate(outcome.caCertificates, profile.ca.fingerprint);
       const issued = checkIssuedCertificate(outcome.certificate, caCert, key.publicKey);
+      checkIssuedUsable(issued, this.#now(), roaming.clockSkewSeconds * 1000);
       const certId = sha256(outcome.certificate);
-      const chain = outcome.caCertificates.filter((c) => sha256(c) !== certId).slice(0, 10);
+      const chain = verifiedChain(caCert, outcome.caCertificates, 10);
       const modified = this.#now();
       await this.#d.local.put({
         kind: 'key',
@@ -458,7 +542,7 @@ export class EnrollmentService {
       this.#d.event(
         'info',
         renewed ? EventId.EnrollmentRenewed : EventId.EnrollmentIssued,
-        `profile '${profile.id}': ${renewed ? 'renewed' : 'issued'} ${issued.subject.replace(/\n/g, ', ')}, valid to ${issued.validTo}`,
+        `profile '${profile.id}': ${renewed ? 'renewed' : 'issued'} ${printable(issued.subject.replace(/\n/g, ', '))}, valid to ${issued.validTo}`,
         { profile: profile.id, certificate: certId },
       );
       return {
@@ -474,7 +558,7 @@ export class EnrollmentService {
       };
     } catch (error) {
       const code = error instanceof CredroamError ? error.code : 'E_PLUGIN';
-      const reason = errorMessage(error);
+      const reason = printable(errorMessage(error));
       const refusedPoll = work.kind === 'poll' && code !== 'E_UNREACHABLE';
       const [event, level] =
         code === 'E_UNREACHABLE'
