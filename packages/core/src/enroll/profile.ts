@@ -39,9 +39,15 @@ export interface EnrollmentPolicy {
   readonly profiles: readonly EnrollmentProfile[];
   /** How long an endpoint's claim on a profile holds before another endpoint may take it over. */
   readonly claimMinutes: number;
+  /** A request pending longer than this is given up and made afresh (a CA that never answers). */
+  readonly pendingDays: number;
 }
 
-export const DEFAULT_ENROLLMENT_POLICY: EnrollmentPolicy = Object.freeze({ profiles: [], claimMinutes: 10 });
+export const DEFAULT_ENROLLMENT_POLICY: EnrollmentPolicy = Object.freeze({
+  profiles: [],
+  claimMinutes: 10,
+  pendingDays: 30,
+});
 
 const TEMPLATE = { type: 'string', minLength: 1, maxLength: 1024 } as const;
 
@@ -55,6 +61,7 @@ export const ENROLLMENT_POLICY_SCHEMA = {
       maximum: 1440,
       default: DEFAULT_ENROLLMENT_POLICY.claimMinutes,
     },
+    pendingDays: { type: 'number', minimum: 1, maximum: 365, default: DEFAULT_ENROLLMENT_POLICY.pendingDays },
     profiles: {
       type: 'array',
       maxItems: 32,

@@ -184,6 +184,7 @@ export class EnrollmentService {
     const reports: ProfileReport[] = [];
     const release: Uint8Array[] = [];
     let changed = false;
+    let syncedUnderClaim = false;
     let tokens: Map<string, EnrollmentToken> | undefined;
 
     for (const { profile, standing } of standings) {
@@ -210,7 +211,13 @@ export class EnrollmentService {
         const request = read.get(`request:${profile.id}`) as
           | (EnrollmentToken & { kind: 'request' })
           | undefined;
-        const usable = request && request.payload.enroller === profile.enroller ? request : undefined;
+        // A request of another enroller, or pending longer than pendingDays, is given up: a fresh
+        // request replaces it (its values go with the claim).
+        const stale =
+          request !== undefined &&
+          (request.payload.enroller !== profile.enroller ||
+            now - request.payload.since > enrollment.pendingDays * DAY);
+        const usable = request && !stale ? request : undefined;
         const work: Work = usable
           ? {
               kind: 'poll',
@@ -221,7 +228,7 @@ export class EnrollmentService {
             }
           : { kind: 'request', ...(standing.state === 'due' ? { renewing: standing.held } : {}) };
         const waiting = usable !== undefined && usable.payload.checkAfter > now && !options.now;
-        return { usable, work, waiting };
+        return { usable, work, waiting, abandoned: stale ? request.values : [] };
       };
       const first = decide(tokens);
       if (first.waiting) {
@@ -269,14 +276,30 @@ export class EnrollmentService {
       }
       // Decided again from what the claim read: since the first read, another endpoint may have
       // made a request pending (poll it, do not make a second one) or finished one (do not poll it).
-      const { usable, work, waiting } = decide(claim.tokens);
+      const { usable, work, waiting, abandoned } = decide(claim.tokens);
+      release.push(claim.held, ...abandoned);
       if (waiting) {
-        release.push(claim.held);
         profiles[profile.id] = { ...remembered, pendingSince: usable!.payload.since };
         reports.push(this.#describe(profile, standing, profiles[profile.id]));
         continue;
       }
-      release.push(claim.held);
+      // Another endpoint may have finished and released its claim after this endpoint's last sync:
+      // a sync under the claim (once a run) brings what it uploaded, and nothing is asked twice.
+      if (work.kind === 'request' && !syncedUnderClaim) {
+        syncedUnderClaim = true;
+        await this.#d.sync();
+        const now2 = standingOf(
+          profile,
+          await this.#d.local.list(),
+          this.#now(),
+          sharesCa(enrollment, profile),
+        );
+        if (now2.state === 'met') {
+          if (remembered) delete profiles[profile.id];
+          reports.push(this.#describe(profile, now2, undefined));
+          continue;
+        }
+      }
       let outcome = await this.#attempt(profile, work, claim.held, release);
       // A pending request the CA will not finish (refused, or a request token a directory writer
       // put back after it was finished) is over: start afresh now, not after a day's wait.
@@ -592,7 +615,9 @@ export class EnrollmentService {
     for (let attempt = 1; ; attempt++) {
       const snapshot = await this.#d.directory.read();
       const present = new Set(snapshot.tokens.map(hex));
-      const gone = remove.filter((v) => present.has(hex(v)));
+      const gone = [...new Map(remove.map((v) => [hex(v), v])).entries()]
+        .filter(([h]) => present.has(h))
+        .map(([, v]) => v);
       const fresh = add.filter((v) => !present.has(hex(v)));
       if (gone.length === 0 && fresh.length === 0) return;
       try {

@@ -404,3 +404,35 @@ test('two endpoints that read the entry at the same instant, before it has any s
   t.deepEqual(states, ['claimed-elsewhere', 'issued']);
   t.is(w.enroller.calls.length, 1);
 });
+
+test('an endpoint that has not synced since another finished the profile syncs under its claim and asks the CA nothing', async (t) => {
+  const w = await world(t);
+  const a = w.endpoint('a');
+  const b = w.endpoint('b');
+  await b.sync(); // B's logon sync: nothing yet
+  t.is((await a.service.run()).profiles[0]?.state, 'issued'); // A enrolls and releases its claim
+  const report = await b.service.run(); // B has not synced since
+  t.is(report.profiles[0]?.state, 'met');
+  t.is(w.enroller.calls.length, 1, 'one enrollment');
+  t.is((await b.local.list()).items.length, 3, 'B has what A enrolled');
+});
+
+test('a request pending longer than pendingDays is given up and made afresh', async (t) => {
+  const w = await world(t);
+  const a = w.endpoint('a');
+  w.enroller.script = ['pending', 'issue'];
+  t.is((await a.service.run()).profiles[0]?.state, 'pending');
+  w.clock.now += 31 * DAY;
+  w.enroller.days = 90; // openssl dates from the real time: valid at the test's clock
+  const report = await a.service.run();
+  t.is(report.profiles[0]?.state, 'issued');
+  t.deepEqual(
+    w.enroller.calls.map((c) => c.op),
+    ['request', 'request'],
+    'no poll of the stale request',
+  );
+  t.false(
+    (await w.directory.server(0).read()).tokens.some((v) => v[3] === 4),
+    'the stale request is gone',
+  );
+});
