@@ -15,6 +15,7 @@ export * from './activation-harness.js';
 export * from './certificates.js';
 export * from './contracts/contract-test.js';
 export * from './contracts/directory-store.js';
+export * from './contracts/enroller.js';
 export * from './contracts/local-store.js';
 export * from './contracts/policy-source.js';
 export * from './contracts/token-protector.js';
