@@ -143,3 +143,21 @@ test('a CA that is not the pinned one is refused before the request is sent, and
     'nothing but GetCACert reached the CA',
   );
 });
+
+test('a running agent enrolls after the logon it is started with (R4: sync, enroll, sync), and its endpoint shows the profile met', async (t) => {
+  const { a, pw, scep } = await withProfile(t);
+  const started = await a(['logon', '--start-agent', ...pw]);
+  t.is(started.code, 0, started.stderr);
+  t.teardown(async () => {
+    await a(['trigger', 'stop']);
+  });
+  let status: { credentials: number; enrollment: Array<{ state: string }> } | undefined;
+  for (const end = Date.now() + 60_000; Date.now() < end; ) {
+    status = JSON.parse((await a(['status', '--json'])).stdout);
+    if (status?.enrollment[0]?.state === 'met') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  t.is(status?.enrollment[0]?.state, 'met');
+  t.is(status?.credentials, 1);
+  t.is(pkiOperations(scep.operations), 1, 'one request, by the agent');
+});
