@@ -202,9 +202,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     run: commands.enroll,
     summary:
       "request, renew or finish the certificates the site policy's enrollment profiles say the user should have",
-    usage: '(--password-stdin | --password-file FILE) [--dry-run]',
+    usage: '[--password-stdin | --password-file FILE] [--dry-run]',
     flags: [...ROAMING_PASSWORD, 'dry-run'],
-    flagHelp: { 'dry-run': 'print what each profile needs (request, renew, poll); do nothing' },
+    flagHelp: {
+      'dry-run': 'print what each profile needs (request, renew, poll); do nothing',
+      'password-file': 'not needed while an agent holds the keys (it enrolls)',
+    },
     example: 'credroam enroll --dry-run --password-file ~/.credroam-password',
     notes:
       'The agent enrolls by itself after the logon sync and each policy refresh; this runs it now, retry times aside. Exit code 1: a profile is failing (the line says why).',

@@ -483,6 +483,14 @@ export class Agent {
       case 'import':
       case 'export':
         return credentialRequest(this.#session, request, () => void this.requestSync(`${request.cmd} (CLI)`));
+      case 'enroll': {
+        if (!this.#keysOpen())
+          throw new CredroamError('E_LOCKED', 'the agent holds no keys: log on first (credroam logon)');
+        // After the sync in progress, if any; on demand, retry times do not hold a profile back.
+        await this.#running?.catch(() => undefined);
+        if (!request.dryRun) await this.#syncOnce('enroll (CLI)', false);
+        return { ...(await this.#session.enrollment.run({ now: true, dryRun: request.dryRun === true })) };
+      }
       case 'stop':
         setImmediate(() => void this.stop());
         return { stopping: true };

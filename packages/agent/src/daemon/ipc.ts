@@ -48,6 +48,8 @@ export type AgentRequest =
    * `friendlyName` of one credential.
    */
   | { readonly cmd: 'export'; readonly sha256: string }
+  /** `credroam enroll` while the agent holds the keys: answers the enrollment report. */
+  | { readonly cmd: 'enroll'; readonly dryRun?: boolean }
   | { readonly cmd: 'stop' };
 
 export type AgentAnswer =

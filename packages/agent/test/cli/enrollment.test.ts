@@ -160,4 +160,12 @@ test('a running agent enrolls after the logon it is started with (R4: sync, enro
   t.is(status?.enrollment[0]?.state, 'met');
   t.is(status?.credentials, 1);
   t.is(pkiOperations(scep.operations), 1, 'one request, by the agent');
+  // On demand, no password: the agent that holds the keys enrolls (nothing to do here).
+  const onDemand = await a(['enroll', '--json']);
+  t.is(onDemand.code, 0, onDemand.stderr);
+  t.deepEqual(
+    (JSON.parse(onDemand.stdout) as { profiles: Array<{ state: string }> }).profiles.map((p) => p.state),
+    ['met'],
+  );
+  t.is(pkiOperations(scep.operations), 1);
 });

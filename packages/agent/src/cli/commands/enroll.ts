@@ -1,6 +1,6 @@
-import type { ProfileReport } from '@credroam/core';
+import type { EnrollmentReport, ProfileReport } from '@credroam/core';
 import { ExitCode } from '../io.js';
-import { type Args, type Context, out, roamingPassword, unlock, withSession } from './shared.js';
+import { type Args, askAgentWithKeys, type Context, out, unlock, userKeys, withSession } from './shared.js';
 
 /** One profile's state as a line (`enroll`, `status`). */
 export function profileLine(p: ProfileReport): string {
@@ -30,26 +30,32 @@ export function profileLine(p: ProfileReport): string {
 
 /**
  * `credroam enroll`: R4's order on demand: a sync, the profiles' enrollment (retry times do not
- * hold back a request the user asks for), and the sync that makes what was issued roam.
+ * hold back a request the user asks for), and the sync that makes what was issued roam. Through
+ * the running agent when it holds the keys; else with the roaming password.
  */
 export async function enroll(args: Args, ctx: Context): Promise<number> {
   const dryRun = Boolean(args.values['dry-run']);
-  const password = await roamingPassword(args, ctx.io);
-  return withSession(args, ctx, async (s) => {
-    await unlock(s, password);
-    if (!dryRun) {
-      await s.engine.sync({});
-      await s.mirrors.update();
-    }
-    const report = await s.enrollment.run({ dryRun, now: true });
-    const text =
-      report.profiles.length === 0
-        ? 'no enrollment profiles in the site policy (docs/admin/enrollment.md)'
-        : [
-            dryRun ? 'enrollment (dry run: nothing done):' : 'enrollment:',
-            ...report.profiles.map(profileLine),
-          ].join('\n');
-    out(ctx, report, text);
-    return report.profiles.some((p) => p.state === 'failing') ? ExitCode.Failed : ExitCode.Done;
-  });
+  // A running agent that holds the keys enrolls for us; else the roaming password opens them here.
+  const keys = await userKeys(args, ctx);
+  const report =
+    'agent' in keys
+      ? ((await askAgentWithKeys(ctx, { cmd: 'enroll', dryRun })) as unknown as EnrollmentReport)
+      : await withSession(args, ctx, async (s) => {
+          await unlock(s, keys.password);
+          if (!dryRun) {
+            await s.engine.sync({});
+            await s.mirrors.update();
+          }
+          return s.enrollment.run({ dryRun, now: true });
+        });
+  const shown = { profiles: report.profiles, changed: report.changed };
+  const text =
+    report.profiles.length === 0
+      ? 'no enrollment profiles in the site policy (docs/admin/enrollment.md)'
+      : [
+          dryRun ? 'enrollment (dry run: nothing done):' : 'enrollment:',
+          ...report.profiles.map(profileLine),
+        ].join('\n');
+  out(ctx, shown, text);
+  return report.profiles.some((p) => p.state === 'failing') ? ExitCode.Failed : ExitCode.Done;
 }
