@@ -197,16 +197,7 @@ export async function openSession(
           policy: {},
         }),
       // R4: the sync after an enrollment, so what was issued roams (and reaches the mirrors).
-      sync: async () => {
-        const report = await engine.sync({});
-        await mirrors.update();
-        await recordLastSync(config, {
-          outcome: report.outcome,
-          counts: report.counts,
-          skippedItems: report.skipped,
-        });
-        return report;
-      },
+      sync: () => syncRecorded({ config, engine, mirrors }),
       event: (level, id, message, fields) => log.log(level, id as EventId, message, fields),
       ...(directory.readAttributes
         ? { attributes: (names: readonly string[]) => directory.readAttributes!(names) }
@@ -243,6 +234,33 @@ export async function openSession(
     await host.dispose();
     throw error;
   }
+}
+
+/**
+ * A sync as every command and the agent run one: the engine, then the mirrors, then the outcome
+ * recorded for `status` (a failure too, then thrown).
+ */
+export async function syncRecorded(
+  session: Pick<Session, 'config' | 'engine' | 'mirrors'>,
+  options: { readonly full?: boolean } = {},
+): Promise<SyncReport> {
+  let report: SyncReport;
+  try {
+    report = await session.engine.sync(options);
+  } catch (error) {
+    await recordLastSync(session.config, {
+      outcome: 'failed',
+      error: error instanceof Error ? error.message : String(error),
+    });
+    throw error;
+  }
+  await session.mirrors.update();
+  await recordLastSync(session.config, {
+    outcome: report.outcome,
+    counts: report.counts,
+    skippedItems: report.skipped,
+  });
+  return report;
 }
 
 /**

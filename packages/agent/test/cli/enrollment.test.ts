@@ -126,9 +126,12 @@ test('a wrong challenge: enroll fails with the CA refusal, logon still succeeds,
   await a(['logon', ...pw]);
   t.is(pkiOperations(scep.operations), requests);
   await writeFile(path.join(dir, 'scep-challenge'), `${CHALLENGE}\n`, { mode: 0o600 });
+  const before = Date.now() - 1000;
   const onDemand = await a(['enroll', ...pw]);
   t.is(onDemand.code, 0, onDemand.stderr);
   t.regex(onDemand.stdout, /user-auth: issued/);
+  const after = JSON.parse((await a(['status', '--json'])).stdout) as { lastSync: { at: string } };
+  t.true(Date.parse(after.lastSync.at) >= before, 'the syncs enroll ran are what status shows as the last');
 });
 
 test('a CA that is not the pinned one is refused before the request is sent, and the endpoint keeps what it has', async (t) => {
@@ -154,7 +157,8 @@ test('a running agent enrolls after the logon it is started with (R4: sync, enro
   let status: { credentials: number; enrollment: Array<{ state: string }> } | undefined;
   for (const end = Date.now() + 60_000; Date.now() < end; ) {
     status = JSON.parse((await a(['status', '--json'])).stdout);
-    if (status?.enrollment[0]?.state === 'met') break;
+    // status lists the store twice (credentials, then the profiles): wait until both show it.
+    if (status?.enrollment[0]?.state === 'met' && status.credentials === 1) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   t.is(status?.enrollment[0]?.state, 'met');
