@@ -53,12 +53,15 @@ export {
   versionHash,
 } from './engine/token.js';
 export { readChallenge } from './enroll/challenge.js';
+export type { EnrollmentDeps, EnrollOptions } from './enroll/enrollment-deps.js';
+export type { EnrollmentReport, ProfileReport } from './enroll/enrollment-report.js';
 export {
   type EnrollmentMemory,
   EnrollmentMemoryFile,
   type ProfileMemory,
 } from './enroll/enrollment-state.js';
 export { type HeldCertificate, type ProfileStanding, renewalTime, standingOf } from './enroll/evaluate.js';
+export { makeKey } from './enroll/make-key.js';
 export { checkIssuedCertificate, pinnedCertificate } from './enroll/pin.js';
 export {
   DEFAULT_ENROLLMENT_POLICY,
@@ -69,14 +72,7 @@ export {
   escapeDnValue,
   fillTemplates,
 } from './enroll/profile.js';
-export {
-  type EnrollmentDeps,
-  type EnrollmentReport,
-  EnrollmentService,
-  type EnrollOptions,
-  makeKey,
-  type ProfileReport,
-} from './enroll/service.js';
+export { EnrollmentService } from './enroll/service.js';
 export { encodeEnrollmentToken, enrollmentTokenId, readEnrollmentTokens } from './enroll/tokens.js';
 export { EventLog, type EventLogOptions } from './events/event-log.js';
 export { type DependencyNode, type DependencyResolution, resolveDependencies } from './host/dependencies.js';

@@ -1,0 +1,67 @@
+import type { HeldCertificate, ProfileStanding } from './evaluate.js';
+import type { EnrollmentProfile } from './profile.js';
+import type { EnrollmentToken } from './tokens.js';
+
+const DAY = 86_400_000;
+
+/** A request pending at the CA, as the directory holds it (a request token). */
+export type PendingRequest = EnrollmentToken & { kind: 'request' };
+
+/** What one attempt does for a profile: a new request, or a poll of the pending one. */
+export type Work =
+  | { readonly kind: 'request'; readonly renewing?: HeldCertificate }
+  | {
+      readonly kind: 'poll';
+      readonly request: PendingRequest;
+      /** The certificate the request renews, when this endpoint holds it. */
+      readonly renewing?: HeldCertificate;
+    };
+
+/** What the directory's tokens say an unmet profile needs. */
+export interface WorkDecision {
+  /** The pending request to poll, when there is one to go on with. */
+  readonly usable: PendingRequest | undefined;
+  readonly work: Work;
+  /** The pending request's check time has not come (and the run is not on demand): nothing to do yet. */
+  readonly waiting: boolean;
+  /** The values of a request given up (they go with the claim). */
+  readonly abandoned: readonly Uint8Array[];
+}
+
+/** A fresh request: a renewal when the profile's certificate is due. */
+export const freshRequest = (standing: ProfileStanding): Work => ({
+  kind: 'request',
+  ...(standing.state === 'due' ? { renewing: standing.held } : {}),
+});
+
+/**
+ * Poll the profile's pending request, or make a new one. A request of another enroller, or pending
+ * longer than `pendingDays`, is given up: a fresh request replaces it.
+ */
+export function decideWork(input: {
+  readonly profile: EnrollmentProfile;
+  readonly standing: ProfileStanding;
+  readonly tokens: ReadonlyMap<string, EnrollmentToken>;
+  readonly now: number;
+  readonly pendingDays: number;
+  /** On demand (`credroam enroll`): a request's check time does not hold it back. */
+  readonly onDemand: boolean;
+}): WorkDecision {
+  const { profile, standing, now } = input;
+  const request = input.tokens.get(`request:${profile.id}`) as PendingRequest | undefined;
+  const stale =
+    request !== undefined &&
+    (request.payload.enroller !== profile.enroller || now - request.payload.since > input.pendingDays * DAY);
+  const usable = request && !stale ? request : undefined;
+  const work: Work = usable
+    ? {
+        kind: 'poll',
+        request: usable,
+        ...(standing.state !== 'missing' && standing.held.id === usable.payload.renewing
+          ? { renewing: standing.held }
+          : {}),
+      }
+    : freshRequest(standing);
+  const waiting = usable !== undefined && usable.payload.checkAfter > now && !input.onDemand;
+  return { usable, work, waiting, abandoned: stale ? request.values : [] };
+}
