@@ -11,7 +11,13 @@ import type { EnrollmentDeps } from './enrollment-deps.js';
 import type { EnrollmentDirectory } from './enrollment-directory.js';
 import type { ProfileReport } from './enrollment-report.js';
 import type { ProfileMemory } from './enrollment-state.js';
-import { type EnrollmentFailure, endsPendingRequest, failureEvent, failureOf } from './failure.js';
+import {
+  aboutProfile,
+  type EnrollmentFailure,
+  endsPendingRequest,
+  failureEvent,
+  failureOf,
+} from './failure.js';
 import { makeKey } from './make-key.js';
 import { printable } from './printable.js';
 import { type EnrollmentProfile, fillTemplates } from './profile.js';
@@ -132,7 +138,7 @@ export async function attempt(
     const [event, level] = failureEvent(failure.code);
     // A pending request the CA refused is over: the next attempt starts afresh.
     if (work.kind === 'poll' && endsPendingRequest(failure.code)) release.push(...work.request.values);
-    deps.event(level, event, `profile '${profile.id}': ${failure.reason}`, {
+    deps.event(level, event, aboutProfile(profile.id, failure.reason), {
       profile: profile.id,
       code: failure.code,
     });

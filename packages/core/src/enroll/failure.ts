@@ -52,6 +52,18 @@ export const retryDelay = (code: string): number => (code === 'E_UNREACHABLE' ? 
 /** Whether a failed poll ends its pending request: the CA answered, and not with a certificate. */
 export const endsPendingRequest = (code: string): boolean => code !== 'E_UNREACHABLE';
 
+/**
+ * Whether a fresh request follows, in the same run, a poll that ended its request: only when the CA
+ * said no to that request or it could not be resumed. A CA that is not the pinned one gets nothing
+ * more (its failure stands, a day), nor does a profile that cannot be filled in.
+ */
+export const retriesAfresh = (code: string): boolean =>
+  code === 'E_ENROLL_REFUSED' || code === 'E_ENROLL_PROTOCOL';
+
+/** A message about a profile, naming it once (errors from the profile's templates already do). */
+export const aboutProfile = (profile: string, message: string): string =>
+  message.startsWith(`profile '${profile}'`) ? message : `profile '${profile}': ${message}`;
+
 /** What is remembered of a failure: since the first in a row, tried again `delay` from `now`. */
 export const failingMemory = (
   previous: ProfileMemory | undefined,

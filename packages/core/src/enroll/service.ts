@@ -7,13 +7,13 @@ import { EnrollmentMemoryFile, type ProfileMemory } from './enrollment-state.js'
 import { standingOf } from './evaluate.js';
 import {
   CLAIM_RETRY_MS,
-  endsPendingRequest,
   failingMemory,
   failureOf,
   LONGEST_RETRY_MS,
+  retriesAfresh,
   retryDelay,
 } from './failure.js';
-import type { EnrollmentPolicy, EnrollmentProfile } from './profile.js';
+import { type EnrollmentPolicy, type EnrollmentProfile, fillTemplates } from './profile.js';
 import type { EnrollmentToken } from './tokens.js';
 import { decideWork, freshRequest } from './work.js';
 
@@ -109,11 +109,18 @@ export class EnrollmentService {
         continue;
       }
       if (options.dryRun) {
-        reports.push({
-          id: profile.id,
-          state: 'planned',
-          action: first.work.kind === 'poll' ? 'poll' : standing.state === 'due' ? 'renew' : 'request',
-        });
+        // The templates are filled in (no key made, nothing sent), so a profile that cannot be
+        // says so now rather than as a planned request.
+        const unfilled = first.work.kind === 'request' ? await this.#templatesProblem(profile) : undefined;
+        reports.push(
+          unfilled
+            ? { id: profile.id, state: 'failing', code: unfilled.code, reason: unfilled.reason }
+            : {
+                id: profile.id,
+                state: 'planned',
+                action: first.work.kind === 'poll' ? 'poll' : standing.state === 'due' ? 'renew' : 'request',
+              },
+        );
         continue;
       }
       let claim: ClaimResult;
@@ -181,7 +188,7 @@ export class EnrollmentService {
       let outcome = await attempt(this.#attempt, { profile, work, claim: claim.held, release });
       // A pending request the CA will not finish (refused, or a request token a directory writer
       // put back after it was finished) is over: start afresh now, not after a day's wait.
-      if (!outcome.ok && work.kind === 'poll' && endsPendingRequest(outcome.code)) {
+      if (!outcome.ok && work.kind === 'poll' && retriesAfresh(outcome.code)) {
         outcome = await attempt(this.#attempt, {
           profile,
           work: freshRequest(standing),
@@ -225,5 +232,18 @@ export class EnrollmentService {
       });
     }
     return { profiles: reports, changed };
+  }
+
+  /** Why the profile's templates cannot be filled in for this user, or undefined (dry run). */
+  async #templatesProblem(profile: EnrollmentProfile): Promise<{ code: string; reason: string } | undefined> {
+    try {
+      await fillTemplates(profile, {
+        user: this.#d.user,
+        ...(this.#d.attributes ? { attributes: this.#d.attributes } : {}),
+      });
+      return undefined;
+    } catch (error) {
+      return failureOf(error);
+    }
   }
 }

@@ -436,3 +436,33 @@ test('a request pending longer than pendingDays is given up and made afresh', as
     'the stale request is gone',
   );
 });
+
+test('a dry run fills in the templates: a profile that cannot be filled in is failing with E_ENROLL_PROFILE, not planned', async (t) => {
+  const w = await world(t);
+  const a = w.endpoint('a');
+  w.policy.enrollment.profiles[0] = { ...w.profile, subject: 'CN={attr:displayName}' } as EnrollmentProfile;
+  const before = w.directory.ops.write;
+  const report = await a.service.run({ dryRun: true });
+  t.is(report.profiles[0]?.state, 'failing');
+  t.is(report.profiles[0]?.code, 'E_ENROLL_PROFILE');
+  t.is(w.directory.ops.write, before);
+  t.is(w.enroller.calls.length, 0);
+});
+
+test('a poll answered by a CA that is not the pinned one ends the request and asks that CA nothing more; the event names the profile once', async (t) => {
+  const w = await world(t);
+  const a = w.endpoint('a');
+  w.enroller.script = ['pending', 'wrong-ca', 'issue'];
+  await a.service.run();
+  const report = await a.service.run({ now: true });
+  t.is(report.profiles[0]?.state, 'failing');
+  t.is(report.profiles[0]?.code, 'E_ENROLL_CA_MISMATCH');
+  t.deepEqual(
+    w.enroller.calls.map((c) => c.op),
+    ['request', 'poll'],
+    'no fresh request to a CA that failed the pin',
+  );
+  t.false((await w.directory.server(0).read()).tokens.some((v) => v[3] === 4), 'the request is over');
+  const message = a.events.find((e) => e.id === EventId.EnrollmentCaMismatch)?.message ?? '';
+  t.is(message.split("profile 'user-auth'").length - 1, 1, message);
+});
