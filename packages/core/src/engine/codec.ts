@@ -1,4 +1,3 @@
-import type { TokenKind } from '../api/extension-points.js';
 import { KIND_BY_CODE, KIND_CODES, KNOWN_FLAGS, type VersionKey, type WireKind } from './token.js';
 
 /**

@@ -462,7 +462,10 @@ test('a poll answered by a CA that is not the pinned one ends the request and as
     ['request', 'poll'],
     'no fresh request to a CA that failed the pin',
   );
-  t.false((await w.directory.server(0).read()).tokens.some((v) => v[3] === 4), 'the request is over');
+  t.false(
+    (await w.directory.server(0).read()).tokens.some((v) => v[3] === 4),
+    'the request is over',
+  );
   const message = a.events.find((e) => e.id === EventId.EnrollmentCaMismatch)?.message ?? '';
   t.is(message.split("profile 'user-auth'").length - 1, 1, message);
 });
