@@ -168,7 +168,12 @@ async function coldDownload(uid: string, round: number, expected: number): Promi
 }
 
 try {
-  await writeFile(path.join(work, 'policy.json'), JSON.stringify({ directory: { trustWithPassword: true } }));
+  // Two tokens per credential (a certificate and its key): the directory must take them all.
+  const maxTokens = Math.min(100_000, 2 * Math.max(...SCALES) + 2 * ROUNDS + 100);
+  await writeFile(
+    path.join(work, 'policy.json'),
+    JSON.stringify({ directory: { trustWithPassword: true }, roaming: { maxTokens } }),
+  );
   for (const u of users) await writeFile(path.join(work, `${u}.pw`), password(u));
   await writeFile(path.join(work, 'p12pw'), 'p12 secret');
 
