@@ -19,6 +19,8 @@ export {
   describeCertificate,
   opensslTime,
 } from '../engine/certificate.js';
+/** The id of a private key (SHA-256 of its SubjectPublicKeyInfo): its one derivation, once per key. */
+export { privateKeyId } from '../engine/key-id.js';
 /** Enrollers: the pinned CA certificate among those a CA sent, and the check that an issued certificate is for our key and signed by it (E_ENROLL_CA_MISMATCH). */
 export { checkIssuedCertificate, pinnedCertificate } from '../enroll/pin.js';
 /** Files written atomically (write, fsync, rename), owner-only; read without following links. */

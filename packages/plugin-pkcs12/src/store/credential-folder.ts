@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -11,7 +11,12 @@ import {
   type TokenKind,
   type UnreadableItem,
 } from '@credroam/core/api';
-import { decodeCredentialAttributes, describeCertificate, writeFileAtomic } from '@credroam/core/kit';
+import {
+  decodeCredentialAttributes,
+  describeCertificate,
+  privateKeyId,
+  writeFileAtomic,
+} from '@credroam/core/kit';
 import { pemBlocks } from '../formats/pem.js';
 import type { Keyring } from '../keyring/keyring.js';
 import { checkFolder, describeRepair, exposed, type ModeRepair, readPrivateFile } from './private-paths.js';
@@ -41,15 +46,9 @@ export interface InventoryEntry {
   readonly modified: number;
 }
 
-/** The id of a private key: SHA-256 of its SubjectPublicKeyInfo. */
+/** The id of a private key: SHA-256 of its SubjectPublicKeyInfo (the kit's `privateKeyId`). */
 export function keyId(pkcs8: Uint8Array): string {
-  const spki = createPublicKey(
-    createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }),
-  ).export({
-    type: 'spki',
-    format: 'der',
-  });
-  return sha256(spki);
+  return privateKeyId(pkcs8);
 }
 
 /**
