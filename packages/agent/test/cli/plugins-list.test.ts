@@ -26,6 +26,7 @@ test('plugins list --json lists the first-party plugins with their contributions
       'credroam.triggers',
       'credroam.policy-file',
       'credroam.policy-https',
+      'credroam.enroll-cmp',
     ],
   );
   const byId = Object.fromEntries(plugins.map((p) => [p.id, p]));
@@ -87,6 +88,7 @@ test('plugins in the agent manifest are added to the built-ins: a path relative 
       ['credroam.triggers', '@credroam/plugin-triggers', 'inactive'],
       ['credroam.policy-file', '@credroam/core/builtin/policy-file', 'inactive'],
       ['credroam.policy-https', '@credroam/plugin-policy-https', 'inactive'],
+      ['credroam.enroll-cmp', '@credroam/plugin-enroll-cmp', 'inactive'],
       ['test.broken-trigger', './plugins/broken', 'inactive'],
       ['example.hello', '@example/credroam-hello', 'inactive'],
     ],
