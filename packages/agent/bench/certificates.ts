@@ -29,3 +29,40 @@ export async function makeCertificates(count: number): Promise<Uint8Array[]> {
   }
   return out;
 }
+
+/** A self-signed certificate (DER) and its own private key (PKCS#8 DER). */
+export interface BenchCredential {
+  readonly cert: Uint8Array;
+  readonly key: Uint8Array;
+}
+
+/** Makes `count` distinct credentials, each an ECDSA P-256 key of its own and its self-signed certificate. */
+export async function makeCredentials(count: number, label = 'bench'): Promise<BenchCredential[]> {
+  const crypto = webcrypto as unknown as Crypto;
+  pkijs.setEngine('bench', new pkijs.CryptoEngine({ name: 'bench', crypto }));
+  const out: BenchCredential[] = [];
+  for (let i = 0; i < count; i++) {
+    const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ]);
+    const cert = new pkijs.Certificate();
+    cert.version = 2;
+    cert.serialNumber = new asn1js.Integer({ value: i + 1 });
+    const name = new pkijs.AttributeTypeAndValue({
+      type: '2.5.4.3',
+      value: new asn1js.Utf8String({ value: `${label} ${i}` }),
+    });
+    cert.subject.typesAndValues.push(name);
+    cert.issuer.typesAndValues.push(name);
+    cert.notBefore.value = new Date(Date.now() - 60_000);
+    cert.notAfter.value = new Date(Date.now() + 365 * 86_400_000);
+    await cert.subjectPublicKeyInfo.importKey(keys.publicKey);
+    await cert.sign(keys.privateKey, 'SHA-256');
+    out.push({
+      cert: new Uint8Array(cert.toSchema().toBER(false)),
+      key: new Uint8Array(await crypto.subtle.exportKey('pkcs8', keys.privateKey)),
+    });
+  }
+  return out;
+}

@@ -42,6 +42,7 @@ export {
   type SkippedItem,
   type SyncCounts,
   SyncEngine,
+  type SyncOptions,
   type SyncReport,
 } from './engine/sync-engine.js';
 export {

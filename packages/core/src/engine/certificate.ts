@@ -56,14 +56,28 @@ const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).d
  * named as such.
  */
 export function describeCertificate(der: Uint8Array): CertificateDescription {
+  const id = sha256(der);
+  const known = described.get(id);
+  if (known) return known;
   let cert: X509Certificate | undefined;
   try {
     cert = new X509Certificate(der);
   } catch (error) {
     if (!isCertificateShape(der)) throw error;
   }
-  return describe(der, cert);
+  const description = describe(der, cert);
+  if (described.size >= DESCRIBED_MAX) described.clear();
+  described.set(id, description);
+  return description;
 }
+
+/**
+ * Descriptions by the SHA-256 of the DER they describe (frozen: shared by every caller). One
+ * command reads a certificate in several passes (the store's listing, the view, the mirrors): each
+ * is parsed once per process. Bounded: a long-lived agent starts over past `DESCRIBED_MAX`.
+ */
+const described = new Map<string, CertificateDescription>();
+const DESCRIBED_MAX = 50_000;
 
 /**
  * What `describeCertificate` says of a certificate this OpenSSL refuses: read from its structure
@@ -116,15 +130,15 @@ function describe(der: Uint8Array, cert: X509Certificate | undefined): Certifica
     unreadable.push('publicKey');
   }
 
-  return {
+  return Object.freeze({
     id: sha256(der),
     subject,
     issuer,
     ...(notBefore !== undefined ? { notBefore } : {}),
     ...(notAfter !== undefined ? { notAfter } : {}),
     keyId,
-    unreadable,
-  };
+    unreadable: Object.freeze(unreadable),
+  });
 }
 
 interface Element {

@@ -1,7 +1,7 @@
-import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import type { TokenKind } from '../api/extension-points.js';
 import { decodeCredentialAttributes } from './attributes.js';
 import { describeCertificate } from './certificate.js';
+import { privateKeyId } from './key-id.js';
 
 /** What the engine learns from a credential's content. */
 export interface ContentFacts {
@@ -26,8 +26,6 @@ export interface ContentInspector {
 }
 export const ContentInspector = Symbol.for('credroam.ContentInspector');
 
-const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
-
 /** The real inspector, on Node's native X.509 and key parsing. */
 export class X509ContentInspector implements ContentInspector {
   inspect(kind: TokenKind, content: Uint8Array): ContentFacts {
@@ -37,8 +35,6 @@ export class X509ContentInspector implements ContentInspector {
     }
     if (kind === 'attrs') return { id: decodeCredentialAttributes(content).cert };
     if (kind !== 'key') throw new Error(`unknown token kind ${String(kind)}`);
-    const key = createPrivateKey({ key: Buffer.from(content), format: 'der', type: 'pkcs8' });
-    const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
-    return { id: sha256(spki) };
+    return { id: privateKeyId(content) };
   }
 }

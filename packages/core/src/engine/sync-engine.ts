@@ -48,6 +48,20 @@ export interface SyncCounts {
   conflicts: number;
 }
 
+/** How one sync runs. */
+export interface SyncOptions {
+  /** Plan only: read both sides, write nothing. */
+  readonly dryRun?: boolean;
+  /** Skip the stamp shortcut: read both sides even when the stamp says nothing moved. */
+  readonly full?: boolean;
+  /**
+   * Makes the protector ready (the KDF of a password unlock), awaited once before both sides are
+   * read, and never when the stamp check finds nothing to do: that check needs no key. A caller
+   * that unlocked already leaves it out. Its error fails the sync before anything is read.
+   */
+  readonly unlock?: () => Promise<unknown>;
+}
+
 /** The outcome of one sync; `sync --json` prints it as it is. */
 export interface SyncReport {
   /** `unchanged`: the stamp check said nothing moved; `planned`: a dry run. */
@@ -94,17 +108,17 @@ export class SyncEngine {
    * the stamp shortcut: the agent runs a full sync at logon, which also finds values removed behind
    * credroam's back (a writer that left the stamp as it was).
    */
-  sync(options: { readonly dryRun?: boolean; readonly full?: boolean } = {}): Promise<SyncReport> {
+  sync(options: SyncOptions = {}): Promise<SyncReport> {
     return this.lock.run(async () => {
       try {
-        return await this.#sync(options.dryRun ?? false, options.full ?? false);
+        return await this.#sync(options.dryRun ?? false, options.full ?? false, options.unlock);
       } finally {
         this.#contents.clear();
       }
     });
   }
 
-  async #sync(dryRun: boolean, full: boolean): Promise<SyncReport> {
+  async #sync(dryRun: boolean, full: boolean, unlock: SyncOptions['unlock']): Promise<SyncReport> {
     const ops = { readStamp: 0, read: 0, write: 0 };
     const policy = this.options.policy;
     const state = await this.stateStore.load();
@@ -141,6 +155,8 @@ export class SyncEngine {
       }
     }
 
+    // There is work (or no shortcut was taken): from here on, tokens are sealed and opened.
+    await unlock?.();
     const base = new Map<string, BaseEntry>(Object.entries(state?.base ?? {}));
     // A write the last sync attempted but could not record (killed, or the connection lost after
     // the server applied it): what it wrote is what this endpoint knows of those tokens, whether

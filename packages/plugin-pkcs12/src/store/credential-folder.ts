@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -11,10 +11,16 @@ import {
   type TokenKind,
   type UnreadableItem,
 } from '@credroam/core/api';
-import { decodeCredentialAttributes, describeCertificate, writeFileAtomic } from '@credroam/core/kit';
+import {
+  decodeCredentialAttributes,
+  describeCertificate,
+  privateKeyId,
+  writeFileAtomic,
+} from '@credroam/core/kit';
 import { pemBlocks } from '../formats/pem.js';
 import type { Keyring } from '../keyring/keyring.js';
 import { checkFolder, describeRepair, exposed, type ModeRepair, readPrivateFile } from './private-paths.js';
+import { readAhead } from './read-ahead.js';
 
 const CANONICAL = /^([0-9a-f]{64})\.(der|p8)$/;
 /** `attrs/<certificate sha256>.json`: a credential's attributes (friendly name, CA chain). */
@@ -40,15 +46,9 @@ export interface InventoryEntry {
   readonly modified: number;
 }
 
-/** The id of a private key: SHA-256 of its SubjectPublicKeyInfo. */
+/** The id of a private key: SHA-256 of its SubjectPublicKeyInfo (the kit's `privateKeyId`). */
 export function keyId(pkcs8: Uint8Array): string {
-  const spki = createPublicKey(
-    createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }),
-  ).export({
-    type: 'spki',
-    format: 'der',
-  });
-  return sha256(spki);
+  return privateKeyId(pkcs8);
 }
 
 /**
@@ -56,6 +56,14 @@ export function keyId(pkcs8: Uint8Array): string {
  * cannot be described (`describeCertificate`): what the store lists, every command can show.
  */
 export function certificateDer(data: Uint8Array): Uint8Array {
+  // The common case, exactly one DER certificate (as the store writes it): described as it is,
+  // without parsing it a second time to find its DER.
+  if (data[0] === 0x30) {
+    try {
+      describeCertificate(data);
+      return new Uint8Array(data);
+    } catch {}
+  }
   let der: Uint8Array;
   try {
     der = new Uint8Array(new X509Certificate(Buffer.from(data)).raw);
@@ -117,8 +125,14 @@ export class CredentialFolderStore implements LocalStore {
         throw error;
       });
       if (names === undefined) hash.update(`${dir}: refused\n`);
-      for (const name of (names ?? []).sort()) {
-        const st = await lstat(path.join(this.root, dir, name), { bigint: true }).catch(() => undefined);
+      const sorted = (names ?? []).sort();
+      const stats = readAhead(
+        sorted.map(
+          (name) => () => lstat(path.join(this.root, dir, name), { bigint: true }).catch(() => undefined),
+        ),
+      );
+      for (const [i, name] of sorted.entries()) {
+        const st = await stats[i];
         hash.update(`${dir}/${name}:${st?.size ?? -1}:${st?.mtimeNs ?? -1}:${st?.ino ?? -1}\n`);
       }
     }
@@ -146,11 +160,13 @@ export class CredentialFolderStore implements LocalStore {
       }
     };
     for (const dir of ['certs', 'archived'] as const) {
-      for (const name of await names(dir)) {
+      const found = await names(dir);
+      const reads = readAhead(found.map((name) => () => this.#read(path.join(this.root, dir, name))));
+      for (const [i, name] of found.entries()) {
         const file = path.join(this.root, dir, name);
         const canonical = CANONICAL.exec(name);
         try {
-          const { data, modified } = await this.#read(file);
+          const { data, modified } = await reads[i]!;
           const content = certificateDer(data);
           const id = sha256(content);
           remember('cert', id, file);
@@ -164,12 +180,14 @@ export class CredentialFolderStore implements LocalStore {
         }
       }
     }
-    for (const name of await names('keys')) {
+    const keyNames = await names('keys');
+    const keyReads = readAhead(keyNames.map((name) => () => this.#read(path.join(this.root, 'keys', name))));
+    for (const [i, name] of keyNames.entries()) {
       const file = path.join(this.root, 'keys', name);
       const canonical = CANONICAL.exec(name);
       const named = canonical ? { kind: 'key' as const, id: canonical[1] } : {};
       try {
-        const { data, modified, identity } = await this.#read(file);
+        const { data, modified, identity } = await keyReads[i]!;
         const cached = this.#keyCache.get(identity);
         const opened = cached ?? this.#decryptKey(data);
         if (!cached) this.#keyCache.set(identity, opened);
@@ -190,12 +208,21 @@ export class CredentialFolderStore implements LocalStore {
     items: LocalItem[],
     unreadable: UnreadableItem[],
   ): Promise<void> {
-    for (const name of await names('attrs')) {
+    const found = await names('attrs');
+    const reads = readAhead(
+      found.map(
+        (name) => () =>
+          ATTRS_NAME.test(name)
+            ? this.#read(path.join(this.root, 'attrs', name))
+            : Promise.resolve(undefined),
+      ),
+    );
+    for (const [i, name] of found.entries()) {
       const file = path.join(this.root, 'attrs', name);
       const named = ATTRS_NAME.exec(name);
       try {
         if (!named) throw new Error('not an attributes file (<sha256>.json)');
-        const { data, modified } = await this.#read(file);
+        const { data, modified } = (await reads[i])!;
         const id = decodeCredentialAttributes(data).cert;
         if (id !== named[1]) throw new Error(`it holds the attributes of certificate ${id}`);
         remember('attrs', id, file);

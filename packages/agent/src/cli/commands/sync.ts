@@ -1,4 +1,4 @@
-import { EventId, errorMessage, type SkippedItem, type SyncReport } from '@credroam/core';
+import { EventId, errorMessage, type SkippedItem, type SyncOptions, type SyncReport } from '@credroam/core';
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
@@ -20,11 +20,7 @@ import {
 
 // --- sync, logon, logoff --------------------------------------------------------------------------
 
-async function runSync(
-  session: Session,
-  ctx: Context,
-  options: { dryRun?: boolean; full?: boolean },
-): Promise<number> {
+async function runSync(session: Session, ctx: Context, options: SyncOptions): Promise<number> {
   let report: SyncReport;
   try {
     report = await session.engine.sync(options);
@@ -38,6 +34,8 @@ async function runSync(
     throw error;
   }
   // The mirrors, after the primary: each holds what it holds now (a failed one is reported, event 3021).
+  // A mirror holds keys: the protector is made ready for it (when the sync itself did not need to).
+  if (!options.dryRun && session.mirrors.destinations.length > 0) await options.unlock?.();
   const mirrors = options.dryRun ? [] : await session.mirrors.update();
   let shown: SyncReport & { readonly skippedAt?: string; readonly mirrors?: MirrorReport[] } = {
     ...report,
@@ -96,12 +94,25 @@ function formatReport(
 export const skippedLine = (s: SkippedItem): string =>
   `  skipped ${s.where} ${s.kind ?? 'item'}${s.id ? ` ${s.id.slice(0, 16)}…` : ''} (event ${s.event}): ${s.reason}`;
 
+/** `f`, run at most once: later calls share the first call's promise. */
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => {
+    result ??= f();
+    return result;
+  };
+}
+
 export async function sync(args: Args, ctx: Context): Promise<number> {
   const password = await roamingPassword(args, ctx.io);
-  return withSession(args, ctx, async (s) => {
-    await unlock(s, password);
-    return runSync(s, ctx, { dryRun: Boolean(args.values['dry-run']), full: Boolean(args.values.full) });
-  });
+  return withSession(args, ctx, (s) =>
+    // The key-derivation runs only when there is work: the stamp check needs no key.
+    runSync(s, ctx, {
+      dryRun: Boolean(args.values['dry-run']),
+      full: Boolean(args.values.full),
+      unlock: once(() => unlock(s, password)),
+    }),
+  );
 }
 
 export async function logon(args: Args, ctx: Context): Promise<number> {

@@ -1,0 +1,419 @@
+/**
+ * Whole-command benchmark (issue 16): each figure is a fresh `credroam` process, as a user runs
+ * it, against a real slapd started here (loopback, TLS, stopped by its process id at the end and
+ * on failure), with N credentials (certificate + EC key each; BENCH_N, default 2 000) and the
+ * default key-derivation parameters. Each figure runs interleaved, round by round, with its
+ * baselines, measured in the same run (BENCH_ROUNDS, default 5, at least 5):
+ *
+ *   syncNothingToDo   `sync`, nothing changed        vs `node -e 0`; a bare `ldapsearch` of the stamp
+ *   logonNothingChanged `logon`, nothing changed     vs a process running the keyring's scrypt alone
+ *   coldDownload      `sync` to an empty endpoint     vs `ldapsearch -tt` of the same values into one
+ *                                                     file each, made durable once (`sync`); and with
+ *                                                     an fsync of each file (`sync FILE…`)
+ *   exportOne         `export` one credential         vs `openssl pkcs12 -export`
+ *   importOne         `import` one PKCS#12            vs `openssl pkcs12` reading it
+ *   listJson, status  `list --json`, `status`         vs a Node script that reads and parses the
+ *                                                     same certificate files
+ *
+ * Prints JSON: each figure's time (min / median / max), its peak RSS (`/usr/bin/time -f %M`), each
+ * baseline's, and the ratio figure / baseline per round (min / median / max). Scaling: full sync
+ * and cold download at 100, 1 000 and N tokens' worth of credentials (10 000 with
+ * BENCH_SCALE_10K=1; or the sizes in BENCH_SCALES=100,1000): time and peak RSS. Leaves no process and no temporary folder behind.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProviders, userDn } from '@credroam/plugin-ldap/testing';
+import { DEFAULT_KDF } from '@credroam/plugin-pkcs12';
+import { type BenchCredential, makeCredentials } from './certificates.js';
+import { fillStore } from './fill-store.js';
+
+const BIN = fileURLToPath(new URL('../src/bin/credroam.js', import.meta.url));
+const PARSE = fileURLToPath(new URL('./parse-certificates.js', import.meta.url));
+const N = Number(process.env.BENCH_N ?? 2000);
+const ROUNDS = Math.max(5, Number(process.env.BENCH_ROUNDS ?? 5));
+const SCALES = (
+  process.env.BENCH_SCALES?.split(',').map(Number) ?? [
+    100,
+    1000,
+    N,
+    ...(process.env.BENCH_SCALE_10K === '1' ? [10_000] : []),
+  ]
+).filter((s, i, all) => all.indexOf(s) === i);
+
+interface Run {
+  readonly ms: number;
+  readonly rssKb: number;
+  readonly stdout: string;
+}
+type Stats = { min: number; median: number; max: number };
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const r2 = (x: number) => Math.round(x * 100) / 100;
+function stats(xs: readonly number[], digits = r1): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: digits(s[0]!), median: digits(s[Math.floor((s.length - 1) / 2)]!), max: digits(s.at(-1)!) };
+}
+const pem = (label: string, der: Uint8Array) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '')}\n-----END ${label}-----\n`;
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+const work = await mkdtemp(path.join(os.tmpdir(), 'credroam-commands-bench-'));
+const users = ['main', 'imp', ...SCALES.filter((s) => s !== N).map((s) => `s${s}`)];
+const { servers, stop } = await startProviders(1, { users });
+const server = servers[0]!;
+const ldapEnv = { ...process.env, LDAPTLS_CACERT: server.tls.ca, LDAPTLS_REQCERT: 'demand' };
+const password = (uid: string) => `${uid} password`;
+
+/** Runs one process under `/usr/bin/time`: its wall time (from spawn to exit) and peak RSS. */
+async function measure(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
+  const rssFile = path.join(work, 'rss');
+  const start = performance.now();
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn('/usr/bin/time', ['-f', '%M', '-o', rssFile, command, ...args], {
+        cwd: options.cwd ?? work,
+        env: options.env ?? process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      child.once('error', reject);
+      child.once('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+    },
+  );
+  const ms = performance.now() - start;
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr}${stdout}`);
+  const rssKb = Number((await readFile(rssFile, 'utf8')).trim().split('\n').at(-1));
+  return { ms, rssKb, stdout };
+}
+
+const credroam = (config: string, args: readonly string[]) =>
+  measure(process.execPath, [BIN, '--config', config, ...args]);
+const sh = (script: string) => measure('/bin/sh', ['-c', script], { env: ldapEnv });
+
+/** A new endpoint of `uid` (its manifest; its home under `work`). */
+async function endpoint(name: string, uid: string): Promise<{ config: string; home: string; pw: string[] }> {
+  const config = path.join(work, `${name}.json`);
+  const home = path.join(work, name);
+  await credroam(config, [
+    'init',
+    '--directory',
+    server.ldapsUrl,
+    '--ca-file',
+    server.tls.ca,
+    '--user-dn',
+    userDn(uid),
+    '--bind',
+    'simple',
+    '--home',
+    home,
+    '--user',
+    uid,
+    '--policy',
+    path.join(work, 'policy.json'),
+  ]);
+  return { config, home, pw: ['--password-file', path.join(work, `${uid}.pw`)] };
+}
+
+/** Operations slapd logged on `uid`'s entry while `work` ran. */
+async function operationsDuring<T>(uid: string, run: () => Promise<T>) {
+  const before = (await readFile(server.log, 'utf8')).length;
+  const result = await run();
+  await new Promise((r) => setTimeout(r, 100)); // let slapd flush its log
+  const lines = (await readFile(server.log, 'utf8')).slice(before).split('\n');
+  return {
+    result,
+    searches: lines.filter((l) => l.includes(`SRCH base="${userDn(uid)}"`)).length,
+    modifies: lines.filter((l) => l.includes(`MOD dn="${userDn(uid)}"`)).length,
+  };
+}
+
+/** An endpoint of `uid` holding `credentials`, uploaded (its first sync's time is returned). */
+async function populated(name: string, uid: string, credentials: readonly BenchCredential[]) {
+  const e = await endpoint(name, uid);
+  await fillStore(e.config, password(uid), credentials);
+  const upload = await credroam(e.config, ['sync', ...e.pw, '--json']);
+  const settle = JSON.parse((await credroam(e.config, ['sync', ...e.pw, '--json'])).stdout) as {
+    outcome: string;
+  };
+  if (settle.outcome !== 'unchanged')
+    throw new Error(`${name}: a second sync found work (${settle.outcome})`);
+  return { ...e, upload };
+}
+
+/** A cold download: a new endpoint of `uid`, its first sync timed; its home removed after. */
+async function coldDownload(uid: string, round: number, expected: number): Promise<Run> {
+  const e = await endpoint(`cold-${uid}-${round}`, uid);
+  const run = await credroam(e.config, ['sync', ...e.pw, '--json']);
+  const downloaded = (JSON.parse(run.stdout) as { counts: { downloaded: number } }).counts.downloaded;
+  if (downloaded !== expected) throw new Error(`cold download of ${uid}: ${downloaded} of ${expected}`);
+  await rm(e.home, { recursive: true, force: true });
+  return run;
+}
+
+try {
+  // Two tokens per credential (a certificate and its key): the directory must take them all.
+  const maxTokens = Math.min(100_000, 2 * Math.max(...SCALES) + 2 * ROUNDS + 100);
+  await writeFile(
+    path.join(work, 'policy.json'),
+    JSON.stringify({ directory: { trustWithPassword: true }, roaming: { maxTokens } }),
+  );
+  for (const u of users) await writeFile(path.join(work, `${u}.pw`), password(u));
+  await writeFile(path.join(work, 'p12pw'), 'p12 secret');
+
+  // --- setup (not measured)
+  const credentials = await makeCredentials(N);
+  const main = await populated('a', 'main', credentials);
+  const first = credentials[0]!;
+  await writeFile(path.join(work, 'first.crt'), pem('CERTIFICATE', first.cert));
+  await writeFile(path.join(work, 'first.key'), pem('PRIVATE KEY', first.key));
+  const imp = await endpoint('i', 'imp');
+  await credroam(imp.config, ['logon', ...imp.pw]);
+  const toImport = await makeCredentials(ROUNDS, 'import');
+  for (const [i, c] of toImport.entries()) {
+    await writeFile(path.join(work, `imp-${i}.crt`), pem('CERTIFICATE', c.cert));
+    await writeFile(path.join(work, `imp-${i}.key`), pem('PRIVATE KEY', c.key));
+    await measure('openssl', [
+      'pkcs12',
+      '-export',
+      '-in',
+      `imp-${i}.crt`,
+      '-inkey',
+      `imp-${i}.key`,
+      '-out',
+      `imp-${i}.p12`,
+      '-passout',
+      'file:p12pw',
+    ]);
+  }
+  const ldapsearch = (attribute: string, extra: readonly string[] = []) =>
+    [
+      'ldapsearch',
+      '-LLL',
+      '-o',
+      'ldif-wrap=no',
+      '-H',
+      server.ldapsUrl,
+      '-x',
+      '-D',
+      `'${userDn('main')}'`,
+      '-y',
+      path.join(work, 'main.pw'),
+      '-b',
+      `'${userDn('main')}'`,
+      '-s',
+      'base',
+      ...extra,
+      attribute,
+    ].join(' ');
+  const scrypt = `require('node:crypto').scrypt('main password', require('node:crypto').randomBytes(16), 32, { N: ${DEFAULT_KDF.name === 'scrypt' ? DEFAULT_KDF.N : 0}, r: ${DEFAULT_KDF.name === 'scrypt' ? DEFAULT_KDF.r : 0}, p: ${DEFAULT_KDF.name === 'scrypt' ? DEFAULT_KDF.p : 0}, maxmem: 1 << 30 }, (e) => { if (e) throw e; })`;
+  const certs = path.join(main.home, 'store', 'certs');
+
+  /** Each figure and its baselines: one run each per round. */
+  const figures: Record<
+    string,
+    { command: string; run: (round: number) => Promise<Run>; baselines: Record<string, () => Promise<Run>> }
+  > = {
+    syncNothingToDo: {
+      command: 'credroam sync --password-file FILE',
+      run: () => credroam(main.config, ['sync', ...main.pw]),
+      baselines: {
+        'node -e 0': () => measure(process.execPath, ['-e', '0']),
+        'ldapsearch of the stamp': () => sh(`${ldapsearch('credroamStamp')} >/dev/null`),
+      },
+    },
+    logonNothingChanged: {
+      command: 'credroam logon --password-file FILE',
+      run: () => credroam(main.config, ['logon', ...main.pw]),
+      baselines: { 'the same scrypt alone in a process': () => measure(process.execPath, ['-e', scrypt]) },
+    },
+    coldDownload: {
+      command: 'credroam sync --password-file FILE (a new endpoint)',
+      run: (round) => coldDownload('main', round, 2 * N),
+      baselines: {
+        'ldapsearch -tt to one file per value, then sync': async () => {
+          const into = await mkdtemp(path.join(work, 'floor-'));
+          const run = await sh(`${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && sync`);
+          await rm(into, { recursive: true, force: true });
+          return run;
+        },
+        'ldapsearch -tt to one file per value, fsync of each': async () => {
+          const into = await mkdtemp(path.join(work, 'floor-'));
+          const run = await sh(
+            `${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && find ${into} -type f -exec sync {} +`,
+          );
+          await rm(into, { recursive: true, force: true });
+          return run;
+        },
+      },
+    },
+    exportOne: {
+      command: 'credroam export THUMBPRINT --out FILE --passout SPEC --force --password-file FILE',
+      run: () =>
+        credroam(main.config, [
+          'export',
+          sha256(first.cert),
+          '--out',
+          path.join(work, 'out.p12'),
+          '--passout',
+          'file:p12pw',
+          '--force',
+          ...main.pw,
+        ]),
+      baselines: {
+        'openssl pkcs12 -export': () =>
+          measure('openssl', [
+            'pkcs12',
+            '-export',
+            '-in',
+            'first.crt',
+            '-inkey',
+            'first.key',
+            '-out',
+            'base.p12',
+            '-passout',
+            'file:p12pw',
+          ]),
+      },
+    },
+    importOne: {
+      command: 'credroam import FILE.p12 --passin SPEC --password-file FILE',
+      run: (round) =>
+        credroam(imp.config, [
+          'import',
+          path.join(work, `imp-${round}.p12`),
+          '--passin',
+          'file:p12pw',
+          ...imp.pw,
+        ]),
+      baselines: {
+        'openssl pkcs12 reading it': () =>
+          measure('openssl', [
+            'pkcs12',
+            '-in',
+            'imp-0.p12',
+            '-passin',
+            'file:p12pw',
+            '-nodes',
+            '-out',
+            '/dev/null',
+          ]),
+      },
+    },
+    listJson: {
+      command: 'credroam list --json',
+      run: () => credroam(main.config, ['list', '--json']),
+      baselines: {
+        'a Node script reading and parsing the certificates': () => measure(process.execPath, [PARSE, certs]),
+      },
+    },
+    status: {
+      command: 'credroam status --json',
+      run: () => credroam(main.config, ['status', '--json']),
+      baselines: {
+        'a Node script reading and parsing the certificates': () => measure(process.execPath, [PARSE, certs]),
+      },
+    },
+  };
+
+  const runs = new Map<string, { runs: Run[]; baselines: Map<string, Run[]> }>();
+  for (const name of Object.keys(figures))
+    runs.set(name, {
+      runs: [],
+      baselines: new Map(Object.keys(figures[name]!.baselines).map((b) => [b, []])),
+    });
+  const syncOps = await operationsDuring('main', () => credroam(main.config, ['sync', ...main.pw, '--json']));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, f] of Object.entries(figures)) {
+      const into = runs.get(name)!;
+      const runFigure = async () => into.runs.push(await f.run(round));
+      const runBaselines = async () => {
+        for (const [b, run] of Object.entries(f.baselines)) into.baselines.get(b)!.push(await run());
+      };
+      // Interleaved, and in turn first: neither side always runs on a warmer machine.
+      if (round % 2 === 0) {
+        await runFigure();
+        await runBaselines();
+      } else {
+        await runBaselines();
+        await runFigure();
+      }
+    }
+  }
+
+  // --- scaling: full sync and cold download, time and peak RSS
+  const scaling = [];
+  for (const size of SCALES) {
+    const uid = size === N ? 'main' : `s${size}`;
+    const e = size === N ? main : await populated(`scale-${size}`, uid, await makeCredentials(size, uid));
+    const full = await credroam(e.config, ['sync', '--full', ...e.pw]);
+    const cold = await coldDownload(uid, -1, 2 * size);
+    scaling.push({
+      credentials: size,
+      tokens: 2 * size,
+      fullSync: { ms: r1(full.ms), peakRssMB: r1(full.rssKb / 1024) },
+      coldDownload: { ms: r1(cold.ms), peakRssMB: r1(cold.rssKb / 1024) },
+    });
+    if (size !== N) await rm(e.home, { recursive: true, force: true });
+  }
+
+  const report: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(figures)) {
+    const r = runs.get(name)!;
+    report[name] = {
+      command: f.command,
+      ms: stats(r.runs.map((x) => x.ms)),
+      peakRssMB: stats(r.runs.map((x) => x.rssKb / 1024)),
+      baselines: Object.fromEntries(
+        [...r.baselines].map(([b, xs]) => [
+          b,
+          {
+            ms: stats(xs.map((x) => x.ms)),
+            peakRssMB: stats(xs.map((x) => x.rssKb / 1024)),
+            ratio: stats(
+              xs.map((x, i) => r.runs[i]!.ms / x.ms),
+              r2,
+            ),
+          },
+        ]),
+      ),
+    };
+  }
+  console.log(
+    JSON.stringify(
+      {
+        measured: 'whole credroam processes (node dist/src/bin/credroam.js), each fresh',
+        server: 'slapd (Debian), back-mdb, LDAPS on loopback',
+        credentials: N,
+        tokens: 2 * N,
+        rounds: ROUNDS,
+        kdf: DEFAULT_KDF,
+        firstUpload: { ms: r1(main.upload.ms), peakRssMB: r1(main.upload.rssKb / 1024) },
+        syncNothingToDoDirectoryOperations: { searches: syncOps.searches, modifies: syncOps.modifies },
+        ...report,
+        scaling,
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await stop();
+  await rm(work, { recursive: true, force: true });
+}
