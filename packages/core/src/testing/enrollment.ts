@@ -74,14 +74,27 @@ export class OpensslCa {
     return new OpensslCa(dir, new Uint8Array(await readFile(path.join(dir, 'ca.der'))));
   }
 
-  /** A certificate for `publicKey` (SPKI DER) with `subject` (openssl's `/CN=…` form), valid `days` from now. */
-  async issue(publicKey: Uint8Array, subject: string, days: number): Promise<Uint8Array> {
+  /**
+   * A certificate for `publicKey` (SPKI DER) with `subject` (openssl's `/CN=…` form), valid `days`
+   * from now; `extensions` are lines of an openssl config section (`basicConstraints=CA:TRUE`).
+   */
+  async issue(
+    publicKey: Uint8Array,
+    subject: string,
+    days: number,
+    extensions?: string,
+  ): Promise<Uint8Array> {
     const pem = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' }).export({
       type: 'spki',
       format: 'pem',
     });
     const n = createHash('sha256').update(publicKey).update(String(Math.random())).digest('hex').slice(0, 12);
     await writeFile(path.join(this.dir, `${n}.pub.pem`), pem);
+    const extensionArgs: string[] = [];
+    if (extensions) {
+      await writeFile(path.join(this.dir, `${n}.cnf`), `[v3]\n${extensions}\n`);
+      extensionArgs.push('-extfile', `${n}.cnf`, '-extensions', 'v3');
+    }
     await run(
       'openssl',
       [
@@ -100,6 +113,7 @@ export class OpensslCa {
         String(days),
         '-subj',
         subject,
+        ...extensionArgs,
         '-outform',
         'DER',
         '-out',

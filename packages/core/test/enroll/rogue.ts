@@ -1,11 +1,8 @@
 /** Shared by the enrollment attack tests: a rogue CA and a world of endpoints. */
 import 'reflect-metadata';
-import { execFile } from 'node:child_process';
-import { createPublicKey } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { type LogLevel } from '../../src/api/events.js';
 import type {
   Enroller,
@@ -21,7 +18,6 @@ import { OpensslCa } from '../../src/testing/enrollment.js';
 import { MemoryLocalStore, ReplicatedDirectory } from '../../src/testing/memory-stores.js';
 
 export const DAY = 86_400_000;
-const run = promisify(execFile);
 
 export type Answer = (
   op: 'request' | 'poll',
@@ -44,51 +40,12 @@ export class RogueEnroller implements Enroller {
 }
 
 /** A certificate from `ca` for `publicKey`, with openssl extensions `ext` (a config section's lines). */
-export async function issueWith(
+export const issueWith = (
   ca: OpensslCa,
   publicKey: Uint8Array,
   days: number,
   ext?: string,
-): Promise<Uint8Array> {
-  const n = Math.random().toString(16).slice(2);
-  const pem = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' }).export({
-    type: 'spki',
-    format: 'pem',
-  });
-  await writeFile(path.join(ca.dir, `${n}.pub.pem`), pem);
-  const extArgs: string[] = [];
-  if (ext) {
-    await writeFile(path.join(ca.dir, `${n}.cnf`), `[v3]\n${ext}\n`);
-    extArgs.push('-extfile', `${n}.cnf`, '-extensions', 'v3');
-  }
-  await run(
-    'openssl',
-    [
-      'x509',
-      '-req',
-      '-in',
-      'any.csr',
-      '-force_pubkey',
-      `${n}.pub.pem`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key.pem',
-      '-CAcreateserial',
-      '-days',
-      String(days),
-      '-subj',
-      '/CN=alice',
-      ...extArgs,
-      '-outform',
-      'DER',
-      '-out',
-      `${n}.der`,
-    ],
-    { cwd: ca.dir },
-  );
-  return new Uint8Array(await readFile(path.join(ca.dir, `${n}.der`)));
-}
+): Promise<Uint8Array> => ca.issue(publicKey, '/CN=alice', days, ext);
 
 export async function world(t: { teardown(fn: () => Promise<void> | void): void }) {
   const ca = await OpensslCa.create();
