@@ -324,11 +324,19 @@ export async function recordLastSync(
     skippedItems: items,
     ...(skippedAt ? { skippedAt } : {}),
   };
-  await writeFileAtomic(statusPath(config), JSON.stringify({ lastSync: entry }));
+  // Atomic, not durable: a sync with nothing to do forces nothing to disk (issue 16); a power cut
+  // may leave the previous record, which the next sync replaces.
+  await writeFileAtomic(statusPath(config), JSON.stringify({ lastSync: entry }), 0o600, { durable: false });
   return entry;
 }
 
 export async function readLastSync(config: AgentConfig): Promise<LastSync | undefined> {
-  const data = await readFileNoFollow(statusPath(config)).catch(() => undefined);
-  return data ? (JSON.parse(data.toString('utf8')) as { lastSync?: LastSync }).lastSync : undefined;
+  const data = await readFileNoFollow(statusPath(config), { maxBytes: 16 << 20 }).catch(() => undefined);
+  if (!data) return undefined;
+  try {
+    // A record a crash cut short (it is not written durably) is no record: the next sync writes one.
+    return (JSON.parse(data.toString('utf8')) as { lastSync?: LastSync }).lastSync;
+  } catch {
+    return undefined;
+  }
 }

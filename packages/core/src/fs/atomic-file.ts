@@ -15,7 +15,15 @@ export async function writeFileAtomic(
   file: string,
   data: Uint8Array | string,
   mode = 0o600,
-  options: { readonly modified?: number } = {},
+  options: {
+    readonly modified?: number;
+    /**
+     * false: still atomic (a reader sees the old file or the new one), but not forced to disk — a
+     * power cut may keep the old one. For records that are rewritten often and cost nothing to
+     * lose (the last sync's outcome), not for state a crash must not roll back.
+     */
+    readonly durable?: boolean;
+  } = {},
 ): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -31,7 +39,7 @@ export async function writeFileAtomic(
       const time = new Date(options.modified);
       await handle.utimes(time, time);
     }
-    await handle.sync();
+    if (options.durable !== false) await handle.sync();
   } catch (error) {
     await handle.close();
     await unlink(tmp).catch(() => undefined);
@@ -44,7 +52,7 @@ export async function writeFileAtomic(
     await unlink(tmp).catch(() => undefined);
     throw error;
   }
-  await syncDir(dir);
+  if (options.durable !== false) await syncDir(dir);
 }
 
 export async function syncDir(dir: string): Promise<void> {
