@@ -34,6 +34,14 @@ export async function agent(args: Args, ctx: Context): Promise<number> {
   await daemon.stopped;
   process.removeListener('SIGTERM', stop);
   process.removeListener('SIGINT', stop);
+  // Stopped: nothing of the agent should keep the process alive. If something does (a handle a
+  // plugin or a library left open), the agent still ends, and says what it was.
+  setTimeout(() => {
+    ctx.io.stderr(
+      `credroam agent: stopped, but ${process.getActiveResourcesInfo().join(', ') || 'something'} kept the process alive: exiting\n`,
+    );
+    process.exit(ExitCode.Done);
+  }, 5_000).unref();
   return ExitCode.Done;
 }
 
