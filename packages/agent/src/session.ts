@@ -18,6 +18,7 @@ import {
   type SitePolicy,
   type SkippedItem,
   SyncEngine,
+  type SyncOptions,
   type SyncReport,
   SyncStateStore,
   TokenFlag,
@@ -30,7 +31,7 @@ import {
 import { container, type DependencyContainer } from 'tsyringe';
 import { createHost } from './cli/plugins.js';
 import type { AgentConfig } from './config.js';
-import { Mirrors } from './mirrors/index.js';
+import { type MirrorReport, Mirrors } from './mirrors/index.js';
 import { hostPolicy, type LoadedPolicy, loadPolicy } from './policy.js';
 
 /** The classes the composition root builds through the container (checked by `checkInjection` in tests). */
@@ -197,7 +198,7 @@ export async function openSession(
           policy: {},
         }),
       // R4: the sync after an enrollment, so what was issued roams (and reaches the mirrors).
-      sync: () => syncRecorded({ config, engine, mirrors }),
+      sync: async () => (await syncRecorded({ config, engine, mirrors })).report,
       event: (level, id, message, fields) => log.log(level, id as EventId, message, fields),
       ...(directory.readAttributes
         ? { attributes: (names: readonly string[]) => directory.readAttributes!(names) }
@@ -237,13 +238,14 @@ export async function openSession(
 }
 
 /**
- * A sync as every command and the agent run one: the engine, then the mirrors, then the outcome
- * recorded for `status` (a failure too, then thrown).
+ * A sync as the commands run one: the engine, then the mirrors (a mirror holds keys: `unlock` makes
+ * the protector ready for them when the sync itself did not need it), then the outcome recorded
+ * for `status` (a failure too, then thrown). Returns what the mirrors did and the record written.
  */
 export async function syncRecorded(
   session: Pick<Session, 'config' | 'engine' | 'mirrors'>,
-  options: { readonly full?: boolean } = {},
-): Promise<SyncReport> {
+  options: Omit<SyncOptions, 'dryRun'> = {},
+): Promise<{ report: SyncReport; mirrors: MirrorReport[]; last: LastSync }> {
   let report: SyncReport;
   try {
     report = await session.engine.sync(options);
@@ -254,13 +256,14 @@ export async function syncRecorded(
     });
     throw error;
   }
-  await session.mirrors.update();
-  await recordLastSync(session.config, {
+  if (session.mirrors.destinations.length > 0) await options.unlock?.();
+  const mirrors = await session.mirrors.update();
+  const last = await recordLastSync(session.config, {
     outcome: report.outcome,
     counts: report.counts,
     skippedItems: report.skipped,
   });
-  return report;
+  return { report, mirrors, last };
 }
 
 /**

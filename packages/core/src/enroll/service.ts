@@ -1,4 +1,5 @@
 import { EventId } from '../api/events.js';
+import type { LocalListing } from '../api/extension-points.js';
 import { type AttemptContext, attempt } from './attempt.js';
 import type { EnrollmentDeps, EnrollOptions } from './enrollment-deps.js';
 import { type ClaimResult, EnrollmentDirectory } from './enrollment-directory.js';
@@ -44,12 +45,12 @@ export class EnrollmentService {
     this.#attempt = { deps, directory: this.#directory, now: this.#now };
   }
 
-  /** Each profile's standing from the local store and this endpoint's memory: no network (`status`). */
-  async standing(): Promise<ProfileReport[]> {
+  /** Each profile's standing from the local store (`listing`, when the caller has it) and this endpoint's memory: no network (`status`). */
+  async standing(listing?: LocalListing): Promise<ProfileReport[]> {
     const { enrollment } = this.#d.policy();
     if (enrollment.profiles.length === 0) return [];
     const memory = await this.#memory.load();
-    const listing = await this.#d.local.list();
+    listing ??= await this.#d.local.list();
     const now = this.#now();
     return enrollment.profiles.map((p) =>
       describeStanding(p, standingOf(p, listing, now, sharesCa(enrollment, p)), memory.profiles[p.id]),

@@ -42,7 +42,7 @@ export async function status(args: Args, ctx: Context): Promise<number> {
         // Where credentials land: the primary, then each mirror, with what each holds.
         destinations: await s.mirrors.inspect(),
         // Each enrollment profile: met, due for renewal, pending, failing (from this endpoint's view).
-        enrollment: await s.enrollment.standing(),
+        enrollment: await s.enrollment.standing(listing),
       };
       const lastText = last
         ? `${(last as { at: string }).at} ${(last as { outcome: string }).outcome}`

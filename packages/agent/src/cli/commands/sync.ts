@@ -2,7 +2,7 @@ import { EventId, errorMessage, type SkippedItem, type SyncOptions, type SyncRep
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
-import { recordLastSync, removeSafelyRoamed, type Session } from '../../session.js';
+import { removeSafelyRoamed, type Session, syncRecorded } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { stripNewline } from '../secrets.js';
 import { startAgent } from './agent.js';
@@ -21,32 +21,13 @@ import {
 // --- sync, logon, logoff --------------------------------------------------------------------------
 
 async function runSync(session: Session, ctx: Context, options: SyncOptions): Promise<number> {
-  let report: SyncReport;
-  try {
-    report = await session.engine.sync(options);
-  } catch (error) {
-    if (!options.dryRun) {
-      await recordLastSync(session.config, {
-        outcome: 'failed',
-        error: error instanceof Error ? error.message : String(error),
-      });
-    }
-    throw error;
-  }
-  // The mirrors, after the primary: each holds what it holds now (a failed one is reported, event 3021).
-  // A mirror holds keys: the protector is made ready for it (when the sync itself did not need to).
-  if (!options.dryRun && session.mirrors.destinations.length > 0) await options.unlock?.();
-  const mirrors = options.dryRun ? [] : await session.mirrors.update();
-  let shown: SyncReport & { readonly skippedAt?: string; readonly mirrors?: MirrorReport[] } = {
-    ...report,
-    ...(mirrors.length > 0 ? { mirrors } : {}),
-  };
-  if (!options.dryRun) {
-    const last = await recordLastSync(session.config, {
-      outcome: report.outcome,
-      counts: report.counts,
-      skippedItems: report.skipped,
-    });
+  let shown: SyncReport & { readonly skippedAt?: string; readonly mirrors?: MirrorReport[] };
+  if (options.dryRun) {
+    shown = await session.engine.sync(options);
+  } else {
+    // The mirrors, after the primary: each holds what it holds now (a failed one is reported, event 3021).
+    const { report, mirrors, last } = await syncRecorded(session, options);
+    shown = { ...report, ...(mirrors.length > 0 ? { mirrors } : {}) };
     // A sync with nothing to do read neither side: what the last one skipped is still skipped.
     if (report.outcome === 'unchanged' && last.skippedItems?.length) {
       shown = {
