@@ -60,12 +60,15 @@ const MAX_BYTES = 1 << 20;
 
 export class EnrollmentMemoryFile {
   readonly path: string;
+  /** The file's text as last read or written: a save of the same text writes nothing. */
+  #onDisk: string | undefined;
   constructor(home: string) {
     this.path = path.join(home, 'enrollment.json');
   }
 
   async load(): Promise<EnrollmentMemory> {
     const data = await readFileNoFollow(this.path, { maxBytes: MAX_BYTES }).catch(() => undefined);
+    this.#onDisk = data?.toString('utf8');
     if (data) {
       try {
         const raw = JSON.parse(data.toString('utf8')) as { endpoint?: unknown; profiles?: unknown };
@@ -89,8 +92,12 @@ export class EnrollmentMemoryFile {
     return { endpoint: randomBytes(16).toString('hex'), profiles: {} };
   }
 
+  /** Writes the memory, unless the file already says exactly that (a logon with every profile met). */
   async save(memory: EnrollmentMemory): Promise<void> {
+    const text = `${JSON.stringify(memory)}\n`;
+    if (text === this.#onDisk) return;
     await mkdir(path.dirname(this.path), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.path, `${JSON.stringify(memory)}\n`);
+    await writeFileAtomic(this.path, text);
+    this.#onDisk = text;
   }
 }
