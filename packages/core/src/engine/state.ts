@@ -2,6 +2,7 @@ import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { CredroamError } from '../api/errors.js';
 import { readFileNoFollow, writeFileAtomic } from '../fs/atomic-file.js';
+import type { LocalSnapshot } from './local-side.js';
 import type { BaseEntry } from './merge.js';
 
 /** What an endpoint keeps between syncs (docs/design.md §4): the base per token, and the no-change check. */
@@ -12,6 +13,11 @@ export interface SyncState {
   readonly stamp: readonly string[];
   /** The local store's revision after the last completed sync; null forces a full sync. */
   readonly localRevision: string | null;
+  /**
+   * The local side as the last completed sync read it (with `localRevision`, only when that sync
+   * wrote nothing locally): a sync that reads both sides while the store is unchanged takes it.
+   */
+  readonly local?: LocalSnapshot;
   /** When time alone makes work due (a certificate expires, a tombstone's lifetime ends); ms. */
   readonly nextDue: number | null;
   /** Base entries by `kind:id`. */

@@ -5,14 +5,27 @@ import { EventId, type Logger, type LogLevel } from '../api/events.js';
 import { DirectoryStore, LocalStore, type TokenKind, TokenProtector } from '../api/extension-points.js';
 import type { RoamingPolicy } from '../policy/policy.js';
 import { associatedData, decodeHeader, encodeHeader, encodeToken } from './codec.js';
+import { readDirectory } from './directory-side.js';
+import { FactsCache } from './facts-cache.js';
 import { ContentInspector } from './inspect.js';
+import { type LocalSide, readLocal, recordedLocal, snapshotOf } from './local-side.js';
 import { UserLock } from './lock.js';
 import { LoggerToken } from './logger-token.js';
 import { type BaseEntry, tombstoneHash } from './merge.js';
-import { type LocalVersion, type PlanEntry, planSync } from './plan.js';
-import { readDirectory, readLocal } from './read-sides.js';
+import { type LocalVersion, type PlanEntry, type PlanOutput, planSync } from './plan.js';
+import {
+  countsOf,
+  emptyCounts,
+  type PlannedChange,
+  type SkippedItem,
+  type SyncCounts,
+  type SyncOptions,
+  type SyncReport,
+} from './report.js';
 import { type SyncState, SyncStateStore } from './state.js';
 import { isTombstone, TokenFlag, versionHash } from './token.js';
+
+export type { PlannedChange, SkippedItem, SyncCounts, SyncOptions, SyncReport } from './report.js';
 
 /** Who is roamed, under which policy, by which clock. */
 export interface EngineOptions {
@@ -21,59 +34,6 @@ export interface EngineOptions {
   readonly now?: () => number;
 }
 export const EngineOptions = Symbol.for('credroam.EngineOptions');
-
-export interface SkippedItem {
-  readonly where: 'directory' | 'local';
-  readonly kind?: TokenKind;
-  readonly id?: string;
-  readonly event: EventId;
-  readonly reason: string;
-}
-
-export interface PlannedChange {
-  readonly kind: TokenKind;
-  readonly id: string;
-  readonly action: PlanEntry['action'];
-  readonly reason: string;
-  readonly conflict: boolean;
-}
-
-export interface SyncCounts {
-  uploaded: number;
-  downloaded: number;
-  removed: number;
-  tombstoned: number;
-  archived: number;
-  pruned: number;
-  conflicts: number;
-}
-
-/** How one sync runs. */
-export interface SyncOptions {
-  /** Plan only: read both sides, write nothing. */
-  readonly dryRun?: boolean;
-  /** Skip the stamp shortcut: read both sides even when the stamp says nothing moved. */
-  readonly full?: boolean;
-  /**
-   * Makes the protector ready (the KDF of a password unlock), awaited once before both sides are
-   * read, and never when the stamp check finds nothing to do: that check needs no key. A caller
-   * that unlocked already leaves it out. Its error fails the sync before anything is read.
-   */
-  readonly unlock?: () => Promise<unknown>;
-}
-
-/** The outcome of one sync; `sync --json` prints it as it is. */
-export interface SyncReport {
-  /** `unchanged`: the stamp check said nothing moved; `planned`: a dry run. */
-  readonly outcome: 'unchanged' | 'synced' | 'planned';
-  readonly counts: SyncCounts;
-  readonly skipped: readonly SkippedItem[];
-  /** Every token that is or would be acted on (not the ones left as they are). */
-  readonly changes: readonly PlannedChange[];
-  /** Directory operations this sync made. */
-  readonly directoryOps: { readonly readStamp: number; readonly read: number; readonly write: number };
-  readonly attempts: number;
-}
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 const hex = (values: readonly Uint8Array[]): string[] =>
@@ -89,18 +49,20 @@ const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
 @injectable()
 export class SyncEngine {
   readonly #now: () => number;
+  readonly #facts: FactsCache;
 
   constructor(
     @inject(DirectoryStore) private readonly directory: DirectoryStore,
     @inject(LocalStore) private readonly local: LocalStore,
     @inject(TokenProtector) private readonly protector: TokenProtector,
     @inject(SyncStateStore) private readonly stateStore: SyncStateStore,
-    @inject(ContentInspector) private readonly inspector: ContentInspector,
+    @inject(ContentInspector) inspector: ContentInspector,
     @inject(UserLock) private readonly lock: UserLock,
     @inject(EngineOptions) private readonly options: EngineOptions,
     @inject(LoggerToken) private readonly log: Logger,
   ) {
     this.#now = options.now ?? Date.now;
+    this.#facts = new FactsCache(inspector);
   }
 
   /**
@@ -120,7 +82,6 @@ export class SyncEngine {
 
   async #sync(dryRun: boolean, full: boolean, unlock: SyncOptions['unlock']): Promise<SyncReport> {
     const ops = { readStamp: 0, read: 0, write: 0 };
-    const policy = this.options.policy;
     const state = await this.stateStore.load();
     if (state !== undefined && state.user !== this.options.user) {
       throw new CredroamError(
@@ -155,8 +116,37 @@ export class SyncEngine {
       }
     }
 
-    // There is work (or no shortcut was taken): from here on, tokens are sealed and opened.
-    await unlock?.();
+    // There is work (or no shortcut was taken). The unlock (a KDF) runs while both sides are read:
+    // whatever opens or seals a token, or reads the store's keys, waits for it, and so does any write.
+    const unlocking = unlock?.();
+    unlocking?.catch(() => undefined); // awaited below: never an unhandled rejection
+    const ready = async (): Promise<void> => {
+      await unlocking;
+    };
+    try {
+      return await this.#attempts({ dryRun, state, revision, now, ops, ready });
+    } catch (error) {
+      await ready(); // a failed unlock (a wrong password) is what to report
+      throw error;
+    }
+  }
+
+  async #attempts(run: {
+    readonly dryRun: boolean;
+    readonly state: SyncState | undefined;
+    readonly revision: string;
+    readonly now: number;
+    readonly ops: { readStamp: number; read: number; write: number };
+    readonly ready: () => Promise<void>;
+  }): Promise<SyncReport> {
+    const { dryRun, state, revision, now, ops, ready } = run;
+    const policy = this.options.policy;
+    const protector: Pick<TokenProtector, 'open'> = {
+      open: async (input) => {
+        await ready();
+        return this.protector.open(input);
+      },
+    };
     const base = new Map<string, BaseEntry>(Object.entries(state?.base ?? {}));
     // A write the last sync attempted but could not record (killed, or the connection lost after
     // the server applied it): what it wrote is what this endpoint knows of those tokens, whether
@@ -164,42 +154,56 @@ export class SyncEngine {
     // as the base is what the merge needs: a lost write is written again ("missing from the
     // directory"), and a deletion after it supersedes what was written, not the version before.
     for (const [key, entry] of Object.entries(state?.pending ?? {})) base.set(key, entry);
+    // The local side as the last sync read it, while the store is as it was then (a logon's full
+    // sync with nothing changed locally opens and parses nothing in the store).
+    const recorded =
+      state?.local !== undefined && state.localRevision === revision && state.local.revision === revision
+        ? recordedLocal(state.local, { policy, now })
+        : undefined;
     for (let attempt = 1; attempt <= policy.casAttempts; attempt++) {
       this.#contents.clear();
       ops.read++;
       const snapshot = await this.directory.read();
-      const listing = await this.local.list();
-      const skipped: SkippedItem[] = [];
-      const { local, handsOff, suppressTombstones } = readLocal(
-        listing.items,
-        listing.unreadable,
-        { inspector: this.inspector, policy, now },
-        skipped,
-      );
       const {
         groups,
         skipped: dirSkipped,
         handsOff: unread,
       } = await readDirectory(snapshot, base, {
-        protector: this.protector,
-        inspector: this.inspector,
+        protector,
+        inspector: this.#facts,
         policy,
         user: this.options.user,
         now,
         contents: this.#contents,
         event: (level, event, message, fields) => this.#event(level, event, message, fields),
       });
-      skipped.push(...dirSkipped);
-      const plan = planSync({
-        local,
-        directory: groups,
-        base,
-        now,
-        tombstoneLifetimeMs: policy.tombstoneLifetimeDays * 86_400_000,
-        maxTokens: policy.maxTokens,
-        handsOff: new Set([...handsOff, ...unread]),
-        suppressTombstones,
-      });
+      const planOf = (side: LocalSide) =>
+        planSync({
+          local: side.local,
+          directory: groups,
+          base,
+          now,
+          tombstoneLifetimeMs: policy.tombstoneLifetimeDays * 86_400_000,
+          maxTokens: policy.maxTokens,
+          handsOff: new Set([...side.handsOff, ...unread]),
+          suppressTombstones: side.suppressTombstones,
+        });
+      const fromRecord = recorded && planOf(recorded);
+      let side: LocalSide;
+      let plan: PlanOutput;
+      if (recorded && fromRecord && !fromRecord.entries.some((e) => e.action === 'upload' && e.local)) {
+        side = recorded;
+        plan = fromRecord;
+      } else {
+        // No record, or something to upload (which needs its content): the store is read.
+        await ready();
+        const listing = await this.local.list();
+        this.#facts.turn();
+        side = readLocal(listing.items, listing.unreadable, { inspector: this.#facts, policy, now });
+        plan = planOf(side);
+      }
+      await ready();
+      const skipped: SkippedItem[] = [...side.skipped, ...dirSkipped];
       const skip = (keys: readonly string[], where: SkippedItem['where'], event: EventId, reason: string) => {
         for (const key of keys) {
           const [kind, id] = key.split(':') as [TokenKind, string];
@@ -322,7 +326,10 @@ export class SyncEngine {
         user: this.options.user,
         stamp: stampAfter,
         localRevision: localWritten || failed.size > 0 ? null : revision,
-        nextDue: nextDue(local, base, policy),
+        ...(localWritten || failed.size > 0
+          ? {}
+          : { local: side.recorded && state?.local ? state.local : snapshotOf(side, revision) }),
+        nextDue: nextDue(side.local, base, policy),
         base: Object.fromEntries([...base.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
       } satisfies SyncState);
 
@@ -477,24 +484,6 @@ export class SyncEngine {
 
 function emptyState(user: string): SyncState {
   return { version: 1, user, stamp: [], localRevision: null, nextDue: null, base: {} };
-}
-
-function emptyCounts(): SyncCounts {
-  return { uploaded: 0, downloaded: 0, removed: 0, tombstoned: 0, archived: 0, pruned: 0, conflicts: 0 };
-}
-
-function countsOf(entries: readonly PlanEntry[]): SyncCounts {
-  const c = emptyCounts();
-  for (const e of entries) {
-    if (e.action === 'upload') c.uploaded++;
-    else if (e.action === 'download') c.downloaded++;
-    else if (e.action === 'remove-local') c.removed++;
-    else if (e.action === 'tombstone') c.tombstoned++;
-    if (e.pruned) c.pruned++;
-    if (e.local?.archivedNow) c.archived++;
-    if (e.conflict) c.conflicts++;
-  }
-  return c;
 }
 
 /** The base after an entry was carried out. */

@@ -88,8 +88,13 @@ export class MemoryLocalStore implements LocalStore {
 
   constructor(private readonly clock: () => number = Date.now) {}
 
+  /** Changes with every change of the items or the unreadable entries, as a real store's does (also when a test edits them directly). */
   async revision(): Promise<string> {
-    return String(this.#revision);
+    const h = createHash('sha256').update(String(this.#revision));
+    for (const [key, item] of [...this.items].sort(([a], [b]) => (a < b ? -1 : 1)))
+      h.update(`${key}:${item.archived}:${item.modified}:${sha256(item.content)}\n`);
+    h.update(JSON.stringify(this.unreadable));
+    return h.digest('hex');
   }
 
   async list(): Promise<LocalListing> {

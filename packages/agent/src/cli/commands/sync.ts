@@ -123,13 +123,15 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
     args,
     ctx,
     async (s) => {
-      const opened = await unlock(s, password);
-      // The keyring logs the event (1025); the user is told in words, as it matters to them.
-      if (opened.created && !ctx.json)
-        ctx.io.stdout(
-          'first logon: created your master key in the directory, wrapped by this roaming password (it opens your keys on every endpoint)\n',
-        );
-      if (opened.offline) {
+      // The key derivation runs while the sync reads both sides (it needs no key to read them).
+      const opening = unlock(s, password);
+      opening.catch(() => undefined); // awaited below
+      let code: number;
+      try {
+        code = await runSync(s, ctx, { full: true, unlock: () => opening });
+      } catch (error) {
+        // A wrong password is the error to report; an unreachable directory is an offline logon.
+        if (!(await opening).offline) throw error;
         out(
           ctx,
           { outcome: 'offline' },
@@ -137,7 +139,11 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
         );
         return ExitCode.Done;
       }
-      const code = await runSync(s, ctx, { full: true });
+      // The keyring logs the event (1025); the user is told in words, as it matters to them.
+      if ((await opening).created && !ctx.json)
+        ctx.io.stdout(
+          'first logon: created your master key in the directory, wrapped by this roaming password (it opens your keys on every endpoint)\n',
+        );
       // R4: after the logon sync, enrollment (which syncs again when it stored something).
       try {
         const enrolled = await s.enrollment.run();

@@ -1,18 +1,13 @@
 import { createHash } from 'node:crypto';
 import { errorMessage } from '../api/errors.js';
 import { EventId, type LogLevel } from '../api/events.js';
-import type {
-  DirectorySnapshot,
-  LocalItem,
-  TokenProtector,
-  UnreadableItem,
-} from '../api/extension-points.js';
+import type { DirectorySnapshot, TokenProtector } from '../api/extension-points.js';
 import type { RoamingPolicy } from '../policy/policy.js';
 import { associatedData, decodeHeader } from './codec.js';
-import type { ContentInspector } from './inspect.js';
+import type { FactsCache } from './facts-cache.js';
 import type { BaseEntry } from './merge.js';
-import type { DirectoryValue, LocalVersion } from './plan.js';
-import type { SkippedItem } from './sync-engine.js';
+import type { DirectoryValue } from './plan.js';
+import type { SkippedItem } from './report.js';
 import { isRoamedKind, isTombstone, TokenFlag, type TokenVersion, tokenKey, versionHash } from './token.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
@@ -25,81 +20,14 @@ export interface DecodedDirectory {
 }
 
 export interface DirectoryReadDeps {
-  readonly protector: TokenProtector;
-  readonly inspector: ContentInspector;
+  readonly protector: Pick<TokenProtector, 'open'>;
+  readonly inspector: FactsCache;
   readonly policy: RoamingPolicy;
   readonly user: string;
   readonly now: number;
   /** Opened contents by value hash: the downloads of this sync read them from here. */
   readonly contents: Map<string, Uint8Array>;
   readonly event: (level: LogLevel, event: number, message: string, fields?: Record<string, unknown>) => void;
-}
-
-/**
- * The local side of a sync: every item's version, with its id checked against its content and
- * expired certificates archived (in memory; the engine writes them). Entries the store cannot read
- * are reported and kept out of the merge (never deleted).
- */
-export function readLocal(
-  items: readonly LocalItem[],
-  unreadable: readonly UnreadableItem[],
-  deps: { readonly inspector: ContentInspector; readonly policy: RoamingPolicy; readonly now: number },
-  skipped: SkippedItem[],
-): { local: Map<string, LocalVersion>; handsOff: Set<string>; suppressTombstones: boolean } {
-  const local = new Map<string, LocalVersion>();
-  const handsOff = new Set<string>();
-  let suppressTombstones = false;
-  for (const u of unreadable) {
-    if (u.kind && u.id) handsOff.add(tokenKey(u.kind, u.id));
-    else suppressTombstones = true;
-    skipped.push({
-      where: 'local',
-      ...(u.kind ? { kind: u.kind } : {}),
-      ...(u.id ? { id: u.id } : {}),
-      event: EventId.LocalItemUnreadable,
-      reason: `${u.name}: ${u.reason} (left untouched)`,
-    });
-  }
-  for (const item of items) {
-    const key = tokenKey(item.kind, item.id);
-    let notAfter: number | undefined;
-    try {
-      const facts = deps.inspector.inspect(item.kind, item.content);
-      if (facts.id !== item.id) throw new Error(`its content has id ${facts.id}`);
-      notAfter = facts.notAfter;
-    } catch (error) {
-      handsOff.add(key);
-      skipped.push({
-        where: 'local',
-        kind: item.kind,
-        id: item.id,
-        event: EventId.LocalItemUnreadable,
-        reason: `unusable local ${item.kind}: ${errorMessage(error)} (left untouched)`,
-      });
-      continue;
-    }
-    const archivedNow =
-      deps.policy.archiveExpired &&
-      item.kind === 'cert' &&
-      !item.archived &&
-      notAfter !== undefined &&
-      notAfter < deps.now;
-    const archived = item.archived || archivedNow;
-    const flags = archived ? TokenFlag.Archived : 0;
-    local.set(key, {
-      item: archivedNow ? { ...item, archived: true, modified: deps.now } : item,
-      archivedNow,
-      ...(notAfter !== undefined ? { notAfter } : {}),
-      version: {
-        kind: item.kind,
-        id: item.id,
-        flags,
-        modified: archivedNow ? deps.now : item.modified,
-        hash: versionHash(item.kind, flags, item.content),
-      },
-    });
-  }
-  return { local, handsOff, suppressTombstones };
 }
 
 /**
