@@ -137,14 +137,16 @@ export class CredentialFolderStore implements LocalStore {
   #batch: { readonly writes: AtomicWriteBatch; readonly folders: Map<Folder, string> } | undefined;
 
   readonly #logger: Logger | undefined;
+  readonly #now: () => number;
 
   constructor(
     root: string,
     private readonly keyring: Keyring | undefined,
-    options: { readonly logger?: Logger } = {},
+    options: { readonly logger?: Logger; readonly now?: () => number } = {},
   ) {
     this.root = root;
     this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
   }
 
   async revision(): Promise<string> {
@@ -646,7 +648,8 @@ export class CredentialFolderStore implements LocalStore {
   }
 
   /** Removes temporary files of writes that never finished (their process was killed) in `folder`. */
-  async #purgeTemporaries(folder: string, names: readonly string[], now = Date.now()): Promise<void> {
+  async #purgeTemporaries(folder: string, names: readonly string[]): Promise<void> {
+    const now = this.#now();
     for (const name of names) {
       if (!TEMPORARY_NAME.test(name)) continue;
       const file = path.join(folder, name);
