@@ -6,7 +6,9 @@ import {
   decodeCredentialAttributes,
   describeCertificate,
   encodeCredentialAttributes,
+  errorMessage,
   isTombstone,
+  type LocalItem,
   type LocalListing,
   type LocalStore,
   type SyncState,
@@ -311,6 +313,40 @@ export function credentialParts(
     ...(attrs && attrs.chain.length > 0 ? { chain: attrs.chain } : {}),
     ...(attrs?.friendlyName !== undefined ? { friendlyName: attrs.friendlyName } : {}),
   };
+}
+
+/**
+ * The credential `thumbprint` names, found in `listing` (made with or without the keys), with its
+ * private key read alone when the store can (`get`): only that key is read and decrypted, not the
+ * whole store. A store without `get` is listed once more, with the keys open. Errors as
+ * `credentialParts`.
+ */
+export async function credentialPartsOf(
+  local: LocalStore,
+  listing: LocalListing,
+  thumbprint: string,
+): Promise<{ readonly view: CredentialView } & CredentialParts> {
+  if (local.get === undefined) return credentialParts(await local.list(), thumbprint);
+  const found = findCredential(credentialViews(listing, undefined), thumbprint);
+  if (!found?.hasKey) return credentialParts(listing, thumbprint);
+  let key: LocalItem | undefined;
+  let problem: string | undefined;
+  try {
+    key = await local.get('key', found.keyId);
+  } catch (error) {
+    problem = errorMessage(error);
+  }
+  const rest = listing.items.filter((i) => !(i.kind === 'key' && i.id === found.keyId));
+  const unreadable = listing.unreadable.filter((u) => !(u.kind === 'key' && u.id === found.keyId));
+  return credentialParts(
+    {
+      items: key ? [...rest, key] : rest,
+      unreadable: problem
+        ? [...unreadable, { name: `key ${found.keyId}`, kind: 'key', id: found.keyId, reason: problem }]
+        : unreadable,
+    },
+    thumbprint,
+  );
 }
 
 const inspector = new X509ContentInspector();

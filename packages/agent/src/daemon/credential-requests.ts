@@ -1,5 +1,5 @@
 import { ATTRIBUTE_LIMITS, CredroamError } from '@credroam/core';
-import { credentialParts, storeCredentials } from '../cli/credentials.js';
+import { credentialPartsOf, storeCredentials } from '../cli/credentials.js';
 import type { Session } from '../session.js';
 import type { AgentRequest } from './ipc.js';
 
@@ -51,7 +51,7 @@ export async function credentialRequest(
   }
   if (typeof request.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(request.sha256))
     throw new CredroamError('E_USAGE', 'export: sha256 must be a SHA-256 thumbprint (64 hex digits)');
-  const parts = credentialParts(await session.local.list(), request.sha256);
+  const parts = await credentialPartsOf(session.local, await session.local.list(), request.sha256);
   return {
     sha256: parts.view.sha256,
     cert: base64(parts.cert),

@@ -296,12 +296,16 @@ export class SyncEngine {
         stampAfter = hex([fresh]);
       }
 
-      // 2. The local store.
+      // 2. The local store: a store that can (`flush`) takes every write held back and makes them
+      // durable at once, before the base is saved. A crash before the flush ends leaves each item
+      // as it was or as written, and the base as it was: the next sync finds them equal, or
+      // writes them again.
       let localWritten = false;
       const failed = new Set<string>();
+      const durable = this.local.flush === undefined;
       for (const e of acting) {
         try {
-          localWritten = (await this.#applyLocal(e)) || localWritten;
+          localWritten = (await this.#applyLocal(e, durable)) || localWritten;
         } catch (error) {
           failed.add(e.key);
           skipped.push({
@@ -313,6 +317,7 @@ export class SyncEngine {
           });
         }
       }
+      if (!durable) await this.local.flush!();
 
       // 3. The base, crash-safe.
       for (const e of plan.entries) {
@@ -397,8 +402,9 @@ export class SyncEngine {
     };
   }
 
-  /** Applies one entry to the local store; true when the store was written. */
-  async #applyLocal(e: PlanEntry): Promise<boolean> {
+  /** Applies one entry to the local store (`durable: false`: held for the flush); true when the store was written. */
+  async #applyLocal(e: PlanEntry, durable: boolean): Promise<boolean> {
+    const options = durable ? {} : { durable: false };
     if (e.action === 'download' && e.remote) {
       let content = this.#contents.get(e.remote.valueHash);
       if (content === undefined) {
@@ -411,13 +417,16 @@ export class SyncEngine {
           aad: associatedData(this.options.user, e.remote.value),
         });
       }
-      await this.local.put({
-        kind: e.kind,
-        id: e.id,
-        content,
-        archived: (e.remote.version.flags & TokenFlag.Archived) !== 0,
-        modified: e.remote.version.modified,
-      });
+      await this.local.put(
+        {
+          kind: e.kind,
+          id: e.id,
+          content,
+          archived: (e.remote.version.flags & TokenFlag.Archived) !== 0,
+          modified: e.remote.version.modified,
+        },
+        options,
+      );
       return true;
     }
     if (e.action === 'remove-local') {
@@ -428,7 +437,7 @@ export class SyncEngine {
       return true;
     }
     if (e.local?.archivedNow && (e.action === 'upload' || e.action === 'none')) {
-      await this.local.put(e.local.item);
+      await this.local.put(e.local.item, options);
       return true;
     }
     return false;

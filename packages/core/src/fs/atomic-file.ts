@@ -26,26 +26,7 @@ export async function writeFileAtomic(
   } = {},
 ): Promise<void> {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(
-    tmp,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    mode,
-  );
-  try {
-    await handle.writeFile(data);
-    if (options.modified !== undefined) {
-      // Dated through the handle, before the rename: never a path that could be swapped for a link.
-      const time = new Date(options.modified);
-      await handle.utimes(time, time);
-    }
-    if (options.durable !== false) await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(tmp).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
+  const tmp = await writeTemporary(file, data, mode, options.modified, options.durable !== false);
   try {
     await rename(tmp, file);
   } catch (error) {
@@ -53,6 +34,140 @@ export async function writeFileAtomic(
     throw error;
   }
   if (options.durable !== false) await syncDir(dir);
+}
+
+/** `.<name>.<random>.tmp` beside `file`: the temporary file an atomic write renames over it. */
+export const TEMPORARY_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Writes `data` to a new temporary file beside `file` (created exclusively, so an attacker's link
+ * at that name is refused, not followed), dated `modified` through the handle, fsynced with `sync`;
+ * returns its path. On failure nothing is left behind.
+ */
+async function writeTemporary(
+  file: string,
+  data: Uint8Array | string,
+  mode: number,
+  modified: number | undefined,
+  sync: boolean,
+): Promise<string> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(
+    tmp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    mode,
+  );
+  try {
+    await handle.writeFile(data);
+    if (modified !== undefined) {
+      // Dated through the handle, before the rename: never a path that could be swapped for a link.
+      const time = new Date(modified);
+      await handle.utimes(time, time);
+    }
+    if (sync) await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  return tmp;
+}
+
+/**
+ * Atomic writes made durable together (the write side of a sync: thousands of files, one wait for
+ * the disk). `write` puts each file's content in a temporary file beside its target and returns;
+ * nothing is renamed yet, so a reader still sees every target as it was. `commit` then fsyncs all
+ * the temporary files (concurrently: the file system commits them together), renames each over
+ * its target in the order written, runs what was queued to follow it (`afterRename`: the removal of the
+ * copy a move leaves), and fsyncs each folder touched, once. The order — data on disk, then the
+ * renames, then the folders — is that of `writeFileAtomic`: a crash or a power cut at any instant
+ * leaves each target whole, as it was or as written, and once `commit` resolves every write
+ * survives a power cut. The temporary files of a batch that never commits (the process killed)
+ * are left behind under names `TEMPORARY_NAME` matches; `discard` removes those of a live batch.
+ * The caller makes sure no folder is a link.
+ */
+export class AtomicWriteBatch {
+  readonly #writes: Array<{ tmp: string; file: string; afterRename?: () => Promise<void> }> = [];
+  readonly #folders = new Set<string>();
+
+  /** Files written and not yet committed. */
+  get size(): number {
+    return this.#writes.length;
+  }
+
+  async write(
+    file: string,
+    data: Uint8Array | string,
+    options: {
+      readonly mode?: number;
+      readonly modified?: number;
+      readonly afterRename?: () => Promise<void>;
+    } = {},
+  ): Promise<void> {
+    const tmp = await writeTemporary(file, data, options.mode ?? 0o600, options.modified, false);
+    this.#writes.push({ tmp, file, ...(options.afterRename ? { afterRename: options.afterRename } : {}) });
+    this.#folders.add(path.dirname(file));
+  }
+
+  /** A folder something else changed (a removal, a rename) that `commit` is to make durable too. */
+  touched(dir: string): void {
+    this.#folders.add(dir);
+  }
+
+  async commit(): Promise<void> {
+    const writes = this.#writes.splice(0);
+    const folders = [...this.#folders];
+    this.#folders.clear();
+    try {
+      await bounded(writes, 32, async (w) => {
+        const handle = await open(w.tmp, constants.O_RDONLY | constants.O_NOFOLLOW);
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      });
+      while (writes.length > 0) {
+        const w = writes[0]!;
+        await rename(w.tmp, w.file);
+        writes.shift();
+        await w.afterRename?.();
+      }
+    } finally {
+      await Promise.all(writes.map((w) => unlink(w.tmp).catch(() => undefined)));
+    }
+    await bounded(folders, 32, syncDir);
+  }
+
+  /** Drops what was written and not committed: its temporary files are removed. */
+  async discard(): Promise<void> {
+    const writes = this.#writes.splice(0);
+    this.#folders.clear();
+    await Promise.all(writes.map((w) => unlink(w.tmp).catch(() => undefined)));
+  }
+}
+
+/** Runs `task` on every item, at most `limit` at a time; the first error is thrown once all ended. */
+async function bounded<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
 }
 
 export async function syncDir(dir: string): Promise<void> {

@@ -32,6 +32,13 @@ export {
 /** Enrollers: the pinned CA certificate among those a CA sent, and the check that an issued certificate is for our key and signed by it (E_ENROLL_CA_MISMATCH). */
 export { checkIssuedCertificate, pinnedCertificate } from '../enroll/pin.js';
 /** Files written atomically (write, fsync, rename), owner-only; read without following links. */
-export { RefusedFileError, readFileNoFollow, syncDir, writeFileAtomic } from '../fs/atomic-file.js';
+export {
+  AtomicWriteBatch,
+  RefusedFileError,
+  readFileNoFollow,
+  syncDir,
+  TEMPORARY_NAME,
+  writeFileAtomic,
+} from '../fs/atomic-file.js';
 /** Validates settings against a JSON Schema (defaults applied to a copy); problems as `where: what`. */
 export { configurationValidator } from '../host/manifest.js';

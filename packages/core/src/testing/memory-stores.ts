@@ -10,6 +10,7 @@ import {
   type LocalItem,
   type LocalListing,
   type LocalStore,
+  type PutOptions,
   type TokenKind,
   type TokenProtector,
   type UnreadableItem,
@@ -78,13 +79,23 @@ export class TestProtector implements TokenProtector {
   }
 }
 
-/** A local store in memory; `failNext` makes the next call of a method throw (a crash or a full disk). */
+/**
+ * A local store in memory; `failNext` makes the next call of a method throw (a crash or a full
+ * disk). A `put` with `durable: false` waits in `pending` until `flush` applies it, as a file store
+ * holds a batch back: `crashFlush(n)` makes the next flush apply the first `n` and then die (the
+ * rest lost, as a process killed in the middle of it), `crashFlush(0)` a kill before any.
+ */
 export class MemoryLocalStore implements LocalStore {
   readonly items = new Map<string, LocalItem>();
   readonly archive = new Map<string, { item: LocalItem; keepUntil: number | undefined }>();
   readonly unreadable: UnreadableItem[] = [];
+  /** Writes held back until `flush` (`put` with `durable: false`). */
+  readonly pending: LocalItem[] = [];
+  /** Calls of `flush` that applied something. */
+  flushes = 0;
   #revision = 0;
-  failNext: 'put' | 'remove' | 'list' | undefined;
+  #crashFlushAfter: number | undefined;
+  failNext: 'put' | 'remove' | 'list' | 'flush' | undefined;
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -102,14 +113,46 @@ export class MemoryLocalStore implements LocalStore {
     return { items: [...this.items.values()], unreadable: [...this.unreadable] };
   }
 
-  async put(item: LocalItem): Promise<void> {
+  async get(kind: TokenKind, id: string): Promise<LocalItem | undefined> {
+    return this.items.get(`${kind}:${id}`);
+  }
+
+  async put(item: LocalItem, options: PutOptions = {}): Promise<void> {
     this.#maybeFail('put');
+    if (options.durable === false) {
+      this.pending.push(item);
+      return;
+    }
+    await this.flush();
     this.items.set(`${item.kind}:${item.id}`, item);
     this.#revision++;
   }
 
+  async flush(): Promise<void> {
+    // A flush that fails drops what it held, as a file store's batch removes its temporary files.
+    if (this.failNext === 'flush') this.pending.length = 0;
+    this.#maybeFail('flush');
+    const crashAfter = this.#crashFlushAfter;
+    this.#crashFlushAfter = undefined;
+    const batch = this.pending.splice(0);
+    if (batch.length > 0) this.flushes++;
+    for (const [i, item] of batch.entries()) {
+      if (crashAfter !== undefined && i >= crashAfter) break;
+      this.items.set(`${item.kind}:${item.id}`, item);
+      this.#revision++;
+    }
+    if (crashAfter !== undefined)
+      throw new Error(`injected: killed during a flush, after ${crashAfter} write(s)`);
+  }
+
+  /** The next `flush` applies the first `applied` pending writes, then fails (the rest are lost). */
+  crashFlush(applied: number): void {
+    this.#crashFlushAfter = applied;
+  }
+
   async remove(kind: TokenKind, id: string, options?: { keepUntil?: number }): Promise<void> {
     this.#maybeFail('remove');
+    await this.flush();
     const key = `${kind}:${id}`;
     const item = this.items.get(key);
     if (item) this.archive.set(key, { item, keepUntil: options?.keepUntil });
@@ -130,7 +173,7 @@ export class MemoryLocalStore implements LocalStore {
     this.#revision++;
   }
 
-  #maybeFail(op: 'put' | 'remove' | 'list'): void {
+  #maybeFail(op: 'put' | 'remove' | 'list' | 'flush'): void {
     if (this.failNext === op) {
       this.failNext = undefined;
       throw new Error(`injected failure in ${op}`);

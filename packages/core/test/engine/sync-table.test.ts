@@ -585,6 +585,68 @@ test('a crash after the directory applied the write but before the local side: t
   t.is(body(b.local, item), 'v2');
 });
 
+test('the local writes of a sync are made durable by one flush, and only then is the base saved', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  for (const name of ['one', 'two', 'three']) a.local.userPut('cert', name, 'v1');
+  await a.sync();
+  const bLocal = new MemoryLocalStore(() => w.clock.now);
+  const saved: number[] = [];
+  const state = new (class extends MemorySyncStateStore {
+    override async save(s: SyncState): Promise<void> {
+      if (s.pending === undefined) saved.push(bLocal.pending.length);
+      return super.save(s);
+    }
+  })();
+  const b = makeEngine({ directory: w.dir.server(0), local: bLocal, state, now: () => w.clock.now }).engine;
+  const report = await b.sync();
+  t.is(report.counts.downloaded, 3);
+  t.is(bLocal.flushes, 1, 'one flush for the three writes');
+  t.deepEqual(saved, [0], 'the base was saved once, with nothing left unflushed');
+  t.is(bLocal.items.size, 3);
+});
+
+for (const applied of [0, 1, 2]) {
+  test(`a kill between the local writes and their flush (${applied} of 3 in place) loses nothing: the base is not saved, the next sync converges`, async (t) => {
+    const w = world();
+    const a = w.endpoint();
+    const b = w.endpoint();
+    for (const name of ['one', 'two', 'three']) a.local.userPut('cert', name, 'v1');
+    await a.sync();
+    b.local.crashFlush(applied);
+    await t.throwsAsync(b.sync(), { message: /killed during a flush/ });
+    t.is(b.local.items.size, applied, 'what the flush did not reach is not there');
+    t.is(await b.state.load(), undefined, 'the base was not saved');
+    const next = await b.sync();
+    t.is(next.counts.downloaded, 3 - applied, 'what was lost is downloaded again; what landed is recorded');
+    t.is(b.local.items.size, 3);
+    t.deepEqual([...b.local.items.keys()].sort(), [...a.local.items.keys()].sort());
+    t.deepEqual((await b.sync()).changes, [], 'converged');
+    t.deepEqual((await a.sync()).changes, [], 'the directory lost nothing either');
+    t.is(w.dir.replicas[0]!.tokens.size, 3);
+  });
+}
+
+test('a kill during the flush of an update (the download of v2 over v1) leaves v1 or v2, and the next sync takes v2', async (t) => {
+  const w = world();
+  const a = w.endpoint();
+  const b = w.endpoint();
+  const item = a.local.userPut('cert', 'doc', 'v1');
+  await a.sync();
+  await b.sync();
+  w.tick();
+  a.local.userPut('cert', 'doc', 'v2');
+  await a.sync();
+  b.local.crashFlush(0);
+  await t.throwsAsync(b.sync(), { message: /killed during a flush/ });
+  t.is(body(b.local, item), 'v1', 'the old version, whole');
+  const next = await b.sync();
+  t.is(next.counts.downloaded, 1);
+  t.is(next.counts.uploaded, 0, 'v1 is not mistaken for a local change');
+  t.is(body(b.local, item), 'v2');
+  t.deepEqual((await b.sync()).changes, []);
+});
+
 test('a local write that fails leaves that token for the next sync and the rest goes on', async (t) => {
   const w = world();
   const a = w.endpoint();

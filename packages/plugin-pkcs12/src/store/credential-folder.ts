@@ -1,5 +1,5 @@
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { createHash, X509Certificate } from 'node:crypto';
+import { lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CredroamError,
@@ -8,24 +8,45 @@ import {
   type LocalListing,
   type LocalStore,
   type Logger,
+  type PutOptions,
   type TokenKind,
   type UnreadableItem,
 } from '@credroam/core/api';
 import {
+  AtomicWriteBatch,
   decodeCredentialAttributes,
   describeCertificate,
   privateKeyId,
+  TEMPORARY_NAME,
   writeFileAtomic,
 } from '@credroam/core/kit';
 import { pemBlocks } from '../formats/pem.js';
 import type { Keyring } from '../keyring/keyring.js';
+import { openLegacyKey } from './legacy-key.js';
 import { checkFolder, describeRepair, exposed, type ModeRepair, readPrivateFile } from './private-paths.js';
 import { readAhead } from './read-ahead.js';
+import { isSealedKey, MAX_KEY_FILE, openSealedKey, sealingKey, sealKey } from './sealed-key.js';
 
 const CANONICAL = /^([0-9a-f]{64})\.(der|p8)$/;
 /** `attrs/<certificate sha256>.json`: a credential's attributes (friendly name, CA chain). */
 const ATTRS_NAME = /^([0-9a-f]{64})\.json$/;
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+const LOCKED = 'locked: log on to read private keys';
+/** A temporary file older than this is one a killed process left: the next listing removes it. */
+const STALE_TEMPORARY_MS = 15 * 60_000;
+
+/**
+ * The keys that open and seal key files, derived once per operation from the keyring's at-rest
+ * keys (none is kept after it: a locked keyring opens nothing).
+ */
+interface KeyMaterial {
+  /** The master key that seals new files (the oldest: stable across merges of keys) and its sealing key. */
+  readonly seal: { readonly keyId: string; readonly key: Buffer };
+  /** Sealing keys by master key id. */
+  readonly open: ReadonlyMap<string, Buffer>;
+  /** The at-rest keys themselves, oldest first: the passwords of files in the earlier format. */
+  readonly legacy: readonly Buffer[];
+}
 
 /** The store's folders; `''` is the store folder itself. */
 type Folder = '' | 'certs' | 'archived' | 'keys' | 'attrs' | 'removed';
@@ -84,9 +105,13 @@ export function certificateDer(data: Uint8Array): Uint8Array {
  *
  * - `certs/<sha256>.der`, `archived/<sha256>.der`: certificates (DER, in clear), active or archived;
  *   any other certificate file copied into `certs/` (DER or PEM) is picked up too;
- * - `keys/<spki-sha256>.p8`: private keys as PKCS#8 EncryptedPrivateKeyInfo (PBES2, AES-256-CBC),
- *   under a key derived from the user's master key, so they open only after logon (as DPAPI ties
- *   Windows keys to the user's logon);
+ * - `keys/<spki-sha256>.p8`: private keys, PKCS#8 sealed with AES-256-GCM under a key derived from
+ *   the user's master key (`sealed-key.ts`, decision 023), so they open only after logon (as DPAPI
+ *   ties Windows keys to the user's logon); the header and name bind each file to its key id, and
+ *   one altered, truncated or put under another key's name is reported unreadable, never used or
+ *   deleted. Files of the earlier format (PKCS#8 EncryptedPrivateKeyInfo, PBES2 with at most 2 048
+ *   PBKDF2 iterations, AES-256-CBC) are read as before, and rewritten in the new one when the key
+ *   is next written;
  * - `attrs/<sha256>.json`: a certificate's attributes (friendly name, CA chain; the canonical
  *   document of `encodeCredentialAttributes`), named by the certificate's id; they go with the
  *   certificate when it is removed;
@@ -97,6 +122,10 @@ export function certificateDer(data: Uint8Array): Uint8Array {
  * level inside the store: a link where a folder should be is refused with an error and an event
  * (1032) naming it, and nothing is read or written through it; a file that cannot be read is
  * reported and left alone.
+ *
+ * `put` with `durable: false` holds writes in a batch (temporary files beside their targets, each
+ * folder checked once) until `flush` makes them durable together (`AtomicWriteBatch`); any other
+ * write first flushes what is held, so writes take effect in the order they were made.
  */
 export class CredentialFolderStore implements LocalStore {
   readonly root: string;
@@ -104,16 +133,20 @@ export class CredentialFolderStore implements LocalStore {
   readonly #keyCache = new Map<string, { id: string; content: Uint8Array }>();
   /** Every file that held a credential at the last listing, by `kind:id`. */
   readonly #paths = new Map<string, string[]>();
+  /** Writes held for `flush`, and the folders checked for them (each once per batch). */
+  #batch: { readonly writes: AtomicWriteBatch; readonly folders: Map<Folder, string> } | undefined;
 
   readonly #logger: Logger | undefined;
+  readonly #now: () => number;
 
   constructor(
     root: string,
     private readonly keyring: Keyring | undefined,
-    options: { readonly logger?: Logger } = {},
+    options: { readonly logger?: Logger; readonly now?: () => number } = {},
   ) {
     this.root = root;
     this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
   }
 
   async revision(): Promise<string> {
@@ -181,18 +214,21 @@ export class CredentialFolderStore implements LocalStore {
       }
     }
     const keyNames = await names('keys');
-    const keyReads = readAhead(keyNames.map((name) => () => this.#read(path.join(this.root, 'keys', name))));
+    const keys = this.#keyMaterial();
+    // Locked: each key is reported from its name, without reading a file that cannot be opened.
+    const keyReads = readAhead(
+      keyNames.map(
+        (name) => () => (keys ? this.#openKeyFile(name, keys) : Promise.reject(new Error(LOCKED))),
+      ),
+    );
     for (const [i, name] of keyNames.entries()) {
       const file = path.join(this.root, 'keys', name);
       const canonical = CANONICAL.exec(name);
       const named = canonical ? { kind: 'key' as const, id: canonical[1] } : {};
       try {
-        const { data, modified, identity } = await keyReads[i]!;
-        const cached = this.#keyCache.get(identity);
-        const opened = cached ?? this.#decryptKey(data);
-        if (!cached) this.#keyCache.set(identity, opened);
-        remember('key', opened.id, file);
-        items.push({ kind: 'key', id: opened.id, content: opened.content, archived: false, modified });
+        const { id, content, modified } = await keyReads[i]!;
+        remember('key', id, file);
+        items.push({ kind: 'key', id, content, archived: false, modified });
       } catch (error) {
         unreadable.push({ name: `keys/${name}`, ...named, reason: (error as Error).message });
       }
@@ -238,38 +274,55 @@ export class CredentialFolderStore implements LocalStore {
   }
 
   /** Writes attributes (checked: their content names `item.id`); never archived, they follow their certificate. */
-  async #putAttributes(item: LocalItem): Promise<void> {
+  async #putAttributes(item: LocalItem, durable: boolean): Promise<void> {
     const id = decodeCredentialAttributes(item.content).cert;
     if (id !== item.id) throw new Error(`the attributes name certificate ${id}, not ${item.id}`);
-    const dir = await this.#folder('attrs', { create: true });
-    await this.#write(path.join(dir, `${id}.json`), item.content, item.modified);
+    const dir = await this.#writable('attrs', durable);
+    await this.#write(path.join(dir, `${id}.json`), item.content, item.modified, durable);
   }
 
-  async put(item: LocalItem): Promise<void> {
-    if (item.kind === 'attrs') return this.#putAttributes(item);
+  async put(item: LocalItem, options: PutOptions = {}): Promise<void> {
+    const durable = options.durable !== false;
+    if (durable) await this.flush();
+    if (item.kind === 'attrs') return this.#putAttributes(item, durable);
     if (item.kind === 'cert') {
       const [into, from] = item.archived
         ? (['archived', 'certs'] as const)
         : (['certs', 'archived'] as const);
-      const dir = await this.#folder(into, { create: true });
-      const other = await this.#folder(from, { create: false });
-      await this.#write(path.join(dir, `${item.id}.der`), item.content, item.modified);
-      if (other !== undefined) await rm(path.join(other, `${item.id}.der`), { force: true });
+      const dir = await this.#writable(into, durable);
+      const other = this.#batch?.folders.get(from) ?? (await this.#folder(from, { create: false }));
+      if (!durable && other !== undefined) this.#batch?.folders.set(from, other);
+      // The copy in the other folder goes once the new one is in place, never before.
+      const drop =
+        other === undefined ? undefined : () => rm(path.join(other, `${item.id}.der`), { force: true });
+      await this.#write(path.join(dir, `${item.id}.der`), item.content, item.modified, durable, drop);
+      if (!durable && other !== undefined) this.#batch?.writes.touched(other);
       return;
     }
-    const { key } = this.#atRest();
-    const encrypted = createPrivateKey({
-      key: Buffer.from(item.content),
-      format: 'der',
-      type: 'pkcs8',
-    }).export({
-      type: 'pkcs8',
-      format: 'der',
-      cipher: 'aes-256-cbc',
-      passphrase: key,
-    });
-    const dir = await this.#folder('keys', { create: true });
-    await this.#write(path.join(dir, `${item.id}.p8`), encrypted, item.modified);
+    // The id the file is sealed under is the key's own: checked here, so a listing can trust it.
+    if (keyId(item.content) !== item.id) throw new Error(`the private key's id is not ${item.id}`);
+    const keys = this.#keyMaterial();
+    if (!keys) {
+      throw new CredroamError(
+        'E_LOCKED',
+        'the credroam keys are locked: give the roaming password to store a private key',
+      );
+    }
+    const sealed = sealKey({ pkcs8: item.content, id: item.id, keyId: keys.seal.keyId, key: keys.seal.key });
+    const dir = await this.#writable('keys', durable);
+    await this.#write(path.join(dir, `${item.id}.p8`), sealed, item.modified, durable);
+  }
+
+  /**
+   * Makes the writes held since the last flush (`put` with `durable: false`) take effect and
+   * durable, together: see `AtomicWriteBatch.commit`. On an error what was not renamed in place
+   * is dropped, and the error is thrown.
+   */
+  async flush(): Promise<void> {
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    this.#batch = undefined;
+    await batch.writes.commit();
   }
 
   async remove(kind: TokenKind, id: string, options: { readonly keepUntil?: number } = {}): Promise<void> {
@@ -285,6 +338,7 @@ export class CredentialFolderStore implements LocalStore {
     } else if (kind === 'key') {
       files.add(path.join(this.root, 'keys', `${id}.p8`));
     }
+    await this.flush(); // what was written before goes first
     // Every folder involved is checked before anything moves: none is a link.
     for (const dir of new Set([...files].map((f) => path.basename(path.dirname(f)) as Folder))) {
       await this.#folder(dir, { create: false });
@@ -347,15 +401,59 @@ export class CredentialFolderStore implements LocalStore {
     return (await this.list()).items.find((i) => i.kind === 'cert' && i.id === id)?.content;
   }
 
-  /** Reads one private key's PKCS#8 by id; needs the keys unlocked. */
+  /** Reads one private key's PKCS#8 by id, and nothing else; needs the keys unlocked. */
   async privateKey(id: string): Promise<Uint8Array | undefined> {
-    const dir = await this.#folder('keys', { create: false });
-    if (dir === undefined) return undefined;
-    const read = await this.#read(path.join(dir, `${id}.p8`)).catch((error: NodeJS.ErrnoException) => {
+    return (await this.get('key', id))?.content;
+  }
+
+  /**
+   * One item by kind and id, from its canonical file (`<id>.der` in certs/ or archived/,
+   * `keys/<id>.p8`, `attrs/<id>.json`), checked as a listing checks it: undefined when there is
+   * none, an error saying why when it does not read. A certificate held only under another name
+   * (copied in by hand) is found by a listing, not here.
+   */
+  async get(kind: TokenKind, id: string): Promise<LocalItem | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
+    const missing = (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return undefined;
       throw error;
-    });
-    return read ? this.#decryptKey(read.data).content : undefined;
+    };
+    if (kind === 'key') {
+      const dir = await this.#folder('keys', { create: false });
+      if (dir === undefined) return undefined;
+      const keys = this.#keyMaterial();
+      if (!keys) {
+        if (!(await lstat(path.join(dir, `${id}.p8`)).catch(missing))) return undefined;
+        throw new Error(LOCKED);
+      }
+      const opened = await this.#openKeyFile(`${id}.p8`, keys).catch(missing);
+      return (
+        opened && { kind, id: opened.id, content: opened.content, archived: false, modified: opened.modified }
+      );
+    }
+    if (kind === 'cert') {
+      for (const dir of ['certs', 'archived'] as const) {
+        const folder = await this.#folder(dir, { create: false });
+        if (folder === undefined) continue;
+        const read = await this.#read(path.join(folder, `${id}.der`)).catch(missing);
+        if (read === undefined) continue;
+        const content = certificateDer(read.data);
+        if (sha256(content) !== id)
+          throw new Error(`certificate ${id}.der holds certificate ${sha256(content)}`);
+        return { kind, id, content, archived: dir === 'archived', modified: read.modified };
+      }
+      return undefined;
+    }
+    if (kind === 'attrs') {
+      const dir = await this.#folder('attrs', { create: false });
+      if (dir === undefined) return undefined;
+      const read = await this.#read(path.join(dir, `${id}.json`)).catch(missing);
+      if (read === undefined) return undefined;
+      const named = decodeCredentialAttributes(read.data).cert;
+      if (named !== id) throw new Error(`it holds the attributes of certificate ${named}`);
+      return { kind, id, content: read.data, archived: false, modified: read.modified };
+    }
+    return undefined;
   }
 
   /**
@@ -399,36 +497,59 @@ export class CredentialFolderStore implements LocalStore {
     return problems;
   }
 
-  #decryptKey(data: Uint8Array): { id: string; content: Uint8Array } {
-    if (!this.keyring?.unlocked) throw new Error('locked: log on to read private keys');
-    for (const { key } of this.keyring.atRestKeys()) {
-      try {
-        const content = new Uint8Array(
-          createPrivateKey({ key: Buffer.from(data), format: 'der', type: 'pkcs8', passphrase: key }).export({
-            type: 'pkcs8',
-            format: 'der',
-          }),
-        );
-        return { id: keyId(content), content };
-      } catch {
-        // another master key's at-rest key, or not ours
-      }
+  /**
+   * Opens `keys/<name>`: read (bounded), then opened in its format. A sealed file opens only under
+   * its canonical name, the id it is sealed as; a file of the earlier format opens under any name,
+   * its id from its content, which must match a canonical name. Cached by file identity.
+   */
+  async #openKeyFile(
+    name: string,
+    keys: KeyMaterial,
+  ): Promise<{ id: string; content: Uint8Array; modified: number }> {
+    const { data, modified, identity } = await this.#read(path.join(this.root, 'keys', name), {
+      maxBytes: MAX_KEY_FILE,
+    });
+    const cached = this.#keyCache.get(identity);
+    if (cached) return { ...cached, modified };
+    const canonical = CANONICAL.exec(name)?.[1];
+    let opened: { id: string; content: Uint8Array };
+    if (isSealedKey(data)) {
+      if (canonical === undefined) throw new Error('a sealed key away from its name (<key id>.p8): not read');
+      const result = openSealedKey(data, canonical, keys.open);
+      if (!result.ok) throw new Error(result.reason);
+      opened = { id: result.header.id, content: result.pkcs8 };
+    } else {
+      const result = await openLegacyKey(data, keys.legacy);
+      if (!result.ok) throw new Error(result.reason);
+      const id = keyId(result.pkcs8);
+      if (canonical !== undefined && id !== canonical)
+        throw new Error(`it holds key ${id}, not the key its name says`);
+      opened = { id, content: result.pkcs8 };
     }
-    throw new Error('cannot decrypt: not encrypted under this user’s keys');
+    if (this.#keyCache.size >= 100_000) this.#keyCache.clear();
+    this.#keyCache.set(identity, opened);
+    return { ...opened, modified };
   }
 
-  #atRest(): { keyId: string; key: Buffer } {
-    if (!this.keyring?.unlocked) {
-      throw new CredroamError(
-        'E_LOCKED',
-        'the credroam keys are locked: give the roaming password to store a private key',
-      );
-    }
-    return this.keyring.atRestKey();
+  /** The keys of one operation, derived once; undefined when the keyring is locked. */
+  #keyMaterial(): KeyMaterial | undefined {
+    if (!this.keyring?.unlocked) return undefined;
+    const atRest = this.keyring.atRestKeys();
+    const open = new Map(atRest.map((k) => [k.keyId, sealingKey(k.key)]));
+    const oldest = atRest[0];
+    if (!oldest) return undefined;
+    return {
+      seal: { keyId: oldest.keyId, key: open.get(oldest.keyId)! },
+      open,
+      legacy: atRest.map((k) => k.key),
+    };
   }
 
-  async #read(file: string): Promise<{ data: Uint8Array; modified: number; identity: string }> {
-    const { data, st, repaired } = await readPrivateFile(file);
+  async #read(
+    file: string,
+    options: { readonly maxBytes?: number } = {},
+  ): Promise<{ data: Uint8Array; modified: number; identity: string }> {
+    const { data, st, repaired } = await readPrivateFile(file, options);
     if (repaired) this.#repaired(repaired);
     return {
       data,
@@ -437,8 +558,37 @@ export class CredentialFolderStore implements LocalStore {
     };
   }
 
-  async #write(file: string, data: Uint8Array, modified: number): Promise<void> {
-    await writeFileAtomic(file, data, 0o600, { modified });
+  /** Writes `file` atomically: durably now, or held in the batch; `then` runs once it is in place. */
+  async #write(
+    file: string,
+    data: Uint8Array,
+    modified: number,
+    durable: boolean,
+    then?: () => Promise<unknown>,
+  ): Promise<void> {
+    if (durable) {
+      await writeFileAtomic(file, data, 0o600, { modified });
+      await then?.();
+      return;
+    }
+    await this.#batch!.writes.write(file, data, {
+      modified,
+      ...(then ? { afterRename: async () => void (await then()) } : {}),
+    });
+  }
+
+  /**
+   * The folder `name`, created if need be, for a write: checked at each durable write, and once
+   * per batch for writes held for `flush` (the batch starts here).
+   */
+  async #writable(name: Folder, durable: boolean): Promise<string> {
+    if (durable) return this.#folder(name, { create: true });
+    this.#batch ??= { writes: new AtomicWriteBatch(), folders: new Map() };
+    const known = this.#batch.folders.get(name);
+    if (known !== undefined) return known;
+    const dir = await this.#folder(name, { create: true });
+    this.#batch.folders.set(name, dir);
+    return dir;
   }
 
   /**
@@ -485,11 +635,28 @@ export class CredentialFolderStore implements LocalStore {
     });
   }
 
-  /** The names in one of the store's folders (checked); none when it is missing. */
+  /**
+   * The names in one of the store's folders (checked); none when it is missing. With `repair`,
+   * the temporary files a killed write left there long ago are removed.
+   */
   async #names(dir: Folder, options: { readonly repair: boolean }): Promise<string[]> {
     const folder = await this.#folder(dir, { create: false, repair: options.repair });
     if (folder === undefined) return [];
-    return (await readdir(folder)).filter((n) => !n.startsWith('.'));
+    const all = await readdir(folder);
+    if (options.repair) await this.#purgeTemporaries(folder, all);
+    return all.filter((n) => !n.startsWith('.'));
+  }
+
+  /** Removes temporary files of writes that never finished (their process was killed) in `folder`. */
+  async #purgeTemporaries(folder: string, names: readonly string[]): Promise<void> {
+    const now = this.#now();
+    for (const name of names) {
+      if (!TEMPORARY_NAME.test(name)) continue;
+      const file = path.join(folder, name);
+      const st = await lstat(file).catch(() => undefined);
+      // The change time, not the modification time: a write dates its file with the item's time.
+      if (st?.isFile() && now - st.ctimeMs > STALE_TEMPORARY_MS) await unlink(file).catch(() => undefined);
+    }
   }
 
   /** Drops removed credentials whose keep-until time has passed. */

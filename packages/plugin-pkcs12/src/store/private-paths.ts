@@ -87,7 +87,10 @@ export async function checkFolder(
  * Reads a regular file through one handle opened without following a link, and makes it
  * owner-only (0600 at most) when others could read or write it. Throws for a link or a non-file.
  */
-export async function readPrivateFile(file: string): Promise<{
+export async function readPrivateFile(
+  file: string,
+  options: { readonly maxBytes?: number } = {},
+): Promise<{
   readonly data: Uint8Array;
   readonly st: BigIntStats;
   readonly repaired?: ModeRepair;
@@ -107,11 +110,40 @@ export async function readPrivateFile(file: string): Promise<{
     if (exposed(mode) && (await chmodIfOwner(handle, mode & 0o700))) {
       repaired = { path: file, was: mode, now: mode & 0o700 };
     }
-    const data = new Uint8Array(await handle.readFile());
+    const data =
+      options.maxBytes === undefined
+        ? new Uint8Array(await handle.readFile())
+        : await readBounded(handle, options.maxBytes, Number(st.size));
     return { data, st, ...(repaired ? { repaired } : {}) };
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * At most `max` bytes, whatever size the file claims: a stat above it is refused unread, and a
+ * file that grows (or a file system that says 0) is never read past `max` + 1 bytes.
+ */
+async function readBounded(
+  handle: Awaited<ReturnType<typeof open>>,
+  max: number,
+  size: number,
+): Promise<Uint8Array> {
+  if (size > max) throw new Error(`${size} bytes, more than the ${max} such a file holds: not read`);
+  let buffer = Buffer.allocUnsafe(size + 1);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.min(max + 1, buffer.length * 2 + 4096));
+      buffer.copy(grown, 0, 0, length);
+      buffer = grown;
+    }
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+    if (bytesRead === 0) break;
+    length += bytesRead;
+    if (length > max) throw new Error(`more than the ${max} bytes such a file holds: not read`);
+  }
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
 }
 
 /** Another user's file cannot be made owner-only by this one: it is read all the same (doctor reports it). */

@@ -10,6 +10,7 @@ import {
   certificateId,
   checkCredentials,
   credentialParts,
+  credentialPartsOf,
   credentialViews,
   findCredential,
   type ImportedCredential,
@@ -179,7 +180,8 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
   const filePassword = await readPassArg(passout, '--passout', ctx.io);
   return withSession(args, ctx, async (s) => {
     // Found without the keys (a prefix, a SHA-1); the keys are needed only for a private key.
-    const { view } = credentialParts(await s.local.list(), thumbprint);
+    const listing = await s.local.list();
+    const { view } = credentialParts(listing, thumbprint);
     const keys = view.hasKey ? await userKeys(args, ctx) : undefined;
     let parts: CredentialParts;
     if (keys && 'agent' in keys) {
@@ -193,7 +195,8 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
       };
     } else {
       if (keys) await unlock(s, keys.password);
-      const { view: _, ...found } = credentialParts(await s.local.list(), view.sha256);
+      // Only this credential's key is read and decrypted (a store with `get`), not the whole store.
+      const { view: _, ...found } = await credentialPartsOf(s.local, listing, view.sha256);
       parts = found;
     }
     const { key } = parts;

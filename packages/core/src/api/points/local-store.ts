@@ -36,6 +36,17 @@ export interface LocalListing {
   readonly unreadable: readonly UnreadableItem[];
 }
 
+/** How `put` writes. */
+export interface PutOptions {
+  /**
+   * `false` (given only to a store that has `flush`): the write may be held back until the next
+   * `flush`, which makes a whole batch durable at once. It is atomic all the same, but until
+   * `flush` resolves the item may not be listed yet, and a crash may leave it as it was. A store
+   * without `flush` ignores it. Default `true`: the write is durable when `put` resolves.
+   */
+  readonly durable?: boolean;
+}
+
 /**
  * The user's credential store on the endpoint. Writes are atomic and owner-only; links are not
  * followed; an entry it cannot read is reported in `unreadable` and never deleted.
@@ -44,8 +55,21 @@ export interface LocalStore {
   /** A cheap value that changes whenever the store's contents change (also by other processes). */
   revision(): Promise<string>;
   list(): Promise<LocalListing>;
+  /**
+   * Optional: one item by kind and id, without listing (or decrypting) the rest; `undefined` when
+   * the store holds none. Throws when it holds one it cannot read (keys locked, a damaged file):
+   * the error says why, as `list` would in `unreadable`.
+   */
+  get?(kind: TokenKind, id: string): Promise<LocalItem | undefined>;
   /** Adds or replaces an item (content and `archived` flag). */
-  put(item: LocalItem): Promise<void>;
+  put(item: LocalItem, options?: PutOptions): Promise<void>;
+  /**
+   * Optional: makes every write since the last `flush` (`put` with `durable: false`; removals)
+   * take effect and survive a crash or a power cut, at once, in the order they were made; resolves
+   * when they have. A store without it makes each write durable in `put`. On an error some writes
+   * may have taken effect and others not: each item is whole, as it was or as written.
+   */
+  flush?(): Promise<void>;
   /**
    * Removes an item from the active set; a missing item is not an error. With `keepUntil` the
    * store keeps it in its archive until then (a deletion that roamed in can be undone by hand).

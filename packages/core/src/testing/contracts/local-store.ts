@@ -109,6 +109,48 @@ export function localStoreContract(
     t.false(items.some((i) => i.id === c.cert.id));
   });
 
+  test(`${name} (LocalStore contract): get, where the store has it, reads one item as list does; undefined for one it does not hold`, async (t) => {
+    const { store, root } = await make(t);
+    if (store.get === undefined) return void t.true(true, 'the store has no get: nothing to check');
+    const c = await opensslCredential(root, 'get', 'ec');
+    await store.put(c.cert);
+    await store.put(c.key);
+    const listed = (await store.list()).items;
+    for (const want of [c.cert, c.key]) {
+      const got = await store.get(want.kind, want.id);
+      const same = listed.find((i) => i.kind === want.kind && i.id === want.id);
+      t.deepEqual(Buffer.from(got?.content ?? []), Buffer.from(same?.content ?? [1]));
+      t.is(got?.archived, same?.archived);
+    }
+    t.is(await store.get('cert', '0'.repeat(64)), undefined);
+    t.is(await store.get('key', '0'.repeat(64)), undefined);
+  });
+
+  test(`${name} (LocalStore contract): with flush, writes held back (durable: false) all land, in order, once flushed; a durable write or a removal after them keeps the order`, async (t) => {
+    const { store, root } = await make(t);
+    if (store.flush === undefined) return void t.true(true, 'the store has no flush: nothing to check');
+    const [a, b] = await Promise.all([1, 2].map((n) => opensslCredential(root, `batch-${n}`, 'ec')));
+    for (const i of [a!.cert, a!.key, b!.cert, b!.key]) await store.put(i, { durable: false });
+    await store.put({ ...a!.cert, archived: true }, { durable: false });
+    await store.flush();
+    const first = await store.list();
+    t.deepEqual(first.unreadable, []);
+    t.deepEqual(ids(first.items), ids([a!.cert, a!.key, b!.cert, b!.key]));
+    t.true(first.items.find((i) => i.id === a!.cert.id)?.archived, 'the later write of a wins');
+    // Held writes, then a durable one of the same item: the durable one is the last.
+    await store.put({ ...a!.cert, archived: false }, { durable: false });
+    await store.put({ ...a!.cert, archived: true });
+    await store.flush();
+    t.true((await store.list()).items.find((i) => i.id === a!.cert.id)?.archived);
+    // Held writes, then a removal: the removal is the last.
+    await store.put(b!.cert, { durable: false });
+    await store.list();
+    await store.remove('cert', b!.cert.id);
+    await store.flush();
+    t.false((await store.list()).items.some((i) => i.id === b!.cert.id));
+    await store.flush(); // nothing held: nothing to do
+  });
+
   test(`${name} (LocalStore contract): puts made at the same time all land, each item whole`, async (t) => {
     const { store, root } = await make(t);
     const made = await Promise.all([1, 2, 3].map((n) => opensslCredential(root, `concurrent-${n}`, 'ec')));
