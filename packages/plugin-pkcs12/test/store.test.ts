@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rename, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EventId, EventLog, FolderDirectoryStore, type LogRecord } from '@credroam/core';
 import { HOSTILE_CERTIFICATES, makeHostileCertificate } from '@credroam/core/testing';
@@ -146,6 +146,25 @@ test('remove keeps a copy in removed/ until the given time; the revision changes
     `${keepUntil}-cert-${certItem.id}.der`,
     `${keepUntil}-key-${keyItem.id}.p8`,
   ]);
+});
+
+test('the revision moves when a file changes behind the store with its name, size and time kept (its mode, or its bytes with the old time restored)', async (t) => {
+  const { root, store, certItem, keyItem } = await setup(t);
+  await store.put(certItem);
+  await store.put(keyItem);
+  const keyFile = path.join(root, 'store', 'keys', `${keyItem.id}.p8`);
+  const r0 = await store.revision();
+  await chmod(keyFile, 0o000);
+  const r1 = await store.revision();
+  t.not(r1, r0, 'a key made unreadable is a change');
+  await chmod(keyFile, 0o600);
+  const certFile = path.join(root, 'store', 'certs', `${certItem.id}.der`);
+  const before = await lstat(certFile);
+  const bytes = await readFile(certFile);
+  bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
+  await writeFile(certFile, bytes);
+  await utimes(certFile, before.atime, before.mtime);
+  t.not(await store.revision(), r1, 'same name, size and modification time: still a change');
 });
 
 test('archived certificates live apart and list as archived', async (t) => {

@@ -166,7 +166,9 @@ export class CredentialFolderStore implements LocalStore {
       );
       for (const [i, name] of sorted.entries()) {
         const st = await stats[i];
-        hash.update(`${dir}/${name}:${st?.size ?? -1}:${st?.mtimeNs ?? -1}:${st?.ino ?? -1}\n`);
+        // The change time too: a file made unreadable (its mode) or rewritten with its old
+        // modification time restored still moves the revision (decision 025).
+        hash.update(`${dir}/${name}:${st?.size ?? -1}:${st?.mtimeNs ?? -1}:${st?.ctimeNs ?? -1}:${st?.ino ?? -1}\n`);
       }
     }
     return hash.digest('hex');
