@@ -1,6 +1,6 @@
-import type { EventId } from '../api/events.js';
+import { EventId, type LogLevel } from '../api/events.js';
 import type { TokenKind } from '../api/extension-points.js';
-import type { PlanEntry } from './plan.js';
+import type { PlanEntry, PlanOutput } from './plan.js';
 
 /** What one sync reports: `sync --json` prints it as it is. */
 
@@ -75,4 +75,88 @@ export function countsOf(entries: readonly PlanEntry[]): SyncCounts {
     if (e.conflict) c.conflicts++;
   }
   return c;
+}
+
+/** What a plan leaves out, with why: rolled-back values, uploads over the limit, orphaned attributes. */
+export function skippedByPlan(plan: PlanOutput, maxTokens: number): SkippedItem[] {
+  const skipped: SkippedItem[] = [];
+  const skip = (keys: readonly string[], where: SkippedItem['where'], event: EventId, reason: string) => {
+    for (const key of keys) {
+      const [kind, id] = key.split(':') as [TokenKind, string];
+      skipped.push({ where, kind, id, event, reason });
+    }
+  };
+  skip(
+    plan.stale,
+    'directory',
+    EventId.TokenRolledBack,
+    'older than the version this endpoint already saw (a lagging server or a replay): replaced',
+  );
+  skip(
+    plan.overLimit,
+    'local',
+    EventId.TooManyTokens,
+    `not uploaded: the directory holds the maximum of ${maxTokens} tokens`,
+  );
+  for (const o of plan.orphaned) {
+    skip(
+      [o.key],
+      o.where,
+      EventId.AttributesWithoutCertificate,
+      o.where === 'directory'
+        ? 'not downloaded: this endpoint does not hold their certificate, and the directory has none to download (left in place)'
+        : 'not uploaded: their certificate is not in the directory, nor uploaded by this sync (left in place)',
+    );
+  }
+  return skipped;
+}
+
+/** The changes a report lists, in a stable order (kind, then id). */
+export function changesOf(acting: readonly PlanEntry[]): PlannedChange[] {
+  return acting
+    .filter((e) => e.action !== 'none' || e.local?.archivedNow)
+    .map((e) => ({ kind: e.kind, id: e.id, action: e.action, reason: e.reason, conflict: e.conflict }))
+    .sort((a, b) => (a.kind === b.kind ? (a.id < b.id ? -1 : 1) : a.kind < b.kind ? -1 : 1));
+}
+
+type Emit = (level: LogLevel, event: number, message: string, fields?: Record<string, unknown>) => void;
+
+const ACTION_EVENTS: Readonly<Record<string, number>> = {
+  upload: EventId.TokenUploaded,
+  download: EventId.TokenDownloaded,
+  'remove-local': EventId.TokenRemovedLocally,
+  tombstone: EventId.TombstoneWritten,
+  prune: EventId.TombstonePruned,
+};
+
+/** One event per change carried out, one per skipped item, and the sync's own. */
+export function logOutcome(
+  emit: Emit,
+  acting: readonly PlanEntry[],
+  failed: ReadonlySet<string>,
+  skipped: readonly SkippedItem[],
+  counts: SyncCounts,
+): void {
+  for (const e of acting) {
+    if (failed.has(e.key)) continue;
+    const at = { kind: e.kind, id: e.id, reason: e.reason };
+    if (e.conflict) emit('warn', EventId.Conflict, `conflict on ${e.kind} ${e.id}: ${e.reason}`, at);
+    const event = ACTION_EVENTS[e.action];
+    if (event !== undefined) emit('info', event, `${e.action} ${e.kind} ${e.id}: ${e.reason}`, at);
+    if (e.local?.archivedNow) emit('info', EventId.TokenArchived, `archived expired ${e.kind} ${e.id}`, at);
+    if (e.action === 'none' && e.remove.length > 0) {
+      emit(
+        'info',
+        EventId.DuplicateValuesResolved,
+        `removed ${e.remove.length} superseded value(s) of ${e.kind} ${e.id}`,
+        at,
+      );
+    }
+  }
+  for (const s of skipped) {
+    emit('warn', s.event, `skipped ${s.where} ${s.kind ?? 'value'}${s.id ? ` ${s.id}` : ''}: ${s.reason}`, {
+      ...s,
+    });
+  }
+  emit('info', EventId.SyncSucceeded, 'sync completed', { ...counts, skipped: skipped.length });
 }

@@ -29,6 +29,11 @@ export interface SyncState {
   readonly pending?: Readonly<Record<string, BaseEntry>>;
 }
 
+/** The state of an endpoint that never synced. */
+export function emptyState(user: string): SyncState {
+  return { version: 1, user, stamp: [], localRevision: null, nextDue: null, base: {} };
+}
+
 /** Loads and saves the sync state. `save` must be crash-safe: the old or the new state, never a mix. */
 export interface SyncStateStore {
   load(): Promise<SyncState | undefined>;

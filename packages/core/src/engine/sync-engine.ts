@@ -1,29 +1,28 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
-import { ConflictError, CredroamError, errorMessage } from '../api/errors.js';
+import { ConflictError, CredroamError } from '../api/errors.js';
 import { EventId, type Logger, type LogLevel } from '../api/events.js';
-import { DirectoryStore, LocalStore, type TokenKind, TokenProtector } from '../api/extension-points.js';
+import { DirectoryStore, LocalStore, TokenProtector } from '../api/extension-points.js';
 import type { RoamingPolicy } from '../policy/policy.js';
-import { associatedData, decodeHeader, encodeHeader, encodeToken } from './codec.js';
 import { readDirectory } from './directory-side.js';
 import { FactsCache } from './facts-cache.js';
 import { ContentInspector } from './inspect.js';
 import { type LocalSide, readLocal, recordedLocal, snapshotOf } from './local-side.js';
 import { UserLock } from './lock.js';
 import { LoggerToken } from './logger-token.js';
-import { type BaseEntry, tombstoneHash } from './merge.js';
-import { type LocalVersion, type PlanEntry, type PlanOutput, planSync } from './plan.js';
+import type { BaseEntry } from './merge.js';
+import { planSync } from './plan.js';
 import {
+  changesOf,
   countsOf,
   emptyCounts,
-  type PlannedChange,
-  type SkippedItem,
-  type SyncCounts,
+  logOutcome,
   type SyncOptions,
   type SyncReport,
+  skippedByPlan,
 } from './report.js';
-import { type SyncState, SyncStateStore } from './state.js';
-import { isTombstone, TokenFlag, versionHash } from './token.js';
+import { emptyState, type SyncState, SyncStateStore } from './state.js';
+import { type DirectoryWrite, directoryWrite, nextBase, nextDue, writeLocal } from './write-side.js';
 
 export type { PlannedChange, SkippedItem, SyncCounts, SyncOptions, SyncReport } from './report.js';
 
@@ -35,7 +34,6 @@ export interface EngineOptions {
 }
 export const EngineOptions = Symbol.for('credroam.EngineOptions');
 
-const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 const hex = (values: readonly Uint8Array[]): string[] =>
   values.map((v) => Buffer.from(v).toString('hex')).sort();
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
@@ -72,11 +70,7 @@ export class SyncEngine {
    */
   sync(options: SyncOptions = {}): Promise<SyncReport> {
     return this.lock.run(async () => {
-      try {
-        return await this.#sync(options.dryRun ?? false, options.full ?? false, options.unlock);
-      } finally {
-        this.#contents.clear();
-      }
+      return this.#sync(options.dryRun ?? false, options.full ?? false, options.unlock);
     });
   }
 
@@ -141,12 +135,6 @@ export class SyncEngine {
   }): Promise<SyncReport> {
     const { dryRun, state, revision, now, ops, ready } = run;
     const policy = this.options.policy;
-    const protector: Pick<TokenProtector, 'open'> = {
-      open: async (input) => {
-        await ready();
-        return this.protector.open(input);
-      },
-    };
     const base = new Map<string, BaseEntry>(Object.entries(state?.base ?? {}));
     // A write the last sync attempted but could not record (killed, or the connection lost after
     // the server applied it): what it wrote is what this endpoint knows of those tokens, whether
@@ -161,185 +149,68 @@ export class SyncEngine {
         ? recordedLocal(state.local, { policy, now })
         : undefined;
     for (let attempt = 1; attempt <= policy.casAttempts; attempt++) {
-      this.#contents.clear();
       ops.read++;
-      const snapshot = await this.directory.read();
-      const {
-        groups,
-        skipped: dirSkipped,
-        handsOff: unread,
-      } = await readDirectory(snapshot, base, {
-        protector,
-        inspector: this.#facts,
-        policy,
-        user: this.options.user,
-        now,
-        contents: this.#contents,
-        event: (level, event, message, fields) => this.#event(level, event, message, fields),
-      });
-      const planOf = (side: LocalSide) =>
-        planSync({
-          local: side.local,
-          directory: groups,
-          base,
-          now,
-          tombstoneLifetimeMs: policy.tombstoneLifetimeDays * 86_400_000,
-          maxTokens: policy.maxTokens,
-          handsOff: new Set([...side.handsOff, ...unread]),
-          suppressTombstones: side.suppressTombstones,
-        });
-      const fromRecord = recorded && planOf(recorded);
-      let side: LocalSide;
-      let plan: PlanOutput;
-      if (recorded && fromRecord && !fromRecord.entries.some((e) => e.action === 'upload' && e.local)) {
-        side = recorded;
-        plan = fromRecord;
-      } else {
-        // No record, or something to upload (which needs its content): the store is read.
-        await ready();
-        const listing = await this.local.list();
-        this.#facts.turn();
-        side = readLocal(listing.items, listing.unreadable, { inspector: this.#facts, policy, now });
-        plan = planOf(side);
-      }
+      const read = await this.#readSides({ base, recorded, now, ready });
       await ready();
-      const skipped: SkippedItem[] = [...side.skipped, ...dirSkipped];
-      const skip = (keys: readonly string[], where: SkippedItem['where'], event: EventId, reason: string) => {
-        for (const key of keys) {
-          const [kind, id] = key.split(':') as [TokenKind, string];
-          skipped.push({ where, kind, id, event, reason });
-        }
-      };
-      skip(
-        plan.stale,
-        'directory',
-        EventId.TokenRolledBack,
-        'older than the version this endpoint already saw (a lagging server or a replay): replaced',
-      );
-      skip(
-        plan.overLimit,
-        'local',
-        EventId.TooManyTokens,
-        `not uploaded: the directory holds the maximum of ${policy.maxTokens} tokens`,
-      );
-      for (const o of plan.orphaned) {
-        skip(
-          [o.key],
-          o.where,
-          EventId.AttributesWithoutCertificate,
-          o.where === 'directory'
-            ? 'not downloaded: this endpoint does not hold their certificate, and the directory has none to download (left in place)'
-            : 'not uploaded: their certificate is not in the directory, nor uploaded by this sync (left in place)',
-        );
-      }
+      const { side, plan } = read;
+      const skipped = [...side.skipped, ...read.skipped, ...skippedByPlan(plan, policy.maxTokens)];
       const acting = plan.entries.filter(
         (e) => e.action !== 'none' || e.remove.length > 0 || e.local?.archivedNow,
       );
-      const changes: PlannedChange[] = acting
-        .filter((e) => e.action !== 'none' || e.local?.archivedNow)
-        .map((e) => ({ kind: e.kind, id: e.id, action: e.action, reason: e.reason, conflict: e.conflict }))
-        .sort((a, b) => (a.kind === b.kind ? (a.id < b.id ? -1 : 1) : a.kind < b.kind ? -1 : 1));
-
+      const changes = changesOf(acting);
       if (dryRun) {
         this.#event('info', EventId.SyncPlanned, `dry run: ${changes.length} change(s) planned`, {
           changes: changes.length,
         });
-        return {
-          outcome: 'planned',
-          counts: countsOf(plan.entries),
-          skipped,
-          changes,
-          directoryOps: ops,
-          attempts: attempt,
-        };
+        const counts = countsOf(plan.entries);
+        return { outcome: 'planned', counts, skipped, changes, directoryOps: ops, attempts: attempt };
       }
 
       // 1. The directory, in one compare-and-swap.
-      const written = new Map<string, BaseEntry>();
-      const remove: Uint8Array[] = [];
-      const add: Uint8Array[] = [];
-      for (const e of acting) {
-        remove.push(...e.remove);
-        const value = await this.#encodeFor(e, now);
-        if (value) {
-          add.push(value.value);
-          written.set(e.key, value.base);
-        }
-      }
-      let stampAfter = hex(snapshot.stamp);
-      if (remove.length > 0 || add.length > 0) {
-        const fresh = randomBytes(16);
-        // Write-ahead: what this write will make the base, should the process die before step 3.
-        await this.stateStore.save({
-          ...(state ?? emptyState(this.options.user)),
-          base: Object.fromEntries(base),
-          pending: Object.fromEntries(written),
-        });
-        ops.write++;
-
-        try {
-          await this.directory.write({
-            tokens: { remove, add },
-            stamp: { remove: snapshot.stamp, add: [fresh] },
-          });
-        } catch (error) {
-          if (error instanceof ConflictError) {
-            this.#event(
-              'debug',
-              EventId.CompareAndSwapRetried,
-              `the directory changed (attempt ${attempt}): merging again`,
-            );
-            continue;
-          }
-          throw error;
-        }
+      const write = await directoryWrite(acting, { protector: this.protector, user: this.options.user, now });
+      let stampAfter = hex(read.stamp);
+      if (write.remove.length > 0 || write.add.length > 0) {
+        const fresh = await this.#writeDirectory(write, read.stamp, { state, base, attempt, ops });
+        if (fresh === undefined) continue; // another writer got in first: read and merge again
         stampAfter = hex([fresh]);
       }
 
-      // 2. The local store: a store that can (`flush`) takes every write held back and makes them
-      // durable at once, before the base is saved. A crash before the flush ends leaves each item
-      // as it was or as written, and the base as it was: the next sync finds them equal, or
-      // writes them again.
-      let localWritten = false;
-      const failed = new Set<string>();
-      const durable = this.local.flush === undefined;
-      for (const e of acting) {
-        try {
-          localWritten = (await this.#applyLocal(e, durable)) || localWritten;
-        } catch (error) {
-          failed.add(e.key);
-          skipped.push({
-            where: 'local',
-            kind: e.kind,
-            id: e.id,
-            event: EventId.LocalItemUnreadable,
-            reason: `local store refused the change: ${errorMessage(error)}`,
-          });
-        }
-      }
-      if (!durable) await this.local.flush!();
+      // 2. The local store.
+      const local = await writeLocal(
+        acting,
+        {
+          local: this.local,
+          protector: this.protector,
+          user: this.options.user,
+          policy,
+          contents: read.contents,
+          now: this.#now,
+        },
+        skipped,
+      );
 
       // 3. The base, crash-safe.
       for (const e of plan.entries) {
-        if (failed.has(e.key)) continue;
-        const next = nextBase(e, written.get(e.key));
+        if (local.failed.has(e.key)) continue;
+        const next = nextBase(e, write.written.get(e.key));
         if (next === undefined) base.delete(e.key);
         else base.set(e.key, next);
       }
+      const untouched = !local.written && local.failed.size === 0;
       await this.stateStore.save({
         version: 1,
         user: this.options.user,
         stamp: stampAfter,
-        localRevision: localWritten || failed.size > 0 ? null : revision,
-        ...(localWritten || failed.size > 0
-          ? {}
-          : { local: side.recorded && state?.local ? state.local : snapshotOf(side, revision) }),
+        localRevision: untouched ? revision : null,
+        ...(untouched
+          ? { local: side.recorded && state?.local ? state.local : snapshotOf(side, revision) }
+          : {}),
         nextDue: nextDue(side.local, base, policy),
         base: Object.fromEntries([...base.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
       } satisfies SyncState);
 
-      const counts = countsOf(acting.filter((e) => !failed.has(e.key)));
-      this.#logOutcome(acting, failed, skipped, counts);
+      const counts = countsOf(acting.filter((e) => !local.failed.has(e.key)));
+      logOutcome(this.#event, acting, local.failed, skipped, counts);
       return { outcome: 'synced', counts, skipped, changes, directoryOps: ops, attempts: attempt };
     }
     this.#event(
@@ -354,178 +225,105 @@ export class SyncEngine {
     );
   }
 
-  /** Opened contents by value hash, for the downloads of this sync. */
-  readonly #contents = new Map<string, Uint8Array>();
+  /**
+   * Both sides and their plan: the directory in full, the local side from the record when the plan
+   * needs no content from the store, else from the store (after the unlock: listing opens keys).
+   */
+  async #readSides(run: {
+    readonly base: ReadonlyMap<string, BaseEntry>;
+    readonly recorded: LocalSide | undefined;
+    readonly now: number;
+    readonly ready: () => Promise<void>;
+  }) {
+    const { base, recorded, now, ready } = run;
+    const policy = this.options.policy;
+    const snapshot = await this.directory.read();
+    const contents = new Map<string, Uint8Array>();
+    const directory = await readDirectory(snapshot, base, {
+      protector: {
+        open: async (input) => {
+          await ready();
+          return this.protector.open(input);
+        },
+      },
+      inspector: this.#facts,
+      policy,
+      user: this.options.user,
+      now,
+      contents,
+      event: this.#event,
+    });
+    const planOf = (side: LocalSide) =>
+      planSync({
+        local: side.local,
+        directory: directory.groups,
+        base,
+        now,
+        tombstoneLifetimeMs: policy.tombstoneLifetimeDays * 86_400_000,
+        maxTokens: policy.maxTokens,
+        handsOff: new Set([...side.handsOff, ...directory.handsOff]),
+        suppressTombstones: side.suppressTombstones,
+      });
+    let side = recorded;
+    let plan = side && planOf(side);
+    // No record, or something to upload (which needs its content): the store is read.
+    if (
+      side === undefined ||
+      plan === undefined ||
+      plan.entries.some((e) => e.action === 'upload' && e.local)
+    ) {
+      await ready();
+      const listing = await this.local.list();
+      this.#facts.turn();
+      side = readLocal(listing.items, listing.unreadable, { inspector: this.#facts, policy, now });
+      plan = planOf(side);
+    }
+    return { stamp: snapshot.stamp, skipped: directory.skipped, side, plan, contents };
+  }
 
-  async #encodeFor(e: PlanEntry, now: number): Promise<{ value: Uint8Array; base: BaseEntry } | undefined> {
-    let flags: number;
-    let content: Uint8Array;
-    let modified: number;
-    let superseded: BaseEntry['superseded'];
-    // A version written again (lost from, or rolled back in, the directory) keeps its date: it is
-    // the same version, and must not look newer than what a deletion of it superseded. A new
-    // version is dated after everything this endpoint saw of the token.
-    const again =
-      e.base !== undefined &&
-      (e.action === 'upload' ? e.local?.version.hash : tombstoneHash(e.kind)) === e.base.hash;
-    if (e.action === 'upload' && e.local) {
-      flags = e.local.version.flags;
-      content = e.local.item.content;
-      modified = again ? e.base!.modified : Math.max(e.local.version.modified, e.floor + 1);
-    } else if (e.action === 'tombstone') {
-      flags = TokenFlag.Tombstone;
-      content = new Uint8Array(0);
-      modified = again ? e.base!.modified : Math.max(now, e.floor + 1);
-      // What this endpoint deletes: its base, or (writing a lost tombstone again) what that deleted.
-      superseded = again ? e.base!.superseded : { modified: e.base!.modified, hash: e.base!.hash };
-    } else {
+  /**
+   * The compare-and-swap of the tokens and the stamp, after the write-ahead record of the base it
+   * creates. The fresh stamp value when it landed; undefined when another writer got in first.
+   */
+  async #writeDirectory(
+    write: DirectoryWrite,
+    stamp: readonly Uint8Array[],
+    run: {
+      readonly state: SyncState | undefined;
+      readonly base: ReadonlyMap<string, BaseEntry>;
+      readonly attempt: number;
+      readonly ops: { write: number };
+    },
+  ): Promise<Uint8Array | undefined> {
+    const fresh = randomBytes(16);
+    // Write-ahead: what this write will make the base, should the process die before the base is saved.
+    await this.stateStore.save({
+      ...(run.state ?? emptyState(this.options.user)),
+      base: Object.fromEntries(run.base),
+      pending: Object.fromEntries(write.written),
+    });
+    run.ops.write++;
+    try {
+      await this.directory.write({
+        tokens: { remove: write.remove, add: write.add },
+        stamp: { remove: [...stamp], add: [fresh] },
+      });
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      this.#event(
+        'debug',
+        EventId.CompareAndSwapRetried,
+        `the directory changed (attempt ${run.attempt}): merging again`,
+      );
       return undefined;
     }
-    // The associated data leaves out the payload length, which is known only after sealing.
-    const fields = { kind: e.kind, flags, modified, id: e.id, ...(superseded ? { superseded } : {}) };
-    const unsized = encodeHeader({ ...fields, payloadLength: 0 });
-    const sealed = await this.protector.seal({
-      kind: e.kind,
-      payload: content,
-      aad: associatedData(this.options.user, unsized),
-    });
-    const value = encodeToken(encodeHeader({ ...fields, payloadLength: sealed.length }), sealed);
-    return {
-      value,
-      base: {
-        hash: versionHash(e.kind, flags, content),
-        modified,
-        flags,
-        valueHash: sha256(value),
-        ...(superseded ? { superseded } : {}),
-      },
-    };
+    return fresh;
   }
 
-  /** Applies one entry to the local store (`durable: false`: held for the flush); true when the store was written. */
-  async #applyLocal(e: PlanEntry, durable: boolean): Promise<boolean> {
-    const options = durable ? {} : { durable: false };
-    if (e.action === 'download' && e.remote) {
-      let content = this.#contents.get(e.remote.valueHash);
-      if (content === undefined) {
-        // Bytes identical to a value authenticated before: open them now to have the content.
-        const decoded = decodeHeader(e.remote.value, Number.MAX_SAFE_INTEGER);
-        if (!decoded.ok) throw new Error(decoded.message);
-        content = await this.protector.open({
-          kind: e.kind,
-          sealed: decoded.sealed,
-          aad: associatedData(this.options.user, e.remote.value),
-        });
-      }
-      await this.local.put(
-        {
-          kind: e.kind,
-          id: e.id,
-          content,
-          archived: (e.remote.version.flags & TokenFlag.Archived) !== 0,
-          modified: e.remote.version.modified,
-        },
-        options,
-      );
-      return true;
-    }
-    if (e.action === 'remove-local') {
-      // Kept for a whole lifetime from now, not from the tombstone's date: an old tombstone (one
-      // that waited for an endpoint back from a long absence) must not empty the archive at once.
-      const lifetime = this.options.policy.tombstoneLifetimeDays * 86_400_000;
-      await this.local.remove(e.kind, e.id, { keepUntil: this.#now() + lifetime });
-      return true;
-    }
-    if (e.local?.archivedNow && (e.action === 'upload' || e.action === 'none')) {
-      await this.local.put(e.local.item, options);
-      return true;
-    }
-    return false;
-  }
-
-  #logOutcome(
-    acting: readonly PlanEntry[],
-    failed: ReadonlySet<string>,
-    skipped: readonly SkippedItem[],
-    counts: SyncCounts,
-  ) {
-    const events: Record<string, number> = {
-      upload: EventId.TokenUploaded,
-      download: EventId.TokenDownloaded,
-      'remove-local': EventId.TokenRemovedLocally,
-      tombstone: EventId.TombstoneWritten,
-      prune: EventId.TombstonePruned,
-    };
-    for (const e of acting) {
-      if (failed.has(e.key)) continue;
-      const at = { kind: e.kind, id: e.id, reason: e.reason };
-      if (e.conflict) this.#event('warn', EventId.Conflict, `conflict on ${e.kind} ${e.id}: ${e.reason}`, at);
-      const event = events[e.action];
-      if (event !== undefined) this.#event('info', event, `${e.action} ${e.kind} ${e.id}: ${e.reason}`, at);
-      if (e.local?.archivedNow)
-        this.#event('info', EventId.TokenArchived, `archived expired ${e.kind} ${e.id}`, at);
-      if (e.action === 'none' && e.remove.length > 0) {
-        this.#event(
-          'info',
-          EventId.DuplicateValuesResolved,
-          `removed ${e.remove.length} superseded value(s) of ${e.kind} ${e.id}`,
-          at,
-        );
-      }
-    }
-    for (const s of skipped) {
-      this.#event(
-        'warn',
-        s.event,
-        `skipped ${s.where} ${s.kind ?? 'value'}${s.id ? ` ${s.id}` : ''}: ${s.reason}`,
-        {
-          ...s,
-        },
-      );
-    }
-    this.#event('info', EventId.SyncSucceeded, 'sync completed', { ...counts, skipped: skipped.length });
-  }
-
-  #event(level: LogLevel, event: number, message: string, fields: Record<string, unknown> = {}): void {
-    this.log.log(level, event, message, { user: this.options.user, ...fields });
-  }
-}
-
-function emptyState(user: string): SyncState {
-  return { version: 1, user, stamp: [], localRevision: null, nextDue: null, base: {} };
-}
-
-/** The base after an entry was carried out. */
-function nextBase(e: PlanEntry, written: BaseEntry | undefined): BaseEntry | undefined {
-  if (written) return written;
-  if (e.pruned || e.action === 'forget' || e.action === 'prune') return undefined;
-  if (e.remote) {
-    const v = e.remote.version;
-    return {
-      hash: v.hash,
-      modified: v.modified,
-      flags: v.flags,
-      valueHash: e.remote.valueHash,
-      ...(v.superseded ? { superseded: v.superseded } : {}),
-    };
-  }
-  return e.base; // nothing agreed on (a held-back tombstone, a refused upload): keep what was known
-}
-
-/** The earliest time at which a sync has work even if nothing else changes. */
-function nextDue(
-  local: ReadonlyMap<string, LocalVersion>,
-  base: ReadonlyMap<string, BaseEntry>,
-  policy: RoamingPolicy,
-): number | null {
-  let due = Number.POSITIVE_INFINITY;
-  const lifetime = policy.tombstoneLifetimeDays * 86_400_000;
-  for (const b of base.values()) if (isTombstone(b)) due = Math.min(due, b.modified + lifetime + 1);
-  if (policy.archiveExpired) {
-    for (const l of local.values()) {
-      const notAfter = l.notAfter;
-      if (notAfter !== undefined && !l.item.archived) due = Math.min(due, notAfter + 1);
-    }
-  }
-  return Number.isFinite(due) ? due : null;
+  readonly #event = (
+    level: LogLevel,
+    event: number,
+    message: string,
+    fields: Record<string, unknown> = {},
+  ): void => this.log.log(level, event, message, { user: this.options.user, ...fields });
 }
