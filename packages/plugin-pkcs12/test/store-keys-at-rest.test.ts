@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { LocalItem } from '@credroam/core';
+import { EventId, EventLog, type LocalItem, type LogRecord } from '@credroam/core';
 import * as asn1js from 'asn1js';
 import test, { type ExecutionContext } from 'ava';
 import { CredentialFolderStore, type Keyring } from '../src/index.js';
@@ -94,30 +94,55 @@ test('a key put under an id that is not its own is refused, nothing written', as
   t.deepEqual(await readdir(path.join(root, 'store')).catch(() => []), []);
 });
 
-test('a store of the earlier format (PBES2 files) still opens: listed and read as before, not rewritten by reading, rewritten sealed when the key is next written', async (t) => {
-  const { store, file, mk } = await setup(t);
+test('a store of the earlier format (PBES2 files) still opens: read as before, and an unlocked listing seals each again in the current format (event 1034), under its name, date and master key', async (t) => {
+  const { root, file, mk } = await setup(t);
+  const logged: LogRecord[] = [];
+  const logger = new EventLog({ write: () => undefined });
+  logger.subscribe((r) => logged.push(r));
+  const store = new CredentialFolderStore(path.join(root, 'store'), keyring(...mk), { logger });
   const items = [newKey(), newKey('rsa')];
-  const { mkdir } = await import('node:fs/promises');
+  const { mkdir, utimes } = await import('node:fs/promises');
   await mkdir(path.dirname(file(items[0]!.id)), { recursive: true, mode: 0o700 });
-  for (const item of items) await writeFile(file(item.id), legacyFile(item, mk[0]!.key), { mode: 0o600 });
+  for (const item of items) {
+    await writeFile(file(item.id), legacyFile(item, mk[0]!.key), { mode: 0o600 });
+    await utimes(file(item.id), new Date(T0), new Date(T0));
+  }
   const before = await Promise.all(items.map((i) => readFile(file(i.id))));
+  for (const item of items) t.deepEqual(await store.privateKey(item.id), normalized(item));
+  t.deepEqual(
+    await Promise.all(items.map((i) => readFile(file(i.id)))),
+    before,
+    'reading one key writes nothing',
+  );
   const { items: listed, unreadable } = await store.list();
   t.deepEqual(unreadable, []);
   for (const item of items) {
     t.deepEqual(listed.find((i) => i.id === item.id)?.content, normalized(item));
-    t.deepEqual(await store.privateKey(item.id), normalized(item));
+    const data = await readFile(file(item.id));
+    t.is(data.subarray(0, 4).toString('latin1'), 'CRKA', 'sealed again');
+    t.is(data.subarray(8, 16).toString('hex'), mk[0]!.keyId);
+    t.is((await stat(file(item.id))).mtimeMs, T0, 'its date kept');
   }
-  t.deepEqual(await Promise.all(items.map((i) => readFile(file(i.id)))), before, 'reading writes nothing');
-  await store.put({ ...items[0]!, content: normalized(items[0]!) });
-  t.is((await readFile(file(items[0]!.id))).subarray(0, 4).toString('latin1'), 'CRKA', 'rewritten sealed');
-  t.deepEqual(await readFile(file(items[1]!.id)), before[1], 'the other left as it was');
-  // A mixed store: both formats list, with the same content as before.
-  const mixed = await store.list();
-  t.deepEqual(mixed.unreadable, []);
+  t.is(logged.filter((r) => r.event === EventId.StoreKeysResealed && r.level === 'info').length, 1);
+  // Listed again: the same content, nothing more to seal.
+  const again = await store.list();
   t.deepEqual(
-    mixed.items.map((i) => [i.id, Buffer.from(i.content).toString('hex')]).sort(),
+    again.items.map((i) => [i.id, Buffer.from(i.content).toString('hex')]).sort(),
     items.map((i) => [i.id, Buffer.from(normalized(i)).toString('hex')]).sort(),
   );
+  t.is(logged.filter((r) => r.event === EventId.StoreKeysResealed).length, 1);
+});
+
+test('a locked listing of a store of the earlier format writes nothing', async (t) => {
+  const { root, file, mk } = await setup(t);
+  const item = newKey();
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(path.dirname(file(item.id)), { recursive: true, mode: 0o700 });
+  await writeFile(file(item.id), legacyFile(item, mk[0]!.key), { mode: 0o600 });
+  const before = await readFile(file(item.id));
+  const locked = await new CredentialFolderStore(path.join(root, 'store'), keyring()).list();
+  t.like(locked.unreadable[0], { kind: 'key', id: item.id });
+  t.deepEqual(await readFile(file(item.id)), before);
 });
 
 test('several master keys: new files are sealed under the oldest; files sealed or encrypted under any held key open; one under a key not held is reported, kept', async (t) => {

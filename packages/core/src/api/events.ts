@@ -61,6 +61,7 @@ export const EVENTS = {
   DirectoryValueDuplicated:   { id: 1031, levels: ['warn'],          meaning: 'The same value stored more than once (the folder\'s file; an LDAP attribute cannot): read as one.' },
   StoreFolderRefused:         { id: 1032, levels: ['error'],         meaning: 'A link (or anything but a folder) where the local store keeps a folder: not followed, nothing written through it.' },
   StoreModeRepaired:          { id: 1033, levels: ['warn'],          meaning: 'A local store file or folder that others could read or write: made owner-only.' },
+  StoreKeysResealed:          { id: 1034, levels: ['info', 'warn'],  meaning: 'Private keys kept in the earlier at-rest format were sealed again in the current one at a listing (info), or could not be and were left as they are (warn).' },
   // 1040–1049: the site policy.
   PolicyRefreshFailed:        { id: 1040, levels: ['warn'],          meaning: 'A policy refresh could not load the site policy: the previous policy stays in force.' },
   PolicyBundleAccepted:       { id: 1041, levels: ['info'],          meaning: 'A signed policy bundle passed every check and is now in force: its site, serial, digest and source are in the record.' },

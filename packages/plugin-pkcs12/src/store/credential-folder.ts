@@ -39,6 +39,13 @@ const STALE_TEMPORARY_MS = 15 * 60_000;
  * The keys that open and seal key files, derived once per operation from the keyring's at-rest
  * keys (none is kept after it: a locked keyring opens nothing).
  */
+/** A key file opened: the key, and for a file of the earlier format the master key it was under. */
+interface OpenedKeyFile {
+  readonly id: string;
+  readonly content: Uint8Array;
+  readonly earlierUnder?: string;
+}
+
 interface KeyMaterial {
   /** The master key that seals new files (the oldest: stable across merges of keys) and its sealing key. */
   readonly seal: { readonly keyId: string; readonly key: Buffer };
@@ -46,6 +53,8 @@ interface KeyMaterial {
   readonly open: ReadonlyMap<string, Buffer>;
   /** The at-rest keys themselves, oldest first: the passwords of files in the earlier format. */
   readonly legacy: readonly Buffer[];
+  /** The master key id of each of `legacy`. */
+  readonly legacyIds: readonly string[];
 }
 
 /** The store's folders; `''` is the store folder itself. */
@@ -130,7 +139,7 @@ export function certificateDer(data: Uint8Array): Uint8Array {
 export class CredentialFolderStore implements LocalStore {
   readonly root: string;
   /** Decrypted keys by file identity (name, size, mtime), so a long-lived agent decrypts each once. */
-  readonly #keyCache = new Map<string, { id: string; content: Uint8Array }>();
+  readonly #keyCache = new Map<string, OpenedKeyFile>();
   /** Every file that held a credential at the last listing, by `kind:id`. */
   readonly #paths = new Map<string, string[]>();
   /** Writes held for `flush`, and the folders checked for them (each once per batch). */
@@ -168,7 +177,9 @@ export class CredentialFolderStore implements LocalStore {
         const st = await stats[i];
         // The change time too: a file made unreadable (its mode) or rewritten with its old
         // modification time restored still moves the revision (decision 025).
-        hash.update(`${dir}/${name}:${st?.size ?? -1}:${st?.mtimeNs ?? -1}:${st?.ctimeNs ?? -1}:${st?.ino ?? -1}\n`);
+        hash.update(
+          `${dir}/${name}:${st?.size ?? -1}:${st?.mtimeNs ?? -1}:${st?.ctimeNs ?? -1}:${st?.ino ?? -1}\n`,
+        );
       }
     }
     return hash.digest('hex');
@@ -217,6 +228,7 @@ export class CredentialFolderStore implements LocalStore {
     }
     const keyNames = await names('keys');
     const keys = this.#keyMaterial();
+    const earlier: { item: LocalItem; under: string }[] = [];
     // Locked: each key is reported from its name, without reading a file that cannot be opened.
     const keyReads = readAhead(
       keyNames.map(
@@ -228,15 +240,55 @@ export class CredentialFolderStore implements LocalStore {
       const canonical = CANONICAL.exec(name);
       const named = canonical ? { kind: 'key' as const, id: canonical[1] } : {};
       try {
-        const { id, content, modified } = await keyReads[i]!;
+        const { id, content, modified, earlierUnder } = await keyReads[i]!;
         remember('key', id, file);
-        items.push({ kind: 'key', id, content, archived: false, modified });
+        const item = { kind: 'key' as const, id, content, archived: false, modified };
+        items.push(item);
+        if (keys && earlierUnder !== undefined && canonical?.[1] === id)
+          earlier.push({ item, under: earlierUnder });
       } catch (error) {
         unreadable.push({ name: `keys/${name}`, ...named, reason: (error as Error).message });
       }
     }
     await this.#listAttributes(names, remember, items, unreadable);
+    if (keys) await this.#reseal(earlier, keys);
     return { items, unreadable };
+  }
+
+  /**
+   * Keys found in the earlier at-rest format (decision 023) are sealed again in the current one,
+   * under their own names, dates and master keys, in one batch: each later listing then opens them without a
+   * key derivation. A failure leaves them as they are (they still open), with an event.
+   */
+  async #reseal(earlier: readonly { item: LocalItem; under: string }[], keys: KeyMaterial): Promise<void> {
+    if (earlier.length === 0) return;
+    try {
+      // Each under the master key that opened it: whoever could read it still can.
+      for (const { item, under } of earlier) {
+        const sealed = sealKey({
+          pkcs8: item.content,
+          id: item.id,
+          keyId: under,
+          key: keys.open.get(under)!,
+        });
+        const dir = await this.#writable('keys', false);
+        await this.#write(path.join(dir, `${item.id}.p8`), sealed, item.modified, false);
+      }
+      await this.flush();
+      this.#logger?.log(
+        'info',
+        EventId.StoreKeysResealed,
+        `${earlier.length} private key(s) sealed again in the current at-rest format`,
+        { count: earlier.length },
+      );
+    } catch (error) {
+      this.#logger?.log(
+        'warn',
+        EventId.StoreKeysResealed,
+        `private keys in the earlier at-rest format were left as they are: ${(error as Error).message}`,
+        { count: earlier.length },
+      );
+    }
   }
 
   /** `attrs/`: each file's id is the certificate its content names, which must be its name. */
@@ -504,17 +556,14 @@ export class CredentialFolderStore implements LocalStore {
    * its canonical name, the id it is sealed as; a file of the earlier format opens under any name,
    * its id from its content, which must match a canonical name. Cached by file identity.
    */
-  async #openKeyFile(
-    name: string,
-    keys: KeyMaterial,
-  ): Promise<{ id: string; content: Uint8Array; modified: number }> {
+  async #openKeyFile(name: string, keys: KeyMaterial): Promise<OpenedKeyFile & { modified: number }> {
     const { data, modified, identity } = await this.#read(path.join(this.root, 'keys', name), {
       maxBytes: MAX_KEY_FILE,
     });
     const cached = this.#keyCache.get(identity);
     if (cached) return { ...cached, modified };
     const canonical = CANONICAL.exec(name)?.[1];
-    let opened: { id: string; content: Uint8Array };
+    let opened: OpenedKeyFile;
     if (isSealedKey(data)) {
       if (canonical === undefined) throw new Error('a sealed key away from its name (<key id>.p8): not read');
       const result = openSealedKey(data, canonical, keys.open);
@@ -526,7 +575,7 @@ export class CredentialFolderStore implements LocalStore {
       const id = keyId(result.pkcs8);
       if (canonical !== undefined && id !== canonical)
         throw new Error(`it holds key ${id}, not the key its name says`);
-      opened = { id, content: result.pkcs8 };
+      opened = { id, content: result.pkcs8, earlierUnder: keys.legacyIds[result.index]! };
     }
     if (this.#keyCache.size >= 100_000) this.#keyCache.clear();
     this.#keyCache.set(identity, opened);
@@ -544,6 +593,7 @@ export class CredentialFolderStore implements LocalStore {
       seal: { keyId: oldest.keyId, key: open.get(oldest.keyId)! },
       open,
       legacy: atRest.map((k) => k.key),
+      legacyIds: atRest.map((k) => k.keyId),
     };
   }
 

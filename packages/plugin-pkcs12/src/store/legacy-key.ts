@@ -15,7 +15,11 @@ const pbkdf2Async = promisify(pbkdf2);
 export const LEGACY_MAX_ITERATIONS = 2048;
 
 export type OpenedLegacyKey =
-  | { readonly ok: true; readonly pkcs8: Uint8Array }
+  | {
+      readonly ok: true;
+      readonly pkcs8: Uint8Array /** Which of the at-rest keys opened it. */;
+      readonly index: number;
+    }
   | { readonly ok: false; readonly reason: string };
 
 /**
@@ -75,7 +79,7 @@ export async function openLegacyKey(
   } catch (error) {
     return { ok: false, reason: `not a key file credroam reads: ${(error as Error).message}` };
   }
-  for (const password of atRestKeys) {
+  for (const [index, password] of atRestKeys.entries()) {
     const key = await pbkdf2Async(password, salt, iterations, 32, prf);
     let plain: Buffer;
     try {
@@ -87,7 +91,7 @@ export async function openLegacyKey(
     try {
       checkKeyCost(plain);
       const parsed = createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
-      return { ok: true, pkcs8: new Uint8Array(parsed.export({ type: 'pkcs8', format: 'der' })) };
+      return { ok: true, pkcs8: new Uint8Array(parsed.export({ type: 'pkcs8', format: 'der' })), index };
     } catch {
       // padding that happened to check out under a wrong key: try the next one
     }
