@@ -9,6 +9,9 @@ import type { LocalVersion, PlanEntry } from './plan.js';
 import type { SkippedItem } from './report.js';
 import { isTombstone, TokenFlag, versionHash } from './token.js';
 
+/** Local writes in flight at once when the store makes them durable together (`flush`). */
+const LOCAL_WRITES_AT_ONCE = 16;
+
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 /** What the directory write of a sync is made of. */
@@ -108,22 +111,40 @@ export async function writeLocal(
   deps: LocalWriteDeps,
   skipped: SkippedItem[],
 ): Promise<{ readonly written: boolean; readonly failed: ReadonlySet<string> }> {
+  const durable = deps.local.flush === undefined;
+  // Held back for one flush, the writes are independent of each other: several at a time, so the
+  // store's file calls overlap with each other and with the opening of the next tokens.
+  const outcomes = new Array<{ written: boolean } | { error: unknown }>(acting.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < acting.length) {
+      const i = next++;
+      try {
+        outcomes[i] = { written: await applyLocal(acting[i]!, durable, deps) };
+      } catch (error) {
+        outcomes[i] = { error };
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: durable ? 1 : Math.min(LOCAL_WRITES_AT_ONCE, acting.length) }, worker),
+  );
   let written = false;
   const failed = new Set<string>();
-  const durable = deps.local.flush === undefined;
-  for (const e of acting) {
-    try {
-      written = (await applyLocal(e, durable, deps)) || written;
-    } catch (error) {
-      failed.add(e.key);
-      skipped.push({
-        where: 'local',
-        kind: e.kind,
-        id: e.id,
-        event: EventId.LocalItemUnreadable,
-        reason: `local store refused the change: ${errorMessage(error)}`,
-      });
+  for (const [i, e] of acting.entries()) {
+    const outcome = outcomes[i]!;
+    if ('written' in outcome) {
+      written ||= outcome.written;
+      continue;
     }
+    failed.add(e.key);
+    skipped.push({
+      where: 'local',
+      kind: e.kind,
+      id: e.id,
+      event: EventId.LocalItemUnreadable,
+      reason: `local store refused the change: ${errorMessage(outcome.error)}`,
+    });
   }
   if (!durable) await deps.local.flush!();
   return { written, failed };
