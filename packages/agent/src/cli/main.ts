@@ -1,9 +1,17 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { CORE_VERSION, CredroamError, EventLog, errorMessage } from '@credroam/core';
-import { type AgentConfig, defaultConfigPath, loadConfig } from '../config.js';
+// Only what every invocation needs is imported here: a command's own modules load when it runs
+// (command-table.ts), `@credroam/core` (the engine, enrollment, policy bundles) with the session of
+// the commands that open one (decision 024).
+import { CredroamError, errorMessage } from '@credroam/core/api';
+import { CORE_VERSION, EventLog, registerCompiledValidators } from '@credroam/core/host';
+import type { AgentConfig } from '../config.js';
 import { COMMANDS, commandHelp, FLAGS, type Flag, GLOBAL_FLAGS, globalHelp } from './command-table.js';
+import { COMPILED_VALIDATORS } from './compiled-validators.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
+
+// The first-party schemas, compiled at build time: a command compiles none at start (decision 024).
+registerCompiledValidators(COMPILED_VALIDATORS);
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -117,6 +125,7 @@ function report(error: unknown, at: { io: CliIo; json: boolean; command: string 
  * init` rather than run on a built-in default the user never chose.
  */
 async function commandConfig(values: Values, env: NodeJS.ProcessEnv): Promise<AgentConfig> {
+  const { defaultConfigPath, loadConfig } = await import('../config.js');
   const explicit = typeof values.config === 'string' ? values.config : undefined;
   let config: AgentConfig;
   try {

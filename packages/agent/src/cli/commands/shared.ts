@@ -1,4 +1,5 @@
-import { CredroamError, type EventLog, isErrorCode } from '@credroam/core';
+import type { EventLog } from '@credroam/core';
+import { CredroamError, isErrorCode } from '@credroam/core/api';
 import type { AgentConfig } from '../../config.js';
 import { type AgentAnswer, type AgentRequest, askAgent } from '../../daemon/ipc.js';
 import { openSession, type Session } from '../../session.js';

@@ -1,4 +1,5 @@
-import { EventId, errorMessage, type SkippedItem, type SyncOptions, type SyncReport } from '@credroam/core';
+import type { SkippedItem, SyncOptions, SyncReport } from '@credroam/core';
+import { EventId, errorMessage } from '@credroam/core/api';
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
