@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv';
-import semver from 'semver';
+import semverValid from 'semver/functions/valid.js';
+import semverValidRange from 'semver/ranges/valid.js';
 import { EXTENSION_POINTS } from '../api/extension-points.js';
 import {
   type ContributionDeclaration,
@@ -112,7 +113,7 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
   const id = typeof rawId === 'string' && rawId.length > 0 ? rawId : fallbackId;
   const problems: string[] = [];
   if (typeof pkg.name !== 'string' || pkg.name.length === 0) problems.push('/name: must be a package name');
-  if (typeof pkg.version !== 'string' || semver.valid(pkg.version) === null) {
+  if (typeof pkg.version !== 'string' || semverValid(pkg.version) === null) {
     problems.push('/version: must be a semantic version');
   }
   if (section === undefined) {
@@ -125,7 +126,7 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
   if (!validateManifest(copy)) problems.push(...describeSchemaErrors(validateManifest.errors, '/credroam'));
   if (problems.length === 0) {
     const m = copy as Omit<PluginManifest, 'version' | 'packageName'>;
-    if (semver.validRange(m.engines.credroam) === null) {
+    if (semverValidRange(m.engines.credroam) === null) {
       problems.push(`/credroam/engines/credroam: '${m.engines.credroam}' is not a semver range`);
     }
     if (m.main.startsWith('/') || m.main.split(/[\\/]/).includes('..')) {

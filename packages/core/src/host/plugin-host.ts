@@ -2,7 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import semver from 'semver';
+import semverSatisfies from 'semver/functions/satisfies.js';
 import { type Disposable, DisposableStore, toDisposable } from '../api/disposable.js';
 import { CredroamError, errorMessage } from '../api/errors.js';
 import { EventId } from '../api/events.js';
@@ -215,7 +215,7 @@ export class PluginHost {
         failedBefore.set(r.id, r.reason!);
         continue;
       }
-      if (!semver.satisfies(api, m.engines.credroam, { includePrerelease: true })) {
+      if (!semverSatisfies(api, m.engines.credroam, { includePrerelease: true })) {
         this.#fail(
           r,
           EventId.PluginEngineIncompatible,
