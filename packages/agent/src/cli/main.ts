@@ -1,17 +1,13 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-// Only what every invocation needs is imported here: a command's own modules load when it runs
-// (command-table.ts), `@credroam/core` (the engine, enrollment, policy bundles) with the session of
-// the commands that open one (decision 024).
+// Only what every invocation needs is imported here (decision 024): the plugin host's entry and the
+// validators compiled at build time when a command runs, a command's own modules when it runs
+// (command-table.ts), `@credroam/core` (engine, enrollment, policy bundles) with the session of the
+// commands that open one.
 import { CredroamError, errorMessage } from '@credroam/core/api';
-import { CORE_VERSION, EventLog, registerCompiledValidators } from '@credroam/core/host';
 import type { AgentConfig } from '../config.js';
 import { COMMANDS, commandHelp, FLAGS, type Flag, GLOBAL_FLAGS, globalHelp } from './command-table.js';
-import { COMPILED_VALIDATORS } from './compiled-validators.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
-
-// The first-party schemas, compiled at build time: a command compiles none at start (decision 024).
-registerCompiledValidators(COMPILED_VALIDATORS);
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -79,6 +75,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       return ExitCode.Done;
     }
     if (values.version) {
+      const { CORE_VERSION } = await import('@credroam/core/host');
       io.stdout(`credroam ${CORE_VERSION}\n`);
       return ExitCode.Done;
     }
@@ -94,6 +91,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         { command, arguments: positionals.length },
       );
     }
+    const [{ EventLog, registerCompiledValidators }, { COMPILED_VALIDATORS }] = await Promise.all([
+      import('@credroam/core/host'),
+      import('./compiled-validators.js'),
+    ]);
+    // The first-party schemas, compiled at build time: a command compiles none at start.
+    registerCompiledValidators(COMPILED_VALIDATORS);
     // The log goes to stderr as JSON lines; a person at a terminal sees warnings and errors only.
     const log = new EventLog({ write: io.stderr, level: values.verbose ? 'debug' : 'warn' });
     const config = spec.needsConfig ? await commandConfig(values, io.env) : undefined;
