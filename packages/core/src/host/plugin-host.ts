@@ -601,13 +601,13 @@ export class PluginHost {
     const declared = EXTENSION_POINTS.flatMap((p) =>
       (m.contributes[p.manifestKey] ?? []).map((c) => `${p.name}/${c.id}`),
     );
-    // Its process reads its whole package folder: a link there must not lead out of it.
     // What only an isolated plugin needs is loaded when one starts (decision 024).
     const [{ refuseLinksLeaving }, { PluginProcess }, { planLaunch }] = await Promise.all([
       import('./isolation/package-links.js'),
       import('./isolation/plugin-process.js'),
       import('./isolation/sandbox.js'),
     ]);
+    // Its process reads its whole package folder: a link there must not lead out of it.
     await refuseLinksLeaving(r.dir!);
     const launch = planLaunch({
       dir: r.dir!,
