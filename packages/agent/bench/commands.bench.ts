@@ -168,7 +168,8 @@ async function coldDownload(uid: string, round: number, expected: number): Promi
 }
 
 try {
-  // Two tokens per credential (a certificate and its key): the directory must take them all.
+  // Two tokens per credential (a certificate and its key): the directory must take them all (the
+  // main endpoint's N as well as each scale's).
   const maxTokens = Math.min(100_000, 2 * Math.max(N, ...SCALES) + 2 * ROUNDS + 100);
   await writeFile(
     path.join(work, 'policy.json'),

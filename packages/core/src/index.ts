@@ -75,25 +75,8 @@ export {
 } from './enroll/profile.js';
 export { EnrollmentService } from './enroll/service.js';
 export { encodeEnrollmentToken, enrollmentTokenId, readEnrollmentTokens } from './enroll/tokens.js';
-export { EventLog, type EventLogOptions } from './events/event-log.js';
-export { type DependencyNode, type DependencyResolution, resolveDependencies } from './host/dependencies.js';
+export * from './host/index.js';
 export { checkInjection } from './host/injection-check.js';
-export {
-  describeSchemaErrors,
-  MANIFEST_SCHEMA,
-  type ManifestResult,
-  parseManifest,
-} from './host/manifest.js';
-export {
-  type AllowListState,
-  nodeModulesAbove,
-  PluginHost,
-  type PluginHostOptions,
-  type PluginInfo,
-  type PluginSpec,
-  type PluginState,
-} from './host/plugin-host.js';
-export { withTimeout } from './host/timebox.js';
 export * from './kit/index.js';
 export type { AllowListEntry, PluginAllowList } from './policy/allow-list.js';
 export * from './policy/bundle/index.js';
@@ -106,6 +89,6 @@ export {
   parseSitePolicy,
   ROAMING_POLICY_SCHEMA,
   type RoamingPolicy,
+  SITE_POLICY_SCHEMA,
   type SitePolicy,
 } from './policy/policy.js';
-export { CORE_VERSION } from './version.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import 'reflect-metadata';
+// No `import 'reflect-metadata'` here: `@credroam/core` imports it first, before the classes that
+// need it, and only the commands that open a session load it (decision 024).
 import { onceStdin } from '../cli/io.js';
 import { main } from '../cli/main.js';
 import { readStream } from '../cli/secrets.js';

@@ -1,4 +1,4 @@
-import * as commands from './commands/index.js';
+import type { Args, Context } from './commands/shared.js';
 
 /**
  * Every flag the CLI knows, once: its type, the value it takes, and what it means. A command
@@ -112,7 +112,16 @@ export const GLOBAL_FLAGS: readonly Flag[] = ['config', 'json', 'verbose', 'help
 
 const ROAMING_PASSWORD: readonly Flag[] = ['password-stdin', 'password-file'];
 
-type Handler = (args: commands.Args, ctx: commands.Context) => Promise<number>;
+type Handler = (args: Args, ctx: Context) => Promise<number>;
+
+/**
+ * A command's handler, its module imported when the command runs: `credroam --version` or
+ * `credroam sync` loads only what it uses (decision 024).
+ */
+const lazy =
+  <K extends string>(load: () => Promise<Record<K, Handler>>, name: K): Handler =>
+  async (args, ctx) =>
+    (await load())[name](args, ctx);
 
 /** One command: what it does, how it is called, what it accepts, and an example. */
 export interface CommandSpec {
@@ -134,7 +143,7 @@ export interface CommandSpec {
 
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   init: {
-    run: commands.init,
+    run: lazy(() => import('./commands/init.js'), 'init'),
     summary: 'write a working agent manifest',
     usage:
       '--directory URL [--home DIR] [--user NAME] [--policy FILE] [--force]\n' +
@@ -172,7 +181,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: false,
   },
   logon: {
-    run: commands.logon,
+    run: lazy(() => import('./commands/sync.js'), 'logon'),
     summary: "open the user's keys with the roaming password (first use: create them), full sync",
     usage: '(--password-stdin | --password-file FILE) [--start-agent | --pam]',
     flags: [...ROAMING_PASSWORD, 'start-agent', 'pam'],
@@ -181,7 +190,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   logoff: {
-    run: commands.logoff,
+    run: lazy(() => import('./commands/sync.js'), 'logoff'),
     summary: 'a final sync (through the running agent, if one runs)',
     usage: '[--password-stdin | --password-file FILE]',
     flags: ROAMING_PASSWORD,
@@ -189,7 +198,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   sync: {
-    run: commands.sync,
+    run: lazy(() => import('./commands/sync.js'), 'sync'),
     summary: 'roam now',
     usage: '(--password-stdin | --password-file FILE) [--dry-run] [--full]',
     flags: [...ROAMING_PASSWORD, 'dry-run', 'full'],
@@ -199,7 +208,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   enroll: {
-    run: commands.enroll,
+    run: lazy(() => import('./commands/enroll.js'), 'enroll'),
     summary:
       "request, renew or finish the certificates the site policy's enrollment profiles say the user should have",
     usage: '[--password-stdin | --password-file FILE] [--dry-run]',
@@ -214,7 +223,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   status: {
-    run: commands.status,
+    run: lazy(() => import('./commands/inventory.js'), 'status'),
     summary: 'the user, the directory, the credentials, what is skipped, the last sync, the agent',
     usage: '',
     flags: [],
@@ -222,7 +231,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   list: {
-    run: commands.list,
+    run: lazy(() => import('./commands/inventory.js'), 'list'),
     summary: 'the credentials on this endpoint (thumbprints, subject, expiry, key, sync state)',
     usage: '[--password-stdin | --password-file FILE]',
     flags: ROAMING_PASSWORD,
@@ -231,7 +240,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   import: {
-    run: commands.importCredential,
+    run: lazy(() => import('./commands/manage.js'), 'importCredential'),
     summary: "add a credential (PKCS#12 or PEM) to this endpoint's store",
     usage:
       'FILE.p12 | CERT.pem KEY.pem [--passin SPEC] [--password-stdin | --password-file FILE] [--dry-run]',
@@ -245,7 +254,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   export: {
-    run: commands.exportCredential,
+    run: lazy(() => import('./commands/manage.js'), 'exportCredential'),
     summary: 'write a credential as PKCS#12 (PBES2, AES-256, HMAC-SHA256)',
     usage: 'THUMBPRINT --out FILE.p12 --passout SPEC [--force] [--password-stdin | --password-file FILE]',
     operands: { min: 1, max: 1, names: 'THUMBPRINT' },
@@ -257,7 +266,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   remove: {
-    run: commands.remove,
+    run: lazy(() => import('./commands/manage.js'), 'remove'),
     summary: 'remove a credential from this endpoint; the deletion roams',
     usage: 'THUMBPRINT [--dry-run]',
     operands: { min: 1, max: 1, names: 'THUMBPRINT' },
@@ -268,7 +277,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   passwd: {
-    run: commands.passwd,
+    run: lazy(() => import('./commands/passwords.js'), 'passwd'),
     summary: 're-wrap the keys for a new roaming password',
     usage: '--old-password-file FILE --new-password-file FILE | --password-stdin (two lines: old, new)',
     flags: ['old-password-file', 'new-password-file', 'password-stdin'],
@@ -277,7 +286,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   recover: {
-    run: commands.recover,
+    run: lazy(() => import('./commands/passwords.js'), 'recover'),
     summary: 'an administrator with the escrow key sets a new password after a reset',
     usage: '--escrow-key FILE (--new-password-file FILE | --password-stdin) [--user NAME]',
     flags: ['escrow-key', 'new-password-file', 'password-stdin', 'user'],
@@ -289,7 +298,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   doctor: {
-    run: commands.doctor,
+    run: lazy(() => import('./commands/doctor.js'), 'doctor'),
     summary: 'check the store, reachability, TLS, bind, entry, schema and write permission',
     usage: '[--password-stdin | --password-file FILE]',
     flags: ROAMING_PASSWORD,
@@ -298,7 +307,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   agent: {
-    run: commands.agent,
+    run: lazy(() => import('./commands/agent.js'), 'agent'),
     summary: 'the endpoint agent: roams on logon, unlock, refresh and store changes',
     usage: '[--password-stdin]',
     flags: ['password-stdin'],
@@ -307,7 +316,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   trigger: {
-    run: commands.trigger,
+    run: lazy(() => import('./commands/agent.js'), 'trigger'),
     summary: 'tell the running agent (for session managers other than logind)',
     usage: 'logon|logoff|lock|unlock|refresh|resume|stop',
     operands: { min: 1, max: 1, names: 'logon|logoff|lock|unlock|refresh|resume|stop' },
@@ -316,7 +325,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: true,
   },
   plugins: {
-    run: commands.plugins,
+    run: lazy(() => import('./commands/plugins.js'), 'plugins'),
     summary: 'the plugins, their state and contributions',
     usage: 'list',
     operands: { min: 1, max: 1, names: 'list' },
@@ -326,7 +335,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: false,
   },
   plugin: {
-    run: commands.plugin,
+    run: lazy(() => import('./commands/plugin-new.js'), 'plugin'),
     summary: 'write a new plugin package: manifest, source, a test with the testing kit, README',
     usage:
       'new NAME --kind trigger|local-store|directory-store|token-protector|policy-source [--dir DIR] [--force]',
@@ -338,7 +347,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     needsConfig: false,
   },
   policy: {
-    run: commands.policy,
+    run: lazy(() => import('./commands/policy.js'), 'policy'),
     summary: 'the signed site policy: validate, sign, verify, show, hash-plugin',
     usage:
       'validate FILE | sign --key FILE|--key-stdin --cert FILE [--chain FILE] [--out FILE] FILE\n' +

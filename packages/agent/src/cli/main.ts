@@ -1,7 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { CORE_VERSION, CredroamError, EventLog, errorMessage } from '@credroam/core';
-import { type AgentConfig, defaultConfigPath, loadConfig } from '../config.js';
+// Only what every invocation needs is imported here (decision 024): the plugin host's entry and the
+// validators compiled at build time when a command runs, a command's own modules when it runs
+// (command-table.ts), `@credroam/core` (engine, enrollment, policy bundles) with the session of the
+// commands that open one.
+import { CredroamError, errorMessage } from '@credroam/core/api';
+import type { AgentConfig } from '../config.js';
 import { COMMANDS, commandHelp, FLAGS, type Flag, GLOBAL_FLAGS, globalHelp } from './command-table.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
 
@@ -71,6 +75,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       return ExitCode.Done;
     }
     if (values.version) {
+      const { CORE_VERSION } = await import('@credroam/core/host');
       io.stdout(`credroam ${CORE_VERSION}\n`);
       return ExitCode.Done;
     }
@@ -86,6 +91,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         { command, arguments: positionals.length },
       );
     }
+    const [{ EventLog, registerCompiledValidators }, { COMPILED_VALIDATORS }] = await Promise.all([
+      import('@credroam/core/host'),
+      import('./compiled-validators.js'),
+    ]);
+    // The first-party schemas, compiled at build time: a command compiles none at start.
+    registerCompiledValidators(COMPILED_VALIDATORS);
     // The log goes to stderr as JSON lines; a person at a terminal sees warnings and errors only.
     const log = new EventLog({ write: io.stderr, level: values.verbose ? 'debug' : 'warn' });
     const config = spec.needsConfig ? await commandConfig(values, io.env) : undefined;
@@ -117,6 +128,7 @@ function report(error: unknown, at: { io: CliIo; json: boolean; command: string 
  * init` rather than run on a built-in default the user never chose.
  */
 async function commandConfig(values: Values, env: NodeJS.ProcessEnv): Promise<AgentConfig> {
+  const { defaultConfigPath, loadConfig } = await import('../config.js');
   const explicit = typeof values.config === 'string' ? values.config : undefined;
   let config: AgentConfig;
   try {

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PluginAllowList } from '@credroam/core';
 import {
   type EventLog,
   nodeModulesAbove,
-  type PluginAllowList,
   PluginHost,
   type PluginHostOptions,
   type PluginInfo,
-} from '@credroam/core';
+} from '@credroam/core/host';
 import type { AgentConfig } from '../config.js';
 
 /**

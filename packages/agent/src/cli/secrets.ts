@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { CredroamError } from '@credroam/core';
+import { CredroamError } from '@credroam/core/api';
 import { UsageError } from './io.js';
 
 /** The most a password file may hold: far above any password, far below what could exhaust memory. */

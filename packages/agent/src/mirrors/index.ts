@@ -2,6 +2,7 @@ import {
   CredroamError,
   EventId,
   type EventLog,
+  type LocalListing,
   LocalStore,
   type PluginHost,
   readFileNoFollow,
@@ -138,10 +139,13 @@ export class Mirrors {
     return reports;
   }
 
-  /** Each destination, the primary first, and whether it holds what it should (changes nothing). */
-  async inspect(): Promise<DestinationStatus[]> {
+  /**
+   * Each destination, the primary first, and whether it holds what it should (changes nothing).
+   * `listing`: the primary's, when the caller has just read it (`status`), so that it is not read twice.
+   */
+  async inspect(listing?: LocalListing): Promise<DestinationStatus[]> {
     const { config } = this.#options;
-    const listing = await this.#options.primary.list();
+    listing ??= await this.#options.primary.list();
     const wanted = activeCredentials(listing);
     const primary: DestinationStatus = {
       role: 'primary',

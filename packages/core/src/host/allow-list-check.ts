@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import semver from 'semver';
+import semverSatisfies from 'semver/functions/satisfies.js';
 import { errorMessage } from '../api/errors.js';
 import { EventId } from '../api/events.js';
 import type { AllowListEntry } from '../policy/allow-list.js';
@@ -62,7 +62,7 @@ export async function checkAllowList(
       reason: `${refused}: its id is not on the plugin allow-list`,
     };
   }
-  const inRange = entries.filter((e) => semver.satisfies(plugin.version, e.version));
+  const inRange = entries.filter((e) => semverSatisfies(plugin.version, e.version));
   if (inRange.length === 0) {
     return {
       ok: false,

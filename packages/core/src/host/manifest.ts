@@ -1,5 +1,6 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import semver from 'semver';
+import type { ErrorObject } from 'ajv';
+import semverValid from 'semver/functions/valid.js';
+import semverValidRange from 'semver/ranges/valid.js';
 import { EXTENSION_POINTS } from '../api/extension-points.js';
 import {
   type ContributionDeclaration,
@@ -9,6 +10,7 @@ import {
   type PluginManifest,
 } from '../api/manifest.js';
 import { PERMISSION_PATTERN } from './isolation/permissions.js';
+import { compileSchema, type SchemaValidateFunction } from './schema-validators.js';
 
 export type { ContributionDeclaration, Contributions, PluginManifest } from '../api/manifest.js';
 
@@ -75,14 +77,6 @@ export const MANIFEST_SCHEMA = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-let compiledManifestSchema: ValidateFunction | undefined;
-/** Compiled on first use: a command that reads no manifest pays nothing. */
-const validateSchema = (data: unknown): boolean => {
-  compiledManifestSchema ??= ajv.compile(MANIFEST_SCHEMA);
-  return compiledManifestSchema(data);
-};
-
 export type ManifestResult =
   | { readonly ok: true; readonly manifest: PluginManifest }
   | { readonly ok: false; readonly id: string; readonly problems: readonly string[] };
@@ -119,7 +113,7 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
   const id = typeof rawId === 'string' && rawId.length > 0 ? rawId : fallbackId;
   const problems: string[] = [];
   if (typeof pkg.name !== 'string' || pkg.name.length === 0) problems.push('/name: must be a package name');
-  if (typeof pkg.version !== 'string' || semver.valid(pkg.version) === null) {
+  if (typeof pkg.version !== 'string' || semverValid(pkg.version) === null) {
     problems.push('/version: must be a semantic version');
   }
   if (section === undefined) {
@@ -128,11 +122,11 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
   }
   // Validate a copy: defaults are applied to it, the caller's object stays as read.
   const copy = structuredClone(section);
-  if (!validateSchema(copy))
-    problems.push(...describeSchemaErrors(compiledManifestSchema?.errors, '/credroam'));
+  const validateManifest = compileSchema(MANIFEST_SCHEMA);
+  if (!validateManifest(copy)) problems.push(...describeSchemaErrors(validateManifest.errors, '/credroam'));
   if (problems.length === 0) {
     const m = copy as Omit<PluginManifest, 'version' | 'packageName'>;
-    if (semver.validRange(m.engines.credroam) === null) {
+    if (semverValidRange(m.engines.credroam) === null) {
       problems.push(`/credroam/engines/credroam: '${m.engines.credroam}' is not a semver range`);
     }
     if (m.main.startsWith('/') || m.main.split(/[\\/]/).includes('..')) {
@@ -140,9 +134,11 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
     }
     if (m.dependencies.includes(m.id))
       problems.push('/credroam/dependencies: a plugin cannot depend on itself');
+    // Each configuration schema is checked here, at load, before any plugin code runs: compiled
+    // (found compiled ahead of time when it is a first-party one), and kept for its settings.
     if (m.contributes.configuration !== undefined) {
       try {
-        ajv.compile(m.contributes.configuration);
+        compileSchema(m.contributes.configuration);
       } catch (error) {
         problems.push(
           `/credroam/contributes/configuration: not a usable JSON Schema: ${(error as Error).message}`,
@@ -158,7 +154,7 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
         seen.add(c.id);
         if (c.configuration !== undefined) {
           try {
-            ajv.compile(c.configuration);
+            compileSchema(c.configuration);
           } catch (error) {
             problems.push(
               `/credroam/contributes/${key}/${i}/configuration: not a usable JSON Schema: ${(error as Error).message}`,
@@ -177,6 +173,9 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
   return { ok: false, id, problems };
 }
 
+/** The schema of a plugin's settings when its manifest declares none: any object. */
+export const NO_CONFIGURATION_SCHEMA = { type: 'object' } as const;
+
 /**
  * Compiles a JSON Schema (a plugin's configuration, the agent manifest) and returns a validator
  * that applies defaults to a copy and reports problems as `where: what` lines under `root`.
@@ -185,9 +184,9 @@ export function configurationValidator(
   schema: JsonSchema | undefined,
   root = '/settings',
 ): (settings: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; problems: string[] } {
-  let validate: ValidateFunction | undefined;
+  let validate: SchemaValidateFunction | undefined;
   return (settings) => {
-    validate ??= ajv.compile(schema ?? { type: 'object' });
+    validate ??= compileSchema(schema ?? NO_CONFIGURATION_SCHEMA);
     const copy = structuredClone(settings ?? {});
     if (validate(copy)) return { ok: true, value: copy as Record<string, unknown> };
     return { ok: false, problems: describeSchemaErrors(validate.errors, root) };

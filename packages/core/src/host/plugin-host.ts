@@ -2,7 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import semver from 'semver';
+import semverSatisfies from 'semver/functions/satisfies.js';
 import { type Disposable, DisposableStore, toDisposable } from '../api/disposable.js';
 import { CredroamError, errorMessage } from '../api/errors.js';
 import { EventId } from '../api/events.js';
@@ -18,13 +18,10 @@ import type { LocalStore } from '../api/points/local-store.js';
 import { API_VERSION } from '../api/version.js';
 import { EventLog } from '../events/event-log.js';
 import type { AllowListEntry, PluginAllowList } from '../policy/allow-list.js';
-import { checkAllowList, recheckFiles } from './allow-list-check.js';
 import { resolveDependencies } from './dependencies.js';
-import { refuseLinksLeaving } from './isolation/package-links.js';
 import { certificateReader, missingGrants } from './isolation/permissions.js';
 import { hostReads, isFirstParty, restartDelay } from './isolation/placement.js';
-import { PluginProcess } from './isolation/plugin-process.js';
-import { planLaunch } from './isolation/sandbox.js';
+import type { PluginProcess } from './isolation/plugin-process.js';
 import { configurationValidator, type PluginManifest, parseManifest } from './manifest.js';
 import { importPluginModule } from './module-import.js';
 import { withTimeout } from './timebox.js';
@@ -215,7 +212,7 @@ export class PluginHost {
         failedBefore.set(r.id, r.reason!);
         continue;
       }
-      if (!semver.satisfies(api, m.engines.credroam, { includePrerelease: true })) {
+      if (!semverSatisfies(api, m.engines.credroam, { includePrerelease: true })) {
         this.#fail(
           r,
           EventId.PluginEngineIncompatible,
@@ -460,6 +457,7 @@ export class PluginHost {
           // later (a lazy activation). Hash them again now; what is left is the moment between this
           // and Node reading each file (docs/admin/policy-plugins.md).
           if (this.#allowList !== undefined && r.allowedBy) {
+            const { recheckFiles } = await import('./allow-list-check.js');
             const changed = await recheckFiles(
               r.allowedBy,
               { dir: r.dir!, main: m.main },
@@ -603,6 +601,12 @@ export class PluginHost {
     const declared = EXTENSION_POINTS.flatMap((p) =>
       (m.contributes[p.manifestKey] ?? []).map((c) => `${p.name}/${c.id}`),
     );
+    // What only an isolated plugin needs is loaded when one starts (decision 024).
+    const [{ refuseLinksLeaving }, { PluginProcess }, { planLaunch }] = await Promise.all([
+      import('./isolation/package-links.js'),
+      import('./isolation/plugin-process.js'),
+      import('./isolation/sandbox.js'),
+    ]);
     // Its process reads its whole package folder: a link there must not lead out of it.
     await refuseLinksLeaving(r.dir!);
     const launch = planLaunch({
@@ -849,8 +853,10 @@ export class PluginHost {
       : `the site policy (serial ${this.#policySerial})`;
   }
 
-  #verdict(r: PluginRecord) {
+  /** The allow-list's verdict on a plugin (its module is loaded only where a site policy is in force). */
+  async #verdict(r: PluginRecord) {
     const m = r.manifest!;
+    const { checkAllowList } = await import('./allow-list-check.js');
     return checkAllowList(
       this.#allowList ?? [],
       { id: m.id, version: m.version, dir: r.dir!, main: m.main },

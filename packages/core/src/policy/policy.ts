@@ -138,7 +138,8 @@ export const SITE_POLICY_SECTION_SCHEMAS = {
   enrollment: { ...ENROLLMENT_POLICY_SCHEMA, default: {} },
 } as const;
 
-const SITE_POLICY_SCHEMA = {
+/** The unsigned local policy file's schema (the signed bundle's document wraps the same sections). */
+export const SITE_POLICY_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: { $schema: { type: 'string' }, ...SITE_POLICY_SECTION_SCHEMAS },

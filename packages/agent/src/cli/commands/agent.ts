@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CredroamError, EventLog } from '@credroam/core';
+import { CredroamError } from '@credroam/core/api';
+import { EventLog } from '@credroam/core/host';
 import type { AgentConfig } from '../../config.js';
 import { AGENT_EXEC_ARGV, askAgent, socketPath } from '../../daemon/ipc.js';
 import { ExitCode, UsageError } from '../io.js';

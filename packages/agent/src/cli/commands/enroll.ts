@@ -1,5 +1,4 @@
 import type { EnrollmentReport, ProfileReport } from '@credroam/core';
-import { syncRecorded } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { type Args, askAgentWithKeys, type Context, out, unlock, userKeys, withSession } from './shared.js';
 
@@ -43,7 +42,7 @@ export async function enroll(args: Args, ctx: Context): Promise<number> {
       ? ((await askAgentWithKeys(ctx, { cmd: 'enroll', dryRun })) as unknown as EnrollmentReport)
       : await withSession(args, ctx, async (s) => {
           await unlock(s, keys.password);
-          if (!dryRun) await syncRecorded(s);
+          if (!dryRun) await (await import('../../session.js')).syncRecorded(s);
           return s.enrollment.run({ dryRun, now: true });
         });
   const shown = { profiles: report.profiles, changed: report.changed };

@@ -19,9 +19,13 @@ export async function status(args: Args, ctx: Context): Promise<number> {
     args,
     ctx,
     async (s) => {
-      const listing = await s.local.list();
+      // Read at once: the revision's file calls overlap the listing's parsing, and the agent answers meanwhile.
+      const [listing, revision, agent] = await Promise.all([
+        s.local.list(),
+        s.local.revision(),
+        agentStatus(config),
+      ]);
       const views = credentialViews(listing, state);
-      const revision = await s.local.revision();
       const result = {
         user: config.user,
         config: config.file ?? null,
@@ -37,10 +41,10 @@ export async function status(args: Args, ctx: Context): Promise<number> {
         skipped: last?.skippedItems ?? [],
         unreadable: unreadableEntries(listing),
         lastSync: last ?? null,
-        agent: await agentStatus(config),
+        agent,
         policy: s.loadedPolicy.origin,
         // Where credentials land: the primary, then each mirror, with what each holds.
-        destinations: await s.mirrors.inspect(),
+        destinations: await s.mirrors.inspect(listing),
         // Each enrollment profile: met, due for renewal, pending, failing (from this endpoint's view).
         enrollment: await s.enrollment.standing(listing),
       };

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { CredroamError } from '@credroam/core';
+import { CredroamError } from '@credroam/core/api';
 import { askAgent } from '../../daemon/ipc.js';
 import { openSession } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';

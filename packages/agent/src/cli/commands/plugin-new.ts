@@ -1,6 +1,7 @@
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { API_VERSION, CORE_VERSION, CredroamError, EXTENSION_POINTS, type JsonSchema } from '@credroam/core';
+import { API_VERSION, CredroamError, EXTENSION_POINTS, type JsonSchema } from '@credroam/core/api';
+import { CORE_VERSION } from '@credroam/core/host';
 import { ExitCode, UsageError } from '../io.js';
 import { type Args, type Context, out, str } from './shared.js';
 

@@ -1,7 +1,8 @@
-import { CredroamError, type EventLog, isErrorCode } from '@credroam/core';
+import type { EventLog } from '@credroam/core';
+import { CredroamError, isErrorCode } from '@credroam/core/api';
 import type { AgentConfig } from '../../config.js';
 import { type AgentAnswer, type AgentRequest, askAgent } from '../../daemon/ipc.js';
-import { openSession, type Session } from '../../session.js';
+import type { Session } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
 import { readSecretFile, stripNewline } from '../secrets.js';
 
@@ -99,6 +100,9 @@ export async function withSession<T>(
   config: AgentConfig = configOf(ctx),
 ): Promise<T> {
   // The roaming password, read only if something needs it (a directory that binds with it).
+  // The session's modules (@credroam/core whole, the mirrors) load only for a command that opens one:
+  // a command the running agent serves does not pay for them (decision 024).
+  const { openSession } = await import('../../session.js');
   const session = await openSession(config, ctx.log, { password: () => roamingPassword(args, ctx.io) });
   try {
     return await work(session);

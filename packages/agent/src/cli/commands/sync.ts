@@ -1,8 +1,9 @@
-import { EventId, errorMessage, type SkippedItem, type SyncOptions, type SyncReport } from '@credroam/core';
+import type { SkippedItem, SyncOptions, SyncReport } from '@credroam/core';
+import { EventId, errorMessage } from '@credroam/core/api';
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
-import { removeSafelyRoamed, type Session, syncRecorded } from '../../session.js';
+import type { Session } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { stripNewline } from '../secrets.js';
 import { startAgent } from './agent.js';
@@ -26,6 +27,7 @@ async function runSync(session: Session, ctx: Context, options: SyncOptions): Pr
     shown = await session.engine.sync(options);
   } else {
     // The mirrors, after the primary: each holds what it holds now (a failed one is reported, event 3021).
+    const { syncRecorded } = await import('../../session.js');
     const { report, mirrors, last } = await syncRecorded(session, options);
     shown = { ...report, ...(mirrors.length > 0 ? { mirrors } : {}) };
     // A sync with nothing to do read neither side: what the last one skipped is still skipped.
@@ -175,6 +177,7 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
       await unlock(s, password);
       const code = await runSync(s, ctx, {}); // throws if the final sync failed: then nothing is removed
       if (s.policy.roaming.removeOnLogoff) {
+        const { removeSafelyRoamed } = await import('../../session.js');
         const removed = await removeSafelyRoamed(s);
         // What left the store leaves the mirrors too (browsers, folders).
         if (removed > 0) await s.mirrors.update();

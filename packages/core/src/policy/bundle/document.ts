@@ -1,4 +1,5 @@
-import semver from 'semver';
+import semverValid from 'semver/functions/valid.js';
+import semverValidRange from 'semver/ranges/valid.js';
 import { PERMISSION_PATTERN } from '../../host/isolation/permissions.js';
 import { configurationValidator } from '../../host/manifest.js';
 import type { AllowListEntry } from '../allow-list.js';
@@ -107,13 +108,13 @@ export function checkPolicyBundleDocument(
   if (Number.isNaN(issued)) problems.push(`/issuedAt: '${doc.issuedAt}' is not a date`);
   if (Number.isNaN(notAfter)) problems.push(`/notAfter: '${doc.notAfter}' is not a date`);
   if (!(notAfter > issued)) problems.push('/notAfter: must be later than issuedAt');
-  if (doc.minAgentVersion !== undefined && !semver.valid(doc.minAgentVersion))
+  if (doc.minAgentVersion !== undefined && !semverValid(doc.minAgentVersion))
     problems.push(`/minAgentVersion: '${doc.minAgentVersion}' is not a semver version`);
   // One id may have several entries (two versions during a roll-out, each with its own files);
   // the same id and range twice is a mistake.
   const entries = new Set<string>();
   doc.plugins.forEach((p, i) => {
-    if (!semver.validRange(p.version))
+    if (!semverValidRange(p.version))
       problems.push(`/plugins/${i}/version: '${p.version}' is not a semver range`);
     const entry = `${p.id}\u0000${p.version}`;
     if (entries.has(entry))

@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { X509Certificate as X509 } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import semver from 'semver';
+import semverLt from 'semver/functions/lt.js';
 import type { ErrorCode } from '../../api/error-codes.js';
 import { POLICY_BUNDLE_MAX_BYTES } from '../../api/extension-points.js';
 import { parseBoundedJson } from './canonical-json.js';
@@ -166,7 +166,7 @@ export async function verifyPolicyBundle(
   if (!checked.ok) return fail('schema', 'E_POLICY_SCHEMA', checked.problems.join('; '));
   pass('schema', 'the policy bundle schema');
   const min = checked.bundle.document.minAgentVersion;
-  if (min && semver.lt(options.agentVersion, min))
+  if (min && semverLt(options.agentVersion, min))
     return fail(
       'agentVersion',
       'E_POLICY_AGENT_VERSION',

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// packages/agent/src/cli/compiled-validators.ts: the JSON Schemas of the first-party packages,
+// compiled ahead of time to ajv standalone code (docs/decisions/024-start-up.md), so that a
+// command compiles none at start. Generated from the schemas as built (`pnpm exec tsc -b`):
+//   - every exported `*_SCHEMA` of core, the agent's manifest and each first-party plugin;
+//   - every `configuration` schema in the first-party plugins' manifests (package.json).
+// Each validator is keyed by `schemaKey` (SHA-256 of the schema's JSON text), which is how core
+// finds it at run time: a schema that changed without a new generation is compiled at run time, as
+// before (correct, only slower), and a test fails until the file is generated again.
+//
+//   node scripts/compile-validators.mjs          prints the module
+//   node scripts/compile-validators.mjs --write  writes it (then `pnpm exec tsc -b` again)
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+export const COMPILED_VALIDATORS_FILE = path.join(root, 'packages/agent/src/cli/compiled-validators.ts');
+const requireFromCore = createRequire(path.join(root, 'packages/core/package.json'));
+const dist = (pkg, file) => pathToFileURL(path.join(root, 'packages', pkg, 'dist/src', file)).href;
+
+/** The first-party packages: their built entry (for `*_SCHEMA` exports) and their package.json. */
+const PACKAGES = [
+  { dir: 'core', entry: 'index.js' },
+  { dir: 'core/builtin/folder', entry: undefined },
+  { dir: 'core/builtin/policy-file', entry: undefined },
+  { dir: 'agent', entry: 'config.js' },
+  { dir: 'plugin-ldap', entry: 'index.js' },
+  { dir: 'plugin-pkcs12', entry: 'index.js' },
+  { dir: 'plugin-nss', entry: 'index.js' },
+  { dir: 'plugin-triggers', entry: 'index.js' },
+  { dir: 'plugin-policy-https', entry: 'index.js' },
+  { dir: 'plugin-enroll-cmp', entry: 'index.js' },
+  { dir: 'plugin-enroll-scep', entry: 'index.js' },
+];
+
+/** The schemas to compile, each with where it came from (a comment in the module). */
+async function schemas() {
+  const found = [];
+  for (const { dir, entry } of PACKAGES) {
+    if (entry) {
+      const module = await import(dist(dir, entry));
+      for (const [name, value] of Object.entries(module)) {
+        if (name.endsWith('_SCHEMA') && typeof value === 'object')
+          found.push({ from: `${dir}: ${name}`, schema: value });
+      }
+    }
+    const pkg = JSON.parse(readFileSync(path.join(root, 'packages', dir, 'package.json'), 'utf8'));
+    const contributes = pkg.credroam?.contributes ?? {};
+    if (contributes.configuration) {
+      found.push({ from: `${pkg.name}: contributes.configuration`, schema: contributes.configuration });
+    }
+    for (const [point, list] of Object.entries(contributes)) {
+      if (!Array.isArray(list)) continue;
+      for (const c of list) {
+        if (c.configuration) {
+          found.push({ from: `${pkg.name}: contributes.${point} '${c.id}'`, schema: c.configuration });
+        }
+      }
+    }
+  }
+  return found;
+}
+
+/** The module's text: the standalone code of every schema, and the table by key. */
+export async function compiledValidators() {
+  const { schemaKey, SCHEMA_OPTIONS } = await import(dist('core', 'host/schema-validators.js'));
+  const { Ajv } = requireFromCore('ajv');
+  const standaloneCode = requireFromCore('ajv/dist/standalone').default;
+  const ucs2length = requireFromCore('ajv/dist/runtime/ucs2length').default;
+  const byKey = new Map();
+  for (const { from, schema } of await schemas()) {
+    const key = schemaKey(schema);
+    if (byKey.has(key)) byKey.get(key).from.push(from);
+    else byKey.set(key, { from: [from], schema });
+  }
+  const keys = [...byKey.keys()].sort();
+  const ajv = new Ajv({ ...SCHEMA_OPTIONS, code: { source: true, esm: true, lines: true } });
+  for (const key of keys) ajv.addSchema(byKey.get(key).schema, key);
+  const name = (key) => `v${key.slice(0, 16)}`;
+  let code = standaloneCode(ajv, Object.fromEntries(keys.map((k) => [name(k), k])));
+  // The runtime helpers ajv's code would `require`: inlined (the agent does not depend on ajv).
+  const helpers = new Set();
+  code = code.replace(/require\("ajv\/dist\/runtime\/([a-z0-9]+)"\)\.default/g, (_, helper) => {
+    if (helper !== 'ucs2length')
+      throw new Error(`ajv's code needs runtime helper '${helper}': inline it here`);
+    helpers.add(helper);
+    return 'ucs2length';
+  });
+  if (/require\(/.test(code)) throw new Error('ajv standalone code still requires a module');
+  code = code.replace(/^"use strict";/, '').replace(/export const (v[0-9a-f]{16}) = /g, 'const $1 = ');
+  if (/\bexport\b/.test(code)) throw new Error('ajv standalone code exports more than the validators');
+  return [
+    '// @ts-nocheck',
+    '// Generated by scripts/compile-validators.mjs from the first-party JSON Schemas: do not edit.',
+    '// `node scripts/compile-validators.mjs --write` after changing one (a test says when).',
+    "import type { SchemaValidateFunction } from '@credroam/core';",
+    '',
+    ...(helpers.has('ucs2length') ? [`${ucs2length.toString()}`, ''] : []),
+    code.trim(),
+    '',
+    '/** The validators by `schemaKey` of the schema each was compiled from. */',
+    'export const COMPILED_VALIDATORS: Readonly<Record<string, SchemaValidateFunction>> = {',
+    ...keys.flatMap((k) => [...byKey.get(k).from.map((f) => `  // ${f}`), `  '${k}': ${name(k)},`]),
+    '};',
+    '',
+  ].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const text = await compiledValidators();
+  if (process.argv.includes('--write')) writeFileSync(COMPILED_VALIDATORS_FILE, text);
+  else process.stdout.write(text);
+}
