@@ -1,4 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
+import { type BigIntStats, lstatSync } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -30,6 +31,15 @@ import { isSealedKey, MAX_KEY_FILE, openSealedKey, sealingKey, sealKey } from '.
 const CANONICAL = /^([0-9a-f]{64})\.(der|p8)$/;
 /** `attrs/<certificate sha256>.json`: a credential's attributes (friendly name, CA chain). */
 const ATTRS_NAME = /^([0-9a-f]{64})\.json$/;
+/** A file's status without following a link; undefined when it is gone (or unreadable). */
+function lstatQuiet(file: string): BigIntStats | undefined {
+  try {
+    return lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 const LOCKED = 'locked: log on to read private keys';
 /** A temporary file older than this is one a killed process left: the next listing removes it. */
@@ -167,14 +177,10 @@ export class CredentialFolderStore implements LocalStore {
         throw error;
       });
       if (names === undefined) hash.update(`${dir}: refused\n`);
-      const sorted = (names ?? []).sort();
-      const stats = readAhead(
-        sorted.map(
-          (name) => () => lstat(path.join(this.root, dir, name), { bigint: true }).catch(() => undefined),
-        ),
-      );
-      for (const [i, name] of sorted.entries()) {
-        const st = await stats[i];
+      // One synchronous lstat per file: a few microseconds each, where a call through the thread
+      // pool costs twenty (a store of 4 000 files: 20 ms instead of 80).
+      for (const name of (names ?? []).sort()) {
+        const st = lstatQuiet(path.join(this.root, dir, name));
         // The change time too: a file made unreadable (its mode) or rewritten with its old
         // modification time restored still moves the revision (decision 025).
         hash.update(
