@@ -266,11 +266,14 @@ export class SyncEngine {
       });
     let side = recorded;
     let plan = side && planOf(side);
-    // No record, or something to upload (which needs its content): the store is read.
+    // No record, something to upload (which needs its content), or something to remove locally
+    // (the store finds an item's files by the listing: a copy under a name of the user's own, say
+    // certs/vpn.pem, is known only from it, and one left behind would be uploaded again as new):
+    // the store is read.
     if (
       side === undefined ||
       plan === undefined ||
-      plan.entries.some((e) => e.action === 'upload' && e.local)
+      plan.entries.some((e) => (e.action === 'upload' && e.local) || e.action === 'remove-local')
     ) {
       await ready();
       const listing = await this.local.list();
