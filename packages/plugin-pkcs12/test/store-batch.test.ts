@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LocalItem } from '@credroam/core';
 import { decodeCredentialAttributes, encodeCredentialAttributes } from '@credroam/core/kit';
@@ -148,4 +148,51 @@ test('a temporary file is removed only once old: a write in progress in another 
   await utimes(tmp, new Date(0), new Date(0)); // an old modification time: the change time is what counts
   await store.list();
   t.true((await readdir(path.join(root, 'attrs'))).includes(path.basename(tmp)));
+});
+
+test('a write made while a batch is being written (an import in the agent during a sync) makes the held writes take effect; none is lost or left as a temporary file', async (t) => {
+  const root = path.join(await tempDir(t), 'store');
+  const store = new CredentialFolderStore(root, undefined);
+  const first = randomBytes(32).toString('hex');
+  await store.put(attrs(first, 'held'), { durable: false }); // the batch has begun, attrs/ checked
+  for (let round = 0; round < 5; round++) {
+    const ids = Array.from({ length: 32 }, () => randomBytes(32).toString('hex'));
+    // The sync's writes, several in flight at once (write-side.ts holds 16).
+    const held = Promise.all(ids.map((id) => store.put(attrs(id, 'held'), { durable: false })));
+    // Another request's durable write lands while some of them are in the middle of their files.
+    while (!(await readdir(path.join(root, 'attrs'))).some((n) => n.endsWith('.tmp'))) {
+      await new Promise((r) => setImmediate(r));
+    }
+    const imported = randomBytes(32).toString('hex');
+    await store.put(attrs(imported, 'imported'));
+    await t.notThrowsAsync(held, `round ${round}: every held write accepted`);
+    await store.flush(); // the sync's own flush, before it saves its base
+    const found = await names(t, store);
+    for (const id of ids) t.is(found.get(id), 'held', `round ${round}: ${id.slice(0, 8)} in place`);
+    t.is(found.get(imported), 'imported');
+    t.deepEqual(
+      (await readdir(path.join(root, 'attrs'))).filter((n) => n.startsWith('.')),
+      [],
+      `round ${round}: no temporary file left`,
+    );
+  }
+});
+
+test('held writes that another write failed to make take effect are reported by the holder’s own flush, once', async (t) => {
+  const root = path.join(await tempDir(t), 'store');
+  const store = new CredentialFolderStore(root, undefined);
+  const [held, blocked, other] = Array.from({ length: 3 }, () => randomBytes(32).toString('hex'));
+  await store.put(attrs(held!, 'held'), { durable: false });
+  await store.put(attrs(blocked!, 'held'), { durable: false });
+  // Its target cannot be replaced: the commit fails after the first rename.
+  await mkdir(path.join(root, 'attrs', `${blocked}.json`));
+  await t.throwsAsync(store.put(attrs(other!, 'imported')));
+  // The sync that held them must not save a base that says they were written.
+  await t.throwsAsync(store.flush());
+  await t.notThrowsAsync(store.flush(), 'reported once');
+  t.deepEqual(
+    (await readdir(path.join(root, 'attrs'))).filter((n) => n.startsWith('.')),
+    [],
+    'no temporary file left',
+  );
 });

@@ -90,6 +90,11 @@ async function writeTemporary(
 export class AtomicWriteBatch {
   readonly #writes: Array<{ tmp: string; file: string; afterRename?: () => Promise<void> }> = [];
   readonly #folders = new Set<string>();
+  /**
+   * Writes still making their temporary file: `commit` waits for them, so a write that began
+   * before it is renamed with the rest, never left behind in a batch that no one commits.
+   */
+  readonly #inFlight = new Set<Promise<void>>();
 
   /** Files written and not yet committed. */
   get size(): number {
@@ -105,9 +110,16 @@ export class AtomicWriteBatch {
       readonly afterRename?: () => Promise<void>;
     } = {},
   ): Promise<void> {
-    const tmp = await writeTemporary(file, data, options.mode ?? 0o600, options.modified, false);
-    this.#writes.push({ tmp, file, ...(options.afterRename ? { afterRename: options.afterRename } : {}) });
-    this.#folders.add(path.dirname(file));
+    const written = writeTemporary(file, data, options.mode ?? 0o600, options.modified, false).then((tmp) => {
+      this.#writes.push({ tmp, file, ...(options.afterRename ? { afterRename: options.afterRename } : {}) });
+      this.#folders.add(path.dirname(file));
+    });
+    const settled: Promise<void> = written.then(
+      () => void this.#inFlight.delete(settled),
+      () => void this.#inFlight.delete(settled),
+    );
+    this.#inFlight.add(settled);
+    await written;
   }
 
   /** A folder something else changed (a removal, a rename) that `commit` is to make durable too. */
@@ -116,6 +128,7 @@ export class AtomicWriteBatch {
   }
 
   async commit(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
     const writes = this.#writes.splice(0);
     const folders = [...this.#folders];
     this.#folders.clear();
@@ -142,6 +155,7 @@ export class AtomicWriteBatch {
 
   /** Drops what was written and not committed: its temporary files are removed. */
   async discard(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
     const writes = this.#writes.splice(0);
     this.#folders.clear();
     await Promise.all(writes.map((w) => unlink(w.tmp).catch(() => undefined)));

@@ -144,7 +144,9 @@ export function certificateDer(data: Uint8Array): Uint8Array {
  *
  * `put` with `durable: false` holds writes in a batch (temporary files beside their targets, each
  * folder checked once) until `flush` makes them durable together (`AtomicWriteBatch`); any other
- * write first flushes what is held, so writes take effect in the order they were made.
+ * write first flushes what is held, so writes take effect in the order they were made: a write
+ * still making its temporary file is waited for, and a failure of such a flush is thrown again by
+ * the next `flush`, to the holder of the writes it lost.
  */
 export class CredentialFolderStore implements LocalStore {
   readonly root: string;
@@ -154,6 +156,8 @@ export class CredentialFolderStore implements LocalStore {
   readonly #paths = new Map<string, string[]>();
   /** Writes held for `flush`, and the folders checked for them (each once per batch). */
   #batch: { readonly writes: AtomicWriteBatch; readonly folders: Map<Folder, string> } | undefined;
+  /** The error of a commit of held writes that the next `flush` has to report. */
+  #lost: unknown;
 
   readonly #logger: Logger | undefined;
   readonly #now: () => number;
@@ -269,18 +273,27 @@ export class CredentialFolderStore implements LocalStore {
   async #reseal(earlier: readonly { item: LocalItem; under: string }[], keys: KeyMaterial): Promise<void> {
     if (earlier.length === 0) return;
     try {
-      // Each under the master key that opened it: whoever could read it still can.
-      for (const { item, under } of earlier) {
-        const sealed = sealKey({
-          pkcs8: item.content,
-          id: item.id,
-          keyId: under,
-          key: keys.open.get(under)!,
-        });
-        const dir = await this.#writable('keys', false);
-        await this.#write(path.join(dir, `${item.id}.p8`), sealed, item.modified, false);
+      // What is held goes first; the keys then in a batch of their own, so that their failure (left
+      // as they are, with a warning) is never taken for a failure of writes a sync holds.
+      await this.#commit();
+      const dir = await this.#folder('keys', { create: true });
+      const batch = new AtomicWriteBatch();
+      try {
+        // Each under the master key that opened it: whoever could read it still can.
+        for (const { item, under } of earlier) {
+          const sealed = sealKey({
+            pkcs8: item.content,
+            id: item.id,
+            keyId: under,
+            key: keys.open.get(under)!,
+          });
+          await batch.write(path.join(dir, `${item.id}.p8`), sealed, { modified: item.modified });
+        }
+        await batch.commit();
+      } catch (error) {
+        await batch.discard();
+        throw error;
       }
-      await this.flush();
       this.#logger?.log(
         'info',
         EventId.StoreKeysResealed,
@@ -343,7 +356,7 @@ export class CredentialFolderStore implements LocalStore {
 
   async put(item: LocalItem, options: PutOptions = {}): Promise<void> {
     const durable = options.durable !== false;
-    if (durable) await this.flush();
+    if (durable) await this.#commit();
     if (item.kind === 'attrs') return this.#putAttributes(item, durable);
     if (item.kind === 'cert') {
       const [into, from] = item.archived
@@ -379,10 +392,34 @@ export class CredentialFolderStore implements LocalStore {
    * is dropped, and the error is thrown.
    */
   async flush(): Promise<void> {
+    const lost = this.#lost;
+    this.#lost = undefined;
+    try {
+      await this.#commit();
+    } catch (error) {
+      this.#lost = undefined; // thrown here, to the holder itself
+      throw error;
+    }
+    // Held writes that another write's flush failed to make take effect: the caller that held
+    // them (a sync, before it saves its base) must not take them as written.
+    if (lost !== undefined) throw lost;
+  }
+
+  /**
+   * Commits what is held. A failure is also kept for the next `flush`: when the writes held were
+   * not this caller's (a write of another request flushing a sync's batch), their holder learns it
+   * there.
+   */
+  async #commit(): Promise<void> {
     const batch = this.#batch;
     if (batch === undefined) return;
     this.#batch = undefined;
-    await batch.writes.commit();
+    try {
+      await batch.writes.commit();
+    } catch (error) {
+      this.#lost = error;
+      throw error;
+    }
   }
 
   async remove(kind: TokenKind, id: string, options: { readonly keepUntil?: number } = {}): Promise<void> {
@@ -398,7 +435,7 @@ export class CredentialFolderStore implements LocalStore {
     } else if (kind === 'key') {
       files.add(path.join(this.root, 'keys', `${id}.p8`));
     }
-    await this.flush(); // what was written before goes first
+    await this.#commit(); // what was written before goes first
     // Every folder involved is checked before anything moves: none is a link.
     for (const dir of new Set([...files].map((f) => path.basename(path.dirname(f)) as Folder))) {
       await this.#folder(dir, { create: false });
@@ -629,7 +666,10 @@ export class CredentialFolderStore implements LocalStore {
       await then?.();
       return;
     }
-    await this.#batch!.writes.write(file, data, {
+    // The batch of this write's folder check, or a new one if another write flushed it meanwhile
+    // (a durable write of another request, in the agent): never a batch already committed.
+    this.#batch ??= { writes: new AtomicWriteBatch(), folders: new Map() };
+    await this.#batch.writes.write(file, data, {
       modified,
       ...(then ? { afterRename: async () => void (await then()) } : {}),
     });
