@@ -200,7 +200,21 @@ function wellFormed(s: LocalSnapshot): boolean {
     Array.isArray(s.handsOff) &&
     s.handsOff.every((k) => typeof k === 'string') &&
     typeof s.suppressTombstones === 'boolean' &&
-    Array.isArray(s.skipped)
+    Array.isArray(s.skipped) &&
+    s.skipped.every(wellFormedSkipped)
+  );
+}
+
+/** What `readLocal` skips: a local item it could not read, with why (reports and events show it as it is). */
+function wellFormedSkipped(s: SkippedItem): boolean {
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    s.where === 'local' &&
+    s.event === EventId.LocalItemUnreadable &&
+    typeof s.reason === 'string' &&
+    (s.kind === undefined || isRoamedKind(s.kind)) &&
+    (s.id === undefined || typeof s.id === 'string')
   );
 }
 

@@ -110,6 +110,10 @@ test('a damaged record in the state is ignored: the store is read and nothing is
       versions: { [keyOf(items[0]!)]: { flags: 2, modified: 1, hash: 'a'.repeat(64), archived: false } },
     },
     { ...state.local!, handsOff: 'all' },
+    // What was skipped goes into reports and events as it is: only what a listing skips is taken.
+    { ...state.local!, skipped: [{ where: 'local', id: 5, event: EventId.LocalItemUnreadable, reason: {} }] },
+    { ...state.local!, skipped: [{ where: 'directory', event: EventId.SyncSucceeded, reason: 'forged' }] },
+    { ...state.local!, skipped: [null] },
     'not a record',
   ];
   for (const local of damaged) {
