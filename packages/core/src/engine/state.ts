@@ -1,7 +1,7 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { CredroamError } from '../api/errors.js';
-import { readFileNoFollow, writeFileAtomic } from '../fs/atomic-file.js';
+import { RefusedFileError, readFileNoFollow, writeFileAtomic } from '../fs/atomic-file.js';
 import type { LocalSnapshot } from './local-side.js';
 import type { BaseEntry } from './merge.js';
 
@@ -28,6 +28,12 @@ export interface SyncState {
    */
   readonly pending?: Readonly<Record<string, BaseEntry>>;
 }
+
+/**
+ * The largest sync state read: the base and the recorded local side of 100 000 tokens (the most a
+ * policy allows) take about 40 MB; anything larger was not written by credroam.
+ */
+export const MAX_STATE_BYTES = 128 * 1024 * 1024;
 
 /** The state of an endpoint that never synced. */
 export function emptyState(user: string): SyncState {
@@ -63,7 +69,19 @@ export class FileSyncStateStore implements SyncStateStore {
     const key = await this.#identity();
     if (key === undefined) return undefined;
     if (this.#cache?.key === key) return this.#cache.state;
-    const data = await readFileNoFollow(this.file);
+    let data: Buffer | undefined;
+    try {
+      data = await readFileNoFollow(this.file, { maxBytes: MAX_STATE_BYTES });
+    } catch (error) {
+      const refused =
+        error instanceof RefusedFileError
+          ? error.message
+          : (error as NodeJS.ErrnoException).code === 'ELOOP'
+            ? `${this.file} is a link: not followed`
+            : undefined;
+      if (refused === undefined) throw error;
+      throw new CredroamError('E_STATE', `the sync state: ${refused}`, { file: this.file });
+    }
     if (data === undefined) return undefined;
     let state: SyncState;
     try {
