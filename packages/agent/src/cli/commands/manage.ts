@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { CredroamError, RefusedFileError, readFileNoFollow, writeFileAtomic } from '@credroam/core';
+import { CredroamError, RefusedFileError, readFileNoFollow, UserLock, writeFileAtomic } from '@credroam/core';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import { MAX_REQUEST_CHARS } from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
@@ -235,33 +235,39 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
 
 export async function remove(args: Args, ctx: Context): Promise<number> {
   const thumbprint = args.positionals[0]!;
-  return withSession(args, ctx, async (s) => {
-    const listing = await s.local.list();
-    const view = findCredential(credentialViews(listing, undefined), thumbprint);
-    if (!view)
-      throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`, {
-        thumbprint,
-      });
-    if (args.values['dry-run']) {
-      out(
-        ctx,
-        { dryRun: true, wouldRemove: view.sha256, hasKey: view.hasKey, subject: view.subject },
-        `would remove ${view.sha256} (${view.subject})${view.hasKey ? ' and its private key' : ''}\n(dry run: nothing was removed)`,
-      );
-      return ExitCode.Done;
-    }
-    const keepUntil = Date.now() + s.policy.roaming.tombstoneLifetimeDays * 86_400_000;
-    await s.local.remove('cert', view.sha256, { keepUntil });
-    if (view.hasKey) await s.local.remove('key', view.keyId, { keepUntil });
-    // Its friendly name and chain go with it (a store may have taken them with the certificate).
-    await s.local.remove('attrs', view.sha256, { keepUntil });
+  // Under the user's sync lock: a sync of another process (the agent's) that is writing this very
+  // credential (a download, a key sealed again) must not put it back after it was removed.
+  return withSession(args, ctx, (s) =>
+    s.container.resolve<UserLock>(UserLock).run(() => removeOne(s, thumbprint, args, ctx)),
+  );
+}
+
+async function removeOne(s: Session, thumbprint: string, args: Args, ctx: Context): Promise<number> {
+  const listing = await s.local.list();
+  const view = findCredential(credentialViews(listing, undefined), thumbprint);
+  if (!view)
+    throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`, {
+      thumbprint,
+    });
+  if (args.values['dry-run']) {
     out(
       ctx,
-      { removed: view.sha256, hasKey: view.hasKey, keptUntil: new Date(keepUntil).toISOString() },
-      `removed ${view.sha256}; the deletion roams at the next sync (a copy stays in the store's removed/ folder until ${new Date(keepUntil).toISOString()})`,
+      { dryRun: true, wouldRemove: view.sha256, hasKey: view.hasKey, subject: view.subject },
+      `would remove ${view.sha256} (${view.subject})${view.hasKey ? ' and its private key' : ''}\n(dry run: nothing was removed)`,
     );
     return ExitCode.Done;
-  });
+  }
+  const keepUntil = Date.now() + s.policy.roaming.tombstoneLifetimeDays * 86_400_000;
+  await s.local.remove('cert', view.sha256, { keepUntil });
+  if (view.hasKey) await s.local.remove('key', view.keyId, { keepUntil });
+  // Its friendly name and chain go with it (a store may have taken them with the certificate).
+  await s.local.remove('attrs', view.sha256, { keepUntil });
+  out(
+    ctx,
+    { removed: view.sha256, hasKey: view.hasKey, keptUntil: new Date(keepUntil).toISOString() },
+    `removed ${view.sha256}; the deletion roams at the next sync (a copy stays in the store's removed/ folder until ${new Date(keepUntil).toISOString()})`,
+  );
+  return ExitCode.Done;
 }
 
 /** ` (My VPN, 2 CA certificates)`: what an import carried besides the certificate and key. */
