@@ -17,13 +17,14 @@
  *   agent             a `credroam agent` process, started as `logon --start-agent` starts it, on
  *                     the endpoint with the N credentials: after its first sync, its RSS and CPU
  *                     while idle (from /proc/PID/status and /proc/PID/stat, over BENCH_IDLE_MS,
- *                     default 10 s, after a settle window of BENCH_SETTLE_MS, default 5 s), then
+ *                     default 10 s, after a settle window of BENCH_SETTLE_MS, default 20 s), then
  *                     20 certificate files dropped one by one into the store's certs/ folder (as a
  *                     user or another program would), each timed from its write until slapd
  *                     logged the modify that carries it (its stats log: no polling process
  *                     competes with the agent), then checked with a bare ldapsearch; p50 and p90
  *                     beside the goal (issue 16). The agent is stopped by its process id at the
- *                     end and on failure. BENCH_AGENT_FLAGS adds node options (e.g. `--cpu-prof`).
+ *                     end and on failure. BENCH_AGENT_FLAGS adds node options (e.g. `--cpu-prof`);
+ *                     BENCH_AGENT_LOG=FILE keeps a copy of its log (JSON lines, --verbose).
  *
  * BENCH_ONLY=agent runs the setup and the agent figures only.
  * Prints JSON: each figure's time (min / median / max), its peak RSS (`/usr/bin/time -f %M`), each
@@ -33,7 +34,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -311,7 +312,7 @@ async function tokenIdsInDirectory(uid: string): Promise<Set<string>> {
  * sync, then store change → directory for `AGENT_CHANGES` certificate files dropped into certs/.
  */
 async function agentFigures(e: { config: string; home: string }, uid: string) {
-  const settleMs = Number(process.env.BENCH_SETTLE_MS ?? 5_000);
+  const settleMs = Number(process.env.BENCH_SETTLE_MS ?? 20_000);
   const idleMs = Number(process.env.BENCH_IDLE_MS ?? 10_000);
   const startedAt = performance.now();
   const agent = await startAgent(e, uid);
@@ -377,6 +378,8 @@ async function agentFigures(e: { config: string; home: string }, uid: string) {
     };
   } finally {
     await agent.stop();
+    if (process.env.BENCH_AGENT_LOG)
+      await copyFile(path.join(work, `agent-${uid}.log`), process.env.BENCH_AGENT_LOG).catch(() => undefined);
   }
 }
 
