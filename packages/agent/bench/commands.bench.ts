@@ -38,6 +38,7 @@ import { copyFile, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopWithProcess } from '@credroam/core/testing';
 import { startProviders, userDn } from '@credroam/plugin-ldap/testing';
 import { DEFAULT_KDF } from '@credroam/plugin-pkcs12';
 import { loadConfig } from '../src/config.js';
@@ -201,6 +202,8 @@ async function startAgent(e: { config: string; home: string }, uid: string): Pro
     { cwd: work, stdio: ['pipe', log.fd, log.fd] },
   );
   await log.close();
+  // Stopped by its process id with this process too, should the bench be interrupted.
+  stopWithProcess(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid!;
   const agent: AgentProcess = {
