@@ -23,9 +23,9 @@ const MAX_REMEMBERED = 10_000;
  * One inotify watch per folder (the store's, its subfolders two levels down, and the folder that
  * holds it, for the store's own name only), not one per file: an event names the file, which is
  * looked at alone, so a store of thousands of files costs nothing while idle and nothing is
- * re-read when one file changes. A file whose size, modification time and inode are what they were
- * at its last event changed only in its attributes (a mode the store made owner-only): that is no
- * change of what the store holds, and does not fire.
+ * re-read when one file changes. A file whose size, modification time, inode and owner's read
+ * permission are what they were at its last event changed only in its attributes (a mode the store
+ * made owner-only): that is no change of what the store holds, and does not fire.
  */
 export class StoreWatcher implements Trigger {
   constructor(private readonly options: StoreWatcherOptions) {}
@@ -34,7 +34,7 @@ export class StoreWatcher implements Trigger {
     const root = path.resolve(this.options.path);
     /** The folders watched, each with its inode (one removed and made again is watched anew). */
     const folders = new Map<string, { readonly watcher: FSWatcher; readonly ino: number }>();
-    /** Identity (size, mtime, inode) of each file at its last event. */
+    /** Identity (size, mtime, inode, owner may read) of each file at its last event. */
     const identities = new Map<string, string>();
     let timer: NodeJS.Timeout | undefined;
     let disposed = false;
@@ -84,7 +84,8 @@ export class StoreWatcher implements Trigger {
         identities.delete(file);
         return changed();
       }
-      const identity = `${st.size}:${st.mtimeNs}:${st.ino}`;
+      // Whether its owner may read it is part of it: a file made readable again is new to the store.
+      const identity = `${st.size}:${st.mtimeNs}:${st.ino}:${st.mode & 0o400n}`;
       if (identities.get(file) === identity) return;
       if (identities.size >= MAX_REMEMBERED) identities.clear();
       identities.set(file, identity);

@@ -31,7 +31,7 @@ test('temporary dot-files (atomic writes in progress) do not fire', async (t) =>
   t.deepEqual(c.events, []);
 });
 
-test('a mode made owner-only (the store repairing a copied file) does not fire; a rewrite, a rename and a removal do', async (t) => {
+test('a mode made owner-only (the store repairing a copied file) does not fire; unreadable and readable again, a rewrite, a rename and a removal do', async (t) => {
   const dir = await tempDir(t);
   await mkdir(path.join(dir, 'certs'));
   const c = collector();
@@ -44,14 +44,19 @@ test('a mode made owner-only (the store repairing a copied file) does not fire; 
   await chmod(path.join(dir, 'certs'), 0o700);
   await new Promise((r) => setTimeout(r, 300));
   t.is(c.events.length, 1, 'attributes only: nothing the store holds changed');
+  await chmod(file, 0o000);
+  await c.until(2, 5000);
+  await chmod(file, 0o600);
+  await c.until(3, 5000);
+  t.is(c.events.length, 3, 'unreadable, then readable again: each a change of what the store can read');
   await writeFile(file, 'xy');
-  await c.until(2);
+  await c.until(4);
   await writeFile(path.join(dir, 'certs', '.tmp'), 'z');
   await rename(path.join(dir, 'certs', '.tmp'), file); // an atomic write: same size, new inode
-  await c.until(3);
+  await c.until(5);
   await rm(file);
-  await c.until(4);
-  t.is(c.events.length, 4);
+  await c.until(6);
+  t.is(c.events.length, 6);
 });
 
 test('a folder made after the start is watched: the store itself, and a subfolder of it', async (t) => {
