@@ -94,7 +94,7 @@ fi
 # Everything the agent imports, with the carried node, from the pruned tree.
 (cd "$app" && "$node" --input-type=module -e '
   for (const m of ["./dist/src/index.js", "@credroam/core", "@credroam/plugin-ldap", "@credroam/plugin-pkcs12",
-    "@credroam/plugin-triggers", "@credroam/plugin-policy-https", "@credroam/plugin-enroll-cmp", "@credroam/plugin-enroll-scep", "dbus-next", "chokidar", "ldapts", "pkijs"]) await import(m);') ||
+    "@credroam/plugin-triggers", "@credroam/plugin-policy-https", "@credroam/plugin-enroll-cmp", "@credroam/plugin-enroll-scep", "dbus-next", "ldapts", "pkijs"]) await import(m);') ||
   die "the pruned tree does not load"
 links="$(find "$app" -type l)"
 [ -z "$links" ] || die "links in the deployed tree: $links"

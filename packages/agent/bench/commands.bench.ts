@@ -14,20 +14,35 @@
  *   importOne         `import` one PKCS#12            vs `openssl pkcs12` reading it
  *   listJson, status  `list --json`, `status`         vs a Node script that reads and parses the
  *                                                     same certificate files
+ *   agent             a `credroam agent` process, started as `logon --start-agent` starts it, on
+ *                     the endpoint with the N credentials: after its first sync, its RSS and CPU
+ *                     while idle (from /proc/PID/status and /proc/PID/stat, over BENCH_IDLE_MS,
+ *                     default 10 s, after a settle window of BENCH_SETTLE_MS, default 20 s), then
+ *                     20 certificate files dropped one by one into the store's certs/ folder (as a
+ *                     user or another program would), each timed from its write until slapd
+ *                     logged the modify that carries it (its stats log: no polling process
+ *                     competes with the agent), then checked with a bare ldapsearch; p50 and p90
+ *                     beside the goal (issue 16). The agent is stopped by its process id at the
+ *                     end and on failure. BENCH_AGENT_FLAGS adds node options (e.g. `--cpu-prof`);
+ *                     BENCH_AGENT_LOG=FILE keeps a copy of its log (JSON lines, --verbose).
  *
+ * BENCH_ONLY=agent runs the setup and the agent figures only.
  * Prints JSON: each figure's time (min / median / max), its peak RSS (`/usr/bin/time -f %M`), each
  * baseline's, and the ratio figure / baseline per round (min / median / max). Scaling: full sync
  * and cold download at 100, 1 000 and N tokens' worth of credentials (10 000 with
  * BENCH_SCALE_10K=1; or the sizes in BENCH_SCALES=100,1000): time and peak RSS. Leaves no process and no temporary folder behind.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopWithProcess } from '@credroam/core/testing';
 import { startProviders, userDn } from '@credroam/plugin-ldap/testing';
 import { DEFAULT_KDF } from '@credroam/plugin-pkcs12';
+import { loadConfig } from '../src/config.js';
+import { AGENT_EXEC_ARGV, askAgent } from '../src/daemon/ipc.js';
 import { type BenchCredential, makeCredentials } from './certificates.js';
 import { fillStore } from './fill-store.js';
 
@@ -43,6 +58,9 @@ const SCALES = (
     ...(process.env.BENCH_SCALE_10K === '1' ? [10_000] : []),
   ]
 ).filter((s, i, all) => all.indexOf(s) === i);
+const ONLY_AGENT = process.env.BENCH_ONLY === 'agent';
+/** Store changes the agent figure times. */
+const AGENT_CHANGES = 20;
 
 interface Run {
   readonly ms: number;
@@ -167,10 +185,211 @@ async function coldDownload(uid: string, round: number, expected: number): Promi
   return run;
 }
 
+/** A started agent process; `stop` ends it by its process id (SIGTERM, then SIGKILL). */
+interface AgentProcess {
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+const agents: AgentProcess[] = [];
+
+/** Starts `credroam agent` on an endpoint as `credroam logon --start-agent` does; resolves after its first sync. */
+async function startAgent(e: { config: string; home: string }, uid: string): Promise<AgentProcess> {
+  const log = await open(path.join(work, `agent-${uid}.log`), 'a');
+  const extra = process.env.BENCH_AGENT_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...AGENT_EXEC_ARGV, ...extra, BIN, '--config', e.config, 'agent', '--password-stdin', '--verbose'],
+    { cwd: work, stdio: ['pipe', log.fd, log.fd] },
+  );
+  await log.close();
+  // Stopped by its process id with this process too, should the bench be interrupted.
+  stopWithProcess(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pid = child.pid!;
+  const agent: AgentProcess = {
+    pid,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(pid, 'SIGTERM');
+      const killed = setTimeout(() => process.kill(pid, 'SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(killed);
+    },
+  };
+  agents.push(agent);
+  child.stdin!.end(`${password(uid)}\n`);
+  const config = await loadConfig(e.config, {});
+  const started = performance.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the agent exited with ${child.exitCode}`);
+    if (performance.now() - started > 300_000) throw new Error('the agent did not finish its first sync');
+    const answer = await askAgent(config, { cmd: 'status' }, 10_000).catch(() => undefined);
+    if (answer?.ok && answer.unlocked && answer.lastSync && !answer.syncing) return agent;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Resolves when the agent says no sync runs, twice 100 ms apart. */
+async function agentIdle(config: Awaited<ReturnType<typeof loadConfig>>): Promise<void> {
+  let quiet = 0;
+  while (quiet < 2) {
+    await new Promise((r) => setTimeout(r, 100));
+    const answer = await askAgent(config, { cmd: 'status' }, 10_000);
+    quiet = answer?.ok && !answer.syncing ? quiet + 1 : 0;
+  }
+}
+
+/** The agent's CPU time so far (user + system), in seconds. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = await new Promise<number>((resolve, reject) =>
+  execFile('getconf', ['CLK_TCK'], (error, out) => (error ? reject(error) : resolve(Number(out.trim())))),
+);
+const rssMB = async (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+/**
+ * Resolves when slapd has logged a successful modify of `uid`'s entry after `from` (an offset in
+ * its log) and returns the log's length then. slapd writes its stats log as it works (stderr, a
+ * pipe into the file): reading the file's new bytes every 5 ms costs the agent nothing.
+ */
+async function nextModify(
+  uid: string,
+  from: number,
+  timeoutMs = 60_000,
+): Promise<{ at: number; to: number }> {
+  const dn = `MOD dn="${userDn(uid)}"`;
+  const started = performance.now();
+  const file = await open(server.log, 'r');
+  try {
+    let offset = from;
+    let text = '';
+    const ops = new Set<string>();
+    for (;;) {
+      const { size } = await file.stat();
+      if (size > offset) {
+        const chunk = Buffer.alloc(size - offset);
+        await file.read(chunk, 0, chunk.length, offset);
+        offset = size;
+        text += chunk.toString('latin1');
+        const lines = text.split('\n');
+        text = lines.pop()!;
+        for (const line of lines) {
+          const op = /(conn=\d+ op=\d+) /.exec(line)?.[1];
+          if (op === undefined) continue;
+          if (line.includes(dn)) ops.add(op);
+          else if (ops.has(op) && line.includes('RESULT tag=103 err=0'))
+            return { at: performance.now(), to: offset - Buffer.byteLength(text, 'latin1') };
+        }
+      }
+      if (performance.now() - started > timeoutMs)
+        throw new Error(`no modify of ${uid} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** The ids (SHA-256, hex) of the token values in `uid`'s entry, read with a bare ldapsearch. */
+async function tokenIdsInDirectory(uid: string): Promise<Set<string>> {
+  const { stdout } = await sh(
+    [
+      'ldapsearch -LLL -o ldif-wrap=no',
+      `-H ${server.ldapsUrl} -x -D '${userDn(uid)}' -y ${path.join(work, `${uid}.pw`)}`,
+      `-b '${userDn(uid)}' -s base credroamToken`,
+    ].join(' '),
+  );
+  const ids = new Set<string>();
+  for (const m of stdout.matchAll(/^credroamToken:: (\S+)$/gm)) {
+    // The token header: the id is bytes 14..46 (core/src/engine/codec.ts).
+    ids.add(Buffer.from(m[1]!, 'base64').subarray(14, 46).toString('hex'));
+  }
+  return ids;
+}
+
+/**
+ * The agent figures (issue 16) on an uploaded endpoint of `uid`: idle RSS and CPU after its first
+ * sync, then store change → directory for `AGENT_CHANGES` certificate files dropped into certs/.
+ */
+async function agentFigures(e: { config: string; home: string }, uid: string) {
+  const settleMs = Number(process.env.BENCH_SETTLE_MS ?? 20_000);
+  const idleMs = Number(process.env.BENCH_IDLE_MS ?? 10_000);
+  const startedAt = performance.now();
+  const agent = await startAgent(e, uid);
+  const firstSyncMs = performance.now() - startedAt;
+  try {
+    const rssAfterFirstSync = await rssMB(agent.pid);
+    await new Promise((r) => setTimeout(r, settleMs));
+    const cpu0 = await cpuSeconds(agent.pid);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, idleMs));
+    const cpuPercent = (((await cpuSeconds(agent.pid)) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+    const idleRss = await rssMB(agent.pid);
+
+    const dropped = await makeCredentials(AGENT_CHANGES, 'dropped');
+    const config = await loadConfig(e.config, {});
+    const latencies: number[] = [];
+    const cpuBefore = await cpuSeconds(agent.pid);
+    for (const [i, c] of dropped.entries()) {
+      const id = sha256(c.cert);
+      let from = (await stat(server.log)).size;
+      const written = performance.now();
+      await writeFile(path.join(e.home, 'store', 'certs', `dropped-${i}.der`), c.cert);
+      for (;;) {
+        const mod = await nextModify(uid, from);
+        // Checked after the time is taken: the modify seen is the one that carries this certificate.
+        if ((await tokenIdsInDirectory(uid)).has(id)) {
+          latencies.push(mod.at - written);
+          break;
+        }
+        from = mod.to;
+      }
+      // The next change comes once the agent is idle again (any settling sync done).
+      await agentIdle(config);
+    }
+    const changesCpuSeconds = (await cpuSeconds(agent.pid)) - cpuBefore;
+    const quantile = (q: number) =>
+      [...latencies].sort((a, b) => a - b)[
+        Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)
+      ]!;
+    return {
+      command: `credroam agent --password-stdin (node ${[...AGENT_EXEC_ARGV].join(' ')})`,
+      startToFirstSyncMs: r1(firstSyncMs),
+      storeChangeToDirectory: {
+        change: "a certificate file (DER) written into the store's certs/ folder",
+        until: 'slapd logged the modify that carries it',
+        samples: latencies.length,
+        p50Ms: r1(quantile(0.5)),
+        p90Ms: r1(quantile(0.9)),
+        maxMs: r1(Math.max(...latencies)),
+        agentCpuSeconds: r2(changesCpuSeconds),
+        goal: { p50Ms: 500, p90Ms: 1000 },
+      },
+      idle: {
+        credentials: N,
+        settleMs,
+        overMs: idleMs,
+        rssMB: r1(idleRss),
+        rssAfterFirstSyncMB: r1(rssAfterFirstSync),
+        cpuPercent: r2(cpuPercent),
+        rssAfterChangesMB: r1(await rssMB(agent.pid)),
+        goal: { rssMB: 80, cpuPercent: 0.5 },
+      },
+    };
+  } finally {
+    await agent.stop();
+    if (process.env.BENCH_AGENT_LOG)
+      await copyFile(path.join(work, `agent-${uid}.log`), process.env.BENCH_AGENT_LOG).catch(() => undefined);
+  }
+}
+
 try {
   // Two tokens per credential (a certificate and its key): the directory must take them all (the
-  // main endpoint's N as well as each scale's).
-  const maxTokens = Math.min(100_000, 2 * Math.max(N, ...SCALES) + 2 * ROUNDS + 100);
+  // main endpoint's N as well as each scale's, and the agent's changes).
+  const maxTokens = Math.min(100_000, 2 * Math.max(N, ...SCALES) + 2 * ROUNDS + AGENT_CHANGES + 100);
   await writeFile(
     path.join(work, 'policy.json'),
     JSON.stringify({ directory: { trustWithPassword: true }, roaming: { maxTokens } }),
@@ -340,7 +559,7 @@ try {
       baselines: new Map(Object.keys(figures[name]!.baselines).map((b) => [b, []])),
     });
   const syncOps = await operationsDuring('main', () => credroam(main.config, ['sync', ...main.pw, '--json']));
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < (ONLY_AGENT ? 0 : ROUNDS); round++) {
     for (const [name, f] of Object.entries(figures)) {
       const into = runs.get(name)!;
       const runFigure = async () => into.runs.push(await f.run(round));
@@ -360,7 +579,7 @@ try {
 
   // --- scaling: full sync and cold download, time and peak RSS
   const scaling = [];
-  for (const size of SCALES) {
+  for (const size of ONLY_AGENT ? [] : SCALES) {
     const uid = size === N ? 'main' : `s${size}`;
     const e = size === N ? main : await populated(`scale-${size}`, uid, await makeCredentials(size, uid));
     const full = await credroam(e.config, ['sync', '--full', ...e.pw]);
@@ -374,8 +593,11 @@ try {
     if (size !== N) await rm(e.home, { recursive: true, force: true });
   }
 
+  // --- the agent (last: the changes it uploads would show in the figures above)
+  const agent = await agentFigures(main, 'main');
+
   const report: Record<string, unknown> = {};
-  for (const [name, f] of Object.entries(figures)) {
+  for (const [name, f] of Object.entries(ONLY_AGENT ? {} : figures)) {
     const r = runs.get(name)!;
     report[name] = {
       command: f.command,
@@ -409,12 +631,14 @@ try {
         syncNothingToDoDirectoryOperations: { searches: syncOps.searches, modifies: syncOps.modifies },
         ...report,
         scaling,
+        agent,
       },
       null,
       2,
     ),
   );
 } finally {
+  for (const a of agents) await a.stop().catch(() => undefined);
   await stop();
   await rm(work, { recursive: true, force: true });
 }

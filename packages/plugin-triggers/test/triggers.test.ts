@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { PolicyRefresh, SessionEvents, StoreWatcher, sessionPathFor } from '../src/index.js';
@@ -29,6 +29,58 @@ test('temporary dot-files (atomic writes in progress) do not fire', async (t) =>
   await writeFile(path.join(dir, '.x.tmp'), 'tmp');
   await new Promise((r) => setTimeout(r, 400));
   t.deepEqual(c.events, []);
+});
+
+test('a mode made owner-only (the store repairing a copied file) does not fire; unreadable and readable again, a rewrite, a rename and a removal do', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(path.join(dir, 'certs'));
+  const c = collector();
+  const stop = await new StoreWatcher({ path: dir, debounceMs: 50 }).start(c.fire);
+  t.teardown(() => stop.dispose());
+  const file = path.join(dir, 'certs', 'copied.der');
+  await writeFile(file, 'x', { mode: 0o644 });
+  await c.until(1);
+  await chmod(file, 0o600);
+  await chmod(path.join(dir, 'certs'), 0o700);
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(c.events.length, 1, 'attributes only: nothing the store holds changed');
+  await chmod(file, 0o000);
+  await c.until(2, 5000);
+  await chmod(file, 0o600);
+  await c.until(3, 5000);
+  t.is(c.events.length, 3, 'unreadable, then readable again: each a change of what the store can read');
+  await writeFile(file, 'xy');
+  await c.until(4);
+  await writeFile(path.join(dir, 'certs', '.tmp'), 'z');
+  await rename(path.join(dir, 'certs', '.tmp'), file); // an atomic write: same size, new inode
+  await c.until(5);
+  await rm(file);
+  await c.until(6);
+  t.is(c.events.length, 6);
+});
+
+test('a folder made after the start is watched: the store itself, and a subfolder of it', async (t) => {
+  const home = await tempDir(t);
+  const store = path.join(home, 'store');
+  const c = collector();
+  const stop = await new StoreWatcher({ path: store, debounceMs: 50 }).start(c.fire);
+  t.teardown(() => stop.dispose());
+  await mkdir(store);
+  await c.until(1);
+  await mkdir(path.join(store, 'certs'));
+  await c.until(2);
+  await new Promise((r) => setTimeout(r, 100));
+  await writeFile(path.join(store, 'certs', 'a.der'), 'x');
+  await c.until(3);
+  // Removed and made again: the new folder is watched.
+  await rm(path.join(store, 'certs'), { recursive: true });
+  await c.until(4);
+  await mkdir(path.join(store, 'certs'));
+  await c.until(5);
+  await new Promise((r) => setTimeout(r, 100));
+  await writeFile(path.join(store, 'certs', 'b.der'), 'x');
+  await c.until(6);
+  t.pass();
 });
 
 test('logind signals sent by dbus-send on a private bus become lock, unlock, logon, logoff and resume', async (t) => {

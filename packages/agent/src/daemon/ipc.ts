@@ -11,9 +11,12 @@ import type { AgentConfig } from '../config.js';
 export const socketPath = (config: AgentConfig): string => path.join(config.home, 'run', 'agent.sock');
 
 /**
- * Node options the agent runs with: a 1 MiB young generation and no optimising compiler keep an
- * idle agent with 2 000 credentials near 64 MB instead of 130 MB, at no cost to sync latency
- * (`pnpm bench`). `--lite-mode` is not accepted in NODE_OPTIONS: give these on the node command line.
+ * Node options the agent runs with: a 1 MiB young generation and no compiler but the interpreter
+ * keep an agent with 2 000 credentials small: 75 MB idle, about 90 MB right after a run of syncs.
+ * They cost CPU while it syncs: over 20 store changes (`pnpm bench:commands`, BENCH_ONLY=agent,
+ * one loaded 2-core machine) it spent 24 s, against 17 s with `--no-opt` (141 MB after the
+ * syncs) and 14 s with every compiler (85 MB idle, 149 MB after). `--lite-mode` is not accepted in
+ * NODE_OPTIONS: give these on the node command line.
  */
 export const AGENT_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1', '--lite-mode'];
 
