@@ -167,6 +167,36 @@ test('the revision moves when a file changes behind the store with its name, siz
   t.not(await store.revision(), r1, 'same name, size and modification time: still a change');
 });
 
+test('a listing opens again only what changed, and sees a file rewritten in place with its old time restored', async (t) => {
+  const { root, store, certItem, keyItem, keyring } = await setup(t);
+  await store.put(certItem);
+  await store.put(keyItem);
+  const first = await store.list();
+  t.is(first.items.length, 2);
+  // The same name, bytes that are not a certificate, the old modification time: a changed file.
+  const certFile = path.join(root, 'store', 'certs', `${certItem.id}.der`);
+  const before = await lstat(certFile);
+  const damaged = Buffer.alloc(Number(before.size), 0x41);
+  await writeFile(certFile, damaged);
+  await utimes(certFile, before.atime, before.mtime);
+  const second = await store.list();
+  t.like(second.unreadable[0], { name: `certs/${certItem.id}.der` });
+  t.deepEqual(
+    second.items.map((i) => i.kind),
+    ['key'],
+  );
+  // Put back: listed again as it was. A locked keyring lists the key from its name only.
+  await store.put(certItem);
+  t.deepEqual((await store.list()).items.map((i) => i.id).sort(), [certItem.id, keyItem.id].sort());
+  keyring.lock();
+  const locked = await store.list();
+  t.deepEqual(
+    locked.items.map((i) => i.kind),
+    ['cert'],
+  );
+  t.like(locked.unreadable[0], { kind: 'key', id: keyItem.id });
+});
+
 test('archived certificates live apart and list as archived', async (t) => {
   const { root, store, certItem } = await setup(t);
   await store.put(certItem);

@@ -40,6 +40,9 @@ function lstatQuiet(file: string): BigIntStats | undefined {
   }
 }
 
+/** What tells one state of a file from another: size, modification and change times, inode. */
+const identityOf = (st: BigIntStats): string => `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
+
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 const LOCKED = 'locked: log on to read private keys';
 /** A temporary file older than this is one a killed process left: the next listing removes it. */
@@ -150,8 +153,15 @@ export function certificateDer(data: Uint8Array): Uint8Array {
  */
 export class CredentialFolderStore implements LocalStore {
   readonly root: string;
-  /** Decrypted keys by file identity (name, size, mtime), so a long-lived agent decrypts each once. */
-  readonly #keyCache = new Map<string, OpenedKeyFile>();
+  /**
+   * What a listing made of each file (a certificate's DER and id, attributes, an opened key), by
+   * path, kept while the file keeps its identity (size, modification and change times, inode): a
+   * long-lived agent reads, parses and opens each file once, and a listing after one change opens
+   * one file. Opened keys are dropped when the keyring is locked.
+   */
+  readonly #parsed = new Map<string, { readonly identity: string; readonly value: unknown }>();
+  /** The files the listing under way looked at. */
+  #seen = new Set<string>();
   /** Every file that held a credential at the last listing, by `kind:id`. */
   readonly #paths = new Map<string, string[]>();
   /** Writes held for `flush`, and the folders checked for them (each once per batch). */
@@ -199,6 +209,8 @@ export class CredentialFolderStore implements LocalStore {
     const items: LocalItem[] = [];
     const unreadable: UnreadableItem[] = [];
     this.#paths.clear();
+    const seen = new Set<string>();
+    this.#seen = seen;
     const remember = (kind: TokenKind, id: string, file: string) => {
       const k = `${kind}:${id}`;
       this.#paths.set(k, [...(this.#paths.get(k) ?? []), file]);
@@ -217,14 +229,23 @@ export class CredentialFolderStore implements LocalStore {
     };
     for (const dir of ['certs', 'archived'] as const) {
       const found = await names(dir);
-      const reads = readAhead(found.map((name) => () => this.#read(path.join(this.root, dir, name))));
+      const reads = readAhead(
+        found.map(
+          (name) => () =>
+            this.#readParsed(path.join(this.root, dir, name), (data) => {
+              const content = certificateDer(data);
+              return { content, id: sha256(content) };
+            }),
+        ),
+      );
       for (const [i, name] of found.entries()) {
         const file = path.join(this.root, dir, name);
         const canonical = CANONICAL.exec(name);
         try {
-          const { data, modified } = await reads[i]!;
-          const content = certificateDer(data);
-          const id = sha256(content);
+          const {
+            value: { content, id },
+            modified,
+          } = await reads[i]!;
           remember('cert', id, file);
           items.push({ kind: 'cert', id, content, archived: dir === 'archived', modified });
         } catch (error) {
@@ -262,6 +283,11 @@ export class CredentialFolderStore implements LocalStore {
     }
     await this.#listAttributes(names, remember, items, unreadable);
     if (keys) await this.#reseal(earlier, keys);
+    // What is no longer in the store is not kept (a locked listing opened no key: those stay).
+    for (const file of this.#parsed.keys()) {
+      if (!seen.has(file) && (keys || path.basename(path.dirname(file)) !== 'keys'))
+        this.#parsed.delete(file);
+    }
     return { items, unreadable };
   }
 
@@ -322,7 +348,10 @@ export class CredentialFolderStore implements LocalStore {
       found.map(
         (name) => () =>
           ATTRS_NAME.test(name)
-            ? this.#read(path.join(this.root, 'attrs', name))
+            ? this.#readParsed(path.join(this.root, 'attrs', name), (data) => ({
+                data,
+                id: decodeCredentialAttributes(data).cert,
+              }))
             : Promise.resolve(undefined),
       ),
     );
@@ -331,8 +360,10 @@ export class CredentialFolderStore implements LocalStore {
       const named = ATTRS_NAME.exec(name);
       try {
         if (!named) throw new Error('not an attributes file (<sha256>.json)');
-        const { data, modified } = (await reads[i])!;
-        const id = decodeCredentialAttributes(data).cert;
+        const {
+          value: { data, id },
+          modified,
+        } = (await reads[i])!;
         if (id !== named[1]) throw new Error(`it holds the attributes of certificate ${id}`);
         remember('attrs', id, file);
         items.push({ kind: 'attrs', id, content: data, archived: false, modified });
@@ -600,34 +631,36 @@ export class CredentialFolderStore implements LocalStore {
    * its id from its content, which must match a canonical name. Cached by file identity.
    */
   async #openKeyFile(name: string, keys: KeyMaterial): Promise<OpenedKeyFile & { modified: number }> {
-    const { data, modified, identity } = await this.#read(path.join(this.root, 'keys', name), {
-      maxBytes: MAX_KEY_FILE,
-    });
-    const cached = this.#keyCache.get(identity);
-    if (cached) return { ...cached, modified };
     const canonical = CANONICAL.exec(name)?.[1];
-    let opened: OpenedKeyFile;
-    if (isSealedKey(data)) {
-      if (canonical === undefined) throw new Error('a sealed key away from its name (<key id>.p8): not read');
-      const result = openSealedKey(data, canonical, keys.open);
-      if (!result.ok) throw new Error(result.reason);
-      opened = { id: result.header.id, content: result.pkcs8 };
-    } else {
-      const result = await openLegacyKey(data, keys.legacy);
-      if (!result.ok) throw new Error(result.reason);
-      const id = keyId(result.pkcs8);
-      if (canonical !== undefined && id !== canonical)
-        throw new Error(`it holds key ${id}, not the key its name says`);
-      opened = { id, content: result.pkcs8, earlierUnder: keys.legacyIds[result.index]! };
-    }
-    if (this.#keyCache.size >= 100_000) this.#keyCache.clear();
-    this.#keyCache.set(identity, opened);
-    return { ...opened, modified };
+    const { value, modified } = await this.#readParsed(
+      path.join(this.root, 'keys', name),
+      async (data): Promise<OpenedKeyFile> => {
+        if (isSealedKey(data)) {
+          if (canonical === undefined)
+            throw new Error('a sealed key away from its name (<key id>.p8): not read');
+          const result = openSealedKey(data, canonical, keys.open);
+          if (!result.ok) throw new Error(result.reason);
+          return { id: result.header.id, content: result.pkcs8 };
+        }
+        const result = await openLegacyKey(data, keys.legacy);
+        if (!result.ok) throw new Error(result.reason);
+        const id = keyId(result.pkcs8);
+        if (canonical !== undefined && id !== canonical)
+          throw new Error(`it holds key ${id}, not the key its name says`);
+        return { id, content: result.pkcs8, earlierUnder: keys.legacyIds[result.index]! };
+      },
+      { maxBytes: MAX_KEY_FILE },
+    );
+    return { ...value, modified };
   }
 
   /** The keys of one operation, derived once; undefined when the keyring is locked. */
   #keyMaterial(): KeyMaterial | undefined {
-    if (!this.keyring?.unlocked) return undefined;
+    if (!this.keyring?.unlocked) {
+      for (const file of this.#parsed.keys())
+        if (path.basename(path.dirname(file)) === 'keys') this.#parsed.delete(file);
+      return undefined;
+    }
     const atRest = this.keyring.atRestKeys();
     const open = new Map(atRest.map((k) => [k.keyId, sealingKey(k.key)]));
     const oldest = atRest[0];
@@ -646,11 +679,34 @@ export class CredentialFolderStore implements LocalStore {
   ): Promise<{ data: Uint8Array; modified: number; identity: string }> {
     const { data, st, repaired } = await readPrivateFile(file, options);
     if (repaired) this.#repaired(repaired);
-    return {
-      data,
-      modified: Number(st.mtimeMs),
-      identity: `${file}:${st.size}:${st.mtimeNs}:${st.ino}`,
-    };
+    return { data, modified: Number(st.mtimeMs), identity: identityOf(st) };
+  }
+
+  /**
+   * `parse` of a file's bytes, or what it made of them at an earlier listing while the file is
+   * unchanged (`#parsed`). A file that is not a regular owner-only file is read as before, which
+   * reports it or repairs its mode. `parse` failing is not kept: the file is read again next time.
+   */
+  async #readParsed<T>(
+    file: string,
+    parse: (data: Uint8Array) => T | Promise<T>,
+    options: { readonly maxBytes?: number } = {},
+  ): Promise<{ value: T; modified: number }> {
+    this.#seen.add(file);
+    const st = lstatQuiet(file);
+    const known = this.#parsed.get(file);
+    if (
+      known !== undefined &&
+      st?.isFile() &&
+      !exposed(Number(st.mode)) &&
+      known.identity === identityOf(st)
+    ) {
+      return { value: known.value as T, modified: Number(st.mtimeMs) };
+    }
+    const read = await this.#read(file, options);
+    const value = await parse(read.data);
+    this.#parsed.set(file, { identity: read.identity, value });
+    return { value, modified: read.modified };
   }
 
   /** Writes `file` atomically: durably now, or held in the batch; `then` runs once it is in place. */
