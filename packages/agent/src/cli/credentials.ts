@@ -316,6 +316,40 @@ export function credentialParts(
 }
 
 /**
+ * What a command about one credential needs of the store when `thumbprint` is a whole SHA-256 and
+ * the store keeps that certificate and its key under their own names (`get`): those files alone,
+ * not a listing of the whole store (every certificate parsed). Undefined otherwise (a prefix, a
+ * SHA-1, a certificate or key the user copied in under a name of their own, a store without
+ * `get`): then the caller lists the store. A key that cannot be opened (the keys locked) is in
+ * `unreadable`, as a listing reports it.
+ */
+export async function oneCredentialListing(
+  local: LocalStore,
+  thumbprint: string,
+): Promise<LocalListing | undefined> {
+  const sha256 = thumbprint.replace(/:/g, '').toLowerCase();
+  if (local.get === undefined || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+  try {
+    const cert = await local.get('cert', sha256);
+    if (cert === undefined) return undefined;
+    const { keyId } = describeCertificate(cert.content);
+    const attrs = await local.get('attrs', sha256);
+    const items = attrs ? [cert, attrs] : [cert];
+    try {
+      const key = await local.get('key', keyId);
+      return key ? { items: [...items, key], unreadable: [] } : undefined;
+    } catch (error) {
+      return {
+        items,
+        unreadable: [{ name: `key ${keyId}`, kind: 'key', id: keyId, reason: errorMessage(error) }],
+      };
+    }
+  } catch {
+    return undefined; // a file that does not read as it should: the listing reports it
+  }
+}
+
+/**
  * The credential `thumbprint` names, found in `listing` (made with or without the keys), with its
  * private key read alone when the store can (`get`): only that key is read and decrypted, not the
  * whole store. A store without `get` is listed once more, with the keys open. Errors as

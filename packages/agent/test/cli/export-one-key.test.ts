@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { LocalItem, LocalListing, LocalStore, TokenKind } from '@credroam/core';
 import { opensslCredential } from '@credroam/core/testing';
 import test, { type ExecutionContext } from 'ava';
-import { credentialPartsOf } from '../../src/cli/credentials.js';
+import { credentialPartsOf, oneCredentialListing } from '../../src/cli/credentials.js';
 
 /** A store of two credentials whose keys are locked in its listing; it counts what it is asked. */
 async function twoCredentials(t: ExecutionContext) {
@@ -61,4 +61,44 @@ test('a store without get is listed once more, with the keys open', async (t) =>
   const parts = await credentialPartsOf(withoutGet, locked, a.cert.id);
   t.deepEqual(parts.key, a.key.content);
   t.is(calls.list, 1);
+});
+
+/** The same store, its `get` also handing out certificates and attributes, and locked keys as the folder store does. */
+function withCertificates(store: LocalStore, items: readonly LocalItem[], lockedKeys: boolean): LocalStore {
+  return {
+    ...store,
+    get: async (kind: TokenKind, id: string) => {
+      if (kind === 'key' && lockedKeys && items.some((i) => i.kind === 'key' && i.id === id))
+        throw new Error('the credroam keys are locked');
+      return items.find((i) => i.kind === kind && i.id === id);
+    },
+  };
+}
+
+test('a whole SHA-256 finds the credential from its own files: no listing, and a locked key is reported as a listing would', async (t) => {
+  const { a, calls, store } = await twoCredentials(t);
+  const locked = withCertificates(store, [a.cert, a.key], true);
+  const found = await oneCredentialListing(
+    locked,
+    a.cert.id.toUpperCase().replace(/(..)/g, '$1:').slice(0, -1),
+  );
+  t.is(calls.list, 0);
+  t.deepEqual(found?.items, [a.cert]);
+  t.like(found?.unreadable[0], { kind: 'key', id: a.key.id, reason: 'the credroam keys are locked' });
+  const open = await oneCredentialListing(withCertificates(store, [a.cert, a.key], false), a.cert.id);
+  t.deepEqual(open?.items, [a.cert, a.key]);
+});
+
+test('a prefix, a certificate not under its own name, or a key not under its own name: the store is listed instead', async (t) => {
+  const { a, b, store } = await twoCredentials(t);
+  const full = withCertificates(store, [a.cert, a.key, b.cert], false);
+  t.is(await oneCredentialListing(full, a.cert.id.slice(0, 16)), undefined, 'a prefix');
+  t.is(await oneCredentialListing(withCertificates(store, [], false), a.cert.id), undefined, 'no such file');
+  t.is(
+    await oneCredentialListing(withCertificates(store, [b.cert], false), b.cert.id),
+    undefined,
+    'its key not found by name',
+  );
+  const { get: _, ...withoutGet } = store;
+  t.is(await oneCredentialListing(withoutGet, a.cert.id), undefined, 'a store without get');
 });

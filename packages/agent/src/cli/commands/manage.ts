@@ -14,6 +14,7 @@ import {
   credentialViews,
   findCredential,
   type ImportedCredential,
+  oneCredentialListing,
   storeCredentials,
 } from '../credentials.js';
 import { ExitCode, UsageError } from '../io.js';
@@ -179,8 +180,9 @@ export async function exportCredential(args: Args, ctx: Context): Promise<number
   }
   const filePassword = await readPassArg(passout, '--passout', ctx.io);
   return withSession(args, ctx, async (s) => {
-    // Found without the keys (a prefix, a SHA-1); the keys are needed only for a private key.
-    const listing = await s.local.list();
+    // Found without the keys (a prefix, a SHA-1); the keys are needed only for a private key. A
+    // whole SHA-256 reads that credential's files alone.
+    const listing = (await oneCredentialListing(s.local, thumbprint)) ?? (await s.local.list());
     const { view } = credentialParts(listing, thumbprint);
     const keys = view.hasKey ? await userKeys(args, ctx) : undefined;
     let parts: CredentialParts;
