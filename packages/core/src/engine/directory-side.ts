@@ -117,7 +117,7 @@ export async function readDirectory(
         }
       } else {
         try {
-          const facts = deps.inspector.inspect(header.kind, content);
+          const { facts } = deps.inspector.inspect(header.kind, content);
           if (facts.id !== header.id) {
             skipped.push({
               ...at,

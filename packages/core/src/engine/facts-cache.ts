@@ -11,6 +11,14 @@ import { versionHash } from './token.js';
 export class FactsCache {
   #current = new Map<string, ContentFacts>();
   #previous = new Map<string, ContentFacts>();
+  /**
+   * By the content's bytes object: a store that hands out the same object for a file that did not
+   * change (the folder store does, within a process) costs not even a hash.
+   */
+  #byObject = new WeakMap<
+    Uint8Array,
+    { readonly kind: TokenKind; readonly hash: string; readonly facts: ContentFacts }
+  >();
 
   constructor(private readonly inspector: ContentInspector) {}
 
@@ -20,12 +28,22 @@ export class FactsCache {
     this.#current = new Map();
   }
 
-  /** The facts of `content` (throws as the inspector does). */
-  inspect(kind: TokenKind, content: Uint8Array): ContentFacts {
-    const key = versionHash(kind, 0, content);
-    let facts = this.#current.get(key) ?? this.#previous.get(key);
+  /**
+   * The facts of `content` (throws as the inspector does), and its version hash without flags
+   * (`versionHash(kind, 0, content)`), which is also the key they are kept under.
+   */
+  inspect(kind: TokenKind, content: Uint8Array): { readonly facts: ContentFacts; readonly hash: string } {
+    const known = this.#byObject.get(content);
+    if (known !== undefined && known.kind === kind) {
+      this.#current.set(known.hash, known.facts);
+      return known;
+    }
+    const hash = versionHash(kind, 0, content);
+    let facts = this.#current.get(hash) ?? this.#previous.get(hash);
     if (facts === undefined) facts = this.inspector.inspect(kind, content);
-    this.#current.set(key, facts);
-    return facts;
+    this.#current.set(hash, facts);
+    const found = { kind, hash, facts };
+    this.#byObject.set(content, found);
+    return found;
   }
 }

@@ -77,10 +77,12 @@ export function readLocal(
   for (const item of items) {
     const key = tokenKey(item.kind, item.id);
     let notAfter: number | undefined;
+    let plainHash: string;
     try {
-      const facts = deps.inspector.inspect(item.kind, item.content);
+      const { facts, hash } = deps.inspector.inspect(item.kind, item.content);
       if (facts.id !== item.id) throw new Error(`its content has id ${facts.id}`);
       notAfter = facts.notAfter;
+      plainHash = hash;
     } catch (error) {
       handsOff.add(key);
       skipped.push({
@@ -96,7 +98,11 @@ export function readLocal(
     const flags = archived ? TokenFlag.Archived : 0;
     local.set(
       key,
-      versionOf(item, { flags, hash: versionHash(item.kind, flags, item.content), notAfter }, deps.now),
+      versionOf(
+        item,
+        { flags, hash: flags === 0 ? plainHash : versionHash(item.kind, flags, item.content), notAfter },
+        deps.now,
+      ),
     );
   }
   return { local, handsOff, suppressTombstones, skipped, recorded: false };

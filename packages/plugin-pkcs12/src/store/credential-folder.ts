@@ -160,6 +160,15 @@ export class CredentialFolderStore implements LocalStore {
    * one file. Opened keys are dropped when the keyring is locked.
    */
   readonly #parsed = new Map<string, { readonly identity: string; readonly value: unknown }>();
+  /**
+   * `dir/name` inside the store, for a name `readdir` gave (never `/`, `.` or `..`): joined as
+   * text, which a listing does for every file (`path.join` normalizes each time).
+   */
+  #at(dir: Folder, name: string): string {
+    return `${this.#folders[dir]}/${name}`;
+  }
+  readonly #folders: Readonly<Record<Folder, string>>;
+
   /** The files the listing under way looked at. */
   #seen = new Set<string>();
   /** Every file that held a credential at the last listing, by `kind:id`. */
@@ -178,6 +187,9 @@ export class CredentialFolderStore implements LocalStore {
     options: { readonly logger?: Logger; readonly now?: () => number } = {},
   ) {
     this.root = root;
+    this.#folders = Object.fromEntries(
+      (['', ...FOLDERS] as const).map((f) => [f, path.join(root, f)]),
+    ) as Record<Folder, string>;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
   }
@@ -194,7 +206,7 @@ export class CredentialFolderStore implements LocalStore {
       // One synchronous lstat per file: a few microseconds each, where a call through the thread
       // pool costs twenty (a store of 4 000 files: 20 ms instead of 80).
       for (const name of (names ?? []).sort()) {
-        const st = lstatQuiet(path.join(this.root, dir, name));
+        const st = lstatQuiet(this.#at(dir, name));
         // The change time too: a file made unreadable (its mode) or rewritten with its old
         // modification time restored still moves the revision (decision 025).
         hash.update(
@@ -232,14 +244,14 @@ export class CredentialFolderStore implements LocalStore {
       const reads = readAhead(
         found.map(
           (name) => () =>
-            this.#readParsed(path.join(this.root, dir, name), (data) => {
+            this.#readParsed(this.#at(dir, name), (data) => {
               const content = certificateDer(data);
               return { content, id: sha256(content) };
             }),
         ),
       );
       for (const [i, name] of found.entries()) {
-        const file = path.join(this.root, dir, name);
+        const file = this.#at(dir, name);
         const canonical = CANONICAL.exec(name);
         try {
           const {
@@ -267,7 +279,7 @@ export class CredentialFolderStore implements LocalStore {
       ),
     );
     for (const [i, name] of keyNames.entries()) {
-      const file = path.join(this.root, 'keys', name);
+      const file = this.#at('keys', name);
       const canonical = CANONICAL.exec(name);
       const named = canonical ? { kind: 'key' as const, id: canonical[1] } : {};
       try {
@@ -348,7 +360,7 @@ export class CredentialFolderStore implements LocalStore {
       found.map(
         (name) => () =>
           ATTRS_NAME.test(name)
-            ? this.#readParsed(path.join(this.root, 'attrs', name), (data) => ({
+            ? this.#readParsed(this.#at('attrs', name), (data) => ({
                 data,
                 id: decodeCredentialAttributes(data).cert,
               }))
@@ -356,7 +368,7 @@ export class CredentialFolderStore implements LocalStore {
       ),
     );
     for (const [i, name] of found.entries()) {
-      const file = path.join(this.root, 'attrs', name);
+      const file = this.#at('attrs', name);
       const named = ATTRS_NAME.exec(name);
       try {
         if (!named) throw new Error('not an attributes file (<sha256>.json)');
@@ -633,7 +645,7 @@ export class CredentialFolderStore implements LocalStore {
   async #openKeyFile(name: string, keys: KeyMaterial): Promise<OpenedKeyFile & { modified: number }> {
     const canonical = CANONICAL.exec(name)?.[1];
     const { value, modified } = await this.#readParsed(
-      path.join(this.root, 'keys', name),
+      this.#at('keys', name),
       async (data): Promise<OpenedKeyFile> => {
         if (isSealedKey(data)) {
           if (canonical === undefined)

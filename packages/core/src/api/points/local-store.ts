@@ -12,7 +12,9 @@ export interface LocalItem {
   readonly id: string;
   /**
    * Certificate: DER. Key: PKCS#8 DER (unencrypted; the store encrypts it at rest). Attributes:
-   * their canonical encoding (`encodeCredentialAttributes`).
+   * their canonical encoding (`encodeCredentialAttributes`). Never changed once handed out: the
+   * engine keeps what it learned of a content by its object (a store may hand out the same object
+   * again for an unchanged item, and saves the engine a parse).
    */
   readonly content: Uint8Array;
   /** Expired certificates are kept, flagged, out of the active set. Attributes: always false (they follow their certificate). */
