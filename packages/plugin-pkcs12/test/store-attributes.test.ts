@@ -9,7 +9,6 @@ import {
   encodeCredentialAttributes,
   encodeHeader,
   encodeToken,
-  FolderDirectoryStore,
   type LocalItem,
   type LogRecord,
   TokenFlag,
@@ -17,8 +16,8 @@ import {
 } from '@credroam/core';
 import { makeEngine, opensslChain, ReplicatedDirectory, SHARED_PROTECTOR } from '@credroam/core/testing';
 import test from 'ava';
-import { CredentialFolderStore, Keyring } from '../src/index.js';
-import { tempDir } from './support.js';
+import { CredentialFolderStore } from '../src/index.js';
+import { folderKeyring, tempDir } from './support.js';
 
 /** The credential folder keeps a certificate's attributes (friendly name, CA chain) in `attrs/`. */
 
@@ -27,14 +26,7 @@ const T0 = 1_700_000_000_000;
 
 async function setup(t: Parameters<typeof tempDir>[0]) {
   const root = await tempDir(t);
-  await mkdir(path.join(root, 'dir'));
-  const keyring = new Keyring({
-    user: 'alice',
-    directory: new FolderDirectoryStore(path.join(root, 'dir'), 'alice'),
-    cacheFile: path.join(root, 'keys.json'),
-    policy: { kdf: { name: 'scrypt', N: 2 ** 14, r: 8, p: 1 } },
-  });
-  await keyring.unlock('pw');
+  const keyring = await folderKeyring(root);
   const events: LogRecord[] = [];
   const logger = new EventLog({ write: () => undefined });
   logger.subscribe((r) => events.push(r));

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FolderDirectoryStore, MemorySyncStateStore, X509ContentInspector } from '@credroam/core';
+import { MemorySyncStateStore, X509ContentInspector } from '@credroam/core';
 import { MemoryLocalStore, makeEngine, opensslChain, ReplicatedDirectory } from '@credroam/core/testing';
 import test from 'ava';
-import { CredentialFolderStore, Keyring } from '../src/index.js';
-import { tempDir } from './support.js';
+import { CredentialFolderStore } from '../src/index.js';
+import { folderKeyring, tempDir } from './support.js';
 
 /**
  * The credential folder under the engine across processes: what a fresh process (a `credroam
@@ -17,14 +17,7 @@ const sha256 = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');
 
 async function endpoint(t: Parameters<typeof tempDir>[0]) {
   const root = await tempDir(t);
-  await mkdir(path.join(root, 'dir'));
-  const keyring = new Keyring({
-    user: 'alice',
-    directory: new FolderDirectoryStore(path.join(root, 'dir'), 'alice'),
-    cacheFile: path.join(root, 'keys.json'),
-    policy: { kdf: { name: 'scrypt', N: 2 ** 14, r: 8, p: 1 } },
-  });
-  await keyring.unlock('pw');
+  const keyring = await folderKeyring(root);
   await mkdir(path.join(root, 'chain'));
   const chain = await opensslChain(path.join(root, 'chain'));
   return { root, keyring, chain, storeRoot: path.join(root, 'store') };

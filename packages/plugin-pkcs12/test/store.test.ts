@@ -1,25 +1,18 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, rename, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EventId, EventLog, FolderDirectoryStore, type LogRecord } from '@credroam/core';
+import { EventId, EventLog, type LogRecord } from '@credroam/core';
 import { HOSTILE_CERTIFICATES, makeHostileCertificate } from '@credroam/core/testing';
 import test from 'ava';
 import { readPkcs12 } from '../src/formats/pkcs12.js';
-import { CredentialFolderStore, Keyring } from '../src/index.js';
-import { opensslCredential, tempDir } from './support.js';
+import { CredentialFolderStore } from '../src/index.js';
+import { folderKeyring, opensslCredential, tempDir } from './support.js';
 
 const sha256 = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');
 
 async function setup(t: Parameters<typeof tempDir>[0], unlock = true) {
   const root = await tempDir(t);
-  await mkdir(path.join(root, 'dir'));
-  const keyring = new Keyring({
-    user: 'alice',
-    directory: new FolderDirectoryStore(path.join(root, 'dir'), 'alice'),
-    cacheFile: path.join(root, 'keys.json'),
-    policy: { kdf: { name: 'scrypt', N: 2 ** 14, r: 8, p: 1 } },
-  });
-  if (unlock) await keyring.unlock('pw');
+  const keyring = await folderKeyring(root, unlock);
   const events: LogRecord[] = [];
   const logger = new EventLog({ write: () => undefined });
   logger.subscribe((r) => events.push(r));

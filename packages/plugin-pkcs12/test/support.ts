@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { FolderDirectoryStore } from '@credroam/core';
 import type { ExecutionContext } from 'ava';
+import { Keyring } from '../src/index.js';
 
 const run = promisify(execFile);
 
@@ -11,6 +13,22 @@ export async function tempDir(t: ExecutionContext, prefix = 'credroam-pkcs12-'):
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * Alice's keyring on a folder directory in `root/dir` (a fast scrypt), unlocked with 'pw' unless
+ * `unlock` is false: what the store tests open keys with.
+ */
+export async function folderKeyring(root: string, unlock = true): Promise<Keyring> {
+  await mkdir(path.join(root, 'dir'), { recursive: true });
+  const keyring = new Keyring({
+    user: 'alice',
+    directory: new FolderDirectoryStore(path.join(root, 'dir'), 'alice'),
+    cacheFile: path.join(root, 'keys.json'),
+    policy: { kdf: { name: 'scrypt', N: 2 ** 14, r: 8, p: 1 } },
+  });
+  if (unlock) await keyring.unlock('pw');
+  return keyring;
 }
 
 /** Runs the real `openssl` (the independent party); passwords go through files, never argv. */
