@@ -1,5 +1,5 @@
 import { ATTRIBUTE_LIMITS, CredroamError } from '@credroam/core';
-import { credentialPartsOf, storeCredentials } from '../cli/credentials.js';
+import { credentialPartsOf, oneCredentialListing, storeCredentials } from '../cli/credentials.js';
 import type { Session } from '../session.js';
 import type { AgentRequest } from './ipc.js';
 
@@ -51,7 +51,9 @@ export async function credentialRequest(
   }
   if (typeof request.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(request.sha256))
     throw new CredroamError('E_USAGE', 'export: sha256 must be a SHA-256 thumbprint (64 hex digits)');
-  const parts = await credentialPartsOf(session.local, await session.local.list(), request.sha256);
+  // That credential's own files when the store keeps them under their names, else a listing.
+  const listing = (await oneCredentialListing(session.local, request.sha256)) ?? (await session.local.list());
+  const parts = await credentialPartsOf(session.local, listing, request.sha256);
   return {
     sha256: parts.view.sha256,
     cert: base64(parts.cert),

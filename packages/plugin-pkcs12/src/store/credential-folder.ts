@@ -749,11 +749,14 @@ export class CredentialFolderStore implements LocalStore {
    */
   async #writable(name: Folder, durable: boolean): Promise<string> {
     if (durable) return this.#folder(name, { create: true });
+    // This batch, held across the check: a flush meanwhile (another request's durable write) ends
+    // it, and the write then starts a new one (`#write`); the check still holds for the folder.
     this.#batch ??= { writes: new AtomicWriteBatch(), folders: new Map() };
-    const known = this.#batch.folders.get(name);
+    const batch = this.#batch;
+    const known = batch.folders.get(name);
     if (known !== undefined) return known;
     const dir = await this.#folder(name, { create: true });
-    this.#batch.folders.set(name, dir);
+    batch.folders.set(name, dir);
     return dir;
   }
 
