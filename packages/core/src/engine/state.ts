@@ -40,6 +40,39 @@ export function emptyState(user: string): SyncState {
   return { version: 1, user, stamp: [], localRevision: null, nextDue: null, base: {} };
 }
 
+/**
+ * Whether `next` says exactly what `saved` says (then there is nothing to write). The recorded
+ * local side counts as the same only when it is the very record `saved` holds.
+ */
+export function sameState(saved: SyncState | undefined, next: SyncState): boolean {
+  if (saved === undefined || saved.pending !== undefined || next.pending !== undefined) return false;
+  if (
+    saved.version !== next.version ||
+    saved.user !== next.user ||
+    saved.localRevision !== next.localRevision ||
+    saved.nextDue !== next.nextDue ||
+    saved.local !== next.local ||
+    saved.stamp.length !== next.stamp.length ||
+    saved.stamp.some((v, i) => v !== next.stamp[i])
+  )
+    return false;
+  const keys = Object.keys(next.base);
+  if (keys.length !== Object.keys(saved.base).length) return false;
+  return keys.every((key) => {
+    const a = saved.base[key];
+    const b = next.base[key]!;
+    return (
+      a !== undefined &&
+      a.hash === b.hash &&
+      a.modified === b.modified &&
+      a.flags === b.flags &&
+      a.valueHash === b.valueHash &&
+      a.superseded?.hash === b.superseded?.hash &&
+      a.superseded?.modified === b.superseded?.modified
+    );
+  });
+}
+
 /** Loads and saves the sync state. `save` must be crash-safe: the old or the new state, never a mix. */
 export interface SyncStateStore {
   load(): Promise<SyncState | undefined>;

@@ -21,7 +21,7 @@ import {
   type SyncReport,
   skippedByPlan,
 } from './report.js';
-import { emptyState, type SyncState, SyncStateStore } from './state.js';
+import { emptyState, type SyncState, SyncStateStore, sameState } from './state.js';
 import { type DirectoryWrite, directoryWrite, nextBase, nextDue, writeLocal } from './write-side.js';
 
 export type { PlannedChange, SkippedItem, SyncCounts, SyncOptions, SyncReport } from './report.js';
@@ -197,7 +197,7 @@ export class SyncEngine {
         else base.set(e.key, next);
       }
       const untouched = !local.written && local.failed.size === 0;
-      await this.stateStore.save({
+      const next: SyncState = {
         version: 1,
         user: this.options.user,
         stamp: stampAfter,
@@ -207,7 +207,9 @@ export class SyncEngine {
           : {}),
         nextDue: nextDue(side.local, base, policy),
         base: Object.fromEntries([...base.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
-      } satisfies SyncState);
+      };
+      // A full sync that found both sides as recorded (a logon with nothing changed) writes nothing.
+      if (!sameState(state, next)) await this.stateStore.save(next);
 
       const counts = countsOf(acting.filter((e) => !local.failed.has(e.key)));
       logOutcome(this.#event, acting, local.failed, skipped, counts);

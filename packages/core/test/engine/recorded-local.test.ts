@@ -4,6 +4,7 @@ import {
   EventId,
   type LocalItem,
   type LocalListing,
+  MemorySyncStateStore,
   type SyncState,
   type TokenKind,
   tokenKey,
@@ -28,6 +29,15 @@ class CountingInspector extends FakeInspector {
   }
 }
 
+/** A state store that counts its writes. */
+class CountingState extends MemorySyncStateStore {
+  saves = 0;
+  override async save(state: SyncState): Promise<void> {
+    this.saves++;
+    return super.save(state);
+  }
+}
+
 function world() {
   const clock = { now: 1_700_000_000_000 };
   const now = () => clock.now;
@@ -35,7 +45,13 @@ function world() {
   const local = new CountingStore(now);
   const inspector = new CountingInspector();
   const server = dir.server(0);
-  const { engine, events, state } = makeEngine({ directory: server, local, now, inspector });
+  const { engine, events, state } = makeEngine({
+    directory: server,
+    local,
+    now,
+    inspector,
+    state: new CountingState(),
+  });
   return { clock, dir, server, local, inspector, engine, events, state };
 }
 
@@ -58,6 +74,20 @@ test('a full sync with the store unchanged since the last sync does not list the
   t.deepEqual(report.changes, []);
   t.is(w.local.lists, lists, 'the local side came from the record');
   t.is(report.directoryOps.read, 1, 'the directory is read in full all the same');
+});
+
+test('a full sync that finds both sides as recorded writes no state; one that changes something does', async (t) => {
+  const w = world();
+  await settled(w);
+  const state = w.state as CountingState;
+  const saves = state.saves;
+  const before = await state.load();
+  await w.engine.sync({ full: true });
+  t.is(state.saves, saves, 'nothing to write');
+  t.deepEqual(await state.load(), before);
+  w.dir.replicas[0]!.tokens.clear();
+  await w.engine.sync({ full: true });
+  t.true(state.saves > saves, 'what was written again is recorded');
 });
 
 test('a value removed from the directory behind our back: the store is read after all and the value uploaded again, with its content', async (t) => {
