@@ -417,3 +417,33 @@ test('the sealing key is derived from the at-rest key, not the at-rest key itsel
   const sealed = sealKey({ pkcs8: item.content, id: item.id, keyId: '0011223344556677', key: k });
   t.is(sealed.length, SEALED_KEY_HEADER + item.content.length + 16);
 });
+
+test('a key opened under one set of master keys is not served from what the store kept once the keyring holds others (locked and opened again between two listings)', async (t) => {
+  const [a, b] = [masterKey(), masterKey()];
+  const held: MasterKey[] = [a];
+  const changing = {
+    get unlocked() {
+      return held.length > 0;
+    },
+    atRestKeys: () => [...held],
+  } as unknown as Keyring;
+  const root = await tempDir(t);
+  const store = new CredentialFolderStore(path.join(root, 'store'), changing);
+  const item = newKey();
+  await store.put(item); // sealed under a
+  t.deepEqual(
+    (await store.list()).items.map((i) => i.id),
+    [item.id],
+  );
+  // Locked and opened again, with no call to the store between: now only b is held.
+  held.splice(0, 1, b);
+  const after = await store.list();
+  t.deepEqual(after.items, [], 'a key b cannot open is not listed');
+  t.like(after.unreadable[0], { kind: 'key', id: item.id });
+  t.regex(after.unreadable[0]!.reason, new RegExp(`master key ${a.keyId}`));
+  await t.throwsAsync(store.get('key', item.id));
+  await t.throwsAsync(store.privateKey(item.id));
+  // a held again: it opens.
+  held.splice(0, 1, a);
+  t.deepEqual(await store.privateKey(item.id), item.content);
+});

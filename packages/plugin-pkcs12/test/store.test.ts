@@ -297,3 +297,17 @@ test('a write makes the folder it writes to owner-only, with an event', async (t
   t.is((await lstat(path.join(root, 'store', 'keys'))).mode & 0o777, 0o700);
   t.true(events.some((e) => e.event === EventId.StoreModeRepaired));
 });
+
+test('the keys a listing opened are forgotten when the keyring is locked, not at the next call: opened again after logon', async (t) => {
+  const { store, certItem, keyItem, keyring } = await setup(t);
+  await store.put(certItem);
+  await store.put(keyItem);
+  const opened = (await store.list()).items.find((i) => i.kind === 'key')!.content;
+  t.is((await store.list()).items.find((i) => i.kind === 'key')!.content, opened, 'kept while unlocked');
+  // Locked, and opened again with no call to the store between: what it kept is gone.
+  keyring.lock();
+  await keyring.unlock('pw');
+  const again = (await store.list()).items.find((i) => i.kind === 'key')!.content;
+  t.not(again, opened);
+  t.deepEqual(again, keyItem.content);
+});

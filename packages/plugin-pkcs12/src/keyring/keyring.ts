@@ -78,6 +78,8 @@ const MAX_DERIVATIONS_PER_UNLOCK = 4;
 export class Keyring {
   readonly #keys = new Map<string, MasterKey>();
   readonly #o: KeyringOptions;
+  /** Told at `lock` (a store then forgets the keys it opened). */
+  readonly #onLock = new Set<() => void>();
 
   constructor(options: KeyringOptions) {
     this.#o = options;
@@ -473,10 +475,17 @@ export class Keyring {
       .map((k) => ({ keyId: k.keyId, key: derive(k.key, 'credroam/at-rest/v1') }));
   }
 
+  /** Calls `listener` at each `lock`; returns what stops that. */
+  onLock(listener: () => void): () => void {
+    this.#onLock.add(listener);
+    return () => this.#onLock.delete(listener);
+  }
+
   /** Forgets the keys (zeroed). */
   lock(): void {
     for (const k of this.#keys.values()) k.key.fill(0);
     this.#keys.clear();
+    for (const listener of this.#onLock) listener();
   }
 
   async #create(password: string, stamp: readonly Uint8Array[]): Promise<void> {

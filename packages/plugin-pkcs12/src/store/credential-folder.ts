@@ -169,6 +169,8 @@ export class CredentialFolderStore implements LocalStore {
   }
   readonly #folders: Readonly<Record<Folder, string>>;
 
+  /** A digest of the at-rest keys the keys in `#parsed` were opened under. */
+  #openedUnder: string | undefined;
   /** The files the listing under way looked at. */
   #seen = new Set<string>();
   /** Every file that held a credential at the last listing, by `kind:id`. */
@@ -192,6 +194,14 @@ export class CredentialFolderStore implements LocalStore {
     ) as Record<Folder, string>;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
+    // The keys it opened go when the keyring is locked, not at its next call (a store only weakly
+    // held: a keyring outlives the stores of its user).
+    const self = new WeakRef(this);
+    const stop = keyring?.onLock?.(() => {
+      const store = self.deref();
+      if (store) store.#dropOpenedKeys();
+      else stop?.();
+    });
   }
 
   async revision(): Promise<string> {
@@ -666,14 +676,27 @@ export class CredentialFolderStore implements LocalStore {
     return { ...value, modified };
   }
 
+  /** Forgets every key a listing opened (`#parsed`). */
+  #dropOpenedKeys(): void {
+    for (const file of this.#parsed.keys())
+      if (path.basename(path.dirname(file)) === 'keys') this.#parsed.delete(file);
+    this.#openedUnder = undefined;
+  }
+
   /** The keys of one operation, derived once; undefined when the keyring is locked. */
   #keyMaterial(): KeyMaterial | undefined {
     if (!this.keyring?.unlocked) {
-      for (const file of this.#parsed.keys())
-        if (path.basename(path.dirname(file)) === 'keys') this.#parsed.delete(file);
+      this.#dropOpenedKeys();
       return undefined;
     }
     const atRest = this.keyring.atRestKeys();
+    // Keys opened under other master keys (the keyring locked and opened again since, holding
+    // others) are not served: each is opened again, under the keys held now.
+    const held = createHash('sha256');
+    for (const k of atRest) held.update(k.keyId).update(k.key);
+    const heldNow = held.digest('hex');
+    if (heldNow !== this.#openedUnder) this.#dropOpenedKeys();
+    this.#openedUnder = heldNow;
     const open = new Map(atRest.map((k) => [k.keyId, sealingKey(k.key)]));
     const oldest = atRest[0];
     if (!oldest) return undefined;
