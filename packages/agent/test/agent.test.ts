@@ -105,7 +105,8 @@ async function agentUntilExit(
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  // 'close', not 'exit': the process may exit before all it wrote to stderr has been read.
+  const exited = new Promise<number | null>((r) => child.once('close', r));
   const code = await Promise.race([
     exited,
     new Promise<'running'>((r) => setTimeout(() => r('running'), ms)),
