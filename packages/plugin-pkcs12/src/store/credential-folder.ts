@@ -48,10 +48,6 @@ const LOCKED = 'locked: log on to read private keys';
 /** A temporary file older than this is one a killed process left: the next listing removes it. */
 const STALE_TEMPORARY_MS = 15 * 60_000;
 
-/**
- * The keys that open and seal key files, derived once per operation from the keyring's at-rest
- * keys (none is kept after it: a locked keyring opens nothing).
- */
 /** A key file opened: the key, and for a file of the earlier format the master key it was under. */
 interface OpenedKeyFile {
   readonly id: string;
@@ -59,6 +55,10 @@ interface OpenedKeyFile {
   readonly earlierUnder?: string;
 }
 
+/**
+ * The keys that open and seal key files, derived from the keyring's at-rest keys for one operation
+ * (a locked keyring opens nothing).
+ */
 interface KeyMaterial {
   /** The master key that seals new files (the oldest: stable across merges of keys) and its sealing key. */
   readonly seal: { readonly keyId: string; readonly key: Buffer };
@@ -132,8 +132,8 @@ export function certificateDer(data: Uint8Array): Uint8Array {
  *   ties Windows keys to the user's logon); the header and name bind each file to its key id, and
  *   one altered, truncated or put under another key's name is reported unreadable, never used or
  *   deleted. Files of the earlier format (PKCS#8 EncryptedPrivateKeyInfo, PBES2 with at most 2 048
- *   PBKDF2 iterations, AES-256-CBC) are read as before, and rewritten in the new one when the key
- *   is next written;
+ *   PBKDF2 iterations, AES-256-CBC) are read as before, and sealed again in the new one at the
+ *   first unlocked listing (event 1034);
  * - `attrs/<sha256>.json`: a certificate's attributes (friendly name, CA chain; the canonical
  *   document of `encodeCredentialAttributes`), named by the certificate's id; they go with the
  *   certificate when it is removed;
@@ -315,8 +315,8 @@ export class CredentialFolderStore implements LocalStore {
 
   /**
    * Keys found in the earlier at-rest format (decision 023) are sealed again in the current one,
-   * under their own names, dates and master keys, in one batch: each later listing then opens them without a
-   * key derivation. A failure leaves them as they are (they still open), with an event.
+   * under their own names, dates and master keys, in one batch: each later listing then opens them
+   * without a key derivation. A failure leaves them as they are (they still open), with an event.
    */
   async #reseal(earlier: readonly { item: LocalItem; under: string }[], keys: KeyMaterial): Promise<void> {
     if (earlier.length === 0) return;
