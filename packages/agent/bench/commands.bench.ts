@@ -23,7 +23,10 @@
  *                     logged the modify that carries it (its stats log: no polling process
  *                     competes with the agent), then checked with a bare ldapsearch; p50 and p90
  *                     beside the goal (issue 16). The agent is stopped by its process id at the
- *                     end and on failure. BENCH_AGENT_FLAGS adds node options (e.g. `--cpu-prof`);
+ *                     end and on failure. Before the changes, `credroam sync --json` with nothing to
+ *                     do through it (no password: the agent syncs, decision 027), interleaved with
+ *                     `node -e 0` and the ldapsearch of the stamp, with the directory operations one
+ *                     makes. BENCH_AGENT_FLAGS adds node options (e.g. `--cpu-prof`);
  *                     BENCH_AGENT_LOG=FILE keeps a copy of its log (JSON lines, --verbose).
  *
  * BENCH_ONLY=agent runs the setup and the agent figures only.
@@ -87,6 +90,50 @@ const { servers, stop } = await startProviders(1, { users });
 const server = servers[0]!;
 const ldapEnv = { ...process.env, LDAPTLS_CACERT: server.tls.ca, LDAPTLS_REQCERT: 'demand' };
 const password = (uid: string) => `${uid} password`;
+
+/** A bare `ldapsearch` of one attribute of `uid`'s entry, bound as `uid` (a baseline). */
+const ldapsearchOf = (uid: string, attribute: string, extra: readonly string[] = []) =>
+  [
+    'ldapsearch',
+    '-LLL',
+    '-o',
+    'ldif-wrap=no',
+    '-H',
+    server.ldapsUrl,
+    '-x',
+    '-D',
+    `'${userDn(uid)}'`,
+    '-y',
+    path.join(work, `${uid}.pw`),
+    '-b',
+    `'${userDn(uid)}'`,
+    '-s',
+    'base',
+    ...extra,
+    attribute,
+  ].join(' ');
+
+/** A figure's runs beside its baselines' (one of each per round, in the same order): what the JSON shows. */
+function summary(command: string, runs: readonly Run[], baselines: ReadonlyMap<string, readonly Run[]>) {
+  return {
+    command,
+    ms: stats(runs.map((x) => x.ms)),
+    peakRssMB: stats(runs.map((x) => x.rssKb / 1024)),
+    baselines: Object.fromEntries(
+      [...baselines].map(([b, xs]) => [
+        b,
+        {
+          ms: stats(xs.map((x) => x.ms)),
+          peakRssMB: stats(xs.map((x) => x.rssKb / 1024)),
+          ratio: stats(
+            xs.map((x, i) => runs[i]!.ms / x.ms),
+            r2,
+          ),
+        },
+      ]),
+    ),
+  };
+}
 
 /** Runs one process under `/usr/bin/time`: its wall time (from spawn to exit) and peak RSS. */
 async function measure(
@@ -329,6 +376,29 @@ async function agentFigures(e: { config: string; home: string }, uid: string) {
     const cpuPercent = (((await cpuSeconds(agent.pid)) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
     const idleRss = await rssMB(agent.pid);
 
+    // `credroam sync` with nothing to do, through this agent (decision 027): no password, no session.
+    const throughAgent = () => credroam(e.config, ['sync', '--json']);
+    const directoryOps = await operationsDuring(uid, throughAgent);
+    const agentRuns: Run[] = [];
+    const agentBaselines = new Map<string, Run[]>([
+      ['node -e 0', []],
+      ['ldapsearch of the stamp', []],
+    ]);
+    const baselineRuns: Record<string, () => Promise<Run>> = {
+      'node -e 0': () => measure(process.execPath, ['-e', '0']),
+      'ldapsearch of the stamp': () => sh(`${ldapsearchOf(uid, 'credroamStamp')} >/dev/null`),
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round % 2 === 1)
+        for (const [b, run] of Object.entries(baselineRuns)) agentBaselines.get(b)!.push(await run());
+      const run = await throughAgent();
+      if ((JSON.parse(run.stdout) as { outcome: string }).outcome !== 'unchanged')
+        throw new Error(`a sync through the agent found work: ${run.stdout}`);
+      agentRuns.push(run);
+      if (round % 2 === 0)
+        for (const [b, run] of Object.entries(baselineRuns)) agentBaselines.get(b)!.push(await run());
+    }
+
     const dropped = await makeCredentials(AGENT_CHANGES, 'dropped');
     const config = await loadConfig(e.config, {});
     const latencies: number[] = [];
@@ -358,6 +428,11 @@ async function agentFigures(e: { config: string; home: string }, uid: string) {
     return {
       command: `credroam agent --password-stdin (node ${[...AGENT_EXEC_ARGV].join(' ')})`,
       startToFirstSyncMs: r1(firstSyncMs),
+      syncThroughAgent: {
+        ...summary('credroam sync --json (the agent holds the keys; no password)', agentRuns, agentBaselines),
+        directoryOperations: { searches: directoryOps.searches, modifies: directoryOps.modifies },
+        goal: { 'node -e 0': 2 },
+      },
       storeChangeToDirectory: {
         change: "a certificate file (DER) written into the store's certs/ folder",
         until: 'slapd logged the modify that carries it',
@@ -423,25 +498,7 @@ try {
     ]);
   }
   const ldapsearch = (attribute: string, extra: readonly string[] = []) =>
-    [
-      'ldapsearch',
-      '-LLL',
-      '-o',
-      'ldif-wrap=no',
-      '-H',
-      server.ldapsUrl,
-      '-x',
-      '-D',
-      `'${userDn('main')}'`,
-      '-y',
-      path.join(work, 'main.pw'),
-      '-b',
-      `'${userDn('main')}'`,
-      '-s',
-      'base',
-      ...extra,
-      attribute,
-    ].join(' ');
+    ldapsearchOf('main', attribute, extra);
   const scrypt = `require('node:crypto').scrypt('main password', require('node:crypto').randomBytes(16), 32, { N: ${DEFAULT_KDF.name === 'scrypt' ? DEFAULT_KDF.N : 0}, r: ${DEFAULT_KDF.name === 'scrypt' ? DEFAULT_KDF.r : 0}, p: ${DEFAULT_KDF.name === 'scrypt' ? DEFAULT_KDF.p : 0}, maxmem: 1 << 30 }, (e) => { if (e) throw e; })`;
   const certs = path.join(main.home, 'store', 'certs');
 
@@ -599,24 +656,7 @@ try {
   const report: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(ONLY_AGENT ? {} : figures)) {
     const r = runs.get(name)!;
-    report[name] = {
-      command: f.command,
-      ms: stats(r.runs.map((x) => x.ms)),
-      peakRssMB: stats(r.runs.map((x) => x.rssKb / 1024)),
-      baselines: Object.fromEntries(
-        [...r.baselines].map(([b, xs]) => [
-          b,
-          {
-            ms: stats(xs.map((x) => x.ms)),
-            peakRssMB: stats(xs.map((x) => x.rssKb / 1024)),
-            ratio: stats(
-              xs.map((x, i) => r.runs[i]!.ms / x.ms),
-              r2,
-            ),
-          },
-        ]),
-      ),
-    };
+    report[name] = summary(f.command, r.runs, r.baselines);
   }
   console.log(
     JSON.stringify(

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CredroamError, configurationValidator, type PluginSpec } from '@credroam/core';
+import { CredroamError } from '@credroam/core/api';
+import type { PluginSpec } from '@credroam/core/host';
+import { configurationValidator } from '@credroam/core/schemas';
 import { checkMirror } from './mirrors/destinations.js';
 
 /** A contribution the agent uses, and the settings it passes to it. */

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CredroamError, LocalStore, type PluginContext } from '@credroam/core/api';
 import { configurationValidator } from '@credroam/core/kit';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
+import { defaultDatabase } from './default-database.js';
 import { NssStore } from './nss-store.js';
 
 export { cleanNickname, NssStore, type NssStoreOptions, type Pkcs12Codec } from './nss-store.js';
@@ -31,14 +31,7 @@ export const NSS_SETTINGS_SCHEMA = {
   },
 } as const;
 
-/**
- * Chromium's database: `~/.local/share/pki/nssdb` when it exists (Chromium 146 and later), else
- * `~/.pki/nssdb` (where earlier versions made it, and where later ones still read it).
- */
-export function defaultDatabase(home = os.homedir()): string {
-  const xdg = path.join(home, '.local', 'share', 'pki', 'nssdb');
-  return existsSync(xdg) ? xdg : path.join(home, '.pki', 'nssdb');
-}
+export { defaultDatabase } from './default-database.js';
 
 const expand = (p: string, home: string) =>
   p === '~' ? home : p.startsWith('~/') ? path.join(home, p.slice(2)) : p;

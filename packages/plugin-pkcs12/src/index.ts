@@ -124,14 +124,21 @@ export function activate(context: PluginContext): Pkcs12Api {
     'pkcs12',
     (request) => new MasterKeyProtector(keyringFor(keyrings, request, context)),
   );
+  const stores = new Set<CredentialFolderStore>();
   context.contribute(LocalStore, 'pkcs12', (request) => {
     const keyring = request.directory ? keyringFor(keyrings, request, context) : undefined;
-    return new CredentialFolderStore(path.join(request.home, 'store'), keyring, { logger: context.logger });
+    const store = new CredentialFolderStore(path.join(request.home, 'store'), keyring, {
+      logger: context.logger,
+    });
+    stores.add(store);
+    return store;
   });
   context.subscriptions.push({
     dispose: () => {
       for (const k of keyrings.values()) k.lock();
       keyrings.clear();
+      for (const s of stores) s.close();
+      stores.clear();
     },
   });
   return {

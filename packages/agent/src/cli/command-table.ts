@@ -200,11 +200,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   sync: {
     run: lazy(() => import('./commands/sync.js'), 'sync'),
     summary: 'roam now',
-    usage: '(--password-stdin | --password-file FILE) [--dry-run] [--full]',
+    usage: '[--password-stdin | --password-file FILE] [--dry-run] [--full]',
     flags: [...ROAMING_PASSWORD, 'dry-run', 'full'],
     flagHelp: { 'dry-run': 'print the plan (uploads, downloads, removals, and why); write nothing' },
     example: 'credroam sync --dry-run --password-file ~/.credroam-password',
-    notes: 'Exit code 3: done, with skipped items (listed, each with its event id), until they are fixed.',
+    notes:
+      'With a running agent that holds your keys (credroam logon --start-agent), the agent syncs and no password is needed; ' +
+      'else (or with --dry-run) this process syncs, with the roaming password. ' +
+      'Exit code 3: done, with skipped items (listed, each with its event id), until they are fixed.',
     needsConfig: true,
   },
   enroll: {

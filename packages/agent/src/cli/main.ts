@@ -91,8 +91,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         { command, arguments: positionals.length },
       );
     }
-    const [{ EventLog, registerCompiledValidators }, { COMPILED_VALIDATORS }] = await Promise.all([
-      import('@credroam/core/host'),
+    // Not the plugin host: a command the running agent serves loads no more than this (decision 024).
+    const [{ EventLog }, { registerCompiledValidators }, { COMPILED_VALIDATORS }] = await Promise.all([
+      import('@credroam/core/events'),
+      import('@credroam/core/schemas'),
       import('./compiled-validators.js'),
     ]);
     // The first-party schemas, compiled at build time: a command compiles none at start.

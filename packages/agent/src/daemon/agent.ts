@@ -10,6 +10,7 @@ import {
   type TriggerEvent,
 } from '@credroam/core';
 import type { AgentConfig } from '../config.js';
+import type { MirrorReport } from '../mirrors/index.js';
 import {
   applyHostPolicy,
   type LastSync,
@@ -58,6 +59,10 @@ export class Agent {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay: number;
   #last: LastSync | undefined;
+  /** What the last sync made of it (`credroam sync` through the agent answers with it), and how many ran. */
+  #lastResult: { readonly report?: SyncReport; readonly mirrors?: MirrorReport[]; readonly error?: unknown } =
+    {};
+  #syncs = 0;
   #lastFullSync = 0;
   #stopping = false;
   #password: string | undefined;
@@ -291,7 +296,9 @@ export class Agent {
       const report = await this.#session.engine.sync({ full });
       if (full) this.#lastFullSync = Date.now();
       // The mirrors, after the primary: one that fails is logged (3021) and does not fail the sync.
-      await this.#session.mirrors.update();
+      const mirrors = await this.#session.mirrors.update();
+      this.#syncs++;
+      this.#lastResult = { report, mirrors };
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
       await this.#record({ outcome: report.outcome, counts: report.counts, skippedItems: report.skipped });
       this.log.log('info', EventId.AgentSyncEnded, `sync (${reason}): ${report.outcome}`, {
@@ -303,6 +310,8 @@ export class Agent {
       });
       return report;
     } catch (error) {
+      this.#syncs++;
+      this.#lastResult = { error };
       await this.#record({ outcome: 'failed', error: errorMessage(error) });
       if (
         error instanceof CredroamError &&
@@ -325,8 +334,11 @@ export class Agent {
   }
 
   async #record(last: Omit<LastSync, 'at'>): Promise<void> {
-    this.#last = { at: new Date().toISOString(), ...last };
-    await recordLastSync(this.config, last).catch(() => undefined);
+    // As recorded: after a sync with nothing to do, what the last one that read both sides skipped.
+    this.#last = await recordLastSync(this.config, last).catch(() => ({
+      at: new Date().toISOString(),
+      ...last,
+    }));
   }
 
   async #onTrigger(e: TriggerEvent): Promise<void> {
@@ -483,6 +495,26 @@ export class Agent {
       case 'import':
       case 'export':
         return credentialRequest(this.#session, request, () => void this.requestSync(`${request.cmd} (CLI)`));
+      case 'sync': {
+        // `credroam sync` while this agent holds the keys: a sync that starts after the request
+        // (one in progress first ends), answered with the report of the last one that ran.
+        if (!this.#keysOpen())
+          throw new CredroamError('E_LOCKED', 'the agent holds no keys: log on first (credroam logon)');
+        const before = this.#syncs;
+        await this.requestSync('sync (CLI)', request.full === true);
+        if (this.#syncs === before)
+          throw new CredroamError(
+            'E_AGENT',
+            'the agent ran no sync (it is stopping, or its keys were closed)',
+          );
+        const { report, mirrors, error } = this.#lastResult;
+        if (error !== undefined) throw error;
+        return {
+          report,
+          ...(mirrors && mirrors.length > 0 ? { mirrors } : {}),
+          lastSync: this.#last ?? null,
+        };
+      }
       case 'enroll': {
         if (!this.#keysOpen())
           throw new CredroamError('E_LOCKED', 'the agent holds no keys: log on first (credroam logon)');
@@ -494,6 +526,12 @@ export class Agent {
       case 'stop':
         setImmediate(() => void this.stop());
         return { stopping: true };
+      default:
+        // A newer command than this agent (it keeps running across an upgrade): say so, not "ok".
+        throw new CredroamError(
+          'E_USAGE',
+          `this agent does not know the request '${String((request as { cmd?: unknown }).cmd).slice(0, 40)}': restart it (credroam trigger stop, then log on again)`,
+        );
     }
   }
 

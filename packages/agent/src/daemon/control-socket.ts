@@ -1,7 +1,7 @@
 import { chmod, lstat, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { CredroamError } from '@credroam/core';
+import { CredroamError } from '@credroam/core/api';
 
 /**
  * The agent's control socket (`<home>/run/agent.sock`, in a 0700 folder): one JSON line in, one

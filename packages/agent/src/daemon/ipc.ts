@@ -1,6 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
-import { CredroamError } from '@credroam/core';
+import { CredroamError } from '@credroam/core/api';
 import type { AgentConfig } from '../config.js';
 
 /**
@@ -51,6 +51,11 @@ export type AgentRequest =
    * `friendlyName` of one credential.
    */
   | { readonly cmd: 'export'; readonly sha256: string }
+  /**
+   * `credroam sync` while the agent holds the keys: the agent syncs (after the sync in progress,
+   * if any) and answers `report` (the engine's), `mirrors` and `lastSync`.
+   */
+  | { readonly cmd: 'sync'; readonly full?: boolean }
   /** `credroam enroll` while the agent holds the keys: answers the enrollment report. */
   | { readonly cmd: 'enroll'; readonly dryRun?: boolean }
   | { readonly cmd: 'stop' };

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import { CredroamError, configurationValidator } from '@credroam/core';
+import { CredroamError } from '@credroam/core/api';
+import { configurationValidator } from '@credroam/core/schemas';
 import type { Selection } from '../config.js';
 import { chromiumDatabase, discoverProfiles, type MozillaApp } from './profiles.js';
 

@@ -104,4 +104,4 @@ export function discoverProfiles(home: string, app: MozillaApp): Profile[] {
 }
 
 /** Chromium's database: the nss store's own rule (`~/.local/share/pki/nssdb` when it exists, else `~/.pki/nssdb`). */
-export { defaultDatabase as chromiumDatabase } from '@credroam/plugin-nss';
+export { defaultDatabase as chromiumDatabase } from '@credroam/plugin-nss/default-database';

@@ -1,18 +1,24 @@
-import type { ErrorObject } from 'ajv';
 import semverValid from 'semver/functions/valid.js';
 import semverValidRange from 'semver/ranges/valid.js';
 import { EXTENSION_POINTS } from '../api/extension-points.js';
 import {
   type ContributionDeclaration,
-  type JsonSchema,
   LIFECYCLE_ACTIVATION_EVENTS,
   OTHER_ACTIVATION_EVENT_PREFIXES,
   type PluginManifest,
 } from '../api/manifest.js';
 import { PERMISSION_PATTERN } from './isolation/permissions.js';
-import { compileSchema, type SchemaValidateFunction } from './schema-validators.js';
+import {
+  compileSchema,
+  configurationValidator,
+  describeSchemaErrors,
+  NO_CONFIGURATION_SCHEMA,
+} from './schema-validators.js';
 
 export type { ContributionDeclaration, Contributions, PluginManifest } from '../api/manifest.js';
+// Where they were first: a composition root's configuration check now lives with the validators
+// (`@credroam/core/schemas`), which a command loads without the plugin host.
+export { configurationValidator, describeSchemaErrors, NO_CONFIGURATION_SCHEMA };
 
 const ID = '^[a-z0-9][a-z0-9-]*(\\.[a-z0-9][a-z0-9-]*)+$';
 const CONTRIBUTION_ID = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
@@ -80,24 +86,6 @@ export const MANIFEST_SCHEMA = {
 export type ManifestResult =
   | { readonly ok: true; readonly manifest: PluginManifest }
   | { readonly ok: false; readonly id: string; readonly problems: readonly string[] };
-
-/** Formats ajv errors as `where: what`, with `where` a JSON pointer into the given root (`/` for its top). */
-export function describeSchemaErrors(
-  errors: readonly ErrorObject[] | null | undefined,
-  root: string,
-): string[] {
-  return (errors ?? []).map((e) => {
-    // The document's own top (an unknown member there) is `/`, never an empty place.
-    const where = `${root}${e.instancePath}` || '/';
-    const extra =
-      e.keyword === 'additionalProperties'
-        ? ` '${String((e.params as { additionalProperty: string }).additionalProperty)}'`
-        : e.keyword === 'enum'
-          ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`
-          : '';
-    return `${where}: ${e.message ?? e.keyword}${extra}`;
-  });
-}
 
 /**
  * Validates a plugin's package.json before any of its code is loaded. Every problem is reported,
@@ -171,24 +159,4 @@ export function parseManifest(packageJson: unknown, fallbackId: string): Manifes
     }
   }
   return { ok: false, id, problems };
-}
-
-/** The schema of a plugin's settings when its manifest declares none: any object. */
-export const NO_CONFIGURATION_SCHEMA = { type: 'object' } as const;
-
-/**
- * Compiles a JSON Schema (a plugin's configuration, the agent manifest) and returns a validator
- * that applies defaults to a copy and reports problems as `where: what` lines under `root`.
- */
-export function configurationValidator(
-  schema: JsonSchema | undefined,
-  root = '/settings',
-): (settings: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; problems: string[] } {
-  let validate: SchemaValidateFunction | undefined;
-  return (settings) => {
-    validate ??= compileSchema(schema ?? NO_CONFIGURATION_SCHEMA);
-    const copy = structuredClone(settings ?? {});
-    if (validate(copy)) return { ok: true, value: copy as Record<string, unknown> };
-    return { ok: false, problems: describeSchemaErrors(validate.errors, root) };
-  };
 }

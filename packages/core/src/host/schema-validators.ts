@@ -63,3 +63,41 @@ function newAjv(): { compile(schema: object): SchemaValidateFunction } {
   const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
   return new Ajv({ ...SCHEMA_OPTIONS });
 }
+
+/** Formats ajv errors as `where: what`, with `where` a JSON pointer into the given root (`/` for its top). */
+export function describeSchemaErrors(
+  errors: readonly ErrorObject[] | null | undefined,
+  root: string,
+): string[] {
+  return (errors ?? []).map((e) => {
+    // The document's own top (an unknown member there) is `/`, never an empty place.
+    const where = `${root}${e.instancePath}` || '/';
+    const extra =
+      e.keyword === 'additionalProperties'
+        ? ` '${String((e.params as { additionalProperty: string }).additionalProperty)}'`
+        : e.keyword === 'enum'
+          ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`
+          : '';
+    return `${where}: ${e.message ?? e.keyword}${extra}`;
+  });
+}
+
+/** The schema of a plugin's settings when its manifest declares none: any object. */
+export const NO_CONFIGURATION_SCHEMA = { type: 'object' } as const;
+
+/**
+ * Compiles a JSON Schema (a plugin's configuration, the agent manifest) and returns a validator
+ * that applies defaults to a copy and reports problems as `where: what` lines under `root`.
+ */
+export function configurationValidator(
+  schema: JsonSchema | undefined,
+  root = '/settings',
+): (settings: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; problems: string[] } {
+  let validate: SchemaValidateFunction | undefined;
+  return (settings) => {
+    validate ??= compileSchema(schema ?? NO_CONFIGURATION_SCHEMA);
+    const copy = structuredClone(settings ?? {});
+    if (validate(copy)) return { ok: true, value: copy as Record<string, unknown> };
+    return { ok: false, problems: describeSchemaErrors(validate.errors, root) };
+  };
+}

@@ -103,15 +103,18 @@ export class Keyring {
    */
   async unlock(password: string): Promise<{ readonly created: boolean; readonly offline: boolean }> {
     const local = await readCache(this.#o.cacheFile);
-    const dir = await this.#readDirectory(local);
     const opened = new Map<string, OpenedKey>();
-    // 1. The endpoint's own copy: written only by this endpoint.
-    for (const v of local.keys) {
-      const w = decodeWrapped(v);
-      if (w?.wrap !== 'password' || opened.has(w.keyId) || !this.#isMine(w)) continue;
-      const key = await this.#tryOpen(w, password);
-      if (key) opened.set(w.keyId, { keyId: w.keyId, created: w.created, key, value: v });
-    }
+    // 1. The endpoint's own copy (written only by this endpoint), opened while the directory is
+    // read: the key derivation is most of a logon and needs nothing from the directory.
+    const ownCopy = (async () => {
+      for (const v of local.keys) {
+        const w = decodeWrapped(v);
+        if (w?.wrap !== 'password' || opened.has(w.keyId) || !this.#isMine(w)) continue;
+        const key = await this.#tryOpen(w, password);
+        if (key) opened.set(w.keyId, { keyId: w.keyId, created: w.created, key, value: v });
+      }
+    })();
+    const [dir] = await Promise.all([this.#readDirectory(local), ownCopy]);
     const fromLocalCopy = opened.size;
     // 2. The directory's values that may hold a key this endpoint lacks (held keys and values
     // refused before are left out before the count is bounded: they cannot crowd out new ones).

@@ -26,6 +26,7 @@ import type { Keyring } from '../keyring/keyring.js';
 import { openLegacyKey } from './legacy-key.js';
 import { checkFolder, describeRepair, exposed, type ModeRepair, readPrivateFile } from './private-paths.js';
 import { readAhead } from './read-ahead.js';
+import { RevisionMemo } from './revision-memo.js';
 import { isSealedKey, MAX_KEY_FILE, openSealedKey, sealingKey, sealKey } from './sealed-key.js';
 
 const CANONICAL = /^([0-9a-f]{64})\.(der|p8)$/;
@@ -204,7 +205,34 @@ export class CredentialFolderStore implements LocalStore {
     });
   }
 
-  async revision(): Promise<string> {
+  /** The revision while no watch saw a change (for the agent, which asks at every sync). */
+  readonly #memo = new RevisionMemo(() =>
+    ['', 'certs', 'archived', 'keys', 'attrs'].map((f) => this.#folders[f as Folder | '']),
+  );
+
+  revision(): Promise<string> {
+    return this.#memo.revision(() => this.#revision());
+  }
+
+  /**
+   * Runs a call that may change the store (a write; a listing too: it repairs modes and seals
+   * earlier-format keys again): the remembered revision is forgotten before and after it.
+   */
+  async #changing<T>(call: () => Promise<T>): Promise<T> {
+    this.#memo.forget();
+    try {
+      return await call();
+    } finally {
+      this.#memo.forget();
+    }
+  }
+
+  /** Ends what the store holds open (the watches of its revision); it still works after. */
+  close(): void {
+    this.#memo.close();
+  }
+
+  async #revision(): Promise<string> {
     const hash = createHash('sha256');
     for (const dir of ['certs', 'archived', 'keys', 'attrs'] as const) {
       // A refused folder (a link) counts as a state of its own; it is reported by `list`.
@@ -228,6 +256,10 @@ export class CredentialFolderStore implements LocalStore {
   }
 
   async list(): Promise<LocalListing> {
+    return this.#changing(() => this.#list());
+  }
+
+  async #list(): Promise<LocalListing> {
     const items: LocalItem[] = [];
     const unreadable: UnreadableItem[] = [];
     this.#paths.clear();
@@ -408,6 +440,10 @@ export class CredentialFolderStore implements LocalStore {
   }
 
   async put(item: LocalItem, options: PutOptions = {}): Promise<void> {
+    return this.#changing(() => this.#put(item, options));
+  }
+
+  async #put(item: LocalItem, options: PutOptions = {}): Promise<void> {
     const durable = options.durable !== false;
     if (durable) await this.#commit();
     if (item.kind === 'attrs') return this.#putAttributes(item, durable);
@@ -445,6 +481,10 @@ export class CredentialFolderStore implements LocalStore {
    * is dropped, and the error is thrown.
    */
   async flush(): Promise<void> {
+    return this.#changing(() => this.#flush());
+  }
+
+  async #flush(): Promise<void> {
     const lost = this.#lost;
     this.#lost = undefined;
     try {
@@ -476,6 +516,10 @@ export class CredentialFolderStore implements LocalStore {
   }
 
   async remove(kind: TokenKind, id: string, options: { readonly keepUntil?: number } = {}): Promise<void> {
+    return this.#changing(() => this.#remove(kind, id, options));
+  }
+
+  async #remove(kind: TokenKind, id: string, options: { readonly keepUntil?: number } = {}): Promise<void> {
     const files = new Set(this.#paths.get(`${kind}:${id}`) ?? []);
     if (kind === 'attrs' || kind === 'cert') {
       // A certificate's attributes go with it: they describe it and nothing else.

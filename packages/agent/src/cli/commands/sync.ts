@@ -1,12 +1,11 @@
 import type { SkippedItem, SyncOptions, SyncReport } from '@credroam/core';
-import { EventId, errorMessage } from '@credroam/core/api';
+import { CredroamError, EventId, errorMessage } from '@credroam/core/api';
 import { askAgent } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
-import type { Session } from '../../session.js';
+import type { LastSync, Session } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { stripNewline } from '../secrets.js';
-import { startAgent } from './agent.js';
 import { profileLine } from './enroll.js';
 import {
   type Args,
@@ -14,6 +13,7 @@ import {
   type Context,
   configOf,
   out,
+  passwordGiven,
   roamingPassword,
   unlock,
   withSession,
@@ -21,31 +21,37 @@ import {
 
 // --- sync, logon, logoff --------------------------------------------------------------------------
 
+type Shown = SyncReport & { readonly skippedAt?: string; readonly mirrors?: MirrorReport[] };
+
 async function runSync(session: Session, ctx: Context, options: SyncOptions): Promise<number> {
-  let shown: SyncReport & { readonly skippedAt?: string; readonly mirrors?: MirrorReport[] };
-  if (options.dryRun) {
-    shown = await session.engine.sync(options);
-  } else {
-    // The mirrors, after the primary: each holds what it holds now (a failed one is reported, event 3021).
-    const { syncRecorded } = await import('../../session.js');
-    const { report, mirrors, last } = await syncRecorded(session, options);
-    shown = { ...report, ...(mirrors.length > 0 ? { mirrors } : {}) };
-    // A sync with nothing to do read neither side: what the last one skipped is still skipped.
-    if (report.outcome === 'unchanged' && last.skippedItems?.length) {
-      shown = {
-        ...shown,
-        skipped: last.skippedItems,
-        ...(last.skippedAt ? { skippedAt: last.skippedAt } : {}),
-      };
-    }
+  if (options.dryRun) return show(ctx, await session.engine.sync(options));
+  // The mirrors, after the primary: each holds what it holds now (a failed one is reported, event 3021).
+  const { syncRecorded } = await import('../../session.js');
+  const { report, mirrors, last } = await syncRecorded(session, options);
+  return show(ctx, report, mirrors, last);
+}
+
+/** Prints a sync's report (with the mirrors' and, after one with nothing to do, what is still skipped). */
+function show(
+  ctx: Context,
+  report: SyncReport,
+  mirrors: readonly MirrorReport[] = [],
+  last?: LastSync,
+): number {
+  let shown: Shown = { ...report, ...(mirrors.length > 0 ? { mirrors: [...mirrors] } : {}) };
+  // A sync with nothing to do read neither side: what the last one skipped is still skipped.
+  if (report.outcome === 'unchanged' && last?.skippedItems?.length) {
+    shown = {
+      ...shown,
+      skipped: last.skippedItems,
+      ...(last.skippedAt ? { skippedAt: last.skippedAt } : {}),
+    };
   }
   out(ctx, shown, formatReport(shown));
   return shown.skipped.length > 0 ? ExitCode.Skipped : ExitCode.Done;
 }
 
-function formatReport(
-  r: SyncReport & { readonly skippedAt?: string; readonly mirrors?: MirrorReport[] },
-): string {
+function formatReport(r: Shown): string {
   const c = r.counts;
   const lines = [
     r.outcome === 'unchanged'
@@ -86,17 +92,44 @@ function once<T>(f: () => Promise<T>): () => Promise<T> {
   };
 }
 
+/** How long `credroam sync` waits for the agent's sync (a first download of many credentials is long). */
+const AGENT_SYNC_MS = 30 * 60_000;
+
 export async function sync(args: Args, ctx: Context): Promise<number> {
+  const dryRun = Boolean(args.values['dry-run']);
+  const full = Boolean(args.values.full);
+  // A running agent that holds the keys syncs itself: no session opens here and no password is
+  // needed (it is the agent that `credroam logon` gave the keys to). A dry run plans here.
+  if (!dryRun) {
+    const answer = await askAgent(configOf(ctx), { cmd: 'sync', full }, AGENT_SYNC_MS);
+    if (answer?.ok && answer.report) {
+      return show(
+        ctx,
+        answer.report as SyncReport,
+        (answer.mirrors as MirrorReport[] | undefined) ?? [],
+        (answer.lastSync as LastSync | null) ?? undefined,
+      );
+    }
+    // A locked agent, or one older than this request: with a password, this process syncs.
+    if (answer && !passwordGiven(args, ctx.io)) {
+      if (answer.ok) throw olderAgent();
+      return agentAnswer(ctx, answer, () => '');
+    }
+    if (answer && !answer.ok && answer.error.code !== 'E_LOCKED') return agentAnswer(ctx, answer, () => '');
+  }
   const password = await roamingPassword(args, ctx.io);
   return withSession(args, ctx, (s) =>
     // The key-derivation runs only when there is work: the stamp check needs no key.
-    runSync(s, ctx, {
-      dryRun: Boolean(args.values['dry-run']),
-      full: Boolean(args.values.full),
-      unlock: once(() => unlock(s, password)),
-    }),
+    runSync(s, ctx, { dryRun, full, unlock: once(() => unlock(s, password)) }),
   );
 }
+
+/** A running agent answered a request it does not know: it is older than this command. */
+const olderAgent = () =>
+  new CredroamError(
+    'E_AGENT',
+    'the running agent does not know this request (it is older than this credroam): restart it (credroam trigger stop, then log on again), or give the roaming password',
+  );
 
 export async function logon(args: Args, ctx: Context): Promise<number> {
   // pam_exec (expose_authtok) writes the password, possibly NUL-terminated; the PAM hook puts its
@@ -120,7 +153,11 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
       (a) => `logged on through the agent${a.rewrapped ? ' (keys re-wrapped for the changed password)' : ''}`,
     );
   }
-  if (args.values['start-agent'] || pam) return startAgent(config, password, ctx);
+  if (args.values['start-agent'] || pam) {
+    // Loaded here: `credroam sync` through the agent loads no more than it needs (decision 024).
+    const { startAgent } = await import('./agent.js');
+    return startAgent(config, password, ctx);
+  }
   return withSession(
     args,
     ctx,
