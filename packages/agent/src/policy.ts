@@ -1,26 +1,22 @@
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CredroamError, EventId, errorMessage, PolicySource } from '@credroam/core/api';
+import type { EventLog } from '@credroam/core/events';
+import { CORE_VERSION, type PluginHost } from '@credroam/core/host';
 import {
   type AllowListEntry,
-  CORE_VERSION,
-  CredroamError,
   DEFAULT_POLICY_ROOT,
-  EventId,
-  type EventLog,
-  errorMessage,
   type FetchedBundle,
   hashPluginFiles,
   type PluginAllowList,
-  type PluginHost,
   type PolicyInForce,
-  PolicySource,
   parseSitePolicy,
   policyInForce,
   readPolicyRoots,
   reportInForce,
   type SitePolicy,
   updateSitePolicy,
-} from '@credroam/core';
+} from '@credroam/core/policy';
 import { type HostPolicy, pluginFolders } from './cli/plugins.js';
 import { type AgentConfig, FIRST_PARTY_PLUGINS } from './config.js';
 

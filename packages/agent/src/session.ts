@@ -1,41 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  ContentInspector,
-  type DirectoryPolicy,
-  DirectoryStore,
-  EngineOptions,
-  Enroller,
-  EnrollmentService,
-  EventId,
-  type EventLog,
-  FileSyncStateStore,
-  FileUserLock,
-  LocalStore,
-  LoggerToken,
-  type PluginHost,
-  readFileNoFollow,
-  type SitePolicy,
-  type SkippedItem,
-  SyncEngine,
-  type SyncOptions,
-  type SyncReport,
-  SyncStateStore,
-  TokenFlag,
-  TokenProtector,
-  UserLock,
-  versionHash,
-  writeFileAtomic,
-  X509ContentInspector,
-} from '@credroam/core';
-import { container, type DependencyContainer } from 'tsyringe';
+import { DirectoryStore, EventId, LocalStore, TokenProtector } from '@credroam/core/api';
+import type { SkippedItem, SyncEngine, SyncOptions, SyncReport } from '@credroam/core/engine';
+import type { EnrollmentService } from '@credroam/core/enroll';
+import type { EventLog } from '@credroam/core/events';
+import type { PluginHost } from '@credroam/core/host';
+import { readFileNoFollow, writeFileAtomic } from '@credroam/core/kit';
+import type { DirectoryPolicy, SitePolicy } from '@credroam/core/policy';
+import type { DependencyContainer } from 'tsyringe';
 import { createHost } from './cli/plugins.js';
 import type { AgentConfig } from './config.js';
-import { type MirrorReport, Mirrors } from './mirrors/index.js';
+import type { MirrorReport, Mirrors } from './mirrors/index.js';
 import { hostPolicy, type LoadedPolicy, loadPolicy } from './policy.js';
-
-/** The classes the composition root builds through the container (checked by `checkInjection` in tests). */
-export const INJECTED_CLASSES = [SyncEngine] as const;
 
 /** Everything one CLI command or the agent needs for one user on this endpoint. */
 export interface Session {
@@ -57,6 +33,8 @@ export interface Session {
   /** R4, R5: the site policy's enrollment profiles (`run` after a sync; `standing` for status). */
   readonly enrollment: EnrollmentService;
   readonly statePath: string;
+  /** The protector's unlock, started as the session opened (`openSession`'s `unlock` option). */
+  readonly unlocking?: Promise<{ readonly created: boolean; readonly offline: boolean }>;
   dispose(): Promise<void>;
 }
 
@@ -109,8 +87,13 @@ export async function applyHostPolicy(host: PluginHost, loaded: LoadedPolicy): P
 export async function openSession(
   config: AgentConfig,
   log: EventLog,
-  options: { readonly password?: () => Promise<string> } = {},
+  options: {
+    readonly password?: () => Promise<string>;
+    /** Starts unlocking the protector with this password as soon as it is made (`Session.unlocking`). */
+    readonly unlock?: string;
+  } = {},
 ): Promise<Session> {
+  let unlocking: Promise<{ readonly created: boolean; readonly offline: boolean }> | undefined;
   await mkdir(config.home, { recursive: true, mode: 0o700 });
   // Bootstrapping (issue 12): what the record says is in force governs the plugins that load
   // while the sources are fetched. A bundle the sources bring that differs from it starts the
@@ -156,6 +139,11 @@ export async function openSession(
       policy: liveSection(() => policy.protection),
       directory,
     });
+    // A command that unlocks (a logon) starts here: the key derivation runs while the rest loads.
+    if (options.unlock !== undefined && protector.unlock) {
+      unlocking = protector.unlock({ password: options.unlock });
+      unlocking.catch(() => undefined); // the command awaits it
+    }
     const local = await (await host.contribution(LocalStore, config.localStore.use))({
       ...base,
       settings: config.localStore.settings,
@@ -163,46 +151,26 @@ export async function openSession(
       directory,
     });
     madeLocal(local);
-    const mirrors = new Mirrors({ config, host, log, primary: local });
+    // The engine's half: its modules load now, while the key derivation runs.
+    const { buildEngine } = await import('./session-engine.js');
     const statePath = path.join(config.home, 'state');
-    const c = container.createChildContainer();
-    c.register(DirectoryStore, { useValue: directory });
-    c.register(LocalStore, { useValue: local });
-    c.register(TokenProtector, { useValue: protector });
-    c.register(SyncStateStore, { useValue: new FileSyncStateStore(syncStatePath(config)) });
-    c.register(ContentInspector, { useValue: new X509ContentInspector() });
-    c.register(UserLock, { useValue: new FileUserLock(statePath) });
-    c.register(LoggerToken, { useValue: log });
-    // The engine reads the policy at each sync: a refreshed policy applies from the next one.
-    c.register(EngineOptions, {
-      useValue: {
-        user: config.user,
-        get policy() {
-          return policy.roaming;
-        },
-      } satisfies EngineOptions,
-    });
-    const engine = c.resolve(SyncEngine);
-    const enrollment = new EnrollmentService({
-      user: config.user,
-      home: config.home,
+    const {
+      container: c,
+      engine,
+      mirrors,
+      enrollment,
+    } = buildEngine({
+      config,
+      log,
+      host,
       directory,
       local,
       protector,
       policy: () => policy,
-      // One enroller per profile, its settings the profile's ca.settings (checked by the host).
-      enroller: async (profile) =>
-        (await host.contribution(Enroller, profile.enroller))({
-          ...base,
-          settings: profile.ca.settings,
-          policy: {},
-        }),
-      // R4: the sync after an enrollment, so what was issued roams (and reaches the mirrors).
-      sync: async () => (await syncRecorded({ config, engine, mirrors })).report,
-      event: (level, id, message, fields) => log.log(level, id as EventId, message, fields),
-      ...(directory.readAttributes
-        ? { attributes: (names: readonly string[]) => directory.readAttributes!(names) }
-        : {}),
+      base,
+      statePath,
+      syncStatePath: syncStatePath(config),
+      syncRecorded: ({ engine, mirrors }) => syncRecorded({ config, engine, mirrors }),
     });
     return {
       config,
@@ -225,6 +193,7 @@ export async function openSession(
       engine,
       enrollment,
       statePath,
+      ...(unlocking ? { unlocking } : {}),
       async dispose() {
         protector.lock?.();
         await directory.close?.();
@@ -232,6 +201,8 @@ export async function openSession(
       },
     };
   } catch (error) {
+    // A derivation under way ends first: no key is opened after the session is gone.
+    await unlocking?.catch(() => undefined);
     await host.dispose();
     throw error;
   }
@@ -271,6 +242,7 @@ export async function syncRecorded(
  * last completed sync recorded it) — never one the directory lacks, never the last copy.
  */
 export async function removeSafelyRoamed(session: Session): Promise<number> {
+  const { FileSyncStateStore, TokenFlag, versionHash } = await import('@credroam/core/engine');
   const state = await new FileSyncStateStore(syncStatePath(session.config)).load();
   const listing = await session.local.list();
   let removed = 0;

@@ -4,7 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { checkInjection, EventLog } from '@credroam/core';
 import test from 'ava';
 import { loadConfig } from '../src/config.js';
-import { INJECTED_CLASSES, openSession } from '../src/session.js';
+import { openSession } from '../src/session.js';
+import { INJECTED_CLASSES } from '../src/session-engine.js';
 import { tempDir } from './support.js';
 
 test('every class the composition root builds through the container has every constructor parameter resolvable', async (t) => {

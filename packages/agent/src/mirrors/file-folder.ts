@@ -2,13 +2,13 @@ import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { CredroamError } from '@credroam/core/api';
 import {
-  CredroamError,
   decodeCredentialAttributes,
   describeCertificate,
   readFileNoFollow,
   writeFileAtomic,
-} from '@credroam/core';
+} from '@credroam/core/kit';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import type { Holding, MirrorCredential, MirrorTarget, Parts } from './mirror.js';
 

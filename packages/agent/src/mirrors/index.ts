@@ -1,12 +1,7 @@
-import {
-  CredroamError,
-  EventId,
-  type EventLog,
-  type LocalListing,
-  LocalStore,
-  type PluginHost,
-  readFileNoFollow,
-} from '@credroam/core';
+import { CredroamError, EventId, type LocalListing, LocalStore } from '@credroam/core/api';
+import type { EventLog } from '@credroam/core/events';
+import type { PluginHost } from '@credroam/core/host';
+import { readFileNoFollow } from '@credroam/core/kit';
 import { parseSettings } from '@credroam/plugin-nss';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import type { AgentConfig } from '../config.js';

@@ -1,13 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  CredroamError,
-  describeCertificate,
-  type LocalListing,
-  readFileNoFollow,
-  writeFileAtomic,
-} from '@credroam/core';
+import { CredroamError, type LocalListing } from '@credroam/core/api';
+import { describeCertificate, readFileNoFollow, writeFileAtomic } from '@credroam/core/kit';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 

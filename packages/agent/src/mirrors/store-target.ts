@@ -1,4 +1,4 @@
-import type { LocalStore } from '@credroam/core';
+import type { LocalStore } from '@credroam/core/api';
 import type { Holding, MirrorCredential, MirrorTarget, Parts } from './mirror.js';
 
 /**

@@ -55,3 +55,76 @@ test('credroam --version and --help load no command module and not the main entr
     );
   }
 });
+
+/**
+ * Runs credroam with a module hook that prints each module as it loads, and a line when scrypt is
+ * called (the key derivation): what a command loads, in order.
+ */
+async function loading(
+  t: Parameters<typeof tempDir>[0],
+  dir: string,
+  args: readonly string[],
+  program: readonly string[] = [BIN],
+) {
+  const hooks = path.join(dir, 'hooks.mjs');
+  const register = path.join(dir, 'register.mjs');
+  await writeFile(
+    hooks,
+    'export async function load(url, context, next) { process.stderr.write("loaded " + url + "\\n"); return next(url, context); }\n',
+  );
+  await writeFile(
+    register,
+    [
+      "import { register, syncBuiltinESMExports } from 'node:module';",
+      "import crypto from 'node:crypto';",
+      "register('./hooks.mjs', import.meta.url);",
+      'const scrypt = crypto.scrypt;',
+      'crypto.scrypt = (...a) => { process.stderr.write("scrypt\\n"); return scrypt(...a); };',
+      'syncBuiltinESMExports();',
+    ].join('\n'),
+  );
+  const r = await runProgram(process.execPath, ['--import', register, ...program, ...args], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  return r.stderr.split('\n').filter((l) => l.startsWith('loaded ') || l === 'scrypt');
+}
+
+test('credroam sync through the running agent loads neither the plugin host, the engine nor the main entry of @credroam/core (decision 027)', async (t) => {
+  const w = await twoEndpoints(t);
+  t.is((await w.a(['logon', '--start-agent', ...w.pw])).code, 0);
+  const lines = await loading(t, w.dir, ['--config', path.join(w.dir, 'a.json'), 'sync']);
+  t.true(lines.length > 0, 'the hook saw the modules load');
+  t.deepEqual(
+    lines.filter((l) =>
+      /\/core\/dist\/src\/index\.js|\/host\/plugin-host\.js|\/core\/dist\/src\/engine\/|\/session(-engine)?\.js|\/plugin-(ldap|pkcs12)\/|pkijs|tsyringe|semver/.test(
+        l,
+      ),
+    ),
+    [],
+  );
+  t.false(lines.includes('scrypt'), 'no key derivation');
+});
+
+test('the session module loads no engine, enrollment, mirrors or DI container: they load once the protector is made, while a logon’s key derivation runs; a sync loads no CMS library (decision 027)', async (t) => {
+  const w = await twoEndpoints(t);
+  const session = path.join(path.dirname(BIN), '..', 'session.js');
+  await writeFile(path.join(w.dir, 'open.mjs'), `await import(${JSON.stringify(session)});\n`);
+  const opened = await loading(t, w.dir, [path.join(w.dir, 'open.mjs')], []);
+  t.true(opened.some((l) => l.endsWith('/session.js')));
+  t.deepEqual(
+    opened.filter((l) =>
+      /\/engine\/sync-engine\.js|tsyringe|\/enroll\/service\.js|\/mirrors\/index\.js|\/session-engine\.js/.test(
+        l,
+      ),
+    ),
+    [],
+  );
+  const sync = await loading(t, w.dir, ['--config', path.join(w.dir, 'a.json'), 'sync', ...w.pw]);
+  t.true(
+    sync.some((l) => l.endsWith('/session-engine.js')),
+    'the sync opened a session',
+  );
+  t.deepEqual(
+    sync.filter((l) => /pkijs|\/policy\/bundle\/(verify|sign|cms)\.js|\/core\/dist\/src\/index\.js/.test(l)),
+    [],
+  );
+});

@@ -23,7 +23,6 @@ import {
 } from '@credroam/core/kit';
 import { pemBlocks } from '../formats/pem.js';
 import type { Keyring } from '../keyring/keyring.js';
-import { openLegacyKey } from './legacy-key.js';
 import { checkFolder, describeRepair, exposed, type ModeRepair, readPrivateFile } from './private-paths.js';
 import { readAhead } from './read-ahead.js';
 import { RevisionMemo } from './revision-memo.js';
@@ -708,6 +707,8 @@ export class CredentialFolderStore implements LocalStore {
           if (!result.ok) throw new Error(result.reason);
           return { id: result.header.id, content: result.pkcs8 };
         }
+        // Loaded for a key of the earlier format only (its PBES2 reader brings the CMS library).
+        const { openLegacyKey } = await import('./legacy-key.js');
         const result = await openLegacyKey(data, keys.legacy);
         if (!result.ok) throw new Error(result.reason);
         const id = keyId(result.pkcs8);

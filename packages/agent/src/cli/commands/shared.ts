@@ -98,12 +98,16 @@ export async function withSession<T>(
   ctx: Context,
   work: (s: Session) => Promise<T>,
   config: AgentConfig = configOf(ctx),
+  options: { readonly unlock?: string } = {},
 ): Promise<T> {
   // The roaming password, read only if something needs it (a directory that binds with it).
   // The session's modules (@credroam/core whole, the mirrors) load only for a command that opens one:
   // a command the running agent serves does not pay for them (decision 024).
   const { openSession } = await import('../../session.js');
-  const session = await openSession(config, ctx.log, { password: () => roamingPassword(args, ctx.io) });
+  const session = await openSession(config, ctx.log, {
+    password: () => roamingPassword(args, ctx.io),
+    ...options,
+  });
   try {
     return await work(session);
   } finally {

@@ -162,8 +162,9 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
     args,
     ctx,
     async (s) => {
-      // The key derivation runs while the sync reads both sides (it needs no key to read them).
-      const opening = unlock(s, password);
+      // The key derivation started as the session opened (before the engine's modules loaded),
+      // and runs while the sync reads both sides (it needs no key to read them).
+      const opening = s.unlocking ?? unlock(s, password);
       opening.catch(() => undefined); // awaited below
       let code: number;
       try {
@@ -194,6 +195,7 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
       return code;
     },
     config,
+    { unlock: password },
   );
 }
 

@@ -3,7 +3,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { CredroamError } from '../../api/errors.js';
 import { readFileNoFollow } from '../../fs/atomic-file.js';
-import { certificatesOfPem } from './sign.js';
+import { certificatesOfPem } from './pem-certificates.js';
 
 /** Where the site policy root is installed out of band, when the agent manifest names none. */
 export const DEFAULT_POLICY_ROOT = '/etc/credroam/policy-root.pem';

@@ -3,6 +3,9 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { CredroamError } from '../../api/errors.js';
 import { attribute, DIGESTS, digest, OID, signedAttributesToSign } from './cms.js';
+import { certificatesOfPem } from './pem-certificates.js';
+
+export { certificatesOfPem };
 
 /** What `signPolicyBundle` signs with: PEM texts, never file names (the caller reads them). */
 export interface PolicySigner {
@@ -14,13 +17,6 @@ export interface PolicySigner {
   readonly chainPems?: readonly string[];
   /** The signing time attribute (default: now). */
   readonly signingTime?: Date;
-}
-
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** Every certificate in PEM texts. */
-export function certificatesOfPem(text: string): X509Certificate[] {
-  return (text.match(PEM_CERT) ?? []).map((pem) => new X509Certificate(pem));
 }
 
 /**

@@ -15,7 +15,7 @@ import {
 } from './accepted-record.js';
 import { type PolicyCheckName, refusalEvent } from './checks.js';
 import type { PolicyBundleDocument } from './document.js';
-import { verifyPolicyBundle } from './verify.js';
+import type { verifyPolicyBundle } from './verify.js';
 
 /** What this endpoint trusts for policy: the site root(s), its site, and its own version. */
 export interface PolicyTrust {
@@ -84,7 +84,7 @@ export async function policyInForce(home: string, trust: PolicyTrust, now: Date)
     return defaults(`the accepted policy record ${read.file} is damaged: ${read.reason}`, true);
   const { record, bytes } = read;
   const acceptedAt = new Date(record.acceptedAt);
-  const v = await verifyPolicyBundle(bytes, {
+  const v = await (await verifier())(bytes, {
     ...trust,
     now: Number.isNaN(acceptedAt.getTime()) ? now : acceptedAt,
   });
@@ -206,7 +206,7 @@ async function updateLocked(options: Parameters<typeof updateSitePolicy>[0]): Pr
     | undefined;
   for (const f of options.fetched) {
     if (!f.bytes) continue;
-    const v = await verifyPolicyBundle(f.bytes, { ...trust, now, ...(lastAccepted ? { lastAccepted } : {}) });
+    const v = await (await verifier())(f.bytes, { ...trust, now, ...(lastAccepted ? { lastAccepted } : {}) });
     if (!v.ok) {
       refused.push({ source: f.source, check: v.failed, code: v.code, reason: v.reason });
       const event = refusalEvent(v.failed);
@@ -293,4 +293,9 @@ export function reportInForce(inForce: PolicyInForce, log: Logger): void {
       },
     );
   }
+}
+
+/** The CMS verifier, loaded when a bundle is verified: a policy in force is read without it. */
+async function verifier(): Promise<typeof verifyPolicyBundle> {
+  return (await import('./verify.js')).verifyPolicyBundle;
 }
