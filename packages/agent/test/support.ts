@@ -193,3 +193,9 @@ export async function opensslP12(
     ),
   };
 }
+
+/** Whether `credroam list --json` on an endpoint shows the credential with this SHA-256. */
+export const holds = async (run: (a: readonly string[]) => Promise<{ stdout: string }>, sha256: string) =>
+  (
+    JSON.parse((await run(['list', '--json'])).stdout) as { credentials: Array<{ sha256: string }> }
+  ).credentials.some((c) => c.sha256 === sha256);

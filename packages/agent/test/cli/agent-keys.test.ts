@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { fingerprintOf, openssl, opensslP12, twoEndpoints } from '../support.js';
+import { fingerprintOf, holds, openssl, opensslP12, twoEndpoints } from '../support.js';
 
 /** Waits for `check`; generous, for a machine that runs other suites too. */
 async function eventually(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
@@ -11,11 +11,6 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = 60_0
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-
-const holds = async (run: (a: readonly string[]) => Promise<{ stdout: string }>, sha256: string) =>
-  (
-    JSON.parse((await run(['list', '--json'])).stdout) as { credentials: Array<{ sha256: string }> }
-  ).credentials.some((c) => c.sha256 === sha256);
 
 test('import, export and remove use the running agent’s keys: no roaming password asked again, and the changes roam', async (t) => {
   const w = await twoEndpoints(t);

@@ -1,18 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { opensslP12, twoEndpoints } from '../support.js';
+import { holds, opensslP12, twoEndpoints } from '../support.js';
 
 interface Report {
   readonly outcome: string;
   readonly counts: { readonly downloaded: number };
   readonly directoryOps: { readonly readStamp: number; readonly read: number; readonly write: number };
 }
-
-const holds = async (run: (a: readonly string[]) => Promise<{ stdout: string }>, sha256: string) =>
-  (
-    JSON.parse((await run(['list', '--json'])).stdout) as { credentials: Array<{ sha256: string }> }
-  ).credentials.some((c) => c.sha256 === sha256);
 
 test('`credroam sync` while the agent holds the keys: the agent syncs, no password is asked, and its report is printed', async (t) => {
   const w = await twoEndpoints(t);

@@ -33,20 +33,8 @@ test('logon, sync and status with the first-party plugins compile no JSON Schema
 
 test('credroam --version and --help load no command module and not the main entry of @credroam/core', async (t) => {
   const dir = await tempDir(t);
-  const hooks = path.join(dir, 'hooks.mjs');
-  const register = path.join(dir, 'register.mjs');
-  await writeFile(
-    hooks,
-    'export async function load(url, context, next) { process.stderr.write("loaded " + url + "\\n"); return next(url, context); }\n',
-  );
-  await writeFile(
-    register,
-    "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n",
-  );
   for (const flag of ['--version', '--help']) {
-    const r = await runProgram(process.execPath, ['--import', register, BIN, flag]);
-    t.is(r.code, 0, r.stderr);
-    const loaded = r.stderr.split('\n').filter((l) => l.startsWith('loaded '));
+    const loaded = (await loading(t, dir, [flag])).filter((l) => l.startsWith('loaded '));
     t.true(loaded.length > 0, 'the hook saw the modules load');
     t.deepEqual(
       loaded.filter((l) => /\/cli\/commands\/|\/core\/dist\/src\/index\.js|\/session\.js/.test(l)),

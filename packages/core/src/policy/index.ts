@@ -4,16 +4,8 @@
  * module loaded when one is. Everything here is also exported by `@credroam/core`.
  */
 export type { AllowListEntry, PluginAllowList } from './allow-list.js';
-export { DEFAULT_POLICY_ROOT, readPolicyRoots } from './bundle/roots.js';
-export {
-  type FetchedBundle,
-  type PolicyInForce,
-  type PolicyTrust,
-  type PolicyUpdate,
-  policyInForce,
-  reportInForce,
-  updateSitePolicy,
-} from './bundle/site-policy.js';
+export * from './bundle/roots.js';
+export * from './bundle/site-policy.js';
 export { hashPluginFiles } from './plugin-files.js';
 export {
   DEFAULT_DIRECTORY_POLICY,

@@ -21,17 +21,9 @@ export {
   type PolicyBundleDocument,
 } from './document.js';
 export { POLICY_SIGNING_EKU } from './eku.js';
-export { DEFAULT_POLICY_ROOT, readPolicyRoots } from './roots.js';
+export * from './roots.js';
 export { certificatesOfPem, type PolicySigner, signPolicyBundle } from './sign.js';
-export {
-  type FetchedBundle,
-  type PolicyInForce,
-  type PolicyTrust,
-  type PolicyUpdate,
-  policyInForce,
-  reportInForce,
-  updateSitePolicy,
-} from './site-policy.js';
+export * from './site-policy.js';
 export {
   type AcceptedBundleRef,
   ISSUED_AT_SKEW_MS,
