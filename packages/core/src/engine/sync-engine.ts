@@ -239,6 +239,10 @@ export class SyncEngine {
   }) {
     const { base, recorded, now, ready } = run;
     const policy = this.options.policy;
+    // No record of the local side (the store changed since the last sync): the store is read
+    // whatever the plan, so it is listed while the directory is read.
+    const listed = recorded === undefined ? ready().then(() => this.local.list()) : undefined;
+    listed?.catch(() => undefined); // awaited below: never an unhandled rejection
     const snapshot = await this.directory.read();
     const contents = new Map<string, Uint8Array>();
     const directory = await readDirectory(snapshot, base, {
@@ -278,7 +282,7 @@ export class SyncEngine {
       plan.entries.some((e) => (e.action === 'upload' && e.local) || e.action === 'remove-local')
     ) {
       await ready();
-      const listing = await this.local.list();
+      const listing = await (listed ?? this.local.list());
       this.#facts.turn();
       side = readLocal(listing.items, listing.unreadable, { inspector: this.#facts, policy, now });
       plan = planOf(side);
