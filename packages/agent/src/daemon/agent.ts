@@ -40,6 +40,14 @@ export interface AgentOptions {
   readonly homeCheckMs?: number;
 }
 
+/** A sync's outcome, with its number (`credroam sync` through the agent answers with it). */
+interface SyncResult {
+  readonly seq: number;
+  readonly report?: SyncReport;
+  readonly mirrors?: MirrorReport[];
+  readonly error?: unknown;
+}
+
 /**
  * The endpoint agent (`credroam agent`): holds the user's keys after logon, runs one sync at a
  * time (a trigger during a sync schedules exactly one more), retries with backoff while the
@@ -59,9 +67,11 @@ export class Agent {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay: number;
   #last: LastSync | undefined;
-  /** What the last sync made of it (`credroam sync` through the agent answers with it), and how many ran. */
-  #lastResult: { readonly report?: SyncReport; readonly mirrors?: MirrorReport[]; readonly error?: unknown } =
-    {};
+  /**
+   * What the last sync made of it (`credroam sync` through the agent answers with it), with the
+   * number of that sync: syncs are numbered as they begin (`#syncs`, how many began).
+   */
+  #lastResult: SyncResult = { seq: 0 };
   #syncs = 0;
   #lastFullSync = 0;
   #stopping = false;
@@ -292,13 +302,17 @@ export class Agent {
       );
       return undefined;
     }
+    // Numbered before the engine reads anything: a sync numbered after a request saw what preceded it.
+    const seq = ++this.#syncs;
+    const result = (r: Omit<SyncResult, 'seq'>) => {
+      if (seq > this.#lastResult.seq) this.#lastResult = { seq, ...r };
+    };
     try {
       const report = await this.#session.engine.sync({ full });
       if (full) this.#lastFullSync = Date.now();
       // The mirrors, after the primary: one that fails is logged (3021) and does not fail the sync.
       const mirrors = await this.#session.mirrors.update();
-      this.#syncs++;
-      this.#lastResult = { report, mirrors };
+      result({ report, mirrors });
       this.#retryDelay = this.options.retryMinMs ?? 2_000;
       await this.#record({ outcome: report.outcome, counts: report.counts, skippedItems: report.skipped });
       this.log.log('info', EventId.AgentSyncEnded, `sync (${reason}): ${report.outcome}`, {
@@ -310,8 +324,7 @@ export class Agent {
       });
       return report;
     } catch (error) {
-      this.#syncs++;
-      this.#lastResult = { error };
+      result({ error });
       await this.#record({ outcome: 'failed', error: errorMessage(error) });
       if (
         error instanceof CredroamError &&
@@ -497,17 +510,18 @@ export class Agent {
         return credentialRequest(this.#session, request, () => void this.requestSync(`${request.cmd} (CLI)`));
       case 'sync': {
         // `credroam sync` while this agent holds the keys: a sync that starts after the request
-        // (one in progress first ends), answered with the report of the last one that ran.
+        // (one in progress first ends), answered with the report of the last one that ran — never
+        // that of the sync in progress, which may have read the store before the request's change.
         if (!this.#keysOpen())
           throw new CredroamError('E_LOCKED', 'the agent holds no keys: log on first (credroam logon)');
         const before = this.#syncs;
         await this.requestSync('sync (CLI)', request.full === true);
-        if (this.#syncs === before)
+        const { seq, report, mirrors, error } = this.#lastResult;
+        if (seq <= before)
           throw new CredroamError(
             'E_AGENT',
             'the agent ran no sync (it is stopping, or its keys were closed)',
           );
-        const { report, mirrors, error } = this.#lastResult;
         if (error !== undefined) throw error;
         return {
           report,

@@ -107,6 +107,16 @@ export async function askAgent(
         }
       }
     });
+    // The agent gone before it answered (killed, or crashed, mid-sync): said now, not after the
+    // wait (30 minutes for a sync). A settled promise ignores this (after an answer or an error).
+    socket.once('close', () => {
+      clearTimeout(timer);
+      reject(
+        new CredroamError('E_AGENT', 'the agent closed the connection without answering', {
+          socket: socketPath(config),
+        }),
+      );
+    });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') resolve(undefined);

@@ -27,6 +27,8 @@ export class RevisionMemo {
   readonly #maxAgeMs: number;
   #watchers: FSWatcher[] | undefined;
   #changed = true;
+  /** Moves at every event, `forget`, `close` and arming: a computation remembers its value only when it did not move. */
+  #generation = 0;
   #value: { readonly revision: string; readonly at: number } | undefined;
 
   constructor(
@@ -46,12 +48,18 @@ export class RevisionMemo {
       await nextTurn();
       await nextTurn();
       const value = this.#value;
-      if (value && !this.#changed && this.#now() - value.at < this.#maxAgeMs) return value.revision;
+      // A clock set back (a negative age) says nothing of how old the value is: computed again.
+      const age = value ? this.#now() - value.at : -1;
+      if (value && !this.#changed && age >= 0 && age < this.#maxAgeMs) return value.revision;
     }
     this.#value = undefined;
     if (this.#changed || !this.#watchers) this.#arm();
+    // A concurrent call may re-arm (and so clear `#changed`) while this one computes: what changed
+    // since this computation began is told by the generation, not by `#changed` alone.
+    const generation = this.#generation;
     const revision = await compute();
-    if (this.#watchers && !this.#changed) this.#value = { revision, at: this.#now() };
+    if (this.#watchers && !this.#changed && generation === this.#generation)
+      this.#value = { revision, at: this.#now() };
     return revision;
   }
 
@@ -62,6 +70,7 @@ export class RevisionMemo {
   forget(): void {
     this.#value = undefined;
     this.#changed = true;
+    this.#generation++;
   }
 
   /** Ends the watches. */
@@ -70,6 +79,7 @@ export class RevisionMemo {
     this.#watchers = undefined;
     this.#value = undefined;
     this.#changed = true;
+    this.#generation++;
   }
 
   /** Watches every folder there is, afresh; `#watchers` stays undefined when one could not be watched. */
@@ -80,6 +90,7 @@ export class RevisionMemo {
     const changed = () => {
       this.#changed = true;
       this.#value = undefined;
+      this.#generation++;
     };
     try {
       for (const [i, folder] of this.#folders().entries()) {
