@@ -114,3 +114,27 @@ test('`credroam sync` answered while the agent stops: never the report of a sync
   );
   t.like(a, { ok: false, error: { code: 'E_AGENT' } });
 });
+
+test('an agent that does not answer (stopped, hung, or a program squatting its socket) is not waited for: without the password `sync` says so, with it this process syncs', async (t) => {
+  const w = await twoEndpoints(t);
+  const config = await loadConfig(path.join(w.dir, 'a.json'), {});
+  await mkdir(path.dirname(socketPath(config)), { recursive: true, mode: 0o700 });
+  const held: net.Socket[] = [];
+  const squatter = net.createServer((socket) => {
+    held.push(socket); // accepted, never answered
+  });
+  await new Promise<void>((resolve) => squatter.listen(socketPath(config), resolve));
+  t.teardown(() => {
+    for (const s of held) s.destroy();
+    squatter.close();
+  });
+
+  const alone = await w.a(['sync', '--json']);
+  t.is(alone.code, 1, alone.stderr);
+  t.like(JSON.parse(alone.stdout), { error: { code: 'E_AGENT' } });
+  t.regex(alone.stderr, /the running agent does not answer .*give the roaming password/);
+
+  const here = await w.a(['sync', '--json', ...w.pw]);
+  t.is(here.code, 0, here.stderr);
+  t.like(JSON.parse(here.stdout), { outcome: 'synced' });
+});

@@ -94,6 +94,8 @@ function once<T>(f: () => Promise<T>): () => Promise<T> {
 
 /** How long `credroam sync` waits for the agent's sync (a first download of many credentials is long). */
 const AGENT_SYNC_MS = 30 * 60_000;
+/** How long it waits for a running agent to say it is there, before it asks for a sync. */
+const AGENT_PING_MS = 5_000;
 
 export async function sync(args: Args, ctx: Context): Promise<number> {
   const dryRun = Boolean(args.values['dry-run']);
@@ -101,7 +103,17 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
   // A running agent that holds the keys syncs itself: no session opens here and no password is
   // needed (it is the agent that `credroam logon` gave the keys to). A dry run plans here.
   if (!dryRun) {
-    const answer = await askAgent(configOf(ctx), { cmd: 'sync', full }, AGENT_SYNC_MS);
+    const config = configOf(ctx);
+    // An agent that does not answer at once (stopped, hung) is not waited for the length of a
+    // sync: with the password this process syncs (after the user lock, as with any other sync).
+    const alive = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS).catch((error: unknown) => {
+      if (passwordGiven(args, ctx.io)) return undefined;
+      throw new CredroamError(
+        'E_AGENT',
+        `the running agent does not answer (${errorMessage(error)}): give the roaming password to sync in this process, or restart the agent (credroam trigger stop, then log on again)`,
+      );
+    });
+    const answer = alive ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS) : undefined;
     if (answer?.ok && answer.report) {
       return show(
         ctx,
