@@ -11,15 +11,14 @@ export const REVISION_MEMO_MS = 30_000;
  * every file (4 000 files: 30 ms in the agent); asking again with nothing changed costs nothing.
  *
  * An inotify watch (`fs.watch`) on the store's folder (the first of `folders`) and on each of its
- * subfolders is armed
- * before the revision is computed: an event in any of them (a file made, written, renamed,
- * removed, its mode or owner changed; a folder made, removed or replaced) forgets it, and so does
- * every write of the store itself (`forget`). A revision is remembered only when every folder that
- * exists was watched from before it was computed and no event came in the meantime, and for at
- * most `maxAgeMs`: a change no watch sees (a file written through a hard link from outside the
- * store, the store's parent renamed) is found then at the latest. Folders are watched only when
- * they are folders, not links (the store refuses a link anyway). The watches do not keep a process
- * alive; `close` ends them.
+ * subfolders is armed before the revision is computed: an event in any of them (a file made,
+ * written, renamed, removed, its mode or owner changed; a folder made, removed or replaced) forgets
+ * it, and so does every write of the store itself (`forget`). A revision is remembered only when
+ * every folder that exists was watched from before it was computed and nothing moved while it was
+ * (no event, forget, close or re-arm), and for at most `maxAgeMs`: a change no watch sees (a file
+ * written through a hard link from outside the store, the store's parent renamed) is found by the
+ * first revision asked for after that. Folders are watched only when they are folders, not links
+ * (the store refuses a link anyway). The watches do not keep a process alive; `close` ends them.
  */
 export class RevisionMemo {
   readonly #folders: () => readonly string[];
