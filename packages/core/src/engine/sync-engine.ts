@@ -243,21 +243,30 @@ export class SyncEngine {
     // whatever the plan, so it is listed while the directory is read.
     const listed = recorded === undefined ? ready().then(() => this.local.list()) : undefined;
     listed?.catch(() => undefined); // awaited below: never an unhandled rejection
-    const snapshot = await this.directory.read();
     const contents = new Map<string, Uint8Array>();
-    const directory = await readDirectory(snapshot, base, {
-      protector: {
-        open: async (input) => {
-          await ready();
-          return this.protector.open(input);
+    const read = async () => {
+      const snapshot = await this.directory.read();
+      const directory = await readDirectory(snapshot, base, {
+        protector: {
+          open: async (input) => {
+            await ready();
+            return this.protector.open(input);
+          },
         },
-      },
-      inspector: this.#facts,
-      policy,
-      user: this.options.user,
-      now,
-      contents,
-      event: this.#event,
+        inspector: this.#facts,
+        policy,
+        user: this.options.user,
+        now,
+        contents,
+        event: this.#event,
+      });
+      return { snapshot, directory };
+    };
+    const { snapshot, directory } = await read().catch(async (error: unknown) => {
+      // The listing ends first (it may repair the store): nothing reads the store once the sync,
+      // and with it the user lock, is over.
+      await listed?.catch(() => undefined);
+      throw error;
     });
     const planOf = (side: LocalSide) =>
       planSync({
