@@ -1,6 +1,6 @@
 import type { SkippedItem, SyncOptions, SyncReport } from '@credroam/core';
 import { CredroamError, EventId, errorMessage } from '@credroam/core/api';
-import { askAgent } from '../../daemon/ipc.js';
+import { askAgent, socketPath } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
 import type { LastSync, Session } from '../../session.js';
@@ -110,7 +110,7 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
       if (passwordGiven(args, ctx.io)) return undefined;
       throw new CredroamError(
         'E_AGENT',
-        `the running agent does not answer (${errorMessage(error)}): give the roaming password to sync in this process, or restart the agent (credroam trigger stop, then log on again)`,
+        `the running agent does not answer (${errorMessage(error)}): give the roaming password to sync in this process, or end the process listening on ${socketPath(config)} (the stopped or hung agent) and log on again (credroam logon --start-agent)`,
       );
     });
     const answer = alive ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS) : undefined;
