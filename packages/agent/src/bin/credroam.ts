@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// No `import 'reflect-metadata'` here: `@credroam/core` imports it first, before the classes that
-// need it, and only the commands that open a session load it (decision 024).
+// No `import 'reflect-metadata'` here: `@credroam/core` and `@credroam/core/engine` import it first,
+// before the classes that need it, and only the commands that build an engine load them (decisions
+// 024, 027).
 import { onceStdin } from '../cli/io.js';
 import { main } from '../cli/main.js';
 import { readStream } from '../cli/secrets.js';
