@@ -94,6 +94,7 @@ export async function openSession(
   } = {},
 ): Promise<Session> {
   let unlocking: Promise<{ readonly created: boolean; readonly offline: boolean }> | undefined;
+  let made: TokenProtector | undefined;
   await mkdir(config.home, { recursive: true, mode: 0o700 });
   // Bootstrapping (issue 12): what the record says is in force governs the plugins that load
   // while the sources are fetched. A bundle the sources bring that differs from it starts the
@@ -133,12 +134,13 @@ export async function openSession(
         },
       } satisfies DirectoryPolicy,
     });
-    const protector = await (await host.contribution(TokenProtector, config.protector.use))({
+    const protector: TokenProtector = await (await host.contribution(TokenProtector, config.protector.use))({
       ...base,
       settings: config.protector.settings,
       policy: liveSection(() => policy.protection),
       directory,
     });
+    made = protector;
     // A command that unlocks (a logon) starts here: the key derivation runs while the rest loads.
     if (options.unlock !== undefined && protector.unlock) {
       unlocking = protector.unlock({ password: options.unlock });
@@ -203,6 +205,7 @@ export async function openSession(
   } catch (error) {
     // A derivation under way ends first: no key is opened after the session is gone.
     await unlocking?.catch(() => undefined);
+    made?.lock?.(); // as dispose() does: no key stays open in a session that never opened
     await host.dispose();
     throw error;
   }

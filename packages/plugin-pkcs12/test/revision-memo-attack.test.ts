@@ -10,7 +10,13 @@ function pending(value: string) {
   const done = new Promise<void>((resolve) => {
     end = resolve;
   });
-  return { compute: async () => (await done, value), end };
+  return {
+    compute: async () => {
+      await done;
+      return value;
+    },
+    end,
+  };
 }
 
 async function memoOver(t: Parameters<typeof tempDir>[0]) {

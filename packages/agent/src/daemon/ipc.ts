@@ -72,6 +72,25 @@ export type AgentAnswer =
       };
     };
 
+/** How long a command waits for a running agent to say it is there, before it sends its request. */
+export const AGENT_PING_MS = 5_000;
+
+/**
+ * The running agent's status, which a live agent answers at once; undefined when no agent listens.
+ * One that does not answer within AGENT_PING_MS — stopped, hung, or a program squatting its socket
+ * — is E_AGENT saying how to get out, at once rather than after the wait of the request the
+ * command was about to send (up to 30 minutes for a sync).
+ */
+export async function agentStatus(config: AgentConfig): Promise<AgentAnswer | undefined> {
+  return askAgent(config, { cmd: 'status' }, AGENT_PING_MS).catch((error: unknown) => {
+    throw new CredroamError(
+      'E_AGENT',
+      `the running agent does not answer (${error instanceof Error ? error.message : String(error)}): end the process listening on ${socketPath(config)} (the stopped or hung agent) and log on again (credroam logon --start-agent)`,
+      { socket: socketPath(config) },
+    );
+  });
+}
+
 /** Sends one request to a running agent; undefined when no agent listens. */
 export async function askAgent(
   config: AgentConfig,

@@ -138,3 +138,42 @@ test('an agent that does not answer (stopped, hung, or a program squatting its s
   t.is(here.code, 0, here.stderr);
   t.like(JSON.parse(here.stdout), { outcome: 'synced' });
 });
+
+test('logon and trigger facing an agent that does not answer: trigger says how to get out at once; logon does not hand it the password, and logs on (a started agent takes the socket over)', async (t) => {
+  const w = await twoEndpoints(t);
+  const config = await loadConfig(path.join(w.dir, 'a.json'), {});
+  await mkdir(path.dirname(socketPath(config)), { recursive: true, mode: 0o700 });
+  const held: net.Socket[] = [];
+  let received = '';
+  const squatter = net.createServer((socket) => {
+    held.push(socket); // accepted, never answered
+    socket.on('data', (d: Buffer) => {
+      received += d.toString('utf8');
+    });
+  });
+  await new Promise<void>((resolve) => squatter.listen(socketPath(config), resolve));
+  t.teardown(() => {
+    for (const s of held) s.destroy();
+    squatter.close();
+  });
+
+  const trigger = await w.a(['trigger', 'refresh', '--json']);
+  t.is(trigger.code, 1, trigger.stderr);
+  t.like(JSON.parse(trigger.stdout), { error: { code: 'E_AGENT' } });
+  t.regex(
+    trigger.stderr,
+    /does not answer .*end the process listening on .*agent\.sock.*credroam logon --start-agent/,
+  );
+
+  const logon = await w.a(['logon', ...w.pw]);
+  t.is(logon.code, 0, logon.stderr);
+  t.false(received.includes('alice roaming password'), 'the password never went to the socket');
+  t.regex(received, /"cmd":"status"/);
+
+  const started = await w.a(['logon', '--start-agent', ...w.pw]);
+  t.is(started.code, 0, started.stderr);
+  t.false(received.includes('alice roaming password'));
+  const synced = await w.a(['sync', '--json']);
+  t.is(synced.code, 0, synced.stderr);
+  t.true(['synced', 'unchanged'].includes((JSON.parse(synced.stdout) as { outcome: string }).outcome));
+});

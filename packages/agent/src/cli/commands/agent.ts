@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { CredroamError } from '@credroam/core/api';
 import { EventLog } from '@credroam/core/host';
 import type { AgentConfig } from '../../config.js';
-import { AGENT_EXEC_ARGV, askAgent, socketPath } from '../../daemon/ipc.js';
+import { AGENT_EXEC_ARGV, AGENT_PING_MS, agentStatus, askAgent, socketPath } from '../../daemon/ipc.js';
 import { ExitCode, UsageError } from '../io.js';
 import { stripNewline } from '../secrets.js';
 import { type Args, agentAnswer, type Context, configOf, out } from './shared.js';
@@ -73,7 +73,8 @@ export async function startAgent(config: AgentConfig, password: string, ctx: Con
   child.unref();
   await log.close();
   for (let i = 0; i < 150; i++) {
-    const answer = await askAgent(config, { cmd: 'status' }).catch(() => undefined);
+    // Briefly: until the new agent takes the socket over, an old one that is hung may hold it.
+    const answer = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS).catch(() => undefined);
     if (answer?.ok && answer.unlocked && answer.lastSync) {
       out(
         ctx,
@@ -95,7 +96,10 @@ export async function trigger(args: Args, ctx: Context): Promise<number> {
     throw new UsageError(`'${event}' is not an event the agent takes: ${events.join(', ')}`, { event });
   }
   const config = configOf(ctx);
-  const answer = await askAgent(config, event === 'stop' ? { cmd: 'stop' } : { cmd: 'trigger', event });
+  // A stopped or hung agent is said at once, with the way out (it cannot take the event).
+  const answer =
+    (await agentStatus(config)) &&
+    (await askAgent(config, event === 'stop' ? { cmd: 'stop' } : { cmd: 'trigger', event }));
   if (!answer)
     throw new CredroamError('E_NO_AGENT', `no agent is running for ${config.home} (${socketPath(config)})`);
   return agentAnswer(ctx, answer, () => `the agent took '${event}'`);

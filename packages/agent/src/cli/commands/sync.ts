@@ -1,6 +1,6 @@
 import type { SkippedItem, SyncOptions, SyncReport } from '@credroam/core';
 import { CredroamError, EventId, errorMessage } from '@credroam/core/api';
-import { askAgent, socketPath } from '../../daemon/ipc.js';
+import { agentStatus, askAgent, socketPath } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
 import type { LastSync, Session } from '../../session.js';
@@ -94,8 +94,6 @@ function once<T>(f: () => Promise<T>): () => Promise<T> {
 
 /** How long `credroam sync` waits for the agent's sync (a first download of many credentials is long). */
 const AGENT_SYNC_MS = 30 * 60_000;
-/** How long it waits for a running agent to say it is there, before it asks for a sync. */
-const AGENT_PING_MS = 5_000;
 
 export async function sync(args: Args, ctx: Context): Promise<number> {
   const dryRun = Boolean(args.values['dry-run']);
@@ -106,11 +104,14 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
     const config = configOf(ctx);
     // An agent that does not answer at once (stopped, hung) is not waited for the length of a
     // sync: with the password this process syncs (after the user lock, as with any other sync).
-    const alive = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS).catch((error: unknown) => {
+    const alive = await agentStatus(config).catch((error: unknown) => {
       if (passwordGiven(args, ctx.io)) return undefined;
       throw new CredroamError(
         'E_AGENT',
-        `the running agent does not answer (${errorMessage(error)}): give the roaming password to sync in this process, or end the process listening on ${socketPath(config)} (the stopped or hung agent) and log on again (credroam logon --start-agent)`,
+        `${errorMessage(error)}; or give the roaming password to sync in this process`,
+        {
+          socket: socketPath(config),
+        },
       );
     });
     const answer = alive ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS) : undefined;
@@ -151,13 +152,18 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
   const { proof, password: raw } = pam ? splitPamInput(input) : { proof: undefined, password: input };
   const password = stripNewline(raw.replace(/\0+$/, ''));
   const config = configOf(ctx);
-  // A running agent takes the password over its socket and keeps the keys for the session.
-  const answer = await askAgent(config, {
-    cmd: 'logon',
-    password,
-    ...(pam ? { pam: true } : {}),
-    ...(proof ? { proof } : {}),
-  });
+  // A running agent takes the password over its socket and keeps the keys for the session. One
+  // that does not answer (stopped, hung) is not given the password nor waited for: a logon goes on
+  // without it (an agent started now takes its socket over, as docs/admin/agent.md says).
+  const alive = await agentStatus(config).catch(() => undefined);
+  const answer =
+    alive &&
+    (await askAgent(config, {
+      cmd: 'logon',
+      password,
+      ...(pam ? { pam: true } : {}),
+      ...(proof ? { proof } : {}),
+    }));
   if (answer) {
     return agentAnswer(
       ctx,
