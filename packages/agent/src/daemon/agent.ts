@@ -23,7 +23,7 @@ import {
 } from '../session.js';
 import { ControlSocket } from './control-socket.js';
 import { credentialRequest } from './credential-requests.js';
-import { type AgentRequest, askAgent, socketPath } from './ipc.js';
+import { AGENT_PING_MS, type AgentRequest, askAgent, socketPath } from './ipc.js';
 import { pamProofProblem } from './pam-proof.js';
 
 export interface AgentOptions {
@@ -154,7 +154,7 @@ export class Agent {
    */
   async #askRunningAgent(): Promise<{ answered: boolean; pid?: unknown; left?: string }> {
     try {
-      const answer = await askAgent(this.config, { cmd: 'status' }, 5_000);
+      const answer = await askAgent(this.config, { cmd: 'status' }, AGENT_PING_MS);
       if (answer) return { answered: true, pid: answer.ok ? answer.pid : undefined };
       return { answered: false, left: 'no agent listened on it (one was killed)' };
     } catch (error) {

@@ -25,10 +25,14 @@ export class RevisionMemo {
   readonly #now: () => number;
   readonly #maxAgeMs: number;
   #watchers: FSWatcher[] | undefined;
-  #changed = true;
-  /** Moves at every event, `forget`, `close` and arming: a computation remembers its value only when it did not move. */
+  /**
+   * Moves at every event, `forget`, `close` and arming: a revision is remembered with the generation
+   * its computation began in, and holds only while that is still the generation.
+   */
   #generation = 0;
-  #value: { readonly revision: string; readonly at: number } | undefined;
+  /** The generation the watches were armed in: any move since may mean a folder to watch anew. */
+  #armedIn = -1;
+  #value: { readonly revision: string; readonly at: number; readonly generation: number } | undefined;
 
   constructor(
     folders: () => readonly string[],
@@ -49,16 +53,16 @@ export class RevisionMemo {
       const value = this.#value;
       // A clock set back (a negative age) says nothing of how old the value is: computed again.
       const age = value ? this.#now() - value.at : -1;
-      if (value && !this.#changed && age >= 0 && age < this.#maxAgeMs) return value.revision;
+      if (value?.generation === this.#generation && age >= 0 && age < this.#maxAgeMs) return value.revision;
     }
     this.#value = undefined;
-    if (this.#changed || !this.#watchers) this.#arm();
-    // A concurrent call may re-arm (and so clear `#changed`) while this one computes: what changed
-    // since this computation began is told by the generation, not by `#changed` alone.
+    if (!this.#watchers || this.#armedIn !== this.#generation) this.#arm();
+    // Whatever moves while this computes (an event, a write of the store, a concurrent call's
+    // re-arm) leaves the result unremembered.
     const generation = this.#generation;
     const revision = await compute();
-    if (this.#watchers && !this.#changed && generation === this.#generation)
-      this.#value = { revision, at: this.#now() };
+    if (this.#watchers && generation === this.#generation)
+      this.#value = { revision, at: this.#now(), generation };
     return revision;
   }
 
@@ -67,30 +71,23 @@ export class RevisionMemo {
    * the start of a write and again at its end, before its own watch event arrives).
    */
   forget(): void {
-    this.#value = undefined;
-    this.#changed = true;
     this.#generation++;
+    this.#value = undefined;
   }
 
   /** Ends the watches. */
   close(): void {
     for (const w of this.#watchers ?? []) w.close();
     this.#watchers = undefined;
-    this.#value = undefined;
-    this.#changed = true;
-    this.#generation++;
+    this.forget();
   }
 
   /** Watches every folder there is, afresh; `#watchers` stays undefined when one could not be watched. */
   #arm(): void {
     this.close();
-    this.#changed = false;
+    this.#armedIn = this.#generation;
     const watchers: FSWatcher[] = [];
-    const changed = () => {
-      this.#changed = true;
-      this.#value = undefined;
-      this.#generation++;
-    };
+    const changed = () => this.forget();
     try {
       for (const [i, folder] of this.#folders().entries()) {
         const st = lstatSync(folder, { throwIfNoEntry: false });

@@ -1,6 +1,6 @@
 import { FileSyncStateStore, type LocalListing } from '@credroam/core';
 import type { AgentConfig } from '../../config.js';
-import { askAgent } from '../../daemon/ipc.js';
+import { AGENT_PING_MS, askAgent } from '../../daemon/ipc.js';
 import { describePolicyOrigin } from '../../policy.js';
 import { readLastSync, syncStatePath } from '../../session.js';
 import { type CredentialView, credentialViews } from '../credentials.js';
@@ -95,7 +95,7 @@ function unreadableEntries(listing: LocalListing): Array<{ name: string; reason:
 async function agentStatus(
   config: AgentConfig,
 ): Promise<{ running: boolean; pid?: unknown; unlocked?: unknown; syncing?: unknown }> {
-  const answer = await askAgent(config, { cmd: 'status' }, 5_000).catch(() => undefined);
+  const answer = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS).catch(() => undefined);
   if (!answer?.ok) return { running: false };
   return { running: true, pid: answer.pid, unlocked: answer.unlocked, syncing: answer.syncing };
 }

@@ -1,7 +1,7 @@
 import type { EventLog } from '@credroam/core';
 import { CredroamError, isErrorCode } from '@credroam/core/api';
 import type { AgentConfig } from '../../config.js';
-import { type AgentAnswer, type AgentRequest, askAgent } from '../../daemon/ipc.js';
+import { AGENT_PING_MS, type AgentAnswer, type AgentRequest, askAgent } from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
 import { readSecretFile, stripNewline } from '../secrets.js';
@@ -66,7 +66,7 @@ export const passwordGiven = (args: Args, io: CliIo): boolean =>
  */
 export async function userKeys(args: Args, ctx: Context): Promise<{ password: string } | { agent: true }> {
   if (passwordGiven(args, ctx.io)) return { password: await roamingPassword(args, ctx.io) };
-  const answer = await askAgent(configOf(ctx), { cmd: 'status' }, 5_000).catch(() => undefined);
+  const answer = await askAgent(configOf(ctx), { cmd: 'status' }, AGENT_PING_MS).catch(() => undefined);
   if (answer?.ok && answer.unlocked === true) return { agent: true };
   throw new UsageError(
     `${ctx.command} needs the user's keys: ${answer?.ok ? 'the running agent holds none (log on first), or give' : 'log on with an agent that holds them (credroam logon --start-agent), or give'} the roaming password: --password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE`,

@@ -1,6 +1,6 @@
 import type { SkippedItem, SyncOptions, SyncReport } from '@credroam/core';
 import { CredroamError, EventId, errorMessage } from '@credroam/core/api';
-import { agentStatus, askAgent, socketPath } from '../../daemon/ipc.js';
+import { AGENT_PING_MS, agentStatus, askAgent, socketPath } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
 import type { LastSync, Session } from '../../session.js';
@@ -155,7 +155,7 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
   // A running agent takes the password over its socket and keeps the keys for the session. One
   // that does not answer (stopped, hung) is not given the password nor waited for: a logon goes on
   // without it (an agent started now takes its socket over, as docs/admin/agent.md says).
-  const alive = await agentStatus(config).catch(() => undefined);
+  const alive = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS).catch(() => undefined);
   const answer =
     alive &&
     (await askAgent(config, {
