@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
+import { loadConfig } from '../src/config.js';
+import { socketPath } from '../src/daemon/ipc.js';
 
 export const BIN = fileURLToPath(new URL('../src/bin/credroam.js', import.meta.url));
 const run = promisify(execFile);
@@ -199,3 +202,34 @@ export const holds = async (run: (a: readonly string[]) => Promise<{ stdout: str
   (
     JSON.parse((await run(['list', '--json'])).stdout) as { credentials: Array<{ sha256: string }> }
   ).credentials.some((c) => c.sha256 === sha256);
+
+/**
+ * A program squatting on endpoint `e`'s agent socket: it accepts connections and never answers (as
+ * a stopped or hung agent does). `received` is what was sent to it; `close` ends it (also at teardown).
+ */
+export async function squatAgentSocket(
+  t: ExecutionContext,
+  dir: string,
+  e: 'a' | 'b',
+): Promise<{ socket: string; received: () => string; close: () => Promise<void> }> {
+  const socket = socketPath(await loadConfig(path.join(dir, `${e}.json`), {}));
+  await mkdir(path.dirname(socket), { recursive: true, mode: 0o700 });
+  const held: net.Socket[] = [];
+  let received = '';
+  const server = net.createServer((c) => {
+    held.push(c); // accepted, never answered
+    c.on('data', (d: Buffer) => {
+      received += d.toString('utf8');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  let open = true;
+  const close = async () => {
+    if (!open) return;
+    open = false;
+    for (const c of held) c.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  t.teardown(close);
+  return { socket, received: () => received, close };
+}

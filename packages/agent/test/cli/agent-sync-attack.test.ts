@@ -6,7 +6,7 @@ import test from 'ava';
 import { type AgentConfig, loadConfig } from '../../src/config.js';
 import { Agent } from '../../src/daemon/agent.js';
 import { askAgent, socketPath } from '../../src/daemon/ipc.js';
-import { tempDir, twoEndpoints } from '../support.js';
+import { squatAgentSocket, tempDir, twoEndpoints } from '../support.js';
 
 /** Sends one request line on the control socket; `answer` is the connection's answer line. */
 async function sendRequest(
@@ -117,17 +117,7 @@ test('`credroam sync` answered while the agent stops: never the report of a sync
 
 test('an agent that does not answer (stopped, hung, or a program squatting its socket) is not waited for: without the password `sync` says so, with it this process syncs', async (t) => {
   const w = await twoEndpoints(t);
-  const config = await loadConfig(path.join(w.dir, 'a.json'), {});
-  await mkdir(path.dirname(socketPath(config)), { recursive: true, mode: 0o700 });
-  const held: net.Socket[] = [];
-  const squatter = net.createServer((socket) => {
-    held.push(socket); // accepted, never answered
-  });
-  await new Promise<void>((resolve) => squatter.listen(socketPath(config), resolve));
-  t.teardown(() => {
-    for (const s of held) s.destroy();
-    squatter.close();
-  });
+  await squatAgentSocket(t, w.dir, 'a');
 
   const alone = await w.a(['sync', '--json']);
   t.is(alone.code, 1, alone.stderr);
@@ -141,21 +131,7 @@ test('an agent that does not answer (stopped, hung, or a program squatting its s
 
 test('logon and trigger facing an agent that does not answer: trigger says how to get out at once; logon does not hand it the password, and logs on (a started agent takes the socket over)', async (t) => {
   const w = await twoEndpoints(t);
-  const config = await loadConfig(path.join(w.dir, 'a.json'), {});
-  await mkdir(path.dirname(socketPath(config)), { recursive: true, mode: 0o700 });
-  const held: net.Socket[] = [];
-  let received = '';
-  const squatter = net.createServer((socket) => {
-    held.push(socket); // accepted, never answered
-    socket.on('data', (d: Buffer) => {
-      received += d.toString('utf8');
-    });
-  });
-  await new Promise<void>((resolve) => squatter.listen(socketPath(config), resolve));
-  t.teardown(() => {
-    for (const s of held) s.destroy();
-    squatter.close();
-  });
+  const squatter = await squatAgentSocket(t, w.dir, 'a');
 
   const trigger = await w.a(['trigger', 'refresh', '--json']);
   t.is(trigger.code, 1, trigger.stderr);
@@ -167,12 +143,12 @@ test('logon and trigger facing an agent that does not answer: trigger says how t
 
   const logon = await w.a(['logon', ...w.pw]);
   t.is(logon.code, 0, logon.stderr);
-  t.false(received.includes('alice roaming password'), 'the password never went to the socket');
-  t.regex(received, /"cmd":"status"/);
+  t.false(squatter.received().includes('alice roaming password'), 'the password never went to the socket');
+  t.regex(squatter.received(), /"cmd":"status"/);
 
   const started = await w.a(['logon', '--start-agent', ...w.pw]);
   t.is(started.code, 0, started.stderr);
-  t.false(received.includes('alice roaming password'));
+  t.false(squatter.received().includes('alice roaming password'));
   const synced = await w.a(['sync', '--json']);
   t.is(synced.code, 0, synced.stderr);
   t.true(['synced', 'unchanged'].includes((JSON.parse(synced.stdout) as { outcome: string }).outcome));
