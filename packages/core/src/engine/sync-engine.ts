@@ -4,6 +4,7 @@ import { ConflictError, CredroamError } from '../api/errors.js';
 import { EventId, type Logger, type LogLevel } from '../api/events.js';
 import { DirectoryStore, LocalStore, TokenProtector } from '../api/extension-points.js';
 import type { RoamingPolicy } from '../policy/policy.js';
+import { DirectoryMemo } from './directory-memo.js';
 import { readDirectory } from './directory-side.js';
 import { FactsCache } from './facts-cache.js';
 import { ContentInspector } from './inspect.js';
@@ -48,6 +49,8 @@ const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
 export class SyncEngine {
   readonly #now: () => number;
   readonly #facts: FactsCache;
+  /** The directory's values as last read or written (decision 028): a change sync reads the stamp. */
+  readonly #memo = new DirectoryMemo();
 
   constructor(
     @inject(DirectoryStore) private readonly directory: DirectoryStore,
@@ -118,8 +121,9 @@ export class SyncEngine {
       await unlocking;
     };
     try {
-      return await this.#attempts({ dryRun, state, revision, now, ops, ready });
+      return await this.#attempts({ dryRun, full, state, revision, now, ops, ready });
     } catch (error) {
+      this.#memo.forget(); // whatever failed, the next sync reads the directory in full
       await ready(); // a failed unlock (a wrong password) is what to report
       throw error;
     }
@@ -127,13 +131,14 @@ export class SyncEngine {
 
   async #attempts(run: {
     readonly dryRun: boolean;
+    readonly full: boolean;
     readonly state: SyncState | undefined;
     readonly revision: string;
     readonly now: number;
     readonly ops: { readStamp: number; read: number; write: number };
     readonly ready: () => Promise<void>;
   }): Promise<SyncReport> {
-    const { dryRun, state, revision, now, ops, ready } = run;
+    const { dryRun, full, state, revision, now, ops, ready } = run;
     const policy = this.options.policy;
     const base = new Map<string, BaseEntry>(Object.entries(state?.base ?? {}));
     // A write the last sync attempted but could not record (killed, or the connection lost after
@@ -148,9 +153,17 @@ export class SyncEngine {
       state?.local !== undefined && state.localRevision === revision && state.local.revision === revision
         ? recordedLocal(state.local, { policy, now })
         : undefined;
+    // The remembered directory (decision 028) serves the first attempt of a sync that is not full,
+    // after a sync of this engine recorded the stamp it goes with and no write is in doubt.
+    const memoStamp = this.#memo.stamp(now);
+    let remembered =
+      !full &&
+      state?.pending === undefined &&
+      memoStamp !== undefined &&
+      sameSet(memoStamp, state?.stamp ?? []);
     for (let attempt = 1; attempt <= policy.casAttempts; attempt++) {
-      ops.read++;
-      const read = await this.#readSides({ base, recorded, now, ready });
+      const read = await this.#readSides({ base, recorded, now, ready, remembered, ops });
+      remembered = false;
       await ready();
       const { side, plan } = read;
       const skipped = [...side.skipped, ...read.skipped, ...skippedByPlan(plan, policy.maxTokens)];
@@ -171,7 +184,11 @@ export class SyncEngine {
       let stampAfter = hex(read.stamp);
       if (write.remove.length > 0 || write.add.length > 0) {
         const fresh = await this.#writeDirectory(write, read.stamp, { state, base, attempt, ops });
-        if (fresh === undefined) continue; // another writer got in first: read and merge again
+        if (fresh === undefined) {
+          this.#memo.forget();
+          continue; // another writer got in first (or one behind the stamp): read and merge again
+        }
+        this.#memo.written(write, fresh);
         stampAfter = hex([fresh]);
       }
 
@@ -236,8 +253,11 @@ export class SyncEngine {
     readonly recorded: LocalSide | undefined;
     readonly now: number;
     readonly ready: () => Promise<void>;
+    /** Whether the remembered directory may serve, when the stamp read now is its stamp. */
+    readonly remembered: boolean;
+    readonly ops: { readStamp: number; read: number };
   }) {
-    const { base, recorded, now, ready } = run;
+    const { base, recorded, now, ready, remembered, ops } = run;
     const policy = this.options.policy;
     // No record of the local side (the store changed since the last sync): the store is read
     // whatever the plan, so it is listed while the directory is read.
@@ -245,7 +265,7 @@ export class SyncEngine {
     listed?.catch(() => undefined); // awaited below: never an unhandled rejection
     const contents = new Map<string, Uint8Array>();
     const read = async () => {
-      const snapshot = await this.directory.read();
+      const snapshot = await this.#snapshot(remembered, now, ops);
       const directory = await readDirectory(snapshot, base, {
         protector: {
           open: async (input) => {
@@ -297,6 +317,19 @@ export class SyncEngine {
       plan = planOf(side);
     }
     return { stamp: snapshot.stamp, skipped: directory.skipped, side, plan, contents };
+  }
+
+  /** The directory's values: remembered when `remembered` and the stamp is theirs, else read in full. */
+  async #snapshot(remembered: boolean, now: number, ops: { readStamp: number; read: number }) {
+    if (remembered) {
+      ops.readStamp++;
+      const recalled = this.#memo.recall(await this.directory.readStamp(), now);
+      if (recalled) return recalled;
+    }
+    ops.read++;
+    const snapshot = await this.directory.read();
+    this.#memo.remember(snapshot, now);
+    return snapshot;
   }
 
   /**

@@ -1,0 +1,100 @@
+import type { DirectorySnapshot, ValueChange } from '../api/extension-points.js';
+
+/** How long a remembered snapshot is used at most: a full read at least this often (decision 028). */
+export const DIRECTORY_MEMO_MAX_AGE_MS = 10 * 60_000;
+/** A write removing more values than this is not applied to the memory: the next sync reads in full. */
+const MAX_APPLIED_REMOVALS = 64;
+
+const hexSet = (values: readonly Uint8Array[]): string[] =>
+  values.map((v) => Buffer.from(v).toString('hex')).sort();
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
+const equalBytes = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+
+/**
+ * The directory's values as this engine last read or wrote them, and the stamp they go with
+ * (decision 028). A long-lived engine (the agent's) syncing a change of the store reads the stamp
+ * (one small search) and, when it is the stamp remembered, plans against the remembered values
+ * instead of reading every value again.
+ *
+ * What makes that safe is the write: a compare-and-swap of exact values, stamp included. A value
+ * the memory holds that a writer removed behind the stamp's back fails the write (a conflict), and
+ * the sync then reads in full; nothing is ever removed that the memory does not hold. Such a writer
+ * is seen at the next full read: a full sync (the agent's at logon), a conflict, or this memory's
+ * age, at most `maxAgeMs`.
+ *
+ * Nothing here is persisted: a process starts with no memory, and any failure forgets it.
+ */
+export class DirectoryMemo {
+  #held: { readonly stamp: string[]; readonly snapshot: DirectorySnapshot; readonly at: number } | undefined;
+
+  constructor(private readonly maxAgeMs = DIRECTORY_MEMO_MAX_AGE_MS) {}
+
+  /** The stamp held, while the memory is young enough (`now` a clock that went back: none). */
+  stamp(now: number): readonly string[] | undefined {
+    const held = this.#held;
+    if (held === undefined) return undefined;
+    if (now < held.at || now - held.at > this.maxAgeMs) {
+      this.#held = undefined;
+      return undefined;
+    }
+    return held.stamp;
+  }
+
+  /** The snapshot held, when `stamp` (as read now) is the one it goes with. */
+  recall(stamp: readonly Uint8Array[], now: number): DirectorySnapshot | undefined {
+    const held = this.stamp(now) && this.#held;
+    if (!held) return undefined;
+    if (!sameSet(hexSet(stamp), held.stamp)) {
+      this.#held = undefined;
+      return undefined;
+    }
+    return held.snapshot;
+  }
+
+  /** A full read. One with values the store could not hand over cleanly is not kept. */
+  remember(snapshot: DirectorySnapshot, now: number): void {
+    this.#held =
+      (snapshot.irregular?.length ?? 0) > 0
+        ? undefined
+        : { stamp: hexSet(snapshot.stamp), snapshot, at: now };
+  }
+
+  /**
+   * A write of tokens that landed, from the snapshot held: the values it removed are gone, the ones
+   * it added are there, and `stamp` is the fresh value. Its age stays that of the last full read.
+   */
+  written(tokens: ValueChange, stamp: Uint8Array): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    if (tokens.remove.length > MAX_APPLIED_REMOVALS) {
+      this.#held = undefined;
+      return;
+    }
+    const left = new Set(tokens.remove);
+    const kept = held.snapshot.tokens.filter((v) => {
+      for (const r of left) {
+        if (equalBytes(v, r)) {
+          left.delete(r); // a set: each removed value was there once
+          return false;
+        }
+      }
+      return true;
+    });
+    if (left.size > 0) {
+      // The write removed a value the memory did not hold: it was not read from this memory.
+      this.#held = undefined;
+      return;
+    }
+    this.#held = {
+      stamp: hexSet([stamp]),
+      snapshot: { stamp: [stamp], tokens: [...kept, ...tokens.add], keys: held.snapshot.keys },
+      at: held.at,
+    };
+  }
+
+  forget(): void {
+    this.#held = undefined;
+  }
+}
