@@ -3,7 +3,7 @@ import path from 'node:path';
 import { schemasCompiledAtRunTime } from '@credroam/core';
 import test from 'ava';
 import { main } from '../../src/cli/main.js';
-import { BIN, runProgram, tempDir, twoEndpoints } from '../support.js';
+import { BIN, opensslP12, runProgram, tempDir, twoEndpoints } from '../support.js';
 
 // Decision 024: what a command pays at start.
 
@@ -63,12 +63,15 @@ async function loading(
   await writeFile(
     register,
     [
-      "import { register, syncBuiltinESMExports } from 'node:module';",
+      "import { createRequire, register, syncBuiltinESMExports } from 'node:module';",
       "import crypto from 'node:crypto';",
       "register('./hooks.mjs', import.meta.url);",
       'const scrypt = crypto.scrypt;',
       'crypto.scrypt = (...a) => { process.stderr.write("scrypt\\n"); return scrypt(...a); };',
       'syncBuiltinESMExports();',
+      // What `require` loaded (an ES module too, as asn1js is: decision 024), which the hook does not see.
+      'const cache = createRequire(import.meta.url).cache;',
+      "process.on('exit', () => { for (const file of Object.keys(cache)) process.stderr.write('loaded required ' + file + '\\n'); });",
     ].join('\n'),
   );
   const r = await runProgram(process.execPath, ['--import', register, ...program, ...args], { cwd: dir });
@@ -115,4 +118,25 @@ test('the session module loads no engine, enrollment, mirrors or DI container: t
     sync.filter((l) => /pkijs|\/policy\/bundle\/(verify|sign|cms)\.js|\/core\/dist\/src\/index\.js/.test(l)),
     [],
   );
+});
+
+test('a logon with nothing changed and a sync with nothing to do load no asn1js (about 30 ms of start-up); an import, which parses a PKCS#12, does (decision 024)', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  const config = ['--config', path.join(w.dir, 'a.json')];
+  const asn1 = (lines: readonly string[]) => lines.filter((l) => /\/asn1js\/|@peculiar\/utils/.test(l));
+  const imported = await loading(t, w.dir, [
+    ...config,
+    'import',
+    cred.file,
+    '--passin',
+    'file:p12pw',
+    ...w.pw,
+  ]);
+  t.true(asn1(imported).length > 0, 'the hook and the require cache see asn1js where it loads');
+  t.is((await w.a(['sync', ...w.pw])).code, 0);
+  const logon = await loading(t, w.dir, [...config, 'logon', ...w.pw]);
+  t.true(logon.includes('scrypt'), 'the logon derived its key');
+  t.deepEqual(asn1(logon), []);
+  t.deepEqual(asn1(await loading(t, w.dir, [...config, 'sync', ...w.pw])), []);
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import * as asn1js from 'asn1js';
 import type { CredentialAttributes } from '../api/attributes.js';
 import { CredroamError } from '../api/errors.js';
+import { asn1js } from './asn1.js';
 import { describeCertificate } from './certificate.js';
 
 /*
@@ -53,8 +53,8 @@ export function friendlyNameProblem(name: string): string | undefined {
 
 /** The length of the SEQUENCE `der` starts with, when it is one (at most 16 KiB: checked before). */
 function certificateLength(der: Uint8Array): number | undefined {
-  const { offset, result } = asn1js.fromBER(der);
-  return offset === -1 || !(result instanceof asn1js.Sequence) ? undefined : offset;
+  const { offset, result } = asn1js().fromBER(der);
+  return offset === -1 || !(result instanceof asn1js().Sequence) ? undefined : offset;
 }
 
 /** What is wrong with one chain certificate, or undefined. */

@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
-import * as asn1js from 'asn1js';
+import type * as Asn1js from 'asn1js';
+import { asn1js } from './asn1.js';
 
 /** A part of a certificate that `describeCertificate` may find unreadable. */
 export type CertificateField = 'subject' | 'issuer' | 'notBefore' | 'notAfter' | 'publicKey';
@@ -156,9 +157,9 @@ interface Element {
  * not a date, is never read). Undefined for anything but a definite length that fits.
  */
 function element(data: Uint8Array): Element | undefined {
-  let parsed: asn1js.FromBerResult;
+  let parsed: Asn1js.FromBerResult;
   try {
-    parsed = asn1js.fromBER(data, { maxDepth: 0, copyInput: false });
+    parsed = asn1js().fromBER(data, { maxDepth: 0, copyInput: false });
   } catch {
     return undefined;
   }
@@ -266,15 +267,15 @@ const NAME_TYPES: Readonly<Record<string, string>> = {
  * refuses; undefined when any attribute is not a type and a string.
  */
 function nameText(der: Uint8Array): string | undefined {
-  const parsed = asn1js.fromBER(der);
-  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) return undefined;
+  const parsed = asn1js().fromBER(der);
+  if (parsed.offset === -1 || !(parsed.result instanceof asn1js().Sequence)) return undefined;
   const parts: string[] = [];
   for (const rdn of parsed.result.valueBlock.value) {
-    if (!(rdn instanceof asn1js.Set)) return undefined;
+    if (!(rdn instanceof asn1js().Set)) return undefined;
     for (const atv of rdn.valueBlock.value) {
-      const [type, value] = atv instanceof asn1js.Sequence ? atv.valueBlock.value : [];
+      const [type, value] = atv instanceof asn1js().Sequence ? atv.valueBlock.value : [];
       const text = (value as { valueBlock?: { value?: unknown } } | undefined)?.valueBlock?.value;
-      if (!(type instanceof asn1js.ObjectIdentifier) || typeof text !== 'string') return undefined;
+      if (!(type instanceof asn1js().ObjectIdentifier) || typeof text !== 'string') return undefined;
       const oid = type.valueBlock.toString();
       parts.push(`${NAME_TYPES[oid] ?? oid}=${text}`);
     }

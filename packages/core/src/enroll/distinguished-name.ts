@@ -1,4 +1,5 @@
-import * as asn1js from 'asn1js';
+import type * as Asn1js from 'asn1js';
+import { asn1js } from '../engine/asn1.js';
 
 /**
  * Certificate subjects as credroam reads and writes them: an RFC 4514 string in, the DER of an
@@ -206,15 +207,15 @@ export function distinguishedNameDer(rdns: readonly RelativeDistinguishedName[])
       seen.add(spec.oid);
       const problem = valueProblem(spec, a.value);
       if (problem) throw new RangeError(`distinguishedNameDer: ${problem}`);
-      const node = new asn1js.Sequence({
-        value: [new asn1js.ObjectIdentifier({ value: spec.oid }), stringOf(spec.type, a.value)],
+      const node = new (asn1js().Sequence)({
+        value: [new (asn1js().ObjectIdentifier)({ value: spec.oid }), stringOf(spec.type, a.value)],
       });
       return { node, der: Buffer.from(node.toBER(false)) };
     });
     members.sort((x, y) => Buffer.compare(x.der, y.der));
-    return new asn1js.Set({ value: members.map((m) => m.node) });
+    return new (asn1js().Set)({ value: members.map((m) => m.node) });
   });
-  return new Uint8Array(new asn1js.Sequence({ value: sets }).toBER(false));
+  return new Uint8Array(new (asn1js().Sequence)({ value: sets }).toBER(false));
 }
 
 /** Why `value` cannot be the value of `spec`'s attribute, or undefined when it can. */
@@ -231,8 +232,8 @@ function valueProblem(spec: AttributeSpec, value: string): string | undefined {
   return undefined;
 }
 
-function stringOf(type: StringType, value: string): asn1js.BaseBlock {
-  if (type === 'printable') return new asn1js.PrintableString({ value });
-  if (type === 'ia5') return new asn1js.IA5String({ value });
-  return new asn1js.Utf8String({ value });
+function stringOf(type: StringType, value: string): Asn1js.BaseBlock {
+  if (type === 'printable') return new (asn1js().PrintableString)({ value });
+  if (type === 'ia5') return new (asn1js().IA5String)({ value });
+  return new (asn1js().Utf8String)({ value });
 }
