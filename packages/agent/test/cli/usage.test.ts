@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { credroam, opensslP12, tempDir, twoEndpoints } from '../support.js';
+import { BIN, credroam, opensslP12, tempDir, twoEndpoints } from '../support.js';
 
 const COMMANDS = [
   'init',
@@ -192,4 +193,35 @@ test('init refuses a flag it would not write into the manifest', async (t) => {
     t.is(r.stderr, `credroam init: ${message}; see \`credroam init --help\`\n`);
   }
   t.deepEqual(await readdir(dir), [], 'nothing was written');
+});
+
+test('a reader that goes away (credroam … | head -1) costs nothing: the command finishes its work and exits with its own code, without a stack trace', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  // The pipe's reading end is closed before the command writes a byte: its writes meet EPIPE.
+  const child = spawn(
+    process.execPath,
+    [BIN, '--config', path.join(w.dir, 'a.json'), 'sync', '--json', ...w.pw],
+    {
+      cwd: w.dir,
+      env: { PATH: process.env.PATH, XDG_CONFIG_HOME: path.join(w.dir, 'xdg') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+  t.is(code, 0, stderr);
+  t.notRegex(stderr, /EPIPE|Unhandled|at /);
+  // The sync went on: the other endpoint receives the credential.
+  const b = await w.b(['sync', '--json', ...w.pw]);
+  t.true((JSON.parse(b.stdout) as { counts: { downloaded: number } }).counts.downloaded >= 2, b.stdout);
+  t.deepEqual(
+    JSON.parse((await w.b(['list', '--json'])).stdout),
+    JSON.parse((await w.a(['list', '--json'])).stdout),
+  );
 });
