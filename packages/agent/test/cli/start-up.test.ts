@@ -120,7 +120,7 @@ test('the session module loads no engine, enrollment, mirrors or DI container: t
   );
 });
 
-test('a logon with nothing changed and a sync with nothing to do load no asn1js (about 30 ms of start-up); an import, which parses a PKCS#12, does (decision 024)', async (t) => {
+test('a logon with nothing changed and a sync with nothing to do load no asn1js (about 30 ms of start-up), and a logon loads the lock library after its key derivation started; an import, which parses a PKCS#12, does load asn1js (decision 024)', async (t) => {
   const w = await twoEndpoints(t);
   const cred = await opensslP12(w.dir);
   const config = ['--config', path.join(w.dir, 'a.json')];
@@ -138,5 +138,9 @@ test('a logon with nothing changed and a sync with nothing to do load no asn1js 
   const logon = await loading(t, w.dir, [...config, 'logon', ...w.pw]);
   t.true(logon.includes('scrypt'), 'the logon derived its key');
   t.deepEqual(asn1(logon), []);
+  // The lock library (proper-lockfile, graceful-fs) loads for the sync's lock, once the key
+  // derivation runs: nothing before the derivation waits for it.
+  const lock = logon.findIndex((l) => /proper-lockfile|graceful-fs/.test(l));
+  t.true(lock > logon.indexOf('scrypt'), 'the lock library loads after the key derivation started');
   t.deepEqual(asn1(await loading(t, w.dir, [...config, 'sync', ...w.pw])), []);
 });

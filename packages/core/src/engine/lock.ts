@@ -1,6 +1,32 @@
 import { mkdir } from 'node:fs/promises';
-import lockfile from 'proper-lockfile';
 import { CredroamError } from '../api/errors.js';
+
+/** What credroam uses of proper-lockfile (its own types stay out of core's declarations). */
+export interface FileLocker {
+  lock(
+    dir: string,
+    options: {
+      readonly lockfilePath: string;
+      readonly stale: number;
+      readonly update?: number;
+      readonly retries: {
+        readonly retries: number;
+        readonly minTimeout: number;
+        readonly maxTimeout: number;
+      };
+      readonly realpath: boolean;
+    },
+  ): Promise<() => Promise<void>>;
+}
+
+/**
+ * proper-lockfile (and graceful-fs, which it loads), imported when a lock is first taken: about 10
+ * ms of start-up a command that takes none does not pay, and that a logon pays while its key
+ * derivation runs rather than before it starts (decision 024).
+ */
+export async function lockfileModule(): Promise<FileLocker> {
+  return (await import('proper-lockfile')).default;
+}
 
 /** Runs one sync at a time per user: in this process and across processes. */
 export interface UserLock {
@@ -34,7 +60,7 @@ export class FileUserLock implements UserLock {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       let release: () => Promise<void>;
       try {
-        release = await lockfile.lock(this.dir, {
+        release = await (await lockfileModule()).lock(this.dir, {
           lockfilePath: `${this.dir}/sync.lock`,
           stale: 15_000,
           update: 5_000,

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import lockfile from 'proper-lockfile';
 import { ConflictError, CredroamError } from '../../api/errors.js';
 import type {
   DirectoryChange,
@@ -11,6 +10,7 @@ import type {
   IrregularValue,
   ValueChange,
 } from '../../api/extension-points.js';
+import { lockfileModule } from '../../engine/lock.js';
 import { readFileNoFollow, writeFileAtomic } from '../../fs/atomic-file.js';
 
 type Attribute = 'tokens' | 'keys';
@@ -188,7 +188,7 @@ export class FolderDirectoryStore implements DirectoryStore {
       if (error.code !== 'EEXIST') throw error;
     });
     await this.#checkFolders(); // the folder that exists now is a real one
-    const release = await lockfile.lock(this.dir, {
+    const release = await (await lockfileModule()).lock(this.dir, {
       lockfilePath: path.join(this.dir, 'write.lock'),
       stale: 10_000,
       retries: { retries: 100, minTimeout: 10, maxTimeout: 100 },

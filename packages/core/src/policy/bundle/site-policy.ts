@@ -1,10 +1,9 @@
 import type { X509Certificate } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import type { ErrorCode } from '../../api/error-codes.js';
 import { EventId, type Logger } from '../../api/events.js';
-import { InProcessLock } from '../../engine/lock.js';
+import { InProcessLock, lockfileModule } from '../../engine/lock.js';
 import type { AllowListEntry } from '../allow-list.js';
 import { parseSitePolicy, type SitePolicy } from '../policy.js';
 import {
@@ -167,7 +166,7 @@ async function underRecordLock<T>(
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
-      release = await lockfile.lock(dir, {
+      release = await (await lockfileModule()).lock(dir, {
         lockfilePath: file,
         stale: 15_000,
         update: 5_000,
