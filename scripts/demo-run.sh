@@ -61,6 +61,8 @@ echo "openssl: $(openssl x509 -in alice.crt -noout -fingerprint -sha256 | tr -d 
 echo "desktop: sha256 fingerprint=$thumb"
 
 say "Once both sides agree, a sync with nothing to do reads one small value (the change stamp) and stops"
+echo "(the first sync after the logon's download reads both sides once more: the download changed the"
+echo " desktop's store, and credroam does not take its own writes as proof that nobody else wrote there)"
 run --config desktop.json sync --password-file roaming-password
 run --config desktop.json sync --password-file roaming-password
 
