@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import type { DirectorySnapshot, ValueChange } from '../api/extension-points.js';
 
 /** How long a remembered snapshot is used at most: a full read at least this often (decision 028). */
@@ -23,7 +24,14 @@ interface Packed {
   readonly ends: readonly number[];
 }
 
-function pack(values: readonly Uint8Array[]): Packed {
+/**
+ * The values packed, or undefined when they are more than one string holds (a writer's flood of
+ * the entry): such a read is not remembered, and the sync goes on as without a memory.
+ */
+function pack(values: readonly Uint8Array[]): Packed | undefined {
+  let total = 0;
+  for (const v of values) total += v.length;
+  if (total > constants.MAX_STRING_LENGTH) return undefined;
   let end = 0;
   return { bytes: Buffer.concat(values).toString('latin1'), ends: values.map((v) => (end += v.length)) };
 }
@@ -44,6 +52,8 @@ interface Held {
   readonly keys: Packed;
   /** When the values were read in full (a write keeps it). */
   readonly at: number;
+  /** The latest clock reading the memory was asked at: a reading before it is a clock set back. */
+  seen: number;
 }
 
 /**
@@ -69,10 +79,11 @@ export class DirectoryMemo {
   stamp(now: number): readonly string[] | undefined {
     const held = this.#held;
     if (held === undefined) return undefined;
-    if (now < held.at || now - held.at > this.maxAgeMs) {
+    if (now < held.seen || now - held.at > this.maxAgeMs) {
       this.#held = undefined;
       return undefined;
     }
+    held.seen = now;
     return held.stamp;
   }
 
@@ -89,15 +100,12 @@ export class DirectoryMemo {
 
   /** A full read. One with values the store could not hand over cleanly is not kept. */
   remember(snapshot: DirectorySnapshot, now: number): void {
-    this.#held =
-      (snapshot.irregular?.length ?? 0) > 0
-        ? undefined
-        : {
-            stamp: hexSet(snapshot.stamp),
-            tokens: pack(snapshot.tokens),
-            keys: pack(snapshot.keys),
-            at: now,
-          };
+    this.#held = undefined;
+    if ((snapshot.irregular?.length ?? 0) > 0) return;
+    const tokens = pack(snapshot.tokens);
+    const keys = pack(snapshot.keys);
+    if (tokens === undefined || keys === undefined) return;
+    this.#held = { stamp: hexSet(snapshot.stamp), tokens, keys, at: now, seen: now };
   }
 
   /**
@@ -126,12 +134,11 @@ export class DirectoryMemo {
       this.#held = undefined;
       return;
     }
-    this.#held = {
-      stamp: hexSet([stamp]),
-      tokens: pack([...kept, ...tokens.add]),
-      keys: held.keys,
-      at: held.at,
-    };
+    const packed = pack([...kept, ...tokens.add]);
+    this.#held =
+      packed === undefined
+        ? undefined
+        : { stamp: hexSet([stamp]), tokens: packed, keys: held.keys, at: held.at, seen: held.seen };
   }
 
   forget(): void {
