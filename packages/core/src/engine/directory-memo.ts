@@ -1,8 +1,13 @@
-import { constants } from 'node:buffer';
 import type { DirectorySnapshot, ValueChange } from '../api/extension-points.js';
 
 /** How long a remembered snapshot is used at most: a full read at least this often (decision 028). */
 export const DIRECTORY_MEMO_MAX_AGE_MS = 10 * 60_000;
+/**
+ * The most value bytes remembered (10 000 credentials are about 7 MiB): a larger read, a writer's
+ * flood of the entry among them, is not held for minutes by an idle agent, nor past the longest
+ * string V8 holds (512 MiB, which would fail every sync).
+ */
+export const DIRECTORY_MEMO_MAX_BYTES = 64 << 20;
 /** A write removing more values than this is not applied to the memory: the next sync reads in full. */
 const MAX_APPLIED_REMOVALS = 64;
 
@@ -25,13 +30,13 @@ interface Packed {
 }
 
 /**
- * The values packed, or undefined when they are more than one string holds (a writer's flood of
- * the entry): such a read is not remembered, and the sync goes on as without a memory.
+ * The values packed, or undefined past `maxBytes` (a writer's flood of the entry): such a read is
+ * not remembered, and the sync goes on as without a memory.
  */
-function pack(values: readonly Uint8Array[]): Packed | undefined {
+function pack(values: readonly Uint8Array[], maxBytes: number): Packed | undefined {
   let total = 0;
   for (const v of values) total += v.length;
-  if (total > constants.MAX_STRING_LENGTH) return undefined;
+  if (total > maxBytes) return undefined;
   let end = 0;
   return { bytes: Buffer.concat(values).toString('latin1'), ends: values.map((v) => (end += v.length)) };
 }
@@ -73,7 +78,10 @@ interface Held {
 export class DirectoryMemo {
   #held: Held | undefined;
 
-  constructor(private readonly maxAgeMs = DIRECTORY_MEMO_MAX_AGE_MS) {}
+  constructor(
+    private readonly maxAgeMs = DIRECTORY_MEMO_MAX_AGE_MS,
+    private readonly maxBytes = DIRECTORY_MEMO_MAX_BYTES,
+  ) {}
 
   /** The stamp held, while the memory is young enough (`now` a clock that went back: none). */
   stamp(now: number): readonly string[] | undefined {
@@ -102,8 +110,8 @@ export class DirectoryMemo {
   remember(snapshot: DirectorySnapshot, now: number): void {
     this.#held = undefined;
     if ((snapshot.irregular?.length ?? 0) > 0) return;
-    const tokens = pack(snapshot.tokens);
-    const keys = pack(snapshot.keys);
+    const tokens = pack(snapshot.tokens, this.maxBytes);
+    const keys = pack(snapshot.keys, this.maxBytes);
     if (tokens === undefined || keys === undefined) return;
     this.#held = { stamp: hexSet(snapshot.stamp), tokens, keys, at: now, seen: now };
   }
@@ -134,7 +142,7 @@ export class DirectoryMemo {
       this.#held = undefined;
       return;
     }
-    const packed = pack([...kept, ...tokens.add]);
+    const packed = pack([...kept, ...tokens.add], this.maxBytes);
     this.#held =
       packed === undefined
         ? undefined

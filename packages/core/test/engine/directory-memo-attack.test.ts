@@ -1,6 +1,10 @@
 import test, { type ExecutionContext } from 'ava';
 import { decodeHeader } from '../../src/engine/codec.js';
-import { DIRECTORY_MEMO_MAX_AGE_MS, DirectoryMemo } from '../../src/engine/directory-memo.js';
+import {
+  DIRECTORY_MEMO_MAX_AGE_MS,
+  DIRECTORY_MEMO_MAX_BYTES,
+  DirectoryMemo,
+} from '../../src/engine/directory-memo.js';
 import {
   ConflictError,
   CredroamError,
@@ -552,10 +556,11 @@ test('DirectoryMemo: a read of values the server sent twice (no store reports th
   t.true(held === undefined || held.filter((v) => v === 'a').length <= 1);
 });
 
-/** A directory whose entry holds more than V8's longest string in values (a writer's flood). */
+/** A directory whose entry holds more value bytes than the memory keeps (a writer's flood). */
 class FloodedDirectory implements DirectoryStore {
   readonly stamp = [bytes('stamp')];
   readonly tokens: Uint8Array[];
+  reads = 0;
   constructor(count: number, size: number) {
     const all = new Uint8Array(count * size);
     this.tokens = Array.from({ length: count }, (_, i) => all.subarray(i * size, (i + 1) * size));
@@ -564,6 +569,7 @@ class FloodedDirectory implements DirectoryStore {
     return this.stamp;
   }
   async read(): Promise<DirectorySnapshot> {
+    this.reads++;
     return { stamp: this.stamp, tokens: this.tokens, keys: [] };
   }
   async readKeys() {
@@ -574,14 +580,25 @@ class FloodedDirectory implements DirectoryStore {
   }
 }
 
-test('a writer floods the entry with more bytes than one string holds: the sync still runs (the values are skipped as too large), as without the memory', async (t) => {
-  const { constants } = await import('node:buffer');
+test('a writer floods the entry with more bytes than the memory keeps: the sync runs (the values are skipped as too large), as without the memory, and the flood is not held', async (t) => {
   const size = 1 << 20;
-  const count = Math.ceil((constants.MAX_STRING_LENGTH + 1) / size);
+  const count = Math.ceil((DIRECTORY_MEMO_MAX_BYTES + 1) / size);
   const directory = new FloodedDirectory(count, size);
   const local = new MemoryLocalStore();
   const { engine } = makeEngine({ directory, local, policy: { maxTokens: count } });
   const report = await engine.sync();
   t.is(report.outcome, 'synced');
   t.is(report.skipped.length, count, 'each value reported too large');
+  // A change of the store: the flood was not remembered, so the sync reads in full again.
+  local.userPut('cert', 'new', 'v1');
+  await t.throwsAsync(() => engine.sync(), { message: 'not expected' }); // its upload meets the stub's write
+  t.is(directory.reads, 2);
+});
+
+test('DirectoryMemo: a read of more value bytes than it keeps (or than one string holds) is not remembered', (t) => {
+  const m = new DirectoryMemo(1000, 8);
+  m.remember({ stamp: [bytes('s1')], tokens: [bytes('12345'), bytes('6789')], keys: [] }, 0);
+  t.is(m.stamp(1), undefined);
+  m.remember({ stamp: [bytes('s1')], tokens: [bytes('1234'), bytes('5678')], keys: [] }, 0);
+  t.truthy(m.stamp(1));
 });
