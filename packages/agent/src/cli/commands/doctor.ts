@@ -1,8 +1,6 @@
-import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CredroamError, LocalStore, userFolderName } from '@credroam/core';
+import { CredroamError, FolderDirectoryStore, folderFromUrl, LocalStore } from '@credroam/core';
 import type { LdapApi } from '@credroam/plugin-ldap';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import type { AgentConfig } from '../../config.js';
@@ -185,41 +183,13 @@ async function storeDoctor(
   ];
 }
 
-async function folderDoctor(
-  config: AgentConfig,
-): Promise<Array<{ check: string; ok: boolean; detail: string; fix?: string }>> {
-  const root = fileURLToPath(String(config.directory.settings.url));
-  const st = await stat(root).catch(() => undefined);
-  if (!st?.isDirectory()) {
-    return [
-      {
-        check: 'reachability',
-        ok: false,
-        detail: `${root} is not a folder`,
-        fix: 'create it, or mount the share',
-      },
-    ];
-  }
-  const { constants, access } = await import('node:fs/promises');
-  // The user writes their own folder once it exists (0700, theirs); until then, the root.
-  const own = path.join(root, userFolderName(config.user));
-  const target = (await stat(own).catch(() => undefined))?.isDirectory() ? own : root;
-  const writable = await access(target, constants.W_OK).then(
-    () => true,
-    () => false,
-  );
-  return [
-    { check: 'reachability', ok: true, detail: `${root} is a folder` },
-    writable
-      ? { check: 'write', ok: true, detail: `this user may write ${target}` }
-      : {
-          check: 'write',
-          ok: false,
-          detail: `${target} is not writable`,
-          fix:
-            target === own
-              ? `give the user their folder: chown ${config.user} ${own} && chmod 0700 ${own}`
-              : `create the user's folder: install -d -m 0700 -o ${config.user} ${own}`,
-        },
-  ];
+/** The folder directory, as the store itself checks it: the same details and fixes as its errors. */
+async function folderDoctor(config: AgentConfig): Promise<Check[]> {
+  const store = new FolderDirectoryStore(folderFromUrl(config.directory.settings.url), config.user);
+  return (await store.checkAccess()).map(({ check, ok, detail, fix }) => ({
+    check,
+    ok,
+    detail,
+    ...(fix === undefined ? {} : { fix }),
+  }));
 }

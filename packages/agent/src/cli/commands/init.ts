@@ -2,7 +2,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CredroamError, writeFileAtomic } from '@credroam/core';
+import { CredroamError, FolderDirectoryStore, writeFileAtomic } from '@credroam/core';
 import { defaultConfigPath, defaultHome } from '../../config.js';
 import { readLocalPolicy } from '../../policy.js';
 import { loadPolicy } from '../../session.js';
@@ -38,12 +38,16 @@ export async function init(args: Args, ctx: Context): Promise<number> {
   // A manifest every command would refuse is not written: the file must read as a local policy.
   if (policyFile) await readLocalPolicy(policyFile);
   const warnings: string[] = [];
+  /** The folder directory's root, when init made it. */
+  let made: string | undefined;
   let selection: { use: string; settings: Record<string, unknown> };
   refuseUnused(args, url.protocol);
   if (url.protocol === 'file:') {
     const root = fileURLToPath(url);
-    await mkdir(root, { recursive: true, mode: 0o700 });
     selection = { use: 'folder', settings: { url: pathToFileURL(root).href } };
+    const found = await directoryRoot(root, user);
+    if (found.warning) warnings.push(found.warning);
+    if (found.made) made = root;
   } else if (url.protocol === 'ldaps:' || url.protocol === 'ldap:') {
     const caFile = str(args.values['ca-file']);
     if (!caFile)
@@ -97,11 +101,36 @@ export async function init(args: Args, ctx: Context): Promise<number> {
   await writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
   out(
     ctx,
-    { config: file, ...config, ...(warnings.length ? { warnings } : {}) },
+    { config: file, ...config, ...(made ? { made } : {}), ...(warnings.length ? { warnings } : {}) },
     `wrote ${file}\n  user ${user}\n  home ${home}\n  directory ${directory}` +
+      (made ? `\n  made ${made} (0700, this user's only: a folder users share is the administrator's)` : '') +
       warnings.map((w) => `\n${w}`).join(''),
   );
   return ExitCode.Done;
+}
+
+/**
+ * The folder directory's root, for a trial or one machine: made (0700, this user's) when it is
+ * missing and its parent is there, so that `init` then `logon` roam at once. A root several users
+ * or machines share is the administrator's (docs/admin/deploying.md), mounted before init: init
+ * never makes the parents of the root (a share not mounted), nor anything inside it (users'
+ * folders). When the root cannot be made, the manifest is written all the same and init says
+ * what to run, in the words `credroam doctor` uses.
+ */
+async function directoryRoot(root: string, user: string): Promise<{ made?: true; warning?: string }> {
+  const made = await mkdir(root, { mode: 0o700 }).then(
+    () => true as const,
+    (error: NodeJS.ErrnoException) => String(error.code),
+  );
+  if (made === true) return { made };
+  if (made === 'EEXIST') return {};
+  const failing = (await new FolderDirectoryStore(root, user).checkAccess()).find((c) => !c.ok);
+  if (!failing) return {};
+  return {
+    warning:
+      `warning: ${failing.detail}, and init did not make it (${made}): nothing roams until it is there; ` +
+      `fix: ${failing.fix} (\`credroam doctor\` checks it)`,
+  };
 }
 
 /** Flags that belong to one kind of LDAP bind. */

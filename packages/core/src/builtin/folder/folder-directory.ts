@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConflictError, CredroamError } from '../../api/errors.js';
@@ -12,6 +12,13 @@ import type {
 } from '../../api/extension-points.js';
 import { lockfileModule } from '../../engine/lock.js';
 import { readFileNoFollow, writeFileAtomic } from '../../fs/atomic-file.js';
+import {
+  accessDenied,
+  checkFolderAccess,
+  type FolderCheck,
+  folderError,
+  refusedIn,
+} from './folder-access.js';
 
 type Attribute = 'tokens' | 'keys';
 
@@ -162,19 +169,21 @@ export class FolderDirectoryStore implements DirectoryStore {
   }
 
   async readStamp(): Promise<readonly Uint8Array[]> {
-    return (await this.#readStamp()).values.map(bytes);
+    return this.#explained(false, async () => (await this.#readStamp()).values.map(bytes));
   }
 
-  async read(): Promise<DirectorySnapshot> {
-    const stamp = await this.#readStamp();
-    const entry = await this.#readEntry();
-    const irregular = [...stamp.irregular, ...entry.tokens.irregular, ...entry.keys.irregular];
-    return {
-      stamp: stamp.values.map(bytes),
-      tokens: entry.tokens.values.map(bytes),
-      keys: entry.keys.values.map(bytes),
-      ...(irregular.length > 0 ? { irregular } : {}),
-    };
+  read(): Promise<DirectorySnapshot> {
+    return this.#explained(false, async () => {
+      const stamp = await this.#readStamp();
+      const entry = await this.#readEntry();
+      const irregular = [...stamp.irregular, ...entry.tokens.irregular, ...entry.keys.irregular];
+      return {
+        stamp: stamp.values.map(bytes),
+        tokens: entry.tokens.values.map(bytes),
+        keys: entry.keys.values.map(bytes),
+        ...(irregular.length > 0 ? { irregular } : {}),
+      };
+    });
   }
 
   async readKeys(): Promise<Pick<DirectorySnapshot, 'stamp' | 'keys'>> {
@@ -182,7 +191,19 @@ export class FolderDirectoryStore implements DirectoryStore {
     return { stamp, keys };
   }
 
-  async write(change: DirectoryChange): Promise<void> {
+  write(change: DirectoryChange): Promise<void> {
+    return this.#explained(true, () => this.#write(change));
+  }
+
+  /**
+   * Whether this process's user can reach the root and use their folder, each check with the fix
+   * when it fails (as `credroam doctor` shows them); the store's own errors say the same.
+   */
+  checkAccess(): Promise<FolderCheck[]> {
+    return checkFolderAccess(this.root, this.dir);
+  }
+
+  async #write(change: DirectoryChange): Promise<void> {
     await this.#checkFolders();
     await mkdir(this.dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
@@ -227,32 +248,32 @@ export class FolderDirectoryStore implements DirectoryStore {
   }
 
   /**
+   * The file system refusing this user (a folder that is not theirs, a root they may not write)
+   * becomes the error `checkAccess` explains, with its fix: never a bare `EACCES`.
+   */
+  async #explained<T>(writing: boolean, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      const denied = accessDenied(error);
+      if (denied === undefined) throw error;
+      const failing = (await this.checkAccess()).find((c) => !c.ok);
+      throw folderError(failing ?? refusedIn(this.dir, denied, writing));
+    }
+  }
+
+  /**
    * A missing root is an unmounted share or a typo, never created here: that would fork the
    * directory. The user's folder inside it, when there is one, must be a real folder: whoever may
-   * write the share could leave a link there to make this endpoint read or write elsewhere.
+   * write the share could leave a link there to make this endpoint read or write elsewhere. A
+   * missing one the user may not make (a root only root writes) is said at once, before a first
+   * logon makes anything. The checks run in full only when the quick look finds something wrong.
    */
   async #checkFolders(): Promise<void> {
-    try {
-      await stat(this.root);
-    } catch (error) {
-      throw new CredroamError(
-        'E_UNREACHABLE',
-        `the directory folder ${this.root} cannot be reached (${(error as NodeJS.ErrnoException).code}); is the share mounted?`,
-        { path: this.root },
-      );
-    }
-    const st = await lstat(this.dir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    });
-    if (st !== undefined && !st.isDirectory()) {
-      throw new CredroamError(
-        'E_DIRECTORY',
-        `${this.dir} is ${st.isSymbolicLink() ? 'a link' : 'not a folder'}: the folder directory never follows links, and ` +
-          `nothing was read or written. Replace it with the user's real folder (or remove it), then sync again.`,
-        { path: this.dir },
-      );
-    }
+    const quick = await lstat(this.dir).catch(() => undefined);
+    if (quick?.isDirectory()) return;
+    const failing = (await this.checkAccess()).find((c) => !c.ok);
+    if (failing) throw folderError(failing);
   }
 
   /**

@@ -2,6 +2,7 @@ import { constants, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CredroamError } from '../../api/errors.js';
 import { POLICY_BUNDLE_MAX_BYTES, type PolicySource } from '../../api/extension-points.js';
+import { folderError, unreachableRoot } from './folder-access.js';
 
 /** The site's signed policy bundle in the folder directory: beside the users' folders, in the root. */
 export const FOLDER_POLICY_FILE = 'policy.p7b';
@@ -58,16 +59,12 @@ export class FolderPolicySource implements PolicySource {
     }
   }
 
-  /** No file: no bundle, if the root is there; a missing root is an unmounted share. */
+  /** No file: no bundle, if the root is there; a missing root is an unmounted share (said as the store says it). */
   async #absent(): Promise<undefined> {
     try {
       await stat(this.root);
     } catch (error) {
-      throw new CredroamError(
-        'E_UNREACHABLE',
-        `the directory folder ${this.root} cannot be reached (${(error as NodeJS.ErrnoException).code}); is the share mounted?`,
-        { path: this.root },
-      );
+      throw folderError(unreachableRoot(this.root, String((error as NodeJS.ErrnoException).code)));
     }
     return undefined;
   }
