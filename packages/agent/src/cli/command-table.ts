@@ -186,7 +186,10 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     usage: '(--password-stdin | --password-file FILE) [--start-agent | --pam]',
     flags: [...ROAMING_PASSWORD, 'start-agent', 'pam'],
     example: 'credroam logon --start-agent --password-file ~/.credroam-password',
-    notes: 'A running agent takes the password over its socket; with --start-agent one is started.',
+    notes:
+      'A running agent takes the password over its socket; with --start-agent one is started. ' +
+      'Keep the password file owner-only: (umask 077; cat > ~/.credroam-password), or chmod 600 it; ' +
+      'a file group or others can read is warned about on every read.',
     needsConfig: true,
   },
   logoff: {

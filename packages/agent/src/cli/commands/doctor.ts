@@ -9,6 +9,7 @@ import { describePolicyOrigin, hostPolicy } from '../../policy.js';
 import { loadPolicy } from '../../session.js';
 import { ExitCode } from '../io.js';
 import { createHost } from '../plugins.js';
+import { secretFileCheck } from '../secrets.js';
 import { type Args, type Context, configOf, out, roamingPassword } from './shared.js';
 
 // --- doctor ----------------------------------------------------------------------------------------
@@ -51,7 +52,7 @@ export async function doctor(args: Args, ctx: Context): Promise<number> {
             fix: 'fix what the store check names, then run doctor again',
           },
         ];
-    checks.unshift(...store, ...destinations);
+    checks.unshift(...store, ...destinations, ...(await secretFileChecks(config, ctx)));
     // First: the checks after it stop at the first failure, which callers read as the last line.
     checks.unshift({
       check: 'policy',
@@ -181,6 +182,21 @@ async function storeDoctor(
         : 'run `credroam sync`: the store makes its files and folders owner-only (or chmod go-rwx them)',
     },
   ];
+}
+
+/**
+ * The files that hold a secret every command reads without being told: the roaming password's
+ * ($CREDROAM_PASSWORD_FILE, set for a session or a unit) and an LDAP service account's bind password
+ * (bindPasswordFile). One that others may read is a warning with the fix, as each read says it.
+ */
+async function secretFileChecks(config: AgentConfig, ctx: Context): Promise<Check[]> {
+  const checks: Check[] = [];
+  const roaming = ctx.io.env.CREDROAM_PASSWORD_FILE;
+  if (roaming) checks.push(await secretFileCheck(roaming, 'roaming password', '$CREDROAM_PASSWORD_FILE'));
+  const bind = config.directory.settings.bindPasswordFile;
+  if (config.directory.use === 'ldap' && typeof bind === 'string')
+    checks.push(await secretFileCheck(bind, 'bind password', 'bindPasswordFile'));
+  return checks;
 }
 
 /** The folder directory, as the store itself checks it: the same details and fixes as its errors. */

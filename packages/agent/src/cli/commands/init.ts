@@ -7,6 +7,7 @@ import { defaultConfigPath, defaultHome } from '../../config.js';
 import { readLocalPolicy } from '../../policy.js';
 import { loadPolicy } from '../../session.js';
 import { ExitCode, UsageError } from '../io.js';
+import { exposedSecret, exposedSecretWarning } from '../secrets.js';
 import { type Args, type Context, out, str } from './shared.js';
 
 // --- init --------------------------------------------------------------------------------------
@@ -71,6 +72,11 @@ export async function init(args: Args, ctx: Context): Promise<number> {
     }
     if (bind.bind === 'simple' && !bind.bindPasswordFile) {
       warnings.push(await passwordBindWarning(policyFile));
+    }
+    if (bind.bindPasswordFile) {
+      const st = await stat(bind.bindPasswordFile).catch(() => undefined);
+      const exposed = st?.isFile() ? exposedSecret(bind.bindPasswordFile, st.mode) : undefined;
+      if (exposed) warnings.push(exposedSecretWarning('bind password', bind.bindPasswordFile, exposed));
     }
     selection = {
       use: 'ldap',
