@@ -469,8 +469,8 @@ try {
     path.join(work, 'policy.json'),
     JSON.stringify({ directory: { trustWithPassword: true }, roaming: { maxTokens } }),
   );
-  for (const u of users) await writeFile(path.join(work, `${u}.pw`), password(u));
-  await writeFile(path.join(work, 'p12pw'), 'p12 secret');
+  for (const u of users) await writeFile(path.join(work, `${u}.pw`), password(u), { mode: 0o600 });
+  await writeFile(path.join(work, 'p12pw'), 'p12 secret', { mode: 0o600 });
 
   // --- setup (not measured)
   const credentials = await makeCredentials(N);
