@@ -201,7 +201,7 @@ test('credroam trigger unlock makes the agent sync; status shows it running with
   t.true((await agentB.log()).some((x) => x.message === 'trigger: unlock'));
 });
 
-test('a logon without an agent running starts one and hands it the password through a pipe', async (t) => {
+test('a logon without an agent running starts one and hands it the password over its socket, never in its argv', async (t) => {
   const w = await twoEndpoints(t);
   const started = await w.a(['logon', '--start-agent', ...w.pw, '--json']);
   t.is(started.code, 0, started.stderr);

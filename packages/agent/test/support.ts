@@ -233,3 +233,30 @@ export async function squatAgentSocket(
   t.teardown(close);
   return { socket, received: () => received, close };
 }
+
+/**
+ * Suspends process `pid` (SIGSTOP: an agent that is there but does not answer, as a hung one) and
+ * resumes it at teardown, before the test's folder stops what runs from it. `resume` wakes it now.
+ */
+export function suspend(t: ExecutionContext, pid: number): { resume: () => void } {
+  const resume = () => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+  };
+  process.kill(pid, 'SIGSTOP');
+  t.teardown(resume);
+  return { resume };
+}
+
+/** Waits until `check` holds, for at most `ms` (a loaded machine is slow); whether it held. */
+export async function eventually(check: () => Promise<boolean>, ms = 30_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}

@@ -23,7 +23,14 @@ import {
 } from '../session.js';
 import { ControlSocket } from './control-socket.js';
 import { credentialRequest } from './credential-requests.js';
-import { AGENT_PING_MS, type AgentRequest, askAgent, socketPath } from './ipc.js';
+import {
+  AGENT_LOCKED,
+  AGENT_PING_MS,
+  type AgentRequest,
+  askAgent,
+  LOGON_COMMAND,
+  socketPath,
+} from './ipc.js';
 import { pamProofProblem } from './pam-proof.js';
 
 export interface AgentOptions {
@@ -413,6 +420,66 @@ export class Agent {
     return { removed };
   }
 
+  /** A logon: opens the keys with the password (or re-wraps them for a PAM password change), then a full sync. */
+  async #logon(request: Extract<AgentRequest, { cmd: 'logon' }>): Promise<Record<string, unknown>> {
+    let opened: { readonly created: boolean; readonly offline: boolean } | undefined;
+    let rewrapped = false;
+    // A proof is good for one logon, whatever becomes of it.
+    const proofUsed = request.proof !== undefined && this.#usedProofs.has(request.proof);
+    if (request.proof) this.#usedProofs.add(request.proof);
+    const previous = this.#password;
+    this.#password = request.password; // the directory may bind with it
+    try {
+      opened = await this.#session.protector.unlock?.({ password: request.password });
+    } catch (error) {
+      this.#password = previous;
+      // A password that does not open the keys while this agent holds them: the system's
+      // password was changed (re-wrap the keys for it), or another program of the user is
+      // trying its own (refuse). Only a proof that the PAM hook, running as root, sent it
+      // tells the two apart.
+      const wrong = error instanceof CredroamError && error.code === 'E_WRONG_PASSWORD';
+      if (!wrong || !this.#session.protector.unlocked || !this.#session.protector.changePassword) throw error;
+      const problem = request.pam
+        ? proofUsed
+          ? 'the proof token was used before'
+          : await pamProofProblem(request.proof, { uid: process.getuid?.() ?? -1 })
+        : 'it was not a PAM logon';
+      if (problem) {
+        this.log.log(
+          'warn',
+          EventId.PasswordChangeRefused,
+          `a password that does not open the keys was offered; the keys were not re-wrapped for it: ${problem}`,
+        );
+        throw new CredroamError(
+          'E_WRONG_PASSWORD',
+          'this password does not open your credroam keys, and it did not come through the system logon, so the keys were not ' +
+            're-wrapped for it; nothing was changed. To change the roaming password, run `credroam passwd` with the old and the new password.',
+        );
+      }
+      this.#password = request.password;
+      await this.#session.protector.changePassword({ newPassword: request.password });
+      rewrapped = true;
+      this.log.log(
+        'info',
+        EventId.KeysRewrapped,
+        'the password was changed: re-wrapped the keys for the new one',
+      );
+    }
+    this.log.log('info', EventId.AgentKeysOpened, 'logged on: the keys are open', {
+      created: opened?.created ?? false,
+      offline: opened?.offline ?? false,
+      rewrapped,
+    });
+    await this.requestSync('logon', true);
+    return {
+      unlocked: true,
+      created: opened?.created ?? false,
+      offline: opened?.offline ?? false,
+      rewrapped,
+      lastSync: this.#last ?? null,
+    };
+  }
+
   async #handle(request: AgentRequest): Promise<Record<string, unknown>> {
     switch (request.cmd) {
       case 'status':
@@ -426,65 +493,23 @@ export class Agent {
           // What this agent obeys now (a refresh may have applied a bundle since it started).
           policy: this.#session.loadedPolicy.origin,
         };
-      case 'logon': {
-        let opened: { readonly created: boolean; readonly offline: boolean } | undefined;
-        let rewrapped = false;
-        // A proof is good for one logon, whatever becomes of it.
-        const proofUsed = request.proof !== undefined && this.#usedProofs.has(request.proof);
-        if (request.proof) this.#usedProofs.add(request.proof);
-        const previous = this.#password;
-        this.#password = request.password; // the directory may bind with it
+      case 'logon':
         try {
-          opened = await this.#session.protector.unlock?.({ password: request.password });
+          return await this.#logon(request);
         } catch (error) {
-          this.#password = previous;
-          // A password that does not open the keys while this agent holds them: the system's
-          // password was changed (re-wrap the keys for it), or another program of the user is
-          // trying its own (refuse). Only a proof that the PAM hook, running as root, sent it
-          // tells the two apart.
-          const wrong = error instanceof CredroamError && error.code === 'E_WRONG_PASSWORD';
-          if (!wrong || !this.#session.protector.unlocked || !this.#session.protector.changePassword)
-            throw error;
-          const problem = request.pam
-            ? proofUsed
-              ? 'the proof token was used before'
-              : await pamProofProblem(request.proof, { uid: process.getuid?.() ?? -1 })
-            : 'it was not a PAM logon';
-          if (problem) {
+          // The log says why the keys stayed closed (a wrong password, an unreadable directory):
+          // the agent goes on waiting for a logon.
+          if (!this.#keysOpen()) {
+            const code = error instanceof CredroamError ? error.code : 'E_INTERNAL';
             this.log.log(
-              'warn',
-              EventId.PasswordChangeRefused,
-              `a password that does not open the keys was offered; the keys were not re-wrapped for it: ${problem}`,
-            );
-            throw new CredroamError(
-              'E_WRONG_PASSWORD',
-              'this password does not open your credroam keys, and it did not come through the system logon, so the keys were not ' +
-                're-wrapped for it; nothing was changed. To change the roaming password, run `credroam passwd` with the old and the new password.',
+              'info',
+              EventId.AgentSyncEnded,
+              `no sync (logon): the logon failed, the keys stay closed: ${errorMessage(error)} [${code}]`,
+              { reason: 'logon', outcome: 'waiting for logon', code },
             );
           }
-          this.#password = request.password;
-          await this.#session.protector.changePassword({ newPassword: request.password });
-          rewrapped = true;
-          this.log.log(
-            'info',
-            EventId.KeysRewrapped,
-            'the password was changed: re-wrapped the keys for the new one',
-          );
+          throw error;
         }
-        this.log.log('info', EventId.AgentKeysOpened, 'logged on: the keys are open', {
-          created: opened?.created ?? false,
-          offline: opened?.offline ?? false,
-          rewrapped,
-        });
-        await this.requestSync('logon', true);
-        return {
-          unlocked: true,
-          created: opened?.created ?? false,
-          offline: opened?.offline ?? false,
-          rewrapped,
-          lastSync: this.#last ?? null,
-        };
-      }
       case 'trigger': {
         const names = ['logon', 'logoff', 'lock', 'unlock', 'refresh', 'resume', 'storeChanged'];
         if (!names.includes(request.event))
@@ -493,8 +518,17 @@ export class Agent {
           });
         const name = request.event === 'refresh' ? 'policyRefresh' : (request.event as TriggerEvent['name']);
         if (name === 'logoff') return { event: name, ...(await this.logoff()), lastSync: this.#last ?? null };
+        // An event whose whole work is a sync does nothing while the keys are closed: not taken.
+        if (!this.#keysOpen() && ['logon', 'unlock', 'resume', 'storeChanged'].includes(name))
+          throw new CredroamError(
+            'E_LOCKED',
+            `the agent holds no keys, so '${request.event}' would sync nothing: log on (${LOGON_COMMAND})`,
+            {
+              trigger: request.event,
+            },
+          );
         await this.#onTrigger({ name, source: 'cli', at: Date.now() });
-        return { event: name, lastSync: this.#last ?? null };
+        return { event: name, unlocked: this.#keysOpen(), lastSync: this.#last ?? null };
       }
       case 'passwd':
         if (!this.#session.protector.changePassword)
@@ -512,8 +546,7 @@ export class Agent {
         // `credroam sync` while this agent holds the keys: a sync that starts after the request
         // (one in progress first ends), answered with the report of the last one that ran — never
         // that of the sync in progress, which may have read the store before the request's change.
-        if (!this.#keysOpen())
-          throw new CredroamError('E_LOCKED', 'the agent holds no keys: log on first (credroam logon)');
+        if (!this.#keysOpen()) throw new CredroamError('E_LOCKED', AGENT_LOCKED);
         const before = this.#syncs;
         await this.requestSync('sync (CLI)', request.full === true);
         const { seq, report, mirrors, error } = this.#lastResult;
@@ -530,8 +563,7 @@ export class Agent {
         };
       }
       case 'enroll': {
-        if (!this.#keysOpen())
-          throw new CredroamError('E_LOCKED', 'the agent holds no keys: log on first (credroam logon)');
+        if (!this.#keysOpen()) throw new CredroamError('E_LOCKED', AGENT_LOCKED);
         // After the sync in progress, if any; on demand, retry times do not hold a profile back.
         await this.#running?.catch(() => undefined);
         if (!request.dryRun) await this.#syncOnce('enroll (CLI)', false);

@@ -1,7 +1,7 @@
 import { ATTRIBUTE_LIMITS, CredroamError } from '@credroam/core';
 import { credentialPartsOf, oneCredentialListing, storeCredentials } from '../cli/credentials.js';
 import type { Session } from '../session.js';
-import type { AgentRequest } from './ipc.js';
+import { AGENT_LOCKED, type AgentRequest } from './ipc.js';
 
 const bytes = (b64: string): Uint8Array => new Uint8Array(Buffer.from(b64, 'base64'));
 const base64 = (data: Uint8Array): string => Buffer.from(data).toString('base64');
@@ -18,7 +18,7 @@ export async function credentialRequest(
   roam: () => void,
 ): Promise<Record<string, unknown>> {
   if (session.protector.unlock && !session.protector.unlocked) {
-    throw new CredroamError('E_LOCKED', 'the agent holds no keys: log on first (credroam logon)');
+    throw new CredroamError('E_LOCKED', AGENT_LOCKED);
   }
   if (request.cmd === 'import') {
     if (typeof request.cert !== 'string' || (request.key !== undefined && typeof request.key !== 'string'))

@@ -17,8 +17,17 @@ export const socketPath = (config: AgentConfig): string => path.join(config.home
  * one loaded 2-core machine) it spent 24 s, against 17 s with `--no-opt` (141 MB after the
  * syncs) and 14 s with every compiler (85 MB idle, 149 MB after). `--lite-mode` is not accepted in
  * NODE_OPTIONS: give these on the node command line.
+ *
+ * On V8 before 13 (Node 20, 22) `--lite-mode` turns WebAssembly off, and V8 prints a line that is
+ * not JSON into the agent's log at each start ("disabling flag --expose_wasm due to conflicting
+ * flags") unless `--no-expose-wasm` says so first; V8 13 (Node 24) has no such flag, and refuses it.
+ * The agent is started with the Node that runs this code (`process.execPath`): the test is on its V8.
  */
-export const AGENT_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1', '--lite-mode'];
+export const AGENT_EXEC_ARGV: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--lite-mode',
+  ...(Number.parseInt(process.versions.v8, 10) < 13 ? ['--no-expose-wasm'] : []),
+];
 
 /** The longest request line the agent reads (daemon/agent.ts drops a connection that sends more). */
 export const MAX_REQUEST_CHARS = 65_536;
@@ -76,6 +85,30 @@ export type AgentAnswer =
 export const AGENT_PING_MS = 5_000;
 
 /**
+ * What to do about an agent that does not answer, as a user can type it: a new agent takes the
+ * socket over (daemon/agent.ts, event 2204), and the old one, should it run again, finds its socket
+ * replaced and stops by itself (event 2205). Nothing needs to be ended first.
+ */
+export const NEW_AGENT_ADVICE =
+  'start a new agent, which takes the socket over (the old one stops by itself if it runs again): ' +
+  'credroam logon --start-agent --password-file FILE (or --password-stdin)';
+
+/** How to give a running agent the keys, as a user can type it (FILE: the roaming password's file). */
+export const LOGON_COMMAND = 'credroam logon --password-file FILE, or --password-stdin';
+
+/** What the agent says when it holds no keys (logged off, or started without a password). */
+export const AGENT_LOCKED = `the agent holds no keys: log on (${LOGON_COMMAND})`;
+
+/** Why an agent on the socket did not answer, in words: a stopped or hung one, or another failure. */
+export function notAnswering(config: AgentConfig, error: unknown): string {
+  const timedOut = error instanceof CredroamError && error.details.timedOut === true;
+  const why = timedOut
+    ? `does not answer within ${AGENT_PING_MS / 1000} s (stopped or hung)`
+    : `cannot be asked: ${error instanceof Error ? error.message : String(error)}`;
+  return `the agent on ${socketPath(config)} ${why}`;
+}
+
+/**
  * The running agent's status, which a live agent answers at once; undefined when no agent listens.
  * One that does not answer within AGENT_PING_MS — stopped, hung, or a program squatting its socket
  * — is E_AGENT saying how to get out, at once rather than after the wait of the request the
@@ -83,11 +116,9 @@ export const AGENT_PING_MS = 5_000;
  */
 export async function agentStatus(config: AgentConfig): Promise<AgentAnswer | undefined> {
   return askAgent(config, { cmd: 'status' }, AGENT_PING_MS).catch((error: unknown) => {
-    throw new CredroamError(
-      'E_AGENT',
-      `the running agent does not answer (${error instanceof Error ? error.message : String(error)}): end the process listening on ${socketPath(config)} (the stopped or hung agent) and log on again (credroam logon --start-agent)`,
-      { socket: socketPath(config) },
-    );
+    throw new CredroamError('E_AGENT', `${notAnswering(config, error)}: ${NEW_AGENT_ADVICE}`, {
+      socket: socketPath(config),
+    });
   });
 }
 
@@ -105,6 +136,7 @@ export async function askAgent(
       reject(
         new CredroamError('E_AGENT', `the agent did not answer within ${timeoutMs} ms`, {
           socket: socketPath(config),
+          timedOut: true,
         }),
       );
     }, timeoutMs);

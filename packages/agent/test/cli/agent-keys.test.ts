@@ -21,7 +21,7 @@ test('import, export and remove use the running agent’s keys: no roaming passw
   t.is(alone.code, 2, alone.stderr);
   t.regex(
     alone.stderr,
-    /^credroam import: import needs the user's keys: log on with an agent that holds them \(credroam logon --start-agent\), or give the roaming password: /,
+    /^credroam import: no agent runs for \S+: give the roaming password \(.*\), or start an agent that holds the keys: credroam logon --start-agent --password-file FILE/,
   );
   t.deepEqual(await readdir(path.join(w.dir, 'a', 'store', 'keys')).catch(() => []), []);
 

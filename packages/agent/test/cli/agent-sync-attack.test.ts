@@ -122,7 +122,7 @@ test('an agent that does not answer (stopped, hung, or a program squatting its s
   const alone = await w.a(['sync', '--json']);
   t.is(alone.code, 1, alone.stderr);
   t.like(JSON.parse(alone.stdout), { error: { code: 'E_AGENT' } });
-  t.regex(alone.stderr, /the running agent does not answer .*give the roaming password/);
+  t.regex(alone.stderr, /the agent on .*agent\.sock does not answer .*give the roaming password/);
 
   const here = await w.a(['sync', '--json', ...w.pw]);
   t.is(here.code, 0, here.stderr);
@@ -138,7 +138,7 @@ test('logon and trigger facing an agent that does not answer: trigger says how t
   t.like(JSON.parse(trigger.stdout), { error: { code: 'E_AGENT' } });
   t.regex(
     trigger.stderr,
-    /does not answer .*end the process listening on .*agent\.sock.*credroam logon --start-agent/,
+    /agent\.sock does not answer .*start a new agent, which takes the socket over.*credroam logon --start-agent --password-file FILE/,
   );
 
   const logon = await w.a(['logon', ...w.pw]);

@@ -15,10 +15,10 @@ test('`credroam sync` while the agent holds the keys: the agent syncs, no passwo
   t.is((await w.b(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
   t.is((await w.b(['sync', ...w.pw])).code, 0);
 
-  // No agent and no password: the command says what it needs.
+  // No agent and no password: the command says what it needs, and how to start an agent.
   const alone = await w.a(['sync']);
   t.is(alone.code, 2, alone.stderr);
-  t.regex(alone.stderr, /this command needs the roaming password/);
+  t.regex(alone.stderr, /no agent runs for .*: give the roaming password .*credroam logon --start-agent/);
 
   t.is((await w.a(['logon', '--start-agent', ...w.pw])).code, 0);
   const synced = await w.a(['sync', '--json']);
@@ -46,7 +46,7 @@ test('`credroam sync` with a locked agent: without a password it says to log on;
   const locked = await w.a(['sync', '--json']);
   t.is(locked.code, 1, locked.stderr);
   t.like(JSON.parse(locked.stdout), { error: { code: 'E_LOCKED' } });
-  t.regex(locked.stderr, /the agent holds no keys: log on first/);
+  t.regex(locked.stderr, /the agent holds no keys: log on \(credroam logon --password-file FILE/);
 
   const cred = await opensslP12(w.dir);
   t.is((await w.b(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);

@@ -20,7 +20,7 @@ test('secrets are refused on the command line: pass: and any --password flag', a
   t.is(none.code, 2);
   t.regex(
     none.stderr,
-    /needs the roaming password: --password-stdin, --password-file FILE or \$CREDROAM_PASSWORD_FILE/,
+    /give the roaming password \(--password-stdin, --password-file FILE or \$CREDROAM_PASSWORD_FILE\)/,
   );
 });
 

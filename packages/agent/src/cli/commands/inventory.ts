@@ -1,6 +1,7 @@
 import { FileSyncStateStore, type LocalListing } from '@credroam/core';
+import { CredroamError, errorMessage } from '@credroam/core/api';
 import type { AgentConfig } from '../../config.js';
-import { AGENT_PING_MS, askAgent } from '../../daemon/ipc.js';
+import { AGENT_PING_MS, askAgent, LOGON_COMMAND, NEW_AGENT_ADVICE, socketPath } from '../../daemon/ipc.js';
 import { describePolicyOrigin } from '../../policy.js';
 import { readLastSync, syncStatePath } from '../../session.js';
 import { type CredentialView, credentialViews } from '../credentials.js';
@@ -23,7 +24,7 @@ export async function status(args: Args, ctx: Context): Promise<number> {
       const [listing, revision, agent] = await Promise.all([
         s.local.list(),
         s.local.revision(),
-        agentStatus(config),
+        agentState(config),
       ]);
       const views = credentialViews(listing, state);
       const result = {
@@ -49,7 +50,7 @@ export async function status(args: Args, ctx: Context): Promise<number> {
         enrollment: await s.enrollment.standing(listing),
       };
       const lastText = last
-        ? `${(last as { at: string }).at} ${(last as { outcome: string }).outcome}`
+        ? `${last.at} ${last.outcome}${last.outcome === 'failed' && last.error ? `: ${last.error}` : ''}`
         : 'never';
       out(
         ctx,
@@ -74,9 +75,7 @@ export async function status(args: Args, ctx: Context): Promise<number> {
               )
             : []),
           ...(result.enrollment.length > 0 ? ['enrollment:', ...result.enrollment.map(profileLine)] : []),
-          result.agent.running
-            ? `agent: running (pid ${String(result.agent.pid)}), keys ${result.agent.unlocked ? 'open' : 'locked: log on'}${result.agent.syncing ? ', syncing' : ''}`
-            : 'agent: not running',
+          agentLine(result.agent),
         ].join('\n'),
       );
       return result.skipped.length > 0 || result.unreadable.length > 0 ? ExitCode.Skipped : ExitCode.Done;
@@ -92,17 +91,54 @@ function unreadableEntries(listing: LocalListing): Array<{ name: string; reason:
     .map((u) => ({ name: u.name, reason: u.reason }));
 }
 
-async function agentStatus(
-  config: AgentConfig,
-): Promise<{ running: boolean; pid?: unknown; unlocked?: unknown; syncing?: unknown }> {
-  const answer = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS).catch(() => undefined);
-  if (!answer?.ok) return { running: false };
-  return { running: true, pid: answer.pid, unlocked: answer.unlocked, syncing: answer.syncing };
+/** The agent as `status` shows it: running and answering, not running, or there but not answering. */
+interface AgentState {
+  readonly running: boolean;
+  readonly answering?: boolean;
+  readonly pid?: unknown;
+  readonly unlocked?: unknown;
+  readonly syncing?: unknown;
+  /** Where it does not answer, and why (`stopped or hung`, or what failed). */
+  readonly socket?: string;
+  readonly problem?: string;
+}
+
+async function agentState(config: AgentConfig): Promise<AgentState> {
+  try {
+    const answer = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS);
+    if (!answer) return { running: false };
+    if (!answer.ok) return { running: true, answering: true, problem: answer.error.message };
+    return {
+      running: true,
+      answering: true,
+      pid: answer.pid,
+      unlocked: answer.unlocked,
+      syncing: answer.syncing,
+    };
+  } catch (error) {
+    // Something holds the socket and takes the connection, but does not answer: stopped or hung.
+    const timedOut = error instanceof CredroamError && error.details.timedOut === true;
+    return {
+      running: true,
+      answering: false,
+      socket: socketPath(config),
+      problem: timedOut ? 'stopped or hung' : errorMessage(error),
+    };
+  }
+}
+
+function agentLine(agent: AgentState): string {
+  if (!agent.running) return 'agent: not running';
+  if (agent.answering === false)
+    return `agent: not answering on ${agent.socket} (${agent.problem}): ${NEW_AGENT_ADVICE}`;
+  if (agent.problem !== undefined) return `agent: running, but its status is an error: ${agent.problem}`;
+  return `agent: running (pid ${String(agent.pid)}), keys ${agent.unlocked ? 'open' : `locked: log on (${LOGON_COMMAND})`}${agent.syncing ? ', syncing' : ''}`;
 }
 
 const KEY_TEXT: Record<CredentialView['key'], string> = {
   opens: 'yes',
-  locked: 'yes (locked: give the roaming password to check it opens)',
+  // Listed without the roaming password: whether the key opens was not tried (an agent may hold the keys).
+  locked: 'yes (not checked: give --password-file FILE to check that it opens)',
   unreadable: 'HELD BUT CANNOT BE OPENED',
   none: 'no',
 };

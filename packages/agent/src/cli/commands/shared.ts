@@ -1,7 +1,13 @@
 import type { EventLog } from '@credroam/core';
-import { CredroamError, isErrorCode } from '@credroam/core/api';
+import { CredroamError, errorMessage, isErrorCode } from '@credroam/core/api';
 import type { AgentConfig } from '../../config.js';
-import { AGENT_PING_MS, type AgentAnswer, type AgentRequest, askAgent } from '../../daemon/ipc.js';
+import {
+  AGENT_LOCKED,
+  type AgentAnswer,
+  type AgentRequest,
+  agentStatus,
+  askAgent,
+} from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
 import { readSecretFile, stripNewline } from '../secrets.js';
@@ -36,8 +42,22 @@ export function out(ctx: Context, value: unknown, text: string): void {
   ctx.io.stdout(ctx.json ? `${JSON.stringify(value, null, 2)}\n` : text.endsWith('\n') ? text : `${text}\n`);
 }
 
-/** The roaming password: --password-stdin, --password-file FILE, or $CREDROAM_PASSWORD_FILE. */
-export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
+/** Where the roaming password may come from, as a usage line says it. */
+export const PASSWORD_SOURCES = '--password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE';
+
+/**
+ * The roaming password: --password-stdin, --password-file FILE, or $CREDROAM_PASSWORD_FILE. Both
+ * flags at once is a usage error; `missing` is the error when none was given.
+ */
+export async function roamingPassword(
+  args: Args,
+  io: CliIo,
+  missing: () => Error = () => new UsageError(`this command needs the roaming password: ${PASSWORD_SOURCES}`),
+): Promise<string> {
+  if (args.values['password-stdin'] && args.values['password-file'] !== undefined)
+    throw new UsageError('give one of --password-stdin, --password-file FILE, not both', {
+      flags: ['--password-stdin', '--password-file'],
+    });
   const file = str(args.values['password-file']) ?? (io.env.CREDROAM_PASSWORD_FILE || undefined);
   if (args.values['password-stdin'] || file) {
     const password = args.values['password-stdin']
@@ -50,9 +70,7 @@ export async function roamingPassword(args: Args, io: CliIo): Promise<string> {
       );
     return password;
   }
-  throw new UsageError(
-    'this command needs the roaming password: --password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE',
-  );
+  throw missing();
 }
 
 /** Whether the roaming password was given: a flag, or $CREDROAM_PASSWORD_FILE. */
@@ -60,17 +78,44 @@ export const passwordGiven = (args: Args, io: CliIo): boolean =>
   Boolean(args.values['password-stdin'] || args.values['password-file'] || io.env.CREDROAM_PASSWORD_FILE);
 
 /**
+ * The roaming password when one was given, read now: a source that was given but cannot be read
+ * is an error even where the running agent, not the password, will be used.
+ */
+export const givenPassword = async (args: Args, io: CliIo): Promise<string | undefined> =>
+  passwordGiven(args, io) ? roamingPassword(args, io) : undefined;
+
+/** No agent runs and no roaming password was given: what a command that needs the keys says. */
+export const noAgentNoPassword = (ctx: Context): UsageError =>
+  new UsageError(
+    `no agent runs for ${configOf(ctx).home}: give the roaming password (${PASSWORD_SOURCES}), or start an agent that holds the keys: ${START_AGENT}`,
+    { command: ctx.command, agent: 'none' },
+    'E_KEYS_NEEDED',
+  );
+
+/** How a user starts an agent that holds the keys, as they can type it. */
+const START_AGENT = 'credroam logon --start-agent --password-file FILE (or --password-stdin)';
+
+/**
  * Where a command that reads or writes private keys gets the user's keys: the roaming password
  * when one was given; else the running agent, when it holds them (the command then hands the
- * operation to it over its owner-only socket); else a usage error that names both ways.
+ * operation to it over its owner-only socket); else an error that names both ways. An agent that
+ * does not answer is E_AGENT with the way out, not "no agent".
  */
 export async function userKeys(args: Args, ctx: Context): Promise<{ password: string } | { agent: true }> {
   if (passwordGiven(args, ctx.io)) return { password: await roamingPassword(args, ctx.io) };
-  const answer = await askAgent(configOf(ctx), { cmd: 'status' }, AGENT_PING_MS).catch(() => undefined);
-  if (answer?.ok && answer.unlocked === true) return { agent: true };
+  const answer = await agentStatus(configOf(ctx)).catch((error: unknown) => {
+    throw new CredroamError(
+      'E_AGENT',
+      `${errorMessage(error)}; or give the roaming password (${PASSWORD_SOURCES})`,
+      error instanceof CredroamError ? error.details : {},
+    );
+  });
+  if (!answer) throw noAgentNoPassword(ctx);
+  if (!answer.ok) throw agentError(answer);
+  if (answer.unlocked === true) return { agent: true };
   throw new UsageError(
-    `${ctx.command} needs the user's keys: ${answer?.ok ? 'the running agent holds none (log on first), or give' : 'log on with an agent that holds them (credroam logon --start-agent), or give'} the roaming password: --password-stdin, --password-file FILE or $CREDROAM_PASSWORD_FILE`,
-    { command: ctx.command, agent: answer?.ok ? 'locked' : 'none' },
+    `${ctx.command} needs the user's keys: ${AGENT_LOCKED}, or give the roaming password (${PASSWORD_SOURCES})`,
+    { command: ctx.command, agent: 'locked' },
     'E_KEYS_NEEDED',
   );
 }
@@ -83,12 +128,7 @@ export async function askAgentWithKeys(
   const answer = await askAgent(configOf(ctx), request);
   if (!answer)
     throw new CredroamError('E_NO_AGENT', 'the agent stopped before it answered; nothing was done');
-  if (!answer.ok)
-    throw new CredroamError(
-      isErrorCode(answer.error.code) ? answer.error.code : 'E_AGENT',
-      answer.error.message,
-      { ...answer.error.details },
-    );
+  if (!answer.ok) throw agentError(answer);
   return answer;
 }
 
@@ -123,18 +163,22 @@ export async function unlock(
   return session.protector.unlock({ password });
 }
 
+/** The error an agent answered with, as this process's own. */
+export function agentError(answer: Extract<AgentAnswer, { ok: false }>): CredroamError {
+  return new CredroamError(
+    isErrorCode(answer.error.code) ? answer.error.code : 'E_AGENT',
+    answer.error.message,
+    { ...answer.error.details },
+  );
+}
+
 /** Prints an agent's answer, or fails with its error. */
 export function agentAnswer(
   ctx: Context,
   answer: AgentAnswer,
   text: (a: Record<string, unknown>) => string,
 ): number {
-  if (!answer.ok)
-    throw new CredroamError(
-      isErrorCode(answer.error.code) ? answer.error.code : 'E_AGENT',
-      answer.error.message,
-      { ...answer.error.details },
-    );
+  if (!answer.ok) throw agentError(answer);
   out(ctx, answer, text(answer));
   return ExitCode.Done;
 }

@@ -4,16 +4,19 @@ import { AGENT_PING_MS, agentStatus, askAgent, socketPath } from '../../daemon/i
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
 import type { LastSync, Session } from '../../session.js';
-import { ExitCode } from '../io.js';
+import { ExitCode, UsageError } from '../io.js';
 import { stripNewline } from '../secrets.js';
 import { profileLine } from './enroll.js';
 import {
   type Args,
   agentAnswer,
+  agentError,
   type Context,
   configOf,
+  givenPassword,
+  noAgentNoPassword,
   out,
-  passwordGiven,
+  PASSWORD_SOURCES,
   roamingPassword,
   unlock,
   withSession,
@@ -21,14 +24,27 @@ import {
 
 // --- sync, logon, logoff --------------------------------------------------------------------------
 
-type Shown = SyncReport & { readonly skippedAt?: string; readonly mirrors?: MirrorReport[] };
+type Shown = SyncReport & {
+  readonly skippedAt?: string;
+  readonly mirrors?: MirrorReport[];
+  /** False when a roaming password was given and nothing checked it (`notChecked` says why). */
+  readonly passwordChecked?: false;
+};
 
-async function runSync(session: Session, ctx: Context, options: SyncOptions): Promise<number> {
-  if (options.dryRun) return show(ctx, await session.engine.sync(options));
+/** Why a roaming password that was given went unchecked; undefined when it was checked, or none was given. */
+type NotChecked = () => string | undefined;
+
+async function runSync(
+  session: Session,
+  ctx: Context,
+  options: SyncOptions,
+  notChecked: NotChecked = () => undefined,
+): Promise<number> {
+  if (options.dryRun) return show(ctx, await session.engine.sync(options), [], undefined, notChecked());
   // The mirrors, after the primary: each holds what it holds now (a failed one is reported, event 3021).
   const { syncRecorded } = await import('../../session.js');
   const { report, mirrors, last } = await syncRecorded(session, options);
-  return show(ctx, report, mirrors, last);
+  return show(ctx, report, mirrors, last, notChecked());
 }
 
 /** Prints a sync's report (with the mirrors' and, after one with nothing to do, what is still skipped). */
@@ -37,8 +53,13 @@ function show(
   report: SyncReport,
   mirrors: readonly MirrorReport[] = [],
   last?: LastSync,
+  notChecked?: string,
 ): number {
-  let shown: Shown = { ...report, ...(mirrors.length > 0 ? { mirrors: [...mirrors] } : {}) };
+  let shown: Shown = {
+    ...report,
+    ...(mirrors.length > 0 ? { mirrors: [...mirrors] } : {}),
+    ...(notChecked ? { passwordChecked: false } : {}),
+  };
   // A sync with nothing to do read neither side: what the last one skipped is still skipped.
   if (report.outcome === 'unchanged' && last?.skippedItems?.length) {
     shown = {
@@ -47,9 +68,15 @@ function show(
       ...(last.skippedAt ? { skippedAt: last.skippedAt } : {}),
     };
   }
-  out(ctx, shown, formatReport(shown));
+  out(ctx, shown, formatReport(shown) + (notChecked ? `\n${passwordNote(notChecked)}` : ''));
   return shown.skipped.length > 0 ? ExitCode.Skipped : ExitCode.Done;
 }
+
+/** A roaming password that was given and read, but not checked against the keys. */
+const passwordNote = (why: string): string => `the roaming password given was not checked: ${why}`;
+
+/** Why: the agent used its own keys. */
+const AGENT_KEYS = 'the agent synced with the keys it holds';
 
 function formatReport(r: Shown): string {
   const c = r.counts;
@@ -98,6 +125,15 @@ const AGENT_SYNC_MS = 30 * 60_000;
 export async function sync(args: Args, ctx: Context): Promise<number> {
   const dryRun = Boolean(args.values['dry-run']);
   const full = Boolean(args.values.full);
+  // A password source that was given is read first: one that cannot be read is an error, even
+  // where the agent syncs with its own keys (the password is then not checked, and it says so).
+  const password = await givenPassword(args, ctx.io);
+  if (dryRun && password === undefined)
+    throw new UsageError(
+      `--dry-run plans in this process (not in the agent), with the roaming password: give ${PASSWORD_SOURCES}`,
+      { command: ctx.command },
+      'E_KEYS_NEEDED',
+    );
   // A running agent that holds the keys syncs itself: no session opens here and no password is
   // needed (it is the agent that `credroam logon` gave the keys to). A dry run plans here.
   if (!dryRun) {
@@ -105,15 +141,14 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
     // An agent that does not answer at once (stopped, hung) is not waited for the length of a
     // sync: with the password this process syncs (after the user lock, as with any other sync).
     const alive = await agentStatus(config).catch((error: unknown) => {
-      if (passwordGiven(args, ctx.io)) return undefined;
+      if (password !== undefined) return undefined;
       throw new CredroamError(
         'E_AGENT',
         `${errorMessage(error)}; or give the roaming password to sync in this process`,
-        {
-          socket: socketPath(config),
-        },
+        { socket: socketPath(config) },
       );
     });
+    if (!alive && password === undefined) throw noAgentNoPassword(ctx);
     const answer = alive ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS) : undefined;
     if (answer?.ok && answer.report) {
       return show(
@@ -121,19 +156,38 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
         answer.report as SyncReport,
         (answer.mirrors as MirrorReport[] | undefined) ?? [],
         (answer.lastSync as LastSync | null) ?? undefined,
+        password !== undefined ? AGENT_KEYS : undefined,
       );
     }
     // A locked agent, or one older than this request: with a password, this process syncs.
-    if (answer && !passwordGiven(args, ctx.io)) {
+    if (answer && password === undefined) {
       if (answer.ok) throw olderAgent();
-      return agentAnswer(ctx, answer, () => '');
+      const error = agentError(answer);
+      if (error.code !== 'E_LOCKED') throw error;
+      throw new CredroamError(
+        'E_LOCKED',
+        `${error.message}; or give the roaming password to sync in this process`,
+        error.details,
+      );
     }
-    if (answer && !answer.ok && answer.error.code !== 'E_LOCKED') return agentAnswer(ctx, answer, () => '');
+    if (answer && !answer.ok && answer.error.code !== 'E_LOCKED') throw agentError(answer);
   }
-  const password = await roamingPassword(args, ctx.io);
+  // The key-derivation runs only when there is work: the stamp check needs no key.
+  let checked = false;
   return withSession(args, ctx, (s) =>
-    // The key-derivation runs only when there is work: the stamp check needs no key.
-    runSync(s, ctx, { dryRun, full, unlock: once(() => unlock(s, password)) }),
+    runSync(
+      s,
+      ctx,
+      {
+        dryRun,
+        full,
+        unlock: once(() => {
+          checked = true;
+          return unlock(s, password!);
+        }),
+      },
+      () => (checked ? undefined : 'nothing needed the keys'),
+    ),
   );
 }
 
@@ -174,7 +228,12 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
   if (args.values['start-agent'] || pam) {
     // Loaded here: `credroam sync` through the agent loads no more than it needs (decision 024).
     const { startAgent } = await import('./agent.js');
-    return startAgent(config, password, ctx);
+    return startAgent(
+      config,
+      { cmd: 'logon', password, ...(pam ? { pam: true } : {}), ...(proof ? { proof } : {}) },
+      ctx,
+      { verbose: Boolean(args.values.verbose) },
+    );
   }
   return withSession(
     args,
@@ -219,19 +278,34 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
 
 export async function logoff(args: Args, ctx: Context): Promise<number> {
   const config = configOf(ctx);
-  const answer = await askAgent(config, { cmd: 'trigger', event: 'logoff' });
-  if (answer)
+  // Read first, as for sync: a password source given but unreadable is an error, agent or not.
+  const password = await givenPassword(args, ctx.io);
+  // What PAM's close-session hook runs: an agent that does not answer its status at once (stopped,
+  // hung) is not sent the logoff, whose answer would be waited for two minutes.
+  const alive = await agentStatus(config).catch((error: unknown) => {
+    if (password !== undefined) return undefined;
+    throw new CredroamError(
+      'E_AGENT',
+      `${errorMessage(error)}; or give the roaming password to log off in this process`,
+      { socket: socketPath(config) },
+    );
+  });
+  if (!alive && password === undefined) throw noAgentNoPassword(ctx);
+  const answer = alive && (await askAgent(config, { cmd: 'trigger', event: 'logoff' }));
+  if (answer) {
+    const note = password !== undefined ? 'the agent logged off with the keys it holds' : undefined;
     return agentAnswer(
       ctx,
-      answer,
-      (a) => `logged off through the agent (${String(a.removed ?? 0)} removed)`,
+      note && answer.ok ? { ...answer, passwordChecked: false } : answer,
+      (a) =>
+        `logged off through the agent (${String(a.removed ?? 0)} removed)${note ? `\n${passwordNote(note)}` : ''}`,
     );
-  const password = await roamingPassword(args, ctx.io);
+  }
   return withSession(
     args,
     ctx,
     async (s) => {
-      await unlock(s, password);
+      await unlock(s, password!);
       const code = await runSync(s, ctx, {}); // throws if the final sync failed: then nothing is removed
       if (s.policy.roaming.removeOnLogoff) {
         const { removeSafelyRoamed } = await import('../../session.js');

@@ -1,0 +1,114 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { twoEndpoints } from '../support.js';
+
+interface Status {
+  readonly agent: { readonly running: boolean; readonly unlocked?: boolean };
+}
+
+test('`logon --start-agent` (and `logon --pam`) with a wrong password says E_WRONG_PASSWORD, leaves no locked agent behind, and the agent log says why', async (t) => {
+  const w = await twoEndpoints(t);
+  t.is((await w.a(['logon', ...w.pw])).code, 0, 'the keys exist, wrapped by the right password');
+  const wrong = path.join(w.dir, 'wrong');
+  await writeFile(wrong, 'not the password\n');
+
+  const started = await w.a(['logon', '--start-agent', '--password-file', wrong, '--json']);
+  t.is(started.code, 1, started.stderr);
+  t.like(JSON.parse(started.stdout), { error: { code: 'E_WRONG_PASSWORD' } });
+  t.regex(started.stderr, /the agent started for this logon was stopped/);
+  t.like(JSON.parse((await w.a(['status', '--json'])).stdout) as Status, { agent: { running: false } });
+  const log = await readFile(path.join(w.dir, 'a', 'agent.log'), 'utf8');
+  t.regex(log, /E_WRONG_PASSWORD/, `the agent's log says why it holds no keys: ${log}`);
+
+  const pam = await w.a(['logon', '--pam', '--password-stdin', '--json'], { input: 'not the password\n' });
+  t.is(pam.code, 1, pam.stderr);
+  t.like(JSON.parse(pam.stdout), { error: { code: 'E_WRONG_PASSWORD' } });
+  t.like(JSON.parse((await w.a(['status', '--json'])).stdout) as Status, { agent: { running: false } });
+
+  // The right password starts one that holds the keys.
+  const right = await w.a(['logon', '--start-agent', ...w.pw, '--json']);
+  t.is(right.code, 0, right.stderr);
+  t.like(JSON.parse(right.stdout), { unlocked: true, started: true });
+  t.like(JSON.parse((await w.a(['status', '--json'])).stdout) as Status, {
+    agent: { running: true, unlocked: true },
+  });
+});
+
+test('a password source that was given but cannot be read is an error, even when the agent syncs; a password the sync did not need is said to be not checked', async (t) => {
+  const w = await twoEndpoints(t);
+  t.is((await w.a(['logon', '--start-agent', ...w.pw])).code, 0);
+  const missing = path.join(w.dir, 'nonexistent');
+
+  const flag = await w.a(['sync', '--password-file', missing, '--json']);
+  t.is(flag.code, 1, flag.stderr);
+  t.like(JSON.parse(flag.stdout), { error: { code: 'E_SECRET' } });
+  const env = await w.a(['sync', '--json'], { env: { CREDROAM_PASSWORD_FILE: missing } });
+  t.is(env.code, 1, env.stderr);
+  t.like(JSON.parse(env.stdout), { error: { code: 'E_SECRET' } });
+  const logoff = await w.a(['logoff', '--password-file', missing]);
+  t.is(logoff.code, 1, logoff.stderr);
+  t.regex(logoff.stderr, /\[E_SECRET\]/);
+  t.like(
+    JSON.parse((await w.a(['status', '--json'])).stdout) as Status,
+    { agent: { unlocked: true } },
+    'the agent was not logged off',
+  );
+
+  // A password that can be read but is wrong: the agent synced with its own keys and never saw it.
+  const wrong = path.join(w.dir, 'wrong');
+  await writeFile(wrong, 'not the password\n');
+  const through = await w.a(['sync', '--password-file', wrong]);
+  t.is(through.code, 0, through.stderr);
+  t.regex(
+    through.stdout,
+    /the roaming password given was not checked: the agent synced with the keys it holds/,
+  );
+  const json = await w.a(['sync', '--password-file', wrong, '--json']);
+  t.like(JSON.parse(json.stdout), { passwordChecked: false });
+  const right = await w.a(['sync', ...w.pw]);
+  t.regex(right.stdout, /not checked/, 'the agent never checks a password it is not given');
+
+  // The agent locked, this process syncs; with nothing to do it needs no key, so no password check.
+  t.is((await w.a(['trigger', 'logoff'])).code, 0);
+  const here = await w.a(['sync', '--password-file', wrong]);
+  t.is(here.code, 0, here.stderr);
+  t.regex(here.stdout, /^nothing changed since the last sync/);
+  t.regex(here.stdout, /the roaming password given was not checked: nothing needed the keys/);
+});
+
+test('`sync` and `logoff` with neither an agent nor a password say that no agent runs and how to start one (E_KEYS_NEEDED)', async (t) => {
+  const w = await twoEndpoints(t);
+  for (const command of ['sync', 'logoff']) {
+    const r = await w.a([command, '--json']);
+    t.is(r.code, 2, r.stderr);
+    t.like(JSON.parse(r.stdout), { error: { code: 'E_KEYS_NEEDED' } });
+    t.regex(
+      r.stderr,
+      /no agent runs for \S+: give the roaming password \(--password-stdin, --password-file FILE or \$CREDROAM_PASSWORD_FILE\), or start an agent that holds the keys: credroam logon --start-agent --password-file FILE/,
+    );
+  }
+});
+
+test('both --password-file and --password-stdin is a usage error that says to give one', async (t) => {
+  const w = await twoEndpoints(t);
+  for (const command of ['sync', 'logon']) {
+    const r = await w.a([command, ...w.pw, '--password-stdin', '--json'], {
+      input: 'alice roaming password\n',
+    });
+    t.is(r.code, 2, r.stderr);
+    t.like(JSON.parse(r.stdout), { error: { code: 'E_USAGE' } });
+    t.regex(r.stderr, /give one of --password-stdin, --password-file FILE/);
+  }
+});
+
+test('`sync --dry-run` beside a running agent says that it plans in this process, with the roaming password', async (t) => {
+  const w = await twoEndpoints(t);
+  t.is((await w.a(['logon', '--start-agent', ...w.pw])).code, 0);
+  const r = await w.a(['sync', '--dry-run']);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /--dry-run plans in this process/);
+  t.regex(r.stderr, /--password-file FILE/);
+  const planned = await w.a(['sync', '--dry-run', ...w.pw, '--json']);
+  t.is(planned.code, 0, planned.stderr);
+});
