@@ -70,8 +70,7 @@ async function listed(run: (args: readonly string[]) => ReturnType<typeof credro
 
 test("an agent's store change after its own sync reads only the stamp; a value removed behind the stamp makes the removal that needs it conflict, read in full, and land, with nothing else lost", async (t) => {
   const w = await endpoints(t);
-  // --verbose: the agent logs at debug too (the compare-and-swap retry, event 109, is debug).
-  t.is((await w.a(['logon', '--start-agent', '--verbose', ...w.pw])).code, 0);
+  t.is((await w.a(['logon', '--start-agent', ...w.pw])).code, 0);
   const first = await opensslP12(w.dir, 'first');
   const second = await opensslP12(w.dir, 'second');
 
