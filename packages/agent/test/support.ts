@@ -105,8 +105,8 @@ export const fingerprintOf = (opensslOutput: string) =>
  */
 export async function twoEndpoints(t: ExecutionContext, policy: Record<string, unknown> = {}) {
   const dir = await tempDir(t);
-  await writeFile(path.join(dir, 'pw'), 'alice roaming password\n');
-  await writeFile(path.join(dir, 'p12pw'), 'p12 secret');
+  await writeFile(path.join(dir, 'pw'), 'alice roaming password\n', { mode: 0o600 });
+  await writeFile(path.join(dir, 'p12pw'), 'p12 secret', { mode: 0o600 });
   await writeFile(
     path.join(dir, 'policy.json'),
     JSON.stringify({ protection: { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 }, ...policy } }),

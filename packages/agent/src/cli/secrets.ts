@@ -77,7 +77,7 @@ export async function secretFileCheck(
 export async function readSecretFile(
   file: string,
   what: string,
-  warn: (line: string) => void = (line) => process.stderr.write(line),
+  warn: (line: string) => void,
 ): Promise<string> {
   const where = path.resolve(file);
   const fail = (why: string): never => {
@@ -122,14 +122,18 @@ export const stripNewline = (s: string): string => s.replace(/\r?\n$/, '');
 export async function readPassArg(
   spec: string,
   what: string,
-  io: { readonly stdin: () => Promise<string>; readonly env: NodeJS.ProcessEnv },
+  io: {
+    readonly stdin: () => Promise<string>;
+    readonly env: NodeJS.ProcessEnv;
+    readonly stderr: (text: string) => void;
+  },
 ): Promise<string> {
   const i = spec.indexOf(':');
   const scheme = i < 0 ? spec : spec.slice(0, i);
   const rest = i < 0 ? '' : spec.slice(i + 1);
   switch (scheme) {
     case 'file':
-      return readSecretFile(rest, what);
+      return readSecretFile(rest, what, io.stderr);
     case 'env': {
       const value = io.env[rest];
       if (value === undefined)

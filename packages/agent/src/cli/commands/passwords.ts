@@ -20,8 +20,8 @@ async function passwordPair(args: Args, io: CliIo): Promise<{ old?: string; next
     throw new UsageError('give the new password with --new-password-file FILE (or both on --password-stdin)');
   const oldFile = str(args.values['old-password-file']);
   return {
-    ...(oldFile ? { old: await readSecretFile(oldFile, 'old password') } : {}),
-    next: await readSecretFile(newFile, 'new password'),
+    ...(oldFile ? { old: await readSecretFile(oldFile, 'old password', io.stderr) } : {}),
+    next: await readSecretFile(newFile, 'new password', io.stderr),
   };
 }
 

@@ -62,7 +62,7 @@ export async function roamingPassword(
   if (args.values['password-stdin'] || file) {
     const password = args.values['password-stdin']
       ? stripNewline(await io.stdin())
-      : await readSecretFile(file!, 'roaming password');
+      : await readSecretFile(file!, 'roaming password', io.stderr);
     // An empty password would wrap the keys at a first logon with nothing at all.
     if (password.replace(/\0+$/, '') === '')
       throw new UsageError(
