@@ -27,7 +27,7 @@
  *                     do through it (no password: the agent syncs, decision 027), interleaved with
  *                     `node -e 0` and the ldapsearch of the stamp, with the directory operations one
  *                     makes. BENCH_AGENT_FLAGS adds node options (e.g. `--cpu-prof`);
- *                     BENCH_AGENT_LOG=FILE keeps a copy of its log (JSON lines, --verbose).
+ *                     BENCH_AGENT_LOG=FILE keeps a copy of its log (JSON lines, at info).
  *
  * BENCH_ONLY=agent runs the setup and the agent figures only.
  * Prints JSON: each figure's time (min / median / max), its peak RSS (`/usr/bin/time -f %M`), each
@@ -239,13 +239,17 @@ interface AgentProcess {
 }
 const agents: AgentProcess[] = [];
 
-/** Starts `credroam agent` on an endpoint as `credroam logon --start-agent` does; resolves after its first sync. */
+/**
+ * Starts `credroam agent` on an endpoint with the node options and log level `credroam logon
+ * --start-agent` uses (it hands the password over the socket; here it comes on stdin, the agent's
+ * other way in); resolves after its first sync.
+ */
 async function startAgent(e: { config: string; home: string }, uid: string): Promise<AgentProcess> {
   const log = await open(path.join(work, `agent-${uid}.log`), 'a');
   const extra = process.env.BENCH_AGENT_FLAGS?.split(' ').filter(Boolean) ?? [];
   const child: ChildProcess = spawn(
     process.execPath,
-    [...AGENT_EXEC_ARGV, ...extra, BIN, '--config', e.config, 'agent', '--password-stdin', '--verbose'],
+    [...AGENT_EXEC_ARGV, ...extra, BIN, '--config', e.config, 'agent', '--password-stdin'],
     { cwd: work, stdio: ['pipe', log.fd, log.fd] },
   );
   await log.close();
