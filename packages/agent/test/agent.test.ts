@@ -262,7 +262,16 @@ test('SIGTERM stops the agent cleanly: plugins deactivated, socket removed, exit
     'plugins deactivated',
   );
   t.true(log.some((r) => r.message === 'agent stopped'));
+  t.false(
+    log.some((r) => r.event === 2204),
+    'a first start took nothing over',
+  );
   t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')), [], 'no socket, nor anything else, is left');
+  // Started again after a clean stop: no socket was left, so nothing is taken over either.
+  const again = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  again.child.kill('SIGTERM');
+  t.is(await again.exited, 0);
+  t.false((await again.log()).some((r) => r.event === 2204));
 });
 
 test('after SIGKILL a new agent takes the stale socket over and roams: a credential imported afterwards reaches the directory through it', async (t) => {
@@ -273,6 +282,10 @@ test('after SIGKILL a new agent takes the stale socket over and roams: a credent
   await killed.exited;
   t.deepEqual(await readdir(path.join(w.dir, 'a', 'run')), ['agent.sock'], 'the dead agent’s socket stays');
   const next = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  t.true(
+    (await next.log()).some((r) => r.event === 2204 && /one was killed/.test(r.message)),
+    'the stale socket was taken over',
+  );
   const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { pid: number } };
   t.is(status.agent.pid, next.child.pid!, 'the new agent answers on the socket');
   const cred = await opensslP12(w.dir);

@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import {
   type ContributionFactory,
   CredroamError,
@@ -163,6 +164,9 @@ export class Agent {
     try {
       const answer = await askAgent(this.config, { cmd: 'status' }, AGENT_PING_MS);
       if (answer) return { answered: true, pid: answer.ok ? answer.pid : undefined };
+      // No socket at all (a first start, or the last agent stopped cleanly): nothing is taken over.
+      if ((await lstat(socketPath(this.config)).catch(() => undefined)) === undefined)
+        return { answered: false };
       return { answered: false, left: 'no agent listened on it (one was killed)' };
     } catch (error) {
       return { answered: false, left: `the process on it did not answer: ${errorMessage(error)}` };
