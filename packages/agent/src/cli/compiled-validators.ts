@@ -903,14 +903,96 @@ validate10.errors = vErrors;
 return errors === 0;
 }
 
-const v2aea893facbd0842 = validate11;
-const schema12 = {"type":"object","additionalProperties":false,"properties":{"$schema":{"type":"string"},"roaming":{"type":"object","additionalProperties":false,"properties":{"maxTokens":{"type":"integer","minimum":1,"maximum":100000,"default":2000},"maxTokenBytes":{"type":"integer","minimum":1024,"maximum":1048576,"default":65535},"tombstoneLifetimeDays":{"type":"number","exclusiveMinimum":0,"maximum":3650,"default":60},"clockSkewSeconds":{"type":"integer","minimum":0,"maximum":86400,"default":300},"archiveExpired":{"type":"boolean","default":true},"casAttempts":{"type":"integer","minimum":1,"maximum":100,"default":8},"refreshIntervalMinutes":{"type":"number","exclusiveMinimum":0,"maximum":10080,"default":90},"refreshRandomMinutes":{"type":"number","minimum":0,"maximum":10080,"default":30},"removeOnLogoff":{"type":"boolean","default":false}},"default":{}},"protection":{"type":"object","default":{}},"directory":{"type":"object","additionalProperties":false,"properties":{"trustWithPassword":{"type":"boolean","default":false}},"default":{}},"enrollment":{"type":"object","additionalProperties":false,"properties":{"claimMinutes":{"type":"number","minimum":1,"maximum":1440,"default":10},"pendingDays":{"type":"number","minimum":1,"maximum":365,"default":30},"profiles":{"type":"array","maxItems":32,"default":[],"items":{"type":"object","additionalProperties":false,"required":["id","enroller","ca","subject"],"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{0,62}$"},"enroller":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"ca":{"type":"object","additionalProperties":false,"required":["url","fingerprint"],"properties":{"url":{"type":"string","pattern":"^https?://[^\\s]+$","maxLength":2048},"fingerprint":{"type":"string","pattern":"^[0-9a-f]{64}$"},"settings":{"type":"object","default":{}}}},"subject":{"type":"string","minLength":1,"maxLength":1024},"subjectAltNames":{"type":"array","maxItems":16,"default":[],"items":{"type":"object","additionalProperties":false,"required":["type","value"],"properties":{"type":{"enum":["email","dns","uri","upn"]},"value":{"type":"string","minLength":1,"maxLength":1024}}}},"key":{"default":{"type":"rsa","bits":2048},"oneOf":[{"type":"object","additionalProperties":false,"required":["type","bits"],"properties":{"type":{"const":"rsa"},"bits":{"enum":[2048,3072,4096]}}},{"type":"object","additionalProperties":false,"required":["type","curve"],"properties":{"type":{"const":"ec"},"curve":{"enum":["P-256","P-384"]}}}]},"challenge":{"type":"object","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"maxLength":4096}}},"renew":{"type":"object","additionalProperties":false,"default":{},"properties":{"remainingFraction":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.2},"minDays":{"type":"number","minimum":0,"maximum":3650,"default":14}}}}}}},"default":{}}}};
+const v29c1f8f7cd9afc50 = validate11;
+const schema12 = {"type":"object","additionalProperties":false,"properties":{"path":{"type":"string"},"debounceMs":{"type":"integer","minimum":0,"maximum":60000,"default":100}}};
+
+function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.debounceMs === undefined){
+data.debounceMs = 100;
+}
+for(const key0 in data){
+if(!((key0 === "path") || (key0 === "debounceMs"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.path !== undefined){
+if(typeof data.path !== "string"){
+const err1 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+let data1 = data.debounceMs;
+if(!((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1)))){
+const err2 = {instancePath:instancePath+"/debounceMs",schemaPath:"#/properties/debounceMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(typeof data1 == "number"){
+if(data1 > 60000 || isNaN(data1)){
+const err3 = {instancePath:instancePath+"/debounceMs",schemaPath:"#/properties/debounceMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60000},message:"must be <= 60000"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/debounceMs",schemaPath:"#/properties/debounceMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate11.errors = vErrors;
+return errors === 0;
+}
+
+const v2aea893facbd0842 = validate12;
+const schema13 = {"type":"object","additionalProperties":false,"properties":{"$schema":{"type":"string"},"roaming":{"type":"object","additionalProperties":false,"properties":{"maxTokens":{"type":"integer","minimum":1,"maximum":100000,"default":2000},"maxTokenBytes":{"type":"integer","minimum":1024,"maximum":1048576,"default":65535},"tombstoneLifetimeDays":{"type":"number","exclusiveMinimum":0,"maximum":3650,"default":60},"clockSkewSeconds":{"type":"integer","minimum":0,"maximum":86400,"default":300},"archiveExpired":{"type":"boolean","default":true},"casAttempts":{"type":"integer","minimum":1,"maximum":100,"default":8},"refreshIntervalMinutes":{"type":"number","exclusiveMinimum":0,"maximum":10080,"default":90},"refreshRandomMinutes":{"type":"number","minimum":0,"maximum":10080,"default":30},"removeOnLogoff":{"type":"boolean","default":false}},"default":{}},"protection":{"type":"object","default":{}},"directory":{"type":"object","additionalProperties":false,"properties":{"trustWithPassword":{"type":"boolean","default":false}},"default":{}},"enrollment":{"type":"object","additionalProperties":false,"properties":{"claimMinutes":{"type":"number","minimum":1,"maximum":1440,"default":10},"pendingDays":{"type":"number","minimum":1,"maximum":365,"default":30},"profiles":{"type":"array","maxItems":32,"default":[],"items":{"type":"object","additionalProperties":false,"required":["id","enroller","ca","subject"],"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{0,62}$"},"enroller":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"ca":{"type":"object","additionalProperties":false,"required":["url","fingerprint"],"properties":{"url":{"type":"string","pattern":"^https?://[^\\s]+$","maxLength":2048},"fingerprint":{"type":"string","pattern":"^[0-9a-f]{64}$"},"settings":{"type":"object","default":{}}}},"subject":{"type":"string","minLength":1,"maxLength":1024},"subjectAltNames":{"type":"array","maxItems":16,"default":[],"items":{"type":"object","additionalProperties":false,"required":["type","value"],"properties":{"type":{"enum":["email","dns","uri","upn"]},"value":{"type":"string","minLength":1,"maxLength":1024}}}},"key":{"default":{"type":"rsa","bits":2048},"oneOf":[{"type":"object","additionalProperties":false,"required":["type","bits"],"properties":{"type":{"const":"rsa"},"bits":{"enum":[2048,3072,4096]}}},{"type":"object","additionalProperties":false,"required":["type","curve"],"properties":{"type":{"const":"ec"},"curve":{"enum":["P-256","P-384"]}}}]},"challenge":{"type":"object","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"maxLength":4096}}},"renew":{"type":"object","additionalProperties":false,"default":{},"properties":{"remainingFraction":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.2},"minDays":{"type":"number","minimum":0,"maximum":3650,"default":14}}}}}}},"default":{}}}};
 const pattern0 = new RegExp("^[a-z0-9][a-z0-9-]{0,62}$", "u");
 const pattern1 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", "u");
 const pattern2 = new RegExp("^https?://[^\\s]+$", "u");
 const pattern3 = new RegExp("^[0-9a-f]{64}$", "u");
 
-function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -980,7 +1062,7 @@ if(data1.removeOnLogoff === undefined){
 data1.removeOnLogoff = false;
 }
 for(const key1 in data1){
-if(!(func2.call(schema12.properties.roaming.properties, key1))){
+if(!(func2.call(schema13.properties.roaming.properties, key1))){
 const err2 = {instancePath:instancePath+"/roaming",schemaPath:"#/properties/roaming/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -1725,7 +1807,7 @@ errors++;
 if(data27.type !== undefined){
 let data28 = data27.type;
 if(!((((data28 === "email") || (data28 === "dns")) || (data28 === "uri")) || (data28 === "upn"))){
-const err65 = {instancePath:instancePath+"/enrollment/profiles/" + i0+"/subjectAltNames/" + i1+"/type",schemaPath:"#/properties/enrollment/properties/profiles/items/properties/subjectAltNames/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.enrollment.properties.profiles.items.properties.subjectAltNames.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err65 = {instancePath:instancePath+"/enrollment/profiles/" + i0+"/subjectAltNames/" + i1+"/type",schemaPath:"#/properties/enrollment/properties/profiles/items/properties/subjectAltNames/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema13.properties.enrollment.properties.profiles.items.properties.subjectAltNames.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1846,7 +1928,7 @@ errors++;
 if(data30.bits !== undefined){
 let data32 = data30.bits;
 if(!(((data32 === 2048) || (data32 === 3072)) || (data32 === 4096))){
-const err75 = {instancePath:instancePath+"/enrollment/profiles/" + i0+"/key/bits",schemaPath:"#/properties/enrollment/properties/profiles/items/properties/key/oneOf/0/properties/bits/enum",keyword:"enum",params:{allowedValues: schema12.properties.enrollment.properties.profiles.items.properties.key.oneOf[0].properties.bits.enum},message:"must be equal to one of the allowed values"};
+const err75 = {instancePath:instancePath+"/enrollment/profiles/" + i0+"/key/bits",schemaPath:"#/properties/enrollment/properties/profiles/items/properties/key/oneOf/0/properties/bits/enum",keyword:"enum",params:{allowedValues: schema13.properties.enrollment.properties.profiles.items.properties.key.oneOf[0].properties.bits.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1921,7 +2003,7 @@ errors++;
 if(data30.curve !== undefined){
 let data34 = data30.curve;
 if(!((data34 === "P-256") || (data34 === "P-384"))){
-const err81 = {instancePath:instancePath+"/enrollment/profiles/" + i0+"/key/curve",schemaPath:"#/properties/enrollment/properties/profiles/items/properties/key/oneOf/1/properties/curve/enum",keyword:"enum",params:{allowedValues: schema12.properties.enrollment.properties.profiles.items.properties.key.oneOf[1].properties.curve.enum},message:"must be equal to one of the allowed values"};
+const err81 = {instancePath:instancePath+"/enrollment/profiles/" + i0+"/key/curve",schemaPath:"#/properties/enrollment/properties/profiles/items/properties/key/oneOf/1/properties/curve/enum",keyword:"enum",params:{allowedValues: schema13.properties.enrollment.properties.profiles.items.properties.key.oneOf[1].properties.curve.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -2188,15 +2270,15 @@ vErrors.push(err101);
 }
 errors++;
 }
-validate11.errors = vErrors;
+validate12.errors = vErrors;
 return errors === 0;
 }
 
-const v2e073f4ea4dec224 = validate12;
-const schema13 = {"type":"object","additionalProperties":false,"properties":{"caIdentifier":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[\\x21-\\x7e]+$"},"timeoutSeconds":{"type":"integer","minimum":1,"maximum":300,"default":30}}};
+const v2e073f4ea4dec224 = validate13;
+const schema14 = {"type":"object","additionalProperties":false,"properties":{"caIdentifier":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[\\x21-\\x7e]+$"},"timeoutSeconds":{"type":"integer","minimum":1,"maximum":300,"default":30}}};
 const pattern4 = new RegExp("^[\\x21-\\x7e]+$", "u");
 
-function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2304,14 +2386,14 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate12.errors = vErrors;
+validate13.errors = vErrors;
 return errors === 0;
 }
 
-const v5786500333bbebaf = validate13;
-const schema14 = {"type":"object","additionalProperties":false,"properties":{"claimMinutes":{"type":"number","minimum":1,"maximum":1440,"default":10},"pendingDays":{"type":"number","minimum":1,"maximum":365,"default":30},"profiles":{"type":"array","maxItems":32,"default":[],"items":{"type":"object","additionalProperties":false,"required":["id","enroller","ca","subject"],"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{0,62}$"},"enroller":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"ca":{"type":"object","additionalProperties":false,"required":["url","fingerprint"],"properties":{"url":{"type":"string","pattern":"^https?://[^\\s]+$","maxLength":2048},"fingerprint":{"type":"string","pattern":"^[0-9a-f]{64}$"},"settings":{"type":"object","default":{}}}},"subject":{"type":"string","minLength":1,"maxLength":1024},"subjectAltNames":{"type":"array","maxItems":16,"default":[],"items":{"type":"object","additionalProperties":false,"required":["type","value"],"properties":{"type":{"enum":["email","dns","uri","upn"]},"value":{"type":"string","minLength":1,"maxLength":1024}}}},"key":{"default":{"type":"rsa","bits":2048},"oneOf":[{"type":"object","additionalProperties":false,"required":["type","bits"],"properties":{"type":{"const":"rsa"},"bits":{"enum":[2048,3072,4096]}}},{"type":"object","additionalProperties":false,"required":["type","curve"],"properties":{"type":{"const":"ec"},"curve":{"enum":["P-256","P-384"]}}}]},"challenge":{"type":"object","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"maxLength":4096}}},"renew":{"type":"object","additionalProperties":false,"default":{},"properties":{"remainingFraction":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.2},"minDays":{"type":"number","minimum":0,"maximum":3650,"default":14}}}}}}}};
+const v5786500333bbebaf = validate14;
+const schema15 = {"type":"object","additionalProperties":false,"properties":{"claimMinutes":{"type":"number","minimum":1,"maximum":1440,"default":10},"pendingDays":{"type":"number","minimum":1,"maximum":365,"default":30},"profiles":{"type":"array","maxItems":32,"default":[],"items":{"type":"object","additionalProperties":false,"required":["id","enroller","ca","subject"],"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{0,62}$"},"enroller":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"ca":{"type":"object","additionalProperties":false,"required":["url","fingerprint"],"properties":{"url":{"type":"string","pattern":"^https?://[^\\s]+$","maxLength":2048},"fingerprint":{"type":"string","pattern":"^[0-9a-f]{64}$"},"settings":{"type":"object","default":{}}}},"subject":{"type":"string","minLength":1,"maxLength":1024},"subjectAltNames":{"type":"array","maxItems":16,"default":[],"items":{"type":"object","additionalProperties":false,"required":["type","value"],"properties":{"type":{"enum":["email","dns","uri","upn"]},"value":{"type":"string","minLength":1,"maxLength":1024}}}},"key":{"default":{"type":"rsa","bits":2048},"oneOf":[{"type":"object","additionalProperties":false,"required":["type","bits"],"properties":{"type":{"const":"rsa"},"bits":{"enum":[2048,3072,4096]}}},{"type":"object","additionalProperties":false,"required":["type","curve"],"properties":{"type":{"const":"ec"},"curve":{"enum":["P-256","P-384"]}}}]},"challenge":{"type":"object","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"maxLength":4096}}},"renew":{"type":"object","additionalProperties":false,"default":{},"properties":{"remainingFraction":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1,"default":0.2},"minDays":{"type":"number","minimum":0,"maximum":3650,"default":14}}}}}}}};
 
-function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -2736,7 +2818,7 @@ errors++;
 if(data12.type !== undefined){
 let data13 = data12.type;
 if(!((((data13 === "email") || (data13 === "dns")) || (data13 === "uri")) || (data13 === "upn"))){
-const err34 = {instancePath:instancePath+"/profiles/" + i0+"/subjectAltNames/" + i1+"/type",schemaPath:"#/properties/profiles/items/properties/subjectAltNames/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.profiles.items.properties.subjectAltNames.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err34 = {instancePath:instancePath+"/profiles/" + i0+"/subjectAltNames/" + i1+"/type",schemaPath:"#/properties/profiles/items/properties/subjectAltNames/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema15.properties.profiles.items.properties.subjectAltNames.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2857,7 +2939,7 @@ errors++;
 if(data15.bits !== undefined){
 let data17 = data15.bits;
 if(!(((data17 === 2048) || (data17 === 3072)) || (data17 === 4096))){
-const err44 = {instancePath:instancePath+"/profiles/" + i0+"/key/bits",schemaPath:"#/properties/profiles/items/properties/key/oneOf/0/properties/bits/enum",keyword:"enum",params:{allowedValues: schema14.properties.profiles.items.properties.key.oneOf[0].properties.bits.enum},message:"must be equal to one of the allowed values"};
+const err44 = {instancePath:instancePath+"/profiles/" + i0+"/key/bits",schemaPath:"#/properties/profiles/items/properties/key/oneOf/0/properties/bits/enum",keyword:"enum",params:{allowedValues: schema15.properties.profiles.items.properties.key.oneOf[0].properties.bits.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2932,7 +3014,7 @@ errors++;
 if(data15.curve !== undefined){
 let data19 = data15.curve;
 if(!((data19 === "P-256") || (data19 === "P-384"))){
-const err50 = {instancePath:instancePath+"/profiles/" + i0+"/key/curve",schemaPath:"#/properties/profiles/items/properties/key/oneOf/1/properties/curve/enum",keyword:"enum",params:{allowedValues: schema14.properties.profiles.items.properties.key.oneOf[1].properties.curve.enum},message:"must be equal to one of the allowed values"};
+const err50 = {instancePath:instancePath+"/profiles/" + i0+"/key/curve",schemaPath:"#/properties/profiles/items/properties/key/oneOf/1/properties/curve/enum",keyword:"enum",params:{allowedValues: schema15.properties.profiles.items.properties.key.oneOf[1].properties.curve.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -3188,14 +3270,14 @@ vErrors.push(err69);
 }
 errors++;
 }
-validate13.errors = vErrors;
+validate14.errors = vErrors;
 return errors === 0;
 }
 
-const v73b3d7409a3794a7 = validate14;
-const schema15 = {"type":"object","additionalProperties":false,"properties":{"maxTokens":{"type":"integer","minimum":1,"maximum":100000,"default":2000},"maxTokenBytes":{"type":"integer","minimum":1024,"maximum":1048576,"default":65535},"tombstoneLifetimeDays":{"type":"number","exclusiveMinimum":0,"maximum":3650,"default":60},"clockSkewSeconds":{"type":"integer","minimum":0,"maximum":86400,"default":300},"archiveExpired":{"type":"boolean","default":true},"casAttempts":{"type":"integer","minimum":1,"maximum":100,"default":8},"refreshIntervalMinutes":{"type":"number","exclusiveMinimum":0,"maximum":10080,"default":90},"refreshRandomMinutes":{"type":"number","minimum":0,"maximum":10080,"default":30},"removeOnLogoff":{"type":"boolean","default":false}}};
+const v73b3d7409a3794a7 = validate15;
+const schema16 = {"type":"object","additionalProperties":false,"properties":{"maxTokens":{"type":"integer","minimum":1,"maximum":100000,"default":2000},"maxTokenBytes":{"type":"integer","minimum":1024,"maximum":1048576,"default":65535},"tombstoneLifetimeDays":{"type":"number","exclusiveMinimum":0,"maximum":3650,"default":60},"clockSkewSeconds":{"type":"integer","minimum":0,"maximum":86400,"default":300},"archiveExpired":{"type":"boolean","default":true},"casAttempts":{"type":"integer","minimum":1,"maximum":100,"default":8},"refreshIntervalMinutes":{"type":"number","exclusiveMinimum":0,"maximum":10080,"default":90},"refreshRandomMinutes":{"type":"number","minimum":0,"maximum":10080,"default":30},"removeOnLogoff":{"type":"boolean","default":false}}};
 
-function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3227,7 +3309,7 @@ if(data.removeOnLogoff === undefined){
 data.removeOnLogoff = false;
 }
 for(const key0 in data){
-if(!(func2.call(schema15.properties, key0))){
+if(!(func2.call(schema16.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -3500,14 +3582,14 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate14.errors = vErrors;
+validate15.errors = vErrors;
 return errors === 0;
 }
 
-const v7760a5a5ce90f1c5 = validate15;
-const schema16 = {"type":"object","additionalProperties":false,"properties":{}};
+const v7760a5a5ce90f1c5 = validate16;
+const schema17 = {"type":"object","additionalProperties":false,"properties":{}};
 
-function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3532,16 +3614,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate15.errors = vErrors;
+validate16.errors = vErrors;
 return errors === 0;
 }
 
-const v7e653670793ff2e9 = validate16;
-const schema17 = {"type":"object","required":["url","caFile"],"additionalProperties":false,"properties":{"url":{"type":"string","pattern":"^ldaps?://[^/?#]+/?$"},"caFile":{"type":"string","minLength":1},"tlsServerName":{"type":"string","minLength":1},"userDn":{"type":"string","minLength":1},"base":{"type":"string","minLength":1},"filter":{"type":"string","minLength":1},"bind":{"enum":["simple","external","gssapi"],"default":"simple"},"bindDn":{"type":"string","minLength":1},"bindPasswordFile":{"type":"string","minLength":1},"clientCertFile":{"type":"string","minLength":1},"clientKeyFile":{"type":"string","minLength":1},"kerberosService":{"type":"string","pattern":"^[^@\\s]+@[^@\\s]+$"},"profile":{"enum":["openldap","ad"],"default":"openldap"},"attributes":{"type":"object","additionalProperties":false,"properties":{"tokens":{"type":"string"},"keys":{"type":"string"},"stamp":{"type":"string"}}},"timeoutMs":{"type":"integer","minimum":100,"maximum":600000,"default":15000},"rangeSize":{"type":"integer","minimum":1,"maximum":100000},"maxRequestBytes":{"type":"integer","minimum":65536,"maximum":16000000,"default":4000000}}};
+const v7e653670793ff2e9 = validate17;
+const schema18 = {"type":"object","required":["url","caFile"],"additionalProperties":false,"properties":{"url":{"type":"string","pattern":"^ldaps?://[^/?#]+/?$"},"caFile":{"type":"string","minLength":1},"tlsServerName":{"type":"string","minLength":1},"userDn":{"type":"string","minLength":1},"base":{"type":"string","minLength":1},"filter":{"type":"string","minLength":1},"bind":{"enum":["simple","external","gssapi"],"default":"simple"},"bindDn":{"type":"string","minLength":1},"bindPasswordFile":{"type":"string","minLength":1},"clientCertFile":{"type":"string","minLength":1},"clientKeyFile":{"type":"string","minLength":1},"kerberosService":{"type":"string","pattern":"^[^@\\s]+@[^@\\s]+$"},"profile":{"enum":["openldap","ad"],"default":"openldap"},"attributes":{"type":"object","additionalProperties":false,"properties":{"tokens":{"type":"string"},"keys":{"type":"string"},"stamp":{"type":"string"}}},"timeoutMs":{"type":"integer","minimum":100,"maximum":600000,"default":15000},"rangeSize":{"type":"integer","minimum":1,"maximum":100000},"maxRequestBytes":{"type":"integer","minimum":65536,"maximum":16000000,"default":4000000}}};
 const pattern9 = new RegExp("^ldaps?://[^/?#]+/?$", "u");
 const pattern10 = new RegExp("^[^@\\s]+@[^@\\s]+$", "u");
 
-function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3578,7 +3660,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema17.properties, key0))){
+if(!(func2.call(schema18.properties, key0))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -3741,7 +3823,7 @@ errors++;
 }
 let data6 = data.bind;
 if(!(((data6 === "simple") || (data6 === "external")) || (data6 === "gssapi"))){
-const err15 = {instancePath:instancePath+"/bind",schemaPath:"#/properties/bind/enum",keyword:"enum",params:{allowedValues: schema17.properties.bind.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/bind",schemaPath:"#/properties/bind/enum",keyword:"enum",params:{allowedValues: schema18.properties.bind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3877,7 +3959,7 @@ errors++;
 }
 let data12 = data.profile;
 if(!((data12 === "openldap") || (data12 === "ad"))){
-const err26 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/enum",keyword:"enum",params:{allowedValues: schema17.properties.profile.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/enum",keyword:"enum",params:{allowedValues: schema18.properties.profile.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4061,15 +4143,15 @@ vErrors.push(err41);
 }
 errors++;
 }
-validate16.errors = vErrors;
+validate17.errors = vErrors;
 return errors === 0;
 }
 
-const v8ef9b8d4f48ba3c1 = validate17;
-const schema18 = {"type":"object","required":["reference"],"additionalProperties":false,"properties":{"reference":{"type":"string","minLength":1,"maxLength":256},"path":{"type":"string","pattern":"^/[\\x21-\\x7e]*$","maxLength":1024},"recipient":{"type":"string","maxLength":1024},"timeoutSeconds":{"type":"integer","minimum":1,"maximum":300,"default":30},"pbmIterations":{"type":"integer","minimum":1000,"maximum":100000,"default":10000}}};
+const v8ef9b8d4f48ba3c1 = validate18;
+const schema19 = {"type":"object","required":["reference"],"additionalProperties":false,"properties":{"reference":{"type":"string","minLength":1,"maxLength":256},"path":{"type":"string","pattern":"^/[\\x21-\\x7e]*$","maxLength":1024},"recipient":{"type":"string","maxLength":1024},"timeoutSeconds":{"type":"integer","minimum":1,"maximum":300,"default":30},"pbmIterations":{"type":"integer","minimum":1000,"maximum":100000,"default":10000}}};
 const pattern11 = new RegExp("^/[\\x21-\\x7e]*$", "u");
 
-function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4273,15 +4355,15 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate17.errors = vErrors;
+validate18.errors = vErrors;
 return errors === 0;
 }
 
-const v91007edada67c226 = validate18;
-const schema19 = {"type":"object","required":["url","caFile"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"caFile":{"type":"string","minLength":1},"timeoutSeconds":{"type":"integer","minimum":1,"maximum":300,"default":30},"serverName":{"type":"string","pattern":"^[A-Za-z0-9.-]+$"}}};
+const v91007edada67c226 = validate19;
+const schema20 = {"type":"object","required":["url","caFile"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"caFile":{"type":"string","minLength":1},"timeoutSeconds":{"type":"integer","minimum":1,"maximum":300,"default":30},"serverName":{"type":"string","pattern":"^[A-Za-z0-9.-]+$"}}};
 const pattern12 = new RegExp("^[A-Za-z0-9.-]+$", "u");
 
-function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate19(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4439,14 +4521,14 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate18.errors = vErrors;
+validate19.errors = vErrors;
 return errors === 0;
 }
 
-const va2c799262a3ce3c1 = validate19;
-const schema20 = {"type":"object"};
+const va2c799262a3ce3c1 = validate20;
+const schema21 = {"type":"object"};
 
-function validate19(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(data && typeof data == "object" && !Array.isArray(data))){
@@ -4456,88 +4538,6 @@ vErrors = [err0];
 }
 else {
 vErrors.push(err0);
-}
-errors++;
-}
-validate19.errors = vErrors;
-return errors === 0;
-}
-
-const va8113580ac690de1 = validate20;
-const schema21 = {"type":"object","additionalProperties":false,"properties":{"path":{"type":"string"},"debounceMs":{"type":"integer","minimum":0,"maximum":60000,"default":200}}};
-
-function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.debounceMs === undefined){
-data.debounceMs = 200;
-}
-for(const key0 in data){
-if(!((key0 === "path") || (key0 === "debounceMs"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-if(data.path !== undefined){
-if(typeof data.path !== "string"){
-const err1 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-let data1 = data.debounceMs;
-if(!((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1)))){
-const err2 = {instancePath:instancePath+"/debounceMs",schemaPath:"#/properties/debounceMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(typeof data1 == "number"){
-if(data1 > 60000 || isNaN(data1)){
-const err3 = {instancePath:instancePath+"/debounceMs",schemaPath:"#/properties/debounceMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60000},message:"must be <= 60000"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-if(data1 < 0 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/debounceMs",schemaPath:"#/properties/debounceMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-}
-else {
-const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
 }
 errors++;
 }
@@ -9173,6 +9173,8 @@ return errors === 0;
 export const COMPILED_VALIDATORS: Readonly<Record<string, SchemaValidateFunction>> = {
   // agent: AGENT_CONFIG_SCHEMA
   '114ae03585ba3c5093a580e96d4e0bdc9c9f1288360ababa079a60b97c6b6b46': v114ae03585ba3c50,
+  // @credroam/plugin-triggers: contributes.triggers 'store-watcher'
+  '29c1f8f7cd9afc50ab631260b542d68f3e3623ea5fc8f75c89e45efbda7697d6': v29c1f8f7cd9afc50,
   // core: SITE_POLICY_SCHEMA
   '2aea893facbd0842a25c5fe16ed4f33d93b631c70d3b1afc194bd7bb942a3bf3': v2aea893facbd0842,
   // plugin-enroll-scep: SCEP_SETTINGS_SCHEMA
@@ -9202,8 +9204,6 @@ export const COMPILED_VALIDATORS: Readonly<Record<string, SchemaValidateFunction
   '91007edada67c226430b99e93005ac00c7a8354943caad97db48345e5f4788d1': v91007edada67c226,
   // core: NO_CONFIGURATION_SCHEMA
   'a2c799262a3ce3c19ef5cdd983bf3d12b43ab3c426227091b909dcb7054738c0': va2c799262a3ce3c1,
-  // @credroam/plugin-triggers: contributes.triggers 'store-watcher'
-  'a8113580ac690de15d9b7fbd6e4d505238745c02d27f80640371a87bb24901b5': va8113580ac690de1,
   // core: MANIFEST_SCHEMA
   'c119756fb598bd4d26f94bc12b44a55a778ea79ba073271ff93cc6a2cab34178': vc119756fb598bd4d,
   // plugin-ldap: LDAP_POLICY_SOURCE_SETTINGS_SCHEMA
