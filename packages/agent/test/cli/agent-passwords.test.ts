@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { twoEndpoints } from '../support.js';
+import { BIN, twoEndpoints } from '../support.js';
 
 interface Status {
   readonly agent: { readonly running: boolean; readonly unlocked?: boolean };
@@ -111,4 +112,35 @@ test('`sync --dry-run` beside a running agent says that it plans in this process
   t.regex(r.stderr, /--password-file FILE/);
   const planned = await w.a(['sync', '--dry-run', ...w.pw, '--json']);
   t.is(planned.code, 0, planned.stderr);
+});
+
+test('a `logon --start-agent` that fails ends as soon as it has said why: nothing it started holds it (PAM waits for it)', async (t) => {
+  const w = await twoEndpoints(t);
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  const wrong = path.join(w.dir, 'wrong');
+  await writeFile(wrong, 'not the password\n', { mode: 0o600 });
+  const child = spawn(
+    process.execPath,
+    [BIN, '--config', path.join(w.dir, 'a.json'), 'logon', '--start-agent', '--password-file', wrong],
+    {
+      cwd: w.dir,
+      env: { PATH: process.env.PATH, XDG_CONFIG_HOME: path.join(w.dir, 'xdg') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  // Said: then the process must end, not wait out the 10 s it gives the agent it stops.
+  const said = new Promise<void>((resolve) => {
+    child.stderr.on('data', () => {
+      if (/E_WRONG_PASSWORD/.test(stderr)) resolve();
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  await Promise.race([said, exited]);
+  const ended = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5_000))]);
+  if (ended === 'still running') child.kill('SIGKILL');
+  t.is(ended, 1, `the command ended with its error once it had said it: ${stderr}`);
 });

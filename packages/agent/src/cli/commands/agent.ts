@@ -142,10 +142,16 @@ export async function startAgent(
     if (ours) {
       // It holds no keys: left running, it would only stand in the way of the next logon's agent.
       await askAgent(config, { cmd: 'stop' }).catch(() => undefined);
+      // The wait ends with the agent: a timer left running would hold this command (and a PAM
+      // logon waiting for it) for its whole length.
+      let timer: NodeJS.Timeout | undefined;
       const stopped = await Promise.race([
         exited.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), 10_000)),
+        new Promise<boolean>((r) => {
+          timer = setTimeout(() => r(false), 10_000);
+        }),
       ]);
+      clearTimeout(timer);
       left = stopped
         ? ' (the agent started for this logon was stopped: it held no keys)'
         : ` (the agent started for this logon, pid ${String(pid)}, was asked to stop: it holds no keys)`;
