@@ -128,7 +128,11 @@ test('as a user: a folder the user reads but may not write reads, and a write is
   await mkdir(dave, { mode: 0o755 });
   await writeFile(path.join(dave, 'values'), JSON.stringify({ tokens: [], keys: [] }), { mode: 0o644 });
   t.like(await asNobody(root, 'dave', 'store.read()'), { ok: { tokens: [], keys: [], stamp: [] } });
-  t.like(await asNobody(root, 'dave', WRITE), {
+  // Said at once: not after the write lock's retries (100 of them, about 10 s, before the fix).
+  const asked = Date.now();
+  const refused = await asNobody(root, 'dave', WRITE);
+  t.true(Date.now() - asked < 5_000, 'the refusal does not wait out the lock retries');
+  t.like(refused, {
     code: 'E_ACCESS',
     message: `this user (nobody) may read ${dave} but not write it (owner uid 0, mode 0755): nothing was written; fix: give the user their folder: chown -R nobody ${dave} && chmod 0700 ${dave}`,
   });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir } from 'node:fs/promises';
+import { access, constants, lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConflictError, CredroamError } from '../../api/errors.js';
@@ -209,6 +209,9 @@ export class FolderDirectoryStore implements DirectoryStore {
       if (error.code !== 'EEXIST') throw error;
     });
     await this.#checkFolders(); // the folder that exists now is a real one
+    // A folder this user may read but not write is said at once: the lock below retries for
+    // seconds on any error, a refusal included.
+    await access(this.dir, constants.W_OK);
     const release = await (await lockfileModule()).lock(this.dir, {
       lockfilePath: path.join(this.dir, 'write.lock'),
       stale: 10_000,
