@@ -144,3 +144,19 @@ test('a `logon --start-agent` that fails ends as soon as it has said why: nothin
   if (ended === 'still running') child.kill('SIGKILL');
   t.is(ended, 1, `the command ended with its error once it had said it: ${stderr}`);
 });
+
+test('a logon through the agent whose logon sync failed says so in words (the keys are open: exit 0)', async (t) => {
+  const w = await twoEndpoints(t);
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  // A sync state that is another user's: every sync of this endpoint fails (E_STATE) until it is fixed.
+  const state = path.join(w.dir, 'a', 'state', 'sync.json');
+  const mine = JSON.parse(await readFile(state, 'utf8')) as Record<string, unknown>;
+  await writeFile(state, JSON.stringify({ ...mine, user: 'mallory' }));
+  const started = await w.a(['logon', '--start-agent', ...w.pw]);
+  t.is(started.code, 0, started.stderr);
+  t.regex(started.stdout, /started the agent .*\nbut its logon sync failed: .*mallory/);
+  t.regex(started.stdout, /credroam status/);
+  const again = await w.a(['logon', ...w.pw]);
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stdout, /logged on through the agent\nbut its logon sync failed/);
+});

@@ -15,7 +15,7 @@ import {
 } from '../../daemon/ipc.js';
 import { ExitCode, UsageError } from '../io.js';
 import { stripNewline } from '../secrets.js';
-import { type Args, agentAnswer, agentError, type Context, configOf, out } from './shared.js';
+import { type Args, agentAnswer, agentError, type Context, configOf, logonSyncNote, out } from './shared.js';
 
 // --- the agent ------------------------------------------------------------------------------------
 
@@ -161,9 +161,11 @@ export async function startAgent(
   out(
     ctx,
     { ...answer, pid: status.pid, started: ours },
-    ours
-      ? `started the agent (pid ${String(status.pid)}); it holds the keys for this session${answer.rewrapped ? ' (keys re-wrapped for the changed password)' : ''}`
-      : `logged on through the agent (pid ${String(status.pid)}) that started meanwhile`,
+    `${
+      ours
+        ? `started the agent (pid ${String(status.pid)}); it holds the keys for this session${answer.rewrapped ? ' (keys re-wrapped for the changed password)' : ''}`
+        : `logged on through the agent (pid ${String(status.pid)}) that started meanwhile`
+    }${logonSyncNote(answer)}`,
   );
   return ExitCode.Done;
 }

@@ -173,6 +173,17 @@ export function agentError(answer: Extract<AgentAnswer, { ok: false }>): Credroa
 }
 
 /** Prints an agent's answer, or fails with its error. */
+/**
+ * What a logon through the agent adds when the agent's logon sync failed: the keys are open (the
+ * logon succeeded), but nothing roams until the cause is fixed, and the user is told so in words.
+ */
+export function logonSyncNote(answer: Record<string, unknown>): string {
+  const last = answer.lastSync as { readonly outcome?: unknown; readonly error?: unknown } | null | undefined;
+  return last?.outcome === 'failed'
+    ? `\nbut its logon sync failed: ${String(last.error)}\n(the agent syncs again at the next change or trigger; \`credroam status\` shows the last outcome)`
+    : '';
+}
+
 export function agentAnswer(
   ctx: Context,
   answer: AgentAnswer,

@@ -14,6 +14,7 @@ import {
   type Context,
   configOf,
   givenPassword,
+  logonSyncNote,
   noAgentNoPassword,
   out,
   PASSWORD_SOURCES,
@@ -222,7 +223,8 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
     return agentAnswer(
       ctx,
       answer,
-      (a) => `logged on through the agent${a.rewrapped ? ' (keys re-wrapped for the changed password)' : ''}`,
+      (a) =>
+        `logged on through the agent${a.rewrapped ? ' (keys re-wrapped for the changed password)' : ''}${logonSyncNote(a)}`,
     );
   }
   if (args.values['start-agent'] || pam) {
