@@ -78,17 +78,24 @@ test('a password source that was given but cannot be read is an error, even when
   t.regex(here.stdout, /the roaming password given was not checked: nothing needed the keys/);
 });
 
-test('`sync` and `logoff` with neither an agent nor a password say that no agent runs and how to start one (E_KEYS_NEEDED)', async (t) => {
+test('`sync` with neither an agent nor a password says that no agent runs and how to start one; `logoff` that no keys are held and that a final sync needs the password (E_KEYS_NEEDED)', async (t) => {
   const w = await twoEndpoints(t);
-  for (const command of ['sync', 'logoff']) {
-    const r = await w.a([command, '--json']);
-    t.is(r.code, 2, r.stderr);
-    t.like(JSON.parse(r.stdout), { error: { code: 'E_KEYS_NEEDED' } });
-    t.regex(
-      r.stderr,
-      /no agent runs for \S+: give the roaming password \(--password-stdin, --password-file FILE or \$CREDROAM_PASSWORD_FILE\), or start an agent that holds the keys: credroam logon --start-agent --password-file FILE/,
-    );
-  }
+  const sync = await w.a(['sync', '--json']);
+  t.is(sync.code, 2, sync.stderr);
+  t.like(JSON.parse(sync.stdout), { error: { code: 'E_KEYS_NEEDED' } });
+  t.regex(
+    sync.stderr,
+    /no agent runs for \S+: give the roaming password \(--password-stdin, --password-file FILE or \$CREDROAM_PASSWORD_FILE\), or start an agent that holds the keys: credroam logon --start-agent --password-file FILE/,
+  );
+  // Logging on to log off would be odd: there is nothing to forget without an agent.
+  const logoff = await w.a(['logoff', '--json']);
+  t.is(logoff.code, 2, logoff.stderr);
+  t.like(JSON.parse(logoff.stdout), { error: { code: 'E_KEYS_NEEDED' } });
+  t.regex(
+    logoff.stderr,
+    /no agent runs for \S+, so no keys are held to forget; for a final sync, give the roaming password \(--password-stdin/,
+  );
+  t.notRegex(logoff.stderr, /start-agent/);
 });
 
 test('both --password-file and --password-stdin is a usage error that says to give one', async (t) => {

@@ -292,7 +292,13 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
       { socket: socketPath(config) },
     );
   });
-  if (!alive && password === undefined) throw noAgentNoPassword(ctx);
+  if (!alive && password === undefined)
+    // Nothing holds the keys, so there is nothing to forget: only a final sync needs the password.
+    throw new UsageError(
+      `no agent runs for ${config.home}, so no keys are held to forget; for a final sync, give the roaming password (${PASSWORD_SOURCES})`,
+      { command: ctx.command, agent: 'none' },
+      'E_KEYS_NEEDED',
+    );
   const answer = alive && (await askAgent(config, { cmd: 'trigger', event: 'logoff' }));
   if (answer) {
     const note = password !== undefined ? 'the agent logged off with the keys it holds' : undefined;
