@@ -118,7 +118,9 @@ function report(error: unknown, at: { io: CliIo; json: boolean; command: string 
   const help = at.command ? `credroam ${at.command} --help` : 'credroam --help';
   at.io.stderr(
     usage
-      ? `${who}: ${message}; see \`${help}\`\n`
+      ? // A command line credroam does not take points to the help; a closer code (E_KEYS_NEEDED,
+        // E_THUMBPRINT_TOO_SHORT) is named as well, as every other failure names its code.
+        `${who}: ${message}; see \`${help}\`${code === 'E_USAGE' ? '' : ` [${code}]`}\n`
       : `${who}: ${message}${error instanceof CredroamError ? ` [${error.code}]` : ''}\n`,
   );
   if (at.json) at.io.stdout(`${JSON.stringify({ error: { code, message, ids } }, null, 2)}\n`);

@@ -96,6 +96,10 @@ test('`sync` with neither an agent nor a password says that no agent runs and ho
     /no agent runs for \S+, so no keys are held to forget; for a final sync, give the roaming password \(--password-stdin/,
   );
   t.notRegex(logoff.stderr, /start-agent/);
+  // The code is named in the text as well, as every failure but a command line credroam does not take.
+  t.regex(sync.stderr, /; see `credroam sync --help` \[E_KEYS_NEEDED\]\n$/);
+  const usage = await w.a(['sync', '--no-such-flag']);
+  t.regex(usage.stderr, /see `credroam sync --help`\n$/, 'E_USAGE points to the help alone');
 });
 
 test('both --password-file and --password-stdin is a usage error that says to give one', async (t) => {

@@ -155,7 +155,7 @@ test('a thumbprint prefix under 8 digits, or one that is not hex, is a usage err
   t.is(remove.code, 2, remove.stderr);
   t.is(
     remove.stderr,
-    `credroam remove: thumbprint prefix ${short} is too short: give at least 8 hex digits (it matches 1 credential here), or the whole SHA-256 or SHA-1 thumbprint; see \`credroam remove --help\`\n`,
+    `credroam remove: thumbprint prefix ${short} is too short: give at least 8 hex digits (it matches 1 credential here), or the whole SHA-256 or SHA-1 thumbprint; see \`credroam remove --help\` [E_THUMBPRINT_TOO_SHORT]\n`,
   );
   t.like(JSON.parse(remove.stdout), {
     error: { code: 'E_THUMBPRINT_TOO_SHORT', ids: { thumbprint: short, matches: 1 } },
