@@ -329,7 +329,12 @@ test('an agent that does not answer on its socket is taken over; woken up, it st
   t.teardown(() => void stuck.child.kill('SIGCONT'));
   const next = await startAgent(t, w.dir, 'a');
   t.true(
-    (await next.log()).some((r) => r.event === 2204 && /did not answer/.test(r.message)),
+    (await next.log()).some(
+      (r) =>
+        r.event === 2204 &&
+        /the process on it did not answer within \d+ ms$/.test(r.message) &&
+        r.message.split('did not answer').length === 2,
+    ),
     JSON.stringify(await next.log()),
   );
   stuck.child.kill('SIGCONT');

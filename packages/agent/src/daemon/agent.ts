@@ -169,7 +169,14 @@ export class Agent {
         return { answered: false };
       return { answered: false, left: 'no agent listened on it (one was killed)' };
     } catch (error) {
-      return { answered: false, left: `the process on it did not answer: ${errorMessage(error)}` };
+      const why = errorMessage(error);
+      const timedOut = /^the agent did not answer (within \d+ ms)/.exec(why);
+      return {
+        answered: false,
+        left: timedOut
+          ? `the process on it did not answer ${timedOut[1]}`
+          : `the process on it did not answer: ${why}`,
+      };
     }
   }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chown, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
@@ -118,6 +118,12 @@ test("as a user: a missing folder the user may not make, or one the user may not
   t.like(await asNobody(root, 'carol', 'store.checkAccess()'), {
     ok: [{ ok: true }, { check: 'write', ok: false, code: 'E_UNREACHABLE', fix }],
   });
+  // A mode is shown as chmod takes it, four digits: 0000, not 00.
+  await chmod(carol, 0o000);
+  t.like(await asNobody(root, 'carol', 'store.read()'), {
+    message: `this user (nobody) may not read ${carol} (owner uid 0, mode 0000): nothing was read or written; fix: ${fix}`,
+  });
+  await chmod(carol, 0o700);
   t.deepEqual(await readdir(root), ['carol'], 'nothing was made in the share');
   t.deepEqual(await readdir(carol), []);
 });

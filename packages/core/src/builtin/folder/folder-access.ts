@@ -115,7 +115,7 @@ export async function checkFolderAccess(root: string, dir: string): Promise<Fold
       "replace it with the user's real folder (or remove it), then sync again",
     );
   }
-  const mode = `owner uid ${own.uid}, mode 0${(own.mode & 0o777).toString(8)}`;
+  const mode = `owner uid ${own.uid}, mode ${(own.mode & 0o777).toString(8).padStart(4, '0')}`;
   if ((await refusal(dir, constants.R_OK | constants.X_OK)) !== undefined) {
     return fail('E_UNREACHABLE', `this user (${who}) may not read ${dir} (${mode})`, giveBack(dir));
   }
