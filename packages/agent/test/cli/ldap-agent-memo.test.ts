@@ -134,19 +134,28 @@ test("an agent's store change after its own sync reads only the stamp; a value r
   from = await logLength();
   const removed = await w.a(['remove', first.fingerprint]);
   t.is(removed.code, 0, removed.stderr);
-  t.true(await until(async () => modifies(await logSince(from)).length > 0), 'the agent wrote');
-  await new Promise((r) => setTimeout(r, 1500));
   // slapd refused the modify planned against the memory (noSuchAttribute, 16), then the agent read
-  // every value and its next modify landed.
+  // every value and its next modify landed: waited for as a whole (the retry may come late on a
+  // busy machine), then each step checked in order.
+  // In operation order (slapd's threads may log an operation's result after the next one starts).
+  const op = (l: string) => Number(/ op=(\d+) /.exec(l)?.[1] ?? -1);
+  const steps = (after: readonly string[]) => {
+    const refused = op(after.find((l) => /RESULT tag=103 err=16 /.test(l)) ?? '');
+    const fullRead = op(
+      after.find((l) => refused >= 0 && op(l) > refused && / SRCH attr=.*credroamToken/.test(l)) ?? '',
+    );
+    const landed = op(
+      after.find((l) => fullRead >= 0 && op(l) > fullRead && /RESULT tag=103 err=0 /.test(l)) ?? '',
+    );
+    return { refused, fullRead, landed };
+  };
+  await until(async () => steps(await logSince(from)).landed >= 0);
   const after = await logSince(from);
-  const refused = after.findIndex((l) => /RESULT tag=103 err=16 /.test(l));
-  t.true(refused >= 0, 'the remembered write conflicted');
-  const fullRead = after.findIndex((l, i) => i > refused && / SRCH attr=.*credroamToken/.test(l));
-  t.true(fullRead > refused, 'then the agent read in full');
-  t.true(
-    after.some((l, i) => i > fullRead && /RESULT tag=103 err=0 /.test(l)),
-    'and its write landed',
-  );
+  const { refused, fullRead, landed } = steps(after);
+  const seen = after.filter((l) => / SRCH attr=|RESULT tag=10[13] |MOD dn=/.test(l)).join('\n');
+  t.true(refused >= 0, `the remembered write conflicted:\n${seen}`);
+  t.true(fullRead > refused, `then the agent read in full:\n${seen}`);
+  t.true(landed > fullRead, `and its write landed:\n${seen}`);
   t.is((await w.b(['sync', ...w.pw])).code, 0);
   t.deepEqual(await listed(w.b), [second.fingerprint], 'b removed the first, kept the second');
   t.deepEqual(await listed(w.a), [second.fingerprint]);
