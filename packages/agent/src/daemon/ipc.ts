@@ -84,14 +84,15 @@ export type AgentAnswer =
 /** How long a command waits for a running agent to say it is there, before it sends its request. */
 export const AGENT_PING_MS = 5_000;
 
+/** How a user starts an agent that holds the keys, as they can type it (FILE: the roaming password's file). */
+export const START_AGENT_COMMAND = 'credroam logon --start-agent --password-file FILE (or --password-stdin)';
+
 /**
  * What to do about an agent that does not answer, as a user can type it: a new agent takes the
  * socket over (daemon/agent.ts, event 2204), and the old one, should it run again, finds its socket
  * replaced and stops by itself (event 2205). Nothing needs to be ended first.
  */
-export const NEW_AGENT_ADVICE =
-  'start a new agent, which takes the socket over (the old one stops by itself if it runs again): ' +
-  'credroam logon --start-agent --password-file FILE (or --password-stdin)';
+export const NEW_AGENT_ADVICE = `start a new agent, which takes the socket over (the old one stops by itself if it runs again): ${START_AGENT_COMMAND}`;
 
 /** How to give a running agent the keys, as a user can type it (FILE: the roaming password's file). */
 export const LOGON_COMMAND = 'credroam logon --password-file FILE, or --password-stdin';

@@ -1,4 +1,5 @@
 import type { DirectorySnapshot, ValueChange } from '../api/extension-points.js';
+import { sameStamp, stampSet } from './stamp.js';
 
 /** How long a remembered snapshot is used at most: a full read at least this often (decision 028). */
 export const DIRECTORY_MEMO_MAX_AGE_MS = 10 * 60_000;
@@ -11,10 +12,6 @@ export const DIRECTORY_MEMO_MAX_BYTES = 64 << 20;
 /** A write removing more values than this is not applied to the memory: the next sync reads in full. */
 const MAX_APPLIED_REMOVALS = 64;
 
-const hexSet = (values: readonly Uint8Array[]): string[] =>
-  values.map((v) => Buffer.from(v).toString('hex')).sort();
-const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
-  a.length === b.length && a.every((v, i) => v === b[i]);
 const equalBytes = (a: Uint8Array, b: Uint8Array): boolean =>
   a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 
@@ -99,7 +96,7 @@ export class DirectoryMemo {
   recall(stamp: readonly Uint8Array[], now: number): DirectorySnapshot | undefined {
     const held = this.stamp(now) && this.#held;
     if (!held) return undefined;
-    if (!sameSet(hexSet(stamp), held.stamp)) {
+    if (!sameStamp(stampSet(stamp), held.stamp)) {
       this.#held = undefined;
       return undefined;
     }
@@ -113,7 +110,7 @@ export class DirectoryMemo {
     const tokens = pack(snapshot.tokens, this.maxBytes);
     const keys = pack(snapshot.keys, this.maxBytes);
     if (tokens === undefined || keys === undefined) return;
-    this.#held = { stamp: hexSet(snapshot.stamp), tokens, keys, at: now, seen: now };
+    this.#held = { stamp: stampSet(snapshot.stamp), tokens, keys, at: now, seen: now };
   }
 
   /**
@@ -146,7 +143,7 @@ export class DirectoryMemo {
     this.#held =
       packed === undefined
         ? undefined
-        : { stamp: hexSet([stamp]), tokens: packed, keys: held.keys, at: held.at, seen: held.seen };
+        : { stamp: stampSet([stamp]), tokens: packed, keys: held.keys, at: held.at, seen: held.seen };
   }
 
   forget(): void {

@@ -22,6 +22,7 @@ import {
   type SyncReport,
   skippedByPlan,
 } from './report.js';
+import { sameStamp, stampSet } from './stamp.js';
 import { emptyState, type SyncState, SyncStateStore, sameState } from './state.js';
 import { type DirectoryWrite, directoryWrite, nextBase, nextDue, writeLocal } from './write-side.js';
 
@@ -34,11 +35,6 @@ export interface EngineOptions {
   readonly now?: () => number;
 }
 export const EngineOptions = Symbol.for('credroam.EngineOptions');
-
-const hex = (values: readonly Uint8Array[]): string[] =>
-  values.map((v) => Buffer.from(v).toString('hex')).sort();
-const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
-  a.length === b.length && a.every((v, i) => v === b[i]);
 
 /**
  * The roaming engine: reads both sides, merges three ways against the base, writes the directory
@@ -99,8 +95,8 @@ export class SyncEngine {
       (state.nextDue === null || state.nextDue > now)
     ) {
       ops.readStamp++;
-      const stamp = hex(await this.directory.readStamp());
-      if (sameSet(stamp, state.stamp)) {
+      const stamp = stampSet(await this.directory.readStamp());
+      if (sameStamp(stamp, state.stamp)) {
         this.#event('debug', EventId.SyncUnchanged, 'nothing changed since the last sync');
         return {
           outcome: 'unchanged',
@@ -160,7 +156,7 @@ export class SyncEngine {
       !full &&
       state?.pending === undefined &&
       memoStamp !== undefined &&
-      sameSet(memoStamp, state?.stamp ?? []);
+      sameStamp(memoStamp, state?.stamp ?? []);
     for (let attempt = 1; attempt <= policy.casAttempts; attempt++) {
       const read = await this.#readSides({ base, recorded, now, ready, remembered, ops });
       remembered = false;
@@ -181,7 +177,7 @@ export class SyncEngine {
 
       // 1. The directory, in one compare-and-swap.
       const write = await directoryWrite(acting, { protector: this.protector, user: this.options.user, now });
-      let stampAfter = hex(read.stamp);
+      let stampAfter = stampSet(read.stamp);
       if (write.remove.length > 0 || write.add.length > 0) {
         const fresh = await this.#writeDirectory(write, read.stamp, { state, base, attempt, ops });
         if (fresh === undefined) {
@@ -189,7 +185,7 @@ export class SyncEngine {
           continue; // another writer got in first (or one behind the stamp): read and merge again
         }
         this.#memo.written(write, fresh);
-        stampAfter = hex([fresh]);
+        stampAfter = stampSet([fresh]);
       }
 
       // 2. The local store.

@@ -7,6 +7,7 @@ import {
   type AgentRequest,
   agentStatus,
   askAgent,
+  START_AGENT_COMMAND,
 } from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
@@ -87,13 +88,10 @@ export const givenPassword = async (args: Args, io: CliIo): Promise<string | und
 /** No agent runs and no roaming password was given: what a command that needs the keys says. */
 export const noAgentNoPassword = (ctx: Context): UsageError =>
   new UsageError(
-    `no agent runs for ${configOf(ctx).home}: give the roaming password (${PASSWORD_SOURCES}), or start an agent that holds the keys: ${START_AGENT}`,
+    `no agent runs for ${configOf(ctx).home}: give the roaming password (${PASSWORD_SOURCES}), or start an agent that holds the keys: ${START_AGENT_COMMAND}`,
     { command: ctx.command, agent: 'none' },
     'E_KEYS_NEEDED',
   );
-
-/** How a user starts an agent that holds the keys, as they can type it. */
-const START_AGENT = 'credroam logon --start-agent --password-file FILE (or --password-stdin)';
 
 /**
  * Where a command that reads or writes private keys gets the user's keys: the roaming password
