@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { type Kdc, LDAP_HOST, startKdc } from '../src/testing/kdc.js';
-import { receivedBytes, type Slapd, startProviders, userDn } from '../src/testing/slapd.js';
+import { receivedBytes, type Slapd, settledLog, startProviders, userDn } from '../src/testing/slapd.js';
 import { dec, enc, storeFor } from './support/stores.js';
 
 /**
@@ -37,7 +36,7 @@ const gssapi = (uid: string, url = server.ldapsUrl) =>
 
 /** slapd's `stats` lines about binds. */
 async function bindLines(): Promise<string[]> {
-  return (await readFile(server.log, 'utf8')).split('\n').filter((l) => / BIND /.test(l));
+  return (await settledLog(server)).split('\n').filter((l) => / BIND /.test(l));
 }
 
 test.serial(

@@ -1,10 +1,18 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { ConflictError } from '@credroam/core/api';
 import { MemoryLocalStore, makeEngine } from '@credroam/core/testing';
 import test from 'ava';
 import { ldapDirectoryStore } from '../src/index.js';
-import { makeClientCert, makeTls, type Slapd, SUFFIX, startProviders, userDn } from '../src/testing/slapd.js';
+import {
+  makeClientCert,
+  makeTls,
+  type Slapd,
+  SUFFIX,
+  settledLog,
+  startProviders,
+  userDn,
+} from '../src/testing/slapd.js';
 import { dec, enc, storeFor } from './support/stores.js';
 
 const USERS = [
@@ -129,7 +137,7 @@ test('a large first upload is split into bounded modifies, the new stamp in the 
   const snap = await s.read();
   t.is(snap.tokens.length, 60);
   t.deepEqual(dec(snap.stamp), ['s1']);
-  const log = await readFile(server.log, 'utf8');
+  const log = await settledLog(server);
   const mods = log.split('\n').filter((l) => l.includes(`MOD dn="${userDn('carol')}"`)).length;
   t.true(mods >= 3, `${mods} modifies`);
 });
@@ -218,7 +226,7 @@ test('SASL EXTERNAL with a client certificate binds as the user', async (t) => {
     stamp: { remove: [], add: [enc('s1')] },
   });
   t.deepEqual(dec((await s.read()).tokens), ['by certificate']);
-  const log = await readFile(server.log, 'utf8');
+  const log = await settledLog(server);
   t.true(
     log.includes(`BIND dn="${userDn('heidi')}" mech=EXTERNAL`),
     'the certificate is mapped to the entry',
@@ -298,7 +306,7 @@ test('ldap:// to a server without TLS: the error names StartTLS and what to do, 
   const error = await t.throwsAsync(s.read(), { code: 'E_STARTTLS' } as never);
   t.regex(error!.message, /refused StartTLS \(result code \d+/);
   t.regex(error!.message, /use ldaps:\/\/, or enable TLS on the server/);
-  const log = await readFile(p.log, 'utf8');
+  const log = await settledLog(p);
   t.true(log.includes('EXT oid=1.3.6.1.4.1.1466.20037'), 'slapd saw the StartTLS request');
   t.false(log.includes(' BIND '), 'and no bind');
 });

@@ -1,10 +1,11 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type Kdc,
   LDAP_HOST,
   receivedBytes,
   type Slapd,
+  settledLog,
   startKdc,
   startProviders,
   userDn,
@@ -119,7 +120,7 @@ test('the roaming flow with a Kerberos bind never sends the roaming password: sl
     { ok: true, detail: 'SASL GSSAPI with the Kerberos ticket', warning: undefined },
   );
 
-  const log = await readFile(server.log, 'utf8');
+  const log = await settledLog(server);
   const aliceBinds = log.split('\n').filter((l) => / BIND dn="uid=alice,[^"]*" (mech|method)=/.test(l));
   t.true(aliceBinds.length >= 5, `each command bound (${aliceBinds.length})`);
   t.true(
@@ -137,7 +138,7 @@ test('the capture sees a password bind: with a site policy that trusts the direc
   const logon = await w.run('a', ['logon', '--password-file', path.join(w.dir, 'pw')]);
   t.is(logon.code, 0, logon.stderr);
   t.true((await receivedBytes(server)).includes(Buffer.from('bob password')));
-  t.true((await readFile(server.log, 'utf8')).includes(`BIND dn="${userDn('bob')}" method=128`));
+  t.true((await settledLog(server)).includes(`BIND dn="${userDn('bob')}" method=128`));
 });
 
 test('without a Kerberos ticket, logon fails with an error that names Kerberos and kinit; after kinit it works', async (t) => {

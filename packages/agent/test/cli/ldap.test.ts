@@ -1,10 +1,11 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ADMIN_DN,
   ADMIN_PASSWORD,
   makeClientCert,
   type Slapd,
+  settledLog,
   startProviders,
   userDn,
 } from '@credroam/plugin-ldap/testing';
@@ -237,7 +238,7 @@ test('a site that does not trust the directory with the password: init says so, 
     init.stdout,
     /refuses this bind unless the site policy sets "directory": \{"trustWithPassword": true\}/,
   );
-  const before = (await readFile(servers[0]!.log, 'utf8')).split('\n').length;
+  const before = (await settledLog(servers[0]!)).split('\n').length;
   const logon = await credroam(['--config', path.join(w.dir, 'u.json'), 'logon', ...w.pw]);
   t.is(logon.code, 1);
   t.regex(logon.stderr, /refusing a simple bind .* with the roaming password.*\[E_BIND_UNTRUSTED\]/s);
@@ -248,7 +249,7 @@ test('a site that does not trust the directory with the password: init says so, 
   ).checks.at(-1);
   t.like(bind, { check: 'bind', ok: false });
   t.regex(bind?.fix ?? '', /"gssapi" \(Kerberos\) or "external" \(a client certificate\)/);
-  const binds = (await readFile(servers[0]!.log, 'utf8'))
+  const binds = (await settledLog(servers[0]!))
     .split('\n')
     .slice(before)
     .filter((l) => l.includes(`BIND dn="${userDn('erin')}"`));
@@ -322,7 +323,7 @@ test('init --bind external writes a configuration that logs on with a client cer
   await writeFile(path.join(w.dir, 'pw'), 'frank roaming, not for the directory\n');
   const logon = await credroam(['--config', path.join(w.dir, 'x.json'), 'logon', ...w.pw]);
   t.is(logon.code, 0, logon.stderr);
-  const binds = (await readFile(servers[0]!.log, 'utf8'))
+  const binds = (await settledLog(servers[0]!))
     .split('\n')
     .filter((l) => / BIND dn="uid=frank,[^"]*" (mech|method)=/.test(l));
   t.true(
@@ -362,7 +363,7 @@ async function initSearching(dir: string, uid: string, policy: Record<string, un
 
 const KDF = { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 } };
 const bindsSince = async (before: number, dn: string) =>
-  (await readFile(servers[0]!.log, 'utf8'))
+  (await settledLog(servers[0]!))
     .split('\n')
     .slice(before)
     .filter((l) => l.includes(` BIND dn="${dn}" `));
@@ -388,7 +389,7 @@ test('the service-account route: init --base --filter --bind simple --bind-dn --
   ]);
   t.is(init.code, 0, init.stderr);
   t.notRegex(init.stdout, /warning/);
-  const before = (await readFile(servers[0]!.log, 'utf8')).split('\n').length;
+  const before = (await settledLog(servers[0]!)).split('\n').length;
   const run = (args: readonly string[]) =>
     credroam(['--config', path.join(dir, 'c.json'), ...args], { cwd: dir });
   const pw = ['--password-file', path.join(dir, 'pw')];
@@ -413,7 +414,7 @@ test('the route that binds as the user: init --base --filter --bind simple --bin
   ]);
   t.is(init.code, 0, init.stderr);
   t.regex(init.stdout, /note: bind simple with the roaming password/);
-  const before = (await readFile(servers[0]!.log, 'utf8')).split('\n').length;
+  const before = (await settledLog(servers[0]!)).split('\n').length;
   const run = (args: readonly string[]) =>
     credroam(['--config', path.join(dir, 'c.json'), ...args], { cwd: dir });
   const pw = ['--password-file', path.join(dir, 'pw')];

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stopWithProcess } from '@credroam/core/testing';
+import { Client } from 'ldapts';
 
 const run = promisify(execFile);
 const SCHEMA = fileURLToPath(new URL('../../../schema/credroam.ldif', import.meta.url));
@@ -486,6 +487,31 @@ export async function startProviders(
   };
 }
 
+let marks = 0;
+
+/**
+ * slapd's log once it has caught up with every operation the caller has seen answered. slapd's
+ * output reaches the file through a pipe and this process's event loop, so a read made right after
+ * an answer may miss the operation's last lines: an anonymous search for a unique base is sent, and
+ * the file is read until that search's line is in it.
+ */
+export async function settledLog(server: Slapd): Promise<string> {
+  const mark = `cn=log-mark-${process.pid}-${++marks}`;
+  const client = new Client({ url: server.ldapUrl, timeout: 5000, connectTimeout: 5000 });
+  try {
+    await client.search(mark, { scope: 'base' }).catch(() => undefined);
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const log = await readFile(server.log, 'utf8');
+    if (log.includes(`SRCH base="${mark}"`)) return log;
+    if (Date.now() > deadline) throw new Error(`slapd's log did not show ${mark} within 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /**
  * Every byte slapd read from its clients at the LDAP layer (after TLS: the requests as the server
  * received them), from the log of a server started with `debug: ['packets']`, where each read is
@@ -494,7 +520,7 @@ export async function startProviders(
 export async function receivedBytes(server: Slapd): Promise<Buffer> {
   const left = new Map<string, number>();
   const chunks: Buffer[] = [];
-  for (const line of (await readFile(server.log, 'utf8')).split('\n')) {
+  for (const line of (await settledLog(server)).split('\n')) {
     const m = /^\S+ (0x[0-9a-f]+) (.*)$/.exec(line);
     if (!m) continue;
     const [, thread = '', rest = ''] = m;
