@@ -58,9 +58,11 @@ async function startAgent(
       await exited;
     }
   });
+  // Complete lines only: a read while the agent writes may end in the middle of a record.
   const log = async () =>
     (await readFile(logFile, 'utf8'))
       .split('\n')
+      .slice(0, -1)
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { event: number; message: string });
   // Up (and, with a password, logged on: its first sync ended). A loaded machine may take a while.
