@@ -224,7 +224,8 @@ test('an agent whose home is removed stops, and does not re-create it', async (t
     (await agent.log()).some((r) => r.event === 1 && r.uploaded === 2),
   );
   // The store watcher sees the files go: the sync it asks for must not write a new home.
-  await rm(path.join(w.dir, 'a'), { recursive: true, force: true });
+  // The agent may be writing there as it goes (ENOTEMPTY): removal is tried again until it is gone.
+  await rm(path.join(w.dir, 'a'), { recursive: true, force: true, maxRetries: 10 });
   const code = await Promise.race([agent.exited, new Promise((r) => setTimeout(() => r('running'), 60_000))]);
   t.is(code, 0, `the agent exited by itself; its log ends: ${JSON.stringify((await agent.log()).slice(-6))}`);
   t.true(
