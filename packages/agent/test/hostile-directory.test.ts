@@ -15,9 +15,10 @@ import {
   TokenFlag,
   type TokenKind,
 } from '@credroam/core';
+import { privateKeyId } from '@credroam/core/kit';
 import { makeClientCert, type Slapd, startProviders, userDn } from '@credroam/plugin-ldap/testing';
 import test from 'ava';
-import { certificateId, privateKeyId } from '../src/cli/credentials.js';
+import { certificateId } from '../src/cli/credentials.js';
 import { loadConfig } from '../src/config.js';
 import { openSession, type Session } from '../src/session.js';
 import { openssl, opensslSelfSigned, tempDir } from './support.js';

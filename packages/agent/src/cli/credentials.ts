@@ -3,6 +3,7 @@ import type { CredentialAttributes } from '@credroam/core';
 import {
   type CertificateField,
   CredroamError,
+  checkedPrivateKeyId,
   decodeCredentialAttributes,
   describeCertificate,
   encodeCredentialAttributes,
@@ -204,7 +205,8 @@ export function checkCredentials(
 > {
   return credentials.map((c) => {
     const id = certificateId(c.cert);
-    const keyId = c.key ? privateKeyId(c.key) : undefined;
+    // A key from outside: OpenSSL reads it (and refuses a public point off its curve).
+    const keyId = c.key ? checkedPrivateKeyId(c.key) : undefined;
     if (keyId !== undefined && keyId !== describeCertificate(c.cert).keyId) {
       throw new CredroamError('E_KEY_MISMATCH', `the private key does not belong to the certificate ${id}`, {
         sha256: id,
@@ -387,6 +389,3 @@ const inspector = new X509ContentInspector();
 
 /** A certificate's id (SHA-256 of its DER), as the engine derives it. */
 export const certificateId = (der: Uint8Array): string => inspector.inspect('cert', der).id;
-
-/** A private key's id (SHA-256 of its SubjectPublicKeyInfo), as the engine derives it. */
-export const privateKeyId = (pkcs8: Uint8Array): string => inspector.inspect('key', pkcs8).id;

@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
-import type * as Asn1js from 'asn1js';
 import { asn1js } from './asn1.js';
+import { BIT_STRING, CONTEXT, children, type Element, element, SEQUENCE, UNIVERSAL } from './der.js';
 
 /** A part of a certificate that `describeCertificate` may find unreadable. */
 export type CertificateField = 'subject' | 'issuer' | 'notBefore' | 'notAfter' | 'publicKey';
@@ -141,56 +141,6 @@ function describe(der: Uint8Array, cert: X509Certificate | undefined): Certifica
     unreadable: Object.freeze(unreadable),
   });
 }
-
-interface Element {
-  /** The element's bytes, header included. */
-  readonly bytes: Uint8Array;
-  /** Its content (after the header). */
-  readonly content: Uint8Array;
-  readonly tagClass: number;
-  readonly tagNumber: number;
-}
-
-/**
- * One DER element's header, read by asn1js without decoding its content (`maxDepth: 0`: nothing
- * inside a constructed element is looked at, so a value asn1js throws on, such as a time that is
- * not a date, is never read). Undefined for anything but a definite length that fits.
- */
-function element(data: Uint8Array): Element | undefined {
-  let parsed: Asn1js.FromBerResult;
-  try {
-    parsed = asn1js().fromBER(data, { maxDepth: 0, copyInput: false });
-  } catch {
-    return undefined;
-  }
-  const { idBlock, lenBlock } = parsed.result;
-  const header = idBlock.blockLength + lenBlock.blockLength;
-  if (idBlock.error || lenBlock.error || lenBlock.isIndefiniteForm || header < 2) return undefined;
-  if (header + lenBlock.length > data.length) return undefined;
-  return {
-    bytes: data.subarray(0, header + lenBlock.length),
-    content: data.subarray(header, header + lenBlock.length),
-    tagClass: idBlock.tagClass,
-    tagNumber: idBlock.tagNumber,
-  };
-}
-
-/** The elements of a constructed element's content, in order; undefined if one does not read. */
-function children(content: Uint8Array): Element[] | undefined {
-  const out: Element[] = [];
-  for (let at = 0; at < content.length; ) {
-    const e = element(content.subarray(at));
-    if (e === undefined) return undefined;
-    out.push(e);
-    at += e.bytes.length;
-  }
-  return out;
-}
-
-const UNIVERSAL = 1;
-const CONTEXT = 3;
-const SEQUENCE = 16;
-const BIT_STRING = 3;
 
 /**
  * Whether `der` is exactly one DER Certificate by its structure (RFC 5280 4.1): a SEQUENCE of

@@ -19,7 +19,9 @@ export interface ContentFacts {
 
 /**
  * Derives ids from validated content: the engine never trusts an id it is given (by the directory
- * or by a local file name). Throws for content that does not parse.
+ * or by a local file name). Throws for content that does not parse. A key's id is read from its
+ * own bytes where OpenSSL would export them as they are, without checking that an EC point lies on
+ * its curve (decision 029): the keys the engine meets are authenticated under the user's keys.
  */
 export interface ContentInspector {
   inspect(kind: TokenKind, content: Uint8Array): ContentFacts;

@@ -19,8 +19,11 @@ export {
   describeCertificate,
   opensslTime,
 } from '../engine/certificate.js';
-/** The id of a private key (SHA-256 of its SubjectPublicKeyInfo): its one derivation, once per key. */
-export { privateKeyId } from '../engine/key-id.js';
+/**
+ * The id of a private key (SHA-256 of its SubjectPublicKeyInfo): its one derivation, once per key;
+ * `checkedPrivateKeyId` for a key from outside, which OpenSSL must read (decision 029).
+ */
+export { checkedPrivateKeyId, privateKeyId } from '../engine/key-id.js';
 /** Enrollers: certificate subjects, one strict RFC 4514 parser and the DER of the X.501 Name (E_ENROLL_PROFILE when refused is the enroller's call). */
 export {
   type AttributeTypeAndValue,

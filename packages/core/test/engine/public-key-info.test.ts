@@ -1,0 +1,172 @@
+import { execFile } from 'node:child_process';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import fc from 'fast-check';
+import { checkedPrivateKeyId, exportedPublicKeyInfo, privateKeyId } from '../../src/engine/key-id.js';
+import { publicKeyInfoOfPkcs8 } from '../../src/engine/public-key-info.js';
+import { tempDir } from '../support/temp.js';
+
+/**
+ * Decision 029: a private key's SubjectPublicKeyInfo taken from its own bytes must be, byte for
+ * byte, what OpenSSL exports after reading the key, for every key OpenSSL reads: the key's id is
+ * how its certificate finds it, on every endpoint of the user.
+ */
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+const pkcs8Of = (type: string, options: object): Buffer =>
+  (generateKeyPairSync as (t: string, o: object) => { privateKey: KeyObject })(
+    type,
+    options,
+  ).privateKey.export({
+    type: 'pkcs8',
+    format: 'der',
+  });
+const opensslId = (pkcs8: Uint8Array): string => sha256(exportedPublicKeyInfo(pkcs8));
+
+/** The key types the reader takes from the bytes, and those it leaves to OpenSSL. */
+const READ: ReadonlyArray<[string, object]> = [
+  ['ec', { namedCurve: 'P-256' }],
+  ['ec', { namedCurve: 'P-384' }],
+  ['ec', { namedCurve: 'P-521' }],
+  ['rsa', { modulusLength: 1024 }],
+  ['rsa', { modulusLength: 2048, publicExponent: 3 }],
+];
+const LEFT_TO_OPENSSL: ReadonlyArray<[string, object]> = [
+  ['ed25519', {}],
+  ['ed448', {}],
+  ['x25519', {}],
+  ['rsa-pss', { modulusLength: 1024 }],
+  ['dsa', { modulusLength: 1024, divisorLength: 160 }],
+];
+
+test('keys Node makes: the SubjectPublicKeyInfo read from an EC or RSA key is the one OpenSSL exports; other types are left to OpenSSL', (t) => {
+  for (const [type, options] of READ) {
+    for (let i = 0; i < 10; i++) {
+      const key = pkcs8Of(type, options);
+      const spki = publicKeyInfoOfPkcs8(key);
+      t.truthy(spki, `${type} ${JSON.stringify(options)} is read from its bytes`);
+      t.deepEqual(Buffer.from(spki!), exportedPublicKeyInfo(key));
+      t.is(privateKeyId(key), opensslId(key));
+    }
+  }
+  for (const [type, options] of LEFT_TO_OPENSSL) {
+    const key = pkcs8Of(type, options);
+    t.is(publicKeyInfoOfPkcs8(key), undefined, `${type} is left to OpenSSL`);
+    t.is(privateKeyId(key), opensslId(key));
+  }
+});
+
+test('keys in the forms OpenSSL can write them: compressed point, explicit curve, no public key, three primes; each id is OpenSSL’s', async (t) => {
+  const dir = await tempDir(t);
+  const run = promisify(execFile);
+  const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
+  await openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ec.pem');
+  const forms: Record<string, string[]> = {
+    compressed: ['ec', '-in', 'ec.pem', '-conv_form', 'compressed', '-out', 'form.pem'],
+    explicit: ['ec', '-in', 'ec.pem', '-param_enc', 'explicit', '-out', 'form.pem'],
+    'no public key': ['ec', '-in', 'ec.pem', '-no_public', '-out', 'form.pem'],
+    'three primes': [
+      'genpkey',
+      '-algorithm',
+      'RSA',
+      '-pkeyopt',
+      'rsa_keygen_bits:2048',
+      '-pkeyopt',
+      'rsa_keygen_primes:3',
+      '-out',
+      'form.pem',
+    ],
+  };
+  for (const [form, args] of Object.entries(forms)) {
+    await openssl(...args);
+    await openssl('pkcs8', '-topk8', '-nocrypt', '-in', 'form.pem', '-outform', 'DER', '-out', 'form.p8');
+    const key = await readFile(path.join(dir, 'form.p8'));
+    t.is(publicKeyInfoOfPkcs8(key), undefined, `${form}: left to OpenSSL`);
+    t.is(privateKeyId(key), opensslId(key), form);
+  }
+  // The uncompressed form of the same key is read from its bytes, with OpenSSL's id.
+  await openssl('pkcs8', '-topk8', '-nocrypt', '-in', 'ec.pem', '-outform', 'DER', '-out', 'ec.p8');
+  const key = await readFile(path.join(dir, 'ec.p8'));
+  t.truthy(publicKeyInfoOfPkcs8(key));
+  t.is(privateKeyId(key), opensslId(key));
+});
+
+/** Where an EC key's stored public point lies in its PKCS#8 (the BIT STRING's content after 00 04). */
+function pointRange(key: Uint8Array, size: number): [number, number] {
+  const end = key.length; // the [1] public key is the last part of the ECPrivateKey, the last of the key
+  return [end - 2 * size, end];
+}
+
+test('a key whose stored public point is another key’s: both readings take the stored point, as OpenSSL does', (t) => {
+  const a = pkcs8Of('ec', { namedCurve: 'P-256' });
+  const b = pkcs8Of('ec', { namedCurve: 'P-256' });
+  const [from, to] = pointRange(a, 32);
+  const crossed = Buffer.concat([a.subarray(0, from), b.subarray(from, to)]);
+  t.is(opensslId(crossed), opensslId(b));
+  t.is(privateKeyId(crossed), opensslId(b));
+});
+
+test('property: any damaged key OpenSSL reads has OpenSSL’s id; what only this reading takes is an EC key whose point was damaged', (t) => {
+  const keys = [
+    { key: pkcs8Of('ec', { namedCurve: 'P-256' }), size: 32 },
+    { key: pkcs8Of('ec', { namedCurve: 'P-384' }), size: 48 },
+    { key: pkcs8Of('rsa', { modulusLength: 1024 }), size: 0 },
+  ];
+  let agreed = 0;
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...keys),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+      ({ key, size }, changes) => {
+        const damaged = Buffer.from(key);
+        const at = changes.map(([i, byte]) => {
+          damaged[i % damaged.length] = byte;
+          return i % damaged.length;
+        });
+        const spki = publicKeyInfoOfPkcs8(damaged);
+        let exported: Uint8Array | undefined;
+        try {
+          exported = exportedPublicKeyInfo(damaged);
+        } catch {}
+        if (spki && exported) {
+          agreed++;
+          return Buffer.from(spki).equals(Buffer.from(exported));
+        }
+        if (spki) {
+          // OpenSSL refuses it, this reading does not: only a point no longer on its curve.
+          const [from, to] = pointRange(key, size);
+          return size > 0 && at.some((i) => i >= from && i < to && damaged[i] !== key[i]);
+        }
+        return true;
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  t.true(agreed > 500, `${agreed} damaged keys read both ways`);
+});
+
+test('a key from outside is read by OpenSSL: an EC point off its curve is refused there, though its id can be taken from its bytes', (t) => {
+  const key = pkcs8Of('ec', { namedCurve: 'P-256' });
+  const offCurve = Buffer.from(key);
+  const last = offCurve.length - 1;
+  offCurve[last] = offCurve[last]! ^ 1; // y ± 1: not on the curve
+  t.truthy(publicKeyInfoOfPkcs8(offCurve));
+  t.throws(() => checkedPrivateKeyId(offCurve));
+  t.throws(() => exportedPublicKeyInfo(offCurve));
+  t.is(checkedPrivateKeyId(key), opensslId(key));
+});
+
+test('bytes that are no key: an error, from either reading', (t) => {
+  for (const bytes of [
+    new Uint8Array(0),
+    Uint8Array.of(0x30, 0x00),
+    Uint8Array.of(0x30, 0x80, 0, 0),
+    new Uint8Array(64),
+  ]) {
+    t.is(publicKeyInfoOfPkcs8(bytes), undefined);
+    t.throws(() => privateKeyId(bytes));
+  }
+});
