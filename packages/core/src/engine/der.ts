@@ -16,10 +16,15 @@ export interface Element {
 
 /**
  * One element's header: its tag (class and number, in one or more bytes) and a definite length
- * (short or long form, at most four length bytes) that fits in `data`; nothing inside a
- * constructed element is looked at. Undefined for anything else (an indefinite length included).
- * Read here rather than by asn1js, whose reading of a header costs about 10 µs: a key's id reads a
- * dozen (decision 029).
+ * (short or long form, at most eight length bytes, leading zeros allowed) that fits in `data`;
+ * nothing inside a constructed element is looked at. Undefined for anything else (an indefinite
+ * length included). Read here rather than by asn1js, whose reading of a header costs about 10 µs:
+ * a key's id reads a dozen (decision 029).
+ *
+ * It reads headers as asn1js read them for the certificate structure reader, and as OpenSSL does:
+ * a length of up to eight bytes (OpenSSL skips leading zeros, then takes up to a `long`), a tag
+ * number in as many bytes as it takes (one of more than eight digits, or past 2^53, is no number
+ * this code asks for: -1). So a header need not be DER: `isDer` tells whether it is.
  */
 export function element(data: Uint8Array): Element | undefined {
   if (data.length < 2) return undefined;
@@ -31,17 +36,18 @@ export function element(data: Uint8Array): Element | undefined {
     tagNumber = 0;
     for (;;) {
       const b = data[at++];
-      if (b === undefined || tagNumber > 0xffffff) return undefined;
+      if (b === undefined) return undefined;
       tagNumber = tagNumber * 128 + (b & 0x7f);
       if ((b & 0x80) === 0) break;
     }
+    if (at - 1 > 8 || tagNumber > Number.MAX_SAFE_INTEGER) tagNumber = -1;
   }
   const lengthByte = data[at++];
   if (lengthByte === undefined || lengthByte === 0x80) return undefined;
   let length = lengthByte;
   if (lengthByte > 0x80) {
     const count = lengthByte & 0x7f;
-    if (count > 4 || at + count > data.length) return undefined;
+    if (count > 8 || at + count > data.length) return undefined;
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + data[at++]!;
   }
@@ -80,7 +86,24 @@ export const OCTET_STRING = 4;
  * constructed, the others read here (INTEGER, BIT STRING, OCTET STRING, OBJECT IDENTIFIER) not.
  */
 export const isUniversal = (e: Element | undefined, tagNumber: number): e is Element =>
-  e?.tagClass === UNIVERSAL && e.tagNumber === tagNumber && e.constructed === (tagNumber === SEQUENCE);
+  e?.tagClass === UNIVERSAL &&
+  e.tagNumber === tagNumber &&
+  e.constructed === (tagNumber === SEQUENCE) &&
+  isDer(e);
+
+/**
+ * Whether `e`'s header is the one DER gives it: its tag in one byte (a number below 31) and its
+ * length in the fewest bytes (short form below 128, else long form without leading zeros).
+ * OpenSSL reads the other forms too (a length `81 05`, `82 00 40`, a tag `1f 10`), and writes DER
+ * when it writes the value back: bytes taken as they are must have DER headers to be its bytes.
+ */
+export function isDer(e: Element): boolean {
+  if ((e.bytes[0]! & 0x1f) === 0x1f) return false;
+  let lengthBytes = 0;
+  for (let n = e.content.length; n > 0; n = Math.floor(n / 256)) lengthBytes++;
+  const header = e.content.length < 0x80 ? 2 : 2 + lengthBytes;
+  return e.bytes.length - e.content.length === header;
+}
 
 /** The one element `data` is, exactly (nothing after it); undefined otherwise. */
 export function only(data: Uint8Array): Element | undefined {

@@ -8,6 +8,7 @@ import {
   type Element,
   encode,
   INTEGER,
+  isDer,
   isUniversal,
   OCTET_STRING,
   only,
@@ -128,8 +129,9 @@ function rsaPublicKeyInfo(algorithm: Element, rsaPrivateKey: Uint8Array): Uint8A
   );
 }
 
+/** An explicit tag ([0] the curve, [1] the public key): constructed, its header in DER. */
 const isContext = (e: Element | undefined, tagNumber: number): e is Element =>
-  e?.tagClass === CONTEXT && e.tagNumber === tagNumber;
+  e?.tagClass === CONTEXT && e.tagNumber === tagNumber && e.constructed && isDer(e);
 
 /** A positive INTEGER in its shortest form: no sign bit set, no leading zero it does not need. */
 const isMinimalPositive = ({ content: c }: Element): boolean =>

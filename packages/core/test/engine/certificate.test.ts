@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { describeCertificateStructure } from '../../src/engine/certificate.js';
+import { CONTEXT, children, element, encode } from '../../src/engine/der.js';
 import { describeCertificate, opensslTime, X509ContentInspector } from '../../src/index.js';
 import {
   HOSTILE_CERTIFICATES,
@@ -260,4 +261,49 @@ test('read from its structure alone (what an endpoint whose stricter OpenSSL ref
   }
   const junk = Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x00]);
   t.throws(() => describeCertificateStructure(junk), { message: /not exactly one DER certificate/ });
+});
+
+/**
+ * The certificate with one TBSCertificate item's length written in five bytes, zero-padded
+ * (`85 00 00 00 00 nn`): BER OpenSSL reads (it skips the zeros), and keeps as it is in the
+ * certificate's bytes (it keeps the TBSCertificate's encoding).
+ */
+function paddedLength(der: Uint8Array, item: number): Uint8Array {
+  const cert = element(der)!;
+  const [tbs, ...rest] = children(cert.content)!;
+  const items = children(tbs!.content)!;
+  const at = items[0]!.tagClass === CONTEXT && items[0]!.tagNumber === 0 ? 1 : 0;
+  const parts = items.map((e, i) => {
+    if (i !== at + item) return e.bytes;
+    const n = e.content.length;
+    return Buffer.concat([
+      Buffer.from([e.bytes[0]!, 0x85, 0, 0, n >> 16, (n >> 8) & 0xff, n & 0xff]),
+      e.content,
+    ]);
+  });
+  return encode(0x30, encode(0x30, ...parts), ...rest.map((e) => e.bytes));
+}
+
+test('a TBSCertificate item whose length is written in five zero-padded bytes, which OpenSSL reads: described as before (the header reader takes up to eight length bytes, as asn1js and OpenSSL do)', async (t) => {
+  const dir = await tempDir(t);
+  const empty = paddedLength(
+    new Uint8Array(await readFile((await makeHostileCertificate(dir, 'empty-subject')).der)),
+    4,
+  );
+  const unknown = paddedLength(
+    new Uint8Array(await readFile((await makeHostileCertificate(dir, 'unknown-key')).der)),
+    5,
+  );
+  for (const der of [empty, unknown]) {
+    const x509 = new X509Certificate(der);
+    t.true(Buffer.from(x509.raw).equals(Buffer.from(der)), 'OpenSSL reads it, bytes as they are');
+  }
+  const described = describeCertificate(empty);
+  t.is(described.subject, '(empty subject)');
+  t.deepEqual(described.unreadable, []);
+  t.deepEqual(describeCertificateStructure(empty), described);
+  // A public key Node cannot read: its id is that of its bytes, found in the certificate.
+  const unknownDescribed = describeCertificate(unknown);
+  t.deepEqual(unknownDescribed.unreadable, ['publicKey']);
+  t.deepEqual(describeCertificateStructure(unknown), unknownDescribed);
 });

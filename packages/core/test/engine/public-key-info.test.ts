@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import fc from 'fast-check';
+import { children, element, encode } from '../../src/engine/der.js';
 import { checkedPrivateKeyId, exportedPublicKeyInfo, privateKeyId } from '../../src/engine/key-id.js';
 import { publicKeyInfoOfPkcs8 } from '../../src/engine/public-key-info.js';
 import { tempDir } from '../support/temp.js';
@@ -168,5 +169,73 @@ test('bytes that are no key: an error, from either reading', (t) => {
   ]) {
     t.is(publicKeyInfoOfPkcs8(bytes), undefined);
     t.throws(() => privateKeyId(bytes));
+  }
+});
+
+/**
+ * A key's DER as a tree (the PKCS#8's OCTET STRING holding the inner key as a tree too), put
+ * together again with one element's header written another way OpenSSL also reads (not DER: a long
+ * or zero-padded length, the tag in the high-tag-number form).
+ */
+interface Node {
+  tag: number[];
+  content: Uint8Array;
+  kids?: Node[];
+  /** The OCTET STRING that holds the inner key (its one kid). */
+  holds?: boolean;
+  length?: (n: number) => number[];
+}
+function tree(bytes: Uint8Array, holdsAt = -1): Node {
+  const e = element(bytes)!;
+  if (!e.constructed) return { tag: [bytes[0]!], content: e.content };
+  const kids = children(e.content)!.map(
+    (c, i): Node =>
+      i === holdsAt
+        ? { tag: [c.bytes[0]!], content: c.content, kids: [tree(c.content)], holds: true }
+        : tree(c.bytes),
+  );
+  return { tag: [bytes[0]!], content: e.content, kids };
+}
+function build(n: Node): Uint8Array {
+  const body = n.kids ? Buffer.concat(n.kids.map(build)) : Buffer.from(n.content);
+  const minimal = Buffer.from(encode(0, body));
+  const header = n.length
+    ? [0x80 | n.length(body.length).length, ...n.length(body.length)]
+    : [...minimal.subarray(1, minimal.length - body.length)];
+  return Buffer.concat([Buffer.from([...n.tag, ...header]), body]);
+}
+const bytesOf = (n: number, count: number): number[] =>
+  Array.from({ length: count }, (_, i) => Math.floor(n / 256 ** (count - 1 - i)) % 256);
+
+test('a key whose exported parts have headers that are not DER (OpenSSL reads them, and writes DER back): OpenSSL’s id, never the bytes as they are', (t) => {
+  const ec = pkcs8Of('ec', { namedCurve: 'P-256' });
+  const rsa = pkcs8Of('rsa', { modulusLength: 1024 });
+  const inner = (r: Node) => r.kids![2]!.kids![0]!;
+  const at: Array<[string, Buffer, (root: Node) => Node]> = [
+    ['EC AlgorithmIdentifier', ec, (r) => r.kids![1]!],
+    ['EC public key BIT STRING', ec, (r) => inner(r).kids![2]!.kids![0]!],
+    ['RSA AlgorithmIdentifier', rsa, (r) => r.kids![1]!],
+    ['RSA modulus', rsa, (r) => inner(r).kids![1]!],
+    ['RSA exponent', rsa, (r) => inner(r).kids![2]!],
+  ];
+  const forms: Array<[string, (n: Node) => void]> = [
+    // A length below 128 in the long form; one above, in a byte more than it needs.
+    ['long form', (n) => (n.length = (l) => bytesOf(l, l < 128 ? 1 : l < 256 ? 2 : 3))],
+    ['leading zero', (n) => (n.length = (l) => [0, ...bytesOf(l, l < 256 ? 1 : 2)])],
+    ['four length bytes', (n) => (n.length = (l) => bytesOf(l, 4))],
+    ['high tag number', (n) => (n.tag = [n.tag[0]! | 0x1f, n.tag[0]! & 0x1f])],
+  ];
+  for (const [part, key, find] of at) {
+    t.true(Buffer.from(build(tree(key, 2))).equals(key), `${part}: the tree gives the key back`);
+    for (const [form, change] of forms) {
+      const root = tree(key, 2);
+      change(find(root));
+      const changed = build(root);
+      t.false(Buffer.from(changed).equals(key), `${part}, ${form}: changed`);
+      const exported = exportedPublicKeyInfo(changed); // OpenSSL reads it
+      const spki = publicKeyInfoOfPkcs8(changed);
+      t.true(spki === undefined || Buffer.from(spki).equals(exported), `${part}, ${form}`);
+      t.is(privateKeyId(changed), sha256(exported), `${part}, ${form}`);
+    }
   }
 });
