@@ -80,6 +80,7 @@ export const BIT_STRING = 3;
 
 export const INTEGER = 2;
 export const OCTET_STRING = 4;
+export const OBJECT_IDENTIFIER = 6;
 
 /**
  * Whether `e` is a universal element with this tag number, in the form DER gives it: a SEQUENCE

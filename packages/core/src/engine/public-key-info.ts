@@ -10,6 +10,7 @@ import {
   INTEGER,
   isDer,
   isUniversal,
+  OBJECT_IDENTIFIER,
   OCTET_STRING,
   only,
   SEQUENCE,
@@ -83,8 +84,6 @@ export function publicKeyInfoOfPkcs8(pkcs8: Uint8Array): Uint8Array | undefined 
       return undefined;
   }
 }
-
-const OBJECT_IDENTIFIER = 6;
 
 /** ECPrivateKey (RFC 5915): version 1, the private key, [0] the curve, [1] the public key. */
 function ecPublicKeyInfo(
