@@ -88,7 +88,10 @@ test('`credroam sync` answered while the agent stops: never the report of a sync
   const engineBegan = new Promise<void>((resolve) => {
     began = resolve;
   });
-  FileUserLock.prototype.run = function <T>(this: FileUserLock, work: () => Promise<T>): Promise<T> {
+  FileUserLock.prototype.run = function <T>(
+    this: FileUserLock,
+    work: (held: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     began();
     return run.call(this, work) as Promise<T>;
   };

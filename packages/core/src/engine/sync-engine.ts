@@ -68,12 +68,17 @@ export class SyncEngine {
    * credroam's back (a writer that left the stamp as it was).
    */
   sync(options: SyncOptions = {}): Promise<SyncReport> {
-    return this.lock.run(async () => {
-      return this.#sync(options.dryRun ?? false, options.full ?? false, options.unlock);
+    return this.lock.run(async (held) => {
+      return this.#sync(options.dryRun ?? false, options.full ?? false, options.unlock, held);
     });
   }
 
-  async #sync(dryRun: boolean, full: boolean, unlock: SyncOptions['unlock']): Promise<SyncReport> {
+  async #sync(
+    dryRun: boolean,
+    full: boolean,
+    unlock: SyncOptions['unlock'],
+    held: AbortSignal,
+  ): Promise<SyncReport> {
     const ops = { readStamp: 0, read: 0, write: 0 };
     const state = await this.stateStore.load();
     if (state !== undefined && state.user !== this.options.user) {
@@ -117,7 +122,7 @@ export class SyncEngine {
       await unlocking;
     };
     try {
-      return await this.#attempts({ dryRun, full, state, revision, now, ops, ready });
+      return await this.#attempts({ dryRun, full, state, revision, now, ops, ready, held });
     } catch (error) {
       this.#memo.forget(); // whatever failed, the next sync reads the directory in full
       await ready(); // a failed unlock (a wrong password) is what to report
@@ -133,8 +138,10 @@ export class SyncEngine {
     readonly now: number;
     readonly ops: { readStamp: number; read: number; write: number };
     readonly ready: () => Promise<void>;
+    /** Aborted when the sync lock is lost: checked before each write (see `UserLock`). */
+    readonly held: AbortSignal;
   }): Promise<SyncReport> {
-    const { dryRun, full, state, revision, now, ops, ready } = run;
+    const { dryRun, full, state, revision, now, ops, ready, held } = run;
     const policy = this.options.policy;
     const base = new Map<string, BaseEntry>(Object.entries(state?.base ?? {}));
     // A write the last sync attempted but could not record (killed, or the connection lost after
@@ -179,6 +186,7 @@ export class SyncEngine {
       const write = await directoryWrite(acting, { protector: this.protector, user: this.options.user, now });
       let stampAfter = stampSet(read.stamp);
       if (write.remove.length > 0 || write.add.length > 0) {
+        held.throwIfAborted();
         const fresh = await this.#writeDirectory(write, read.stamp, { state, base, attempt, ops });
         if (fresh === undefined) {
           this.#memo.forget();
@@ -189,6 +197,7 @@ export class SyncEngine {
       }
 
       // 2. The local store.
+      held.throwIfAborted();
       const local = await writeLocal(
         acting,
         {
@@ -222,7 +231,10 @@ export class SyncEngine {
         base: Object.fromEntries([...base.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
       };
       // A full sync that found both sides as recorded (a logon with nothing changed) writes nothing.
-      if (!sameState(state, next)) await this.stateStore.save(next);
+      if (!sameState(state, next)) {
+        held.throwIfAborted();
+        await this.stateStore.save(next);
+      }
 
       const counts = countsOf(acting.filter((e) => !local.failed.has(e.key)));
       logOutcome(this.#event, acting, local.failed, skipped, counts);

@@ -28,6 +28,8 @@ export interface EngineParts {
   readonly now?: () => number;
   readonly policy?: Partial<RoamingPolicy>;
   readonly inspector?: ContentInspector;
+  /** The sync lock (default: one serialising this process only). */
+  readonly lock?: UserLock;
 }
 
 /** Composes a SyncEngine through the DI container, as the agent does, from test parts. */
@@ -46,7 +48,7 @@ export function makeEngine(parts: EngineParts): {
   c.register(TokenProtector, { useValue: parts.protector ?? SHARED_PROTECTOR });
   c.register(SyncStateStore, { useValue: state });
   c.register(ContentInspector, { useValue: parts.inspector ?? new FakeInspector() });
-  c.register(UserLock, { useValue: new InProcessLock() });
+  c.register(UserLock, { useValue: parts.lock ?? new InProcessLock() });
   c.register(LoggerToken, { useValue: log });
   c.register(EngineOptions, {
     useValue: {

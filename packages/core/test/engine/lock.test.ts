@@ -1,15 +1,21 @@
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { FileUserLock, InProcessLock } from '../../src/index.js';
+import {
+  CredroamError,
+  type DirectoryStore,
+  FileUserLock,
+  InProcessLock,
+  type UserLock,
+} from '../../src/index.js';
 import { MemoryLocalStore, makeEngine, ReplicatedDirectory } from '../../src/testing/index.js';
 import { tempDir } from '../support/temp.js';
 
 const run = promisify(execFile);
-const holder = fileURLToPath(new URL('../../../test/fixtures/lock-holder.mjs', import.meta.url));
+const holderScript = fileURLToPath(new URL('../../../test/fixtures/lock-holder.mjs', import.meta.url));
 
 function intervals(log: string): Array<[number, number]> {
   const starts = new Map<string, number>();
@@ -25,7 +31,7 @@ function intervals(log: string): Array<[number, number]> {
 test('one sync at a time across processes: lock holders never overlap', async (t) => {
   const dir = await tempDir(t);
   const log = path.join(dir, 'log');
-  await Promise.all(['p1', 'p2', 'p3'].map((n) => run(process.execPath, [holder, dir, log, n, '150'])));
+  await Promise.all(['p1', 'p2', 'p3'].map((n) => run(process.execPath, [holderScript, dir, log, n, '150'])));
   const spans = intervals(await readFile(log, 'utf8'));
   t.is(spans.length, 3);
   for (let i = 1; i < spans.length; i++) t.true(spans[i]![0] >= spans[i - 1]![1], JSON.stringify(spans));
@@ -99,4 +105,112 @@ test('a sync lock held elsewhere past the wait is E_SYNC_BUSY, naming the lock',
   t.is((error as unknown as { details: { file: string } }).details.file, path.join(dir, 'sync.lock'));
   release();
   await holding;
+});
+
+/** Resolves when `file` has a line that `match` accepts. */
+async function lineIn(file: string, match: (line: string) => boolean): Promise<void> {
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.split('\n').some(match)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a holder paused past the stale time, its lock taken over, stops at its next write instead of crashing', async (t) => {
+  const dir = await tempDir(t);
+  const log = path.join(dir, 'log');
+  const holder = spawn(process.execPath, [holderScript, dir, log, 'paused', '4000', 'short'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  holder.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => holder.on('exit', (code) => resolve(code)));
+  t.teardown(() => holder.kill('SIGKILL'));
+  await lineIn(log, (l) => l.startsWith('paused start'));
+  holder.kill('SIGSTOP'); // a suspended laptop, a debugger, a machine under load
+  await new Promise((r) => setTimeout(r, 2_500)); // past the lock's stale time
+  // Another process takes the stale lock over; the paused holder wakes while it is held.
+  await new FileUserLock(dir, 5_000, { staleMs: 2_000, refreshMs: 1_000 }).run(async () => {
+    holder.kill('SIGCONT');
+    await lineIn(log, (l) => l.startsWith('paused stopped'));
+  });
+  t.is(await exited, 0, stderr);
+  t.is(stderr, '', "no stack trace: the lock's loss is an error of the work, not of the process");
+  const lines = (await readFile(log, 'utf8')).trim().split('\n');
+  t.deepEqual(
+    lines.map((l) => l.split(' ').slice(0, 2).join(' ')),
+    ['paused start', 'paused stopped'],
+  );
+  t.is(lines[1], 'paused stopped E_SYNC_BUSY', 'it did not write after it lost the lock');
+});
+
+test('a lock whose folder is removed while held: the work learns it from `held`, naming the lock', async (t) => {
+  const dir = await tempDir(t);
+  const lock = new FileUserLock(dir, 30_000, { staleMs: 2_000, refreshMs: 1_000 });
+  const error = await t.throwsAsync(
+    lock.run(async (held) => {
+      t.false(held.aborted);
+      await rm(path.join(dir, 'sync.lock'), { recursive: true });
+      await new Promise<void>((resolve) => held.addEventListener('abort', () => resolve()));
+      held.throwIfAborted();
+    }),
+    { code: 'E_SYNC_BUSY' } as never,
+  );
+  t.regex(error!.message, /sync\.lock was lost while this sync ran/);
+  // The lock works again after.
+  t.is(await lock.run(async (held) => held.aborted), false);
+});
+
+/** A lock lost at a chosen moment (what FileUserLock's `held` does when another process takes it). */
+class LosableLock implements UserLock {
+  readonly #lost = new AbortController();
+  lose(): void {
+    this.#lost.abort(new CredroamError('E_SYNC_BUSY', 'the sync lock was lost while this sync ran'));
+  }
+  run<T>(work: (held: AbortSignal) => Promise<T>): Promise<T> {
+    return work(this.#lost.signal);
+  }
+}
+
+test('a sync whose lock is lost after its directory write stops before the store and the state, and the next sync completes it', async (t) => {
+  const dir = new ReplicatedDirectory(1);
+  const a = new MemoryLocalStore();
+  a.userPut('cert', 'doc', 'v1');
+  const lock = new LosableLock();
+  const server = dir.server(0);
+  const directory: DirectoryStore = {
+    ...server,
+    readStamp: () => server.readStamp(),
+    read: () => server.read(),
+    readKeys: () => server.readKeys(),
+    write: async (change) => {
+      await server.write(change);
+      lock.lose(); // another process takes the lock over as this write lands
+    },
+  };
+  const { engine, state } = makeEngine({ directory, local: a, lock });
+  await t.throwsAsync(engine.sync(), { code: 'E_SYNC_BUSY' } as never);
+  t.is(dir.replicas[0]!.tokens.size, 1, 'the directory write had landed');
+  const recorded = await state.load();
+  t.truthy(recorded?.pending, 'the state still says the write is in doubt, as after a kill');
+  // The next sync (the lock held again) settles it without loss or a second copy.
+  const { engine: next } = makeEngine({ directory: server, local: a, state });
+  const report = await next.sync();
+  t.is(report.outcome, 'synced');
+  t.is(dir.replicas[0]!.tokens.size, 1);
+  t.is((await state.load())?.pending, undefined);
+});
+
+test('a sync whose lock is already lost writes nothing anywhere', async (t) => {
+  const dir = new ReplicatedDirectory(1);
+  const a = new MemoryLocalStore();
+  a.userPut('cert', 'doc', 'v1');
+  const lock = new LosableLock();
+  lock.lose();
+  const { engine, state } = makeEngine({ directory: dir.server(0), local: a, lock });
+  await t.throwsAsync(engine.sync(), { code: 'E_SYNC_BUSY' } as never);
+  t.is(dir.replicas[0]!.tokens.size, 0);
+  t.is(await state.load(), undefined);
 });

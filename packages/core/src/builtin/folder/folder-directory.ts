@@ -10,7 +10,7 @@ import type {
   IrregularValue,
   ValueChange,
 } from '../../api/extension-points.js';
-import { lockfileModule } from '../../engine/lock.js';
+import { takeLockFolder } from '../../engine/lock.js';
 import { readFileNoFollow, writeFileAtomic } from '../../fs/atomic-file.js';
 import {
   accessDenied,
@@ -212,11 +212,17 @@ export class FolderDirectoryStore implements DirectoryStore {
     // A folder this user may read but not write is said at once: the lock below retries for
     // seconds on any error, a refusal included.
     await access(this.dir, constants.W_OK);
-    const release = await (await lockfileModule()).lock(this.dir, {
-      lockfilePath: path.join(this.dir, 'write.lock'),
-      stale: 10_000,
+    const lockFile = path.join(this.dir, 'write.lock');
+    const { held, release } = await takeLockFolder(this.dir, {
+      file: lockFile,
+      staleMs: 10_000,
       retries: { retries: 100, minTimeout: 10, maxTimeout: 100 },
-      realpath: false,
+      lost: (cause) =>
+        new CredroamError(
+          'E_DIRECTORY',
+          `the shared folder's write lock ${lockFile} was lost during a write (another endpoint took it over after this one paused, or it was removed): nothing more was written; the next sync writes again`,
+          { file: lockFile, cause: cause.message },
+        ),
     });
     try {
       const entry = await this.#readEntry();
@@ -229,6 +235,9 @@ export class FolderDirectoryStore implements DirectoryStore {
         keys !== entry.keys.values ||
         entry.tokens.duplicates ||
         entry.keys.duplicates;
+      // A lock lost since it was taken (this process paused past its stale time): another endpoint
+      // may be writing now, so nothing is written (the two files are checked once, as one write).
+      held.throwIfAborted();
       if (rewrite) {
         // Entries that are not values were not written by credroam, but neither are they ours to
         // judge: a newer version's format, or evidence for an administrator. They stay, after the

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ErrorCode } from '../../api/error-codes.js';
 import { EventId, type Logger } from '../../api/events.js';
-import { InProcessLock, lockfileModule } from '../../engine/lock.js';
+import { type HeldLock, InProcessLock, takeLockFolder } from '../../engine/lock.js';
 import type { AllowListEntry } from '../allow-list.js';
 import { parseSitePolicy, type SitePolicy } from '../policy.js';
 import {
@@ -140,7 +140,7 @@ export async function updateSitePolicy(options: {
   // The record is read, the bundles verified against it and the winner written as one step, one
   // update at a time (in this process and across processes): two updates that both read serial 1
   // would otherwise each write theirs, and an older bundle written last would roll the endpoint back.
-  const locked = await underRecordLock(options.home, () => updateLocked(options));
+  const locked = await underRecordLock(options.home, (held) => updateLocked(options, held));
   if (locked.ok) return locked.value;
   options.log.log(
     'warn',
@@ -156,7 +156,7 @@ const recordLocks = new Map<string, InProcessLock>();
 /** Runs `work` holding the policy record's lock (in-process, then a lock folder beside the record). */
 async function underRecordLock<T>(
   home: string,
-  work: () => Promise<T>,
+  work: (held: AbortSignal) => Promise<T>,
 ): Promise<{ ok: true; value: T } | { ok: false; file: string }> {
   const dir = policyFolder(home);
   const file = path.join(dir, 'update.lock');
@@ -164,27 +164,35 @@ async function underRecordLock<T>(
   recordLocks.set(dir, inProcess);
   return inProcess.run(async () => {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    let release: () => Promise<void>;
+    let lock: HeldLock;
     try {
-      release = await (await lockfileModule()).lock(dir, {
-        lockfilePath: file,
-        stale: 15_000,
-        update: 5_000,
+      lock = await takeLockFolder(dir, {
+        file,
+        staleMs: 15_000,
+        refreshMs: 5_000,
         retries: { retries: 150, minTimeout: 100, maxTimeout: 200 },
-        realpath: false,
+        lost: (cause) => cause,
       });
     } catch {
       return { ok: false, file } as const;
     }
     try {
-      return { ok: true, value: await work() } as const;
+      return { ok: true, value: await work(lock.held) } as const;
+    } catch (error) {
+      // The lock lost midway (this process paused past its stale time, and another took it over):
+      // the record was not written, and the other process's update is the one that counts.
+      if (lock.held.aborted) return { ok: false, file } as const;
+      throw error;
     } finally {
-      await release().catch(() => undefined);
+      await lock.release();
     }
   });
 }
 
-async function updateLocked(options: Parameters<typeof updateSitePolicy>[0]): Promise<PolicyUpdate> {
+async function updateLocked(
+  options: Parameters<typeof updateSitePolicy>[0],
+  held: AbortSignal,
+): Promise<PolicyUpdate> {
   const { home, trust, now, log } = options;
   const current = await policyInForce(home, trust, now);
   const lastAccepted =
@@ -240,6 +248,7 @@ async function updateLocked(options: Parameters<typeof updateSitePolicy>[0]): Pr
       signer: best.v.bundle.signer.subject.split('\n').join(', '),
       ...(doc.nextSigners ? { nextSigners: doc.nextSigners } : {}),
     };
+    held.throwIfAborted();
     await writeAcceptedRecord(home, record, best.bytes);
     log.log(
       'info',
