@@ -79,7 +79,7 @@ async function writeTemporary(
  * the disk). `write` puts each file's content in a temporary file beside its target and returns;
  * nothing is renamed yet, so a reader still sees every target as it was. `commit` then fsyncs all
  * the temporary files (concurrently: the file system commits them together), renames each over
- * its target in the order written, runs what was queued to follow it (`afterRename`: the removal of the
+ * its target (several targets at a time, each target's writes in the order written), runs what was queued to follow it (`afterRename`: the removal of the
  * copy a move leaves), and fsyncs each folder touched, once. The order — data on disk, then the
  * renames, then the folders — is that of `writeFileAtomic`: a crash or a power cut at any instant
  * leaves each target whole, as it was or as written, and once `commit` resolves every write
@@ -132,6 +132,7 @@ export class AtomicWriteBatch {
     const writes = this.#writes.splice(0);
     const folders = [...this.#folders];
     this.#folders.clear();
+    const renamed = new Set<(typeof writes)[number]>();
     try {
       await bounded(writes, 32, async (w) => {
         const handle = await open(w.tmp, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -141,14 +142,32 @@ export class AtomicWriteBatch {
           await handle.close();
         }
       });
-      while (writes.length > 0) {
-        const w = writes[0]!;
-        await rename(w.tmp, w.file);
-        writes.shift();
-        await w.afterRename?.();
+      // Each target's writes in the order written (the last one stands), the targets side by side:
+      // a rename waits for the disk's journal, and thousands of them one after another add up.
+      const byTarget = new Map<string, Array<(typeof writes)[number]>>();
+      for (const w of writes) {
+        const same = byTarget.get(w.file);
+        if (same) same.push(w);
+        else byTarget.set(w.file, [w]);
       }
+      let failed = false;
+      await bounded([...byTarget.values()], 16, async (same) => {
+        for (const w of same) {
+          if (failed) return; // after a failure nothing more is renamed: the rest is dropped
+          try {
+            await rename(w.tmp, w.file);
+            renamed.add(w);
+            await w.afterRename?.();
+          } catch (error) {
+            failed = true;
+            throw error;
+          }
+        }
+      });
     } finally {
-      await Promise.all(writes.map((w) => unlink(w.tmp).catch(() => undefined)));
+      await Promise.all(
+        writes.filter((w) => !renamed.has(w)).map((w) => unlink(w.tmp).catch(() => undefined)),
+      );
     }
     await bounded(folders, 32, syncDir);
   }
