@@ -85,6 +85,63 @@ export function publicKeyInfoOfPkcs8(pkcs8: Uint8Array): Uint8Array | undefined 
   }
 }
 
+/**
+ * The key type ('ec' or 'rsa') of a SubjectPublicKeyInfo (a certificate's) whose bytes are exactly
+ * what OpenSSL exports after reading it: the two forms `publicKeyInfoOfPkcs8` makes, an EC point on
+ * a named curve, uncompressed, and an RSA modulus and exponent in minimal DER, every header DER;
+ * undefined for any other. Only the form is judged here: the caller has OpenSSL read the key as
+ * well (which refuses a point off its curve, say) and checks that it read a key of this type.
+ */
+export function exportedFormOf(spki: Uint8Array): 'ec' | 'rsa' | undefined {
+  const info = only(spki);
+  if (!isUniversal(info, SEQUENCE)) return undefined;
+  const [algorithm, key, ...rest] = children(info.content) ?? [];
+  if (rest.length > 0 || !isUniversal(algorithm, SEQUENCE) || !isUniversal(key, BIT_STRING)) return undefined;
+  const [type, parameters, ...more] = children(algorithm.content) ?? [];
+  if (more.length > 0 || !isUniversal(type, OBJECT_IDENTIFIER) || parameters === undefined) return undefined;
+  const oids = knownOids();
+  const c = key.content;
+  let form: 'ec' | 'rsa';
+  let written: Uint8Array;
+  switch (hex(type)) {
+    case oids.ecPublicKey: {
+      const size = isUniversal(parameters, OBJECT_IDENTIFIER)
+        ? oids.curveSizes.get(hex(parameters))
+        : undefined;
+      // No unused bits, then 04 ‖ X ‖ Y: the uncompressed form, each coordinate the curve's size.
+      if (size === undefined || c.length !== 2 + 2 * size || c[0] !== 0 || c[1] !== 0x04) return undefined;
+      form = 'ec';
+      written = encode(0x30, algorithm.bytes, key.bytes);
+      break;
+    }
+    case oids.rsaEncryption: {
+      const rsa = c[0] === 0 ? only(c.subarray(1)) : undefined;
+      const parts = isUniversal(rsa, SEQUENCE) ? children(rsa.content) : undefined;
+      const [modulus, exponent] = parts ?? [];
+      if (
+        !bytesAre(parameters.bytes, NULL) ||
+        parts?.length !== 2 ||
+        !isUniversal(modulus, INTEGER) ||
+        !isUniversal(exponent, INTEGER) ||
+        !isMinimalPositive(modulus) ||
+        !isMinimalPositive(exponent)
+      )
+        return undefined;
+      form = 'rsa';
+      written = rsaInfo(algorithm, modulus, exponent);
+      break;
+    }
+    default:
+      return undefined;
+  }
+  // What OpenSSL writes is DER throughout: the bytes as given must be that, to the last header.
+  return bytesAre(written, spki) ? form : undefined;
+}
+
+/** An RSA SubjectPublicKeyInfo as OpenSSL writes it: the algorithm, then RSAPublicKey in a BIT STRING. */
+const rsaInfo = (algorithm: Element, modulus: Element, exponent: Element): Uint8Array =>
+  encode(0x30, algorithm.bytes, encode(0x03, Uint8Array.of(0), encode(0x30, modulus.bytes, exponent.bytes)));
+
 /** ECPrivateKey (RFC 5915): version 1, the private key, [0] the curve, [1] the public key. */
 function ecPublicKeyInfo(
   algorithm: Element,
@@ -121,11 +178,7 @@ function rsaPublicKeyInfo(algorithm: Element, rsaPrivateKey: Uint8Array): Uint8A
   const [version, modulus, exponent] = parts as [Element, Element, Element];
   if (!bytesAre(version.content, [0]) || !isMinimalPositive(modulus) || !isMinimalPositive(exponent))
     return undefined;
-  return encode(
-    0x30,
-    algorithm.bytes,
-    encode(0x03, Uint8Array.of(0), encode(0x30, modulus.bytes, exponent.bytes)),
-  );
+  return rsaInfo(algorithm, modulus, exponent);
 }
 
 /** An explicit tag ([0] the curve, [1] the public key): constructed, its header in DER. */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -7,7 +7,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { children, element, encode } from '../../src/engine/der.js';
 import { checkedPrivateKeyId, exportedPublicKeyInfo, privateKeyId } from '../../src/engine/key-id.js';
-import { publicKeyInfoOfPkcs8 } from '../../src/engine/public-key-info.js';
+import { exportedFormOf, publicKeyInfoOfPkcs8 } from '../../src/engine/public-key-info.js';
+import { describeCertificate } from '../../src/index.js';
 import { tempDir } from '../support/temp.js';
 
 /**
@@ -238,4 +239,143 @@ test('a key whose exported parts have headers that are not DER (OpenSSL reads th
       t.is(privateKeyId(changed), sha256(exported), `${part}, ${form}`);
     }
   }
+});
+
+// --- a certificate's key (describeCertificate): its SubjectPublicKeyInfo taken as it is when it is
+// in the form OpenSSL writes, else exported by OpenSSL; the key id is the same either way.
+
+/** A certificate made by OpenSSL, to carry other SubjectPublicKeyInfos (its signature is not checked). */
+async function baseCertificate(dir: string): Promise<Uint8Array> {
+  const run = promisify(execFile);
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'k.pem',
+    ].concat(['-out', 'c.der', '-outform', 'DER', '-subj', '/CN=carrier', '-days', '30']),
+    { cwd: dir },
+  );
+  return new Uint8Array(await readFile(path.join(dir, 'c.der')));
+}
+
+/** `der` with its SubjectPublicKeyInfo (the TBSCertificate's sixth item after the version) replaced. */
+function withPublicKeyInfo(der: Uint8Array, spki: Uint8Array): Uint8Array {
+  const [tbs, ...rest] = children(element(der)!.content)!;
+  const items = children(tbs!.content)!.map((e) => e.bytes);
+  items[1 + 5] = spki; // [0] version, serial, signature, issuer, validity, subject, spki
+  return encode(0x30, encode(0x30, ...items), ...rest.map((e) => e.bytes));
+}
+
+/** The key id OpenSSL gives a certificate's key: its SubjectPublicKeyInfo, read and exported. */
+const certificateKeyId = (der: Uint8Array): string =>
+  sha256(new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' }));
+
+const publicKeyInfoOf = (type: string, options: object): Buffer =>
+  (generateKeyPairSync as (t: string, o: object) => { publicKey: KeyObject })(type, options).publicKey.export(
+    {
+      type: 'spki',
+      format: 'der',
+    },
+  );
+
+test('certificates with the keys Node makes: an EC or RSA key is taken as it is, the others are exported; OpenSSL’s key id either way', async (t) => {
+  const base = await baseCertificate(await tempDir(t));
+  for (const [type, options] of [...READ, ...LEFT_TO_OPENSSL]) {
+    const spki = publicKeyInfoOf(type, options);
+    const der = withPublicKeyInfo(base, spki);
+    t.is(exportedFormOf(spki), READ.some(([r]) => r === type) ? (type as 'ec' | 'rsa') : undefined, type);
+    t.is(describeCertificate(der).keyId, certificateKeyId(der), type);
+    t.deepEqual(describeCertificate(der).unreadable, [], type);
+  }
+});
+
+test('certificates whose key OpenSSL writes in another form (compressed point, explicit curve) or with headers that are not DER: OpenSSL’s key id', async (t) => {
+  const dir = await tempDir(t);
+  const base = await baseCertificate(dir);
+  const run = promisify(execFile);
+  const openssl = (...args: string[]) => run('openssl', args, { cwd: dir, encoding: 'buffer' });
+  await openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ec.pem');
+  const forms: Array<[string, Uint8Array]> = [];
+  for (const [form, option] of [
+    ['compressed', ['-conv_form', 'compressed']],
+    ['explicit', ['-param_enc', 'explicit']],
+  ] as const) {
+    const { stdout } = await openssl('ec', '-in', 'ec.pem', ...option, '-pubout', '-outform', 'DER');
+    forms.push([form, new Uint8Array(stdout)]);
+  }
+  const ec = publicKeyInfoOf('ec', { namedCurve: 'P-256' });
+  const rsa = publicKeyInfoOf('rsa', { modulusLength: 1024 });
+  const headers: Array<[string, (n: Node) => void]> = [
+    ['long form', (n) => (n.length = (l) => bytesOf(l, l < 128 ? 1 : l < 256 ? 2 : 3))],
+    ['leading zero', (n) => (n.length = (l) => [0, ...bytesOf(l, l < 256 ? 1 : 2)])],
+  ];
+  for (const [name, spki] of [
+    ['EC', ec],
+    ['RSA', rsa],
+  ] as const) {
+    for (const [part, find] of [
+      ['SubjectPublicKeyInfo', (r: Node) => r],
+      ['AlgorithmIdentifier', (r: Node) => r.kids![0]!],
+      ['its OID', (r: Node) => r.kids![0]!.kids![0]!],
+      ['BIT STRING', (r: Node) => r.kids![1]!],
+    ] as const) {
+      for (const [form, change] of headers) {
+        const root = tree(spki);
+        change(find(root));
+        forms.push([`${name} ${part}, ${form}`, build(root)]);
+      }
+    }
+  }
+  let read = 0;
+  for (const [form, spki] of forms) {
+    t.is(exportedFormOf(spki), undefined, form);
+    const der = withPublicKeyInfo(base, spki);
+    let expected: string;
+    try {
+      expected = certificateKeyId(der);
+    } catch {
+      continue; // OpenSSL refuses this one: nothing to compare (hostile-certificate tests cover it)
+    }
+    read++;
+    t.is(describeCertificate(der).keyId, expected, form);
+  }
+  t.true(read >= 4, `${read} of ${forms.length} forms read by OpenSSL`);
+});
+
+test('property: a certificate with a damaged key that OpenSSL reads has OpenSSL’s key id', async (t) => {
+  const base = await baseCertificate(await tempDir(t));
+  const keys = [
+    publicKeyInfoOf('ec', { namedCurve: 'P-256' }),
+    publicKeyInfoOf('ec', { namedCurve: 'P-384' }),
+    publicKeyInfoOf('rsa', { modulusLength: 1024 }),
+  ];
+  let agreed = 0;
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...keys),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+      (spki, changes) => {
+        const damaged = Buffer.from(spki);
+        for (const [i, byte] of changes) damaged[i % damaged.length] = byte;
+        const der = withPublicKeyInfo(base, damaged);
+        let expected: string;
+        try {
+          expected = certificateKeyId(der);
+        } catch {
+          return true; // OpenSSL refuses the certificate or its key: described otherwise
+        }
+        agreed++;
+        return describeCertificate(der).keyId === expected;
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  t.true(agreed > 300, `${agreed} damaged keys read by OpenSSL`);
 });
