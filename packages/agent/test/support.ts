@@ -205,21 +205,29 @@ export const holds = async (run: (a: readonly string[]) => Promise<{ stdout: str
 
 /**
  * A program squatting on endpoint `e`'s agent socket: it accepts connections and never answers (as
- * a stopped or hung agent does). `received` is what was sent to it; `close` ends it (also at teardown).
+ * a stopped or hung agent does), but for the first `statusAnswers` status requests, which it
+ * answers as an agent holding the keys (one that hangs after a command saw it alive). `received`
+ * is what was sent to it; `close` ends it (also at teardown).
  */
 export async function squatAgentSocket(
   t: ExecutionContext,
   dir: string,
   e: 'a' | 'b',
+  statusAnswers = 0,
 ): Promise<{ socket: string; received: () => string; close: () => Promise<void> }> {
   const socket = socketPath(await loadConfig(path.join(dir, `${e}.json`), {}));
   await mkdir(path.dirname(socket), { recursive: true, mode: 0o700 });
   const held: net.Socket[] = [];
   let received = '';
+  let answers = statusAnswers;
   const server = net.createServer((c) => {
-    held.push(c); // accepted, never answered
+    held.push(c); // accepted, never answered (but for the first status requests)
     c.on('data', (d: Buffer) => {
       received += d.toString('utf8');
+      if (answers > 0 && d.toString('utf8').includes('"cmd":"status"')) {
+        answers--;
+        c.end(`${JSON.stringify({ ok: true, unlocked: true, syncing: false })}\n`);
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(socket, resolve));

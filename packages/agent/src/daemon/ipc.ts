@@ -123,7 +123,16 @@ export async function agentStatus(config: AgentConfig): Promise<AgentAnswer | un
   });
 }
 
-/** Sends one request to a running agent; undefined when no agent listens. */
+/** How many status pings in a row an agent may leave unanswered while it handles a long request. */
+const MISSED_PINGS = 2;
+
+/**
+ * Sends one request to a running agent; undefined when no agent listens. While it waits for the
+ * answer to a request longer than the status ping (a sync: up to 30 minutes), it asks the agent's
+ * status every AGENT_PING_MS on a second connection, which a live agent answers at once, syncing
+ * or not: an agent that leaves MISSED_PINGS of them unanswered (stopped or hung since it was
+ * asked) is E_AGENT with `stoppedAnswering`, after seconds rather than at the request's timeout.
+ */
 export async function askAgent(
   config: AgentConfig,
   request: AgentRequest,
@@ -132,7 +141,15 @@ export async function askAgent(
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath(config));
     let data = '';
+    let settled = false;
+    let ping: NodeJS.Timeout | undefined;
+    const done = () => {
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(ping);
+    };
     const timer = setTimeout(() => {
+      done();
       socket.destroy();
       reject(
         new CredroamError('E_AGENT', `the agent did not answer within ${timeoutMs} ms`, {
@@ -141,12 +158,37 @@ export async function askAgent(
         }),
       );
     }, timeoutMs);
+    if (request.cmd !== 'status' && timeoutMs > AGENT_PING_MS * MISSED_PINGS) {
+      let missed = 0;
+      const check = async () => {
+        const answered = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS).then(
+          (a) => a !== undefined,
+          () => false,
+        );
+        if (settled) return;
+        missed = answered ? 0 : missed + 1;
+        if (missed < MISSED_PINGS) {
+          ping = setTimeout(check, answered ? AGENT_PING_MS : 0);
+          return;
+        }
+        done();
+        socket.destroy();
+        reject(
+          new CredroamError(
+            'E_AGENT',
+            `the agent on ${socketPath(config)} stopped answering while it handled \`${request.cmd}\` (stopped or hung): ${NEW_AGENT_ADVICE}`,
+            { socket: socketPath(config), stoppedAnswering: true },
+          ),
+        );
+      };
+      ping = setTimeout(check, AGENT_PING_MS);
+    }
     socket.once('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('data', (chunk) => {
       data += chunk.toString('utf8');
       const nl = data.indexOf('\n');
       if (nl >= 0) {
-        clearTimeout(timer);
+        done();
         socket.end();
         try {
           resolve(JSON.parse(data.slice(0, nl)) as AgentAnswer);
@@ -162,7 +204,7 @@ export async function askAgent(
     // The agent gone before it answered (killed, or crashed, mid-sync): said now, not after the
     // wait (30 minutes for a sync). A settled promise ignores this (after an answer or an error).
     socket.once('close', () => {
-      clearTimeout(timer);
+      done();
       reject(
         new CredroamError('E_AGENT', 'the agent closed the connection without answering', {
           socket: socketPath(config),
@@ -170,7 +212,7 @@ export async function askAgent(
       );
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      done();
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') resolve(undefined);
       else
         reject(

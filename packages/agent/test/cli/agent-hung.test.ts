@@ -1,6 +1,13 @@
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { eventually, opensslP12, processesUsing, suspend, twoEndpoints } from '../support.js';
+import {
+  eventually,
+  opensslP12,
+  processesUsing,
+  squatAgentSocket,
+  suspend,
+  twoEndpoints,
+} from '../support.js';
 
 type Endpoints = Awaited<ReturnType<typeof twoEndpoints>>;
 
@@ -87,4 +94,25 @@ test('the way out the E_AGENT advice names works as written: a new agent takes t
   );
   const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { agent: { pid: number } };
   t.is(status.agent.pid, pid, 'the new agent still answers');
+});
+
+test('an agent that stops answering while it syncs (alive at the status ping, hung after): `credroam sync` ends after the missed pings with E_AGENT and the ways out, not after 30 minutes; given the password, it syncs in its own process', async (t) => {
+  t.timeout(90_000, 'sync waited for the hung agent beyond its missed status pings');
+  const w = await twoEndpoints(t);
+  const squatter = await squatAgentSocket(t, w.dir, 'a', 1);
+  const started = Date.now();
+  const r = await w.a(['sync', '--json']);
+  t.is(r.code, 1, r.stderr);
+  t.like(JSON.parse(r.stdout), { error: { code: 'E_AGENT' } });
+  t.regex(r.stderr, /stopped answering while it handled `sync` \(stopped or hung\)/);
+  t.regex(r.stderr, /credroam logon --start-agent --password-file FILE.*or give the roaming password/);
+  t.true(Date.now() - started < 40_000, `${Date.now() - started} ms`);
+  t.regex(squatter.received(), /"cmd":"sync"/, 'the sync was asked of the agent first');
+
+  await squatter.close();
+  const squatter2 = await squatAgentSocket(t, w.dir, 'a', 1);
+  const own = await w.a(['sync', ...w.pw, '--json']);
+  t.is(own.code, 0, own.stderr);
+  t.regex(squatter2.received(), /"cmd":"sync"/);
+  t.like(JSON.parse(own.stdout), { outcome: 'synced' });
 });

@@ -150,7 +150,19 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
       );
     });
     if (!alive && password === undefined) throw noAgentNoPassword(ctx);
-    const answer = alive ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS) : undefined;
+    // One that stops answering while it syncs (stopped or hung since) is not waited for either.
+    const answer = alive
+      ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS).catch((error: unknown) => {
+          if (!(error instanceof CredroamError && error.details.stoppedAnswering)) throw error;
+          if (password === undefined)
+            throw new CredroamError(
+              'E_AGENT',
+              `${error.message}; or give the roaming password to sync in this process`,
+              error.details,
+            );
+          return undefined; // with the password, this process syncs
+        })
+      : undefined;
     if (answer?.ok && answer.report) {
       return show(
         ctx,
