@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { EventId, EventLog, FolderDirectoryStore, type LogRecord } from '@credroam/core';
 import test from 'ava';
@@ -386,4 +386,22 @@ test('junk ahead of the real wrapped key: a new endpoint is told there are too m
   } as never);
   // An endpoint that holds the key is not slowed: its own copy opens first.
   t.deepEqual(await endpoint('a').unlock('pw'), { created: false, offline: false });
+});
+
+test('a logon that opens the keys this endpoint had writes nothing to its copy; one that refuses a new value records it', async (t) => {
+  const { root, directory, endpoint, plant } = await setup(t);
+  await endpoint('a').unlock('pw');
+  const file = path.join(root, 'a', 'keys.json');
+  const before = await stat(file);
+  await endpoint('a').unlock('pw');
+  const after = await stat(file);
+  t.is(after.ino, before.ino, 'not written again (an atomic write replaces the file)');
+  t.is(after.mtimeMs, before.mtimeMs);
+  // A value planted in the directory is tried once and recorded as refused: the copy is written.
+  const { keys } = await directory.readKeys();
+  await plant([...keys, hostileKey('00000000000000d0', FAST)]);
+  await endpoint('a').unlock('pw');
+  const refused = (JSON.parse(await readFile(file, 'utf8')) as { refused: string[] }).refused;
+  t.is(refused.length, 1);
+  t.not((await stat(file)).ino, before.ino);
 });

@@ -37,6 +37,16 @@ export async function readCache(file: string): Promise<LocalKeyCopy> {
   };
 }
 
+/** Whether two copies hold the same wrapped keys, in the same order, and the same refused values. */
+export function sameCopy(a: LocalKeyCopy, b: LocalKeyCopy): boolean {
+  const refused = (c: LocalKeyCopy) => c.refused.slice(-MAX_REFUSED);
+  return (
+    a.keys.length === b.keys.length &&
+    a.keys.every((k, i) => Buffer.from(k).equals(b.keys[i]!)) &&
+    refused(a).join() === refused(b).join()
+  );
+}
+
 export async function writeCache(file: string, copy: LocalKeyCopy): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   await writeFileAtomic(

@@ -9,7 +9,7 @@ import {
   type Logger,
   type TokenKind,
 } from '@credroam/core/api';
-import { type LocalKeyCopy, readCache, writeCache } from './cache.js';
+import { type LocalKeyCopy, readCache, sameCopy, writeCache } from './cache.js';
 import {
   aboveCeiling,
   checkKdf,
@@ -187,10 +187,9 @@ export class Keyring {
       const stamp = await this.#restoreMissing(dir, opened);
       await this.#ensureEscrow(dir.values, stamp);
     }
-    await writeCache(this.#o.cacheFile, {
-      keys: [...opened.values()].map((k) => k.value),
-      refused: [...refused],
-    });
+    const copy = { keys: [...opened.values()].map((k) => k.value), refused: [...refused] };
+    // A logon that opened the keys this endpoint had, and refused nothing new, writes nothing.
+    if (!sameCopy(local, copy)) await writeCache(this.#o.cacheFile, copy);
     return { created: false, offline: dir === undefined };
   }
 
