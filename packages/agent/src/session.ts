@@ -80,6 +80,24 @@ export async function applyHostPolicy(host: PluginHost, loaded: LoadedPolicy): P
   return host.applyAllowList(allowList, policySerial);
 }
 
+/** The first half of a session: the plugins, and the directory, protector and local store they made. */
+export type SessionStores = Pick<
+  Session,
+  | 'config'
+  | 'policy'
+  | 'loadedPolicy'
+  | 'updatePolicy'
+  | 'host'
+  | 'directory'
+  | 'local'
+  | 'protector'
+  | 'unlocking'
+  | 'dispose'
+> & {
+  /** What every contribution was made with (the user, home and password source). */
+  readonly base: { readonly user: string; readonly home: string; readonly password?: () => Promise<string> };
+};
+
 /**
  * The composition root: loads the plugins, builds the selected directory, protector and local
  * store through their contributions, and the engine through the DI container.
@@ -87,12 +105,33 @@ export async function applyHostPolicy(host: PluginHost, loaded: LoadedPolicy): P
 export async function openSession(
   config: AgentConfig,
   log: EventLog,
-  options: {
-    readonly password?: () => Promise<string>;
-    /** Starts unlocking the protector with this password as soon as it is made (`Session.unlocking`). */
-    readonly unlock?: string;
-  } = {},
+  options: SessionOptions = {},
 ): Promise<Session> {
+  const stores = await openStores(config, log, options);
+  try {
+    return await completeSession(stores, log);
+  } catch (error) {
+    await stores.unlocking?.catch(() => undefined); // no key is opened after the session is gone
+    await stores.dispose();
+    throw error;
+  }
+}
+
+export interface SessionOptions {
+  readonly password?: () => Promise<string>;
+  /** Starts unlocking the protector with this password as soon as it is made (`Session.unlocking`). */
+  readonly unlock?: string;
+}
+
+/**
+ * A session's first half (`openSession` without the engine): what a command that may need no
+ * engine opens first (`credroam sync` with nothing to do: decision 030). `completeSession` ends it.
+ */
+export async function openStores(
+  config: AgentConfig,
+  log: EventLog,
+  options: SessionOptions = {},
+): Promise<SessionStores> {
   let unlocking: Promise<{ readonly created: boolean; readonly offline: boolean }> | undefined;
   let made: TokenProtector | undefined;
   await mkdir(config.home, { recursive: true, mode: 0o700 });
@@ -153,27 +192,6 @@ export async function openSession(
       directory,
     });
     madeLocal(local);
-    // The engine's half: its modules load now, while the key derivation runs.
-    const { buildEngine } = await import('./session-engine.js');
-    const statePath = path.join(config.home, 'state');
-    const {
-      container: c,
-      engine,
-      mirrors,
-      enrollment,
-    } = buildEngine({
-      config,
-      log,
-      host,
-      directory,
-      local,
-      protector,
-      policy: () => policy,
-      base,
-      statePath,
-      syncStatePath: syncStatePath(config),
-      syncRecorded: ({ engine, mirrors }) => syncRecorded({ config, engine, mirrors }),
-    });
     return {
       config,
       get policy() {
@@ -189,12 +207,8 @@ export async function openSession(
       host,
       directory,
       local,
-      mirrors,
       protector,
-      container: c,
-      engine,
-      enrollment,
-      statePath,
+      base,
       ...(unlocking ? { unlocking } : {}),
       async dispose() {
         protector.lock?.();
@@ -209,6 +223,89 @@ export async function openSession(
     await host.dispose();
     throw error;
   }
+}
+
+/**
+ * A session's second half: the engine, the mirrors and enrollment, built through the DI container.
+ * On a failure the stores stay open: whoever opened them disposes of them.
+ */
+export async function completeSession(stores: SessionStores, log: EventLog): Promise<Session> {
+  const { config, host, directory, local, protector } = stores;
+  // The engine's half: its modules load now, while the key derivation runs.
+  const { buildEngine } = await import('./session-engine.js');
+  const statePath = path.join(config.home, 'state');
+  const {
+    container: c,
+    engine,
+    mirrors,
+    enrollment,
+  } = buildEngine({
+    config,
+    log,
+    host,
+    directory,
+    local,
+    protector,
+    policy: () => stores.policy,
+    base: stores.base,
+    statePath,
+    syncStatePath: syncStatePath(config),
+    syncRecorded: ({ engine, mirrors }) => syncRecorded({ config, engine, mirrors }),
+  });
+  return {
+    config,
+    get policy() {
+      return stores.policy;
+    },
+    get loadedPolicy() {
+      return stores.loadedPolicy;
+    },
+    updatePolicy: (next: LoadedPolicy) => stores.updatePolicy(next),
+    host,
+    directory,
+    local,
+    mirrors,
+    protector,
+    container: c,
+    engine,
+    enrollment,
+    statePath,
+    ...(stores.unlocking ? { unlocking: stores.unlocking } : {}),
+    dispose: () => stores.dispose(),
+  };
+}
+
+/**
+ * A sync that finds nothing changed, told without the engine (decision 030): the stamp shortcut the
+ * engine takes first, on the state file, the store's revision and one read of the stamp, recorded
+ * for `status` as `syncRecorded` records it. Undefined when something may have changed (the engine
+ * syncs then). Only for an endpoint without mirrors: `syncRecorded` keeps each one at every sync.
+ * It takes no sync lock: the state file and the store's files are each replaced whole, and a sync
+ * of another process changes the stamp or the store before its state, so a sync under way is seen
+ * as a change, never half-done.
+ */
+export async function unchangedRecorded(
+  stores: SessionStores,
+  log: EventLog,
+): Promise<{ report: SyncReport; last: LastSync } | undefined> {
+  const [{ FileSyncStateStore }, shortcut] = await Promise.all([
+    import('@credroam/core/engine/state'),
+    import('@credroam/core/engine/shortcut'),
+  ]);
+  const { config, local, directory } = stores;
+  const state = await new FileSyncStateStore(syncStatePath(config)).load();
+  shortcut.checkStateUser(state, config.user);
+  const revision = await local.revision();
+  if (!(await shortcut.unchangedSinceLastSync(state, revision, Date.now(), () => directory.readStamp())))
+    return undefined;
+  log.log('debug', EventId.SyncUnchanged, 'nothing changed since the last sync');
+  const report = shortcut.unchangedReport();
+  const last = await recordLastSync(config, {
+    outcome: report.outcome,
+    counts: report.counts,
+    skippedItems: [],
+  });
+  return { report, last };
 }
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { schemasCompiledAtRunTime } from '@credroam/core';
 import test from 'ava';
 import { main } from '../../src/cli/main.js';
-import { BIN, opensslP12, runProgram, tempDir, twoEndpoints } from '../support.js';
+import { BIN, holds, opensslP12, runProgram, tempDir, twoEndpoints } from '../support.js';
 
 // Decision 024: what a command pays at start.
 
@@ -143,4 +143,30 @@ test('a logon with nothing changed and a sync with nothing to do load no asn1js 
   const lock = logon.findIndex((l) => /proper-lockfile|graceful-fs/.test(l));
   t.true(lock > logon.indexOf('scrypt'), 'the lock library loads after the key derivation started');
   t.deepEqual(asn1(await loading(t, w.dir, [...config, 'sync', ...w.pw])), []);
+});
+
+test('a sync with nothing to do, in its own process, tells it without loading the engine, the DI container or the lock library; one with something to do loads them (decision 030)', async (t) => {
+  const w = await twoEndpoints(t);
+  const config = ['--config', path.join(w.dir, 'a.json')];
+  // The first sync makes the master key (a write to the directory); the second finds it settled.
+  for (let i = 0; i < 2; i++) t.is((await w.a(['sync', ...w.pw])).code, 0);
+  const engine = (lines: readonly string[]) =>
+    lines.filter((l) =>
+      /\/engine\/sync-engine\.js|\/engine\/index\.js|tsyringe|proper-lockfile|\/session-engine\.js|\/mirrors\/index\.js/.test(
+        l,
+      ),
+    );
+  const unchanged = await loading(t, w.dir, [...config, 'sync', ...w.pw, '--json']);
+  t.true(unchanged.length > 0, 'the hook saw the modules load');
+  t.deepEqual(engine(unchanged), []);
+  t.false(unchanged.includes('scrypt'), 'no key derivation');
+  const status = JSON.parse((await w.a(['status', '--json'])).stdout) as { lastSync: { outcome: string } };
+  t.is(status.lastSync.outcome, 'unchanged', 'recorded for status as the engine records it');
+  // Another endpoint's upload changes the stamp: the engine loads and downloads it.
+  const cred = await opensslP12(w.dir);
+  t.is((await w.b(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  t.is((await w.b(['sync', ...w.pw])).code, 0);
+  const changed = await loading(t, w.dir, [...config, 'sync', ...w.pw]);
+  t.true(engine(changed).some((l) => l.endsWith('/session-engine.js')));
+  t.true(await holds(w.a, cred.fingerprint));
 });

@@ -16,12 +16,12 @@ import { planSync } from './plan.js';
 import {
   changesOf,
   countsOf,
-  emptyCounts,
   logOutcome,
   type SyncOptions,
   type SyncReport,
   skippedByPlan,
 } from './report.js';
+import { checkStateUser, unchangedReport, unchangedSinceLastSync } from './shortcut.js';
 import { sameStamp, stampSet } from './stamp.js';
 import { emptyState, type SyncState, SyncStateStore, sameState } from './state.js';
 import { type DirectoryWrite, directoryWrite, nextBase, nextDue, writeLocal } from './write-side.js';
@@ -81,37 +81,17 @@ export class SyncEngine {
   ): Promise<SyncReport> {
     const ops = { readStamp: 0, read: 0, write: 0 };
     const state = await this.stateStore.load();
-    if (state !== undefined && state.user !== this.options.user) {
-      throw new CredroamError(
-        'E_STATE',
-        `the sync state belongs to user '${state.user}', not '${this.options.user}'`,
-        { user: this.options.user, stateUser: state.user },
-      );
-    }
+    checkStateUser(state, this.options.user);
     const revision = await this.local.revision();
     const now = this.#now();
 
-    if (
-      !dryRun &&
-      !full &&
-      state &&
-      state.pending === undefined &&
-      state.localRevision === revision &&
-      (state.nextDue === null || state.nextDue > now)
-    ) {
+    const readStamp = () => {
       ops.readStamp++;
-      const stamp = stampSet(await this.directory.readStamp());
-      if (sameStamp(stamp, state.stamp)) {
-        this.#event('debug', EventId.SyncUnchanged, 'nothing changed since the last sync');
-        return {
-          outcome: 'unchanged',
-          counts: emptyCounts(),
-          skipped: [],
-          changes: [],
-          directoryOps: ops,
-          attempts: 0,
-        };
-      }
+      return this.directory.readStamp();
+    };
+    if (!dryRun && !full && (await unchangedSinceLastSync(state, revision, now, readStamp))) {
+      this.#event('debug', EventId.SyncUnchanged, 'nothing changed since the last sync');
+      return unchangedReport();
     }
 
     // There is work (or no shortcut was taken). The unlock (a KDF) runs while both sides are read:

@@ -9,7 +9,7 @@ import {
   askAgent,
   START_AGENT_COMMAND,
 } from '../../daemon/ipc.js';
-import type { Session } from '../../session.js';
+import type { Session, SessionStores } from '../../session.js';
 import { type CliIo, ExitCode, UsageError } from '../io.js';
 import { readSecretFile, stripNewline } from '../secrets.js';
 
@@ -150,6 +150,26 @@ export async function withSession<T>(
     return await work(session);
   } finally {
     await session.dispose();
+  }
+}
+
+/**
+ * As `withSession`, with only the session's first half (`openStores`: the plugins and the stores
+ * they make); `completeSession` adds the engine when the work needs it. Disposed of after `work`.
+ */
+export async function withStores<T>(
+  args: Args,
+  ctx: Context,
+  work: (stores: SessionStores) => Promise<T>,
+  config: AgentConfig = configOf(ctx),
+): Promise<T> {
+  const { openStores } = await import('../../session.js');
+  const stores = await openStores(config, ctx.log, { password: () => roamingPassword(args, ctx.io) });
+  try {
+    return await work(stores);
+  } finally {
+    await stores.unlocking?.catch(() => undefined);
+    await stores.dispose();
   }
 }
 

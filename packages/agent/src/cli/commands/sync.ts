@@ -21,6 +21,7 @@ import {
   roamingPassword,
   unlock,
   withSession,
+  withStores,
 } from './shared.js';
 
 // --- sync, logon, logoff --------------------------------------------------------------------------
@@ -187,8 +188,16 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
   }
   // The key-derivation runs only when there is work: the stamp check needs no key.
   let checked = false;
-  return withSession(args, ctx, (s) =>
-    runSync(
+  const notChecked = () => (checked ? undefined : 'nothing needed the keys');
+  return withStores(args, ctx, async (stores) => {
+    // Nothing changed (and no mirror to keep): told before the engine loads (decision 030).
+    const { completeSession, unchangedRecorded } = await import('../../session.js');
+    if (!dryRun && !full && stores.config.mirrors.length === 0) {
+      const unchanged = await unchangedRecorded(stores, ctx.log);
+      if (unchanged) return show(ctx, unchanged.report, [], unchanged.last, notChecked());
+    }
+    const s = await completeSession(stores, ctx.log);
+    return runSync(
       s,
       ctx,
       {
@@ -199,9 +208,9 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
           return unlock(s, password!);
         }),
       },
-      () => (checked ? undefined : 'nothing needed the keys'),
-    ),
-  );
+      notChecked,
+    );
+  });
 }
 
 /** A running agent answered a request it does not know: it is older than this command. */
