@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { CredroamError } from '../api/errors.js';
 
@@ -16,8 +17,23 @@ export interface FileLocker {
       };
       readonly realpath: boolean;
       readonly onCompromised: (error: Error) => void;
+      readonly fs: LockFs;
     },
   ): Promise<() => Promise<void>>;
+}
+
+/** The file system calls proper-lockfile makes (its `fs` option), for a lock taken without `realpath`. */
+interface LockFs {
+  mkdir(file: string, callback: (error: NodeJS.ErrnoException | null) => void): void;
+  stat(file: string, callback: (error: NodeJS.ErrnoException | null, stat: fs.Stats) => void): void;
+  utimes(
+    file: string,
+    atime: Date,
+    mtime: Date,
+    callback: (error: NodeJS.ErrnoException | null) => void,
+  ): void;
+  rmdir(file: string, callback: (error: NodeJS.ErrnoException | null) => void): void;
+  rmdirSync(file: string): void;
 }
 
 /**
@@ -53,6 +69,7 @@ export async function takeLockFolder(
   },
 ): Promise<HeldLock> {
   const lost = new AbortController();
+  const folder = new LockFolderFs(options.file);
   const release = await (await lockfileModule()).lock(dir, {
     lockfilePath: options.file,
     stale: options.staleMs,
@@ -63,8 +80,81 @@ export async function takeLockFolder(
     // another process took its stale lock over would crash. The holder's work stops instead, at
     // its next check of `held`.
     onCompromised: (error) => lost.abort(options.lost(error)),
+    fs: folder,
   });
-  return { held: lost.signal, release: () => release().catch(() => undefined) };
+  const held = lost.signal;
+  // proper-lockfile learns of a loss only once its refresh timer has run and its `stat` answered.
+  // A process woken after a pause past the stale time (a suspended laptop, `kill -STOP`, Ctrl-Z)
+  // first runs whatever else was due, a directory read that answered meanwhile, say, and would
+  // write under a lock another process has taken over since. So each check of `held` asks the
+  // clock first: near the stale time since this process last set the lock folder's mtime, another
+  // may have taken it over, and the folder says whether it did (its mtime not one set here).
+  const throwIfAborted = held.throwIfAborted.bind(held);
+  Object.defineProperty(held, 'throwIfAborted', {
+    value: () => {
+      if (!held.aborted) {
+        const cause = folder.lostAfter(options.staleMs);
+        if (cause !== undefined) lost.abort(options.lost(cause));
+      }
+      throwIfAborted();
+    },
+  });
+  // A lost lock is not removed: it is another process's now.
+  return { held, release: () => (held.aborted ? Promise.resolve() : release().catch(() => undefined)) };
+}
+
+/**
+ * The file system proper-lockfile uses for one lock folder: node's, remembering the mtimes this
+ * process set on the folder (at its creation and at each refresh); once the lock is known lost,
+ * it refuses to refresh or remove the folder, now another process's (a refresh refused as ENOENT
+ * ends proper-lockfile's refreshing, and its removal at exit is refused too).
+ */
+class LockFolderFs implements LockFs {
+  #set: number[] = [];
+  #lost = false;
+  constructor(readonly file: string) {}
+
+  readonly mkdir: LockFs['mkdir'] = (file, callback) => fs.mkdir(file, callback);
+  readonly stat: LockFs['stat'] = (file, callback) => fs.stat(file, callback);
+  readonly utimes: LockFs['utimes'] = (file, atime, mtime, callback) => {
+    if (this.#lost) return process.nextTick(callback, this.#refused());
+    // Remembered before the call: the folder may show it before the call has answered.
+    this.#set = [...this.#set.slice(-1), mtime.getTime()];
+    fs.utimes(file, atime, mtime, callback);
+  };
+  readonly rmdir: LockFs['rmdir'] = (file, callback) => {
+    if (this.#lost) return process.nextTick(callback, this.#refused());
+    fs.rmdir(file, callback);
+  };
+  readonly rmdirSync: LockFs['rmdirSync'] = (file) => {
+    if (this.#lost) throw this.#refused();
+    fs.rmdirSync(file);
+  };
+
+  /**
+   * Why the lock is lost, if it is: only once `staleMs` (less a second, for a file system keeping
+   * mtimes in seconds) passed since the mtime last set here can another process have taken it
+   * over, and then its mtime is one this process did not set (another's is at least `staleMs`
+   * later) or the folder is gone.
+   */
+  lostAfter(staleMs: number): Error | undefined {
+    const last = this.#set.at(-1);
+    if (this.#lost || last === undefined || Date.now() < last + staleMs - 1_000) return undefined;
+    let cause: Error | undefined;
+    try {
+      const mtime = fs.statSync(this.file).mtime.getTime();
+      if (!this.#set.some((t) => Math.abs(t - mtime) < 1_000))
+        cause = new Error(`${this.file} was taken over by another process after it went stale`);
+    } catch (error) {
+      cause = error as Error;
+    }
+    if (cause !== undefined) this.#lost = true;
+    return cause;
+  }
+
+  #refused(): NodeJS.ErrnoException {
+    return Object.assign(new Error(`${this.file}: this process lost the lock`), { code: 'ENOENT' });
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -213,4 +213,32 @@ test('a sync whose lock is already lost writes nothing anywhere', async (t) => {
   await t.throwsAsync(engine.sync(), { code: 'E_SYNC_BUSY' } as never);
   t.is(dir.replicas[0]!.tokens.size, 0);
   t.is(await state.load(), undefined);
+});
+
+test('a holder woken past its stale time, its lock taken over, does not write even before its refresh timer runs', async (t) => {
+  const dir = await tempDir(t);
+  const log = path.join(dir, 'log');
+  // Its work (1.5 s) is due when it wakes, as a directory read that answered while it was stopped
+  // is: it must not take the lock for its own before proper-lockfile's refresh has looked.
+  const holder = spawn(process.execPath, [holderScript, dir, log, 'paused', '1500', 'short'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  holder.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => holder.on('exit', (code) => resolve(code)));
+  t.teardown(() => holder.kill('SIGKILL'));
+  await lineIn(log, (l) => l.startsWith('paused start'));
+  holder.kill('SIGSTOP');
+  await new Promise((r) => setTimeout(r, 2_500)); // past the lock's stale time, and past its work
+  await new FileUserLock(dir, 5_000, { staleMs: 2_000, refreshMs: 1_000 }).run(async () => {
+    holder.kill('SIGCONT');
+    await lineIn(log, (l) => l.startsWith('paused stopped') || l.startsWith('paused end'));
+    t.is(await exited, 0, stderr);
+    // Nor did it remove, ending its work or its process, the lock that is this process's now.
+    t.true((await stat(path.join(dir, 'sync.lock'))).isDirectory());
+  });
+  const lines = (await readFile(log, 'utf8')).trim().split('\n');
+  t.is(lines[1], 'paused stopped E_SYNC_BUSY', 'it did not write after it lost the lock');
 });
