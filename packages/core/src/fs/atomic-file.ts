@@ -88,7 +88,8 @@ async function writeTemporary(
  * The caller makes sure no folder is a link.
  */
 export class AtomicWriteBatch {
-  readonly #writes: Array<{ tmp: string; file: string; afterRename?: () => Promise<void> }> = [];
+  readonly #writes: Array<{ tmp: string; file: string; chain: string; afterRename?: () => Promise<void> }> =
+    [];
   readonly #folders = new Set<string>();
   /**
    * Writes still making their temporary file: `commit` waits for them, so a write that began
@@ -108,10 +109,22 @@ export class AtomicWriteBatch {
       readonly mode?: number;
       readonly modified?: number;
       readonly afterRename?: () => Promise<void>;
+      /**
+       * Writes of one chain are renamed one after another, in the order written (by default a
+       * target's writes are its chain): writes whose `afterRename` touches another write's target
+       * (a move's removal of the copy it leaves) must share a chain, else a later write's file
+       * could be removed by an earlier write's `afterRename`.
+       */
+      readonly chain?: string;
     } = {},
   ): Promise<void> {
     const written = writeTemporary(file, data, options.mode ?? 0o600, options.modified, false).then((tmp) => {
-      this.#writes.push({ tmp, file, ...(options.afterRename ? { afterRename: options.afterRename } : {}) });
+      this.#writes.push({
+        tmp,
+        file,
+        chain: options.chain === undefined ? `file:${file}` : `chain:${options.chain}`,
+        ...(options.afterRename ? { afterRename: options.afterRename } : {}),
+      });
       this.#folders.add(path.dirname(file));
     });
     const settled: Promise<void> = written.then(
@@ -142,13 +155,14 @@ export class AtomicWriteBatch {
           await handle.close();
         }
       });
-      // Each target's writes in the order written (the last one stands), the targets side by side:
-      // a rename waits for the disk's journal, and thousands of them one after another add up.
+      // Each chain's writes (a target's, or those `write` was told to keep together) in the order
+      // written, the last one standing; the chains side by side: a rename waits for the disk's
+      // journal, and thousands of them one after another add up.
       const byTarget = new Map<string, Array<(typeof writes)[number]>>();
       for (const w of writes) {
-        const same = byTarget.get(w.file);
+        const same = byTarget.get(w.chain);
         if (same) same.push(w);
-        else byTarget.set(w.file, [w]);
+        else byTarget.set(w.chain, [w]);
       }
       let failed = false;
       await bounded([...byTarget.values()], 16, async (same) => {

@@ -460,7 +460,16 @@ export class CredentialFolderStore implements LocalStore {
       // The copy in the other folder goes once the new one is in place, never before.
       const drop =
         other === undefined ? undefined : () => rm(path.join(other, `${item.id}.der`), { force: true });
-      await this.#write(path.join(dir, `${item.id}.der`), item.content, item.modified, durable, drop);
+      // One chain for the certificate's writes, whichever folder: a later one is never removed by
+      // an earlier one's `drop` (certs/ then archived/ in one batch).
+      await this.#write(
+        path.join(dir, `${item.id}.der`),
+        item.content,
+        item.modified,
+        durable,
+        drop,
+        `cert:${item.id}`,
+      );
       if (!durable && other !== undefined) this.#batch?.writes.touched(other);
       return;
     }
@@ -800,6 +809,7 @@ export class CredentialFolderStore implements LocalStore {
     modified: number,
     durable: boolean,
     then?: () => Promise<unknown>,
+    chain?: string,
   ): Promise<void> {
     if (durable) {
       await writeFileAtomic(file, data, 0o600, { modified });
@@ -812,6 +822,7 @@ export class CredentialFolderStore implements LocalStore {
     await this.#batch.writes.write(file, data, {
       modified,
       ...(then ? { afterRename: async () => void (await then()) } : {}),
+      ...(chain === undefined ? {} : { chain }),
     });
   }
 
