@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EventId, EventLog, FolderDirectoryStore, type LogRecord } from '@credroam/core';
 import test from 'ava';
@@ -404,4 +404,20 @@ test('a logon that opens the keys this endpoint had writes nothing to its copy; 
   const refused = (JSON.parse(await readFile(file, 'utf8')) as { refused: string[] }).refused;
   t.is(refused.length, 1);
   t.not((await stat(file)).ino, before.ino);
+});
+
+test('a logon still writes the copy again where the file needs it: a mode others may use, the first format', async (t) => {
+  const { root, endpoint } = await setup(t);
+  await endpoint('a').unlock('pw');
+  const file = path.join(root, 'a', 'keys.json');
+  // Made readable by others (a restored backup, a copy made with another umask): its wrapped keys
+  // are what a password guess is tried against, offline.
+  await chmod(file, 0o644);
+  await endpoint('a').unlock('pw');
+  t.is((await stat(file)).mode & 0o777, 0o600, 'owner-only again, as every logon made it before');
+  // The first format (a bare array): written in the current one.
+  const { keys } = JSON.parse(await readFile(file, 'utf8')) as { keys: string[] };
+  await writeFile(file, JSON.stringify(keys), { mode: 0o600 });
+  await endpoint('a').unlock('pw');
+  t.is((JSON.parse(await readFile(file, 'utf8')) as { version?: number }).version, 2);
 });

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readFileNoFollow, writeFileAtomic } from '@credroam/core/kit';
 
@@ -14,6 +14,11 @@ import { readFileNoFollow, writeFileAtomic } from '@credroam/core/kit';
 export interface LocalKeyCopy {
   readonly keys: readonly Uint8Array[];
   readonly refused: readonly string[];
+  /**
+   * Set by `readCache` when the file must be written again even if its content is unchanged: a
+   * mode that lets others in, the first format, entries it dropped (`sameCopy` is then false).
+   */
+  readonly rewrite?: true;
 }
 
 const MAX_REFUSED = 256;
@@ -31,16 +36,37 @@ export async function readCache(file: string): Promise<LocalKeyCopy> {
   const doc = (Array.isArray(parsed) ? { keys: parsed } : parsed) as { keys?: unknown; refused?: unknown };
   const strings = (v: unknown) =>
     Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  const keys = strings(doc?.keys);
+  const refused = strings(doc?.refused).filter((x) => /^[0-9a-f]{64}$/.test(x));
+  // Every write makes the file owner-only and of the current format: one that is not (restored
+  // from a backup, made readable by a copy, an earlier version's) is written again at the next
+  // logon even when it holds what that logon would write.
+  const mode = await lstat(file).then(
+    (st) => st.mode,
+    () => 0,
+  );
+  const current =
+    (mode & 0o077) === 0 &&
+    !Array.isArray(parsed) &&
+    (doc as { version?: unknown } | null)?.version === 2 &&
+    keys.length === (Array.isArray(doc?.keys) ? doc.keys.length : -1) &&
+    refused.length === (Array.isArray(doc?.refused) ? doc.refused.length : -1);
   return {
-    keys: strings(doc?.keys).map((x) => new Uint8Array(Buffer.from(x, 'base64'))),
-    refused: strings(doc?.refused).filter((x) => /^[0-9a-f]{64}$/.test(x)),
+    keys: keys.map((x) => new Uint8Array(Buffer.from(x, 'base64'))),
+    refused,
+    ...(current ? {} : { rewrite: true as const }),
   };
 }
 
-/** Whether two copies hold the same wrapped keys, in the same order, and the same refused values. */
+/**
+ * Whether two copies hold the same wrapped keys, in the same order, and the same refused values
+ * (never for a copy read from a file that must be written again).
+ */
 export function sameCopy(a: LocalKeyCopy, b: LocalKeyCopy): boolean {
   const refused = (c: LocalKeyCopy) => c.refused.slice(-MAX_REFUSED);
   return (
+    !a.rewrite &&
+    !b.rewrite &&
     a.keys.length === b.keys.length &&
     a.keys.every((k, i) => Buffer.from(k).equals(b.keys[i]!)) &&
     refused(a).join() === refused(b).join()
