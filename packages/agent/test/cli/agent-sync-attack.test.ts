@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { EventLog, FileUserLock } from '@credroam/core';
+import { EventLog, FileUserLock, type LockHeld } from '@credroam/core';
 import test from 'ava';
 import { type AgentConfig, loadConfig } from '../../src/config.js';
 import { Agent } from '../../src/daemon/agent.js';
@@ -90,7 +90,7 @@ test('`credroam sync` answered while the agent stops: never the report of a sync
   });
   FileUserLock.prototype.run = function <T>(
     this: FileUserLock,
-    work: (held: AbortSignal) => Promise<T>,
+    work: (held: LockHeld) => Promise<T>,
   ): Promise<T> {
     began();
     return run.call(this, work) as Promise<T>;

@@ -16,7 +16,7 @@ export {
   type TokenHeader,
 } from './codec.js';
 export { type ContentFacts, ContentInspector, X509ContentInspector } from './inspect.js';
-export { FileUserLock, InProcessLock, UserLock } from './lock.js';
+export { FileUserLock, InProcessLock, type LockHeld, UserLock } from './lock.js';
 export { LoggerToken } from './logger-token.js';
 export {
   type BaseEntry,

@@ -45,9 +45,20 @@ async function lockfileModule(): Promise<FileLocker> {
   return (await import('proper-lockfile')).default;
 }
 
-/** A lock folder this process holds: `held` is aborted, with the reason `lost` made, if it is lost. */
+/**
+ * A lock as its holder's work sees it: checked before each write. The lock is lost when another
+ * process took it over (this one paused past the stale time) or its folder was removed.
+ */
+export interface LockHeld {
+  /** Throws why the lock was lost (the error its `lost` option makes), if it was. */
+  throwIfLost(): void;
+  /** Aborted, with that error, once the lock's refresh finds it lost (without a check). */
+  readonly lost: AbortSignal;
+}
+
+/** A lock folder this process holds. */
 export interface HeldLock {
-  readonly held: AbortSignal;
+  readonly held: LockHeld;
   /** Removes the lock folder (a lost lock is left to whoever took it over). */
   release(): Promise<void>;
 }
@@ -82,25 +93,27 @@ export async function takeLockFolder(
     onCompromised: (error) => lost.abort(options.lost(error)),
     fs: folder,
   });
-  const held = lost.signal;
   // proper-lockfile learns of a loss only once its refresh timer has run and its `stat` answered.
   // A process woken after a pause past the stale time (a suspended laptop, `kill -STOP`, Ctrl-Z)
   // first runs whatever else was due, a directory read that answered meanwhile, say, and would
-  // write under a lock another process has taken over since. So each check of `held` asks the
-  // clock first: near the stale time since this process last set the lock folder's mtime, another
-  // may have taken it over, and the folder says whether it did (its mtime not one set here).
-  const throwIfAborted = held.throwIfAborted.bind(held);
-  Object.defineProperty(held, 'throwIfAborted', {
-    value: () => {
-      if (!held.aborted) {
+  // write under a lock another process has taken over since. So each check asks the clock first:
+  // near the stale time since this process last set the lock folder's mtime, another may have
+  // taken it over, and the folder says whether it did (its mtime not one set here).
+  const held: LockHeld = {
+    lost: lost.signal,
+    throwIfLost() {
+      if (!lost.signal.aborted) {
         const cause = folder.lostAfter(options.staleMs);
         if (cause !== undefined) lost.abort(options.lost(cause));
       }
-      throwIfAborted();
+      lost.signal.throwIfAborted();
     },
-  });
+  };
   // A lost lock is not removed: it is another process's now.
-  return { held, release: () => (held.aborted ? Promise.resolve() : release().catch(() => undefined)) };
+  return {
+    held,
+    release: () => (lost.signal.aborted ? Promise.resolve() : release().catch(() => undefined)),
+  };
 }
 
 /**
@@ -158,21 +171,22 @@ class LockFolderFs implements LockFs {
 }
 
 /**
- * Runs one sync at a time per user: in this process and across processes. `held` is aborted when
- * the lock is lost while `work` runs (another process took it over, or its folder went away):
- * work that writes checks it before each write (`held.throwIfAborted()`), and so stops as a kill
- * at that instant would, which the engine's write order makes safe.
+ * Runs one sync at a time per user: in this process and across processes. Work that writes checks
+ * `held` before each write (`held.throwIfLost()`): once the lock is lost (another process took it
+ * over, or its folder went away) it stops there, as a kill at that instant would, which the
+ * engine's write order makes safe.
  */
 export interface UserLock {
-  run<T>(work: (held: AbortSignal) => Promise<T>): Promise<T>;
+  run<T>(work: (held: LockHeld) => Promise<T>): Promise<T>;
 }
 export const UserLock = Symbol.for('credroam.UserLock');
 
 /** Serialises callers in this process (a promise chain). */
 export class InProcessLock implements UserLock {
   #tail: Promise<unknown> = Promise.resolve();
-  static readonly #neverLost = new AbortController().signal;
-  run<T>(work: (held: AbortSignal) => Promise<T>): Promise<T> {
+  /** A lock this process alone serialises is never lost. */
+  static readonly #neverLost: LockHeld = { lost: new AbortController().signal, throwIfLost: () => undefined };
+  run<T>(work: (held: LockHeld) => Promise<T>): Promise<T> {
     const start = () => work(InProcessLock.#neverLost);
     const result = this.#tail.then(start, start);
     this.#tail = result.catch(() => undefined);
@@ -199,7 +213,7 @@ export class FileUserLock implements UserLock {
     },
   ) {}
 
-  run<T>(work: (held: AbortSignal) => Promise<T>): Promise<T> {
+  run<T>(work: (held: LockHeld) => Promise<T>): Promise<T> {
     return this.#inProcess.run(async () => {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       const file = `${this.dir}/sync.lock`;

@@ -9,7 +9,7 @@ import { readDirectory } from './directory-side.js';
 import { FactsCache } from './facts-cache.js';
 import { ContentInspector } from './inspect.js';
 import { type LocalSide, readLocal, recordedLocal, snapshotOf } from './local-side.js';
-import { UserLock } from './lock.js';
+import { type LockHeld, UserLock } from './lock.js';
 import { LoggerToken } from './logger-token.js';
 import type { BaseEntry } from './merge.js';
 import { planSync } from './plan.js';
@@ -77,7 +77,7 @@ export class SyncEngine {
     dryRun: boolean,
     full: boolean,
     unlock: SyncOptions['unlock'],
-    held: AbortSignal,
+    held: LockHeld,
   ): Promise<SyncReport> {
     const ops = { readStamp: 0, read: 0, write: 0 };
     const state = await this.stateStore.load();
@@ -119,7 +119,7 @@ export class SyncEngine {
     readonly ops: { readStamp: number; read: number; write: number };
     readonly ready: () => Promise<void>;
     /** Aborted when the sync lock is lost: checked before each write (see `UserLock`). */
-    readonly held: AbortSignal;
+    readonly held: LockHeld;
   }): Promise<SyncReport> {
     const { dryRun, full, state, revision, now, ops, ready, held } = run;
     const policy = this.options.policy;
@@ -166,7 +166,7 @@ export class SyncEngine {
       const write = await directoryWrite(acting, { protector: this.protector, user: this.options.user, now });
       let stampAfter = stampSet(read.stamp);
       if (write.remove.length > 0 || write.add.length > 0) {
-        held.throwIfAborted();
+        held.throwIfLost();
         const fresh = await this.#writeDirectory(write, read.stamp, { state, base, attempt, ops });
         if (fresh === undefined) {
           this.#memo.forget();
@@ -177,7 +177,7 @@ export class SyncEngine {
       }
 
       // 2. The local store.
-      held.throwIfAborted();
+      held.throwIfLost();
       const local = await writeLocal(
         acting,
         {
@@ -212,7 +212,7 @@ export class SyncEngine {
       };
       // A full sync that found both sides as recorded (a logon with nothing changed) writes nothing.
       if (!sameState(state, next)) {
-        held.throwIfAborted();
+        held.throwIfLost();
         await this.stateStore.save(next);
       }
 

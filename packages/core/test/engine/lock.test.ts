@@ -9,6 +9,7 @@ import {
   type DirectoryStore,
   FileUserLock,
   InProcessLock,
+  type LockHeld,
   type UserLock,
 } from '../../src/index.js';
 import { MemoryLocalStore, makeEngine, ReplicatedDirectory } from '../../src/testing/index.js';
@@ -151,16 +152,16 @@ test('a lock whose folder is removed while held: the work learns it from `held`,
   const lock = new FileUserLock(dir, 30_000, { staleMs: 2_000, refreshMs: 1_000 });
   const error = await t.throwsAsync(
     lock.run(async (held) => {
-      t.false(held.aborted);
+      t.false(held.lost.aborted);
       await rm(path.join(dir, 'sync.lock'), { recursive: true });
-      await new Promise<void>((resolve) => held.addEventListener('abort', () => resolve()));
-      held.throwIfAborted();
+      await new Promise<void>((resolve) => held.lost.addEventListener('abort', () => resolve()));
+      held.throwIfLost();
     }),
     { code: 'E_SYNC_BUSY' } as never,
   );
   t.regex(error!.message, /sync\.lock was lost while this sync ran/);
   // The lock works again after.
-  t.is(await lock.run(async (held) => held.aborted), false);
+  t.is(await lock.run(async (held) => held.lost.aborted), false);
 });
 
 /** A lock lost at a chosen moment (what FileUserLock's `held` does when another process takes it). */
@@ -169,8 +170,9 @@ class LosableLock implements UserLock {
   lose(): void {
     this.#lost.abort(new CredroamError('E_SYNC_BUSY', 'the sync lock was lost while this sync ran'));
   }
-  run<T>(work: (held: AbortSignal) => Promise<T>): Promise<T> {
-    return work(this.#lost.signal);
+  run<T>(work: (held: LockHeld) => Promise<T>): Promise<T> {
+    const lost = this.#lost.signal;
+    return work({ lost, throwIfLost: () => lost.throwIfAborted() });
   }
 }
 

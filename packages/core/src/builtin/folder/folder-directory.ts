@@ -237,7 +237,7 @@ export class FolderDirectoryStore implements DirectoryStore {
         entry.keys.duplicates;
       // A lock lost since it was taken (this process paused past its stale time): another endpoint
       // may be writing now, so nothing is written (the two files are checked once, as one write).
-      held.throwIfAborted();
+      held.throwIfLost();
       if (rewrite) {
         // Entries that are not values were not written by credroam, but neither are they ours to
         // judge: a newer version's format, or evidence for an administrator. They stay, after the

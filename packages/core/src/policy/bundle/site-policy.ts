@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ErrorCode } from '../../api/error-codes.js';
 import { EventId, type Logger } from '../../api/events.js';
-import { type HeldLock, InProcessLock, takeLockFolder } from '../../engine/lock.js';
+import { type HeldLock, InProcessLock, type LockHeld, takeLockFolder } from '../../engine/lock.js';
 import type { AllowListEntry } from '../allow-list.js';
 import { parseSitePolicy, type SitePolicy } from '../policy.js';
 import {
@@ -156,7 +156,7 @@ const recordLocks = new Map<string, InProcessLock>();
 /** Runs `work` holding the policy record's lock (in-process, then a lock folder beside the record). */
 async function underRecordLock<T>(
   home: string,
-  work: (held: AbortSignal) => Promise<T>,
+  work: (held: LockHeld) => Promise<T>,
 ): Promise<{ ok: true; value: T } | { ok: false; file: string }> {
   const dir = policyFolder(home);
   const file = path.join(dir, 'update.lock');
@@ -181,7 +181,7 @@ async function underRecordLock<T>(
     } catch (error) {
       // The lock lost midway (this process paused past its stale time, and another took it over):
       // the record was not written, and the other process's update is the one that counts.
-      if (lock.held.aborted) return { ok: false, file } as const;
+      if (lock.held.lost.aborted) return { ok: false, file } as const;
       throw error;
     } finally {
       await lock.release();
@@ -191,7 +191,7 @@ async function underRecordLock<T>(
 
 async function updateLocked(
   options: Parameters<typeof updateSitePolicy>[0],
-  held: AbortSignal,
+  held: LockHeld,
 ): Promise<PolicyUpdate> {
   const { home, trust, now, log } = options;
   const current = await policyInForce(home, trust, now);
@@ -248,7 +248,7 @@ async function updateLocked(
       signer: best.v.bundle.signer.subject.split('\n').join(', '),
       ...(doc.nextSigners ? { nextSigners: doc.nextSigners } : {}),
     };
-    held.throwIfAborted();
+    held.throwIfLost();
     await writeAcceptedRecord(home, record, best.bytes);
     log.log(
       'info',
