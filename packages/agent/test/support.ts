@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -206,40 +206,61 @@ export const holds = async (run: (a: readonly string[]) => Promise<{ stdout: str
 /**
  * A program squatting on endpoint `e`'s agent socket: it accepts connections and never answers (as
  * a stopped or hung agent does), but for the first `statusAnswers` status requests, which it
- * answers as an agent holding the keys (one that hangs after a command saw it alive). `received`
- * is what was sent to it; `close` ends it (also at teardown).
+ * answers as an agent of process id `pid` holding the keys (one that hangs after a command saw it
+ * alive). `received` is what was sent to it; `unlisten` stops it taking connections but leaves
+ * those it took open (the socket free for another); `close` ends it (also at teardown).
  */
 export async function squatAgentSocket(
   t: ExecutionContext,
   dir: string,
   e: 'a' | 'b',
-  statusAnswers = 0,
-): Promise<{ socket: string; received: () => string; close: () => Promise<void> }> {
+  options: { readonly statusAnswers?: number; readonly pid?: number } = {},
+): Promise<{
+  socket: string;
+  received: () => string;
+  unlisten: () => Promise<void>;
+  close: () => Promise<void>;
+}> {
   const socket = socketPath(await loadConfig(path.join(dir, `${e}.json`), {}));
   await mkdir(path.dirname(socket), { recursive: true, mode: 0o700 });
   const held: net.Socket[] = [];
   let received = '';
-  let answers = statusAnswers;
+  let answers = options.statusAnswers ?? 0;
   const server = net.createServer((c) => {
     held.push(c); // accepted, never answered (but for the first status requests)
     c.on('data', (d: Buffer) => {
       received += d.toString('utf8');
       if (answers > 0 && d.toString('utf8').includes('"cmd":"status"')) {
         answers--;
-        c.end(`${JSON.stringify({ ok: true, unlocked: true, syncing: false })}\n`);
+        const status = { ok: true, unlocked: true, syncing: false, pid: options.pid ?? 4_000_000 };
+        c.end(`${JSON.stringify(status)}\n`);
       }
     });
   });
   await new Promise<void>((resolve) => server.listen(socket, resolve));
+  // Its listening socket closed (the path removed with it); `close` is called back only once
+  // every connection it took has ended.
+  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  const unlisten = async () => {
+    if (server.listening) server.close();
+    while (
+      await stat(socket).then(
+        () => true,
+        () => false,
+      )
+    )
+      await new Promise((r) => setTimeout(r, 10));
+  };
   let open = true;
   const close = async () => {
     if (!open) return;
     open = false;
     for (const c of held) c.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await unlisten();
+    await closed;
   };
   t.teardown(close);
-  return { socket, received: () => received, close };
+  return { socket, received: () => received, unlisten, close };
 }
 
 /**

@@ -137,17 +137,28 @@ export async function askAgent(
   config: AgentConfig,
   request: AgentRequest,
   timeoutMs = 120_000,
+  /** Ends the request at once (undefined: as if no agent listened); the status pings use it. */
+  cancel?: AbortSignal,
 ): Promise<AgentAnswer | undefined> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath(config));
     let data = '';
     let settled = false;
     let ping: NodeJS.Timeout | undefined;
+    const pinging = new AbortController(); // a ping under way ends with the request
     const done = () => {
       settled = true;
       clearTimeout(timer);
       clearTimeout(ping);
+      pinging.abort();
+      cancel?.removeEventListener('abort', cancelled);
     };
+    const cancelled = () => {
+      done();
+      socket.destroy();
+      resolve(undefined);
+    };
+    cancel?.addEventListener('abort', cancelled);
     const timer = setTimeout(() => {
       done();
       socket.destroy();
@@ -160,12 +171,15 @@ export async function askAgent(
     }, timeoutMs);
     if (request.cmd !== 'status' && timeoutMs > AGENT_PING_MS * MISSED_PINGS) {
       let missed = 0;
+      let pid: unknown;
       const check = async () => {
-        const answered = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS).then(
-          (a) => a !== undefined,
-          () => false,
+        const status = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS, pinging.signal).catch(
+          () => undefined,
         );
         if (settled) return;
+        // Another agent answering on the socket (one that took it over) is no sign of this one.
+        pid ??= status?.ok ? status.pid : undefined;
+        const answered = status !== undefined && (!status.ok || status.pid === pid);
         missed = answered ? 0 : missed + 1;
         if (missed < MISSED_PINGS) {
           ping = setTimeout(check, answered ? AGENT_PING_MS : 0);

@@ -99,7 +99,7 @@ test('the way out the E_AGENT advice names works as written: a new agent takes t
 test('an agent that stops answering while it syncs (alive at the status ping, hung after): `credroam sync` ends after the missed pings with E_AGENT and the ways out, not after 30 minutes; given the password, it syncs in its own process', async (t) => {
   t.timeout(90_000, 'sync waited for the hung agent beyond its missed status pings');
   const w = await twoEndpoints(t);
-  const squatter = await squatAgentSocket(t, w.dir, 'a', 1);
+  const squatter = await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 1 });
   const started = Date.now();
   const r = await w.a(['sync', '--json']);
   t.is(r.code, 1, r.stderr);
@@ -110,9 +110,26 @@ test('an agent that stops answering while it syncs (alive at the status ping, hu
   t.regex(squatter.received(), /"cmd":"sync"/, 'the sync was asked of the agent first');
 
   await squatter.close();
-  const squatter2 = await squatAgentSocket(t, w.dir, 'a', 1);
+  const squatter2 = await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 1 });
   const own = await w.a(['sync', ...w.pw, '--json']);
   t.is(own.code, 0, own.stderr);
   t.regex(squatter2.received(), /"cmd":"sync"/);
   t.like(JSON.parse(own.stdout), { outcome: 'synced' });
+});
+
+test('an agent that hangs while it syncs and whose socket a new agent takes over meanwhile: the new one’s answers to the status pings are no sign of the old one, and `credroam sync` ends with E_AGENT', async (t) => {
+  t.timeout(90_000, 'sync waited on the old agent while the new one answered its status pings');
+  const w = await twoEndpoints(t);
+  // The old agent answers the command's status and its first ping, then hangs.
+  const old = await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 2, pid: 4_000_001 });
+  const running = w.a(['sync', '--json']);
+  const pinged = await eventually(async () => (old.received().match(/"cmd":"status"/g) ?? []).length >= 2);
+  t.true(pinged, 'the command asked the old agent and pinged it');
+  // A new agent takes the socket over (the old one still holds the command's connection).
+  await old.unlisten();
+  await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 1_000, pid: 4_000_002 });
+  const r = await running;
+  t.is(r.code, 1, r.stderr);
+  t.like(JSON.parse(r.stdout), { error: { code: 'E_AGENT' } });
+  t.regex(r.stderr, /stopped answering while it handled `sync`/);
 });
