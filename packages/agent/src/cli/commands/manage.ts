@@ -1,6 +1,13 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { CredroamError, RefusedFileError, readFileNoFollow, UserLock, writeFileAtomic } from '@credroam/core';
+import {
+  CredroamError,
+  type LockHeld,
+  RefusedFileError,
+  readFileNoFollow,
+  UserLock,
+  writeFileAtomic,
+} from '@credroam/core';
 import type { Pkcs12Api } from '@credroam/plugin-pkcs12';
 import { MAX_REQUEST_CHARS } from '../../daemon/ipc.js';
 import type { Session } from '../../session.js';
@@ -240,11 +247,17 @@ export async function remove(args: Args, ctx: Context): Promise<number> {
   // Under the user's sync lock: a sync of another process (the agent's) that is writing this very
   // credential (a download, a key sealed again) must not put it back after it was removed.
   return withSession(args, ctx, (s) =>
-    s.container.resolve<UserLock>(UserLock).run(() => removeOne(s, thumbprint, args, ctx)),
+    s.container.resolve<UserLock>(UserLock).run((held) => removeOne(s, thumbprint, args, ctx, held)),
   );
 }
 
-async function removeOne(s: Session, thumbprint: string, args: Args, ctx: Context): Promise<number> {
+async function removeOne(
+  s: Session,
+  thumbprint: string,
+  args: Args,
+  ctx: Context,
+  held: LockHeld,
+): Promise<number> {
   const listing = await s.local.list();
   const view = findCredential(credentialViews(listing, undefined), thumbprint);
   if (!view)
@@ -260,6 +273,7 @@ async function removeOne(s: Session, thumbprint: string, args: Args, ctx: Contex
     return ExitCode.Done;
   }
   const keepUntil = Date.now() + s.policy.roaming.tombstoneLifetimeDays * 86_400_000;
+  held.throwIfLost(); // a sync of another process may hold the lock now (this one paused past it)
   await s.local.remove('cert', view.sha256, { keepUntil });
   if (view.hasKey) await s.local.remove('key', view.keyId, { keepUntil });
   // Its friendly name and chain go with it (a store may have taken them with the certificate).
