@@ -3,7 +3,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import {
   CredroamError,
   type DirectoryStore,
@@ -117,10 +117,12 @@ async function lineIn(file: string, match: (line: string) => boolean): Promise<v
   }
 }
 
-test('a holder paused past the stale time, its lock taken over, stops at its next write instead of crashing', async (t) => {
-  const dir = await tempDir(t);
-  const log = path.join(dir, 'log');
-  const holder = spawn(process.execPath, [holderScript, dir, log, 'paused', '4000', 'short'], {
+/**
+ * A holder process (a 2 s stale time) that took the lock and works for `holdMs`, stopped (SIGSTOP:
+ * a suspended laptop, a debugger, a machine under load) for 2.5 s: past its lock's stale time.
+ */
+async function pausedHolder(t: ExecutionContext, dir: string, log: string, holdMs: number) {
+  const holder = spawn(process.execPath, [holderScript, dir, log, 'paused', String(holdMs), 'short'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -130,15 +132,22 @@ test('a holder paused past the stale time, its lock taken over, stops at its nex
   const exited = new Promise<number | null>((resolve) => holder.on('exit', (code) => resolve(code)));
   t.teardown(() => holder.kill('SIGKILL'));
   await lineIn(log, (l) => l.startsWith('paused start'));
-  holder.kill('SIGSTOP'); // a suspended laptop, a debugger, a machine under load
-  await new Promise((r) => setTimeout(r, 2_500)); // past the lock's stale time
+  holder.kill('SIGSTOP');
+  await new Promise((r) => setTimeout(r, 2_500));
+  return { holder, exited, stderr: () => stderr };
+}
+
+test('a holder paused past the stale time, its lock taken over, stops at its next write instead of crashing', async (t) => {
+  const dir = await tempDir(t);
+  const log = path.join(dir, 'log');
+  const { holder, exited, stderr } = await pausedHolder(t, dir, log, 4_000);
   // Another process takes the stale lock over; the paused holder wakes while it is held.
   await new FileUserLock(dir, 5_000, { staleMs: 2_000, refreshMs: 1_000 }).run(async () => {
     holder.kill('SIGCONT');
     await lineIn(log, (l) => l.startsWith('paused stopped'));
   });
-  t.is(await exited, 0, stderr);
-  t.is(stderr, '', "no stack trace: the lock's loss is an error of the work, not of the process");
+  t.is(await exited, 0, stderr());
+  t.is(stderr(), '', "no stack trace: the lock's loss is an error of the work, not of the process");
   const lines = (await readFile(log, 'utf8')).trim().split('\n');
   t.deepEqual(
     lines.map((l) => l.split(' ').slice(0, 2).join(' ')),
@@ -222,22 +231,11 @@ test('a holder woken past its stale time, its lock taken over, does not write ev
   const log = path.join(dir, 'log');
   // Its work (1.5 s) is due when it wakes, as a directory read that answered while it was stopped
   // is: it must not take the lock for its own before proper-lockfile's refresh has looked.
-  const holder = spawn(process.execPath, [holderScript, dir, log, 'paused', '1500', 'short'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  holder.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => holder.on('exit', (code) => resolve(code)));
-  t.teardown(() => holder.kill('SIGKILL'));
-  await lineIn(log, (l) => l.startsWith('paused start'));
-  holder.kill('SIGSTOP');
-  await new Promise((r) => setTimeout(r, 2_500)); // past the lock's stale time, and past its work
+  const { holder, exited, stderr } = await pausedHolder(t, dir, log, 1_500);
   await new FileUserLock(dir, 5_000, { staleMs: 2_000, refreshMs: 1_000 }).run(async () => {
     holder.kill('SIGCONT');
     await lineIn(log, (l) => l.startsWith('paused stopped') || l.startsWith('paused end'));
-    t.is(await exited, 0, stderr);
+    t.is(await exited, 0, stderr());
     // Nor did it remove, ending its work or its process, the lock that is this process's now.
     t.true((await stat(path.join(dir, 'sync.lock'))).isDirectory());
   });

@@ -9,6 +9,7 @@ import { children, element, encode } from '../../src/engine/der.js';
 import { checkedPrivateKeyId, exportedPublicKeyInfo, privateKeyId } from '../../src/engine/key-id.js';
 import { exportedFormOf, publicKeyInfoOfPkcs8 } from '../../src/engine/public-key-info.js';
 import { describeCertificate } from '../../src/index.js';
+import { opensslCredential } from '../../src/testing/index.js';
 import { tempDir } from '../support/temp.js';
 
 /**
@@ -245,25 +246,8 @@ test('a key whose exported parts have headers that are not DER (OpenSSL reads th
 // in the form OpenSSL writes, else exported by OpenSSL; the key id is the same either way.
 
 /** A certificate made by OpenSSL, to carry other SubjectPublicKeyInfos (its signature is not checked). */
-async function baseCertificate(dir: string): Promise<Uint8Array> {
-  const run = promisify(execFile);
-  await run(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'k.pem',
-    ].concat(['-out', 'c.der', '-outform', 'DER', '-subj', '/CN=carrier', '-days', '30']),
-    { cwd: dir },
-  );
-  return new Uint8Array(await readFile(path.join(dir, 'c.der')));
-}
+const baseCertificate = async (dir: string): Promise<Uint8Array> =>
+  (await opensslCredential(dir, 'carrier')).cert.content;
 
 /** `der` with its SubjectPublicKeyInfo (the TBSCertificate's sixth item after the version) replaced. */
 function withPublicKeyInfo(der: Uint8Array, spki: Uint8Array): Uint8Array {
