@@ -139,6 +139,11 @@ export async function askAgent(
   timeoutMs = 120_000,
   /** Ends the request at once (undefined: as if no agent listened); the status pings use it. */
   cancel?: AbortSignal,
+  /**
+   * The process id of the agent the caller's status just found (the one this request goes to):
+   * only its answers to the pings count. Without it, the first ping's answer tells it.
+   */
+  agentPid?: unknown,
 ): Promise<AgentAnswer | undefined> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath(config));
@@ -171,14 +176,21 @@ export async function askAgent(
     }, timeoutMs);
     if (request.cmd !== 'status' && timeoutMs > AGENT_PING_MS * MISSED_PINGS) {
       let missed = 0;
-      let pid: unknown;
+      /** The process id of the agent that took the request, once the first ping told it. */
+      let pid: unknown = agentPid;
+      let known = agentPid !== undefined;
       const check = async () => {
         const status = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS, pinging.signal).catch(
           () => undefined,
         );
         if (settled) return;
         // Another agent answering on the socket (one that took it over) is no sign of this one.
-        pid ??= status?.ok ? status.pid : undefined;
+        // Only the first ping, answered, tells which agent took the request: once one went
+        // unanswered, whoever answers may be a new agent on the socket, never learned as this one.
+        if (!known && missed === 0 && status?.ok) {
+          pid = status.pid;
+          known = true;
+        }
         const answered = status !== undefined && (!status.ok || status.pid === pid);
         missed = answered ? 0 : missed + 1;
         if (missed < MISSED_PINGS) {

@@ -133,3 +133,20 @@ test('an agent that hangs while it syncs and whose socket a new agent takes over
   t.like(JSON.parse(r.stdout), { error: { code: 'E_AGENT' } });
   t.regex(r.stderr, /stopped answering while it handled `sync`/);
 });
+
+test('an agent that hangs at once while it syncs (its first ping unanswered) and whose socket a new agent takes over before the next: the new one’s answer is no sign of the old one, and `credroam sync` ends with E_AGENT', async (t) => {
+  t.timeout(90_000, 'sync waited on the old agent while the new one answered its status pings');
+  const w = await twoEndpoints(t);
+  // The old agent answers the command's status only, then hangs: its first ping goes unanswered.
+  const old = await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 1, pid: 4_000_001 });
+  const running = w.a(['sync', '--json']);
+  const pinged = await eventually(async () => (old.received().match(/"cmd":"status"/g) ?? []).length >= 2);
+  t.true(pinged, 'the command asked the old agent and pinged it');
+  // A new agent takes the socket over while the first ping waits: it answers every later ping.
+  await old.unlisten();
+  await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 1_000, pid: 4_000_002 });
+  const r = await running;
+  t.is(r.code, 1, r.stderr);
+  t.like(JSON.parse(r.stdout), { error: { code: 'E_AGENT' } });
+  t.regex(r.stderr, /stopped answering while it handled `sync`/);
+});

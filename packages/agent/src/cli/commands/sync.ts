@@ -1,6 +1,6 @@
 import type { SkippedItem, SyncOptions, SyncReport } from '@credroam/core';
 import { CredroamError, EventId, errorMessage } from '@credroam/core/api';
-import { AGENT_PING_MS, agentStatus, askAgent, socketPath } from '../../daemon/ipc.js';
+import { AGENT_PING_MS, type AgentAnswer, agentStatus, askAgent, socketPath } from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
 import type { LastSync, Session } from '../../session.js';
@@ -121,6 +121,9 @@ function once<T>(f: () => Promise<T>): () => Promise<T> {
   };
 }
 
+/** The process id a status answer gave (the agent a request that follows goes to). */
+const pidOf = (status: AgentAnswer | undefined): unknown => (status?.ok ? status.pid : undefined);
+
 /** How long `credroam sync` waits for the agent's sync (a first download of many credentials is long). */
 const AGENT_SYNC_MS = 30 * 60_000;
 
@@ -153,16 +156,18 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
     if (!alive && password === undefined) throw noAgentNoPassword(ctx);
     // One that stops answering while it syncs (stopped or hung since) is not waited for either.
     const answer = alive
-      ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS).catch((error: unknown) => {
-          if (!(error instanceof CredroamError && error.details.stoppedAnswering)) throw error;
-          if (password === undefined)
-            throw new CredroamError(
-              'E_AGENT',
-              `${error.message}; or give the roaming password to sync in this process`,
-              error.details,
-            );
-          return undefined; // with the password, this process syncs
-        })
+      ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS, undefined, pidOf(alive)).catch(
+          (error: unknown) => {
+            if (!(error instanceof CredroamError && error.details.stoppedAnswering)) throw error;
+            if (password === undefined)
+              throw new CredroamError(
+                'E_AGENT',
+                `${error.message}; or give the roaming password to sync in this process`,
+                error.details,
+              );
+            return undefined; // with the password, this process syncs
+          },
+        )
       : undefined;
     if (answer?.ok && answer.report) {
       return show(
@@ -234,12 +239,13 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
   const alive = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS).catch(() => undefined);
   const answer =
     alive &&
-    (await askAgent(config, {
-      cmd: 'logon',
-      password,
-      ...(pam ? { pam: true } : {}),
-      ...(proof ? { proof } : {}),
-    }));
+    (await askAgent(
+      config,
+      { cmd: 'logon', password, ...(pam ? { pam: true } : {}), ...(proof ? { proof } : {}) },
+      undefined,
+      undefined,
+      pidOf(alive),
+    ));
   if (answer) {
     return agentAnswer(
       ctx,
@@ -320,7 +326,9 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
       { command: ctx.command, agent: 'none' },
       'E_KEYS_NEEDED',
     );
-  const answer = alive && (await askAgent(config, { cmd: 'trigger', event: 'logoff' }));
+  const answer =
+    alive &&
+    (await askAgent(config, { cmd: 'trigger', event: 'logoff' }, undefined, undefined, pidOf(alive)));
   if (answer) {
     const note = password !== undefined ? 'the agent logged off with the keys it holds' : undefined;
     return agentAnswer(
