@@ -293,11 +293,23 @@ export async function unchangedRecorded(
     import('@credroam/core/engine/shortcut'),
   ]);
   const { config, local, directory } = stores;
-  const state = await new FileSyncStateStore(syncStatePath(config)).load();
-  shortcut.checkStateUser(state, config.user);
-  const revision = await local.revision();
-  if (!(await shortcut.unchangedSinceLastSync(state, revision, Date.now(), () => directory.readStamp())))
-    return undefined;
+  let unchanged: boolean;
+  try {
+    const state = await new FileSyncStateStore(syncStatePath(config)).load();
+    shortcut.checkStateUser(state, config.user);
+    const revision = await local.revision();
+    unchanged = await shortcut.unchangedSinceLastSync(state, revision, Date.now(), () =>
+      directory.readStamp(),
+    );
+  } catch (error) {
+    // What the engine's sync would have failed with is recorded as `syncRecorded` records it.
+    await recordLastSync(config, {
+      outcome: 'failed',
+      error: error instanceof Error ? error.message : String(error),
+    });
+    throw error;
+  }
+  if (!unchanged) return undefined;
   log.log('debug', EventId.SyncUnchanged, 'nothing changed since the last sync');
   const report = shortcut.unchangedReport();
   const last = await recordLastSync(config, {
