@@ -196,3 +196,24 @@ test('held writes that another write failed to make take effect are reported by 
     'no temporary file left',
   );
 });
+
+test('writes held back and then discarded (a sync whose lock was lost) never take effect: no temporary file stays, and a later write or flush applies none of them', async (t) => {
+  const root = path.join(await tempDir(t), 'store');
+  const store = new CredentialFolderStore(root, undefined);
+  await store.put(attrs('a'.repeat(64), 'kept'));
+  await store.put(attrs('a'.repeat(64), 'dropped'), { durable: false });
+  await store.put(attrs('b'.repeat(64), 'dropped'), { durable: false });
+  await store.discard();
+  // A durable write of another request, then a flush: what was discarded is not among them.
+  await store.put(attrs('c'.repeat(64), 'later'));
+  await store.flush();
+  const names = Object.fromEntries(
+    (await store.list()).items.map((i) => [i.id, decodeCredentialAttributes(i.content).friendlyName]),
+  );
+  t.deepEqual(names, { ['a'.repeat(64)]: 'kept', ['c'.repeat(64)]: 'later' });
+  const files = await readdir(root, { recursive: true });
+  t.deepEqual(
+    files.filter((f) => f.endsWith('.tmp')),
+    [],
+  );
+});

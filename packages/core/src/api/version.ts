@@ -5,4 +5,4 @@
  * (while 0.x: a minor one); one that only adds is a minor (0.x: a patch). See
  * docs/decisions/015-plugin-api-contract.md.
  */
-export const API_VERSION = '0.1.3';
+export const API_VERSION = '0.1.4';

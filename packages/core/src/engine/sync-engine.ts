@@ -187,6 +187,7 @@ export class SyncEngine {
           policy,
           contents: read.contents,
           now: this.#now,
+          throwIfLost: () => held.throwIfLost(),
         },
         skipped,
       );

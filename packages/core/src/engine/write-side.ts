@@ -98,6 +98,11 @@ export interface LocalWriteDeps {
   /** Contents the directory side opened, by value hash (a download reads its content from here). */
   readonly contents: ReadonlyMap<string, Uint8Array>;
   readonly now: () => number;
+  /**
+   * Throws once the sync lock is lost (`LockHeld.throwIfLost`): checked before each write to the
+   * store and before the flush, whose held writes are then dropped (`discard`), never applied.
+   */
+  readonly throwIfLost?: () => void;
 }
 
 /**
@@ -129,6 +134,14 @@ export async function writeLocal(
   await Promise.all(
     Array.from({ length: durable ? 1 : Math.min(LOCAL_WRITES_AT_ONCE, acting.length) }, worker),
   );
+  // A lock lost meanwhile (this process paused, another took the lock over): what was held back
+  // is dropped, not flushed now nor by the store's next write.
+  try {
+    deps.throwIfLost?.();
+  } catch (error) {
+    if (!durable) await deps.local.discard?.();
+    throw error;
+  }
   let written = false;
   const failed = new Set<string>();
   for (const [i, e] of acting.entries()) {
@@ -165,6 +178,7 @@ async function applyLocal(e: PlanEntry, durable: boolean, deps: LocalWriteDeps):
         aad: associatedData(deps.user, e.remote.value),
       });
     }
+    deps.throwIfLost?.();
     await deps.local.put(
       {
         kind: e.kind,
@@ -181,10 +195,12 @@ async function applyLocal(e: PlanEntry, durable: boolean, deps: LocalWriteDeps):
     // Kept for a whole lifetime from now, not from the tombstone's date: an old tombstone (one
     // that waited for an endpoint back from a long absence) must not empty the archive at once.
     const lifetime = deps.policy.tombstoneLifetimeDays * 86_400_000;
+    deps.throwIfLost?.();
     await deps.local.remove(e.kind, e.id, { keepUntil: deps.now() + lifetime });
     return true;
   }
   if (e.local?.archivedNow && (e.action === 'upload' || e.action === 'none')) {
+    deps.throwIfLost?.();
     await deps.local.put(e.local.item, options);
     return true;
   }

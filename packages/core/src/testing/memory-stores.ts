@@ -145,6 +145,10 @@ export class MemoryLocalStore implements LocalStore {
       throw new Error(`injected: killed during a flush, after ${crashAfter} write(s)`);
   }
 
+  async discard(): Promise<void> {
+    this.pending.length = 0;
+  }
+
   /** The next `flush` applies the first `applied` pending writes, then fails (the rest are lost). */
   crashFlush(applied: number): void {
     this.#crashFlushAfter = applied;

@@ -214,6 +214,32 @@ test('a sync whose lock is lost after its directory write stops before the store
   t.is((await state.load())?.pending, undefined);
 });
 
+test('a sync whose lock is lost while it writes the store (paused there, another process took it over) makes none of its held writes take effect, then or at a later flush', async (t) => {
+  const dir = new ReplicatedDirectory(1);
+  // Another endpoint uploads two certificates: this endpoint's sync downloads them.
+  const b = new MemoryLocalStore();
+  b.userPut('cert', 'one', 'v1');
+  b.userPut('cert', 'two', 'v1');
+  t.is((await makeEngine({ directory: dir.server(0), local: b }).engine.sync()).outcome, 'synced');
+  const lock = new LosableLock();
+  // The store's first write is held back; meanwhile the lock is lost (as when this process was
+  // paused past the stale time there and another took the lock over).
+  class PausedAtFirstWrite extends MemoryLocalStore {
+    override async put(...args: Parameters<MemoryLocalStore['put']>): Promise<void> {
+      await super.put(...args);
+      lock.lose();
+    }
+  }
+  const a = new PausedAtFirstWrite();
+  const { engine, state } = makeEngine({ directory: dir.server(0), local: a, lock });
+  await t.throwsAsync(engine.sync(), { code: 'E_SYNC_BUSY' } as never);
+  t.is(a.items.size, 0, 'nothing the lost sync held back took effect');
+  t.is(a.pending.length, 0, 'nor is left for a later flush (another write in the agent) to apply');
+  await a.flush();
+  t.is(a.items.size, 0);
+  t.is(await state.load(), undefined);
+});
+
 test('a sync whose lock is already lost writes nothing anywhere', async (t) => {
   const dir = new ReplicatedDirectory(1);
   const a = new MemoryLocalStore();

@@ -510,6 +510,13 @@ export class CredentialFolderStore implements LocalStore {
     if (lost !== undefined) throw lost;
   }
 
+  /** Drops the writes held since the last flush: their temporary files are removed, none takes effect. */
+  async discard(): Promise<void> {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    await batch?.writes.discard();
+  }
+
   /**
    * Commits what is held. A failure is also kept for the next `flush`: when the writes held were
    * not this caller's (a write of another request flushing a sync's batch), their holder learns it

@@ -73,6 +73,12 @@ export interface LocalStore {
    */
   flush?(): Promise<void>;
   /**
+   * Optional, with `flush`: drops the writes held since the last `flush` without making them take
+   * effect (a sync whose lock was lost while it wrote: decision 031). A store without it keeps
+   * them for its next `flush`.
+   */
+  discard?(): Promise<void>;
+  /**
    * Removes an item from the active set; a missing item is not an error. With `keepUntil` the
    * store keeps it in its archive until then (a deletion that roamed in can be undone by hand).
    */
