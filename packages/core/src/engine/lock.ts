@@ -109,10 +109,19 @@ export async function takeLockFolder(
       lost.signal.throwIfAborted();
     },
   };
-  // A lost lock is not removed: it is another process's now.
+  // A lost lock is not removed: it is another process's now. Work that wrote nothing never
+  // checked: a holder woken past the stale time (its refresh not run yet) checks here, before the
+  // removal, as before a write.
   return {
     held,
-    release: () => (lost.signal.aborted ? Promise.resolve() : release().catch(() => undefined)),
+    release: () => {
+      try {
+        held.throwIfLost();
+      } catch {
+        return Promise.resolve();
+      }
+      return release().catch(() => undefined);
+    },
   };
 }
 

@@ -121,8 +121,14 @@ async function lineIn(file: string, match: (line: string) => boolean): Promise<v
  * A holder process (a 2 s stale time) that took the lock and works for `holdMs`, stopped (SIGSTOP:
  * a suspended laptop, a debugger, a machine under load) for 2.5 s: past its lock's stale time.
  */
-async function pausedHolder(t: ExecutionContext, dir: string, log: string, holdMs: number) {
-  const holder = spawn(process.execPath, [holderScript, dir, log, 'paused', String(holdMs), 'short'], {
+async function pausedHolder(
+  t: ExecutionContext,
+  dir: string,
+  log: string,
+  holdMs: number,
+  mode: 'short' | 'short-quiet' = 'short',
+) {
+  const holder = spawn(process.execPath, [holderScript, dir, log, 'paused', String(holdMs), mode], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -267,4 +273,20 @@ test('a holder woken past its stale time, its lock taken over, does not write ev
   });
   const lines = (await readFile(log, 'utf8')).trim().split('\n');
   t.is(lines[1], 'paused stopped E_SYNC_BUSY', 'it did not write after it lost the lock');
+});
+
+test('a holder woken past its stale time, its lock taken over, whose work ends without a write (nothing changed): it does not remove the lock that is another process’s now', async (t) => {
+  const dir = await tempDir(t);
+  const log = path.join(dir, 'log');
+  // Its work is due when it wakes and checks nothing (it writes nothing), then the lock is released.
+  const { holder, exited, stderr } = await pausedHolder(t, dir, log, 1_500, 'short-quiet');
+  await new FileUserLock(dir, 5_000, { staleMs: 2_000, refreshMs: 1_000 }).run(async (held) => {
+    holder.kill('SIGCONT');
+    t.is(await exited, 0, stderr());
+    t.true(
+      (await stat(path.join(dir, 'sync.lock'))).isDirectory(),
+      'the lock folder is still this process’s',
+    );
+    held.throwIfLost();
+  });
 });
