@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LocalItem } from '@credroam/core';
 import { opensslCredential } from '@credroam/core/testing';
