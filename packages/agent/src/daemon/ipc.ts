@@ -81,6 +81,9 @@ export type AgentAnswer =
       };
     };
 
+/** How long a command waits for the answer to a request, unless it says otherwise (a sync: 30 minutes). */
+export const AGENT_REQUEST_MS = 120_000;
+
 /** How long a command waits for a running agent to say it is there, before it sends its request. */
 export const AGENT_PING_MS = 5_000;
 
@@ -136,15 +139,18 @@ const MISSED_PINGS = 2;
 export async function askAgent(
   config: AgentConfig,
   request: AgentRequest,
-  timeoutMs = 120_000,
-  /** Ends the request at once (undefined: as if no agent listened); the status pings use it. */
-  cancel?: AbortSignal,
-  /**
-   * The process id of the agent the caller's status just found (the one this request goes to):
-   * only its answers to the pings count. Without it, the first ping's answer tells it.
-   */
-  agentPid?: unknown,
+  timeoutMs = AGENT_REQUEST_MS,
+  options: {
+    /** Ends the request at once (undefined: as if no agent listened); the status pings use it. */
+    readonly cancel?: AbortSignal;
+    /**
+     * The process id of the agent the caller's status just found (the one this request goes to):
+     * only its answers to the pings count. Without it, the first ping's answer tells it.
+     */
+    readonly agentPid?: unknown;
+  } = {},
 ): Promise<AgentAnswer | undefined> {
+  const { cancel, agentPid } = options;
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath(config));
     let data = '';
@@ -180,9 +186,9 @@ export async function askAgent(
       let pid: unknown = agentPid;
       let known = agentPid !== undefined;
       const check = async () => {
-        const status = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS, pinging.signal).catch(
-          () => undefined,
-        );
+        const status = await askAgent(config, { cmd: 'status' }, AGENT_PING_MS, {
+          cancel: pinging.signal,
+        }).catch(() => undefined);
         if (settled) return;
         // Another agent answering on the socket (one that took it over) is no sign of this one.
         // Only the first ping, answered, tells which agent took the request: once one went

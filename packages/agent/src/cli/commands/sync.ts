@@ -1,6 +1,13 @@
 import type { SkippedItem, SyncOptions, SyncReport } from '@credroam/core';
 import { CredroamError, EventId, errorMessage } from '@credroam/core/api';
-import { AGENT_PING_MS, type AgentAnswer, agentStatus, askAgent, socketPath } from '../../daemon/ipc.js';
+import {
+  AGENT_PING_MS,
+  AGENT_REQUEST_MS,
+  type AgentAnswer,
+  agentStatus,
+  askAgent,
+  socketPath,
+} from '../../daemon/ipc.js';
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
 import type { LastSync, Session } from '../../session.js';
@@ -156,7 +163,7 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
     if (!alive && password === undefined) throw noAgentNoPassword(ctx);
     // One that stops answering while it syncs (stopped or hung since) is not waited for either.
     const answer = alive
-      ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS, undefined, pidOf(alive)).catch(
+      ? await askAgent(config, { cmd: 'sync', full }, AGENT_SYNC_MS, { agentPid: pidOf(alive) }).catch(
           (error: unknown) => {
             if (!(error instanceof CredroamError && error.details.stoppedAnswering)) throw error;
             if (password === undefined)
@@ -242,9 +249,8 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
     (await askAgent(
       config,
       { cmd: 'logon', password, ...(pam ? { pam: true } : {}), ...(proof ? { proof } : {}) },
-      undefined,
-      undefined,
-      pidOf(alive),
+      AGENT_REQUEST_MS,
+      { agentPid: pidOf(alive) },
     ));
   if (answer) {
     return agentAnswer(
@@ -328,7 +334,9 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
     );
   const answer =
     alive &&
-    (await askAgent(config, { cmd: 'trigger', event: 'logoff' }, undefined, undefined, pidOf(alive)));
+    (await askAgent(config, { cmd: 'trigger', event: 'logoff' }, AGENT_REQUEST_MS, {
+      agentPid: pidOf(alive),
+    }));
   if (answer) {
     const note = password !== undefined ? 'the agent logged off with the keys it holds' : undefined;
     return agentAnswer(
