@@ -100,13 +100,11 @@ test('an agent that stops answering while it syncs (alive at the status ping, hu
   t.timeout(90_000, 'sync waited for the hung agent beyond its missed status pings');
   const w = await twoEndpoints(t);
   const squatter = await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 1 });
-  const started = Date.now();
   const r = await w.a(['sync', '--json']);
   t.is(r.code, 1, r.stderr);
   t.like(JSON.parse(r.stdout), { error: { code: 'E_AGENT' } });
   t.regex(r.stderr, /stopped answering while it handled `sync` \(stopped or hung\)/);
   t.regex(r.stderr, /credroam logon --start-agent --password-file FILE.*or give the roaming password/);
-  t.true(Date.now() - started < 40_000, `${Date.now() - started} ms`);
   t.regex(squatter.received(), /"cmd":"sync"/, 'the sync was asked of the agent first');
 
   await squatter.close();
@@ -117,36 +115,29 @@ test('an agent that stops answering while it syncs (alive at the status ping, hu
   t.like(JSON.parse(own.stdout), { outcome: 'synced' });
 });
 
-test('an agent that hangs while it syncs and whose socket a new agent takes over meanwhile: the new one’s answers to the status pings are no sign of the old one, and `credroam sync` ends with E_AGENT', async (t) => {
+/**
+ * `credroam sync` through an old agent that answers `answers` status requests (the command's, then
+ * its pings), then hangs; once the command pinged it, a new agent of another process id takes the
+ * socket over and answers every later ping. The command must end with E_AGENT all the same.
+ */
+async function syncThroughTakenOverAgent(t: ExecutionContext, answers: number): Promise<void> {
   t.timeout(90_000, 'sync waited on the old agent while the new one answered its status pings');
   const w = await twoEndpoints(t);
-  // The old agent answers the command's status and its first ping, then hangs.
-  const old = await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 2, pid: 4_000_001 });
+  const old = await squatAgentSocket(t, w.dir, 'a', { statusAnswers: answers, pid: 4_000_001 });
   const running = w.a(['sync', '--json']);
   const pinged = await eventually(async () => (old.received().match(/"cmd":"status"/g) ?? []).length >= 2);
   t.true(pinged, 'the command asked the old agent and pinged it');
-  // A new agent takes the socket over (the old one still holds the command's connection).
+  // The new agent takes the socket over; the old one still holds the command's connection.
   await old.unlisten();
   await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 1_000, pid: 4_000_002 });
   const r = await running;
   t.is(r.code, 1, r.stderr);
   t.like(JSON.parse(r.stdout), { error: { code: 'E_AGENT' } });
   t.regex(r.stderr, /stopped answering while it handled `sync`/);
-});
+}
 
-test('an agent that hangs at once while it syncs (its first ping unanswered) and whose socket a new agent takes over before the next: the new one’s answer is no sign of the old one, and `credroam sync` ends with E_AGENT', async (t) => {
-  t.timeout(90_000, 'sync waited on the old agent while the new one answered its status pings');
-  const w = await twoEndpoints(t);
-  // The old agent answers the command's status only, then hangs: its first ping goes unanswered.
-  const old = await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 1, pid: 4_000_001 });
-  const running = w.a(['sync', '--json']);
-  const pinged = await eventually(async () => (old.received().match(/"cmd":"status"/g) ?? []).length >= 2);
-  t.true(pinged, 'the command asked the old agent and pinged it');
-  // A new agent takes the socket over while the first ping waits: it answers every later ping.
-  await old.unlisten();
-  await squatAgentSocket(t, w.dir, 'a', { statusAnswers: 1_000, pid: 4_000_002 });
-  const r = await running;
-  t.is(r.code, 1, r.stderr);
-  t.like(JSON.parse(r.stdout), { error: { code: 'E_AGENT' } });
-  t.regex(r.stderr, /stopped answering while it handled `sync`/);
-});
+test('an agent that hangs while it syncs (after its first ping) and whose socket a new agent takes over meanwhile: the new one’s answers to the status pings are no sign of the old one, and `credroam sync` ends with E_AGENT', (t) =>
+  syncThroughTakenOverAgent(t, 2));
+
+test('an agent that hangs at once while it syncs (its first ping unanswered) and whose socket a new agent takes over before the next: the new one’s answer is no sign of the old one, and `credroam sync` ends with E_AGENT', (t) =>
+  syncThroughTakenOverAgent(t, 1));
