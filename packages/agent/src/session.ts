@@ -303,10 +303,7 @@ export async function unchangedRecorded(
     );
   } catch (error) {
     // What the engine's sync would have failed with is recorded as `syncRecorded` records it.
-    await recordLastSync(config, {
-      outcome: 'failed',
-      error: error instanceof Error ? error.message : String(error),
-    });
+    await recordFailedSync(config, error);
     throw error;
   }
   if (!unchanged) return undefined;
@@ -333,10 +330,7 @@ export async function syncRecorded(
   try {
     report = await session.engine.sync(options);
   } catch (error) {
-    await recordLastSync(session.config, {
-      outcome: 'failed',
-      error: error instanceof Error ? error.message : String(error),
-    });
+    await recordFailedSync(session.config, error);
     throw error;
   }
   if (session.mirrors.destinations.length > 0) await options.unlock?.();
@@ -387,6 +381,13 @@ export interface LastSync {
 }
 
 const statusPath = (config: AgentConfig) => path.join(config.home, 'status.json');
+
+/** A sync that failed, recorded for `status` with why. */
+const recordFailedSync = (config: AgentConfig, error: unknown): Promise<LastSync> =>
+  recordLastSync(config, {
+    outcome: 'failed',
+    error: error instanceof Error ? error.message : String(error),
+  });
 
 /**
  * Records a sync's outcome. A sync that read both sides records what it skipped, except values it

@@ -204,7 +204,7 @@ export class InProcessLock implements UserLock {
 }
 
 /** How long a lock may go without its refresh before another process takes it over. */
-export const LOCK_STALE_MS = 15_000;
+const LOCK_STALE_MS = 15_000;
 
 /**
  * In-process serialisation plus a lock folder (proper-lockfile: `mkdir`-based, refreshed while

@@ -176,8 +176,7 @@ export class SyncEngine {
         stampAfter = stampSet([fresh]);
       }
 
-      // 2. The local store.
-      held.throwIfLost();
+      // 2. The local store (checking the lock before each write and before the flush).
       const local = await writeLocal(
         acting,
         {

@@ -79,8 +79,9 @@ async function writeTemporary(
  * the disk). `write` puts each file's content in a temporary file beside its target and returns;
  * nothing is renamed yet, so a reader still sees every target as it was. `commit` then fsyncs all
  * the temporary files (concurrently: the file system commits them together), renames each over
- * its target (several targets at a time, each target's writes in the order written), runs what was queued to follow it (`afterRename`: the removal of the
- * copy a move leaves), and fsyncs each folder touched, once. The order — data on disk, then the
+ * its target (several chains at a time, each chain's writes in the order written: see `chain`),
+ * runs what was queued to follow it (`afterRename`: the removal of the copy a move leaves), and
+ * fsyncs each folder touched, once. The order — data on disk, then the
  * renames, then the folders — is that of `writeFileAtomic`: a crash or a power cut at any instant
  * leaves each target whole, as it was or as written, and once `commit` resolves every write
  * survives a power cut. The temporary files of a batch that never commits (the process killed)
@@ -158,15 +159,15 @@ export class AtomicWriteBatch {
       // Each chain's writes (a target's, or those `write` was told to keep together) in the order
       // written, the last one standing; the chains side by side: a rename waits for the disk's
       // journal, and thousands of them one after another add up.
-      const byTarget = new Map<string, Array<(typeof writes)[number]>>();
+      const chains = new Map<string, Array<(typeof writes)[number]>>();
       for (const w of writes) {
-        const same = byTarget.get(w.chain);
-        if (same) same.push(w);
-        else byTarget.set(w.chain, [w]);
+        const chain = chains.get(w.chain);
+        if (chain) chain.push(w);
+        else chains.set(w.chain, [w]);
       }
       let failed = false;
-      await bounded([...byTarget.values()], 16, async (same) => {
-        for (const w of same) {
+      await bounded([...chains.values()], 16, async (chain) => {
+        for (const w of chain) {
           if (failed) return; // after a failure nothing more is renamed: the rest is dropped
           try {
             await rename(w.tmp, w.file);

@@ -175,11 +175,8 @@ export class CredentialFolderStore implements LocalStore {
   #seen = new Set<string>();
   /** Every file that held a credential at the last listing, by `kind:id`. */
   readonly #paths = new Map<string, string[]>();
-  /**
-   * Writes held for `flush`, and the folders checked for them (each once per batch): `null` for a
-   * folder found missing (certificates' other folder, mostly `archived`), until a write makes it.
-   */
-  #batch: { readonly writes: AtomicWriteBatch; readonly folders: Map<Folder, string | null> } | undefined;
+  /** Writes held for `flush`, and the folders checked for them (each once per batch). */
+  #batch: { readonly writes: AtomicWriteBatch; readonly folders: Map<Folder, string> } | undefined;
   /** The error of a commit of held writes that the next `flush` has to report. */
   #lost: unknown;
 
@@ -454,9 +451,8 @@ export class CredentialFolderStore implements LocalStore {
         ? (['archived', 'certs'] as const)
         : (['certs', 'archived'] as const);
       const dir = await this.#writable(into, durable);
-      const checked = this.#batch?.folders.get(from);
-      const other = checked === null ? undefined : (checked ?? (await this.#folder(from, { create: false })));
-      if (!durable) this.#batch?.folders.set(from, other ?? null);
+      const other = this.#batch?.folders.get(from) ?? (await this.#folder(from, { create: false }));
+      if (!durable && other !== undefined) this.#batch?.folders.set(from, other);
       // The copy in the other folder goes once the new one is in place, never before.
       const drop =
         other === undefined ? undefined : () => rm(path.join(other, `${item.id}.der`), { force: true });
@@ -844,7 +840,7 @@ export class CredentialFolderStore implements LocalStore {
     this.#batch ??= { writes: new AtomicWriteBatch(), folders: new Map() };
     const batch = this.#batch;
     const known = batch.folders.get(name);
-    if (typeof known === 'string') return known;
+    if (known !== undefined) return known;
     const dir = await this.#folder(name, { create: true });
     batch.folders.set(name, dir);
     return dir;
