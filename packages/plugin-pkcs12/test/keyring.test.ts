@@ -421,3 +421,24 @@ test('a logon still writes the copy again where the file needs it: a mode others
   await endpoint('a').unlock('pw');
   t.is((JSON.parse(await readFile(file, 'utf8')) as { version?: number }).version, 2);
 });
+
+test('derived keys are derived once and handed out as copies: zeroing one changes nothing; lock forgets them', async (t) => {
+  const { endpoint } = await setup(t);
+  const a = endpoint('a');
+  await a.unlock('correct horse');
+  const { keyId } = a.primary();
+  const first = a.tokenKey(keyId, 'cert')!;
+  const kept = Buffer.from(first);
+  first.fill(0); // what the protector does with each key it is given
+  t.deepEqual(a.tokenKey(keyId, 'cert'), kept);
+  t.notDeepEqual(a.tokenKey(keyId, 'key'), kept, 'one key per kind');
+  const atRest = a.atRestKey().key;
+  atRest.fill(0);
+  t.notDeepEqual(a.atRestKey().key, atRest);
+  a.lock();
+  t.is(a.tokenKey(keyId, 'cert'), undefined);
+  t.throws(() => a.atRestKey(), { message: /locked/ });
+  // The same master key opened again derives the same keys.
+  await a.unlock('correct horse');
+  t.deepEqual(a.tokenKey(keyId, 'cert'), kept);
+});

@@ -171,6 +171,8 @@ export class CredentialFolderStore implements LocalStore {
 
   /** A digest of the at-rest keys the keys in `#parsed` were opened under. */
   #openedUnder: string | undefined;
+  /** The key material derived under `#openedUnder` (each operation asks; derived once). */
+  #material: KeyMaterial | undefined;
   /** The files the listing under way looked at. */
   #seen = new Set<string>();
   /** Every file that held a credential at the last listing, by `kind:id`. */
@@ -742,9 +744,10 @@ export class CredentialFolderStore implements LocalStore {
     for (const file of this.#parsed.keys())
       if (path.basename(path.dirname(file)) === 'keys') this.#parsed.delete(file);
     this.#openedUnder = undefined;
+    this.#material = undefined;
   }
 
-  /** The keys of one operation, derived once; undefined when the keyring is locked. */
+  /** The keys that seal and open key files: derived once while the keyring holds the same keys; undefined when it is locked. */
   #keyMaterial(): KeyMaterial | undefined {
     if (!this.keyring?.unlocked) {
       this.#dropOpenedKeys();
@@ -757,16 +760,18 @@ export class CredentialFolderStore implements LocalStore {
     for (const k of atRest) held.update(k.keyId).update(k.key);
     const heldNow = held.digest('hex');
     if (heldNow !== this.#openedUnder) this.#dropOpenedKeys();
+    else if (this.#material) return this.#material;
     this.#openedUnder = heldNow;
     const open = new Map(atRest.map((k) => [k.keyId, sealingKey(k.key)]));
     const oldest = atRest[0];
     if (!oldest) return undefined;
-    return {
+    this.#material = {
       seal: { keyId: oldest.keyId, key: open.get(oldest.keyId)! },
       open,
       legacy: atRest.map((k) => k.key),
       legacyIds: atRest.map((k) => k.keyId),
     };
+    return this.#material;
   }
 
   async #read(
