@@ -134,6 +134,7 @@ export async function openStores(
 ): Promise<SessionStores> {
   let unlocking: Promise<{ readonly created: boolean; readonly offline: boolean }> | undefined;
   let made: TokenProtector | undefined;
+  let madeDirectory: DirectoryStore | undefined;
   await mkdir(config.home, { recursive: true, mode: 0o700 });
   // Bootstrapping (issue 12): what the record says is in force governs the plugins that load
   // while the sources are fetched. A bundle the sources bring that differs from it starts the
@@ -173,6 +174,7 @@ export async function openStores(
         },
       } satisfies DirectoryPolicy,
     });
+    madeDirectory = directory;
     const protector: TokenProtector = await (await host.contribution(TokenProtector, config.protector.use))({
       ...base,
       settings: config.protector.settings,
@@ -220,6 +222,8 @@ export async function openStores(
     // A derivation under way ends first: no key is opened after the session is gone.
     await unlocking?.catch(() => undefined);
     made?.lock?.(); // as dispose() does: no key stays open in a session that never opened
+    // Its connection (the unlock's read of the keys opened one) would keep the process running.
+    await madeDirectory?.close?.().catch(() => undefined);
     await host.dispose();
     throw error;
   }

@@ -16,9 +16,11 @@ export interface RunResult {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** It was still running after `timeoutMs`, and was stopped (SIGKILL). */
+  readonly timedOut?: true;
 }
 
-type RunOptions = { env?: NodeJS.ProcessEnv; input?: string; cwd?: string };
+type RunOptions = { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number };
 
 /** Runs the real `credroam` executable in a child process. */
 export function credroam(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
@@ -35,10 +37,15 @@ export function runProgram(
     const child = execFile(
       file,
       [...args],
-      { env: { PATH: process.env.PATH, ...options.env }, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 },
+      {
+        env: { PATH: process.env.PATH, ...options.env },
+        cwd: options.cwd,
+        maxBuffer: 64 * 1024 * 1024,
+        ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
+        resolve({ code, stdout, stderr, ...(error?.killed ? { timedOut: true as const } : {}) });
       },
     );
     if (options.input !== undefined) child.stdin?.end(options.input);

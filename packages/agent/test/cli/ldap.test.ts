@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ADMIN_DN,
@@ -17,7 +17,7 @@ let stop: () => Promise<void>;
 
 test.before(async () => {
   const started = await startProviders(2, {
-    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank'],
+    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivan'],
     passwords: { alice: 'alice account password' },
   });
   servers = started.servers;
@@ -425,4 +425,17 @@ test('the route that binds as the user: init --base --filter --bind simple --bin
   const sync = await run(['sync', ...pw, '--json']);
   t.like(JSON.parse(sync.stdout), { counts: { uploaded: 2 } });
   t.true((await bindsSince(before, userDn('hank'))).length > 0, 'bound as hank, the DN from the pattern');
+});
+
+test('a session that fails after its directory connected closes it: the command ends with its error, not a process left running', async (t) => {
+  const w = await endpoints(t, 'ivan');
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  // The keys' read at the unlock connects to slapd; the local store named next does not exist.
+  const config = path.join(w.dir, 'a.json');
+  const settings = JSON.parse(await readFile(config, 'utf8')) as { localStore: { use: string } };
+  await writeFile(config, JSON.stringify({ ...settings, localStore: { use: 'no-such-store' } }));
+  const r = await credroam(['--config', config, 'logon', ...w.pw], { cwd: w.dir, timeoutMs: 30_000 });
+  t.falsy(r.timedOut, 'the process ended by itself');
+  t.is(r.code, 1);
+  t.regex(r.stderr, /no plugin contributes LocalStore 'no-such-store'.*\[E_NO_CONTRIBUTION\]/);
 });
