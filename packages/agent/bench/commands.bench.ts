@@ -222,13 +222,18 @@ async function populated(name: string, uid: string, credentials: readonly BenchC
   return { ...e, upload };
 }
 
-/** A cold download: a new endpoint of `uid`, its first sync timed; its home removed after. */
+/**
+ * A cold download: a new endpoint of `uid`, its first sync timed. Its home stays until the bench
+ * ends, as every folder of files a figure or a baseline writes does: ext4 allocates a new file's
+ * inode slowly while thousands were deleted in the last 30 s (`recently_deleted`, the writeback
+ * expiry), which made a round that followed another's removal 2 to 8 times slower, the baseline's
+ * most of all.
+ */
 async function coldDownload(uid: string, round: number, expected: number): Promise<Run> {
   const e = await endpoint(`cold-${uid}-${round}`, uid);
   const run = await credroam(e.config, ['sync', ...e.pw, '--json']);
   const downloaded = (JSON.parse(run.stdout) as { counts: { downloaded: number } }).counts.downloaded;
   if (downloaded !== expected) throw new Error(`cold download of ${uid}: ${downloaded} of ${expected}`);
-  await rm(e.home, { recursive: true, force: true });
   return run;
 }
 
@@ -530,17 +535,14 @@ try {
       baselines: {
         'ldapsearch -tt to one file per value, then sync': async () => {
           const into = await mkdtemp(path.join(work, 'floor-'));
-          const run = await sh(`${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && sync`);
-          await rm(into, { recursive: true, force: true });
-          return run;
+          // Kept until the bench ends (see `coldDownload`).
+          return sh(`${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && sync`);
         },
         'ldapsearch -tt to one file per value, fsync of each': async () => {
           const into = await mkdtemp(path.join(work, 'floor-'));
-          const run = await sh(
+          return sh(
             `${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && find ${into} -type f -exec sync {} +`,
           );
-          await rm(into, { recursive: true, force: true });
-          return run;
         },
       },
     },
@@ -651,7 +653,6 @@ try {
       fullSync: { ms: r1(full.ms), peakRssMB: r1(full.rssKb / 1024) },
       coldDownload: { ms: r1(cold.ms), peakRssMB: r1(cold.rssKb / 1024) },
     });
-    if (size !== N) await rm(e.home, { recursive: true, force: true });
   }
 
   // --- the agent (last: the changes it uploads would show in the figures above)
