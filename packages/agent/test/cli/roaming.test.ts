@@ -162,6 +162,29 @@ test('a wrong roaming password is a clear error and changes nothing', async (t) 
   t.deepEqual(await readdir(path.join(w.dir, 'directory', 'alice')), before);
 });
 
+test('`sync` with a wrong roaming password where there is work (a download, a full sync): the password is the error, nothing is written on either side', async (t) => {
+  const w = await twoEndpoints(t);
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  t.is((await w.b(['logon', ...w.pw])).code, 0);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  t.is((await w.a(['sync', ...w.pw])).code, 0);
+  const directory = path.join(w.dir, 'directory', 'alice');
+  const before = await readdir(directory);
+  // B has a credential to download: the key derivation starts as soon as that is known.
+  const wrong = await w.b(['sync', '--password-stdin', '--json'], { input: 'guess' });
+  t.is(wrong.code, 1, wrong.stdout);
+  t.like(JSON.parse(wrong.stdout), { error: { code: 'E_WRONG_PASSWORD' } });
+  t.deepEqual((JSON.parse((await w.b(['list', '--json'])).stdout) as ListJson).credentials, []);
+  // A has nothing to do, but a full sync reads both sides with the keys.
+  const full = await w.a(['sync', '--full', '--password-stdin', '--json'], { input: 'guess' });
+  t.is(full.code, 1, full.stdout);
+  t.like(JSON.parse(full.stdout), { error: { code: 'E_WRONG_PASSWORD' } });
+  t.deepEqual(await readdir(directory), before);
+  // With the right one, B downloads it.
+  t.like(JSON.parse((await w.b(['sync', ...w.pw, '--json'])).stdout), { counts: { downloaded: 2 } });
+});
+
 test('logoff without an agent: a final sync, and with removeOnLogoff the roamed credentials leave the endpoint', async (t) => {
   const w = await twoEndpoints(t);
   const { readFile, writeFile } = await import('node:fs/promises');

@@ -174,7 +174,7 @@ export async function withStores<T>(
 }
 
 export async function unlock(
-  session: Session,
+  session: Pick<Session, 'protector'>,
   password: string,
 ): Promise<{ created: boolean; offline: boolean }> {
   if (!session.protector.unlock) return { created: false, offline: false };

@@ -41,19 +41,19 @@ type Shown = SyncReport & {
 };
 
 /** Why a roaming password that was given went unchecked; undefined when it was checked, or none was given. */
-type NotChecked = () => string | undefined;
+type NotChecked = () => Promise<string | undefined>;
 
 async function runSync(
   session: Session,
   ctx: Context,
   options: SyncOptions,
-  notChecked: NotChecked = () => undefined,
+  notChecked: NotChecked = async () => undefined,
 ): Promise<number> {
-  if (options.dryRun) return show(ctx, await session.engine.sync(options), [], undefined, notChecked());
+  if (options.dryRun) return show(ctx, await session.engine.sync(options), [], undefined, await notChecked());
   // The mirrors, after the primary: each holds what it holds now (a failed one is reported, event 3021).
   const { syncRecorded } = await import('../../session.js');
   const { report, mirrors, last } = await syncRecorded(session, options);
-  return show(ctx, report, mirrors, last, notChecked());
+  return show(ctx, report, mirrors, last, await notChecked());
 }
 
 /** Prints a sync's report (with the mirrors' and, after one with nothing to do, what is still skipped). */
@@ -199,29 +199,53 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
     if (answer && !answer.ok && answer.error.code !== 'E_LOCKED') throw agentError(answer);
   }
   // The key-derivation runs only when there is work: the stamp check needs no key.
-  let checked = false;
-  const notChecked = () => (checked ? undefined : 'nothing needed the keys');
+  let asked = false;
+  let opened = false;
+  let early: Promise<unknown> | undefined;
+  const notChecked = async () => {
+    // A password that did not open the keys is the command's error, even where the sync needed none.
+    if (early && !asked) await early;
+    return asked || opened ? undefined : 'nothing needed the keys';
+  };
   return withStores(args, ctx, async (stores) => {
+    const opening = once(() => {
+      const unlocking = unlock(stores, password!);
+      unlocking.then(
+        () => {
+          opened = true;
+        },
+        () => undefined, // awaited by whoever started it
+      );
+      return unlocking;
+    });
     // Nothing changed (and no mirror to keep): told before the engine loads (decision 030).
     const { completeSession, unchangedRecorded } = await import('../../session.js');
     if (!dryRun && !full && stores.config.mirrors.length === 0) {
       const unchanged = await unchangedRecorded(stores, ctx.log);
-      if (unchanged) return show(ctx, unchanged.report, [], unchanged.last, notChecked());
+      if (unchanged) return show(ctx, unchanged.report, [], unchanged.last, await notChecked());
     }
-    const s = await completeSession(stores, ctx.log);
-    return runSync(
-      s,
-      ctx,
-      {
-        dryRun,
-        full,
-        unlock: once(() => {
-          checked = true;
-          return unlock(s, password!);
-        }),
-      },
-      notChecked,
-    );
+    // Past the shortcut a sync asks for the keys (work was found, a full sync reads both sides, a
+    // mirror is kept with them): the engine would start the key derivation at its own stamp check;
+    // started now, it runs while the engine's modules load. A dry run still asks only if it must.
+    if (!dryRun) early = opening();
+    try {
+      const s = await completeSession(stores, ctx.log);
+      return await runSync(
+        s,
+        ctx,
+        {
+          dryRun,
+          full,
+          unlock: () => {
+            asked = true;
+            return opening();
+          },
+        },
+        notChecked,
+      );
+    } finally {
+      await early?.catch(() => undefined); // ended before the stores are: no key opens after they are gone
+    }
   });
 }
 
