@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { errorMessage } from '../api/errors.js';
 import { EventId, type LogLevel } from '../api/events.js';
 import type { DirectorySnapshot, TokenProtector } from '../api/extension-points.js';
@@ -11,6 +12,14 @@ import type { SkippedItem } from './report.js';
 import { isRoamedKind, isTombstone, TokenFlag, type TokenVersion, tokenKey, versionHash } from './token.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/**
+ * Values opened between two turns of the event loop. Opening one (its AEAD, its certificate read
+ * by OpenSSL) takes up to about 0.2 ms and never waits on anything: read in one stretch, the
+ * policy's 100 000 tokens would hold the agent's event loop for 20 s, and a command waiting on it
+ * would take it for hung. 64 at a time, it answers within about 15 ms.
+ */
+export const OPENED_PER_TURN = 64;
 
 export interface DecodedDirectory {
   readonly groups: Map<string, DirectoryValue[]>;
@@ -57,6 +66,7 @@ export async function readDirectory(
     });
   }
   const maxFuture = now + policy.clockSkewSeconds * 1000;
+  let opened = 0;
   for (const value of values) {
     const decoded = decodeHeader(value, policy.maxTokenBytes);
     if (!decoded.ok) {
@@ -94,6 +104,7 @@ export async function readDirectory(
     if (known?.valueHash === valueHash) {
       hash = known.hash; // the very bytes this endpoint authenticated before
     } else {
+      if (++opened % OPENED_PER_TURN === 0) await nextTurn();
       let content: Uint8Array;
       try {
         content = await deps.protector.open({
