@@ -36,6 +36,15 @@ function declarations(text) {
   return out.join('\n');
 }
 
+/**
+ * The error registry's `meaning` and `action` texts left out, as comments are: their wording is
+ * documentation (docs/admin/errors.md, which a test keeps equal to the registry), not the contract.
+ * A code, and who acts on it, are.
+ */
+function withoutWording(text) {
+  return text.replace(/readonly (meaning|action): '(?:[^'\\]|\\.)*';/g, 'readonly $1: string;');
+}
+
 function files(dir, prefix = '') {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((e) =>
@@ -55,7 +64,8 @@ export function apiReport(coreDir = CORE) {
     readFileSync(path.join(apiDir, 'version.d.ts'), 'utf8'),
   )?.[1];
   const sections = files(apiDir).map(
-    (f) => `## ${f}\n\n\`\`\`ts\n${declarations(readFileSync(path.join(apiDir, f), 'utf8'))}\n\`\`\`\n`,
+    (f) =>
+      `## ${f}\n\n\`\`\`ts\n${withoutWording(declarations(readFileSync(path.join(apiDir, f), 'utf8')))}\n\`\`\`\n`,
   );
   return [
     `# API report: @credroam/core/api ${version}`,

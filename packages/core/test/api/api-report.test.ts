@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'ava';
-import { API_VERSION } from '../../src/api/index.js';
+import { API_VERSION, ERROR_CODES } from '../../src/api/index.js';
 
 const core = fileURLToPath(new URL('../../../', import.meta.url));
 const script = pathToFileURL(`${core}scripts/api-report.mjs`).href;
@@ -31,4 +31,13 @@ test('the report names the API version and covers every extension point', async 
     t.true(report.includes(`## points/${point}.d.ts`), point);
   }
   t.false(/tsyringe|DependencyContainer/.test(report));
+});
+
+test("the error registry's codes and who acts on them are in the report; their wording is not (it is documentation)", async (t) => {
+  const { apiReport } = (await import(script)) as ReportScript;
+  const report = apiReport(core);
+  for (const code of Object.keys(ERROR_CODES)) t.true(report.includes(`readonly ${code}: {`), code);
+  t.true(report.includes("readonly who: 'user';"));
+  t.false(report.includes(ERROR_CODES.E_AGENT.meaning), 'a reworded meaning changes no contract');
+  t.false(report.includes(ERROR_CODES.E_LOCKED.action), 'a reworded action changes no contract');
 });
