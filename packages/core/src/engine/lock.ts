@@ -133,6 +133,8 @@ export async function takeLockFolder(
  */
 class LockFolderFs implements LockFs {
   #set: number[] = [];
+  /** When (monotonic clock) the last mtime was set. */
+  #setAt = 0;
   #lost = false;
   constructor(readonly file: string) {}
 
@@ -142,6 +144,7 @@ class LockFolderFs implements LockFs {
     if (this.#lost) return process.nextTick(callback, this.#refused());
     // Remembered before the call: the folder may show it before the call has answered.
     this.#set = [...this.#set.slice(-1), mtime.getTime()];
+    this.#setAt = performance.now();
     fs.utimes(file, atime, mtime, callback);
   };
   readonly rmdir: LockFs['rmdir'] = (file, callback) => {
@@ -157,11 +160,15 @@ class LockFolderFs implements LockFs {
    * Why the lock is lost, if it is: only once `staleMs` (less a second, for a file system keeping
    * mtimes in seconds) passed since the mtime last set here can another process have taken it
    * over, and then its mtime is one this process did not set (another's is at least `staleMs`
-   * later) or the folder is gone.
+   * later) or the folder is gone. The time passed is the larger of the wall clock's (by which other
+   * processes judge the lock stale: a clock set forward) and the monotonic clock's (a clock set
+   * back, which would otherwise hide a pause for as long as it was set back by).
    */
   lostAfter(staleMs: number): Error | undefined {
     const last = this.#set.at(-1);
-    if (this.#lost || last === undefined || Date.now() < last + staleMs - 1_000) return undefined;
+    if (this.#lost || last === undefined) return undefined;
+    const passed = Math.max(Date.now() - last, performance.now() - this.#setAt);
+    if (passed < staleMs - 1_000) return undefined;
     let cause: Error | undefined;
     try {
       const mtime = fs.statSync(this.file).mtime.getTime();

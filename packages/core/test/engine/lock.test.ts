@@ -126,7 +126,7 @@ async function pausedHolder(
   dir: string,
   log: string,
   holdMs: number,
-  mode: 'short' | 'short-quiet' = 'short',
+  mode: 'short' | 'short-quiet' | 'short-clock-back' = 'short',
 ) {
   const holder = spawn(process.execPath, [holderScript, dir, log, 'paused', String(holdMs), mode], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -269,6 +269,20 @@ test('a holder woken past its stale time, its lock taken over, does not write ev
     await lineIn(log, (l) => l.startsWith('paused stopped') || l.startsWith('paused end'));
     t.is(await exited, 0, stderr());
     // Nor did it remove, ending its work or its process, the lock that is this process's now.
+    t.true((await stat(path.join(dir, 'sync.lock'))).isDirectory());
+  });
+  const lines = (await readFile(log, 'utf8')).trim().split('\n');
+  t.is(lines[1], 'paused stopped E_SYNC_BUSY', 'it did not write after it lost the lock');
+});
+
+test('a holder whose wall clock was set back a minute, woken past its stale time, its lock taken over, does not write either', async (t) => {
+  const dir = await tempDir(t);
+  const log = path.join(dir, 'log');
+  const { holder, exited, stderr } = await pausedHolder(t, dir, log, 1_500, 'short-clock-back');
+  await new FileUserLock(dir, 5_000, { staleMs: 2_000, refreshMs: 1_000 }).run(async () => {
+    holder.kill('SIGCONT');
+    await lineIn(log, (l) => l.startsWith('paused stopped') || l.startsWith('paused end'));
+    t.is(await exited, 0, stderr());
     t.true((await stat(path.join(dir, 'sync.lock'))).isDirectory());
   });
   const lines = (await readFile(log, 'utf8')).trim().split('\n');
