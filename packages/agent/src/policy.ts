@@ -166,6 +166,19 @@ async function fromInForce(inForce: PolicyInForce, config: Pick<AgentConfig, 'fi
   };
 }
 
+/**
+ * The name a source goes by in events, the record and `status`: its plugin's (`ldap`), or, where
+ * several sources use one plugin (two directory servers), that and its place among them (`ldap #2`).
+ */
+export function sourceLabels(sources: readonly { readonly use: string }[]): string[] {
+  return sources.map((s, i) => {
+    const same = sources.filter((o) => o.use === s.use);
+    return same.length === 1
+      ? s.use
+      : `${s.use} #${sources.slice(0, i + 1).filter((o) => o.use === s.use).length}`;
+  });
+}
+
 /** Fetches from every configured source; one that fails is logged (1040) and skipped. */
 async function fetchAll(
   host: PluginHost,
@@ -173,7 +186,10 @@ async function fetchAll(
   log: EventLog,
 ): Promise<FetchedBundle[]> {
   const out: FetchedBundle[] = [];
-  for (const s of config.sitePolicy?.sources ?? []) {
+  const sources = config.sitePolicy?.sources ?? [];
+  const labels = sourceLabels(sources);
+  for (const [i, s] of sources.entries()) {
+    const label = labels[i]!;
     try {
       const source = await (await host.contribution(PolicySource, s.use))({
         user: config.user,
@@ -182,18 +198,18 @@ async function fetchAll(
         policy: {},
       });
       const bytes = await source.fetch();
-      out.push({ source: s.use, ...(bytes ? { bytes } : {}) });
+      out.push({ source: label, ...(bytes ? { bytes } : {}) });
     } catch (error) {
       const code = (error as { code?: unknown } | undefined)?.code;
       log.log(
         'warn',
         EventId.PolicyRefreshFailed,
-        `policy source ${s.use}: ${errorMessage(error)} (keeping the policy in force)`,
+        `policy source ${label}: ${errorMessage(error)} (keeping the policy in force)`,
         // The code says what failed (E_UNREACHABLE, E_TLS_UNTRUSTED, E_POLICY_TOO_LARGE…), as
         // docs/admin/policy.md's table of failures has it.
-        { source: s.use, ...(typeof code === 'string' ? { code } : {}) },
+        { source: label, ...(typeof code === 'string' ? { code } : {}) },
       );
-      out.push({ source: s.use, error: error as Error });
+      out.push({ source: label, error: error as Error });
     }
   }
   return out;

@@ -108,6 +108,28 @@ test.serial(
 );
 
 test.serial(
+  'two sources of one plugin (two directory servers) are told apart: `ldap #1` failed, the bundle came from `ldap #2`',
+  async (t) => {
+    const dir = await tempDir(t);
+    await sitePki(dir);
+    await ldapWriteBundle(
+      server,
+      admin,
+      SITE_DN,
+      await signPolicy(dir, policyDocument(6, 66), 'six'),
+      'credroamSite',
+    );
+    const reachable = await ldapSource(dir, { policyDn: SITE_DN });
+    const down = { ...reachable, settings: { ...reachable.settings, url: 'ldaps://127.0.0.1:1' } };
+    const cfg = await policyAgent(dir, [down, reachable]);
+    const events = await inForce(t, cfg, 6, 'ldap #2');
+    t.true(events.some((e) => e.event === 1041 && e.source === 'ldap #2' && e.serial === 6));
+    const failed = events.filter((e) => e.event === 1040).map((e) => `${e.source} ${e.code}`);
+    t.deepEqual(failed, ['ldap #1 E_UNREACHABLE'], JSON.stringify(events));
+  },
+);
+
+test.serial(
   'several sources at once: the highest valid serial wins; a forged higher serial is refused at the check it fails; unreachable sources keep the bundle in force and are reported',
   async (t) => {
     const dir = await tempDir(t);
