@@ -55,6 +55,12 @@ async function ldapSource(dir: string, entry: { policyDn: string } | { userDn: s
   };
 }
 
+/** Publishes, in the site entry, a bundle of `serial` (maxTokens serial × 11) signed with `pki`'s signer. */
+async function publishAtSite(pki: string, serial: number): Promise<void> {
+  const bundle = await signPolicy(pki, policyDocument(serial, serial * 11), `serial-${serial}`);
+  await ldapWriteBundle(server, admin, SITE_DN, bundle, 'credroamSite');
+}
+
 /** An endpoint of its own in `<dir>/<name>` (the site root copied in) whose one source is `source`. */
 async function endpointWith(dir: string, name: string, source: unknown): Promise<string[]> {
   const sub = path.join(dir, name);
@@ -112,13 +118,7 @@ test.serial(
   async (t) => {
     const dir = await tempDir(t);
     await sitePki(dir);
-    await ldapWriteBundle(
-      server,
-      admin,
-      SITE_DN,
-      await signPolicy(dir, policyDocument(6, 66), 'six'),
-      'credroamSite',
-    );
+    await publishAtSite(dir, 6);
     const reachable = await ldapSource(dir, { policyDn: SITE_DN });
     const down = { ...reachable, settings: { ...reachable.settings, url: 'ldaps://127.0.0.1:1' } };
     const cfg = await policyAgent(dir, [down, reachable]);
@@ -139,13 +139,7 @@ test.serial(
     await sitePki(attacker);
     const web = await bundleServer(t, dir);
     await writeFile(path.join(dir, 'site.p7m'), await signPolicy(dir, policyDocument(3, 33), 'three'));
-    await ldapWriteBundle(
-      server,
-      admin,
-      SITE_DN,
-      await signPolicy(dir, policyDocument(5, 55), 'five'),
-      'credroamSite',
-    );
+    await publishAtSite(dir, 5);
     web.body = await signPolicy(dir, policyDocument(4, 44), 'four');
     const cfg = await policyAgent(dir, [
       { use: 'file', settings: { path: path.join(dir, 'site.p7m') } },
@@ -156,13 +150,7 @@ test.serial(
     t.true(events.some((e) => e.event === 1041 && e.source === 'ldap' && e.serial === 5));
 
     // Serial 9, signed by a CA that is not the site's (with the EKU): refused at the signature check.
-    await ldapWriteBundle(
-      server,
-      admin,
-      SITE_DN,
-      await signPolicy(attacker, policyDocument(9, 99), 'nine'),
-      'credroamSite',
-    );
+    await publishAtSite(attacker, 9);
     events = await inForce(t, cfg, 5, 'ldap');
     const forged = events.find((e) => e.event === 1042);
     t.like(forged, { source: 'ldap', check: 'signature' }, JSON.stringify(events));
