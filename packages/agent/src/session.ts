@@ -349,20 +349,36 @@ export async function syncRecorded(
 
 /**
  * R10: removes from the endpoint the credentials whose exact version the directory holds (as the
- * last completed sync recorded it) — never one the directory lacks, never the last copy.
+ * last completed sync recorded it) — never one the directory lacks, never the last copy. Their base
+ * entries are forgotten first, under the sync lock: a removal the base still knew of would be taken
+ * by the next sync (the next logon's) for a deletion on this endpoint, and tombstoned everywhere.
+ * Without a base entry the next sync downloads them again. A crash between the two leaves copies
+ * without a base entry, which the next sync takes as in step with the directory.
  */
 export async function removeSafelyRoamed(session: Session): Promise<number> {
-  const { FileSyncStateStore, TokenFlag, versionHash } = await import('@credroam/core/engine');
-  const state = await new FileSyncStateStore(syncStatePath(session.config)).load();
-  const listing = await session.local.list();
-  let removed = 0;
-  for (const item of listing.items) {
-    const base = state?.base[`${item.kind}:${item.id}`];
-    if (base?.hash !== versionHash(item.kind, item.archived ? TokenFlag.Archived : 0, item.content)) continue;
-    await session.local.remove(item.kind, item.id);
-    removed++;
-  }
-  return removed;
+  const { SyncStateStore, TokenFlag, UserLock, versionHash } = await import('@credroam/core/engine');
+  const lock = session.container.resolve<import('@credroam/core/engine').UserLock>(UserLock);
+  const states = session.container.resolve<import('@credroam/core/engine').SyncStateStore>(SyncStateStore);
+  return lock.run(async (held) => {
+    const state = await states.load();
+    if (state === undefined) return 0;
+    const listing = await session.local.list();
+    const safe = listing.items.filter((item) => {
+      const base = state.base[`${item.kind}:${item.id}`];
+      return base?.hash === versionHash(item.kind, item.archived ? TokenFlag.Archived : 0, item.content);
+    });
+    if (safe.length === 0) return 0;
+    const base = { ...state.base };
+    for (const item of safe) delete base[`${item.kind}:${item.id}`];
+    const { local: _recorded, ...rest } = state;
+    held.throwIfLost();
+    await states.save({ ...rest, base, localRevision: null });
+    for (const item of safe) {
+      held.throwIfLost();
+      await session.local.remove(item.kind, item.id);
+    }
+    return safe.length;
+  });
 }
 
 /** The engine's sync state of this endpoint. */

@@ -206,3 +206,27 @@ test('logoff without an agent: a final sync, and with removeOnLogoff the roamed 
   t.deepEqual((JSON.parse((await w.a(['list', '--json'])).stdout) as ListJson).credentials, []);
   t.like(JSON.parse((await w.b(['logon', ...w.pw, '--json'])).stdout), { counts: { downloaded: 2 } });
 });
+
+test('after a logoff that removed the roamed credentials (removeOnLogoff), the next logon downloads them again: it never takes their removal for a deletion', async (t) => {
+  const w = await twoEndpoints(t);
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  await writeFile(
+    path.join(w.dir, 'policy.json'),
+    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
+  );
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  t.is((await w.a(['logoff', ...w.pw])).code, 0);
+  t.deepEqual((JSON.parse((await w.a(['list', '--json'])).stdout) as ListJson).credentials, []);
+  const again = await w.a(['logon', ...w.pw, '--json']);
+  t.is(again.code, 0, again.stderr);
+  t.like(JSON.parse(again.stdout), { counts: { downloaded: 2, tombstoned: 0 } });
+  t.is((JSON.parse((await w.a(['list', '--json'])).stdout) as ListJson).credentials.length, 1);
+  // Nothing was deleted for the other endpoints either.
+  t.like(JSON.parse((await w.b(['logon', ...w.pw, '--json'])).stdout), { counts: { downloaded: 2 } });
+});
