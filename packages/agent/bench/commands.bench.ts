@@ -9,7 +9,9 @@
  *   logonNothingChanged `logon`, nothing changed     vs a process running the keyring's scrypt alone
  *   coldDownload      `sync` to an empty endpoint     vs `ldapsearch -tt` of the same values into one
  *                                                     file each, made durable once (`sync`); and with
- *                                                     an fsync of each file (`sync FILE…`)
+ *                                                     an fsync of each file (`sync FILE…`); and the
+ *                                                     first followed by the KDF alone (what no
+ *                                                     end-to-end encrypted download avoids)
  *   exportOne         `export` one credential         vs `openssl pkcs12 -export`
  *   importOne         `import` one PKCS#12            vs `openssl pkcs12` reading it
  *   listJson, status  `list --json`, `status`         vs a Node script that reads and parses the
@@ -171,6 +173,8 @@ async function measure(
 const credroam = (config: string, args: readonly string[]) =>
   measure(process.execPath, [BIN, '--config', config, ...args]);
 const sh = (script: string) => measure('/bin/sh', ['-c', script], { env: ldapEnv });
+/** `text` as one word of a `/bin/sh` script. */
+const shellQuote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
 
 /** A new endpoint of `uid` (its manifest; its home under `work`). */
 async function endpoint(name: string, uid: string): Promise<{ config: string; home: string; pw: string[] }> {
@@ -544,6 +548,15 @@ try {
             `${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && find ${into} -type f -exec sync {} +`,
           );
         },
+        // What no end-to-end encrypted download avoids, in sequence: the values, made durable once,
+        // and the roaming password's key derivation (which opens them).
+        'ldapsearch -tt to one file per value, then sync, then the same scrypt alone in a process':
+          async () => {
+            const into = await mkdtemp(path.join(work, 'floor-'));
+            return sh(
+              `${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && sync && ${JSON.stringify(process.execPath)} -e ${shellQuote(scrypt)}`,
+            );
+          },
       },
     },
     exportOne: {
