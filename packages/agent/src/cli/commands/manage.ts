@@ -259,29 +259,45 @@ async function removeOne(
   held: LockHeld,
 ): Promise<number> {
   const listing = await s.local.list();
-  const view = findCredential(credentialViews(listing, undefined), thumbprint);
+  const views = credentialViews(listing, undefined);
+  const view = findCredential(views, thumbprint);
   if (!view)
     throw new CredroamError('E_NOT_FOUND', `no credential with thumbprint ${thumbprint} on this endpoint`, {
       thumbprint,
     });
+  // A key another certificate here also uses (a renewal that kept its key, an archived
+  // predecessor) stays: its removal would roam as a tombstone and cost that certificate its key on
+  // every endpoint.
+  const keyShared = views.some((v) => v.sha256 !== view.sha256 && v.keyId === view.keyId);
   if (args.values['dry-run']) {
     out(
       ctx,
-      { dryRun: true, wouldRemove: view.sha256, hasKey: view.hasKey, subject: view.subject },
-      `would remove ${view.sha256} (${view.subject})${view.hasKey ? ' and its private key' : ''}\n(dry run: nothing was removed)`,
+      {
+        dryRun: true,
+        wouldRemove: view.sha256,
+        hasKey: view.hasKey,
+        subject: view.subject,
+        ...(view.hasKey && keyShared ? { keyKept: true } : {}),
+      },
+      `would remove ${view.sha256} (${view.subject})${view.hasKey ? (keyShared ? ' (its private key stays: another certificate here uses it)' : ' and its private key') : ''}\n(dry run: nothing was removed)`,
     );
     return ExitCode.Done;
   }
   const keepUntil = Date.now() + s.policy.roaming.tombstoneLifetimeDays * 86_400_000;
   held.throwIfLost(); // a sync of another process may hold the lock now (this one paused past it)
   await s.local.remove('cert', view.sha256, { keepUntil });
-  if (view.hasKey) await s.local.remove('key', view.keyId, { keepUntil });
+  if (view.hasKey && !keyShared) await s.local.remove('key', view.keyId, { keepUntil });
   // Its friendly name and chain go with it (a store may have taken them with the certificate).
   await s.local.remove('attrs', view.sha256, { keepUntil });
   out(
     ctx,
-    { removed: view.sha256, hasKey: view.hasKey, keptUntil: new Date(keepUntil).toISOString() },
-    `removed ${view.sha256}; the deletion roams at the next sync (a copy stays in the store's removed/ folder until ${new Date(keepUntil).toISOString()})`,
+    {
+      removed: view.sha256,
+      hasKey: view.hasKey,
+      keptUntil: new Date(keepUntil).toISOString(),
+      ...(view.hasKey && keyShared ? { keyKept: true } : {}),
+    },
+    `removed ${view.sha256}${view.hasKey && keyShared ? ' (its private key stays: another certificate here uses it)' : ''}; the deletion roams at the next sync (a copy stays in the store's removed/ folder until ${new Date(keepUntil).toISOString()})`,
   );
   return ExitCode.Done;
 }
