@@ -490,6 +490,30 @@ test('logoff with removeOnLogoff removes only what is safely in the directory', 
   t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } }, 'still in the directory');
 });
 
+test('logoff through the agent with removeOnLogoff: values a directory writer deleted, the stamp left as it was, are put back before anything is removed', async (t) => {
+  const w = await twoEndpoints(t);
+  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  await writeFile(
+    path.join(w.dir, 'policy.json'),
+    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
+  );
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  const roamed = await opensslP12(w.dir, 'roamed');
+  await w.a(['import', roamed.file, '--passin', 'file:p12pw', ...w.pw]);
+  await eventually('uploaded', async () => (await agent.log()).some((r) => r.event === 101));
+  const file = path.join(w.dir, 'directory', 'alice', 'values');
+  const values = JSON.parse(await readFile(file, 'utf8')) as { tokens: string[] };
+  t.is(values.tokens.length, 2);
+  await writeFile(file, JSON.stringify({ ...values, tokens: [] }));
+  const r = await w.a(['logoff', '--json']);
+  t.is(r.code, 0, r.stderr);
+  const b = await w.b(['logon', ...w.pw, '--json']);
+  t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } }, 'in the directory again');
+});
+
 test('passwd through the running agent needs the old password; the new one alone is refused', async (t) => {
   const w = await twoEndpoints(t);
   await startAgent(t, w.dir, 'a', 'alice roaming password');

@@ -418,7 +418,10 @@ export class Agent {
 
   /** A final sync; with `removeOnLogoff`, removes the credentials safely in the directory; forgets the keys. */
   async logoff(): Promise<{ removed: number }> {
-    await this.requestSync('logoff');
+    // Full when it removes (no stamp shortcut): a directory writer who deleted values and left the
+    // stamp would leave the last sync's base naming versions the directory lacks, and the removal
+    // would take the last copy. A full sync puts back what is missing first.
+    await this.requestSync('logoff', this.#session.policy.roaming.removeOnLogoff);
     let removed = 0;
     if (this.#session.policy.roaming.removeOnLogoff && this.#last?.outcome !== 'failed') {
       removed = await removeSafelyRoamed(this.#session);

@@ -375,7 +375,11 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
     ctx,
     async (s) => {
       await unlock(s, password!);
-      const code = await runSync(s, ctx, {}); // throws if the final sync failed: then nothing is removed
+      // Throws if the final sync failed: then nothing is removed. Full when it removes: the stamp
+      // shortcut would trust the last sync's base, which a directory writer who deleted values and
+      // left the stamp makes wrong, and the removal would take the last copy; a full sync puts
+      // back what is missing, so the base names what the directory holds.
+      const code = await runSync(s, ctx, { full: s.policy.roaming.removeOnLogoff });
       if (s.policy.roaming.removeOnLogoff) {
         const { removeSafelyRoamed } = await import('../../session.js');
         const removed = await removeSafelyRoamed(s);
