@@ -163,11 +163,15 @@ export class Mirror {
       }
       state.given[c.certId] = { keyId: c.keyId };
     }
+    // A key that a credential still wanted uses (a renewal that kept its key; the user's own) stays
+    // when a certificate given with it goes.
+    const wantedKeys = new Set(wanted.map((c) => c.keyId));
     for (const [certId, given] of Object.entries(state.given)) {
       if (wantedIds.has(certId)) continue;
-      if (!given.own && (holding.certs.has(certId) || holding.keys.has(given.keyId))) {
+      const keyId = wantedKeys.has(given.keyId) ? undefined : given.keyId;
+      if (!given.own && (holding.certs.has(certId) || (keyId !== undefined && holding.keys.has(keyId)))) {
         try {
-          await this.target.remove(certId, given.keyId);
+          await this.target.remove(certId, keyId);
           removed++;
         } catch (error) {
           // Still credroam's: taken out at the next mirroring.
@@ -193,9 +197,13 @@ export class Mirror {
       const parts = this.#missing(c, holding);
       if (parts.cert || parts.key || parts.attrs) missing.push(c.certId);
     }
+    const wantedKeys = new Set(wanted.map((c) => c.keyId));
     const extra = Object.entries(state.given)
       .filter(
-        ([id, g]) => !wantedIds.has(id) && !g.own && (holding.certs.has(id) || holding.keys.has(g.keyId)),
+        ([id, g]) =>
+          !wantedIds.has(id) &&
+          !g.own &&
+          (holding.certs.has(id) || (!wantedKeys.has(g.keyId) && holding.keys.has(g.keyId))),
       )
       .map(([id]) => id);
     const givenIds = new Set(Object.keys(state.given).filter((id) => !state.given[id]!.own));
