@@ -361,7 +361,9 @@ export async function removeSafelyRoamed(session: Session): Promise<number> {
   const states = session.container.resolve<import('@credroam/core/engine').SyncStateStore>(SyncStateStore);
   return lock.run(async (held) => {
     const state = await states.load();
-    if (state === undefined) return 0;
+    // A write in doubt (a sync that died after its directory write) is completed by the next sync
+    // first: until then what the base says the directory holds may not be so.
+    if (state === undefined || state.pending !== undefined) return 0;
     const listing = await session.local.list();
     const safe = listing.items.filter((item) => {
       const base = state.base[`${item.kind}:${item.id}`];

@@ -514,6 +514,32 @@ test('logoff through the agent with removeOnLogoff: values a directory writer de
   t.like(JSON.parse(b.stdout), { counts: { downloaded: 2 } }, 'in the directory again');
 });
 
+test('logoff with removeOnLogoff to an agent that holds no keys removes nothing: no final sync checked the directory', async (t) => {
+  const w = await twoEndpoints(t);
+  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  await writeFile(
+    path.join(w.dir, 'policy.json'),
+    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
+  );
+  // Roamed by a logon in its own process: the sync state's base names the credential.
+  const roamed = await opensslP12(w.dir, 'roamed');
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  t.is((await w.a(['import', roamed.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  t.is((await w.a(['sync', ...w.pw])).code, 0);
+  // An agent started without the password (at boot, say) is told of the logoff.
+  await startAgent(t, w.dir, 'a');
+  const r = await w.a(['trigger', 'logoff', '--json']);
+  t.is(r.code, 0, r.stderr);
+  t.like(JSON.parse(r.stdout), { removed: 0 });
+  t.deepEqual(
+    (await listJson(w.a)).map((c) => c.sha256),
+    [roamed.fingerprint],
+  );
+});
+
 test('passwd through the running agent needs the old password; the new one alone is refused', async (t) => {
   const w = await twoEndpoints(t);
   await startAgent(t, w.dir, 'a', 'alice roaming password');

@@ -421,9 +421,14 @@ export class Agent {
     // Full when it removes (no stamp shortcut): a directory writer who deleted values and left the
     // stamp would leave the last sync's base naming versions the directory lacks, and the removal
     // would take the last copy. A full sync puts back what is missing first.
+    const before = this.#syncs;
     await this.requestSync('logoff', this.#session.policy.roaming.removeOnLogoff);
+    // Only after a final sync that ran and succeeded: not on an earlier one's outcome (a final sync
+    // skipped, the keys closed or the agent stopping, leaves the directory unchecked).
+    const final = this.#lastResult;
+    const synced = final.seq > before && final.report !== undefined;
     let removed = 0;
-    if (this.#session.policy.roaming.removeOnLogoff && this.#last?.outcome !== 'failed') {
+    if (this.#session.policy.roaming.removeOnLogoff && synced) {
       removed = await removeSafelyRoamed(this.#session);
       // What left the store leaves the browsers and folders too.
       if (removed > 0) await this.#session.mirrors.update();

@@ -1,0 +1,36 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { EventLog } from '@credroam/core';
+import test from 'ava';
+import { loadConfig } from '../src/config.js';
+import { openSession, removeSafelyRoamed, syncStatePath } from '../src/session.js';
+import { opensslP12, twoEndpoints } from './support.js';
+
+interface ListJson {
+  readonly credentials: readonly { readonly sha256: string }[];
+}
+
+test('removeOnLogoff removes nothing while the sync state holds a write in doubt: the base may not be what the directory holds', async (t) => {
+  const w = await twoEndpoints(t, {});
+  const roamed = await opensslP12(w.dir, 'roamed');
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  t.is((await w.a(['import', roamed.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  t.is((await w.a(['sync', ...w.pw])).code, 0);
+  const config = await loadConfig(path.join(w.dir, 'a.json'), {});
+  const stateFile = syncStatePath(config);
+  const saved = JSON.parse(await readFile(stateFile, 'utf8')) as { base: Record<string, unknown> };
+  // A sync that died after its directory write leaves what it wrote as `pending`.
+  await writeFile(stateFile, JSON.stringify({ ...saved, pending: saved.base }));
+
+  const session = await openSession(config, new EventLog({ write: () => undefined }));
+  t.teardown(() => session.dispose());
+  t.is(await removeSafelyRoamed(session), 0);
+  const listed = JSON.parse((await w.a(['list', '--json'])).stdout) as ListJson;
+  t.deepEqual(
+    listed.credentials.map((c) => c.sha256),
+    [roamed.fingerprint],
+  );
+  // The same state without the write in doubt: the roamed credential goes.
+  await writeFile(stateFile, JSON.stringify(saved));
+  t.true((await removeSafelyRoamed(session)) > 0);
+});
