@@ -442,3 +442,45 @@ test('derived keys are derived once and handed out as copies: zeroing one change
   await a.unlock('correct horse');
   t.deepEqual(a.tokenKey(keyId, 'cert'), kept);
 });
+
+test('a password changed where a key was missing: the endpoint that holds that key keeps its copy, and passwd with the old password re-wraps it', async (t) => {
+  const { root, directory, endpoint, plant } = await setup(t);
+  const a = endpoint('a');
+  await a.unlock('old');
+  const k1 = a.primary().keyId;
+  // A directory writer empties the attribute; a new endpoint's first logon makes a second key,
+  // seals with it, and the writer deletes that one too before the user changes the password at a.
+  await plant([]);
+  const c = endpoint('c');
+  t.true((await c.unlock('old')).created);
+  const k3 = c.atRestKey();
+  t.not(k3.keyId, k1);
+  await plant([]);
+  await endpoint('a').changePassword('old', 'new');
+  t.deepEqual(
+    (await directory.readKeys()).keys.map((v) => JSON.parse(Buffer.from(v).toString('utf8')).keyId),
+    [k1],
+  );
+  // c logs on with the new password: it opens k1 from the directory, and must not forget k3.
+  const c2 = endpoint('c');
+  await c2.unlock('new');
+  t.deepEqual(c2.keyIds, [k1]);
+  const copy = JSON.parse(await readFile(path.join(root, 'c', 'keys.json'), 'utf8')) as { keys: string[] };
+  t.is(copy.keys.length, 2, "c's copy still holds the key only the old password opens");
+  t.false(
+    (await directory.readKeys()).keys.some(
+      (v) => JSON.parse(Buffer.from(v).toString('utf8')).keyId === k3.keyId,
+    ),
+    'a value only the old password opens does not go back to the directory',
+  );
+  // The user runs passwd once with the old password (as the error of a wrong password says): k3 is back.
+  await endpoint('c').changePassword('old', 'new');
+  const c3 = endpoint('c');
+  await c3.unlock('new');
+  t.deepEqual(new Set(c3.keyIds), new Set([k1, k3.keyId]));
+  t.deepEqual(
+    c3.atRestKeys().find((k) => k.keyId === k3.keyId),
+    k3,
+    'the files c sealed under k3 open again',
+  );
+});

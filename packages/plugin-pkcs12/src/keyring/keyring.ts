@@ -189,11 +189,32 @@ export class Keyring {
       return { created: true, offline: false };
     }
     for (const k of opened.values()) this.#hold(k);
+    // Keys of this endpoint's copy that this password does not open (wrapped for an earlier one:
+    // the password was changed where the directory lacked them) are kept, never dropped: the files
+    // and tokens sealed under them open again once `credroam passwd` re-wraps them with the old one.
+    // They are not put back in the directory: a value for a password the user changed (perhaps
+    // because it leaked) must not reach where that password would open it.
+    const stranded = new Map<string, Uint8Array>();
+    for (const v of local.keys) {
+      const w = decodeWrapped(v);
+      if (w?.wrap !== 'password' || !this.#isMine(w) || opened.has(w.keyId) || stranded.has(w.keyId))
+        continue;
+      stranded.set(w.keyId, v);
+      this.#o.logger?.log(
+        'warn',
+        EventId.WrappedKeyDiffers,
+        `this endpoint's copy of master key ${w.keyId} does not open with this password (it is wrapped for an earlier one, and the password was changed where the directory lacked it). It is kept: run \`credroam passwd\` once with the old password to re-wrap it.`,
+        { keyId: w.keyId },
+      );
+    }
     if (dir) {
       const stamp = await this.#restoreMissing(dir, opened);
       await this.#ensureEscrow(dir.values, stamp);
     }
-    const copy = { keys: [...opened.values()].map((k) => k.value), refused: [...refused] };
+    const copy = {
+      keys: [...[...opened.values()].map((k) => k.value), ...stranded.values()],
+      refused: [...refused],
+    };
     // A logon that opened the keys this endpoint had, and refused nothing new, writes nothing.
     if (!sameCopy(local, copy)) await writeCache(this.#o.cacheFile, copy);
     return { created: false, offline: dir === undefined };
