@@ -51,7 +51,7 @@ export const EVENTS = {
   // 1020–1029: master keys, the endpoint's copy against the directory's.
   MasterKeyRestored:          { id: 1020, levels: ['warn'],          meaning: 'A master key was missing from the directory: this endpoint\'s copy was put back.' },
   WrappedKeySkipped:          { id: 1021, levels: ['warn'],          meaning: 'A wrapped master key in the directory was not tried (malformed, another user\'s, or KDF parameters out of bounds).' },
-  WrappedKeyDiffers:          { id: 1022, levels: ['warn'],          meaning: 'The directory\'s copy of a master key does not open with this password: re-wrapped elsewhere, or altered.' },
+  WrappedKeyDiffers:          { id: 1022, levels: ['warn'],          meaning: 'The directory\'s copy of a master key does not open with this password: re-wrapped elsewhere, or altered. Also: this endpoint\'s own copy of a key does not open with this password (the password was changed where the directory lacked that key); the copy is kept.' },
   PasswordChangeRefused:      { id: 1023, levels: ['warn'],          meaning: 'A password that does not open the keys was offered outside a PAM logon: the keys were not re-wrapped for it.' },
   KeysRewrapped:              { id: 1024, levels: ['info'],          meaning: 'The system password changed (PAM logon): the agent re-wrapped the keys for the new one.' },
   MasterKeyCreated:           { id: 1025, levels: ['info'],          meaning: 'First logon of this user anywhere: a master key was created and written to the directory.' },
