@@ -37,9 +37,9 @@ function declarations(text) {
 }
 
 /**
- * The error registry's `meaning` and `action` texts left out, as comments are: their wording is
- * documentation (docs/admin/errors.md, which a test keeps equal to the registry), not the contract.
- * A code, and who acts on it, are.
+ * The `meaning` and `action` texts of the error and event registries left out, as comments are:
+ * their wording is documentation (docs/admin/errors.md and events.md, which tests keep equal to the
+ * registries), not the contract. A code or id, its levels, and who acts on it, are.
  */
 function withoutWording(text) {
   return text.replace(/readonly (meaning|action): '(?:[^'\\]|\\.)*';/g, 'readonly $1: string;');
