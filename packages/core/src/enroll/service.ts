@@ -1,5 +1,6 @@
 import { EventId } from '../api/events.js';
 import type { LocalListing } from '../api/extension-points.js';
+import { describeCertificate } from '../engine/certificate.js';
 import { type AttemptContext, attempt } from './attempt.js';
 import type { EnrollmentDeps, EnrollOptions } from './enrollment-deps.js';
 import { type ClaimResult, EnrollmentDirectory } from './enrollment-directory.js';
@@ -17,6 +18,20 @@ import {
 import { type EnrollmentPolicy, type EnrollmentProfile, fillTemplates } from './profile.js';
 import type { EnrollmentToken } from './tokens.js';
 import { decideWork, freshRequest } from './work.js';
+
+/** The key ids (SHA-256 of the SubjectPublicKeyInfo) of the listing's certificates, archived too. */
+function certifiedKeys(listing: LocalListing): Set<string> {
+  const ids = new Set<string>();
+  for (const item of listing.items) {
+    if (item.kind !== 'cert') continue;
+    try {
+      ids.add(describeCertificate(item.content).keyId);
+    } catch {
+      // not readable here: no request's key is known from it
+    }
+  }
+  return ids;
+}
 
 /** Whether another profile pins the same CA certificate. */
 const sharesCa = (enrollment: EnrollmentPolicy, profile: EnrollmentProfile): boolean =>
@@ -73,6 +88,7 @@ export class EnrollmentService {
     let changed = false;
     let syncedUnderClaim = false;
     let tokens: Map<string, EnrollmentToken> | undefined;
+    let certified: Set<string> | undefined;
 
     for (const { profile, standing } of standings) {
       const remembered = profiles[profile.id];
@@ -94,6 +110,8 @@ export class EnrollmentService {
       }
       // Unmet: what the directory says (a pending request, another endpoint's claim) decides.
       tokens ??= await this.#directory.readTokens(enrollment, roaming);
+      certified ??= certifiedKeys(listing);
+      const certifiedNow = certified;
       const decide = (read: ReadonlyMap<string, EnrollmentToken>) =>
         decideWork({
           profile,
@@ -102,6 +120,7 @@ export class EnrollmentService {
           now,
           pendingDays: enrollment.pendingDays,
           onDemand: Boolean(options.now),
+          certifiedKeys: certifiedNow,
         });
       const first = decide(tokens);
       if (first.waiting) {

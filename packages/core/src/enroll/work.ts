@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { HeldCertificate, ProfileStanding } from './evaluate.js';
 import type { EnrollmentProfile } from './profile.js';
 import type { EnrollmentToken } from './tokens.js';
@@ -35,8 +36,12 @@ export const freshRequest = (standing: ProfileStanding): Work => ({
 });
 
 /**
- * Poll the profile's pending request, or make a new one. A request of another enroller, or pending
- * longer than `pendingDays`, is given up: a fresh request replaces it.
+ * Poll the profile's pending request, or make a new one. A request of another enroller, pending
+ * longer than `pendingDays`, or whose key already has a certificate in the local store (active or
+ * archived: the request was finished, and a directory writer put its token back, or its holder
+ * stopped before releasing it) is given up: a fresh request replaces it. Polled, the CA would hand
+ * back the certificate it issued for it, which would be stored as active again: one that was
+ * renewed (archived) since would come back, on every endpoint.
  */
 export function decideWork(input: {
   readonly profile: EnrollmentProfile;
@@ -46,12 +51,16 @@ export function decideWork(input: {
   readonly pendingDays: number;
   /** On demand (`credroam enroll`): a request's check time does not hold it back. */
   readonly onDemand: boolean;
+  /** The key ids (SHA-256 of the SubjectPublicKeyInfo) of the local store's certificates, archived too. */
+  readonly certifiedKeys: ReadonlySet<string>;
 }): WorkDecision {
   const { profile, standing, now } = input;
   const request = input.tokens.get(`request:${profile.id}`) as PendingRequest | undefined;
   const stale =
     request !== undefined &&
-    (request.payload.enroller !== profile.enroller || now - request.payload.since > input.pendingDays * DAY);
+    (request.payload.enroller !== profile.enroller ||
+      now - request.payload.since > input.pendingDays * DAY ||
+      input.certifiedKeys.has(createHash('sha256').update(request.payload.publicKey).digest('hex')));
   const usable = request && !stale ? request : undefined;
   const work: Work = usable
     ? {

@@ -469,3 +469,46 @@ test('a poll answered by a CA that is not the pinned one ends the request and as
   const message = a.events.find((e) => e.id === EventId.EnrollmentCaMismatch)?.message ?? '';
   t.is(message.split("profile 'user-auth'").length - 1, 1, message);
 });
+
+test('a finished request a directory writer puts back, once the profile is due again, does not bring the certificate it made back as active: a fresh request renews', async (t) => {
+  const w = await world(t);
+  const a = w.endpoint('a');
+  const server = w.directory.server(0);
+  w.enroller.script = ['pending', 'issue'];
+  await a.service.run(); // pending: a request token
+  const request = (await server.read()).tokens.find((v) => v[3] === 4)!;
+  await a.service.run(); // finished: C1
+  const [c1] = await certs(a);
+  const c1Der = (await a.local.list()).items.find((i) => i.kind === 'cert')!.content;
+  // C1 is due: renewed (C2), and archived.
+  w.clock.now += 25 * DAY;
+  w.enroller.script = ['issue'];
+  t.is((await a.service.run()).profiles[0]?.state, 'renewed');
+  t.deepEqual(
+    (await certs(a)).find((c) => c.id === c1!.id),
+    { id: c1!.id, archived: true },
+  );
+  // The writer puts the first request back; the CA answers its poll with the certificate it issued
+  // for it (as a SCEP CA does for a finished transaction).
+  const snapshot = await server.read();
+  await server.write({
+    tokens: { remove: [], add: [request] },
+    stamp: { remove: snapshot.stamp, add: [Buffer.from('r')] },
+  });
+  const poll = w.enroller.poll.bind(w.enroller);
+  w.enroller.poll = async (input) => {
+    await poll(input);
+    return { status: 'issued', certificate: c1Der, caCertificates: [w.ca.certificate] };
+  };
+  await a.service.run();
+  t.deepEqual(
+    (await certs(a)).find((c) => c.id === c1!.id),
+    { id: c1!.id, archived: true },
+    'the replaced certificate stays archived',
+  );
+  t.deepEqual(w.enroller.calls.at(-1), { op: 'request', renewing: true }, 'a fresh renewal follows');
+  t.false(
+    (await server.read()).tokens.some((v) => v[3] === 4),
+    'the replayed request is removed',
+  );
+});
