@@ -83,11 +83,22 @@ export async function readSecretFile(
   const fail = (why: string): never => {
     throw new CredroamError('E_SECRET', `cannot read the ${what} from ${where}: ${why}`, { file: where });
   };
+  /** What a file call's error code means here, and what to do about it. */
+  const failed = (code: string | undefined): never =>
+    fail(
+      code === 'ENOENT'
+        ? 'ENOENT: there is no such file; give the path of the file that holds it'
+        : code === 'EACCES'
+          ? 'EACCES: this user may not read it; make it readable by its owner only (chmod 600) and run as that owner'
+          : code === 'EISDIR'
+            ? 'EISDIR: it is a folder; give the file inside it that holds it'
+            : String(code),
+    );
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(where, 'r');
   } catch (error) {
-    return fail(String((error as NodeJS.ErrnoException).code));
+    return failed((error as NodeJS.ErrnoException).code);
   }
   const chunks: Buffer[] = [];
   let length = 0;
@@ -106,7 +117,7 @@ export async function readSecretFile(
     }
   } catch (error) {
     if (error instanceof CredroamError) throw error;
-    return fail(String((error as NodeJS.ErrnoException).code));
+    return failed((error as NodeJS.ErrnoException).code);
   } finally {
     await handle.close();
   }

@@ -24,3 +24,17 @@ test('`credroam sync` facing an agent that does not answer names a way out that 
   const synced = await w.a(['sync', '--json']);
   t.is(synced.code, 0, synced.stderr);
 });
+
+test('`credroam trigger` with no agent running says how to start one, and that command works as written', async (t) => {
+  const w = await twoEndpoints(t);
+  const r = await w.a(['trigger', 'logon']);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /no agent is running for .*\[E_NO_AGENT\]/);
+  const advice = /start one with credroam (logon --start-agent --password-file FILE)/.exec(r.stderr);
+  if (!advice) return t.fail(`no command in the advice: ${r.stderr}`);
+  const command = advice[1]?.split(' ').map((a) => (a === 'FILE' ? path.join(w.dir, 'pw') : a)) ?? [];
+  t.is((await w.a(command)).code, 0);
+  const again = await w.a(['trigger', 'logon']);
+  t.is(again.code, 0, again.stderr);
+  t.is((await w.a(['trigger', 'stop'])).code, 0);
+});

@@ -101,7 +101,7 @@ test('a secret file that cannot be read is named by its absolute path, whatever 
   t.is(logon.code, 1);
   t.true(
     logon.stderr.includes(
-      `cannot read the roaming password from ${path.join(w.dir, 'nope')}: ENOENT [E_SECRET]`,
+      `cannot read the roaming password from ${path.join(w.dir, 'nope')}: ENOENT: there is no such file; give the path of the file that holds it [E_SECRET]`,
     ),
     logon.stderr,
   );

@@ -11,6 +11,7 @@ import {
   agentStatus,
   askAgent,
   LOGON_COMMAND,
+  START_AGENT_COMMAND,
   socketPath,
 } from '../../daemon/ipc.js';
 import { ExitCode, UsageError } from '../io.js';
@@ -183,7 +184,10 @@ export async function trigger(args: Args, ctx: Context): Promise<number> {
     (await agentStatus(config)) &&
     (await askAgent(config, event === 'stop' ? { cmd: 'stop' } : { cmd: 'trigger', event }));
   if (!answer)
-    throw new CredroamError('E_NO_AGENT', `no agent is running for ${config.home} (${socketPath(config)})`);
+    throw new CredroamError(
+      'E_NO_AGENT',
+      `no agent is running for ${config.home} (${socketPath(config)}): start one with ${START_AGENT_COMMAND}, or \`systemctl --user start credroam-agent\` where its unit is installed`,
+    );
   return agentAnswer(ctx, answer, (a) =>
     a.unlocked === false
       ? `the agent took '${event}'; it holds no keys, so it did not sync: log on (${LOGON_COMMAND})`
