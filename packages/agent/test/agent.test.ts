@@ -658,3 +658,32 @@ test('a link where the agent keeps its control folder is refused, and the folder
   t.regex(r.stderr, /is a link: the agent's control folder must be a real folder/);
   t.is((await stat(elsewhere)).mode & 0o777, 0o755);
 });
+
+test('logoff through the agent with removeOnLogoff and an NSS mirror: what it removed stays removed (the store watcher’s sync after the removal downloads nothing back)', async (t) => {
+  const w = await twoEndpoints(t);
+  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  await writeFile(
+    path.join(w.dir, 'policy.json'),
+    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
+  );
+  const { nssDatabase } = await import('./cli/mirror-support.js');
+  const database = await nssDatabase(path.join(w.dir, 'browser-db'));
+  await editConfig(w.dir, 'a', (c) => {
+    c.mirrors = [{ use: 'nss', settings: { database } }];
+  });
+  const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
+  for (const name of ['one', 'two', 'three']) {
+    const p12 = await opensslP12(w.dir, name);
+    await w.a(['import', p12.file, '--passin', 'file:p12pw', ...w.pw]);
+  }
+  await eventually('uploaded', async () => (await agent.log()).filter((r) => r.event === 101).length >= 6);
+  const r = await w.a(['logoff', '--json']);
+  t.is(r.code, 0, r.stderr);
+  t.like(JSON.parse(r.stdout), { removed: 6 });
+  // The store watcher sees the removal (debounce 100 ms): give its sync time to run.
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  t.deepEqual(await listJson(w.a), [], `after logoff: ${JSON.stringify((await agent.log()).slice(-12))}`);
+});

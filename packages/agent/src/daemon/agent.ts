@@ -83,6 +83,12 @@ export class Agent {
   #syncs = 0;
   #lastFullSync = 0;
   #stopping = false;
+  /**
+   * A logoff between its final sync and the keys' closing: no sync starts. One started then (the
+   * store watcher seeing the removal, while the mirrors update) would find the removed credentials
+   * without a base entry and download them all back.
+   */
+  #closing = false;
   #password: string | undefined;
   /** PAM proof tokens already taken: each proves one logon. */
   readonly #usedProofs = new Set<string>();
@@ -254,7 +260,7 @@ export class Agent {
 
   /** Schedules a sync; while one runs, exactly one more is scheduled (bursts coalesce). */
   requestSync(reason: string, full = false): Promise<void> {
-    if (this.#stopping) return Promise.resolve();
+    if (this.#stopping || this.#closing) return Promise.resolve();
     // R4: enrollment follows the sync of a logon and of each policy refresh.
     if (reason === 'logon' || reason === 'policy refresh') this.#enrollDue = true;
     if (this.#running) {
@@ -308,6 +314,13 @@ export class Agent {
   async #syncOnce(reason: string, full: boolean): Promise<SyncReport | undefined> {
     // A sync writes into the home: never into one that was removed (it would re-create it).
     if (await this.#stopIfHomeGone()) return undefined;
+    if (this.#closing) {
+      this.log.log('info', EventId.AgentSyncEnded, `no sync (${reason}): logging off`, {
+        reason,
+        outcome: 'logging off',
+      });
+      return undefined;
+    }
     if (!this.#keysOpen()) {
       this.log.log(
         'info',
@@ -423,18 +436,27 @@ export class Agent {
     // would take the last copy. A full sync puts back what is missing first.
     const before = this.#syncs;
     await this.requestSync('logoff', this.#session.policy.roaming.removeOnLogoff);
-    // Only after a final sync that ran and succeeded: not on an earlier one's outcome (a final sync
-    // skipped, the keys closed or the agent stopping, leaves the directory unchecked).
-    const final = this.#lastResult;
-    const synced = final.seq > before && final.report !== undefined;
     let removed = 0;
-    if (this.#session.policy.roaming.removeOnLogoff && synced) {
-      removed = await removeSafelyRoamed(this.#session);
-      // What left the store leaves the browsers and folders too.
-      if (removed > 0) await this.#session.mirrors.update();
+    // From the final sync until the keys are closed no sync starts (see `#closing`); one a trigger
+    // started meanwhile ends first.
+    this.#closing = true;
+    try {
+      await this.#running?.catch(() => undefined);
+      // Only after a final sync that ran and succeeded: not on an earlier one's outcome (a final
+      // sync skipped, the keys closed or the agent stopping, leaves the directory unchecked).
+      const final = this.#lastResult;
+      const synced = final.seq > before && final.report !== undefined;
+      if (this.#session.policy.roaming.removeOnLogoff && synced) {
+        removed = await removeSafelyRoamed(this.#session);
+        // What left the store leaves the browsers and folders too.
+        if (removed > 0) await this.#session.mirrors.update();
+      }
+    } finally {
+      // Closed even when the removal failed: the user has logged off.
+      this.#session.protector.lock?.();
+      this.#password = undefined;
+      this.#closing = false;
     }
-    this.#session.protector.lock?.();
-    this.#password = undefined;
     this.log.log('info', EventId.AgentKeysClosed, 'logged off: the keys are closed', { removed });
     return { removed };
   }
