@@ -355,7 +355,20 @@ export async function syncRecorded(
  * Without a base entry the next sync downloads them again. A crash between the two leaves copies
  * without a base entry, which the next sync takes as in step with the directory.
  */
-export async function removeSafelyRoamed(session: Session): Promise<number> {
+export async function removeSafelyRoamed(
+  session: Session,
+  /** The logoff's final sync. */
+  final: Pick<SyncReport, 'skipped'>,
+): Promise<number> {
+  // Values it left unread (more than twice maxTokens, event 1008): a token with one there was not
+  // written, its base not checked against the directory (a writer may have deleted its value and
+  // planted copies past the limit), so nothing is removed.
+  if (
+    final.skipped.some(
+      (s) => s.where === 'directory' && s.event === EventId.TooManyTokens && s.id === undefined,
+    )
+  )
+    return 0;
   const { SyncStateStore, TokenFlag, UserLock, versionHash } = await import('@credroam/core/engine');
   const lock = session.container.resolve<import('@credroam/core/engine').UserLock>(UserLock);
   const states = session.container.resolve<import('@credroam/core/engine').SyncStateStore>(SyncStateStore);

@@ -446,8 +446,8 @@ export class Agent {
       // sync skipped, the keys closed or the agent stopping, leaves the directory unchecked).
       const final = this.#lastResult;
       const synced = final.seq > before && final.report !== undefined;
-      if (this.#session.policy.roaming.removeOnLogoff && synced) {
-        removed = await removeSafelyRoamed(this.#session);
+      if (this.#session.policy.roaming.removeOnLogoff && final.report !== undefined && synced) {
+        removed = await removeSafelyRoamed(this.#session, final.report);
         // What left the store leaves the browsers and folders too.
         if (removed > 0) await this.#session.mirrors.update();
       }

@@ -43,3 +43,55 @@ test('removeOnLogoff: a directory writer who deleted the credential’s values a
     [[cred.fingerprint, true]],
   );
 });
+
+test('removeOnLogoff: a writer who deletes a credential’s value and floods the directory past twice maxTokens, its own copy unread last, does not make the logoff remove the last copy', async (t) => {
+  const w = await twoEndpoints(t);
+  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  // maxTokens 2: at most 4 values are read.
+  await writeFile(
+    path.join(w.dir, 'policy.json'),
+    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true, maxTokens: 2 } }),
+  );
+  const cred = await opensslP12(w.dir);
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  t.like(JSON.parse((await w.a(['sync', ...w.pw, '--json'])).stdout), { counts: { uploaded: 2 } });
+  const file = path.join(w.dir, 'directory', 'alice', 'values');
+  const values = JSON.parse(await readFile(file, 'utf8')) as { tokens: string[] };
+  t.is(values.tokens.length, 2);
+  const { decodeHeader } = await import('@credroam/core/engine');
+  const kindOf = (v: string) => {
+    const d = decodeHeader(Buffer.from(v, 'base64'), 1 << 20);
+    return d.ok ? d.header.kind : undefined;
+  };
+  const cert = values.tokens.find((v) => kindOf(v) === 'cert')!;
+  const key = values.tokens.find((v) => kindOf(v) === 'key')!;
+  // Copies whose header names the user's own tokens, their sealed part altered (no key needed).
+  const altered = (v: string, i: number) => {
+    const bytes = Buffer.from(v, 'base64');
+    bytes[bytes.length - 1 - i] = bytes[bytes.length - 1 - i]! ^ 0xff;
+    return bytes.toString('base64');
+  };
+  // The certificate's value deleted; three altered key values, then an altered certificate value,
+  // which is past the 4 read: the certificate is left as it is by the sync, its base untouched.
+  await writeFile(
+    file,
+    JSON.stringify({
+      ...values,
+      tokens: [key, altered(key, 0), altered(key, 1), altered(key, 2), altered(cert, 0)],
+    }),
+  );
+
+  await w.a(['logoff', ...w.pw]);
+  // Whatever the logoff did, the credential is not lost: on A after the next logon.
+  await writeFile(file, JSON.stringify({ ...values, tokens: [key] }));
+  await w.a(['logon', ...w.pw]);
+  const onA = JSON.parse((await w.a(['list', '--json'])).stdout) as ListJson;
+  t.deepEqual(
+    onA.credentials.map((c) => [c.sha256, c.hasKey]),
+    [[cred.fingerprint, true]],
+  );
+});

@@ -379,10 +379,11 @@ export async function logoff(args: Args, ctx: Context): Promise<number> {
       // shortcut would trust the last sync's base, which a directory writer who deleted values and
       // left the stamp makes wrong, and the removal would take the last copy; a full sync puts
       // back what is missing, so the base names what the directory holds.
-      const code = await runSync(s, ctx, { full: s.policy.roaming.removeOnLogoff });
+      const { removeSafelyRoamed, syncRecorded } = await import('../../session.js');
+      const { report, mirrors, last } = await syncRecorded(s, { full: s.policy.roaming.removeOnLogoff });
+      const code = show(ctx, report, mirrors, last);
       if (s.policy.roaming.removeOnLogoff) {
-        const { removeSafelyRoamed } = await import('../../session.js');
-        const removed = await removeSafelyRoamed(s);
+        const removed = await removeSafelyRoamed(s, report);
         // What left the store leaves the mirrors too (browsers, folders).
         if (removed > 0) await s.mirrors.update();
         ctx.log.log('info', EventId.LoggedOff, 'logged off', { removed });
