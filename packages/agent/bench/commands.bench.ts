@@ -11,7 +11,9 @@
  *                                                     file each, made durable once (`sync`); and with
  *                                                     an fsync of each file (`sync FILE…`); and the
  *                                                     first followed by the KDF alone (what no
- *                                                     end-to-end encrypted download avoids)
+ *                                                     end-to-end encrypted download avoids); each
+ *                                                     run after an unmeasured `sync`, its files kept
+ *                                                     until the end (see `flushDisk`, `coldDownload`)
  *   exportOne         `export` one credential         vs `openssl pkcs12 -export`
  *   importOne         `import` one PKCS#12            vs `openssl pkcs12` reading it
  *   listJson, status  `list --json`, `status`         vs a Node script that reads and parses the
@@ -235,10 +237,27 @@ async function populated(name: string, uid: string, credentials: readonly BenchC
  */
 async function coldDownload(uid: string, round: number, expected: number): Promise<Run> {
   const e = await endpoint(`cold-${uid}-${round}`, uid);
+  await flushDisk();
   const run = await credroam(e.config, ['sync', ...e.pw, '--json']);
   const downloaded = (JSON.parse(run.stdout) as { counts: { downloaded: number } }).counts.downloaded;
   if (downloaded !== expected) throw new Error(`cold download of ${uid}: ${downloaded} of ${expected}`);
   return run;
+}
+
+/**
+ * Waits for every write pending on the machine to reach the disk, unmeasured, before a run that
+ * writes thousands of files: `sync` (the baseline's, and the per-file fsyncs' journal commits)
+ * waits for whatever earlier rounds or processes left pending, which counted against the next run
+ * (one bench's `ldapsearch` + `sync` baseline took 0.14 s, the next one's 1.36 s).
+ */
+const flushDisk = () =>
+  new Promise<void>((resolve, reject) => execFile('sync', (error) => (error ? reject(error) : resolve())));
+
+/** A new folder for a cold-download baseline's files (kept until the bench ends, as `coldDownload` keeps its homes), the disk flushed first. */
+async function floorFolder(): Promise<string> {
+  const into = await mkdtemp(path.join(work, 'floor-'));
+  await flushDisk();
+  return into;
 }
 
 /** A started agent process; `stop` ends it by its process id (SIGTERM, then SIGKILL). */
@@ -538,12 +557,11 @@ try {
       run: (round) => coldDownload('main', round, 2 * N),
       baselines: {
         'ldapsearch -tt to one file per value, then sync': async () => {
-          const into = await mkdtemp(path.join(work, 'floor-'));
-          // Kept until the bench ends (see `coldDownload`).
+          const into = await floorFolder();
           return sh(`${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && sync`);
         },
         'ldapsearch -tt to one file per value, fsync of each': async () => {
-          const into = await mkdtemp(path.join(work, 'floor-'));
+          const into = await floorFolder();
           return sh(
             `${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && find ${into} -type f -exec sync {} +`,
           );
@@ -552,7 +570,7 @@ try {
         // and the roaming password's key derivation (which opens them).
         'ldapsearch -tt to one file per value, then sync, then the same scrypt alone in a process':
           async () => {
-            const into = await mkdtemp(path.join(work, 'floor-'));
+            const into = await floorFolder();
             return sh(
               `${ldapsearch('credroamToken', ['-tt', '-T', into])} >/dev/null && sync && ${JSON.stringify(process.execPath)} -e ${shellQuote(scrypt)}`,
             );
