@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventId } from '@credroam/core';
 import test, { type ExecutionContext } from 'ava';
-import { BIN, opensslP12, processesUsing, twoEndpoints } from './support.js';
+import { BIN, opensslP12, processesUsing, setRoamingPolicy, twoEndpoints } from './support.js';
 
 const brokenTrigger = fileURLToPath(new URL('../../test/fixtures/plugins/broken-trigger', import.meta.url));
 const helloTrigger = fileURLToPath(new URL('../../test/fixtures/plugins/hello-trigger', import.meta.url));
@@ -462,15 +462,8 @@ test('a third-party trigger plugin installed beside the agent manifest runs with
 
 test('logoff with removeOnLogoff removes only what is safely in the directory', async (t) => {
   const w = await twoEndpoints(t);
-  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
   // maxTokens 2: a second credential cannot reach the directory, so it must stay on the endpoint.
-  await writeFile(
-    path.join(w.dir, 'policy.json'),
-    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true, maxTokens: 2 } }),
-  );
+  await setRoamingPolicy(w.dir, { removeOnLogoff: true, maxTokens: 2 });
   const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
   const roamed = await opensslP12(w.dir, 'roamed');
   await w.a(['import', roamed.file, '--passin', 'file:p12pw', ...w.pw]);
@@ -492,14 +485,7 @@ test('logoff with removeOnLogoff removes only what is safely in the directory', 
 
 test('logoff through the agent with removeOnLogoff: values a directory writer deleted, the stamp left as it was, are put back before anything is removed', async (t) => {
   const w = await twoEndpoints(t);
-  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-  await writeFile(
-    path.join(w.dir, 'policy.json'),
-    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
-  );
+  await setRoamingPolicy(w.dir, { removeOnLogoff: true });
   const agent = await startAgent(t, w.dir, 'a', 'alice roaming password');
   const roamed = await opensslP12(w.dir, 'roamed');
   await w.a(['import', roamed.file, '--passin', 'file:p12pw', ...w.pw]);
@@ -516,14 +502,7 @@ test('logoff through the agent with removeOnLogoff: values a directory writer de
 
 test('logoff with removeOnLogoff to an agent that holds no keys removes nothing: no final sync checked the directory', async (t) => {
   const w = await twoEndpoints(t);
-  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-  await writeFile(
-    path.join(w.dir, 'policy.json'),
-    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
-  );
+  await setRoamingPolicy(w.dir, { removeOnLogoff: true });
   // Roamed by a logon in its own process: the sync state's base names the credential.
   const roamed = await opensslP12(w.dir, 'roamed');
   t.is((await w.a(['logon', ...w.pw])).code, 0);
@@ -661,14 +640,7 @@ test('a link where the agent keeps its control folder is refused, and the folder
 
 test('logoff through the agent with removeOnLogoff and an NSS mirror: what it removed stays removed (the store watcher’s sync after the removal downloads nothing back)', async (t) => {
   const w = await twoEndpoints(t);
-  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-  await writeFile(
-    path.join(w.dir, 'policy.json'),
-    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
-  );
+  await setRoamingPolicy(w.dir, { removeOnLogoff: true });
   const { nssDatabase } = await import('./cli/mirror-support.js');
   const database = await nssDatabase(path.join(w.dir, 'browser-db'));
   await editConfig(w.dir, 'a', (c) => {

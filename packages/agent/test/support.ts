@@ -106,6 +106,13 @@ export async function openssl(args: readonly string[], cwd: string): Promise<str
 export const fingerprintOf = (opensslOutput: string) =>
   opensslOutput.split('=')[1]!.trim().replace(/:/g, '').toLowerCase();
 
+/** Sets the `roaming` section of the site policy `twoEndpoints` wrote (`DIR/policy.json`). */
+export async function setRoamingPolicy(dir: string, roaming: Record<string, unknown>): Promise<void> {
+  const file = path.join(dir, 'policy.json');
+  const policy = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  await writeFile(file, JSON.stringify({ ...policy, roaming }));
+}
+
 /**
  * Two endpoints of alice on one machine, sharing an embedded folder directory, with a policy whose
  * key derivation is at its lowest bound (fast tests), each configured by `credroam init`.

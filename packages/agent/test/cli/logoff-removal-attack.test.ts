@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { opensslP12, twoEndpoints } from '../support.js';
+import { opensslP12, setRoamingPolicy, twoEndpoints } from '../support.js';
 
 interface ListJson {
   credentials: Array<{ sha256: string; hasKey: boolean }>;
@@ -9,14 +9,7 @@ interface ListJson {
 
 test('removeOnLogoff: a directory writer who deleted the credential’s values and left the stamp as it was does not make the logoff remove the last copy', async (t) => {
   const w = await twoEndpoints(t);
-  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-  await writeFile(
-    path.join(w.dir, 'policy.json'),
-    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
-  );
+  await setRoamingPolicy(w.dir, { removeOnLogoff: true });
   const cred = await opensslP12(w.dir);
   t.is((await w.a(['logon', ...w.pw])).code, 0);
   t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
@@ -46,15 +39,8 @@ test('removeOnLogoff: a directory writer who deleted the credential’s values a
 
 test('removeOnLogoff: a writer who deletes a credential’s value and floods the directory past twice maxTokens, its own copy unread last, does not make the logoff remove the last copy', async (t) => {
   const w = await twoEndpoints(t);
-  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
   // maxTokens 2: at most 4 values are read.
-  await writeFile(
-    path.join(w.dir, 'policy.json'),
-    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true, maxTokens: 2 } }),
-  );
+  await setRoamingPolicy(w.dir, { removeOnLogoff: true, maxTokens: 2 });
   const cred = await opensslP12(w.dir);
   t.is((await w.a(['logon', ...w.pw])).code, 0);
   t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { fingerprintOf, openssl, opensslP12, twoEndpoints } from '../support.js';
+import { fingerprintOf, openssl, opensslP12, setRoamingPolicy, twoEndpoints } from '../support.js';
 
 interface ListJson {
   credentials: Array<{
@@ -187,15 +187,7 @@ test('`sync` with a wrong roaming password where there is work (a download, a fu
 
 test('logoff without an agent: a final sync, and with removeOnLogoff the roamed credentials leave the endpoint', async (t) => {
   const w = await twoEndpoints(t);
-  const { readFile, writeFile } = await import('node:fs/promises');
-  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-  await writeFile(
-    path.join(w.dir, 'policy.json'),
-    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
-  );
+  await setRoamingPolicy(w.dir, { removeOnLogoff: true });
   const cred = await opensslP12(w.dir);
   await w.a(['logon', ...w.pw]);
   await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw]);
@@ -209,15 +201,7 @@ test('logoff without an agent: a final sync, and with removeOnLogoff the roamed 
 
 test('after a logoff that removed the roamed credentials (removeOnLogoff), the next logon downloads them again: it never takes their removal for a deletion', async (t) => {
   const w = await twoEndpoints(t);
-  const { readFile, writeFile } = await import('node:fs/promises');
-  const policy = JSON.parse(await readFile(path.join(w.dir, 'policy.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-  await writeFile(
-    path.join(w.dir, 'policy.json'),
-    JSON.stringify({ ...policy, roaming: { removeOnLogoff: true } }),
-  );
+  await setRoamingPolicy(w.dir, { removeOnLogoff: true });
   const cred = await opensslP12(w.dir);
   t.is((await w.a(['logon', ...w.pw])).code, 0);
   t.is((await w.a(['import', cred.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
