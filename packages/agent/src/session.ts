@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DirectoryStore, EventId, LocalStore, TokenProtector } from '@credroam/core/api';
@@ -378,10 +379,21 @@ export async function removeSafelyRoamed(
     // first: until then what the base says the directory holds may not be so.
     if (state === undefined || state.pending !== undefined) return 0;
     const listing = await session.local.list();
-    const safe = listing.items.filter((item) => {
+    const roamed = listing.items.filter((item) => {
       const base = state.base[`${item.kind}:${item.id}`];
       return base?.hash === versionHash(item.kind, item.archived ? TokenFlag.Archived : 0, item.content);
     });
+    if (roamed.length === 0) return 0;
+    // Each still in the directory now, as the very value the base names: a writer who deleted one
+    // since the final sync would otherwise have this removal take the last copy. Unreadable, the
+    // directory holds nothing for certain, and nothing is removed.
+    const inDirectory = await session.directory.read().then(
+      (snapshot) => new Set(snapshot.tokens.map((v) => createHash('sha256').update(v).digest('hex'))),
+      () => new Set<string>(),
+    );
+    const safe = roamed.filter((item) =>
+      inDirectory.has(state.base[`${item.kind}:${item.id}`]?.valueHash ?? ''),
+    );
     if (safe.length === 0) return 0;
     const base = { ...state.base };
     for (const item of safe) delete base[`${item.kind}:${item.id}`];

@@ -34,3 +34,30 @@ test('removeOnLogoff removes nothing while the sync state holds a write in doubt
   await writeFile(stateFile, JSON.stringify(saved));
   t.true((await removeSafelyRoamed(session, { skipped: [] })) > 0);
 });
+
+test('removeOnLogoff removes nothing the directory no longer holds, even where the final sync saw it there (a writer deleted it in between)', async (t) => {
+  const w = await twoEndpoints(t, {});
+  const roamed = await opensslP12(w.dir, 'roamed');
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  t.is((await w.a(['import', roamed.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
+  t.is((await w.a(['sync', ...w.pw])).code, 0);
+  // The writer, after the final sync: every token value gone, the stamp left as it was.
+  const file = path.join(w.dir, 'directory', 'alice', 'values');
+  const values = JSON.parse(await readFile(file, 'utf8')) as { tokens: string[] };
+  await writeFile(file, JSON.stringify({ ...values, tokens: [] }));
+
+  const session = await openSession(
+    await loadConfig(path.join(w.dir, 'a.json'), {}),
+    new EventLog({ write: () => undefined }),
+  );
+  t.teardown(() => session.dispose());
+  t.is(await removeSafelyRoamed(session, { skipped: [] }), 0);
+  const listed = JSON.parse((await w.a(['list', '--json'])).stdout) as ListJson;
+  t.deepEqual(
+    listed.credentials.map((c) => c.sha256),
+    [roamed.fingerprint],
+  );
+  // Its values back (as the next sync would put them): the roamed credential goes.
+  await writeFile(file, JSON.stringify(values));
+  t.true((await removeSafelyRoamed(session, { skipped: [] })) > 0);
+});
