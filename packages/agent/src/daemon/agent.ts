@@ -445,8 +445,7 @@ export class Agent {
       // Only after a final sync that ran and succeeded: not on an earlier one's outcome (a final
       // sync skipped, the keys closed or the agent stopping, leaves the directory unchecked).
       const final = this.#lastResult;
-      const synced = final.seq > before && final.report !== undefined;
-      if (this.#session.policy.roaming.removeOnLogoff && final.report !== undefined && synced) {
+      if (this.#session.policy.roaming.removeOnLogoff && final.seq > before && final.report !== undefined) {
         removed = await removeSafelyRoamed(this.#session, final.report);
         // What left the store leaves the browsers and folders too.
         if (removed > 0) await this.#session.mirrors.update();

@@ -200,24 +200,15 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
   }
   // The key-derivation runs only when there is work: the stamp check needs no key.
   let asked = false;
-  let opened = false;
   let early: Promise<unknown> | undefined;
   const notChecked = async () => {
-    // A password that did not open the keys is the command's error, even where the sync needed none.
-    if (early && !asked) await early;
-    return asked || opened ? undefined : 'nothing needed the keys';
+    // A derivation that ran checked the password: one that did not open the keys is the command's
+    // error, even where the sync needed none.
+    if (early) await early;
+    return early || asked ? undefined : 'nothing needed the keys';
   };
   return withStores(args, ctx, async (stores) => {
-    const opening = once(() => {
-      const unlocking = unlock(stores, password!);
-      unlocking.then(
-        () => {
-          opened = true;
-        },
-        () => undefined, // awaited by whoever started it
-      );
-      return unlocking;
-    });
+    const opening = once(() => unlock(stores, password!));
     // Nothing changed (and no mirror to keep): told before the engine loads (decision 030).
     const { completeSession, unchangedRecorded } = await import('../../session.js');
     if (!dryRun && !full && stores.config.mirrors.length === 0) {
@@ -227,7 +218,10 @@ export async function sync(args: Args, ctx: Context): Promise<number> {
     // Past the shortcut a sync asks for the keys (work was found, a full sync reads both sides, a
     // mirror is kept with them): the engine would start the key derivation at its own stamp check;
     // started now, it runs while the engine's modules load. A dry run still asks only if it must.
-    if (!dryRun) early = opening();
+    if (!dryRun) {
+      early = opening();
+      early.catch(() => undefined); // awaited below, and by the engine when it asks
+    }
     try {
       const s = await completeSession(stores, ctx.log);
       return await runSync(
