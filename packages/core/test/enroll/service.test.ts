@@ -342,7 +342,11 @@ test('two profiles on the same CA each get their own certificate, told apart by 
   t.is(w.enroller.calls.length, 2);
 });
 
-test('a request token the CA will not finish (a finished one a directory writer put back) costs no day: a fresh request at once', async (t) => {
+/**
+ * Endpoint a's first request, pending at the CA, then finished (its certificate issued and stored,
+ * its token released): the request token as it was, which a directory writer may have kept.
+ */
+async function finishedRequest(t: Parameters<typeof world>[0]) {
   const w = await world(t);
   const a = w.endpoint('a');
   const server = w.directory.server(0);
@@ -350,6 +354,11 @@ test('a request token the CA will not finish (a finished one a directory writer 
   await a.service.run(); // pending: a request token
   const request = (await server.read()).tokens.find((v) => v[3] === 4)!;
   await a.service.run(); // finished: the token is gone
+  return { w, a, server, request };
+}
+
+test('a request token the CA will not finish (a finished one a directory writer put back) costs no day: a fresh request at once', async (t) => {
+  const { w, a, server, request } = await finishedRequest(t);
   t.is((await a.service.standing())[0]?.state, 'met');
   // The writer puts the old request back, and the certificate is lost from this endpoint.
   const snapshot = await server.read();
@@ -471,13 +480,7 @@ test('a poll answered by a CA that is not the pinned one ends the request and as
 });
 
 test('a finished request a directory writer puts back, once the profile is due again, does not bring the certificate it made back as active: a fresh request renews', async (t) => {
-  const w = await world(t);
-  const a = w.endpoint('a');
-  const server = w.directory.server(0);
-  w.enroller.script = ['pending', 'issue'];
-  await a.service.run(); // pending: a request token
-  const request = (await server.read()).tokens.find((v) => v[3] === 4)!;
-  await a.service.run(); // finished: C1
+  const { w, a, server, request } = await finishedRequest(t);
   const [c1] = await certs(a);
   const c1Der = (await a.local.list()).items.find((i) => i.kind === 'cert')!.content;
   // C1 is due: renewed (C2), and archived.
