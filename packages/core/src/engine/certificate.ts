@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { asn1js } from './asn1.js';
 import { BIT_STRING, CONTEXT, children, type Element, element, SEQUENCE, UNIVERSAL } from './der.js';
+import { printable } from './printable.js';
 import { exportedFormOf } from './public-key-info.js';
 
 /** A part of a certificate that `describeCertificate` may find unreadable. */
@@ -14,8 +15,9 @@ export interface CertificateDescription {
   /** SHA-256 (hex) of the DER: the certificate's id. */
   readonly id: string;
   /**
-   * The subject on one line (`CN=alice, O=Example`); `(empty subject)` for a name without any
-   * RDN; `(unreadable subject)` when it cannot be printed (then `unreadable` names it).
+   * The subject on one line (`CN=alice, O=Example`), printable (`printable.ts`: no control or
+   * bidi character, at most 512 characters); `(empty subject)` for a name without any RDN;
+   * `(unreadable subject)` when it cannot be printed (then `unreadable` names it).
    */
   readonly subject: string;
   /** The issuer, as `subject` (`(empty issuer)`, `(unreadable issuer)`). */
@@ -101,13 +103,15 @@ function describe(der: Uint8Array, cert: X509Certificate | undefined): Certifica
     return fields;
   };
 
+  // Shown to people and written to logs: whoever made the certificate chose the name, so it is
+  // made printable (OpenSSL escapes C0 controls only; from the structure nothing is escaped).
   const name = (printed: string | undefined, which: 'subject' | 'issuer'): string => {
-    if (printed) return printed.replace(/\n/g, ', ');
+    if (printed) return printable(printed.replace(/\n/g, ', '));
     // A Name is a SEQUENCE of RDNs: empty content is a name without any.
     const element = tbs()[which];
     if (element?.content.length === 0) return `(empty ${which})`;
     const text = !cert && element ? nameText(element.bytes) : undefined;
-    if (text) return text;
+    if (text) return printable(text);
     unreadable.push(which);
     return `(unreadable ${which})`;
   };

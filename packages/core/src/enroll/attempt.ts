@@ -5,6 +5,7 @@ import {
   type EnrollmentKey,
   type EnrollmentOutcome,
 } from '../api/points/enroller.js';
+import { printable } from '../engine/printable.js';
 import type { RoamingPolicy } from '../policy/policy.js';
 import { readChallenge } from './challenge.js';
 import type { EnrollmentDeps } from './enrollment-deps.js';
@@ -19,7 +20,6 @@ import {
   failureOf,
 } from './failure.js';
 import { makeKey } from './make-key.js';
-import { printable } from './printable.js';
 import { type EnrollmentProfile, fillTemplates } from './profile.js';
 import { storeIssued } from './store-issued.js';
 import { encodeEnrollmentToken } from './tokens.js';

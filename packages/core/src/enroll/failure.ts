@@ -1,7 +1,7 @@
 import { CredroamError, errorMessage } from '../api/errors.js';
 import { EventId, type LogLevel } from '../api/events.js';
+import { printable } from '../engine/printable.js';
 import type { ProfileMemory } from './enrollment-state.js';
-import { printable } from './printable.js';
 
 /**
  * How enrollment failures are told apart (decision 022, "Retries follow the failure"):

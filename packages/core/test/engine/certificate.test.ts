@@ -307,3 +307,45 @@ test('a TBSCertificate item whose length is written in five zero-padded bytes, w
   t.deepEqual(unknownDescribed.unreadable, ['publicKey']);
   t.deepEqual(describeCertificateStructure(unknown), unknownDescribed);
 });
+
+test('a subject and issuer holding terminal escapes, line breaks, C1 and bidi controls, or over 2 000 characters, are described printable: one line, no control or bidi character, at most 512 characters, as OpenSSL reads them and from their structure', async (t) => {
+  const dir = await tempDir(t);
+  // ESC [31m, a line break, a carriage return, CSI (U+009B), NEL (U+0085), a line separator, RLO.
+  const hostile = 'a\u001b[31mred\nOK fake line\rOK\u009b2J\u0085x\u2028y\u202eevil';
+  for (const [name, subject] of [
+    ['controls', `/CN=${hostile}/O=Example`],
+    ['long', `/CN=${'c'.repeat(60)}${`/OU=${'o'.repeat(60)}`.repeat(33)}`],
+  ] as const) {
+    await openssl(
+      ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`],
+      dir,
+    );
+    await openssl(
+      [
+        'req',
+        '-x509',
+        '-key',
+        `${name}.key`,
+        '-days',
+        '30',
+        '-utf8',
+        '-subj',
+        subject,
+        '-outform',
+        'DER',
+        '-out',
+        `${name}.der`,
+      ],
+      dir,
+    );
+    const der = new Uint8Array(await readFile(path.join(dir, `${name}.der`)));
+    for (const described of [describeCertificate(der), describeCertificateStructure(der)]) {
+      for (const text of [described.subject, described.issuer]) {
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+        t.notRegex(text, /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/, name);
+        t.true(text.length <= 512, name);
+        t.regex(text, /^CN=/, name);
+      }
+    }
+  }
+});
