@@ -4,6 +4,7 @@ import type { LocalItem, TokenKind, UnreadableItem } from '../api/extension-poin
 import type { RoamingPolicy } from '../policy/policy.js';
 import type { FactsCache } from './facts-cache.js';
 import type { LocalVersion } from './plan.js';
+import { printable } from './printable.js';
 import type { SkippedItem } from './report.js';
 import { isRoamedKind, TokenFlag, tokenKey, versionHash } from './token.js';
 
@@ -71,7 +72,8 @@ export function readLocal(
       ...(u.kind ? { kind: u.kind } : {}),
       ...(u.id ? { id: u.id } : {}),
       event: EventId.LocalItemUnreadable,
-      reason: `${u.name}: ${u.reason} (left untouched)`,
+      // The store's names and reasons hold what others chose (a file name in the store's folder).
+      reason: `${printable(u.name)}: ${printable(u.reason)} (left untouched)`,
     });
   }
   for (const item of items) {

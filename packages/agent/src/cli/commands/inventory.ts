@@ -1,5 +1,6 @@
 import { FileSyncStateStore, type LocalListing } from '@credroam/core';
 import { CredroamError, errorMessage } from '@credroam/core/api';
+import { printable } from '@credroam/core/kit';
 import type { AgentConfig } from '../../config.js';
 import { AGENT_PING_MS, askAgent, LOGON_COMMAND, NEW_AGENT_ADVICE, socketPath } from '../../daemon/ipc.js';
 import { describePolicyOrigin } from '../../policy.js';
@@ -84,11 +85,14 @@ export async function status(args: Args, ctx: Context): Promise<number> {
   );
 }
 
-/** What the local store holds but cannot read (a key that is merely locked is not one). */
+/**
+ * What the local store holds but cannot read (a key that is merely locked is not one), printable:
+ * a file name in the store's folders is whatever another program chose.
+ */
 function unreadableEntries(listing: LocalListing): Array<{ name: string; reason: string }> {
   return listing.unreadable
     .filter((u) => !/^locked/.test(u.reason))
-    .map((u) => ({ name: u.name, reason: u.reason }));
+    .map((u) => ({ name: printable(u.name), reason: printable(u.reason) }));
 }
 
 /** The agent as `status` shows it: running and answering, not running, or there but not answering. */
