@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls, { checkServerIdentity } from 'node:tls';
 import { CredroamError } from '@credroam/core/api';
+import { printable } from '@credroam/core/kit';
 import { Client } from 'ldapts';
 import { mapLdapError } from './errors.js';
 import { bindGssapi } from './gssapi.js';
@@ -227,7 +228,7 @@ function startTlsRefused(error: unknown, url: string): unknown {
   if (typeof e.code !== 'number') return error;
   return new CredroamError(
     'E_STARTTLS',
-    `the directory refused StartTLS (result code ${e.code}${e.message ? `: ${e.message}` : ''}) (${url}); ` +
+    `the directory refused StartTLS (result code ${e.code}${e.message ? `: ${printable(e.message)}` : ''}) (${url}); ` +
       'credroam never binds without TLS: use ldaps://, or enable TLS on the server (OpenLDAP: olcTLSCertificateFile and olcTLSCertificateKeyFile)',
     { url, resultCode: e.code },
   );

@@ -1,4 +1,5 @@
 import { ConflictError, CredroamError } from '@credroam/core/api';
+import { printable } from '@credroam/core/kit';
 
 const TLS_UNTRUSTED = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -23,12 +24,14 @@ const UNREACHABLE = new Set([
 
 /**
  * Turns what ldapts and Node's TLS throw into one CredroamError per way it goes wrong, each with a
- * message that says what to fix. `where` names the server and the entry, never a secret.
+ * message that says what to fix. `where` names the server and the entry, never a secret. What the
+ * server said goes in printable (`printable`: no control or bidi character, at most 512 characters).
  */
 export function mapLdapError(error: unknown, where: { url: string; dn?: string; attribute?: string }): Error {
   if (error instanceof CredroamError) return error;
   const e = error as { code?: unknown; message?: string; name?: string };
-  const message = e.message ?? String(error);
+  // The server's diagnostic message is whatever its operator chose: printable, and bounded.
+  const message = printable(e.message ?? String(error));
   const at = where.dn ? ` (${where.dn} on ${where.url})` : ` (${where.url})`;
   const ids = {
     url: where.url,

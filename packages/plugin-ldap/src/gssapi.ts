@@ -1,4 +1,5 @@
 import { CredroamError } from '@credroam/core/api';
+import { printable } from '@credroam/core/kit';
 import type * as Kerberos from 'kerberos';
 import { SaslBindExchange, type SaslBindResult } from './sasl-bind.js';
 
@@ -121,7 +122,7 @@ function kerberosError(error: unknown, service: string): CredroamError {
 }
 
 function refused(reply: SaslBindResult, service: string): CredroamError {
-  const why = reply.diagnosticMessage ? `: ${reply.diagnosticMessage}` : '';
+  const why = reply.diagnosticMessage ? `: ${printable(reply.diagnosticMessage)}` : '';
   if (reply.resultCode === 7) {
     return new CredroamError(
       'E_BIND',

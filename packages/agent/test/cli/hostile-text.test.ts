@@ -1,7 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import test from 'ava';
-import { twoEndpoints } from '../support.js';
+import tls from 'node:tls';
+import { makeTls, userDn } from '@credroam/plugin-ldap/testing';
+import test, { type ExecutionContext } from 'ava';
+import { credroam, tempDir, twoEndpoints } from '../support.js';
 
 // Text an attacker chooses, shown to the user: no terminal escape, no bidi reordering, no forged line.
 
@@ -42,5 +45,110 @@ test('files another program put in the store, named with terminal escapes, line 
   for (const line of sync.stderr.trim().split('\n')) {
     const record = JSON.parse(line) as { event: number; message: string; reason?: string };
     if (record.event === 1018) t.notRegex(`${record.message} ${record.reason}`, UNPRINTABLE);
+  }
+});
+
+/** A BER length. */
+const berLength = (n: number) =>
+  n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+const tlv = (tag: number, content: Buffer) =>
+  Buffer.concat([Buffer.from([tag]), berLength(content.length), content]);
+
+/**
+ * A directory server that answers every LDAP request over TLS (a certificate the endpoint trusts)
+ * with result code 80 (other) and `diagnostic` as its diagnosticMessage: whoever runs the server
+ * chooses that text.
+ */
+async function hostileLdapServer(t: ExecutionContext, dir: string, diagnostic: string) {
+  const files = await makeTls(path.join(dir, 'tls'));
+  const server = tls.createServer(
+    { cert: await readFile(files.cert), key: await readFile(files.key) },
+    (socket) => {
+      let pending = Buffer.alloc(0);
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        // Each LDAPMessage: SEQUENCE { messageID INTEGER, protocolOp [APPLICATION n] ... }.
+        while (pending.length >= 2) {
+          let len = pending[1]!;
+          let at = 2;
+          if (len & 0x80) {
+            const n = len & 0x7f;
+            len = 0;
+            for (let i = 0; i < n; i++) len = len * 256 + pending[2 + i]!;
+            at = 2 + n;
+          }
+          if (pending.length < at + len) return;
+          const message = pending.subarray(at, at + len);
+          pending = pending.subarray(at + len);
+          const id = message.subarray(2, 2 + message[1]!);
+          const op = message[2 + message[1]!]! & 0x1f;
+          if (op === 2) continue; // unbind: no answer
+          const answer = op === 3 ? 5 : op === 23 ? 24 : op + 1;
+          const result = Buffer.concat([
+            tlv(0x0a, Buffer.from([80])),
+            tlv(0x04, Buffer.alloc(0)),
+            tlv(0x04, Buffer.from(diagnostic, 'utf8')),
+          ]);
+          socket.write(tlv(0x30, Buffer.concat([tlv(0x02, id), tlv(0x60 | answer, result)])));
+        }
+      });
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `ldaps://127.0.0.1:${(server.address() as AddressInfo).port}`, ca: files.ca };
+}
+
+test('a directory server whose diagnostic message holds terminal escapes, line breaks, bidi controls and 60 000 characters: sync, status and doctor print it printable and bounded', async (t) => {
+  const dir = await tempDir(t);
+  const diagnostic = `refused\u001b[2J\r\nOK synced\u009b31m\u202eevil${'x'.repeat(60_000)}`;
+  const server = await hostileLdapServer(t, dir, diagnostic);
+  await writeFile(path.join(dir, 'pw'), 'alice password\n', { mode: 0o600 });
+  await writeFile(
+    path.join(dir, 'policy.json'),
+    JSON.stringify({
+      protection: { kdf: { name: 'scrypt', N: 16384, r: 8, p: 1 } },
+      directory: { trustWithPassword: true },
+    }),
+  );
+  const config = path.join(dir, 'a.json');
+  const init = await credroam([
+    'init',
+    '--config',
+    config,
+    '--directory',
+    server.url,
+    '--ca-file',
+    server.ca,
+    '--user-dn',
+    userDn('alice'),
+    '--bind',
+    'simple',
+    '--home',
+    path.join(dir, 'a'),
+    '--user',
+    'alice',
+    '--policy',
+    path.join(dir, 'policy.json'),
+  ]);
+  t.is(init.code, 0, init.stderr);
+  const on = (args: readonly string[]) => credroam(['--config', config, ...args], { cwd: dir });
+  const pw = ['--password-file', path.join(dir, 'pw')];
+  const logon = await on(['logon', ...pw]);
+  const sync = await on(['sync', ...pw, '--json']);
+  const status = await on(['status']);
+  const doctor = await on(['doctor', ...pw]);
+  for (const [name, r] of [
+    ['logon', logon],
+    ['sync', sync],
+    ['status', status],
+    ['doctor', doctor],
+  ] as const) {
+    const all = `${r.stdout}${r.stderr}`;
+    t.true(all.includes('refused'), `${name}: the server's text is shown\n${all.slice(0, 2000)}`);
+    t.notRegex(all, UNPRINTABLE, name);
+    t.false(/^OK/m.test(all), `${name}: no line of its own for the server's text`);
+    t.true(all.length < 20_000, `${name}: ${all.length} characters`);
   }
 });
