@@ -8,6 +8,7 @@ import {
   fingerprintOf,
   POLICY_BUNDLE_MAX_BYTES,
   POLICY_CHECKS,
+  POLICY_SIGNING_EKU,
   type PolicyVerification,
   verifyPolicyBundle,
 } from '../../src/index.js';
@@ -85,6 +86,49 @@ test('a bundle signed under another root is refused: the chain must end at a roo
   refused(t, await verifyPolicyBundle(bytes, await options(site.root)), 'signature', 'E_POLICY_CHAIN');
   // The same bundle is good for the site whose root it is.
   t.true((await verifyPolicyBundle(bytes, await options(other.root))).ok);
+});
+
+test('a signer the bundle names with terminal escapes, line breaks and bidi controls: the refusal names it on one printable line', async (t) => {
+  const { dir, site } = await setup;
+  // Its own self-made certificate, with the policy-signing EKU: whoever wrote the bundle chose its name.
+  const subject = '/CN=x\u001b]0;title\u0007\u001b[2J\nOK policy applied\r\u009b31m\u202eevil/O=attacker';
+  await openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'hostile.key',
+    '-out',
+    'hostile.pem',
+    '-days',
+    '30',
+    '-utf8',
+    '-subj',
+    subject,
+    '-addext',
+    `extendedKeyUsage=${POLICY_SIGNING_EKU}`,
+  ]);
+  const signer = {
+    keyPem: await readFile(path.join(dir, 'hostile.key'), 'utf8'),
+    certPem: await readFile(path.join(dir, 'hostile.pem'), 'utf8'),
+    chainPems: [],
+  };
+  const chained = await verifyPolicyBundle(sign(document(), signer), await options(site.root));
+  refused(t, chained, 'signature', 'E_POLICY_CHAIN');
+  const altered = new Uint8Array(sign(document(), signer));
+  altered[altered.length - 3]! ^= 0x01;
+  const unsigned = await verifyPolicyBundle(altered, await options(site.root));
+  refused(t, unsigned, 'signature', 'E_POLICY_SIGNATURE');
+  for (const v of [chained, unsigned]) {
+    const reason = v.ok ? '' : v.reason;
+    t.regex(reason, /CN=x/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+    t.notRegex(reason, /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+  }
 });
 
 test('the right bundle checked against a wrong root is refused at the chain', async (t) => {

@@ -5,6 +5,7 @@ import * as pkijs from 'pkijs';
 import semverLt from 'semver/functions/lt.js';
 import type { ErrorCode } from '../../api/error-codes.js';
 import { POLICY_BUNDLE_MAX_BYTES } from '../../api/extension-points.js';
+import { printable } from '../../engine/printable.js';
 import { parseBoundedJson } from './canonical-json.js';
 import type { PolicyCheck, PolicyCheckName } from './checks.js';
 import { DIGESTS, digest, fingerprintOf, OID, signatureVerifies } from './cms.js';
@@ -93,7 +94,7 @@ export async function verifyPolicyBundle(
     return fail(
       'signature',
       'E_POLICY_SIGNATURE',
-      `the signature of ${signer.cert.subject} does not verify: the bundle was altered or damaged`,
+      `the signature of ${oneLine(signer.cert.subject)} does not verify: the bundle was altered or damaged`,
     );
   if (!parsed.digestMatches)
     return fail(
@@ -210,7 +211,8 @@ export async function verifyPolicyBundle(
   };
 }
 
-const oneLine = (dn: string) => dn.split('\n').join(', ');
+/** A certificate's name on one line, printable: before the chain is checked, the bundle's writer chose it. */
+const oneLine = (dn: string) => printable(dn.split('\n').join(', '));
 
 type ParsedSignedData =
   | {
