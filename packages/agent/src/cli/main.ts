@@ -104,14 +104,20 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const config = spec.needsConfig ? await commandConfig(values, io.env) : undefined;
     return await spec.run({ values, positionals }, { io, log, json, command, ...(config ? { config } : {}) });
   } catch (error) {
-    return report(error, { io, json, command: spec ? command : undefined });
+    return await report(error, { io, json, command: spec ? command : undefined });
   }
 }
 
 /** Prints an error: one line on stderr; with `--json`, also `{ error: { code, message, ids } }` on stdout. */
-function report(error: unknown, at: { io: CliIo; json: boolean; command: string | undefined }): number {
+async function report(
+  error: unknown,
+  at: { io: CliIo; json: boolean; command: string | undefined },
+): Promise<number> {
   const usage = error instanceof UsageError;
-  const message = errorMessage(error).replace(/\s*\n\s*/g, ' ');
+  // One line, printable: a message may carry what others chose (a file's name, a server's text).
+  // The kit is loaded here, on failure only (decision 024).
+  const { printable } = await import('@credroam/core/kit');
+  const message = printable(errorMessage(error).replace(/\s*\n\s*/g, ' '), 4096);
   const code = usage ? error.code : error instanceof CredroamError ? error.code : 'E_INTERNAL';
   const ids = usage ? error.ids : error instanceof CredroamError ? error.details : {};
   const who = at.command ? `credroam ${at.command}` : 'credroam';

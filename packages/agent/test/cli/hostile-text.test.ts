@@ -152,3 +152,18 @@ test('a directory server whose diagnostic message holds terminal escapes, line b
     t.true(all.length < 20_000, `${name}: ${all.length} characters`);
   }
 });
+
+test('a file someone handed the user, named with terminal escapes, a carriage return and bidi controls: the error that names it is one printable line, on stderr and in --json', async (t) => {
+  const w = await twoEndpoints(t);
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  // Set the terminal's title, clear the screen, go back to the start of the line and write over it.
+  const name = 'cert\u001b]0;owned\u0007\u001b[2J\rcredroam import: imported 1\u009b31m\u202e21p.p12';
+  // Over the 1 MiB import bound: the refusal names the file.
+  await writeFile(path.join(w.dir, name), Buffer.alloc(1024 * 1024 + 1));
+  const r = await w.a(['import', name, '--json', ...w.pw]);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /^credroam import: .*cert .*larger than 1 MiB.*\[E_[A-Z_]+\]\n$/);
+  t.notRegex(r.stderr, UNPRINTABLE);
+  const { error } = JSON.parse(r.stdout) as { error: { message: string } };
+  t.notRegex(error.message, UNPRINTABLE);
+});
