@@ -34,7 +34,7 @@ export class EventLog implements Logger {
   log(level: LogLevel, event: number, message: string, fields: Record<string, unknown> = {}): void {
     const record: LogRecord = { time: this.#now().toISOString(), level, event, message, ...fields };
     for (const listener of this.#listeners) listener(record);
-    if (LEVELS[level] >= this.#minLevel) this.#write(`${JSON.stringify(record)}\n`);
+    if (LEVELS[level] >= this.#minLevel) this.#write(`${jsonLine(record)}\n`);
   }
 
   /** Free text as `PluginLog` (2100); credroam's own code logs an id of its own with `log`. */
@@ -70,3 +70,15 @@ export class EventLog implements Logger {
     };
   }
 }
+
+/**
+ * A record as one JSON line. JSON.stringify escapes C0 controls only: C1 controls (U+0080–U+009F,
+ * CSI among them), the line and paragraph separators and bidi controls, which a message or a field
+ * may hold from outside (a file name in the store), are written as `\u` escapes too. A reader
+ * parses the same text; a terminal or a viewer showing the log sees nothing it acts on.
+ */
+const jsonLine = (record: LogRecord): string =>
+  JSON.stringify(record).replace(
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );

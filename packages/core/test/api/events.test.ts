@@ -139,3 +139,19 @@ test("a plugin's event with an id from the table keeps it; any other number beco
   t.true(isEventId(1033));
   t.false(isEventId(4242));
 });
+
+test('each line of the event log is one JSON line holding no character a terminal or a viewer acts on: C1 and bidi controls and line separators are written as \\u escapes, the same text for a reader', (t) => {
+  const lines: string[] = [];
+  const log = new EventLog({ write: (line) => lines.push(line) });
+  // A store file's name (another program chose it), as the event that repairs its mode carries it.
+  const name = 'certs/x\u001b[2J\nOK\u009b31m\u0085\u2028\u2029\u202eevil\u2066';
+  log.log('warn', EventId.StoreModeRepaired, `${name} was mode 0644: made owner-only (0600)`, { path: name });
+  t.is(lines.length, 1);
+  const line = lines[0]!;
+  t.true(line.endsWith('}\n'));
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  t.notRegex(line.slice(0, -1), /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+  const record = JSON.parse(line) as LogRecord & { path: string };
+  t.is(record.path, name);
+  t.is(record.message, `${name} was mode 0644: made owner-only (0600)`);
+});
