@@ -37,3 +37,16 @@ export function onceStdin(read: () => Promise<string>): () => Promise<string> {
     return text;
   };
 }
+
+/**
+ * Text for a terminal: every control, line-separator and bidi-control character but the line
+ * break becomes a space. What a command prints may carry text others wrote (state files in the
+ * user's home, names from the store or the directory): none of it moves the cursor, clears the
+ * screen, retitles the terminal or reorders a line.
+ */
+export const terminalText = (text: string): string =>
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+  text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, ' ');
+
+/** `terminalText` on one line: a line break becomes a space too. */
+export const terminalLine = (text: string): string => terminalText(text.replace(/\n/g, ' '));

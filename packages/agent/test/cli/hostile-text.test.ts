@@ -167,3 +167,26 @@ test('a file someone handed the user, named with terminal escapes, a carriage re
   const { error } = JSON.parse(r.stdout) as { error: { message: string } };
   t.notRegex(error.message, UNPRINTABLE);
 });
+
+test('the state files another program rewrote (the last sync, its error and what it skipped): status prints no terminal escape or bidi control from them', async (t) => {
+  const w = await twoEndpoints(t);
+  t.is((await w.a(['logon', ...w.pw])).code, 0);
+  const escapes = '\u001b]0;owned\u0007\u001b[2J\r\u009b31m\u202e\nOK forged line';
+  await writeFile(
+    path.join(w.dir, 'a', 'status.json'),
+    JSON.stringify({
+      lastSync: {
+        at: `2026-01-01T00:00:00.000Z${escapes}`,
+        outcome: 'failed',
+        error: `refused${escapes}`,
+        skippedAt: `2026-01-01T00:00:00.000Z${escapes}`,
+        skippedItems: [{ where: `local${escapes}`, event: 1018, reason: `certs/x${escapes}` }],
+      },
+    }),
+  );
+  const status = await w.a(['status']);
+  t.is(status.code, 3, status.stderr);
+  t.true(status.stdout.includes('refused'), status.stdout);
+  t.notRegex(status.stdout, UNPRINTABLE);
+  t.false(/^OK/m.test(status.stdout), status.stdout);
+});

@@ -6,7 +6,7 @@ import { AGENT_PING_MS, askAgent, LOGON_COMMAND, NEW_AGENT_ADVICE, socketPath } 
 import { describePolicyOrigin } from '../../policy.js';
 import { readLastSync, syncStatePath } from '../../session.js';
 import { type CredentialView, credentialViews } from '../credentials.js';
-import { ExitCode } from '../io.js';
+import { ExitCode, terminalLine } from '../io.js';
 import { profileLine } from './enroll.js';
 import { type Args, type Context, configOf, out, roamingPassword, unlock, withSession } from './shared.js';
 import { skippedLine } from './sync.js';
@@ -50,8 +50,11 @@ export async function status(args: Args, ctx: Context): Promise<number> {
         // Each enrollment profile: met, due for renewal, pending, failing (from this endpoint's view).
         enrollment: await s.enrollment.standing(listing),
       };
+      // One line: the record is a file in the user's home.
       const lastText = last
-        ? `${last.at} ${last.outcome}${last.outcome === 'failed' && last.error ? `: ${last.error}` : ''}`
+        ? terminalLine(
+            `${last.at} ${last.outcome}${last.outcome === 'failed' && last.error ? `: ${last.error}` : ''}`,
+          )
         : 'never';
       out(
         ctx,
@@ -63,7 +66,9 @@ export async function status(args: Args, ctx: Context): Promise<number> {
           `policy: ${describePolicyOrigin(result.policy)}`,
           ...(result.skipped.length > 0
             ? [
-                `skipped at the last sync: ${result.skipped.length} (as found at ${last?.skippedAt ?? '?'})`,
+                terminalLine(
+                  `skipped at the last sync: ${result.skipped.length} (as found at ${last?.skippedAt ?? '?'})`,
+                ),
                 ...result.skipped.map(skippedLine),
               ]
             : []),

@@ -10,7 +10,7 @@ import {
   START_AGENT_COMMAND,
 } from '../../daemon/ipc.js';
 import type { Session, SessionStores } from '../../session.js';
-import { type CliIo, ExitCode, UsageError } from '../io.js';
+import { type CliIo, ExitCode, terminalText, UsageError } from '../io.js';
 import { readSecretFile, stripNewline } from '../secrets.js';
 
 /** The parsed command line every command receives. */
@@ -38,9 +38,10 @@ export function configOf(ctx: Context): AgentConfig {
 export const str = (v: string | boolean | undefined): string | undefined =>
   typeof v === 'string' ? v : undefined;
 
-/** Prints a result as JSON (`--json`) or as text. */
+/** Prints a result as JSON (`--json`) or as text (`terminalText`: nothing a terminal acts on but line breaks). */
 export function out(ctx: Context, value: unknown, text: string): void {
-  ctx.io.stdout(ctx.json ? `${JSON.stringify(value, null, 2)}\n` : text.endsWith('\n') ? text : `${text}\n`);
+  if (ctx.json) ctx.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  else ctx.io.stdout(terminalText(text.endsWith('\n') ? text : `${text}\n`));
 }
 
 /** Where the roaming password may come from, as a usage line says it. */

@@ -11,7 +11,7 @@ import {
 import { splitPamInput } from '../../daemon/pam-proof.js';
 import type { MirrorReport } from '../../mirrors/index.js';
 import type { LastSync, Session } from '../../session.js';
-import { ExitCode, UsageError } from '../io.js';
+import { ExitCode, terminalLine, terminalText, UsageError } from '../io.js';
 import { stripNewline } from '../secrets.js';
 import { profileLine } from './enroll.js';
 import {
@@ -116,8 +116,11 @@ function formatReport(r: Shown): string {
 }
 
 /** One skipped item as a line of text. */
+/** One line: `status` reads the items from the record in the user's home, which others may write. */
 export const skippedLine = (s: SkippedItem): string =>
-  `  skipped ${s.where} ${s.kind ?? 'item'}${s.id ? ` ${s.id.slice(0, 16)}…` : ''} (event ${s.event}): ${s.reason}`;
+  terminalLine(
+    `  skipped ${s.where} ${s.kind ?? 'item'}${s.id ? ` ${String(s.id).slice(0, 16)}…` : ''} (event ${s.event}): ${s.reason}`,
+  );
 
 /** `f`, run at most once: later calls share the first call's promise. */
 function once<T>(f: () => Promise<T>): () => Promise<T> {
@@ -318,7 +321,9 @@ export async function logon(args: Args, ctx: Context): Promise<number> {
       try {
         const enrolled = await s.enrollment.run();
         if (enrolled.profiles.length > 0 && !ctx.json)
-          ctx.io.stdout(`${['enrollment:', ...enrolled.profiles.map(profileLine)].join('\n')}\n`);
+          ctx.io.stdout(
+            terminalText(`${['enrollment:', ...enrolled.profiles.map(profileLine)].join('\n')}\n`),
+          );
       } catch (error) {
         ctx.log.log('warn', EventId.EnrollmentFailed, `enrollment: ${errorMessage(error)}`);
       }
