@@ -9,6 +9,7 @@ import {
   type PluginInfo,
 } from '@credroam/core/host';
 import type { AgentConfig } from '../config.js';
+import { terminalLine } from './io.js';
 
 /**
  * Where a plugin named by package name (`"from": "@example/credroam-vault"`) is looked up, in
@@ -91,7 +92,8 @@ export function formatPluginList(plugins: readonly PluginInfo[], sitePolicy?: Si
       const granted = p.isolated.granted.length > 0 ? p.isolated.granted.join(', ') : 'nothing';
       lines.push(`  runs: out of process, granted ${granted} (docs/plugins/isolation.md)`);
     }
-    if (p.reason) lines.push(`  reason: ${p.reason}`);
+    // A plugin's own message (an isolated one's too): on one line, nothing a terminal acts on.
+    if (p.reason) lines.push(`  reason: ${terminalLine(p.reason)}`);
     for (const [point, ids] of Object.entries(p.contributes)) lines.push(`  ${point}: ${ids.join(', ')}`);
     if (p.dependencies.length > 0) lines.push(`  depends on: ${p.dependencies.join(', ')}`);
     lines.push(`  from: ${p.from}`);

@@ -1,7 +1,8 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { makeTls, userDn } from '@credroam/plugin-ldap/testing';
 import test, { type ExecutionContext } from 'ava';
 import { credroam, tempDir, twoEndpoints } from '../support.js';
@@ -189,4 +190,27 @@ test('the state files another program rewrote (the last sync, its error and what
   t.true(status.stdout.includes('refused'), status.stdout);
   t.notRegex(status.stdout, UNPRINTABLE);
   t.false(/^OK/m.test(status.stdout), status.stdout);
+});
+
+test('a plugin whose activation fails with terminal escapes and line breaks in its message: plugins list shows the reason on one printable line', async (t) => {
+  const dir = await tempDir(t);
+  const plugin = path.join(dir, 'throws');
+  await cp(
+    fileURLToPath(new URL('../../../../core/test/fixtures/plugins/throws/', import.meta.url)),
+    plugin,
+    {
+      recursive: true,
+    },
+  );
+  await writeFile(
+    path.join(plugin, 'index.js'),
+    "export function activate() { throw new Error('on fire\\u001b[2J\\r\\u009b31m\\u202e\\nOK credroam.ldap 0.1.0  active'); }\n",
+  );
+  const config = path.join(dir, 'agent.json');
+  await writeFile(config, JSON.stringify({ plugins: [{ from: plugin }] }));
+  const result = await credroam(['--config', config, 'plugins', 'list'], { env: { XDG_DATA_HOME: dir } });
+  t.is(result.code, 3, result.stderr);
+  t.regex(result.stdout, /test\.throws 1\.0\.0 {2}failed\n {2}reason: activation failed: on fire .*active\n/);
+  t.notRegex(result.stdout, UNPRINTABLE);
+  t.false(/^OK/m.test(result.stdout), result.stdout);
 });
