@@ -1,4 +1,5 @@
 import type { ErrorCode } from '@credroam/core';
+import { printable } from '@credroam/core/printable';
 /** What a command may touch of the process: injected so tests run commands in-process. */
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -39,14 +40,9 @@ export function onceStdin(read: () => Promise<string>): () => Promise<string> {
 }
 
 /**
- * Text for a terminal: every control, line-separator and bidi-control character but the line
- * break becomes a space. What a command prints may carry text others wrote (state files in the
- * user's home, names from the store or the directory): none of it moves the cursor, clears the
- * screen, retitles the terminal or reorders a line.
+ * Text for a terminal (line breaks kept) and on one line: none of what others wrote moves the
+ * cursor, clears the screen, retitles the terminal, reorders a line or, on one line, forges another.
  */
-export const terminalText = (text: string): string =>
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
-  text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, ' ');
-
-/** `terminalText` on one line: a line break becomes a space too. */
-export const terminalLine = (text: string): string => terminalText(text.replace(/\n/g, ' '));
+export { terminalText } from '@credroam/core/printable';
+/** `terminalText` on one line: a line break becomes a space too (no length limit). */
+export const terminalLine = (text: string): string => printable(text, Number.POSITIVE_INFINITY);

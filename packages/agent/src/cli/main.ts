@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 // (command-table.ts), `@credroam/core` (engine, enrollment, policy bundles) with the session of the
 // commands that open one.
 import { CredroamError, errorMessage } from '@credroam/core/api';
+import { printable } from '@credroam/core/printable';
 import type { AgentConfig } from '../config.js';
 import { COMMANDS, commandHelp, FLAGS, type Flag, GLOBAL_FLAGS, globalHelp } from './command-table.js';
 import { type CliIo, ExitCode, UsageError } from './io.js';
@@ -104,19 +105,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const config = spec.needsConfig ? await commandConfig(values, io.env) : undefined;
     return await spec.run({ values, positionals }, { io, log, json, command, ...(config ? { config } : {}) });
   } catch (error) {
-    return await report(error, { io, json, command: spec ? command : undefined });
+    return report(error, { io, json, command: spec ? command : undefined });
   }
 }
 
 /** Prints an error: one line on stderr; with `--json`, also `{ error: { code, message, ids } }` on stdout. */
-async function report(
-  error: unknown,
-  at: { io: CliIo; json: boolean; command: string | undefined },
-): Promise<number> {
+function report(error: unknown, at: { io: CliIo; json: boolean; command: string | undefined }): number {
   const usage = error instanceof UsageError;
   // One line, printable: a message may carry what others chose (a file's name, a server's text).
-  // The kit is loaded here, on failure only (decision 024).
-  const { printable } = await import('@credroam/core/kit');
   const message = printable(errorMessage(error).replace(/\s*\n\s*/g, ' '), 4096);
   const code = usage ? error.code : error instanceof CredroamError ? error.code : 'E_INTERNAL';
   const ids = usage ? error.ids : error instanceof CredroamError ? error.details : {};

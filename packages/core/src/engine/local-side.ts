@@ -4,7 +4,7 @@ import type { LocalItem, TokenKind, UnreadableItem } from '../api/extension-poin
 import type { RoamingPolicy } from '../policy/policy.js';
 import type { FactsCache } from './facts-cache.js';
 import type { LocalVersion } from './plan.js';
-import { printable } from './printable.js';
+import { printable } from '../text/printable.js';
 import type { SkippedItem } from './report.js';
 import { isRoamedKind, TokenFlag, tokenKey, versionHash } from './token.js';
 

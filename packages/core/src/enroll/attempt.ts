@@ -5,7 +5,7 @@ import {
   type EnrollmentKey,
   type EnrollmentOutcome,
 } from '../api/points/enroller.js';
-import { printable } from '../engine/printable.js';
+import { printable } from '../text/printable.js';
 import type { RoamingPolicy } from '../policy/policy.js';
 import { readChallenge } from './challenge.js';
 import type { EnrollmentDeps } from './enrollment-deps.js';

@@ -1,6 +1,6 @@
 import { CredroamError, errorMessage } from '../api/errors.js';
 import { EventId, type LogLevel } from '../api/events.js';
-import { printable } from '../engine/printable.js';
+import { printable } from '../text/printable.js';
 import type { ProfileMemory } from './enrollment-state.js';
 
 /**

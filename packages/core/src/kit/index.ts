@@ -25,7 +25,7 @@ export {
  */
 export { checkedPrivateKeyId, privateKeyId } from '../engine/key-id.js';
 /** Text from outside (a file name, a server's message, a certificate's name) made safe to show and log. */
-export { printable } from '../engine/printable.js';
+export { printable } from '../text/printable.js';
 /** Enrollers: certificate subjects, one strict RFC 4514 parser and the DER of the X.501 Name (E_ENROLL_PROFILE when refused is the enroller's call). */
 export {
   type AttributeTypeAndValue,

@@ -5,7 +5,7 @@ import * as pkijs from 'pkijs';
 import semverLt from 'semver/functions/lt.js';
 import type { ErrorCode } from '../../api/error-codes.js';
 import { POLICY_BUNDLE_MAX_BYTES } from '../../api/extension-points.js';
-import { printable } from '../../engine/printable.js';
+import { printable } from '../../text/printable.js';
 import { parseBoundedJson } from './canonical-json.js';
 import type { PolicyCheck, PolicyCheckName } from './checks.js';
 import { DIGESTS, digest, fingerprintOf, OID, signatureVerifies } from './cms.js';
