@@ -85,8 +85,11 @@ export interface MirrorTarget {
 interface MirrorState {
   readonly v: 1;
   readonly destination: string;
-  /** By certificate id: its key's id; `own` when the destination held it before credroam (the user's). */
-  given: Record<string, { keyId: string; own?: boolean }>;
+  /**
+   * By certificate id: its key's id; `own` when the destination held the certificate before
+   * credroam (the user's); `ownKey` when it held the key before credroam gave a certificate on it.
+   */
+  given: Record<string, { keyId: string; own?: boolean; ownKey?: boolean }>;
 }
 
 /** What one mirroring did. */
@@ -140,6 +143,11 @@ export class Mirror {
     const failed: { certId: string; reason: string }[] = [];
     const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
     const wantedIds = new Set(wanted.map((c) => c.certId));
+    // Whether credroam gave the key with another certificate (not one the user had there first).
+    const keyGiven = (keyId: string, certId: string) =>
+      Object.entries(state.given).some(
+        ([id, g]) => id !== certId && g.keyId === keyId && !g.own && !g.ownKey,
+      );
     for (const c of wanted) {
       const given = state.given[c.certId];
       if (given?.own) continue;
@@ -148,10 +156,15 @@ export class Mirror {
         state.given[c.certId] = { keyId: c.keyId, own: true };
         continue;
       }
+      // A key held before credroam gave a certificate on it is the user's (while it is there):
+      // taken out with none of credroam's certificates.
+      const ownKey =
+        holding.keys.has(c.keyId) && (given ? given.ownKey === true : !keyGiven(c.keyId, c.certId));
+      const record = { keyId: c.keyId, ...(ownKey ? { ownKey } : {}) };
       const parts = this.#missing(c, holding);
       if (parts.cert || parts.key || parts.attrs) {
         // Recorded first: a credential half-written is still credroam's to finish or take out.
-        state.given[c.certId] = { keyId: c.keyId };
+        state.given[c.certId] = record;
         await this.#save(state);
         try {
           await this.target.put(c, parts);
@@ -161,14 +174,14 @@ export class Mirror {
           failed.push({ certId: c.certId, reason: reason(error) });
         }
       }
-      state.given[c.certId] = { keyId: c.keyId };
+      state.given[c.certId] = record;
     }
     // A key that a credential still wanted uses (a renewal that kept its key; the user's own) stays
     // when a certificate given with it goes.
     const wantedKeys = new Set(wanted.map((c) => c.keyId));
     for (const [certId, given] of Object.entries(state.given)) {
       if (wantedIds.has(certId)) continue;
-      const keyId = wantedKeys.has(given.keyId) ? undefined : given.keyId;
+      const keyId = wantedKeys.has(given.keyId) || given.ownKey ? undefined : given.keyId;
       if (!given.own && (holding.certs.has(certId) || (keyId !== undefined && holding.keys.has(keyId)))) {
         try {
           await this.target.remove(certId, keyId);
@@ -203,7 +216,7 @@ export class Mirror {
         ([id, g]) =>
           !wantedIds.has(id) &&
           !g.own &&
-          (holding.certs.has(id) || (!wantedKeys.has(g.keyId) && holding.keys.has(g.keyId))),
+          (holding.certs.has(id) || (!wantedKeys.has(g.keyId) && !g.ownKey && holding.keys.has(g.keyId))),
       )
       .map(([id]) => id);
     const givenIds = new Set(Object.keys(state.given).filter((id) => !state.given[id]!.own));

@@ -11,12 +11,16 @@ export class StoreTarget implements MirrorTarget {
   constructor(readonly store: LocalStore) {}
 
   async read(): Promise<Holding> {
-    const { items } = await this.store.list();
+    const { items, unreadable } = await this.store.list();
     const attrs = new Map<string, Uint8Array>();
     for (const i of items) if (i.kind === 'attrs') attrs.set(i.id, i.content);
+    // A key held that cannot be read out (NSS exports none without its certificate) is held too.
+    const keys = [...items, ...unreadable].flatMap((i) =>
+      i.kind === 'key' && i.id !== undefined ? [i.id] : [],
+    );
     return {
       certs: new Set(items.filter((i) => i.kind === 'cert').map((i) => i.id)),
-      keys: new Set(items.filter((i) => i.kind === 'key').map((i) => i.id)),
+      keys: new Set(keys),
       hasAttributes: (c) => {
         const held = attrs.get(c.certId);
         return held !== undefined && c.attrs !== undefined && Buffer.from(held).equals(Buffer.from(c.attrs));
