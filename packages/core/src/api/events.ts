@@ -34,7 +34,7 @@ export const EVENTS = {
   ValueReasserted:            { id: 108,  levels: ['info'],          meaning: 'Not logged by this version (a value lost from the directory is uploaded again as 101); kept so the number is never reused.' },
   CompareAndSwapRetried:      { id: 109,  levels: ['debug'],         meaning: 'Another writer changed the directory during the sync: it read and merged again.' },
   // 500–599: conflicts.
-  Conflict:                   { id: 501,  levels: ['warn'],          meaning: 'A token changed on both sides since the last sync: the newer version won on every endpoint.' },
+  Conflict:                   { id: 501,  levels: ['warn'],          meaning: 'A token changed on both sides since the last sync: the newer version won on every endpoint; or a private key deleted on one side was kept, a certificate here using it.' },
   // 1000–1019: a sync that failed or was put off, and items a sync skipped (bad input is skipped, never fatal).
   SyncFailed:                 { id: 1001, levels: ['error'],         meaning: 'A sync failed; nothing was half-done, and the next trigger tries again. The message says why.' },
   CompareAndSwapExhausted:    { id: 1002, levels: ['error'],         meaning: 'The directory kept changing during the sync: it gave up after the policy\'s casAttempts.' },

@@ -1,4 +1,5 @@
 import type { LocalItem, TokenKind } from '../api/extension-points.js';
+import { describeCertificate } from './certificate.js';
 import { type BaseEntry, compareVersions, type MergeAction, mergeToken } from './merge.js';
 import { isTombstone, type TokenVersion } from './token.js';
 
@@ -53,6 +54,8 @@ export interface PlanInput {
   readonly handsOff: ReadonlySet<string>;
   /** Write no tombstones: the local store has unreadable entries whose ids are unknown. */
   readonly suppressTombstones: boolean;
+  /** The directory values opened by this sync, by value hash: the certificates it downloads. */
+  readonly contents?: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface PlanOutput {
@@ -97,6 +100,7 @@ export function planSync(input: PlanInput): PlanOutput {
   const entries: Array<{ -readonly [P in keyof PlanEntry]: PlanEntry[P] }> = [];
   const stale: string[] = [];
   const newUploads: number[] = [];
+  const keyValues = new Map<string, readonly DirectoryValue[]>();
   let valueCount = 0;
   for (const values of input.directory.values()) if (values.length > 0) valueCount++;
 
@@ -104,6 +108,7 @@ export function planSync(input: PlanInput): PlanOutput {
     if (input.handsOff.has(key)) continue;
     const [kind, id] = splitKey(key);
     const values = input.directory.get(key) ?? [];
+    if (kind === 'key') keyValues.set(key, values);
     const base = input.base.get(key);
     const local = input.local.get(key);
     let remote = pickWinner(values);
@@ -186,12 +191,67 @@ export function planSync(input: PlanInput): PlanOutput {
       overLimit.push(e.key);
     }
   }
+  keepKeysInUse(entries, keyValues, input.contents);
   const orphaned = holdBackOrphans(entries);
   const held = new Set(orphaned.map((o) => o.key));
   return { entries: entries.filter((e) => !held.has(e.key)), stale, overLimit, orphaned };
 }
 
 const KIND_RANK: Readonly<Record<string, number>> = { cert: 0, key: 1, attrs: 2 };
+
+/**
+ * A private key a certificate here uses after this sync (one held, or downloaded now; archived
+ * too) is neither deleted nor removed: a deletion of the key made where that certificate was not
+ * yet known (an endpoint that had not met it, a lagging server, a directory writer who hid its
+ * value meanwhile) would cost it its key on every endpoint. A key deleted here is put back from
+ * the directory. One deleted elsewhere stays here, its base as it was (so the next sync decides
+ * the same), and is not written back: a writer who deleted a certificate's tombstone and replayed
+ * its value would otherwise have an endpoint behind bring a key the user deleted back everywhere.
+ */
+function keepKeysInUse(
+  entries: Array<{ -readonly [P in keyof PlanEntry]: PlanEntry[P] }>,
+  keyValues: ReadonlyMap<string, readonly DirectoryValue[]>,
+  contents: ReadonlyMap<string, Uint8Array> | undefined,
+): void {
+  const deleting = entries.filter(
+    (e) => e.kind === 'key' && (e.action === 'tombstone' || e.action === 'remove-local'),
+  );
+  if (deleting.length === 0) return;
+  const used = new Set<string>();
+  for (const e of entries) {
+    if (e.kind !== 'cert') continue;
+    const content =
+      e.action === 'download'
+        ? e.remote && contents?.get(e.remote.valueHash)
+        : e.local && e.action !== 'remove-local'
+          ? e.local.item.content
+          : undefined;
+    if (!content || content.length === 0) continue; // a recorded side: the store is read first
+    try {
+      const d = describeCertificate(content);
+      if (!d.unreadable.includes('publicKey')) used.add(d.keyId);
+    } catch {
+      // not readable here: no key is known from it
+    }
+  }
+  for (const e of deleting) {
+    if (!used.has(e.id)) continue;
+    const values = keyValues.get(e.key) ?? [];
+    if (e.action === 'tombstone' && e.remote && !isTombstone(e.remote.version)) {
+      e.action = 'download';
+      e.reason = 'deleted here, but a certificate here uses it: put back';
+      e.conflict = true;
+      e.remove = values.filter((v) => v !== e.remote).map((v) => v.value);
+    } else if (e.action === 'remove-local') {
+      e.action = 'none';
+      e.reason = 'deleted elsewhere, but a certificate here uses it: kept here';
+      e.conflict = true;
+      delete e.remote; // the base stays the key's: not taken for the tombstone
+      e.remove = [];
+      e.pruned = false;
+    }
+  }
+}
 
 /**
  * Attributes move only with their certificate (same id): a download only when the certificate is

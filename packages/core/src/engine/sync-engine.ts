@@ -286,6 +286,7 @@ export class SyncEngine {
         maxTokens: policy.maxTokens,
         handsOff: new Set([...side.handsOff, ...directory.handsOff]),
         suppressTombstones: side.suppressTombstones,
+        contents,
       });
     let side = recorded;
     let plan = side && planOf(side);
@@ -296,7 +297,13 @@ export class SyncEngine {
     if (
       side === undefined ||
       plan === undefined ||
-      plan.entries.some((e) => (e.action === 'upload' && e.local) || e.action === 'remove-local')
+      plan.entries.some(
+        (e) =>
+          (e.action === 'upload' && e.local) ||
+          e.action === 'remove-local' ||
+          // a key deleted here: whether a certificate here uses it is read from the store
+          (e.action === 'tombstone' && e.kind === 'key'),
+      )
     ) {
       await ready();
       const listing = await (listed ?? this.local.list());
