@@ -22,6 +22,12 @@ export interface EnrollmentDeps {
   /** The user's directory attributes, for `{attr:NAME}` templates. */
   readonly attributes?: (names: readonly string[]) => Promise<Readonly<Record<string, readonly string[]>>>;
   readonly now?: () => number;
+  /**
+   * The private keys this endpoint's sync state knows (`key:` base entries: held, or deleted since,
+   * until the tombstone's lifetime ends). A pending request's key is never among them: it is in
+   * the request token alone until its certificate is issued.
+   */
+  readonly syncedKeys?: () => Promise<ReadonlySet<string>>;
   readonly makeKey?: (spec: EnrollmentKeySpec) => Promise<EnrollmentKey>;
 }
 

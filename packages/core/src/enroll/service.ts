@@ -1,6 +1,7 @@
 import { EventId } from '../api/events.js';
 import type { LocalListing } from '../api/extension-points.js';
 import { describeCertificate } from '../engine/certificate.js';
+import type { SyncState } from '../engine/state.js';
 import { type AttemptContext, attempt } from './attempt.js';
 import type { EnrollmentDeps, EnrollOptions } from './enrollment-deps.js';
 import { type ClaimResult, EnrollmentDirectory } from './enrollment-directory.js';
@@ -30,6 +31,13 @@ function certifiedKeys(listing: LocalListing): Set<string> {
       // not readable here: no request's key is known from it
     }
   }
+  return ids;
+}
+
+/** The private keys a sync state's base knows (held, or deleted since): `EnrollmentDeps.syncedKeys`. */
+export function syncedKeys(state: Pick<SyncState, 'base'> | undefined): Set<string> {
+  const ids = new Set<string>();
+  for (const key of Object.keys(state?.base ?? {})) if (key.startsWith('key:')) ids.add(key.slice(4));
   return ids;
 }
 
@@ -110,7 +118,9 @@ export class EnrollmentService {
       }
       // Unmet: what the directory says (a pending request, another endpoint's claim) decides.
       tokens ??= await this.#directory.readTokens(enrollment, roaming);
-      certified ??= certifiedKeys(listing);
+      // Also the keys the sync state knows: one the user removed since (its certificate with it)
+      // is no pending request's either.
+      certified ??= new Set([...certifiedKeys(listing), ...((await this.#d.syncedKeys?.()) ?? [])]);
       const certifiedNow = certified;
       const decide = (read: ReadonlyMap<string, EnrollmentToken>) =>
         decideWork({

@@ -38,8 +38,9 @@ export const freshRequest = (standing: ProfileStanding): Work => ({
 /**
  * Poll the profile's pending request, or make a new one. A request of another enroller, pending
  * longer than `pendingDays`, or whose key already has a certificate in the local store (active or
- * archived: the request was finished, and a directory writer put its token back, or its holder
- * stopped before releasing it) is given up: a fresh request replaces it. Polled, the CA would hand
+ * archived) or is known to the sync state (the user removed it since: the request was finished,
+ * and a directory writer put its token back, or its holder stopped before releasing it) is given
+ * up: a fresh request replaces it. Polled, the CA would hand
  * back the certificate it issued for it, which would be stored as active again: one that was
  * renewed (archived) since would come back, on every endpoint.
  */
@@ -51,7 +52,10 @@ export function decideWork(input: {
   readonly pendingDays: number;
   /** On demand (`credroam enroll`): a request's check time does not hold it back. */
   readonly onDemand: boolean;
-  /** The key ids (SHA-256 of the SubjectPublicKeyInfo) of the local store's certificates, archived too. */
+  /**
+   * The key ids (SHA-256 of the SubjectPublicKeyInfo) of the local store's certificates, archived
+   * too, and of the keys the sync state knows (removed since included).
+   */
   readonly certifiedKeys: ReadonlySet<string>;
 }): WorkDecision {
   const { profile, standing, now } = input;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import test from 'ava';
 import { EventId, type LogLevel } from '../../src/api/events.js';
 import { DEFAULT_ENROLLMENT_POLICY, type EnrollmentProfile } from '../../src/enroll/profile.js';
-import { EnrollmentService } from '../../src/enroll/service.js';
+import { EnrollmentService, syncedKeys } from '../../src/enroll/service.js';
 import { encodeEnrollmentToken, enrollmentTokenId } from '../../src/enroll/tokens.js';
 import { DEFAULT_ROAMING_POLICY, X509ContentInspector } from '../../src/index.js';
 import { makeEngine, SHARED_PROTECTOR } from '../../src/testing/engine-harness.js';
@@ -46,7 +46,7 @@ async function world(t: { teardown(fn: () => Promise<void> | void): void }, opti
   };
   const endpoint = (name: string, server = directory.server(0)): Endpoint => {
     const local = new MemoryLocalStore();
-    const { engine } = makeEngine({
+    const { engine, state } = makeEngine({
       directory: server,
       local,
       inspector: new X509ContentInspector(),
@@ -65,6 +65,7 @@ async function world(t: { teardown(fn: () => Promise<void> | void): void }, opti
       sync,
       event: (level, id, message) => events.push({ level, id, message }),
       now: () => clock.now,
+      syncedKeys: async () => syncedKeys(await state.load()),
     });
     return { local, service, events, sync };
   };
@@ -514,4 +515,31 @@ test('a finished request a directory writer puts back, once the profile is due a
     (await server.read()).tokens.some((v) => v[3] === 4),
     'the replayed request is removed',
   );
+});
+
+test('a finished request a directory writer puts back after the user removed its certificate and key does not bring them back: a fresh request follows', async (t) => {
+  const { w, a, server, request } = await finishedRequest(t);
+  const listed = (await a.local.list()).items;
+  const c1 = listed.find((i) => i.kind === 'cert')!;
+  // The user removes the credential (its key too), and the removal roams.
+  for (const i of listed) await a.local.remove(i.kind, i.id);
+  await a.sync();
+  // The writer puts the first request back; the CA answers its poll with the certificate it issued.
+  const snapshot = await server.read();
+  await server.write({
+    tokens: { remove: [], add: [request] },
+    stamp: { remove: snapshot.stamp, add: [Buffer.from('r')] },
+  });
+  const poll = w.enroller.poll.bind(w.enroller);
+  w.enroller.poll = async (input) => {
+    await poll(input);
+    return { status: 'issued', certificate: c1.content, caCertificates: [w.ca.certificate] };
+  };
+  w.enroller.script = ['issue'];
+  t.is((await a.service.run()).profiles[0]?.state, 'issued');
+  t.false(
+    (await certs(a)).some((c) => c.id === c1.id),
+    'the removed certificate does not come back',
+  );
+  t.deepEqual(w.enroller.calls.at(-1), { op: 'request', renewing: false }, 'a fresh request');
 });
