@@ -63,6 +63,8 @@ export interface Holding {
   readonly keys: ReadonlySet<string>;
   /** Whether it holds a certificate's attributes as given (a renamed one does not). */
   hasAttributes(credential: MirrorCredential): boolean;
+  /** The key id of each certificate held, by certificate id (a destination whose keys are shared). */
+  readonly certKeys?: ReadonlyMap<string, string>;
 }
 
 /** The parts of a credential to write. */
@@ -176,9 +178,14 @@ export class Mirror {
       }
       state.given[c.certId] = record;
     }
-    // A key that a credential still wanted uses (a renewal that kept its key; the user's own) stays
+    // A key that a credential still wanted uses (a renewal that kept its key; the user's own), or
+    // a certificate that stays there (one the user put there since, on credroam's key), stays
     // when a certificate given with it goes.
     const wantedKeys = new Set(wanted.map((c) => c.keyId));
+    const leaving = new Set(
+      Object.keys(state.given).filter((id) => !wantedIds.has(id) && !state.given[id]!.own),
+    );
+    for (const [certId, keyId] of holding.certKeys ?? []) if (!leaving.has(certId)) wantedKeys.add(keyId);
     for (const [certId, given] of Object.entries(state.given)) {
       if (wantedIds.has(certId)) continue;
       const keyId = wantedKeys.has(given.keyId) || given.ownKey ? undefined : given.keyId;

@@ -1,4 +1,5 @@
 import type { LocalStore } from '@credroam/core/api';
+import { describeCertificate } from '@credroam/core/kit';
 import type { Holding, MirrorCredential, MirrorTarget, Parts } from './mirror.js';
 
 /**
@@ -18,9 +19,21 @@ export class StoreTarget implements MirrorTarget {
     const keys = [...items, ...unreadable].flatMap((i) =>
       i.kind === 'key' && i.id !== undefined ? [i.id] : [],
     );
+    // Each certificate's key: one the user's own certificate uses stays when credroam's goes.
+    const certKeys = new Map<string, string>();
+    for (const i of items) {
+      if (i.kind !== 'cert') continue;
+      try {
+        const d = describeCertificate(i.content);
+        if (!d.unreadable.includes('publicKey')) certKeys.set(i.id, d.keyId);
+      } catch {
+        // not readable here: no key is known from it
+      }
+    }
     return {
       certs: new Set(items.filter((i) => i.kind === 'cert').map((i) => i.id)),
       keys: new Set(keys),
+      certKeys,
       hasAttributes: (c) => {
         const held = attrs.get(c.certId);
         return held !== undefined && c.attrs !== undefined && Buffer.from(held).equals(Buffer.from(c.attrs));

@@ -143,3 +143,16 @@ test('a key credroam gave a mirror is still taken out with the last certificate 
   t.deepEqual((await mirror.update([])).failed, []);
   t.deepEqual(await keysIn(database), [], 'credroam’s key went with its last certificate');
 });
+
+test('a key credroam gave an NSS mirror that the user then gave a certificate of their own stays when credroam’s certificate goes', async (t) => {
+  const { database, roamed, mirror, importOwn } = await setup(t);
+  t.deepEqual((await mirror.update([roamed])).failed, []);
+  // The user imports a certificate of their own on that key (NSS keeps one key for both).
+  await importOwn();
+  t.is((await keysIn(database)).length, 1);
+  t.deepEqual((await mirror.update([])).failed, []);
+  t.is((await keysIn(database)).length, 1, 'the user’s certificate keeps its key');
+  const listed = await tool('certutil', ['-L', '-d', `sql:${database}`]);
+  t.regex(listed, /My Own/);
+  t.notRegex(listed, /roamed on the same key/);
+});
