@@ -150,8 +150,10 @@ export class SyncEngine {
       await ready();
       const { side, plan } = read;
       const skipped = [...side.skipped, ...read.skipped, ...skippedByPlan(plan, policy.maxTokens)];
+      // A conflict that changes nothing (a key kept here, a certificate here using it) is still
+      // reported: event 501 and the conflict count, at each sync that reads both sides.
       const acting = plan.entries.filter(
-        (e) => e.action !== 'none' || e.remove.length > 0 || e.local?.archivedNow,
+        (e) => e.action !== 'none' || e.remove.length > 0 || e.local?.archivedNow || e.conflict,
       );
       const changes = changesOf(acting);
       if (dryRun) {
