@@ -204,9 +204,10 @@ const KIND_RANK: Readonly<Record<string, number>> = { cert: 0, key: 1, attrs: 2 
  * too) is neither deleted nor removed: a deletion of the key made where that certificate was not
  * yet known (an endpoint that had not met it, a lagging server, a directory writer who hid its
  * value meanwhile) would cost it its key on every endpoint. A key deleted here is put back from
- * the directory. One deleted elsewhere stays here, its base as it was (so the next sync decides
- * the same), and is not written back: a writer who deleted a certificate's tombstone and replayed
- * its value would otherwise have an endpoint behind bring a key the user deleted back everywhere.
+ * the directory; while the directory has no live value of it, its deletion waits (no tombstone).
+ * One deleted elsewhere stays here, its base as it was (so the next sync decides the same), and is
+ * not written back: a writer who deleted a certificate's tombstone and replayed its value would
+ * otherwise have an endpoint behind bring a key the user deleted back everywhere.
  */
 function keepKeysInUse(
   entries: Array<{ -readonly [P in keyof PlanEntry]: PlanEntry[P] }>,
@@ -242,6 +243,15 @@ function keepKeysInUse(
       e.reason = 'deleted here, but a certificate here uses it: put back';
       e.conflict = true;
       e.remove = values.filter((v) => v !== e.remote).map((v) => v.value);
+    } else if (e.action === 'tombstone') {
+      // No live value to put back now (a writer deleted it, a lagging server lacks it): the
+      // deletion does not roam either; the base stays, and the key comes back with its value
+      // (an endpoint that holds it writes it again).
+      e.action = 'none';
+      e.reason =
+        'deleted here, but a certificate here uses it: not deleted, put back once the directory has it';
+      e.conflict = true;
+      e.remove = [];
     } else if (e.action === 'remove-local') {
       e.action = 'none';
       e.reason = 'deleted elsewhere, but a certificate here uses it: kept here';
