@@ -146,7 +146,7 @@ export class LdapSession {
       connectTimeout: s.timeoutMs,
       createSecureConnection: ((...args: unknown[]) => {
         if (++secureSockets > 1) throw new Error('not connected: refusing to reconnect without the bind');
-        socket ??= (tls.connect as (...a: unknown[]) => tls.TLSSocket)(...args);
+        socket ??= handshakeWithin((tls.connect as (...a: unknown[]) => tls.TLSSocket)(...args), s.timeoutMs);
         return socket;
       }) as typeof tls.connect,
       ...(startTls
@@ -205,21 +205,33 @@ function openTls(
   timeoutMs: number,
 ): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ ...options, port, host, timeout: timeoutMs });
-    const fail = (error: Error) => {
-      socket.destroy();
-      reject(error);
-    };
+    const socket = handshakeWithin(tls.connect({ ...options, port, host }), timeoutMs);
     socket.once('secureConnect', () => {
       socket.removeAllListeners('error');
-      socket.removeAllListeners('timeout');
-      socket.setTimeout(0);
       socket.on('error', () => socket.destroy());
       resolve(socket);
     });
-    socket.once('error', fail);
-    socket.once('timeout', () => fail(new Error(`connection timed out after ${timeoutMs} ms`)));
+    socket.once('error', (error) => {
+      socket.destroy();
+      reject(error);
+    });
   });
+}
+
+/**
+ * A TLS socket whose connection and handshake must be done within `timeoutMs`, however the bytes
+ * come: a peer that stalls after accepting StartTLS, or sends the handshake a byte at a time (an
+ * idle timeout never fires then), is cut off with an error that says so.
+ */
+function handshakeWithin(socket: tls.TLSSocket, timeoutMs: number): tls.TLSSocket {
+  const timer = setTimeout(
+    () => socket.destroy(new Error(`TLS handshake timed out after ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  const done = () => clearTimeout(timer);
+  socket.once('secureConnect', done);
+  socket.once('close', done);
+  return socket;
 }
 
 /** A server that will not start TLS on `ldap://`: say so, and what to do (the result code alone says nothing). */

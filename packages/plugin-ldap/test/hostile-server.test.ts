@@ -1,0 +1,190 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import test, { type ExecutionContext } from 'ava';
+import { BerWriter, ProtocolOperation } from 'ldapts';
+import { LdapSession, type LdapSettings, ldapDirectoryStore } from '../src/index.js';
+import { makeTls, type TlsFiles, userDn } from '../src/testing/slapd.js';
+
+// What a directory server's operator (or a man in the middle the CA trusts; before StartTLS, anyone
+// on the path) can make the client do through its replies: never hang it without a bounded
+// timeout and a clear error, never make it hold memory without bound.
+
+let files: TlsFiles;
+let dir: string;
+test.before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'credroam-hostile-ldap-'));
+  files = await makeTls(path.join(dir, 'tls'));
+});
+test.after.always(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** One request as the fake server sees it: its id, its operation's tag, and its bytes. */
+interface Request {
+  readonly id: number;
+  readonly op: number;
+  readonly bytes: Buffer;
+}
+
+/** An LDAPMessage: `id`, then the operation `op` whose content `write` writes. */
+function message(id: number, op: number, write: (w: BerWriter) => void): Buffer {
+  const w = new BerWriter();
+  w.startSequence();
+  w.writeInt(id);
+  w.startSequence(op);
+  write(w);
+  w.endSequence();
+  w.endSequence();
+  return Buffer.from(w.buffer);
+}
+
+/** An LDAPResult of `code` as the answer `op` to request `id`. */
+const result = (id: number, op: number, code = 0) =>
+  message(id, op, (w) => {
+    w.writeEnumeration(code);
+    w.writeString('');
+    w.writeString('');
+  });
+
+/**
+ * A fake directory on 127.0.0.1: `answer` gets each request and writes what it likes, over TLS
+ * from the start (`ldaps://`); with `startTls`, an `ldap://` server that gets the StartTLS request.
+ */
+async function fakeDirectory(
+  t: ExecutionContext,
+  answer: (request: Request, socket: net.Socket) => void,
+  options: { startTls?: (request: Request, socket: net.Socket) => void } = {},
+) {
+  const secure = { cert: await readFile(files.cert), key: await readFile(files.key) };
+  const sockets = new Set<net.Socket>();
+  const serve = (socket: net.Socket, on: (request: Request, socket: net.Socket) => void) => {
+    let pending = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 2) {
+        let len = pending[1]!;
+        let at = 2;
+        if (len & 0x80) {
+          const n = len & 0x7f;
+          len = 0;
+          for (let i = 0; i < n; i++) len = len * 256 + pending[2 + i]!;
+          at = 2 + n;
+        }
+        if (pending.length < at + len) return;
+        const bytes = pending.subarray(0, at + len);
+        pending = pending.subarray(at + len);
+        const idLength = bytes[at + 1]!;
+        const id = bytes.subarray(at + 2, at + 2 + idLength).reduce((n, b) => n * 256 + b, 0);
+        const op = bytes[at + 2 + idLength]!;
+        if (op === 0x42) continue; // unbind
+        on({ id, op, bytes }, socket);
+      }
+    };
+    socket.on('data', onData);
+    return () => socket.off('data', onData);
+  };
+  const server = options.startTls
+    ? net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        // The StartTLS request only: what follows would be the client's TLS handshake.
+        const stop = serve(socket, (request, s) => {
+          stop();
+          options.startTls!(request, s);
+        });
+      })
+    : tls.createServer(secure, (socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        serve(socket, answer);
+      });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return `${options.startTls ? 'ldap' : 'ldaps'}://127.0.0.1:${port}`;
+}
+
+/** A directory store for alice on `url`, bound with a service account's password (no trust needed). */
+function storeOn(t: ExecutionContext, url: string, settings: Record<string, unknown> = {}) {
+  const store = ldapDirectoryStore({
+    user: 'alice',
+    home: dir,
+    settings: {
+      url,
+      caFile: files.ca,
+      bind: 'simple',
+      userDn: userDn('alice'),
+      bindDn: userDn('alice'),
+      timeoutMs: 500,
+      ...settings,
+    },
+    policy: { trustWithPassword: true },
+    password: async () => 'alice password',
+  });
+  t.teardown(() => store.close());
+  return store;
+}
+
+/** `promise`'s error, or a failure if it has neither settled nor failed within `ms`. */
+async function failsWithin<T>(t: ExecutionContext, promise: Promise<T>, ms: number) {
+  const started = Date.now();
+  const outcome = await Promise.race([
+    promise.then(
+      () => ({ settled: 'resolved' as const }),
+      (error: unknown) => ({ settled: 'rejected' as const, error: error as Error & { code?: string } }),
+    ),
+    new Promise<{ settled: 'hung' }>((resolve) => setTimeout(() => resolve({ settled: 'hung' }), ms)),
+  ]);
+  t.is(outcome.settled, 'rejected', `after ${Date.now() - started} ms`);
+  return outcome.settled === 'rejected' ? outcome.error : undefined;
+}
+
+test('ldap:// to a server (or anyone on the path) that accepts StartTLS and then sends nothing: the read fails within the timeout, E_UNREACHABLE naming TLS', async (t) => {
+  const url = await fakeDirectory(t, () => undefined, {
+    startTls: (request, socket) => socket.write(result(request.id, ProtocolOperation.LDAP_RES_EXTENSION)),
+  });
+  const error = await failsWithin(t, storeOn(t, url).read(), 5_000);
+  t.is(error?.code, 'E_UNREACHABLE', error?.message);
+  t.regex(error?.message ?? '', /TLS.*timed out after 500 ms/);
+});
+
+test('ldaps:// through a path that passes the TLS handshake on a byte at a time: the TLS check (doctor, and every GSSAPI bind) fails within the timeout', async (t) => {
+  const url = await fakeDirectory(t, () => undefined);
+  const relay = net.createServer((client) => {
+    client.on('error', () => undefined);
+    const upstream = net.connect(Number(new URL(url).port), '127.0.0.1');
+    upstream.on('error', () => undefined);
+    client.pipe(upstream);
+    // Each byte a little before an idle timeout would fire: it never does.
+    const bytes: number[] = [];
+    upstream.on('data', (d: Buffer) => bytes.push(...d));
+    const drip = setInterval(() => {
+      if (bytes.length > 0) client.write(Buffer.from([bytes.shift()!]));
+    }, 50);
+    client.on('close', () => {
+      clearInterval(drip);
+      upstream.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => relay.close(() => resolve())));
+  const session = new LdapSession(
+    {
+      url: `ldaps://127.0.0.1:${(relay.address() as net.AddressInfo).port}`,
+      caFile: files.ca,
+      bind: 'simple',
+      timeoutMs: 500,
+    } as LdapSettings,
+    async () => ({ dn: '' }),
+  );
+  t.teardown(() => session.close());
+  const error = await failsWithin(t, session.checkTls(), 5_000);
+  t.is(error?.code, 'E_UNREACHABLE', error?.message);
+  t.regex(error?.message ?? '', /TLS handshake timed out after 500 ms/);
+});
