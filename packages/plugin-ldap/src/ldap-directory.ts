@@ -205,9 +205,19 @@ export class LdapDirectoryStore implements DirectoryStore {
 }
 
 /**
+ * Ranges one read follows at most: at Active Directory's default of 1 500 values a range, 1.5
+ * million values, far more than the engine reads (twice policy maxTokens); with `rangeSize`, that
+ * many times it.
+ */
+const MAX_RANGES = 1000;
+
+/**
  * Reads attributes of one entry as binary values, past per-attribute value limits: when the
  * server answers with `attr;range=0-1499` (Active Directory), the next range is asked for until
- * the last (`;range=N-*`).
+ * the last (`;range=N-*`). Each range must start where the one asked for does, one range of an
+ * attribute at a time, and at most `MAX_RANGES` of them: a server that answers otherwise (the same
+ * range again, ranges that overlap or never end) would keep the read going, and its values growing,
+ * for ever.
  */
 async function searchBase(
   client: Client,
@@ -219,9 +229,16 @@ async function searchBase(
   const values = new Map<string, Array<Buffer | string>>();
   let pending = attributes.map((a) => ({
     name: a,
+    from: 0,
     request: rangeSize ? `${a};range=0-${rangeSize - 1}` : a,
   }));
-  while (pending.length > 0) {
+  for (let ranges = 0; pending.length > 0; ranges++) {
+    if (ranges > MAX_RANGES) {
+      throw new Error(
+        `the directory answered more than ${MAX_RANGES} ranges of values of ${pending.map((p) => p.name).join(', ')} ` +
+          `without the last (;range=N-*)${rangeSize ? ': raise rangeSize' : ''}`,
+      );
+    }
     const requested = pending.map((p) => p.request);
     const { searchEntries } = await client.search(dn, {
       scope: 'base',
@@ -234,17 +251,30 @@ async function searchBase(
     const next: typeof pending = [];
     for (const p of pending) {
       const base = p.name.toLowerCase();
+      let ranged = false;
       for (const [key, raw] of Object.entries(entry)) {
         const k = key.toLowerCase();
         if (k !== base && !k.startsWith(`${base};range=`)) continue;
         const list = Array.isArray(raw) ? raw : [raw];
-        values.set(base, [...(values.get(base) ?? []), ...(list as Array<Buffer | string>)]);
+        // An attribute asked for and not answered is there without values (ldapts).
+        if (list.length === 0) continue;
         const range = /;range=(\d+)-(\d+|\*)$/.exec(k);
+        if (range) {
+          if (ranged) throw new Error(`the directory answered two ranges of ${p.name} at once (${key})`);
+          ranged = true;
+          if (Number(range[1]) !== p.from || (range[2] !== '*' && Number(range[2]) < p.from)) {
+            throw new Error(
+              `the directory answered ${key} where the values of ${p.name} from ${p.from} on were asked: its ranges do not follow each other`,
+            );
+          }
+        }
+        values.set(base, [...(values.get(base) ?? []), ...(list as Array<Buffer | string>)]);
         // The last range ends in `*`; an empty one also ends it (a server that counts differently).
-        if (range && range[2] !== '*' && list.length > 0) {
+        if (range && range[2] !== '*') {
           const from = Number(range[2]) + 1;
           next.push({
             name: p.name,
+            from,
             request: `${p.name};range=${from}-${rangeSize ? from + rangeSize - 1 : '*'}`,
           });
         }

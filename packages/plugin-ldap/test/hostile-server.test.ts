@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
-import { BerWriter, ProtocolOperation } from 'ldapts';
+import { Attribute, BerWriter, ProtocolOperation } from 'ldapts';
 import { LdapSession, type LdapSettings, ldapDirectoryStore } from '../src/index.js';
 import { makeTls, type TlsFiles, userDn } from '../src/testing/slapd.js';
 
@@ -47,6 +47,15 @@ const result = (id: number, op: number, code = 0) =>
     w.writeEnumeration(code);
     w.writeString('');
     w.writeString('');
+  });
+
+/** A search result entry of `dn` with `attributes` (name → values). */
+const entry = (id: number, dn: string, attributes: Record<string, Buffer[]>) =>
+  message(id, ProtocolOperation.LDAP_RES_SEARCH_ENTRY, (w) => {
+    w.writeString(dn);
+    w.startSequence();
+    for (const [type, values] of Object.entries(attributes)) new Attribute({ type, values }).write(w);
+    w.endSequence();
   });
 
 /**
@@ -188,3 +197,65 @@ test('ldaps:// through a path that passes the TLS handshake on a byte at a time:
   t.is(error?.code, 'E_UNREACHABLE', error?.message);
   t.regex(error?.message ?? '', /TLS handshake timed out after 500 ms/);
 });
+
+/**
+ * A directory that binds anyone and answers each search that asks for credroamToken with what
+ * `ranges` says for the first value asked (`credroamToken;range=FROM-…`, or 0), and with no
+ * attribute otherwise.
+ */
+function rangedDirectory(t: ExecutionContext, ranges: (from: number) => Record<string, Buffer[]>) {
+  return fakeDirectory(t, (request, socket) => {
+    if (request.op === 0x60) return void socket.write(result(request.id, ProtocolOperation.LDAP_RES_BIND));
+    const asked = /credroamToken(?:;range=(\d+)-)?/i.exec(request.bytes.toString('latin1'));
+    const done = result(request.id, ProtocolOperation.LDAP_RES_SEARCH);
+    // One write: two small ones wait for each other (Nagle, delayed ACK), 40 ms a round.
+    socket.write(
+      asked ? Buffer.concat([entry(request.id, userDn('alice'), ranges(Number(asked[1] ?? 0))), done]) : done,
+    );
+  });
+}
+
+const value = (n: number) => Buffer.from(`value ${n}`);
+
+test('values in ranges that follow each other up to the last (;range=N-*) are read whole', async (t) => {
+  const url = await rangedDirectory(t, (from) =>
+    from < 4
+      ? { [`credroamToken;range=${from}-${from + 1}`]: [value(from), value(from + 1)] }
+      : { [`credroamToken;range=${from}-*`]: [value(from)] },
+  );
+  const read = await storeOn(t, url).read();
+  t.deepEqual(
+    read.tokens.map((v) => Buffer.from(v).toString()),
+    [0, 1, 2, 3, 4].map((n) => `value ${n}`),
+  );
+});
+
+for (const [name, ranges, message] of [
+  ['the same range again and again', () => ({ 'credroamToken;range=0-0': [value(0)] }), /range=0-0.*from 1/],
+  [
+    'ranges that overlap',
+    (from: number) => ({ [`credroamToken;range=${Math.max(0, from - 1)}-${from + 1}`]: [value(from)] }),
+    /range=1-3.*from 2/,
+  ],
+  [
+    'two ranges of one attribute in one answer (each would be followed, doubling every round)',
+    (from: number) => ({
+      [`credroamToken;range=${from}-${from}`]: [value(from)],
+      [`CREDROAMTOKEN;range=${from}-${from}`]: [value(from)],
+    }),
+    /two ranges of credroamToken/,
+  ],
+  [
+    'ranges that follow each other but never end',
+    (from: number) => ({ [`credroamToken;range=${from}-${from}`]: [value(from)] }),
+    /more than 1000 ranges/,
+  ],
+] as const) {
+  test(`a server whose ranged values go on forever (${name}): the read fails, E_LDAP naming the attribute, and holds no more`, async (t) => {
+    const url = await rangedDirectory(t, ranges as (from: number) => Record<string, Buffer[]>);
+    const error = await failsWithin(t, storeOn(t, url).read(), 10_000);
+    t.is(error?.code, 'E_LDAP', error?.message);
+    t.regex(error?.message ?? '', /credroamToken/i);
+    t.regex(error?.message ?? '', message);
+  });
+}
