@@ -9,6 +9,14 @@ import { bindGssapi } from './gssapi.js';
 import { SaslBindExchange } from './sasl-bind.js';
 import type { LdapSettings } from './settings.js';
 
+/**
+ * Bytes a session takes from the server for one operation (a read with its ranges, a write, a bind):
+ * the largest entry the Windows limits allow (2 000 tokens of 64 KiB, as Active Directory's
+ * hexadecimal DN-binary values) fits. A server that sends more (a message whose length announces
+ * gigabytes, entries without end) is cut off before it costs the endpoint its memory.
+ */
+export const MAX_RECEIVED_BYTES = 256 * 1024 * 1024;
+
 /** What a session needs to authenticate; secrets are fetched only when a bind happens. */
 export interface BindCredentials {
   readonly dn: string;
@@ -29,6 +37,11 @@ export class LdapSession {
   #connecting: Promise<Client> | undefined;
   #failures = 0;
   #retryAt = 0;
+  /** Bytes received since the operations in progress began (or the connection opened). */
+  #received = 0;
+  #running = 0;
+  /** The connection was cut off for sending more than MAX_RECEIVED_BYTES. */
+  #flooded = false;
 
   constructor(
     private readonly settings: LdapSettings,
@@ -42,13 +55,39 @@ export class LdapSession {
     where: { dn?: string; attribute?: string } = {},
   ): Promise<T> {
     const client = await this.#session();
+    if (this.#running++ === 0) this.#received = 0;
     try {
       return await op(client);
     } catch (error) {
-      const mapped = mapLdapError(error, { url: this.settings.url, ...where });
+      const mapped = this.#mapped(error, where);
       if (mapped instanceof CredroamError && mapped.code === 'E_UNREACHABLE') await this.close();
       throw mapped;
+    } finally {
+      this.#running--;
     }
+  }
+
+  #mapped(error: unknown, where: { dn?: string; attribute?: string } = {}): Error {
+    if (!this.#flooded) return mapLdapError(error, { url: this.settings.url, ...where });
+    return new CredroamError(
+      'E_TOO_LARGE',
+      `the directory sent more than ${MAX_RECEIVED_BYTES} bytes for one operation: cut off` +
+        `${where.dn ? ` (${where.dn} on ${this.settings.url})` : ` (${this.settings.url})`}`,
+      { url: this.settings.url, ...where, maxBytes: MAX_RECEIVED_BYTES },
+    );
+  }
+
+  /** Counts what `socket` receives, and cuts it off past MAX_RECEIVED_BYTES for the operations in progress. */
+  #metered(socket: tls.TLSSocket): tls.TLSSocket {
+    this.#received = 0;
+    this.#flooded = false;
+    socket.on('data', (data: Buffer) => {
+      this.#received += data.length;
+      if (this.#received <= MAX_RECEIVED_BYTES || socket.destroyed) return;
+      this.#flooded = true;
+      socket.destroy(new Error(`received more than ${MAX_RECEIVED_BYTES} bytes`));
+    });
+    return socket;
   }
 
   /** Connects with TLS (or StartTLS), verifies the server's certificate, and disconnects: no bind. */
@@ -91,7 +130,7 @@ export class LdapSession {
       },
       (error: unknown) => {
         this.#connecting = undefined;
-        const mapped = mapLdapError(error, { url: this.settings.url });
+        const mapped = this.#mapped(error);
         if (mapped instanceof CredroamError && mapped.code === 'E_UNREACHABLE') {
           this.#failures++;
           // Exponential backoff with jitter, bounded (a daemon calls again; a CLI call fails fast).
@@ -134,9 +173,11 @@ export class LdapSession {
     const startTls = url.protocol === 'ldap:';
     // SASL GSSAPI runs on the TLS socket itself (sasl-bind.ts): over ldaps:// that socket is opened
     // here, before the bind, and handed to ldapts for what follows.
+    // What a session's connection receives is counted; a TLS check's (nothing is read from it) is not.
+    const metered = (socket: tls.TLSSocket) => (bind ? this.#metered(socket) : socket);
     let socket =
       (s.bind === 'gssapi' || !bind) && !startTls
-        ? await openTls(Number(url.port || 636), url.hostname, tlsOptions, s.timeoutMs)
+        ? metered(await openTls(Number(url.port || 636), url.hostname, tlsOptions, s.timeoutMs))
         : undefined;
     let secureSockets = 0;
     let plainSockets = 0;
@@ -146,7 +187,9 @@ export class LdapSession {
       connectTimeout: s.timeoutMs,
       createSecureConnection: ((...args: unknown[]) => {
         if (++secureSockets > 1) throw new Error('not connected: refusing to reconnect without the bind');
-        socket ??= handshakeWithin((tls.connect as (...a: unknown[]) => tls.TLSSocket)(...args), s.timeoutMs);
+        socket ??= metered(
+          handshakeWithin((tls.connect as (...a: unknown[]) => tls.TLSSocket)(...args), s.timeoutMs),
+        );
         return socket;
       }) as typeof tls.connect,
       ...(startTls

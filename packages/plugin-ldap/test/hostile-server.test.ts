@@ -143,13 +143,17 @@ function storeOn(t: ExecutionContext, url: string, settings: Record<string, unkn
 /** `promise`'s error, or a failure if it has neither settled nor failed within `ms`. */
 async function failsWithin<T>(t: ExecutionContext, promise: Promise<T>, ms: number) {
   const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
   const outcome = await Promise.race([
     promise.then(
       () => ({ settled: 'resolved' as const }),
       (error: unknown) => ({ settled: 'rejected' as const, error: error as Error & { code?: string } }),
     ),
-    new Promise<{ settled: 'hung' }>((resolve) => setTimeout(() => resolve({ settled: 'hung' }), ms)),
+    new Promise<{ settled: 'hung' }>((resolve) => {
+      timer = setTimeout(() => resolve({ settled: 'hung' }), ms);
+    }),
   ]);
+  clearTimeout(timer);
   t.is(outcome.settled, 'rejected', `after ${Date.now() - started} ms`);
   return outcome.settled === 'rejected' ? outcome.error : undefined;
 }
@@ -253,9 +257,46 @@ for (const [name, ranges, message] of [
 ] as const) {
   test(`a server whose ranged values go on forever (${name}): the read fails, E_LDAP naming the attribute, and holds no more`, async (t) => {
     const url = await rangedDirectory(t, ranges as (from: number) => Record<string, Buffer[]>);
-    const error = await failsWithin(t, storeOn(t, url).read(), 10_000);
+    const error = await failsWithin(t, storeOn(t, url).read(), 30_000);
     t.is(error?.code, 'E_LDAP', error?.message);
     t.regex(error?.message ?? '', /credroamToken/i);
     t.regex(error?.message ?? '', message);
   });
 }
+
+// Serial: it takes the machine for a while, and the others' deadlines with it.
+test.serial(
+  'a server whose answer announces a message of a gigabyte and sends it: the read is cut off after 256 MiB, E_TOO_LARGE, memory bounded',
+  async (t) => {
+    const announced = 1024 * 1024 * 1024;
+    let sent = 0;
+    const url = await fakeDirectory(t, (request, socket) => {
+      if (request.op === 0x60) return void socket.write(result(request.id, ProtocolOperation.LDAP_RES_BIND));
+      // SEQUENCE of four length bytes { messageID, searchResEntry of four length bytes ... }: zeros.
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(announced);
+      const inner = Buffer.alloc(4);
+      inner.writeUInt32BE(announced - 9);
+      socket.write(
+        Buffer.concat([
+          Buffer.from([0x30, 0x84]),
+          length,
+          Buffer.from([0x02, 0x01, request.id, 0x64, 0x84]),
+          inner,
+        ]),
+      );
+      const chunk = Buffer.alloc(1024 * 1024);
+      const more = () => {
+        while (sent < announced && !socket.destroyed) {
+          sent += chunk.length;
+          if (!socket.write(chunk)) return void socket.once('drain', more);
+        }
+      };
+      more();
+    });
+    const error = await failsWithin(t, storeOn(t, url, { timeoutMs: 120_000 }).read(), 60_000);
+    t.is(error?.code, 'E_TOO_LARGE', error?.message);
+    t.regex(error?.message ?? '', /more than 268435456 bytes/);
+    t.true(sent < 300 * 1024 * 1024, `the server sent ${sent} bytes`);
+  },
+);
