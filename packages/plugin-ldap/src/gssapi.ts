@@ -39,7 +39,16 @@ export async function bindGssapi(exchange: SaslBindExchange, service: string): P
       throw kerberosError(error, service);
     }
     const reply = await exchange.step('GSSAPI', Buffer.from(token ?? '', 'base64'));
-    if (reply.resultCode === SaslBindExchange.SUCCESS) return;
+    if (reply.resultCode === SaslBindExchange.SUCCESS) {
+      // Success comes only after step 3 (RFC 4752): before it, the server has not shown that it
+      // holds the service's key, and whoever answers for it (a man in the middle the CA trusts) could.
+      throw new CredroamError(
+        'E_BIND',
+        `the directory said the SASL GSSAPI bind succeeded before it authenticated itself as ${service} ` +
+          '(no mutual authentication, no security-layer offer): refused',
+        { service },
+      );
+    }
     if (reply.resultCode !== SaslBindExchange.IN_PROGRESS) throw refused(reply, service);
     if (client.contextComplete) offer = reply.serverSaslCreds;
     else challenge = reply.serverSaslCreds.toString('base64');

@@ -1,5 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import test from 'ava';
+import { BerWriter, ProtocolOperation } from 'ldapts';
 import { type Kdc, LDAP_HOST, startKdc } from '../src/testing/kdc.js';
 import { receivedBytes, type Slapd, settledLog, startProviders, userDn } from '../src/testing/slapd.js';
 import { dec, enc, storeFor } from './support/stores.js';
@@ -108,4 +112,41 @@ test('a GSSAPI bind sends no password: slapd received none, while a simple bindâ
   t.true(received.includes(Buffer.from('carol password')), 'the capture sees a simple bindâ€™s password');
   t.true(received.includes(Buffer.from('GSSAPI')), 'and the GSSAPI binds');
   t.false(received.includes(Buffer.from('alice ROAMING secret')));
+});
+
+test('a server that says the GSSAPI bind succeeded before it proved itself (no mutual authentication, no security-layer offer): refused, E_BIND', async (t) => {
+  // A man in the middle the CA trusts, without the directory's keytab: it cannot answer the
+  // ticket, so it answers the first step with success.
+  let asked = 0;
+  const fake = tls.createServer(
+    { cert: await readFile(server.tls.cert), key: await readFile(server.tls.key) },
+    (socket) => {
+      socket.on('error', () => undefined);
+      socket.on('data', (data: Buffer) => {
+        const at = data[1]! & 0x80 ? 2 + (data[1]! & 0x7f) : 2;
+        const id = data.subarray(at + 2, at + 2 + data[at + 1]!).reduce((n, b) => n * 256 + b, 0);
+        const op = data.includes(Buffer.from('GSSAPI'))
+          ? ProtocolOperation.LDAP_RES_BIND
+          : ProtocolOperation.LDAP_RES_SEARCH;
+        if (op !== ProtocolOperation.LDAP_RES_BIND) asked++;
+        const w = new BerWriter();
+        w.startSequence();
+        w.writeInt(id);
+        w.startSequence(op);
+        w.writeEnumeration(0);
+        w.writeString('');
+        w.writeString('');
+        w.endSequence();
+        w.endSequence();
+        socket.write(Buffer.from(w.buffer));
+      });
+    },
+  );
+  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => fake.close(() => resolve())));
+  const s = gssapi('alice', `ldaps://127.0.0.1:${(fake.address() as AddressInfo).port}`);
+  t.teardown(() => s.close());
+  const error = await t.throwsAsync(s.read(), { code: 'E_BIND' } as never);
+  t.regex(error!.message, /before .*authenticat/);
+  t.is(asked, 0, 'nothing but the bind was sent');
 });
