@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, rename, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -91,6 +92,23 @@ test('a file it cannot read is reported and left untouched; a link is not follow
     (await readdir(path.join(root, 'store', 'certs'))).sort(),
     [`${certItem.id}.der`, 'garbage.der', 'link.der'].sort(),
   );
+});
+
+test('a FIFO or a device planted in the store is reported as not a regular file, and the listing does not block on it', async (t) => {
+  const { root, store, certItem } = await setup(t);
+  await store.put(certItem);
+  const certs = path.join(root, 'store', 'certs');
+  await new Promise<void>((resolve, reject) =>
+    execFile('mkfifo', [path.join(certs, 'fifo.der')], (error) => (error ? reject(error) : resolve())),
+  );
+  await symlink('/dev/zero', path.join(certs, 'zero.der')); // a link: refused before it is opened
+  const { items, unreadable } = await store.list();
+  t.deepEqual(
+    items.map((i) => i.id),
+    [certItem.id],
+  );
+  t.regex(unreadable.find((u) => u.name === 'certs/fifo.der')!.reason, /not a regular file/);
+  t.regex(unreadable.find((u) => u.name === 'certs/zero.der')!.reason, /link: not followed/);
 });
 
 test('a certificate copied into the store by another tool (PEM) is picked up, its id from its content', async (t) => {

@@ -778,7 +778,7 @@ export class CredentialFolderStore implements LocalStore {
     file: string,
     options: { readonly maxBytes?: number } = {},
   ): Promise<{ data: Uint8Array; modified: number; identity: string }> {
-    const { data, st, repaired } = await readPrivateFile(file, options);
+    const { data, st, repaired } = readPrivateFile(file, options);
     if (repaired) this.#repaired(repaired);
     return { data, modified: Number(st.mtimeMs), identity: identityOf(st) };
   }
