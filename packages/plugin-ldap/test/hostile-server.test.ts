@@ -1,11 +1,16 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
-import { Attribute, BerWriter, ProtocolOperation } from 'ldapts';
+import { ProtocolOperation } from 'ldapts';
 import { LdapSession, type LdapSettings, ldapDirectoryStore } from '../src/index.js';
+import {
+  type FakeRequest,
+  ldapResult,
+  searchEntry,
+  startFakeDirectory,
+} from '../src/testing/fake-directory.js';
 import { makeTls, type TlsFiles, userDn } from '../src/testing/slapd.js';
 
 // What a directory server's operator (or a man in the middle the CA trusts; before StartTLS, anyone
@@ -22,101 +27,15 @@ test.after.always(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** One request as the fake server sees it: its id, its operation's tag, and its bytes. */
-interface Request {
-  readonly id: number;
-  readonly op: number;
-  readonly bytes: Buffer;
-}
-
-/** An LDAPMessage: `id`, then the operation `op` whose content `write` writes. */
-function message(id: number, op: number, write: (w: BerWriter) => void): Buffer {
-  const w = new BerWriter();
-  w.startSequence();
-  w.writeInt(id);
-  w.startSequence(op);
-  write(w);
-  w.endSequence();
-  w.endSequence();
-  return Buffer.from(w.buffer);
-}
-
-/** An LDAPResult of `code` as the answer `op` to request `id`. */
-const result = (id: number, op: number, code = 0) =>
-  message(id, op, (w) => {
-    w.writeEnumeration(code);
-    w.writeString('');
-    w.writeString('');
-  });
-
-/** A search result entry of `dn` with `attributes` (name → values). */
-const entry = (id: number, dn: string, attributes: Record<string, Buffer[]>) =>
-  message(id, ProtocolOperation.LDAP_RES_SEARCH_ENTRY, (w) => {
-    w.writeString(dn);
-    w.startSequence();
-    for (const [type, values] of Object.entries(attributes)) new Attribute({ type, values }).write(w);
-    w.endSequence();
-  });
-
-/**
- * A fake directory on 127.0.0.1: `answer` gets each request and writes what it likes, over TLS
- * from the start (`ldaps://`); with `startTls`, an `ldap://` server that gets the StartTLS request.
- */
+/** The fake directory for this test (`startFakeDirectory`), stopped when the test ends. */
 async function fakeDirectory(
   t: ExecutionContext,
-  answer: (request: Request, socket: net.Socket) => void,
-  options: { startTls?: (request: Request, socket: net.Socket) => void } = {},
-) {
-  const secure = { cert: await readFile(files.cert), key: await readFile(files.key) };
-  const sockets = new Set<net.Socket>();
-  const serve = (socket: net.Socket, on: (request: Request, socket: net.Socket) => void) => {
-    let pending = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 2) {
-        let len = pending[1]!;
-        let at = 2;
-        if (len & 0x80) {
-          const n = len & 0x7f;
-          len = 0;
-          for (let i = 0; i < n; i++) len = len * 256 + pending[2 + i]!;
-          at = 2 + n;
-        }
-        if (pending.length < at + len) return;
-        const bytes = pending.subarray(0, at + len);
-        pending = pending.subarray(at + len);
-        const idLength = bytes[at + 1]!;
-        const id = bytes.subarray(at + 2, at + 2 + idLength).reduce((n, b) => n * 256 + b, 0);
-        const op = bytes[at + 2 + idLength]!;
-        if (op === 0x42) continue; // unbind
-        on({ id, op, bytes }, socket);
-      }
-    };
-    socket.on('data', onData);
-    return () => socket.off('data', onData);
-  };
-  const server = options.startTls
-    ? net.createServer((socket) => {
-        sockets.add(socket);
-        socket.on('error', () => undefined);
-        // The StartTLS request only: what follows would be the client's TLS handshake.
-        const stop = serve(socket, (request, s) => {
-          stop();
-          options.startTls!(request, s);
-        });
-      })
-    : tls.createServer(secure, (socket) => {
-        sockets.add(socket);
-        socket.on('error', () => undefined);
-        serve(socket, answer);
-      });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  return `${options.startTls ? 'ldap' : 'ldaps'}://127.0.0.1:${port}`;
+  answer: (request: FakeRequest, socket: net.Socket) => void,
+  options: { startTls?: (request: FakeRequest, socket: net.Socket) => void } = {},
+): Promise<string> {
+  const { url, stop } = await startFakeDirectory(files, answer, options);
+  t.teardown(stop);
+  return url;
 }
 
 /** A directory store for alice on `url`, bound with a service account's password (no trust needed). */
@@ -160,7 +79,7 @@ async function failsWithin<T>(t: ExecutionContext, promise: Promise<T>, ms: numb
 
 test('ldap:// to a server (or anyone on the path) that accepts StartTLS and then sends nothing: the read fails within the timeout, E_UNREACHABLE naming TLS', async (t) => {
   const url = await fakeDirectory(t, () => undefined, {
-    startTls: (request, socket) => socket.write(result(request.id, ProtocolOperation.LDAP_RES_EXTENSION)),
+    startTls: (request, socket) => socket.write(ldapResult(request.id, ProtocolOperation.LDAP_RES_EXTENSION)),
   });
   const error = await failsWithin(t, storeOn(t, url).read(), 5_000);
   t.is(error?.code, 'E_UNREACHABLE', error?.message);
@@ -209,12 +128,15 @@ test('ldaps:// through a path that passes the TLS handshake on a byte at a time:
  */
 function rangedDirectory(t: ExecutionContext, ranges: (from: number) => Record<string, Buffer[]>) {
   return fakeDirectory(t, (request, socket) => {
-    if (request.op === 0x60) return void socket.write(result(request.id, ProtocolOperation.LDAP_RES_BIND));
+    if (request.op === 0x60)
+      return void socket.write(ldapResult(request.id, ProtocolOperation.LDAP_RES_BIND));
     const asked = /credroamToken(?:;range=(\d+)-)?/i.exec(request.bytes.toString('latin1'));
-    const done = result(request.id, ProtocolOperation.LDAP_RES_SEARCH);
+    const done = ldapResult(request.id, ProtocolOperation.LDAP_RES_SEARCH);
     // One write: two small ones wait for each other (Nagle, delayed ACK), 40 ms a round.
     socket.write(
-      asked ? Buffer.concat([entry(request.id, userDn('alice'), ranges(Number(asked[1] ?? 0))), done]) : done,
+      asked
+        ? Buffer.concat([searchEntry(request.id, userDn('alice'), ranges(Number(asked[1] ?? 0))), done])
+        : done,
     );
   });
 }
@@ -271,7 +193,8 @@ test.serial(
     const announced = 1024 * 1024 * 1024;
     let sent = 0;
     const url = await fakeDirectory(t, (request, socket) => {
-      if (request.op === 0x60) return void socket.write(result(request.id, ProtocolOperation.LDAP_RES_BIND));
+      if (request.op === 0x60)
+        return void socket.write(ldapResult(request.id, ProtocolOperation.LDAP_RES_BIND));
       // SEQUENCE of four length bytes { messageID, searchResEntry of four length bytes ... }: zeros.
       const length = Buffer.alloc(4);
       length.writeUInt32BE(announced);

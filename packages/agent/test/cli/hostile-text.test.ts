@@ -1,9 +1,7 @@
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { makeTls, userDn } from '@credroam/plugin-ldap/testing';
+import { ldapResult, makeTls, responseTo, startFakeDirectory, userDn } from '@credroam/plugin-ldap/testing';
 import test, { type ExecutionContext } from 'ava';
 import { credroam, tempDir, twoEndpoints } from '../support.js';
 
@@ -49,12 +47,6 @@ test('files another program put in the store, named with terminal escapes, line 
   }
 });
 
-/** A BER length. */
-const berLength = (n: number) =>
-  n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
-const tlv = (tag: number, content: Buffer) =>
-  Buffer.concat([Buffer.from([tag]), berLength(content.length), content]);
-
 /**
  * A directory server that answers every LDAP request over TLS (a certificate the endpoint trusts)
  * with result code 80 (other) and `diagnostic` as its diagnosticMessage: whoever runs the server
@@ -62,43 +54,11 @@ const tlv = (tag: number, content: Buffer) =>
  */
 async function hostileLdapServer(t: ExecutionContext, dir: string, diagnostic: string) {
   const files = await makeTls(path.join(dir, 'tls'));
-  const server = tls.createServer(
-    { cert: await readFile(files.cert), key: await readFile(files.key) },
-    (socket) => {
-      let pending = Buffer.alloc(0);
-      socket.on('error', () => undefined);
-      socket.on('data', (chunk: Buffer) => {
-        pending = Buffer.concat([pending, chunk]);
-        // Each LDAPMessage: SEQUENCE { messageID INTEGER, protocolOp [APPLICATION n] ... }.
-        while (pending.length >= 2) {
-          let len = pending[1]!;
-          let at = 2;
-          if (len & 0x80) {
-            const n = len & 0x7f;
-            len = 0;
-            for (let i = 0; i < n; i++) len = len * 256 + pending[2 + i]!;
-            at = 2 + n;
-          }
-          if (pending.length < at + len) return;
-          const message = pending.subarray(at, at + len);
-          pending = pending.subarray(at + len);
-          const id = message.subarray(2, 2 + message[1]!);
-          const op = message[2 + message[1]!]! & 0x1f;
-          if (op === 2) continue; // unbind: no answer
-          const answer = op === 3 ? 5 : op === 23 ? 24 : op + 1;
-          const result = Buffer.concat([
-            tlv(0x0a, Buffer.from([80])),
-            tlv(0x04, Buffer.alloc(0)),
-            tlv(0x04, Buffer.from(diagnostic, 'utf8')),
-          ]);
-          socket.write(tlv(0x30, Buffer.concat([tlv(0x02, id), tlv(0x60 | answer, result)])));
-        }
-      });
-    },
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { url: `ldaps://127.0.0.1:${(server.address() as AddressInfo).port}`, ca: files.ca };
+  const { url, stop } = await startFakeDirectory(files, (request, socket) => {
+    socket.write(ldapResult(request.id, responseTo(request.op), 80, diagnostic));
+  });
+  t.teardown(stop);
+  return { url, ca: files.ca };
 }
 
 test('a directory server whose diagnostic message holds terminal escapes, line breaks, bidi controls and 60 000 characters: sync, status and doctor print it printable and bounded', async (t) => {

@@ -9,6 +9,7 @@ import { activate as activatePkcs12 } from '@credroam/plugin-pkcs12';
 import test, { type ExecutionContext } from 'ava';
 import { Mirror, type MirrorCredential } from '../../src/mirrors/mirror.js';
 import { StoreTarget } from '../../src/mirrors/store-target.js';
+import { opensslSelfSigned } from '../support.js';
 
 const run = promisify(execFile);
 const sha256 = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');
@@ -31,34 +32,14 @@ async function setup(t: ExecutionContext) {
   await tool('certutil', ['-N', '--empty-password', '-d', `sql:${database}`]);
   await writeFile(path.join(dir, 'p12pw'), 'p12pw');
   // The user's own credential (openssl made it), and a certificate credroam roams on the same key.
-  await tool(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'own.key.pem',
-      '-out',
-      'own.pem',
-      '-days',
-      '30',
-      '-subj',
-      '/CN=my own',
-    ],
-    dir,
-  );
+  await opensslSelfSigned(dir, 'own');
   await tool(
     'openssl',
     [
       'pkcs12',
       '-export',
       '-in',
-      'own.pem',
+      'own.cert.pem',
       '-inkey',
       'own.key.pem',
       '-out',

@@ -3,6 +3,7 @@
  * Needs Debian's `slapd` and `openssl`. Not for production use.
  */
 
+export * from './fake-directory.js';
 export * from './kdc.js';
 export * from './samba.js';
 export * from './slapd.js';
