@@ -8,10 +8,11 @@ interface ListJson {
   credentials: Array<{ sha256: string; hasKey: boolean; keyId: string }>;
 }
 
-test('remove of a certificate whose key another certificate here also uses keeps the key: no tombstone for it, the other certificate keeps its key on every endpoint', async (t) => {
-  const w = await twoEndpoints(t);
-  const first = await opensslP12(w.dir);
-  // A second certificate on the same key (a renewal that kept its key, or a second profile).
+/**
+ * A second certificate on the key of `opensslP12`'s credential (a renewal that kept its key, or a
+ * second profile): `renewed.cert.pem` in `dir`. Its SHA-256 fingerprint.
+ */
+async function renewedOnTheKey(dir: string): Promise<string> {
   await openssl(
     [
       'req',
@@ -25,11 +26,17 @@ test('remove of a certificate whose key another certificate here also uses keeps
       '-subj',
       '/CN=alice renewed',
     ],
-    w.dir,
+    dir,
   );
-  const renewed = fingerprintOf(
-    await openssl(['x509', '-in', 'renewed.cert.pem', '-noout', '-fingerprint', '-sha256'], w.dir),
+  return fingerprintOf(
+    await openssl(['x509', '-in', 'renewed.cert.pem', '-noout', '-fingerprint', '-sha256'], dir),
   );
+}
+
+test('remove of a certificate whose key another certificate here also uses keeps the key: no tombstone for it, the other certificate keeps its key on every endpoint', async (t) => {
+  const w = await twoEndpoints(t);
+  const first = await opensslP12(w.dir);
+  const renewed = await renewedOnTheKey(w.dir);
   t.is((await w.a(['logon', ...w.pw])).code, 0);
   t.is((await w.a(['import', first.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
   const second = await w.a(['import', 'renewed.cert.pem', 'alice.key.pem', ...w.pw]);
@@ -55,24 +62,7 @@ test('remove at an endpoint that has not met another certificate on the key yet 
   for (const hidden of [false, true]) {
     const w = await twoEndpoints(t);
     const first = await opensslP12(w.dir);
-    await openssl(
-      [
-        'req',
-        '-x509',
-        '-key',
-        'alice.key.pem',
-        '-out',
-        'renewed.cert.pem',
-        '-days',
-        '60',
-        '-subj',
-        '/CN=alice renewed',
-      ],
-      w.dir,
-    );
-    const renewed = fingerprintOf(
-      await openssl(['x509', '-in', 'renewed.cert.pem', '-noout', '-fingerprint', '-sha256'], w.dir),
-    );
+    const renewed = await renewedOnTheKey(w.dir);
     t.is((await w.a(['logon', ...w.pw])).code, 0);
     t.is((await w.a(['import', first.file, '--passin', 'file:p12pw', ...w.pw])).code, 0);
     t.is((await w.a(['sync', ...w.pw])).code, 0);

@@ -54,6 +54,36 @@ export async function opensslCredential(
   };
 }
 
+/**
+ * Another self-signed certificate on the key of `opensslCredential(dir, keyOf)` (a renewal that
+ * kept its key, a second profile), made by `openssl req` in `dir` as `<name>.pem`: its cert item.
+ */
+export async function opensslCertOnKey(
+  dir: string,
+  keyOf: string,
+  name: string,
+  modified = 1_700_000_000_000,
+): Promise<LocalItem> {
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-key',
+      `${keyOf}.key.pem`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '60',
+      '-subj',
+      `/CN=${name}`,
+    ],
+    { cwd: dir },
+  );
+  const der = new Uint8Array(new X509Certificate(await readFile(`${dir}/${name}.pem`)).raw);
+  return { kind: 'cert', id: sha256(der), content: der, archived: false, modified };
+}
+
 /** True when the PKCS#8 key signs for the certificate (a signature the certificate's key verifies). */
 export function signsFor(pkcs8: Uint8Array, certDer: Uint8Array): boolean {
   const key = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });

@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import test from 'ava';
 import fc from 'fast-check';
-import { type LocalItem, MemorySyncStateStore, tokenKey, X509ContentInspector } from '../../src/index.js';
+import { MemorySyncStateStore, tokenKey, X509ContentInspector } from '../../src/index.js';
 import {
   MemoryLocalStore,
   makeEngine,
+  opensslCertOnKey,
   opensslCredential,
   ReplicatedDirectory,
 } from '../../src/testing/index.js';
@@ -22,7 +21,7 @@ import { tempDir } from '../support/temp.js';
  * full syncs succeed and settle (a last round writes nothing).
  */
 
-const run = promisify(execFile);
+const _run = promisify(execFile);
 const ENDPOINTS = 2;
 
 type Command =
@@ -38,22 +37,10 @@ async function credentials(dir: string) {
   // Three certificates on key 0 (one made first, two that kept it), one on key 1.
   const a = await opensslCredential(dir, 'k0');
   const b = await opensslCredential(dir, 'k1');
-  const more: LocalItem[] = [];
-  for (const name of ['k0-second', 'k0-third']) {
-    await run(
-      'openssl',
-      ['req', '-x509', '-key', 'k0.key.pem', '-out', `${name}.pem`, '-days', '60', '-subj', `/CN=${name}`],
-      { cwd: dir },
-    );
-    const der = new Uint8Array(new X509Certificate(await readFile(`${dir}/${name}.pem`)).raw);
-    more.push({
-      kind: 'cert',
-      id: new X509ContentInspector().inspect('cert', der).id,
-      content: der,
-      archived: false,
-      modified: 0,
-    });
-  }
+  const more = [
+    await opensslCertOnKey(dir, 'k0', 'k0-second', 0),
+    await opensslCertOnKey(dir, 'k0', 'k0-third', 0),
+  ];
   const certs = [a.cert, ...more, b.cert];
   const keyOfCert = [a.key, a.key, a.key, b.key];
   return { certs, keyOfCert, keys: [a.key, b.key] };

@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import test from 'ava';
 import {
@@ -14,31 +12,19 @@ import {
 import {
   MemoryLocalStore,
   makeEngine,
+  opensslCertOnKey,
   opensslCredential,
   ReplicatedDirectory,
 } from '../../src/testing/index.js';
 import { tempDir } from '../support/temp.js';
 
-const run = promisify(execFile);
+const _run = promisify(execFile);
 const keyOf = (item: LocalItem) => tokenKey(item.kind, item.id);
 
 /** Two certificates on one key (a renewal that kept it), made by openssl. */
 async function sharedKey(dir: string) {
   const first = await opensslCredential(dir, 'first');
-  await run(
-    'openssl',
-    ['req', '-x509', '-key', 'first.key.pem', '-out', 'second.pem', '-days', '60', '-subj', '/CN=second'],
-    { cwd: dir },
-  );
-  const der = new Uint8Array(new X509Certificate(await readFile(`${dir}/second.pem`)).raw);
-  const second: LocalItem = {
-    kind: 'cert',
-    id: new X509ContentInspector().inspect('cert', der).id,
-    content: der,
-    archived: false,
-    modified: 1_700_000_000_000,
-  };
-  return { first: first.cert, key: first.key, second };
+  return { first: first.cert, key: first.key, second: await opensslCertOnKey(dir, 'first', 'second') };
 }
 
 function world() {
