@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import { printable } from '../text/printable.js';
 import { asn1js } from './asn1.js';
 import { BIT_STRING, CONTEXT, children, type Element, element, SEQUENCE, UNIVERSAL } from './der.js';
-import { printable } from '../text/printable.js';
 import { exportedFormOf } from './public-key-info.js';
 
 /** A part of a certificate that `describeCertificate` may find unreadable. */

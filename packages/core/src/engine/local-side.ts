@@ -2,9 +2,9 @@ import { errorMessage } from '../api/errors.js';
 import { EventId } from '../api/events.js';
 import type { LocalItem, TokenKind, UnreadableItem } from '../api/extension-points.js';
 import type { RoamingPolicy } from '../policy/policy.js';
+import { printable } from '../text/printable.js';
 import type { FactsCache } from './facts-cache.js';
 import type { LocalVersion } from './plan.js';
-import { printable } from '../text/printable.js';
 import type { SkippedItem } from './report.js';
 import { isRoamedKind, TokenFlag, tokenKey, versionHash } from './token.js';
 

@@ -5,8 +5,8 @@ import {
   type EnrollmentKey,
   type EnrollmentOutcome,
 } from '../api/points/enroller.js';
-import { printable } from '../text/printable.js';
 import type { RoamingPolicy } from '../policy/policy.js';
+import { printable } from '../text/printable.js';
 import { readChallenge } from './challenge.js';
 import type { EnrollmentDeps } from './enrollment-deps.js';
 import type { EnrollmentDirectory } from './enrollment-directory.js';

@@ -24,8 +24,6 @@ export {
  * `checkedPrivateKeyId` for a key from outside, which OpenSSL must read (decision 029).
  */
 export { checkedPrivateKeyId, privateKeyId } from '../engine/key-id.js';
-/** Text from outside (a file name, a server's message, a certificate's name) made safe to show and log. */
-export { printable } from '../text/printable.js';
 /** Enrollers: certificate subjects, one strict RFC 4514 parser and the DER of the X.501 Name (E_ENROLL_PROFILE when refused is the enroller's call). */
 export {
   type AttributeTypeAndValue,
@@ -47,3 +45,5 @@ export {
 } from '../fs/atomic-file.js';
 /** Validates settings against a JSON Schema (defaults applied to a copy); problems as `where: what`. */
 export { configurationValidator } from '../host/manifest.js';
+/** Text from outside (a file name, a server's message, a certificate's name) made safe to show and log. */
+export { printable } from '../text/printable.js';
