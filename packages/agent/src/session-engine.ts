@@ -17,6 +17,7 @@ import {
   EngineOptions,
   FileSyncStateStore,
   FileUserLock,
+  knownKeyIds,
   LoggerToken,
   SyncEngine,
   type SyncReport,
@@ -24,7 +25,7 @@ import {
   UserLock,
   X509ContentInspector,
 } from '@credroam/core/engine';
-import { EnrollmentService, syncedKeys } from '@credroam/core/enroll';
+import { EnrollmentService } from '@credroam/core/enroll';
 import type { EventLog } from '@credroam/core/events';
 import type { PluginHost } from '@credroam/core/host';
 import type { SitePolicy } from '@credroam/core/policy';
@@ -96,7 +97,7 @@ export function buildEngine(o: {
     // R4: the sync after an enrollment, so what was issued roams (and reaches the mirrors).
     sync: async () => (await o.syncRecorded({ engine, mirrors })).report,
     event: (level, id, message, fields) => log.log(level, id as EventId, message, fields),
-    syncedKeys: async () => syncedKeys(await c.resolve<SyncStateStore>(SyncStateStore).load()),
+    syncedKeys: async () => knownKeyIds(await c.resolve<SyncStateStore>(SyncStateStore).load()),
     ...(directory.readAttributes
       ? { attributes: (names: readonly string[]) => directory.readAttributes!(names) }
       : {}),

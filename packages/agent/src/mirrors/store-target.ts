@@ -1,5 +1,5 @@
 import type { LocalStore } from '@credroam/core/api';
-import { describeCertificate } from '@credroam/core/kit';
+import { certificateKeyId } from '@credroam/core/kit';
 import type { Holding, MirrorCredential, MirrorTarget, Parts } from './mirror.js';
 
 /**
@@ -22,13 +22,8 @@ export class StoreTarget implements MirrorTarget {
     // Each certificate's key: one the user's own certificate uses stays when credroam's goes.
     const certKeys = new Map<string, string>();
     for (const i of items) {
-      if (i.kind !== 'cert') continue;
-      try {
-        const d = describeCertificate(i.content);
-        if (!d.unreadable.includes('publicKey')) certKeys.set(i.id, d.keyId);
-      } catch {
-        // not readable here: no key is known from it
-      }
+      const keyId = i.kind === 'cert' ? certificateKeyId(i.content) : undefined;
+      if (keyId !== undefined) certKeys.set(i.id, keyId);
     }
     return {
       certs: new Set(items.filter((i) => i.kind === 'cert').map((i) => i.id)),

@@ -76,6 +76,20 @@ export function describeCertificate(der: Uint8Array): CertificateDescription {
 }
 
 /**
+ * The id of the private key a certificate's public key belongs to (SHA-256 of its
+ * SubjectPublicKeyInfo, as `privateKeyId` gives it for the key); undefined for bytes that are no
+ * certificate here, or whose public key cannot be read (then no key is known to be its).
+ */
+export function certificateKeyId(der: Uint8Array): string | undefined {
+  try {
+    const d = describeCertificate(der);
+    return d.unreadable.includes('publicKey') ? undefined : d.keyId;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Descriptions by the SHA-256 of the DER they describe (frozen: shared by every caller). One
  * command reads a certificate in several passes (the store's listing, the view, the mirrors): each
  * is parsed once per process. Bounded: a long-lived agent starts over past `DESCRIBED_MAX`.

@@ -37,7 +37,13 @@ export {
   pickWinner,
   planSync,
 } from './plan.js';
-export { FileSyncStateStore, MemorySyncStateStore, type SyncState, SyncStateStore } from './state.js';
+export {
+  FileSyncStateStore,
+  knownKeyIds,
+  MemorySyncStateStore,
+  type SyncState,
+  SyncStateStore,
+} from './state.js';
 export {
   EngineOptions,
   type PlannedChange,

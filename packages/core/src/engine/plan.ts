@@ -1,5 +1,5 @@
 import type { LocalItem, TokenKind } from '../api/extension-points.js';
-import { describeCertificate } from './certificate.js';
+import { certificateKeyId } from './certificate.js';
 import { type BaseEntry, compareVersions, type MergeAction, mergeToken } from './merge.js';
 import { isTombstone, type TokenVersion } from './token.js';
 
@@ -228,12 +228,8 @@ function keepKeysInUse(
           ? e.local.item.content
           : undefined;
     if (!content || content.length === 0) continue; // a recorded side: the store is read first
-    try {
-      const d = describeCertificate(content);
-      if (!d.unreadable.includes('publicKey')) used.add(d.keyId);
-    } catch {
-      // not readable here: no key is known from it
-    }
+    const keyId = certificateKeyId(content);
+    if (keyId !== undefined) used.add(keyId);
   }
   for (const e of deleting) {
     if (!used.has(e.id)) continue;

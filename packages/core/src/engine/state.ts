@@ -74,6 +74,16 @@ export function sameState(saved: SyncState | undefined, next: SyncState): boolea
 }
 
 /** Loads and saves the sync state. `save` must be crash-safe: the old or the new state, never a mix. */
+/**
+ * The private keys a sync state's base knows, held or deleted since (until the tombstone's
+ * lifetime ends): enrollment gives up a request whose key is among them (`EnrollmentDeps.syncedKeys`).
+ */
+export function knownKeyIds(state: Pick<SyncState, 'base'> | undefined): Set<string> {
+  const ids = new Set<string>();
+  for (const key of Object.keys(state?.base ?? {})) if (key.startsWith('key:')) ids.add(key.slice(4));
+  return ids;
+}
+
 export interface SyncStateStore {
   load(): Promise<SyncState | undefined>;
   save(state: SyncState): Promise<void>;

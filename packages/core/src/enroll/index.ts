@@ -22,5 +22,5 @@ export {
   escapeDnValue,
   fillTemplates,
 } from './profile.js';
-export { EnrollmentService, syncedKeys } from './service.js';
+export { EnrollmentService } from './service.js';
 export { encodeEnrollmentToken, enrollmentTokenId, readEnrollmentTokens } from './tokens.js';

@@ -1,7 +1,6 @@
 import { EventId } from '../api/events.js';
 import type { LocalListing } from '../api/extension-points.js';
 import { describeCertificate } from '../engine/certificate.js';
-import type { SyncState } from '../engine/state.js';
 import { type AttemptContext, attempt } from './attempt.js';
 import type { EnrollmentDeps, EnrollOptions } from './enrollment-deps.js';
 import { type ClaimResult, EnrollmentDirectory } from './enrollment-directory.js';
@@ -31,13 +30,6 @@ function certifiedKeys(listing: LocalListing): Set<string> {
       // not readable here: no request's key is known from it
     }
   }
-  return ids;
-}
-
-/** The private keys a sync state's base knows (held, or deleted since): `EnrollmentDeps.syncedKeys`. */
-export function syncedKeys(state: Pick<SyncState, 'base'> | undefined): Set<string> {
-  const ids = new Set<string>();
-  for (const key of Object.keys(state?.base ?? {})) if (key.startsWith('key:')) ids.add(key.slice(4));
   return ids;
 }
 

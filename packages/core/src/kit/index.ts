@@ -16,6 +16,7 @@ export {
 export {
   type CertificateDescription,
   type CertificateField,
+  certificateKeyId,
   describeCertificate,
   opensslTime,
 } from '../engine/certificate.js';

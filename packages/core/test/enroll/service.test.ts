@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { EventId, type LogLevel } from '../../src/api/events.js';
+import { knownKeyIds } from '../../src/engine/state.js';
 import { DEFAULT_ENROLLMENT_POLICY, type EnrollmentProfile } from '../../src/enroll/profile.js';
-import { EnrollmentService, syncedKeys } from '../../src/enroll/service.js';
+import { EnrollmentService } from '../../src/enroll/service.js';
 import { encodeEnrollmentToken, enrollmentTokenId } from '../../src/enroll/tokens.js';
 import { DEFAULT_ROAMING_POLICY, X509ContentInspector } from '../../src/index.js';
 import { makeEngine, SHARED_PROTECTOR } from '../../src/testing/engine-harness.js';
@@ -65,7 +66,7 @@ async function world(t: { teardown(fn: () => Promise<void> | void): void }, opti
       sync,
       event: (level, id, message) => events.push({ level, id, message }),
       now: () => clock.now,
-      syncedKeys: async () => syncedKeys(await state.load()),
+      syncedKeys: async () => knownKeyIds(await state.load()),
     });
     return { local, service, events, sync };
   };

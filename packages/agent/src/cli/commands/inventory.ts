@@ -1,6 +1,6 @@
 import { FileSyncStateStore, type LocalListing } from '@credroam/core';
 import { CredroamError, errorMessage } from '@credroam/core/api';
-import { printable } from '@credroam/core/kit';
+import { printable } from '@credroam/core/printable';
 import type { AgentConfig } from '../../config.js';
 import { AGENT_PING_MS, askAgent, LOGON_COMMAND, NEW_AGENT_ADVICE, socketPath } from '../../daemon/ipc.js';
 import { describePolicyOrigin } from '../../policy.js';

@@ -115,8 +115,7 @@ function formatReport(r: Shown): string {
   return lines.join('\n');
 }
 
-/** One skipped item as a line of text. */
-/** One line: `status` reads the items from the record in the user's home, which others may write. */
+/** One skipped item as one line of text (`status` reads the items from the record in the user's home, which others may write). */
 export const skippedLine = (s: SkippedItem): string =>
   terminalLine(
     `  skipped ${s.where} ${s.kind ?? 'item'}${s.id ? ` ${String(s.id).slice(0, 16)}…` : ''} (event ${s.event}): ${s.reason}`,
