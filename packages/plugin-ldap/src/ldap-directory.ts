@@ -233,7 +233,7 @@ async function searchBase(
     request: rangeSize ? `${a};range=0-${rangeSize - 1}` : a,
   }));
   for (let ranges = 0; pending.length > 0; ranges++) {
-    if (ranges > MAX_RANGES) {
+    if (ranges >= MAX_RANGES) {
       throw new Error(
         `the directory answered more than ${MAX_RANGES} ranges of values of ${pending.map((p) => p.name).join(', ')} ` +
           `without the last (;range=N-*)${rangeSize ? ': raise rangeSize' : ''}`,

@@ -186,6 +186,17 @@ for (const [name, ranges, message] of [
   });
 }
 
+test('a read asks for at most 1 000 ranges of values: the 1 001st is not asked for', async (t) => {
+  let searches = 0;
+  const url = await rangedDirectory(t, (from) => {
+    searches++;
+    return { [`credroamToken;range=${from}-${from}`]: [value(from)] };
+  });
+  const error = await failsWithin(t, storeOn(t, url).read(), 30_000);
+  t.is(error?.code, 'E_LDAP', error?.message);
+  t.is(searches, 1000);
+});
+
 // Serial: it takes the machine for a while, and the others' deadlines with it.
 test.serial(
   'a server whose answer announces a message of a gigabyte and sends it: the read is cut off after 256 MiB, E_TOO_LARGE, memory bounded',
