@@ -1,6 +1,17 @@
 import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readFile, rename, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  symlink,
+  truncate,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { EventId, EventLog, type LogRecord } from '@credroam/core';
 import { HOSTILE_CERTIFICATES, makeHostileCertificate } from '@credroam/core/testing';
@@ -109,6 +120,22 @@ test('a FIFO or a device planted in the store is reported as not a regular file,
   );
   t.regex(unreadable.find((u) => u.name === 'certs/fifo.der')!.reason, /not a regular file/);
   t.regex(unreadable.find((u) => u.name === 'certs/zero.der')!.reason, /link: not followed/);
+});
+
+test('a huge file dropped in the store is refused unread: no memory for it, no long block of the event loop', async (t) => {
+  const { root, store, certItem } = await setup(t);
+  await store.put(certItem);
+  const big = path.join(root, 'store', 'certs', 'huge.der');
+  await writeFile(big, '');
+  await truncate(big, 1024 * 1024 * 1024); // sparse: 1 GiB on no disk
+  const started = Date.now();
+  const { items, unreadable } = await store.list();
+  t.deepEqual(
+    items.map((i) => i.id),
+    [certItem.id],
+  );
+  t.regex(unreadable.find((u) => u.name === 'certs/huge.der')!.reason, /not read/);
+  t.true(Date.now() - started < 2000);
 });
 
 test('a certificate copied into the store by another tool (PEM) is picked up, its id from its content', async (t) => {

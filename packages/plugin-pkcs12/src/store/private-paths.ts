@@ -84,8 +84,16 @@ export async function checkFolder(
 }
 
 /**
+ * The most a store file is read for when its reader names no bound (certificates, attributes): no
+ * certificate or attributes file comes near it, and a larger file (a sparse one of gigabytes, one
+ * dropped in `certs/`) is refused unread, never held in memory nor read while the event loop waits.
+ */
+export const MAX_STORE_FILE = 16 * 1024 * 1024;
+
+/**
  * Reads a regular file through one descriptor opened without following a link, and makes it
- * owner-only (0600 at most) when others could read or write it. Throws for a link or a non-file.
+ * owner-only (0600 at most) when others could read or write it. Throws for a link, a non-file or a
+ * file over `maxBytes` (`MAX_STORE_FILE` unless told).
  * Synchronous: each of its calls (open, fstat, read, close) takes a few microseconds, where a call
  * through the thread pool costs tens of them and the four are taken one after another; a listing
  * of 2 000 certificates waited about 0.3 s on them, and 0.05 s this way. A listing lets the event
@@ -115,7 +123,7 @@ export function readPrivateFile(
     if (exposed(mode) && fchmodIfOwner(fd, mode & 0o700)) {
       repaired = { path: file, was: mode, now: mode & 0o700 };
     }
-    const data = readBounded(fd, options.maxBytes ?? Number.MAX_SAFE_INTEGER, Number(st.size));
+    const data = readBounded(fd, options.maxBytes ?? MAX_STORE_FILE, Number(st.size));
     return { data, st, ...(repaired ? { repaired } : {}) };
   } finally {
     closeSync(fd);
