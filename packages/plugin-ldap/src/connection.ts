@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls, { checkServerIdentity } from 'node:tls';
@@ -200,6 +201,16 @@ export class LdapSession {
             }) as typeof net.connect,
           }
         : { tlsOptions }),
+    });
+    // A message whose framing ldapts cannot read (a BER length of more than four bytes, an
+    // indefinite one) leaves its parser unable to find any later message: each later byte joins the
+    // unread one, and the operations in progress wait for their timeout. Cut off at once instead.
+    const parsing = client as unknown as { messageParser: EventEmitter; socket?: net.Socket };
+    parsing.messageParser.on('error', (error: { messageDetails?: unknown }) => {
+      if (error.messageDetails !== undefined) return; // one message's content: ldapts fails its operation
+      parsing.socket?.destroy(
+        new Error('the directory sent a message whose length cannot be read: connection closed'),
+      );
     });
     try {
       if (startTls) {

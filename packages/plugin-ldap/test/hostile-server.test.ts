@@ -121,6 +121,25 @@ test('ldaps:// through a path that passes the TLS handshake on a byte at a time:
   t.regex(error?.message ?? '', /TLS handshake timed out after 500 ms/);
 });
 
+for (const [name, header] of [
+  ['a BER length of five bytes', [0x30, 0x85, 0x01, 0x00, 0x00, 0x00, 0x00]],
+  ['an indefinite BER length', [0x30, 0x80]],
+] as const) {
+  test(`a server whose answer is framed so no message can be read (${name}): the read fails at once, not at its timeout`, async (t) => {
+    const url = await fakeDirectory(t, (request, socket) => {
+      if (request.op === 0x60)
+        return void socket.write(ldapResult(request.id, ProtocolOperation.LDAP_RES_BIND));
+      // The answer after the broken frame is never found: the parser cannot tell where it starts.
+      socket.write(
+        Buffer.concat([Buffer.from(header), ldapResult(request.id, ProtocolOperation.LDAP_RES_SEARCH)]),
+      );
+    });
+    const error = await failsWithin(t, storeOn(t, url, { timeoutMs: 20_000 }).read(), 5_000);
+    t.is(error?.code, 'E_UNREACHABLE', error?.message);
+    t.regex(error?.message ?? '', /cannot be read/);
+  });
+}
+
 /**
  * A directory that binds anyone and answers each search that asks for credroamToken with what
  * `ranges` says for the first value asked (`credroamToken;range=FROM-…`, or 0), and with no
